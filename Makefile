@@ -1,0 +1,50 @@
+# olctl — build, test and measure. The two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := $(CURDIR)/.bin
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+export OLCTL_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true
+FUZZTIME ?= 10s
+
+.PHONY: all build demo test vet lint staticcheck unit fuzz bench mariadb clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/olctl ./cmd/olctl
+
+demo: build
+	$(BIN)/olctl demo
+
+test: vet staticcheck mariadb unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+lint: vet staticcheck
+
+$(STATICCHECK):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN)/tmp-staticcheck $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(BIN)/tmp-staticcheck/staticcheck $(STATICCHECK) && rmdir $(BIN)/tmp-staticcheck
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+# Starts MariaDB when it is installed but not answering; the tests that need it read OLCTL_TEST_MYSQL_DSN.
+mariadb:
+	@scripts/mariadb-up
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# A short run of every fuzz target (FUZZTIME each, 10s by default).
+fuzz:
+	@scripts/fuzz-all $(FUZZTIME)
+
+bench: build mariadb
+	$(GO) run ./bench $(BENCHFLAGS)
+
+clean:
+	rm -rf $(BIN)
