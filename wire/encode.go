@@ -1,0 +1,475 @@
+package wire
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// EmptyStub is the string that stands for an empty value on the wire (PROTOCOL.md §2.1).
+const EmptyStub = "#EMPTY#"
+
+// Serialize encodes v in PHP's serialize() format, exactly as PHP would serialize the equivalent array.
+//
+// Supported values: nil, bool, every integer kind, float32/64, string, []byte (as a string), json.Number,
+// slices and arrays (lists), *Map and Map (in their order), Go maps with string or integer keys (in sorted key
+// order, since Go maps have none), structs (fields in declaration order, named by their `php` tag, else their
+// `json` tag, else the field name; "-" skips a field, "omitempty" drops an empty one; untagged embedded
+// structs are flattened), and pointers and interfaces to these. Like PHP, a string key that reads as a
+// canonical integer is written as an integer key.
+func Serialize(v any) ([]byte, error) { return AppendSerialize(nil, v, false) }
+
+// SerializeStubbed is Serialize after the #EMPTY# rule of §2.1: every empty value ("", nil, false, an array
+// with no elements), at any depth, is written as the string "#EMPTY#"; 0, 0.0 and "0" are kept.
+func SerializeStubbed(v any) ([]byte, error) { return AppendSerialize(nil, v, true) }
+
+// AppendSerialize appends the serialization of v to dst, with the #EMPTY# rule when stub is true.
+func AppendSerialize(dst []byte, v any, stub bool) ([]byte, error) {
+	e := encoder{buf: dst, stub: stub}
+	if err := e.value(v, 0); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
+// EncodeError is a Go value that cannot be serialized.
+type EncodeError struct {
+	Path string
+	Msg  string
+}
+
+func (e *EncodeError) Error() string {
+	if e.Path == "" {
+		return "php serialize: " + e.Msg
+	}
+	return "php serialize: " + e.Path + ": " + e.Msg
+}
+
+type encoder struct {
+	buf  []byte
+	stub bool
+	path []string
+}
+
+func (e *encoder) fail(format string, args ...any) error {
+	return &EncodeError{Path: strings.Join(e.path, "."), Msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *encoder) str(s string) {
+	e.buf = append(e.buf, 's', ':')
+	e.buf = strconv.AppendInt(e.buf, int64(len(s)), 10)
+	e.buf = append(e.buf, ':', '"')
+	e.buf = append(e.buf, s...)
+	e.buf = append(e.buf, '"', ';')
+}
+
+func (e *encoder) int(n int64) {
+	e.buf = append(e.buf, 'i', ':')
+	e.buf = strconv.AppendInt(e.buf, n, 10)
+	e.buf = append(e.buf, ';')
+}
+
+func (e *encoder) key(k any) {
+	switch k := normalizeKey(k).(type) {
+	case int64:
+		e.int(k)
+	case string:
+		e.str(k)
+	}
+}
+
+func (e *encoder) arrayHeader(n int) {
+	e.buf = append(e.buf, 'a', ':')
+	e.buf = strconv.AppendInt(e.buf, int64(n), 10)
+	e.buf = append(e.buf, ':', '{')
+}
+
+func (e *encoder) emptyStub() { e.str(EmptyStub) }
+
+func (e *encoder) value(v any, depth int) error {
+	if depth > MaxDepth {
+		return e.fail("nesting deeper than %d", MaxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		if e.stub {
+			e.emptyStub()
+		} else {
+			e.buf = append(e.buf, 'N', ';')
+		}
+		return nil
+	case string:
+		if e.stub && x == "" {
+			e.emptyStub()
+		} else {
+			e.str(x)
+		}
+		return nil
+	case bool:
+		switch {
+		case x:
+			e.buf = append(e.buf, 'b', ':', '1', ';')
+		case e.stub:
+			e.emptyStub()
+		default:
+			e.buf = append(e.buf, 'b', ':', '0', ';')
+		}
+		return nil
+	case int:
+		e.int(int64(x))
+		return nil
+	case int64:
+		e.int(x)
+		return nil
+	case float64:
+		e.float(x)
+		return nil
+	case []any:
+		if len(x) == 0 && e.stub {
+			e.emptyStub()
+			return nil
+		}
+		e.arrayHeader(len(x))
+		for i, el := range x {
+			e.int(int64(i))
+			if err := e.value(el, depth+1); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+		return nil
+	case *Map:
+		if x == nil {
+			return e.value(nil, depth)
+		}
+		return e.phpMap(x, depth)
+	case Map:
+		return e.phpMap(&x, depth)
+	case map[string]any:
+		if len(x) == 0 && e.stub {
+			e.emptyStub()
+			return nil
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		e.arrayHeader(len(keys))
+		for _, k := range keys {
+			e.key(k)
+			if err := e.value(x[k], depth+1); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+		return nil
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			e.int(n)
+			return nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return e.fail("bad json.Number %q", string(x))
+		}
+		e.float(f)
+		return nil
+	case []byte:
+		if e.stub && len(x) == 0 {
+			e.emptyStub()
+		} else {
+			e.str(string(x))
+		}
+		return nil
+	}
+	return e.reflectValue(reflect.ValueOf(v), depth)
+}
+
+func (e *encoder) float(f float64) {
+	e.buf = append(e.buf, 'd', ':')
+	e.buf = appendPHPFloat(e.buf, f)
+	e.buf = append(e.buf, ';')
+}
+
+func (e *encoder) phpMap(m *Map, depth int) error {
+	if len(m.Entries) == 0 && e.stub {
+		e.emptyStub()
+		return nil
+	}
+	e.arrayHeader(len(m.Entries))
+	for _, en := range m.Entries {
+		e.key(en.Key)
+		if err := e.value(en.Value, depth+1); err != nil {
+			return err
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) reflectValue(rv reflect.Value, depth int) error {
+	switch rv.Kind() {
+	case reflect.Invalid:
+		return e.value(nil, depth)
+	case reflect.Pointer, reflect.Interface:
+		if rv.IsNil() {
+			return e.value(nil, depth)
+		}
+		return e.reflectValue(rv.Elem(), depth)
+	case reflect.Bool:
+		return e.value(rv.Bool(), depth)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		e.int(rv.Int())
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		u := rv.Uint()
+		if u > math.MaxInt64 {
+			return e.fail("integer %d does not fit a PHP int", u)
+		}
+		e.int(int64(u))
+		return nil
+	case reflect.Float32, reflect.Float64:
+		e.float(rv.Float())
+		return nil
+	case reflect.String:
+		return e.value(rv.String(), depth)
+	case reflect.Slice:
+		if rv.IsNil() {
+			if e.stub {
+				e.emptyStub()
+			} else {
+				e.arrayHeader(0)
+				e.buf = append(e.buf, '}')
+			}
+			return nil
+		}
+		if rv.Type().Elem().Kind() == reflect.Uint8 {
+			return e.value(string(rv.Bytes()), depth)
+		}
+		fallthrough
+	case reflect.Array:
+		n := rv.Len()
+		if n == 0 && e.stub {
+			e.emptyStub()
+			return nil
+		}
+		e.arrayHeader(n)
+		for i := 0; i < n; i++ {
+			e.int(int64(i))
+			if err := e.value(rv.Index(i).Interface(), depth+1); err != nil {
+				return err
+			}
+		}
+		e.buf = append(e.buf, '}')
+		return nil
+	case reflect.Map:
+		return e.reflectMap(rv, depth)
+	case reflect.Struct:
+		return e.reflectStruct(rv, depth)
+	}
+	return e.fail("cannot serialize a %s", rv.Type())
+}
+
+func (e *encoder) reflectMap(rv reflect.Value, depth int) error {
+	kt := rv.Type().Key().Kind()
+	type kv struct {
+		key any
+		s   string
+		val reflect.Value
+	}
+	entries := make([]kv, 0, rv.Len())
+	iter := rv.MapRange()
+	for iter.Next() {
+		k := iter.Key()
+		var key any
+		switch kt {
+		case reflect.String:
+			key = k.String()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			key = k.Int()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			key = int64(k.Uint())
+		default:
+			return e.fail("map keys must be strings or integers, not %s", k.Type())
+		}
+		entries = append(entries, kv{key: key, s: fmt.Sprint(key), val: iter.Value()})
+	}
+	if len(entries) == 0 && e.stub {
+		e.emptyStub()
+		return nil
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		a, aInt := entries[i].key.(int64)
+		b, bInt := entries[j].key.(int64)
+		if aInt && bInt {
+			return a < b
+		}
+		return entries[i].s < entries[j].s
+	})
+	e.arrayHeader(len(entries))
+	for _, en := range entries {
+		e.key(en.key)
+		e.path = append(e.path, en.s)
+		if err := e.value(en.val.Interface(), depth+1); err != nil {
+			return err
+		}
+		e.path = e.path[:len(e.path)-1]
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) reflectStruct(rv reflect.Value, depth int) error {
+	fields := cachedFields(rv.Type())
+	n := 0
+	for _, f := range fields {
+		if f.rest || !f.skip(rv) {
+			if f.rest {
+				n += fieldByIndex(rv, f.index).Len()
+			} else {
+				n++
+			}
+		}
+	}
+	if n == 0 && e.stub {
+		e.emptyStub()
+		return nil
+	}
+	e.arrayHeader(n)
+	for _, f := range fields {
+		if f.rest {
+			if err := e.restEntries(fieldByIndex(rv, f.index), depth); err != nil {
+				return err
+			}
+			continue
+		}
+		if f.skip(rv) {
+			continue
+		}
+		e.key(f.name)
+		e.path = append(e.path, f.name)
+		fv := fieldByIndex(rv, f.index)
+		var err error
+		if fv.IsValid() {
+			err = e.value(fv.Interface(), depth+1)
+		} else {
+			err = e.value(nil, depth+1)
+		}
+		if err != nil {
+			return err
+		}
+		e.path = e.path[:len(e.path)-1]
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+// restEntries writes the entries of a `,rest` map field (extra keys a struct carries) in sorted order.
+func (e *encoder) restEntries(m reflect.Value, depth int) error {
+	if !m.IsValid() || m.Len() == 0 {
+		return nil
+	}
+	keys := make([]string, 0, m.Len())
+	for _, k := range m.MapKeys() {
+		keys = append(keys, k.String())
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		e.key(k)
+		if err := e.value(m.MapIndex(reflect.ValueOf(k).Convert(m.Type().Key())).Interface(), depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type fieldInfo struct {
+	name      string
+	index     []int
+	omitEmpty bool
+	rest      bool // a map[string]T field that holds the keys no other field names
+}
+
+func (f fieldInfo) skip(rv reflect.Value) bool {
+	if !f.omitEmpty {
+		return false
+	}
+	fv := fieldByIndex(rv, f.index)
+	return !fv.IsValid() || fv.IsZero() || ((fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0)
+}
+
+// fieldByIndex is rv.FieldByIndex that returns the invalid Value for a field behind a nil embedded pointer.
+func fieldByIndex(rv reflect.Value, index []int) reflect.Value {
+	for i, x := range index {
+		if i > 0 && rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return reflect.Value{}
+			}
+			rv = rv.Elem()
+		}
+		rv = rv.Field(x)
+	}
+	return rv
+}
+
+var fieldCache sync.Map // reflect.Type -> []fieldInfo; types are immutable, so this cache is never stale
+
+func cachedFields(t reflect.Type) []fieldInfo {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]fieldInfo)
+	}
+	f := typeFields(t, nil)
+	fieldCache.Store(t, f)
+	return f
+}
+
+func typeFields(t reflect.Type, index []int) []fieldInfo {
+	var out []fieldInfo
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, hasTag := sf.Tag.Lookup("php")
+		if !hasTag {
+			tag, hasTag = sf.Tag.Lookup("json")
+		}
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		idx := append(append([]int(nil), index...), i)
+		ft := sf.Type
+		if sf.Anonymous && name == "" {
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				out = append(out, typeFields(ft, idx)...)
+				continue
+			}
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		fi := fieldInfo{name: name, index: idx}
+		for _, o := range strings.Split(opts, ",") {
+			switch o {
+			case "omitempty", "omitzero":
+				fi.omitEmpty = true
+			case "rest":
+				if ft.Kind() == reflect.Map && ft.Key().Kind() == reflect.String {
+					fi.rest = true
+				}
+			}
+		}
+		out = append(out, fi)
+	}
+	return out
+}

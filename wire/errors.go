@@ -1,0 +1,102 @@
+package wire
+
+import "fmt"
+
+// Code is a protocol error code (PROTOCOL.md §3).
+type Code string
+
+// The protocol's error codes.
+const (
+	CodeHashEmpty             Code = "HASH_EMPTY"
+	CodeLicence               Code = "LICENCE_ERROR"
+	CodeReplay                Code = "REPLAY"
+	CodeBadPacket             Code = "BAD_PACKET"
+	CodeUnknownCommand        Code = "IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND"
+	CodeNotActiveLine         Code = "NOT_ACTIVE_LINE"
+	CodeNoUserIM              Code = "CONNECTOR_PROXY_NO_USER_IM"
+	CodeNoAddUser             Code = "CONNECTOR_PROXY_NO_ADD_USER"
+	CodeFailedSaveSettings    Code = "FAILED_TO_SAVE_SETTINGS_CONNECTOR"
+	CodeFailedTestConnector   Code = "FAILED_TO_TEST_CONNECTOR"
+	CodeFailedRegister        Code = "FAILED_REGISTER_CONNECTOR"
+	CodeMethodNotFound        Code = "METHOD_NOT_FOUND"
+	CodeEmptyServerResponse   Code = "EMPTY_SERVER_RESPONSE"
+	CodeInternal              Code = "INTERNAL_ERROR"
+	CodeMethodNotAllowed      Code = "METHOD_NOT_ALLOWED"
+	CodeRequestEntityTooLarge Code = "REQUEST_ENTITY_TOO_LARGE"
+)
+
+// Error is a protocol error: a code of §3 and a human message, optionally wrapping a cause. errors.Is matches
+// two Errors with the same code, so callers test against the sentinels: errors.Is(err, wire.ErrLicence).
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Message == "" && e.Err == nil:
+		return string(e.Code)
+	case e.Err == nil:
+		return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	case e.Message == "":
+		return fmt.Sprintf("%s: %v", e.Code, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is an *Error with the same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Errorf makes an *Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Sentinels for errors.Is, one per code.
+var (
+	ErrHashEmpty           = &Error{Code: CodeHashEmpty}
+	ErrLicence             = &Error{Code: CodeLicence}
+	ErrReplay              = &Error{Code: CodeReplay}
+	ErrBadPacket           = &Error{Code: CodeBadPacket}
+	ErrUnknownCommand      = &Error{Code: CodeUnknownCommand}
+	ErrNotActiveLine       = &Error{Code: CodeNotActiveLine}
+	ErrNoUserIM            = &Error{Code: CodeNoUserIM}
+	ErrNoAddUser           = &Error{Code: CodeNoAddUser}
+	ErrFailedSaveSettings  = &Error{Code: CodeFailedSaveSettings}
+	ErrFailedTestConnector = &Error{Code: CodeFailedTestConnector}
+	ErrFailedRegister      = &Error{Code: CodeFailedRegister}
+	ErrMethodNotFound      = &Error{Code: CodeMethodNotFound}
+	ErrEmptyServerResponse = &Error{Code: CodeEmptyServerResponse}
+	ErrInternal            = &Error{Code: CodeInternal}
+	ErrMethodNotAllowed    = &Error{Code: CodeMethodNotAllowed}
+	ErrTooLarge            = &Error{Code: CodeRequestEntityTooLarge}
+)
+
+// CodeOf returns the protocol code of err: its own when it is (or wraps) an *Error, BAD_PACKET for codec
+// errors, INTERNAL_ERROR otherwise.
+func CodeOf(err error) Code {
+	for e := err; e != nil; {
+		if pe, ok := e.(*Error); ok {
+			return pe.Code
+		}
+		if _, ok := e.(*SyntaxError); ok {
+			return CodeBadPacket
+		}
+		if _, ok := e.(*BindError); ok {
+			return CodeBadPacket
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		e = u.Unwrap()
+	}
+	return CodeInternal
+}

@@ -1,0 +1,158 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Field is one form field of a packet.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Fields is a packet's form fields in the order they are sent. The order is part of the signature, which is
+// why packets are never held in url.Values.
+type Fields []Field
+
+// Lookup returns the value of the field called name.
+func (f Fields) Lookup(name string) (string, bool) {
+	for _, x := range f {
+		if x.Name == name {
+			return x.Value, true
+		}
+	}
+	return "", false
+}
+
+// Get returns the value of the field called name, or "".
+func (f Fields) Get(name string) string {
+	v, _ := f.Lookup(name)
+	return v
+}
+
+// Names returns the field names in order.
+func (f Fields) Names() []string {
+	out := make([]string, len(f))
+	for i, x := range f {
+		out[i] = x.Name
+	}
+	return out
+}
+
+// Encode returns the fields as an application/x-www-form-urlencoded body, in order.
+func (f Fields) Encode() string { return string(f.AppendEncode(nil)) }
+
+// AppendEncode appends the form encoding of the fields to dst.
+func (f Fields) AppendEncode(dst []byte) []byte {
+	for i, x := range f {
+		if i > 0 {
+			dst = append(dst, '&')
+		}
+		dst = appendQueryEscape(dst, x.Name)
+		dst = append(dst, '=')
+		dst = appendQueryEscape(dst, x.Value)
+	}
+	return dst
+}
+
+// appendQueryEscape is url.QueryEscape without the intermediate string.
+func appendQueryEscape(dst []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return dst
+}
+
+// ParseForm decodes an application/x-www-form-urlencoded body into fields, keeping their order. A field
+// that appears twice or a bad escape is BAD_PACKET.
+func ParseForm(body string) (Fields, error) {
+	n := strings.Count(body, "&") + 1
+	out := make(Fields, 0, n)
+	for body != "" {
+		var pair string
+		pair, body, _ = strings.Cut(body, "&")
+		if pair == "" {
+			continue
+		}
+		rawName, rawValue, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form field name %.40q", rawName), Err: err}
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form value of field %s", name), Err: err}
+		}
+		if _, dup := out.Lookup(name); dup {
+			return nil, Errorf(CodeBadPacket, "field %s appears twice", name)
+		}
+		out = append(out, Field{Name: name, Value: value})
+	}
+	return out, nil
+}
+
+// DefaultMaxBody is the default cap of a packet body (8 MiB).
+const DefaultMaxBody = 8 << 20
+
+// ReadForm reads a packet from an HTTP request: it must be a POST (else METHOD_NOT_ALLOWED), form-encoded,
+// and no larger than maxBody bytes (else REQUEST_ENTITY_TOO_LARGE; 0 means DefaultMaxBody). HTTPStatus maps
+// these errors to the status codes of §1.
+func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
+	if r.Method != http.MethodPost {
+		return nil, Errorf(CodeMethodNotAllowed, "method %s is not allowed, use POST", r.Method)
+	}
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/x-www-form-urlencoded" {
+			return nil, Errorf(CodeBadPacket, "content type %q is not application/x-www-form-urlencoded", ct)
+		}
+	}
+	if r.ContentLength > maxBody {
+		return nil, Errorf(CodeRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, maxBody)
+	}
+	var sb strings.Builder
+	if r.ContentLength > 0 {
+		sb.Grow(int(r.ContentLength))
+	}
+	n, err := io.Copy(&sb, io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, &Error{Code: CodeBadPacket, Message: "reading the body", Err: err}
+	}
+	if n > maxBody {
+		return nil, Errorf(CodeRequestEntityTooLarge, "body is over the limit of %d bytes", maxBody)
+	}
+	return ParseForm(sb.String())
+}
+
+// HTTPStatus returns the HTTP status an error is answered with: 405 for a wrong method, 413 for an oversize
+// body, 200 for every error that is answered in the JSON envelope.
+func HTTPStatus(err error) int {
+	var pe *Error
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case CodeMethodNotAllowed:
+			return http.StatusMethodNotAllowed
+		case CodeRequestEntityTooLarge:
+			return http.StatusRequestEntityTooLarge
+		}
+	}
+	return http.StatusOK
+}

@@ -1,0 +1,544 @@
+// PHP serialize codec.
+//
+// Why hand-written: github.com/elliotchance/phpserialize (the only maintained Go codec) decodes arrays into Go
+// maps, which loses the key order that PHP keeps and that signed packets and typed messages depend on; it has
+// no bound on nesting or element counts (a hostile "a:999999999:{" allocates before it fails), it accepts
+// objects, and it reports errors without a byte offset. The wire format is small and fully specified
+// (PROTOCOL.md §2.2), so a strict codec of a few hundred lines is simpler to trust than a wrapper around a
+// library that would have to be re-checked on every input. The benchmarks compare against that library.
+
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"unsafe"
+)
+
+// Limits of the decoder. A packet that goes past them is refused with BAD_PACKET.
+const (
+	// MaxDepth is the deepest nesting of arrays the decoder accepts.
+	MaxDepth = 64
+	// MaxElements is the most array elements, summed over the whole value, that the decoder accepts.
+	MaxElements = 100_000
+)
+
+// Map is a PHP array that is not a plain list: its entries keep the order they were written in. Keys are
+// int64 or string, as in PHP (a string key that reads as a canonical decimal integer becomes an int64 key,
+// exactly as PHP does).
+type Map struct {
+	Entries []Entry
+}
+
+// Entry is one key/value pair of a Map. Key is int64 or string.
+type Entry struct {
+	Key   any
+	Value any
+}
+
+// NewMap builds a Map from alternating keys and values: NewMap("a", 1, "b", 2).
+func NewMap(kv ...any) *Map {
+	m := &Map{Entries: make([]Entry, 0, len(kv)/2)}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m.Set(kv[i], kv[i+1])
+	}
+	return m
+}
+
+// Len returns the number of entries.
+func (m *Map) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.Entries)
+}
+
+// Get returns the value under key (a string or an integer, compared as PHP would) and whether it exists.
+func (m *Map) Get(key any) (any, bool) {
+	if m == nil {
+		return nil, false
+	}
+	k := normalizeKey(key)
+	for _, e := range m.Entries {
+		if e.Key == k {
+			return e.Value, true
+		}
+	}
+	return nil, false
+}
+
+// String returns the value under key when it is a string, else "".
+func (m *Map) String(key any) string {
+	v, _ := m.Get(key)
+	s, _ := v.(string)
+	return s
+}
+
+// Set replaces the value under key, or appends the entry when the key is new.
+func (m *Map) Set(key, value any) {
+	k := normalizeKey(key)
+	for i := range m.Entries {
+		if m.Entries[i].Key == k {
+			m.Entries[i].Value = value
+			return
+		}
+	}
+	m.Entries = append(m.Entries, Entry{Key: k, Value: value})
+}
+
+// normalizeKey turns any Go integer into int64 and a canonical decimal string into int64, as PHP does.
+func normalizeKey(key any) any {
+	switch k := key.(type) {
+	case string:
+		if n, ok := phpIntKey(k); ok {
+			return n
+		}
+		return k
+	case int:
+		return int64(k)
+	case int8:
+		return int64(k)
+	case int16:
+		return int64(k)
+	case int32:
+		return int64(k)
+	case int64:
+		return k
+	case uint:
+		return int64(k)
+	case uint8:
+		return int64(k)
+	case uint16:
+		return int64(k)
+	case uint32:
+		return int64(k)
+	case uint64:
+		return int64(k)
+	case bool:
+		if k {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	return fmt.Sprint(key)
+}
+
+// phpIntKey reports whether s is a string PHP stores as an integer array key: "0", or an optional "-"
+// followed by a non-zero digit and more digits, within int64.
+func phpIntKey(s string) (int64, bool) {
+	if s == "" || len(s) > 20 {
+		return 0, false
+	}
+	i := 0
+	if s[0] == '-' {
+		i = 1
+		if len(s) == 1 {
+			return 0, false
+		}
+	}
+	if s[i] == '0' && len(s) > i+1 || (s[i] == '0' && i == 1) {
+		return 0, false
+	}
+	for j := i; j < len(s); j++ {
+		if s[j] < '0' || s[j] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// SyntaxError is a malformed or refused PHP serialized value. Offset is the byte where the problem is.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("php unserialize: %s at byte %d", e.Msg, e.Offset)
+}
+
+// Is makes every SyntaxError match ErrBadPacket.
+func (e *SyntaxError) Is(target error) bool { return target == ErrBadPacket }
+
+// Unserialize decodes one PHP serialized value. Lists (arrays whose keys are 0..n-1 in order) become []any,
+// other arrays *Map; integers int64, floats float64, strings string, null nil. Objects, references, custom
+// serialization, trailing bytes, lengths past the input, nesting beyond MaxDepth and more than MaxElements
+// elements are refused with a *SyntaxError. Strings share memory with a single copy of data.
+func Unserialize(data []byte) (any, error) {
+	return UnserializeString(string(data))
+}
+
+// UnserializeString is Unserialize on a string; decoded strings share its memory.
+func UnserializeString(s string) (any, error) {
+	d := decoder{s: s}
+	v, err := d.value(0)
+	if err != nil {
+		return nil, err
+	}
+	if d.pos != len(d.s) {
+		return nil, d.errf("trailing bytes after the value")
+	}
+	return v, nil
+}
+
+type decoder struct {
+	s     string
+	pos   int
+	elems int
+}
+
+func (d *decoder) errf(format string, args ...any) error {
+	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) expect(c byte) error {
+	if d.pos >= len(d.s) {
+		return d.errf("unexpected end of input, want %q", c)
+	}
+	if d.s[d.pos] != c {
+		return d.errf("want %q, got %q", c, d.s[d.pos])
+	}
+	d.pos++
+	return nil
+}
+
+// until returns the bytes up to the next c (not included) and moves past c.
+func (d *decoder) until(c byte) (string, error) {
+	start := d.pos
+	for i := d.pos; i < len(d.s); i++ {
+		if d.s[i] == c {
+			d.pos = i + 1
+			return d.s[start:i], nil
+		}
+	}
+	return "", d.errf("unexpected end of input, want %q", c)
+}
+
+func (d *decoder) value(depth int) (any, error) {
+	if d.pos >= len(d.s) {
+		return nil, d.errf("unexpected end of input, want a value")
+	}
+	tag := d.s[d.pos]
+	switch tag {
+	case 'N':
+		d.pos++
+		return nil, d.expect(';')
+	case 'b':
+		d.pos++
+		if err := d.expect(':'); err != nil {
+			return nil, err
+		}
+		start := d.pos
+		v, err := d.until(';')
+		if err != nil {
+			return nil, err
+		}
+		switch v {
+		case "0":
+			return false, nil
+		case "1":
+			return true, nil
+		}
+		d.pos = start
+		return nil, d.errf("bad boolean %q", v)
+	case 'i':
+		d.pos++
+		if err := d.expect(':'); err != nil {
+			return nil, err
+		}
+		n, err := d.int(';')
+		if err != nil {
+			return nil, err
+		}
+		return n, nil
+	case 'd':
+		d.pos++
+		if err := d.expect(':'); err != nil {
+			return nil, err
+		}
+		start := d.pos
+		v, err := d.until(';')
+		if err != nil {
+			return nil, err
+		}
+		f, ok := parsePHPFloat(v)
+		if !ok {
+			d.pos = start
+			return nil, d.errf("bad float %q", v)
+		}
+		return f, nil
+	case 's':
+		d.pos++
+		return d.str()
+	case 'a':
+		d.pos++
+		return d.array(depth)
+	case 'O', 'C', 'o':
+		return nil, d.errf("objects are refused (%q)", tag)
+	case 'r', 'R':
+		return nil, d.errf("references are refused (%q)", tag)
+	case 'S', 'E':
+		return nil, d.errf("unsupported type %q", tag)
+	}
+	return nil, d.errf("unknown type %q", tag)
+}
+
+// int reads a decimal int64 ended by end: an optional sign and at least one digit.
+func (d *decoder) int(end byte) (int64, error) {
+	start := d.pos
+	i := d.pos
+	if i < len(d.s) && (d.s[i] == '-' || d.s[i] == '+') {
+		i++
+	}
+	digits := i
+	for i < len(d.s) && d.s[i] >= '0' && d.s[i] <= '9' {
+		i++
+	}
+	if i == digits {
+		return 0, d.errf("want an integer")
+	}
+	if i >= len(d.s) || d.s[i] != end {
+		d.pos = i
+		return 0, d.errf("want %q after the integer", end)
+	}
+	n, err := strconv.ParseInt(d.s[start:i], 10, 64)
+	if err != nil {
+		return 0, d.errf("integer %s is out of range", d.s[start:i])
+	}
+	d.pos = i + 1
+	return n, nil
+}
+
+// length reads a non-negative length ended by ':'.
+func (d *decoder) length() (int, error) {
+	start := d.pos
+	i := d.pos
+	for i < len(d.s) && d.s[i] >= '0' && d.s[i] <= '9' {
+		i++
+	}
+	if i == start || i-start > 10 {
+		return 0, d.errf("want a length")
+	}
+	if i >= len(d.s) || d.s[i] != ':' {
+		d.pos = i
+		return 0, d.errf("want ':' after the length")
+	}
+	n, _ := strconv.Atoi(d.s[start:i])
+	d.pos = i + 1
+	return n, nil
+}
+
+func (d *decoder) str() (string, error) {
+	if err := d.expect(':'); err != nil {
+		return "", err
+	}
+	n, err := d.length()
+	if err != nil {
+		return "", err
+	}
+	if err := d.expect('"'); err != nil {
+		return "", err
+	}
+	if n > len(d.s)-d.pos {
+		return "", d.errf("string length %d runs past the end of the input", n)
+	}
+	v := d.s[d.pos : d.pos+n]
+	d.pos += n
+	if err := d.expect('"'); err != nil {
+		return "", err
+	}
+	return v, d.expect(';')
+}
+
+func (d *decoder) array(depth int) (any, error) {
+	if depth >= MaxDepth {
+		return nil, d.errf("nesting deeper than %d", MaxDepth)
+	}
+	if err := d.expect(':'); err != nil {
+		return nil, err
+	}
+	n, err := d.length()
+	if err != nil {
+		return nil, err
+	}
+	if d.elems+n > MaxElements {
+		return nil, d.errf("more than %d elements", MaxElements)
+	}
+	// Each element takes at least 4 bytes ("i:0;" key, "N;" value): refuse counts the input cannot hold
+	// before allocating for them.
+	if n > (len(d.s)-d.pos)/4 {
+		return nil, d.errf("array count %d runs past the end of the input", n)
+	}
+	d.elems += n
+	if err := d.expect('{'); err != nil {
+		return nil, err
+	}
+	var list []any
+	var m *Map
+	isList := true
+	if n > 0 {
+		list = make([]any, 0, n)
+	}
+	for i := 0; i < n; i++ {
+		var key any
+		if d.pos >= len(d.s) {
+			return nil, d.errf("unexpected end of input, want a key")
+		}
+		switch d.s[d.pos] {
+		case 'i':
+			d.pos++
+			if err := d.expect(':'); err != nil {
+				return nil, err
+			}
+			k, err := d.int(';')
+			if err != nil {
+				return nil, err
+			}
+			key = k
+		case 's':
+			d.pos++
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			key = normalizeKey(k)
+		default:
+			return nil, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
+		}
+		val, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if isList {
+			if k, ok := key.(int64); ok && k == int64(i) {
+				list = append(list, val)
+				continue
+			}
+			isList = false
+			m = &Map{Entries: make([]Entry, 0, n)}
+			for j, v := range list {
+				m.Entries = append(m.Entries, Entry{Key: int64(j), Value: v})
+			}
+			list = nil
+		}
+		for _, e := range m.Entries {
+			if e.Key == key {
+				return nil, d.errf("duplicate array key %v", key)
+			}
+		}
+		m.Entries = append(m.Entries, Entry{Key: key, Value: val})
+	}
+	if err := d.expect('}'); err != nil {
+		return nil, err
+	}
+	if isList {
+		if list == nil {
+			return []any{}, nil
+		}
+		return list, nil
+	}
+	return m, nil
+}
+
+func parsePHPFloat(s string) (float64, bool) {
+	switch s {
+	case "INF":
+		return math.Inf(1), true
+	case "-INF":
+		return math.Inf(-1), true
+	case "NAN":
+		return math.NaN(), true
+	case "":
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E') {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return f, true
+}
+
+// appendPHPFloat writes f as PHP's serialize() does with serialize_precision=-1: the shortest digits that
+// read back to f, in fixed notation when the decimal exponent is in [-4, 17), else "d.dddE+x".
+func appendPHPFloat(dst []byte, f float64) []byte {
+	switch {
+	case math.IsInf(f, 1):
+		return append(dst, "INF"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-INF"...)
+	case math.IsNaN(f):
+		return append(dst, "NAN"...)
+	case f == 0:
+		if math.Signbit(f) {
+			return append(dst, "-0"...)
+		}
+		return append(dst, '0')
+	}
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // [-]d[.ddd]e±xx
+	neg := e[0] == '-'
+	if neg {
+		e = e[1:]
+		dst = append(dst, '-')
+	}
+	var digits [24]byte
+	nd := 0
+	i := 0
+	for ; i < len(e) && e[i] != 'e'; i++ {
+		if e[i] != '.' {
+			digits[nd] = e[i]
+			nd++
+		}
+	}
+	exp, _ := strconv.Atoi(unsafeString(e[i+1:]))
+	decpt := exp + 1
+	if decpt < -3 || decpt > 17 {
+		dst = append(dst, digits[0], '.')
+		if nd > 1 {
+			dst = append(dst, digits[1:nd]...)
+		} else {
+			dst = append(dst, '0')
+		}
+		dst = append(dst, 'E')
+		if exp >= 0 {
+			dst = append(dst, '+')
+		}
+		return strconv.AppendInt(dst, int64(exp), 10)
+	}
+	if decpt <= 0 {
+		dst = append(dst, '0', '.')
+		for j := 0; j < -decpt; j++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits[:nd]...)
+	}
+	if nd <= decpt {
+		dst = append(dst, digits[:nd]...)
+		for j := nd; j < decpt; j++ {
+			dst = append(dst, '0')
+		}
+		return dst
+	}
+	dst = append(dst, digits[:decpt]...)
+	dst = append(dst, '.')
+	return append(dst, digits[decpt:nd]...)
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}

@@ -1,0 +1,369 @@
+package wire
+
+import (
+	"container/heap"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/olctl/olctl/clock"
+)
+
+// Mode is a signing scheme (PROTOCOL.md §4).
+type Mode string
+
+// The signing schemes.
+const (
+	// MD5 is the legacy scheme of self-hosted Bitrix24: no replay protection, kept for interoperability.
+	MD5 Mode = "md5"
+	// HMACSHA256 is the hardened scheme: HMAC-SHA256 over the fields, a timestamp and a nonce.
+	HMACSHA256 Mode = "hmac-sha256"
+)
+
+// ParseMode reads a mode name; "" means MD5.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", MD5:
+		return MD5, nil
+	case HMACSHA256:
+		return HMACSHA256, nil
+	}
+	return "", fmt.Errorf("wire: unknown signing mode %q (want md5 or hmac-sha256)", s)
+}
+
+// Names of the fields the signatures use.
+const (
+	FieldHash      = "BX_HASH"
+	FieldTimestamp = "BX_TIMESTAMP"
+	FieldNonce     = "BX_NONCE"
+	FieldSign      = "BX_SIGN"
+)
+
+// Licence returns a portal's public identity, BX_LICENCE: md5hex("BITRIX" + licenceKey + "LICENCE").
+func Licence(licenceKey string) string {
+	sum := md5.Sum([]byte("BITRIX" + licenceKey + "LICENCE"))
+	return hex.EncodeToString(sum[:])
+}
+
+// Credentials are what one side needs to sign or verify: the mode and its secret(s).
+type Credentials struct {
+	Mode Mode
+	// LicenceKey is the portal's licence key; in MD5 mode the shared secret is md5hex(LicenceKey).
+	LicenceKey string
+	// Secrets are the HMAC secrets of HMACSHA256 mode: the first signs, any of them verifies (rotation).
+	Secrets []string
+}
+
+// Validate says what is missing.
+func (c Credentials) Validate() error {
+	switch c.Mode {
+	case MD5, "":
+		if c.LicenceKey == "" {
+			return errors.New("wire: md5 signing needs a licence key")
+		}
+	case HMACSHA256:
+		if len(c.Secrets) == 0 {
+			return errors.New("wire: hmac-sha256 signing needs at least one secret")
+		}
+		for i, s := range c.Secrets {
+			if s == "" {
+				return fmt.Errorf("wire: hmac-sha256 secret %d is empty", i+1)
+			}
+		}
+	default:
+		return fmt.Errorf("wire: unknown signing mode %q", c.Mode)
+	}
+	return nil
+}
+
+// Signer signs outgoing packets. It is safe for concurrent use.
+type Signer struct {
+	mode      Mode
+	md5Secret [32]byte // hex of md5(licenceKey)
+	hmacKey   []byte
+	clock     clock.Clock
+	rand      io.Reader
+}
+
+// SignerOption configures a Signer.
+type SignerOption func(*Signer)
+
+// WithSignerClock sets the clock for BX_TIMESTAMP (default: the system clock).
+func WithSignerClock(c clock.Clock) SignerOption { return func(s *Signer) { s.clock = clock.Or(c) } }
+
+// WithRand sets the source of nonces (default: crypto/rand).
+func WithRand(r io.Reader) SignerOption { return func(s *Signer) { s.rand = r } }
+
+// NewSigner makes a Signer for c.
+func NewSigner(c Credentials, opts ...SignerOption) (*Signer, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Signer{mode: c.Mode, clock: clock.System(), rand: rand.Reader}
+	if s.mode == "" {
+		s.mode = MD5
+	}
+	if s.mode == MD5 {
+		sum := md5.Sum([]byte(c.LicenceKey))
+		hex.Encode(s.md5Secret[:], sum[:])
+	} else {
+		s.hmacKey = []byte(c.Secrets[0])
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Mode returns the signer's mode.
+func (s *Signer) Mode() Mode { return s.mode }
+
+// Sign returns fields with the signature appended: in hardened mode BX_TIMESTAMP, BX_NONCE (16 random bytes,
+// hex) and BX_SIGN first, then BX_HASH. fields must not already hold any of these.
+func (s *Signer) Sign(fields Fields) (Fields, error) {
+	for _, f := range fields {
+		switch f.Name {
+		case FieldHash, FieldTimestamp, FieldNonce, FieldSign:
+			return nil, fmt.Errorf("wire: fields to sign already hold %s", f.Name)
+		}
+	}
+	out := make(Fields, len(fields), len(fields)+4)
+	copy(out, fields)
+	if s.mode == HMACSHA256 {
+		var nonce [16]byte
+		if _, err := io.ReadFull(s.rand, nonce[:]); err != nil {
+			return nil, fmt.Errorf("wire: nonce: %w", err)
+		}
+		out = append(out,
+			Field{FieldTimestamp, strconv.FormatInt(s.clock.Now().Unix(), 10)},
+			Field{FieldNonce, hex.EncodeToString(nonce[:])},
+			Field{FieldSign, string(HMACSHA256)})
+	}
+	var h [64]byte
+	out = append(out, Field{FieldHash, string(s.AppendHash(h[:0], out))})
+	return out, nil
+}
+
+// AppendHash appends the lower-case hex signature of fields (every field but BX_HASH, in order) to dst. It
+// does not allocate when dst has room.
+func (s *Signer) AppendHash(dst []byte, fields Fields) []byte {
+	if s.mode == HMACSHA256 {
+		return appendHMAC(dst, s.hmacKey, fields)
+	}
+	return appendMD5(dst, &s.md5Secret, fields)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// signedString appends S (§4): the values of every field but BX_HASH joined with '|'.
+func signedString(dst []byte, fields Fields) []byte {
+	first := true
+	for _, f := range fields {
+		if f.Name == FieldHash {
+			continue
+		}
+		if !first {
+			dst = append(dst, '|')
+		}
+		first = false
+		dst = append(dst, f.Value...)
+	}
+	return dst
+}
+
+func appendMD5(dst []byte, secret *[32]byte, fields Fields) []byte {
+	bp := bufPool.Get().(*[]byte)
+	buf := signedString((*bp)[:0], fields)
+	inner := md5.Sum(buf)
+	*bp = buf[:0]
+	bufPool.Put(bp)
+	var outer [64]byte
+	hex.Encode(outer[:32], inner[:])
+	copy(outer[32:], secret[:])
+	sum := md5.Sum(outer[:])
+	return hex.AppendEncode(dst, sum[:])
+}
+
+// appendHMAC is HMAC-SHA256 (RFC 2104) over S written out with sha256.Sum256 on a pooled buffer, so that
+// signing does not allocate (crypto/hmac allocates two hash states per call).
+func appendHMAC(dst []byte, key []byte, fields Fields) []byte {
+	const block = sha256.BlockSize
+	var k [block]byte
+	if len(key) > block {
+		sum := sha256.Sum256(key)
+		copy(k[:], sum[:])
+	} else {
+		copy(k[:], key)
+	}
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for i := 0; i < block; i++ {
+		buf = append(buf, k[i]^0x36)
+	}
+	buf = signedString(buf, fields)
+	inner := sha256.Sum256(buf)
+	buf = buf[:0]
+	for i := 0; i < block; i++ {
+		buf = append(buf, k[i]^0x5c)
+	}
+	buf = append(buf, inner[:]...)
+	outer := sha256.Sum256(buf)
+	*bp = buf[:0]
+	bufPool.Put(bp)
+	return hex.AppendEncode(dst, outer[:])
+}
+
+// Verify checks the signature of received fields against c, over the fields in the order received, in
+// constant time. In hardened mode it then asks guard (which may be nil only in tests) about the timestamp and
+// nonce. Errors: HASH_EMPTY without BX_HASH; LICENCE_ERROR for a wrong signature or a scheme other than the
+// configured one (no downgrade, no unexpected BX_SIGN); REPLAY for a stale timestamp or a reused nonce.
+func Verify(fields Fields, c Credentials, guard *ReplayGuard) error {
+	got, ok := fields.Lookup(FieldHash)
+	if !ok || got == "" || got == EmptyStub {
+		return Errorf(CodeHashEmpty, "the packet has no %s", FieldHash)
+	}
+	sign, hasSign := fields.Lookup(FieldSign)
+	mode := c.Mode
+	if mode == "" {
+		mode = MD5
+	}
+	switch {
+	case mode == MD5 && hasSign:
+		return Errorf(CodeLicence, "the packet is signed with %q but this receiver takes md5 signatures only", sign)
+	case mode == HMACSHA256 && !hasSign:
+		return Errorf(CodeLicence, "md5 signatures are refused: this receiver takes hmac-sha256 only")
+	case mode == HMACSHA256 && sign != string(HMACSHA256):
+		return Errorf(CodeLicence, "unknown signature scheme %q", sign)
+	}
+	gotBytes := unsafe.Slice(unsafe.StringData(got), len(got))
+	var want [64]byte
+	match := 0
+	if mode == MD5 {
+		if c.LicenceKey == "" {
+			return Errorf(CodeLicence, "no licence key to verify with")
+		}
+		sum := md5.Sum([]byte(c.LicenceKey))
+		var secret [32]byte
+		hex.Encode(secret[:], sum[:])
+		match = subtle.ConstantTimeCompare(appendMD5(want[:0], &secret, fields), gotBytes)
+	} else {
+		for _, s := range c.Secrets {
+			if s == "" {
+				continue
+			}
+			match |= subtle.ConstantTimeCompare(appendHMAC(want[:0], []byte(s), fields), gotBytes)
+		}
+	}
+	if match != 1 {
+		return Errorf(CodeLicence, "wrong signature")
+	}
+	if mode == HMACSHA256 && guard != nil {
+		return guard.Check(fields.Get(FieldTimestamp), fields.Get(FieldNonce))
+	}
+	return nil
+}
+
+// ReplayGuard refuses hardened packets whose timestamp is too far from its clock and nonces it has seen
+// within the window. Its memory is bounded: a nonce is kept until its timestamp leaves the window, and when
+// MaxNonces are held it refuses new packets rather than forget a nonce early. Safe for concurrent use.
+type ReplayGuard struct {
+	clock  clock.Clock
+	window time.Duration
+	max    int
+
+	mu   sync.Mutex
+	seen map[string]int64 // nonce -> unix second after which its timestamp is stale
+	exp  expiryHeap
+}
+
+// Defaults of a ReplayGuard.
+const (
+	DefaultReplayWindow = 300 * time.Second
+	DefaultMaxNonces    = 200_000
+)
+
+// ReplayOption configures a ReplayGuard.
+type ReplayOption func(*ReplayGuard)
+
+// WithWindow sets the accepted clock difference (default 300 s).
+func WithWindow(d time.Duration) ReplayOption { return func(g *ReplayGuard) { g.window = d } }
+
+// WithMaxNonces bounds the nonces held (default 200 000).
+func WithMaxNonces(n int) ReplayOption { return func(g *ReplayGuard) { g.max = n } }
+
+// NewReplayGuard makes a guard on clk (nil: the system clock).
+func NewReplayGuard(clk clock.Clock, opts ...ReplayOption) *ReplayGuard {
+	g := &ReplayGuard{clock: clock.Or(clk), window: DefaultReplayWindow, max: DefaultMaxNonces, seen: map[string]int64{}}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
+
+// Check accepts a timestamp and nonce once, or returns REPLAY (or BAD_PACKET for malformed values).
+func (g *ReplayGuard) Check(timestamp, nonce string) error {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return Errorf(CodeBadPacket, "bad %s %.20q", FieldTimestamp, timestamp)
+	}
+	if len(nonce) < 32 || len(nonce) > 128 {
+		return Errorf(CodeBadPacket, "%s must be at least 16 random bytes in hex", FieldNonce)
+	}
+	if _, err := hex.DecodeString(nonce); err != nil {
+		return Errorf(CodeBadPacket, "%s is not hex", FieldNonce)
+	}
+	now := g.clock.Now().Unix()
+	w := int64(g.window / time.Second)
+	if ts < now-w || ts > now+w {
+		return Errorf(CodeReplay, "timestamp %d is %ds from this server's clock (more than %ds)", ts, ts-now, w)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for len(g.exp) > 0 && g.exp[0].at < now-w {
+		delete(g.seen, g.exp[0].nonce)
+		heap.Pop(&g.exp)
+	}
+	if _, dup := g.seen[nonce]; dup {
+		return Errorf(CodeReplay, "nonce was already used")
+	}
+	if len(g.seen) >= g.max {
+		return Errorf(CodeReplay, "too many packets inside the replay window (%d nonces held)", g.max)
+	}
+	g.seen[nonce] = ts
+	heap.Push(&g.exp, nonceAt{nonce: nonce, at: ts})
+	return nil
+}
+
+// Len returns the number of nonces held.
+func (g *ReplayGuard) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.seen)
+}
+
+type nonceAt struct {
+	nonce string
+	at    int64
+}
+
+type expiryHeap []nonceAt
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(nonceAt)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
