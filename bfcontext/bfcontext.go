@@ -1,0 +1,144 @@
+// Package bfcontext keeps the Bot Framework conversation context of each chat: the bot account the
+// messenger addressed (`recipient`, stored as `from`) and the `service_url` to answer through. The portal's
+// receive pipeline writes it (PROTOCOL.md §5.1 step 4) and the Output client merges it into outgoing
+// messages of a real `botframework` connector (§6). Both share one Store.
+package bfcontext
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/olctl/olctl/internal/sqldb"
+)
+
+// Account is a Bot Framework channel account.
+type Account struct {
+	ID   string `json:"id" php:"id"`
+	Name string `json:"name,omitempty" php:"name,omitempty"`
+}
+
+// Context is what a chat needs for answers to reach it.
+type Context struct {
+	ChatID     string  // chat.id (the Bot Framework conversation id)
+	Connector  string  // the virtual connector, e.g. botframework.skype
+	From       Account // the bot account (the item's recipient)
+	ServiceURL string  // where the channel answers
+}
+
+// ErrNotFound is returned by Get for a chat with no stored context.
+var ErrNotFound = errors.New("bfcontext: no context stored for this chat")
+
+// Store keeps contexts keyed by (chat id, virtual connector).
+type Store interface {
+	// Get returns the context of a chat, or ErrNotFound.
+	Get(ctx context.Context, chatID, connector string) (Context, error)
+	// Put stores c, writing only when it differs from what is stored; changed reports whether it wrote.
+	Put(ctx context.Context, c Context) (changed bool, err error)
+}
+
+// NewMemoryStore returns an in-memory Store, for tests and single-process tools.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[[2]string]Context{}} }
+
+// MemoryStore is a Store in a map. Safe for concurrent use.
+type MemoryStore struct {
+	mu sync.Mutex
+	m  map[[2]string]Context
+}
+
+// Get implements Store.
+func (s *MemoryStore) Get(_ context.Context, chatID, connector string) (Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.m[[2]string{chatID, connector}]
+	if !ok {
+		return Context{}, ErrNotFound
+	}
+	return c, nil
+}
+
+// Put implements Store.
+func (s *MemoryStore) Put(_ context.Context, c Context) (bool, error) {
+	if c.ChatID == "" || c.Connector == "" {
+		return false, errors.New("bfcontext: chat id and connector are required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := [2]string{c.ChatID, c.Connector}
+	if old, ok := s.m[k]; ok && old == c {
+		return false, nil
+	}
+	s.m[k] = c
+	return true, nil
+}
+
+// SQLStore is a Store in the table olctl_bf_context (SQLite or MySQL).
+type SQLStore struct{ db *sqldb.DB }
+
+var migrations = []sqldb.Migration{{
+	Version: 1,
+	SQLite: []string{`CREATE TABLE olctl_bf_context (
+		chat_id VARCHAR(255) NOT NULL,
+		connector VARCHAR(128) NOT NULL,
+		from_json TEXT NOT NULL,
+		service_url TEXT NOT NULL,
+		PRIMARY KEY (chat_id, connector))`},
+	MySQL: []string{`CREATE TABLE olctl_bf_context (
+		chat_id VARCHAR(255) NOT NULL,
+		connector VARCHAR(128) NOT NULL,
+		from_json TEXT NOT NULL,
+		service_url TEXT NOT NULL,
+		PRIMARY KEY (chat_id, connector)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`},
+}}
+
+// NewSQLStore returns a Store on db, creating its table when needed.
+func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
+	if err := db.Migrate(ctx, "bfcontext", migrations); err != nil {
+		return nil, err
+	}
+	return &SQLStore{db: db}, nil
+}
+
+// Get implements Store.
+func (s *SQLStore) Get(ctx context.Context, chatID, connector string) (Context, error) {
+	var from, url string
+	err := s.db.QueryRowContext(ctx, "SELECT from_json, service_url FROM olctl_bf_context WHERE chat_id = ? AND connector = ?", chatID, connector).Scan(&from, &url)
+	if errors.Is(err, sqlNoRows) {
+		return Context{}, ErrNotFound
+	}
+	if err != nil {
+		return Context{}, fmt.Errorf("bfcontext: get: %w", err)
+	}
+	c := Context{ChatID: chatID, Connector: connector, ServiceURL: url}
+	if err := json.Unmarshal([]byte(from), &c.From); err != nil {
+		return Context{}, fmt.Errorf("bfcontext: stored account of chat %s: %w", chatID, err)
+	}
+	return c, nil
+}
+
+// Put implements Store: it reads first and writes only a changed context.
+func (s *SQLStore) Put(ctx context.Context, c Context) (bool, error) {
+	if c.ChatID == "" || c.Connector == "" {
+		return false, errors.New("bfcontext: chat id and connector are required")
+	}
+	old, err := s.Get(ctx, c.ChatID, c.Connector)
+	if err == nil && old == c {
+		return false, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	from, _ := json.Marshal(c.From)
+	q := "INSERT INTO olctl_bf_context (chat_id, connector, from_json, service_url) VALUES (?, ?, ?, ?) " +
+		"ON CONFLICT (chat_id, connector) DO UPDATE SET from_json = excluded.from_json, service_url = excluded.service_url"
+	if s.db.Dialect == sqldb.MySQL {
+		q = "INSERT INTO olctl_bf_context (chat_id, connector, from_json, service_url) VALUES (?, ?, ?, ?) " +
+			"ON DUPLICATE KEY UPDATE from_json = VALUES(from_json), service_url = VALUES(service_url)"
+	}
+	if _, err := s.db.ExecContext(ctx, q, c.ChatID, c.Connector, string(from), c.ServiceURL); err != nil {
+		return false, fmt.Errorf("bfcontext: put: %w", err)
+	}
+	return true, nil
+}

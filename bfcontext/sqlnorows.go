@@ -1,0 +1,5 @@
+package bfcontext
+
+import "database/sql"
+
+var sqlNoRows = sql.ErrNoRows
