@@ -154,7 +154,8 @@ func (p *Packet) DecodeData() error {
 	if err != nil {
 		return &Error{Code: CodeBadPacket, Message: "DATA is not base64", Err: err}
 	}
-	v, err := Unserialize(raw)
+	v, err := UnserializeString(unsafeString(raw)) // raw is ours and never written again: no copy
+
 	if err != nil {
 		return &Error{Code: CodeBadPacket, Message: "DATA", Err: err}
 	}

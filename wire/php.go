@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -177,6 +178,7 @@ func Unserialize(data []byte) (any, error) {
 // UnserializeString is Unserialize on a string; decoded strings share its memory.
 func UnserializeString(s string) (any, error) {
 	d := decoder{s: s}
+	d.presize()
 	v, err := d.value(0)
 	if err != nil {
 		return nil, err
@@ -191,6 +193,105 @@ type decoder struct {
 	s     string
 	pos   int
 	elems int
+
+	// Slabs: decoded values are carved out of a few large allocations instead of one allocation per
+	// string, integer, list and map (boxing a string into an interface allocates; these box in place).
+	strs    []string
+	ints    []int64
+	anys    []any
+	entries []Entry
+	maps    []Map
+}
+
+const slabSize = 128
+
+// presize sizes the first slabs from the input, so that a typical packet is decoded with a handful of
+// allocations: every string or array costs at least two ':' in the input, every integer one.
+func (d *decoder) presize() {
+	colons := strings.Count(d.s, ":")
+	if colons > 4*MaxElements {
+		colons = 4 * MaxElements
+	}
+	d.strs = make([]string, 0, colons/2+1)
+	d.entries = make([]Entry, 0, colons/2+1)
+	d.anys = make([]any, 0, colons/4+1)
+	d.maps = make([]Map, 0, colons/16+1)
+}
+
+// boxString returns s as an interface whose data lives in the decoder's string slab.
+func (d *decoder) boxString(s string) any {
+	if len(d.strs) == cap(d.strs) {
+		d.strs = make([]string, 0, slabSize)
+	}
+	d.strs = append(d.strs, s)
+	return boxed(stringType, unsafe.Pointer(&d.strs[len(d.strs)-1]))
+}
+
+// boxInt returns n as an interface whose data lives in the decoder's integer slab.
+func (d *decoder) boxInt(n int64) any {
+	if n >= 0 && n < 256 {
+		return n // the runtime boxes small integers without allocating
+	}
+	if len(d.ints) == cap(d.ints) {
+		d.ints = make([]int64, 0, slabSize)
+	}
+	d.ints = append(d.ints, n)
+	return boxed(int64Type, unsafe.Pointer(&d.ints[len(d.ints)-1]))
+}
+
+// takeAnys returns an empty slice with room for n values, cut from the slab.
+func (d *decoder) takeAnys(n int) []any {
+	if n > slabSize {
+		return make([]any, 0, n)
+	}
+	if cap(d.anys)-len(d.anys) < n {
+		d.anys = make([]any, 0, slabSize*2)
+	}
+	start := len(d.anys)
+	d.anys = d.anys[:start+n]
+	return d.anys[start : start : start+n]
+}
+
+func (d *decoder) takeEntries(n int) []Entry {
+	if n > slabSize {
+		return make([]Entry, 0, n)
+	}
+	if cap(d.entries)-len(d.entries) < n {
+		d.entries = make([]Entry, 0, slabSize)
+	}
+	start := len(d.entries)
+	d.entries = d.entries[:start+n]
+	return d.entries[start : start : start+n]
+}
+
+func (d *decoder) newMap(n int) *Map {
+	if len(d.maps) == cap(d.maps) {
+		d.maps = make([]Map, 0, 32)
+	}
+	d.maps = append(d.maps, Map{Entries: d.takeEntries(n)})
+	return &d.maps[len(d.maps)-1]
+}
+
+// eface is the runtime layout of an empty interface.
+type eface struct {
+	typ  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+var (
+	stringType = typeOf("")
+	int64Type  = typeOf(int64(0))
+)
+
+func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
+
+// boxed builds an interface of type typ whose value is at data. data must point at a value of that type
+// that is never written again (interfaces of non-pointer types share their data).
+func boxed(typ, data unsafe.Pointer) any {
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = typ, data
+	return v
 }
 
 func (d *decoder) errf(format string, args ...any) error {
@@ -198,13 +299,20 @@ func (d *decoder) errf(format string, args ...any) error {
 }
 
 func (d *decoder) expect(c byte) error {
+	if d.pos < len(d.s) && d.s[d.pos] == c {
+		d.pos++
+		return nil
+	}
+	return d.expectFail(c)
+}
+
+func (d *decoder) expectFail(c byte) error {
 	if d.pos >= len(d.s) {
 		return d.errf("unexpected end of input, want %q", c)
 	}
 	if d.s[d.pos] != c {
 		return d.errf("want %q, got %q", c, d.s[d.pos])
 	}
-	d.pos++
 	return nil
 }
 
@@ -256,7 +364,7 @@ func (d *decoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return n, nil
+		return d.boxInt(n), nil
 	case 'd':
 		d.pos++
 		if err := d.expect(':'); err != nil {
@@ -275,7 +383,11 @@ func (d *decoder) value(depth int) (any, error) {
 		return f, nil
 	case 's':
 		d.pos++
-		return d.str()
+		v, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return d.boxString(v), nil
 	case 'a':
 		d.pos++
 		return d.array(depth)
@@ -381,9 +493,10 @@ func (d *decoder) array(depth int) (any, error) {
 	}
 	var list []any
 	var m *Map
+	var seen map[any]struct{}
 	isList := true
 	if n > 0 {
-		list = make([]any, 0, n)
+		list = d.takeAnys(n)
 	}
 	for i := 0; i < n; i++ {
 		var key any
@@ -400,14 +513,26 @@ func (d *decoder) array(depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			key = k
+			if isList && k == int64(i) {
+				val, err := d.value(depth + 1)
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, val)
+				continue
+			}
+			key = d.boxInt(k)
 		case 's':
 			d.pos++
 			k, err := d.str()
 			if err != nil {
 				return nil, err
 			}
-			key = normalizeKey(k)
+			if n, ok := phpIntKey(k); ok {
+				key = d.boxInt(n)
+			} else {
+				key = d.boxString(k)
+			}
 		default:
 			return nil, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
 		}
@@ -421,15 +546,30 @@ func (d *decoder) array(depth int) (any, error) {
 				continue
 			}
 			isList = false
-			m = &Map{Entries: make([]Entry, 0, n)}
+			m = d.newMap(n)
 			for j, v := range list {
-				m.Entries = append(m.Entries, Entry{Key: int64(j), Value: v})
+				m.Entries = append(m.Entries, Entry{Key: d.boxInt(int64(j)), Value: v})
 			}
 			list = nil
 		}
-		for _, e := range m.Entries {
-			if e.Key == key {
+		// Duplicate keys: a linear look for small arrays, a set once they grow, so that a hostile array of
+		// 100 000 distinct keys stays linear.
+		if seen == nil && len(m.Entries) >= 16 {
+			seen = make(map[any]struct{}, n)
+			for _, e := range m.Entries {
+				seen[e.Key] = struct{}{}
+			}
+		}
+		if seen != nil {
+			if _, dup := seen[key]; dup {
 				return nil, d.errf("duplicate array key %v", key)
+			}
+			seen[key] = struct{}{}
+		} else {
+			for _, e := range m.Entries {
+				if e.Key == key {
+					return nil, d.errf("duplicate array key %v", key)
+				}
 			}
 		}
 		m.Entries = append(m.Entries, Entry{Key: key, Value: val})

@@ -1,0 +1,140 @@
+package wire
+
+import (
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestPacketEncodeOrderAndStubs(t *testing.T) {
+	p := &Packet{Command: "sendMessage", Licence: "lic", Domain: "https://p.example", Version: "1", Connector: "botframework", Line: "", Data: []any{[]any{NewMap("text", "hi")}}}
+	f, err := p.Encode(ToServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{FieldCommand, FieldLicence, FieldDomain, FieldType, FieldVersion, FieldConnector, FieldLine, FieldData}
+	if strings.Join(f.Names(), ",") != strings.Join(want, ",") {
+		t.Fatalf("order %v", f.Names())
+	}
+	if f.Get(FieldLine) != EmptyStub || f.Get(FieldType) != TypeCP {
+		t.Fatalf("stubs: %v", f)
+	}
+	f, _ = p.Encode(ToPortal)
+	want = []string{FieldCommand, FieldType, FieldLine, FieldConnector, FieldVersion, FieldData}
+	if strings.Join(f.Names(), ",") != strings.Join(want, ",") {
+		t.Fatalf("order %v", f.Names())
+	}
+	if _, err := (&Packet{}).Encode(ToPortal); err == nil {
+		t.Fatal("a packet without a command must not encode")
+	}
+	if _, err := (&Packet{Command: "x", Data: make(chan int)}).Encode(ToPortal); err == nil {
+		t.Fatal("unserializable data must not encode")
+	}
+}
+
+func TestParseAndDecode(t *testing.T) {
+	good := Fields{{FieldCommand, "receivingMessage"}, {FieldType, "CP"}, {FieldLine, EmptyStub}, {FieldConnector, "botframework.skype"}, {FieldVersion, "1"}, {FieldData, "YToxOntpOjA7czo3OiIjRU1QVFkjIjt9"}, {FieldHash, "x"}}
+	p, err := Parse(good, ToPortal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Line != "" || p.Connector != "botframework.skype" || p.Hash != "x" {
+		t.Fatalf("%+v", p)
+	}
+	if err := p.DecodeData(); err != nil {
+		t.Fatal(err)
+	}
+	items, err := p.Items()
+	if err != nil || len(items) != 1 || items[0] != "" {
+		t.Fatalf("items %#v %v", items, err)
+	}
+	for _, tc := range []struct {
+		name   string
+		fields Fields
+		dir    Direction
+	}{
+		{"no command", Fields{{FieldData, "x"}}, ToPortal},
+		{"no data", Fields{{FieldCommand, "x"}}, ToPortal},
+		{"no licence", Fields{{FieldCommand, "x"}, {FieldDomain, "d"}, {FieldData, "x"}}, ToServer},
+		{"no domain", Fields{{FieldCommand, "x"}, {FieldLicence, "l"}, {FieldData, "x"}}, ToServer},
+	} {
+		if _, err := Parse(tc.fields, tc.dir); !errors.Is(err, ErrBadPacket) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	for _, raw := range []string{"!!!", "Tzo4OiJzdGRDbGFzcyI6MDp7fQ==" /* O:8:"stdClass":0:{} */, "aToxO049" /* i:1;N= trailing bytes */} {
+		p := &Packet{RawData: raw}
+		if err := p.DecodeData(); !errors.Is(err, ErrBadPacket) {
+			t.Errorf("DecodeData(%s) = %v", raw, err)
+		}
+	}
+	if _, err := (&Packet{Data: int64(1)}).Items(); err == nil {
+		t.Error("an integer DATA is not a list")
+	}
+	m := &Packet{Data: NewMap(int64(2), "b", int64(1), "a")}
+	if items, _ := m.Items(); len(items) != 2 || items[0] != "b" {
+		t.Errorf("map items %v", items)
+	}
+}
+
+func TestResponses(t *testing.T) {
+	body, _ := OKBody(map[string]string{"RESULT": "OK"})
+	if string(body) != `{"OK":true,"DATA":{"RESULT":"OK"}}` {
+		t.Fatalf("OKBody = %s", body)
+	}
+	r, err := ParseResponse(body)
+	if err != nil || !r.OK || string(r.Data) != `{"RESULT":"OK"}` {
+		t.Fatalf("%+v %v", r, err)
+	}
+	multi := []byte(`{"OK":false,"ERROR":[{"CODE":"LICENCE_ERROR","MESSAGE":"bad"},{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"off"}]}`)
+	_, err = ParseResponse(multi)
+	var re *ResponseError
+	if !errors.As(err, &re) || len(re.Errors) != 2 || !errors.Is(err, ErrLicence) || !errors.Is(err, ErrNotActiveLine) || errors.Is(err, ErrReplay) {
+		t.Fatalf("multi error: %v", err)
+	}
+	if got := string(ErrorBody(err)); got != string(multi) {
+		t.Fatalf("ErrorBody round trip = %s", got)
+	}
+	for _, bad := range []string{"", "  ", "<html>502 Bad Gateway</html>", `{"OK":tr`, `[1]`, `{"OK":true} x`} {
+		_, err := ParseResponse([]byte(bad))
+		if !errors.Is(err, ErrEmptyServerResponse) {
+			t.Errorf("ParseResponse(%q) = %v", bad, err)
+		}
+	}
+	if _, err := ParseResponse([]byte(`{"OK":false}`)); !errors.Is(err, ErrEmptyServerResponse) {
+		t.Errorf("OK:false without errors: %v", err)
+	}
+	_, err = ParseResponse([]byte(strings.Repeat("x", 500)))
+	if !strings.Contains(err.Error(), "…") || len(err.Error()) > 300 {
+		t.Errorf("long bodies are quoted short: %v", err)
+	}
+	w := httptest.NewRecorder()
+	WriteResponse(w, nil, Errorf(CodeRequestEntityTooLarge, "big"))
+	if w.Code != 413 || !strings.Contains(w.Body.String(), `"CODE":"REQUEST_ENTITY_TOO_LARGE"`) {
+		t.Fatalf("413 answer: %d %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	WriteResponse(w, nil, errors.New("boom"))
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"CODE":"INTERNAL_ERROR"`) {
+		t.Fatalf("internal: %d %s", w.Code, w.Body)
+	}
+	w = httptest.NewRecorder()
+	WriteResponse(w, nil, &Error{Code: CodeBadPacket, Message: "DATA", Err: &SyntaxError{Offset: 3, Msg: "x"}})
+	if !strings.Contains(w.Body.String(), "at byte 3") {
+		t.Fatalf("cause not in message: %s", w.Body)
+	}
+}
+
+func TestErrorIs(t *testing.T) {
+	err := Errorf(CodeReplay, "old")
+	if !errors.Is(err, ErrReplay) || errors.Is(err, ErrLicence) {
+		t.Fatal("Is by code")
+	}
+	if err.Error() != "REPLAY: old" || ErrReplay.Error() != "REPLAY" {
+		t.Fatalf("%q", err.Error())
+	}
+	if CodeOf(errors.New("x")) != CodeInternal || CodeOf(&BindError{}) != CodeBadPacket {
+		t.Fatal("CodeOf")
+	}
+}
