@@ -435,7 +435,7 @@ func typeFields(t reflect.Type, index []int) []fieldInfo {
 		sf := t.Field(i)
 		tag, hasTag := sf.Tag.Lookup("php")
 		if !hasTag {
-			tag, hasTag = sf.Tag.Lookup("json")
+			tag = sf.Tag.Get("json")
 		}
 		if tag == "-" {
 			continue
