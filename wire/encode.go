@@ -75,11 +75,23 @@ func (e *encoder) int(n int64) {
 }
 
 func (e *encoder) key(k any) {
-	switch k := normalizeKey(k).(type) {
+	switch x := k.(type) {
 	case int64:
-		e.int(k)
+		e.int(x)
+		return
 	case string:
-		e.str(k)
+		if n, ok := phpIntKey(x); ok {
+			e.int(n)
+		} else {
+			e.str(x)
+		}
+		return
+	}
+	switch x := normalizeKey(k).(type) {
+	case int64:
+		e.int(x)
+	case string:
+		e.str(x)
 	}
 }
 

@@ -298,12 +298,13 @@ func (d *decoder) errf(format string, args ...any) error {
 	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (d *decoder) expect(c byte) error {
+// eat moves past c when it is the next byte.
+func (d *decoder) eat(c byte) bool {
 	if d.pos < len(d.s) && d.s[d.pos] == c {
 		d.pos++
-		return nil
+		return true
 	}
-	return d.expectFail(c)
+	return false
 }
 
 func (d *decoder) expectFail(c byte) error {
@@ -336,11 +337,14 @@ func (d *decoder) value(depth int) (any, error) {
 	switch tag {
 	case 'N':
 		d.pos++
-		return nil, d.expect(';')
+		if !d.eat(';') {
+			return nil, d.expectFail(';')
+		}
+		return nil, nil
 	case 'b':
 		d.pos++
-		if err := d.expect(':'); err != nil {
-			return nil, err
+		if !d.eat(':') {
+			return nil, d.expectFail(':')
 		}
 		start := d.pos
 		v, err := d.until(';')
@@ -357,8 +361,8 @@ func (d *decoder) value(depth int) (any, error) {
 		return nil, d.errf("bad boolean %q", v)
 	case 'i':
 		d.pos++
-		if err := d.expect(':'); err != nil {
-			return nil, err
+		if !d.eat(':') {
+			return nil, d.expectFail(':')
 		}
 		n, err := d.int(';')
 		if err != nil {
@@ -367,8 +371,8 @@ func (d *decoder) value(depth int) (any, error) {
 		return d.boxInt(n), nil
 	case 'd':
 		d.pos++
-		if err := d.expect(':'); err != nil {
-			return nil, err
+		if !d.eat(':') {
+			return nil, d.expectFail(':')
 		}
 		start := d.pos
 		v, err := d.until(';')
@@ -447,33 +451,36 @@ func (d *decoder) length() (int, error) {
 }
 
 func (d *decoder) str() (string, error) {
-	if err := d.expect(':'); err != nil {
-		return "", err
+	if !d.eat(':') {
+		return "", d.expectFail(':')
 	}
 	n, err := d.length()
 	if err != nil {
 		return "", err
 	}
-	if err := d.expect('"'); err != nil {
-		return "", err
+	if !d.eat('"') {
+		return "", d.expectFail('"')
 	}
 	if n > len(d.s)-d.pos {
 		return "", d.errf("string length %d runs past the end of the input", n)
 	}
 	v := d.s[d.pos : d.pos+n]
 	d.pos += n
-	if err := d.expect('"'); err != nil {
-		return "", err
+	if !d.eat('"') {
+		return "", d.expectFail('"')
 	}
-	return v, d.expect(';')
+	if !d.eat(';') {
+		return "", d.expectFail(';')
+	}
+	return v, nil
 }
 
 func (d *decoder) array(depth int) (any, error) {
 	if depth >= MaxDepth {
 		return nil, d.errf("nesting deeper than %d", MaxDepth)
 	}
-	if err := d.expect(':'); err != nil {
-		return nil, err
+	if !d.eat(':') {
+		return nil, d.expectFail(':')
 	}
 	n, err := d.length()
 	if err != nil {
@@ -488,8 +495,8 @@ func (d *decoder) array(depth int) (any, error) {
 		return nil, d.errf("array count %d runs past the end of the input", n)
 	}
 	d.elems += n
-	if err := d.expect('{'); err != nil {
-		return nil, err
+	if !d.eat('{') {
+		return nil, d.expectFail('{')
 	}
 	var list []any
 	var m *Map
@@ -506,8 +513,8 @@ func (d *decoder) array(depth int) (any, error) {
 		switch d.s[d.pos] {
 		case 'i':
 			d.pos++
-			if err := d.expect(':'); err != nil {
-				return nil, err
+			if !d.eat(':') {
+				return nil, d.expectFail(':')
 			}
 			k, err := d.int(';')
 			if err != nil {
@@ -574,8 +581,8 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		m.Entries = append(m.Entries, Entry{Key: key, Value: val})
 	}
-	if err := d.expect('}'); err != nil {
-		return nil, err
+	if !d.eat('}') {
+		return nil, d.expectFail('}')
 	}
 	if isList {
 		if list == nil {
