@@ -44,7 +44,7 @@ fuzz:
 	@scripts/fuzz-all $(FUZZTIME)
 
 bench: build mariadb
-	$(GO) run ./bench $(BENCHFLAGS)
+	$(GO) run ./bench -md BENCHMARKS.md $(BENCHFLAGS)
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,162 @@
+// Command bench runs the project's Go benchmarks and reports every figure as a ratio against a baseline
+// measured in the same run (`make bench`). It prints a table (or JSON with -json) and, with -md, writes the
+// results with the machine's core count and Go version to a Markdown file (BENCHMARKS.md).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the results as one JSON document")
+	md := fs.String("md", "", "write the results as Markdown to this file (e.g. BENCHMARKS.md)")
+	benchtime := fs.String("benchtime", "1s", "go test -benchtime for every suite")
+	only := fs.String("only", "", "run only the suites whose package contains this string")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var results []Comparison
+	measured := map[string]Result{}
+	for _, s := range suites {
+		if *only != "" && !strings.Contains(s.Pkg, *only) {
+			continue
+		}
+		fmt.Fprintf(stderr, "bench: %s %s\n", s.Pkg, s.Pattern)
+		out, err := runSuite(s, *benchtime)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
+			return 1
+		}
+		for _, r := range parse(out) {
+			measured[s.Pkg+" "+r.Name] = r
+		}
+	}
+	for _, c := range comparisons {
+		if *only != "" && !strings.Contains(c.Pkg, *only) {
+			continue
+		}
+		c.evaluate(measured)
+		results = append(results, c)
+	}
+	env := Env{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, Date: time.Now().UTC().Format("2006-01-02")}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(Report{Env: env, Comparisons: results}); err != nil {
+			return 1
+		}
+	} else {
+		printTable(stdout, env, results)
+	}
+	if *md != "" {
+		if err := os.WriteFile(*md, []byte(markdown(env, results)), 0o644); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// Env is the machine the numbers were measured on.
+type Env struct {
+	Cores     int    `json:"cores"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Date      string `json:"date"`
+}
+
+// Report is the JSON document of -json.
+type Report struct {
+	Env         Env          `json:"env"`
+	Comparisons []Comparison `json:"comparisons"`
+}
+
+// Result is one benchmark line of go test.
+type Result struct {
+	Name    string             `json:"name"`
+	N       int64              `json:"n"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+func runSuite(s Suite, benchtime string) ([]byte, error) {
+	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=1", "-benchtime=" + benchtime, "-timeout=20m", s.Pkg}
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), s.Env...)
+	var buf bytes.Buffer
+	cmd.Stdout = &buf
+	cmd.Stderr = &buf
+	err := cmd.Run()
+	return buf.Bytes(), err
+}
+
+// parse reads go test's benchmark lines: "BenchmarkX/sub-2  N  v unit  v unit ...".
+func parse(out []byte) []Result {
+	var rs []Result
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		n, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndex(name, "-"); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		r := Result{Name: name, N: n, Metrics: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			r.Metrics[f[i+1]] = v
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+func printTable(w io.Writer, env Env, cs []Comparison) {
+	fmt.Fprintf(w, "olctl benchmarks — %d cores, %s, %s, %s\n", env.Cores, env.GoVersion, env.OS, env.Date)
+	t := tablewriter.NewWriter(w)
+	t.Header([]string{"what", "olctl", "baseline", "ratio", "goal", "met"})
+	for _, c := range cs {
+		_ = t.Append([]string{c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText()})
+	}
+	_ = t.Render()
+}
+
+func markdown(env Env, cs []Comparison) string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks\n\n")
+	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
+	b.WriteString("| what | olctl | baseline | ratio | goal | met |\n|---|---|---|---|---|---|\n")
+	for _, c := range cs {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText())
+	}
+	return b.String()
+}

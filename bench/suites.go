@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// Suite is one go test -bench run.
+type Suite struct {
+	Pkg     string
+	Pattern string
+	Env     []string
+}
+
+// Comparison is one figure: a subject benchmark against a baseline from the same run.
+type Comparison struct {
+	Title    string `json:"title"`
+	Pkg      string `json:"package"`
+	Subject  string `json:"subject"`
+	Baseline string `json:"baseline"`
+	// Metric is compared: for a time metric (ns/op, php-ns/op) the ratio is baseline/subject (how many times
+	// faster), for a rate (MB/s, items/s, …) subject/baseline.
+	SubjectMetric  string  `json:"subject_metric"`
+	BaselineMetric string  `json:"baseline_metric"`
+	Goal           string  `json:"goal"`
+	GoalRatio      float64 `json:"goal_ratio"` // the ratio that meets the goal (0: no ratio goal)
+
+	SubjectValue  float64 `json:"subject_value"`
+	BaselineValue float64 `json:"baseline_value"`
+	Ratio         float64 `json:"ratio"`
+	Met           *bool   `json:"met,omitempty"`
+	SubjectText   string  `json:"-"`
+	BaselineText  string  `json:"-"`
+	RatioText     string  `json:"-"`
+	Missing       string  `json:"missing,omitempty"`
+}
+
+func isTime(metric string) bool {
+	return metric == "ns/op" || metric == "php-ns/op" || metric == "ns/item" || metric == "ns/msg"
+}
+
+func (c *Comparison) evaluate(m map[string]Result) {
+	s, okS := m[c.Pkg+" "+c.Subject]
+	b, okB := m[c.Pkg+" "+c.Baseline]
+	if !okS || !okB {
+		c.Missing = "benchmark did not run"
+		c.SubjectText, c.BaselineText, c.RatioText = "—", "—", "—"
+		return
+	}
+	c.SubjectValue = s.Metrics[c.SubjectMetric]
+	c.BaselineValue = b.Metrics[c.BaselineMetric]
+	if c.SubjectValue == 0 || c.BaselineValue == 0 {
+		c.Missing = "metric missing"
+		c.SubjectText, c.BaselineText, c.RatioText = "—", "—", "—"
+		return
+	}
+	if isTime(c.SubjectMetric) {
+		c.Ratio = c.BaselineValue / c.SubjectValue
+	} else {
+		c.Ratio = c.SubjectValue / c.BaselineValue
+	}
+	c.SubjectText = fmt.Sprintf("%s %s", num(c.SubjectValue), c.SubjectMetric)
+	if a, ok := s.Metrics["allocs/op"]; ok {
+		c.SubjectText += fmt.Sprintf(", %s allocs", num(a))
+	}
+	c.BaselineText = fmt.Sprintf("%s %s", num(c.BaselineValue), c.BaselineMetric)
+	c.RatioText = fmt.Sprintf("%.2f×", c.Ratio)
+	if c.GoalRatio > 0 {
+		met := c.Ratio >= c.GoalRatio
+		c.Met = &met
+	}
+}
+
+// MetText says whether the goal is met.
+func (c *Comparison) MetText() string {
+	switch {
+	case c.Missing != "":
+		return c.Missing
+	case c.Met == nil:
+		return ""
+	case *c.Met:
+		return "yes"
+	}
+	return "no"
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100 || v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// suites and comparisons: every benchmark of the project that has a same-run baseline.
+var suites = []Suite{
+	{Pkg: "./wire", Pattern: "."},
+}
+
+var comparisons = []Comparison{
+	{Title: "wire decode, 10-item receivingMessage", Pkg: "./wire", Subject: "BenchmarkDecode10Items/olctl", Baseline: "BenchmarkDecode10Items/php", SubjectMetric: "ns/op", BaselineMetric: "php-ns/op", Goal: "≥ 1× PHP 8.2 unserialize", GoalRatio: 1},
+	{Title: "wire decode vs elliotchance/phpserialize", Pkg: "./wire", Subject: "BenchmarkDecode10Items/olctl", Baseline: "BenchmarkDecode10Items/elliotchance", SubjectMetric: "ns/op", BaselineMetric: "ns/op"},
+	{Title: "wire encode, 10-item receivingMessage", Pkg: "./wire", Subject: "BenchmarkEncode10Items/olctl", Baseline: "BenchmarkEncode10Items/php", SubjectMetric: "ns/op", BaselineMetric: "php-ns/op"},
+	{Title: "wire encode vs elliotchance/phpserialize", Pkg: "./wire", Subject: "BenchmarkEncode10Items/olctl", Baseline: "BenchmarkEncode10Items/elliotchance", SubjectMetric: "ns/op", BaselineMetric: "ns/op"},
+}
