@@ -148,13 +148,19 @@ type Migration struct {
 }
 
 // Migrate brings component's schema up to date, recording applied versions in olctl_schema. It is safe to
-// call at every start and from several processes at once (on MySQL a named lock serialises them).
+// call at every start and from several processes at once: on MySQL a named lock serialises them, on SQLite
+// the whole migration runs in one immediate (write-locked) transaction, DDL included.
 func (d *DB) Migrate(ctx context.Context, component string, steps []Migration) error {
 	conn, err := d.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	var exec interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	} = conn
+	var tx *sql.Tx
 	if d.Dialect == MySQL {
 		var got sql.NullInt64
 		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", "olctl_migrate_"+component).Scan(&got); err != nil {
@@ -164,8 +170,15 @@ func (d *DB) Migrate(ctx context.Context, component string, steps []Migration) e
 			return fmt.Errorf("sqldb: migrate %s: could not take the migration lock", component)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", "olctl_migrate_"+component) //nolint:errcheck
+	} else {
+		tx, err = conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN sets _txlock=immediate)
+		if err != nil {
+			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
+		}
+		defer tx.Rollback() //nolint:errcheck
+		exec = tx
 	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS olctl_schema (
+	if _, err := exec.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS olctl_schema (
 		component VARCHAR(64) NOT NULL,
 		version INTEGER NOT NULL,
 		PRIMARY KEY (component, version))`); err != nil {
@@ -173,7 +186,7 @@ func (d *DB) Migrate(ctx context.Context, component string, steps []Migration) e
 	}
 	for _, m := range steps {
 		var n int
-		if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM olctl_schema WHERE component = ? AND version = ?", component, m.Version).Scan(&n); err != nil {
+		if err := exec.QueryRowContext(ctx, "SELECT COUNT(*) FROM olctl_schema WHERE component = ? AND version = ?", component, m.Version).Scan(&n); err != nil {
 			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
 		}
 		if n > 0 {
@@ -184,11 +197,16 @@ func (d *DB) Migrate(ctx context.Context, component string, steps []Migration) e
 			stmts = m.MySQL
 		}
 		for _, s := range stmts {
-			if _, err := conn.ExecContext(ctx, s); err != nil {
+			if _, err := exec.ExecContext(ctx, s); err != nil {
 				return fmt.Errorf("sqldb: migrate %s to version %d: %w", component, m.Version, err)
 			}
 		}
-		if _, err := conn.ExecContext(ctx, "INSERT INTO olctl_schema (component, version) VALUES (?, ?)", component, m.Version); err != nil && !IsUniqueViolation(err) {
+		if _, err := exec.ExecContext(ctx, "INSERT INTO olctl_schema (component, version) VALUES (?, ?)", component, m.Version); err != nil && !IsUniqueViolation(err) {
+			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
+		}
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
 		}
 	}
