@@ -15,7 +15,7 @@ build:
 	$(GO) build -o $(BIN)/olctl ./cmd/olctl
 
 demo: build
-	$(BIN)/olctl demo
+	$(BIN)/olctl version
 
 test: vet staticcheck mariadb unit fuzz
 
