@@ -1,28 +1,112 @@
 package cli
 
 import (
-	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/olctl/olctl/wire"
 )
 
 func TestVersion(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := Main([]string{"version"}, IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
-	if code != 0 {
-		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	r := olctl(t, "version").wantCode(t, 0)
+	if !strings.HasPrefix(r.out, "olctl "+Version+" (go") {
+		t.Fatalf("output %q", r.out)
 	}
-	if !strings.HasPrefix(out.String(), "olctl "+Version) {
-		t.Fatalf("output %q", out.String())
+	var v struct {
+		Version string `json:"version"`
+		Go      string `json:"go"`
+	}
+	olctl(t, "version", "--json").wantCode(t, 0).decodeJSON(t, &v)
+	if v.Version != Version || !strings.HasPrefix(v.Go, "go") {
+		t.Fatalf("version JSON %+v", v)
 	}
 }
 
-func TestUnknownCommandIsUsageError(t *testing.T) {
-	var out, errOut bytes.Buffer
-	if code := Main([]string{"no-such-command"}, IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}); code != 2 {
-		t.Fatalf("exit %d, want 2", code)
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown command", []string{"no-such-command"}, `unknown command "no-such-command"`},
+		{"unknown flag", []string{"version", "--nope"}, "unknown flag: --nope"},
+		{"extra argument", []string{"version", "extra"}, `unknown command "extra"`},
+		{"bad completion shell", []string{"completion", "tcsh"}, `invalid argument "tcsh"`},
+		{"completion without shell", []string{"completion"}, "accepts 1 arg(s), received 0"},
+		{"bad output", []string{"config", "view", "--output", "xml"}, `invalid output`},
+		{"bad timeout", []string{"config", "view", "--timeout", "soon"}, `invalid timeout`},
+		{"missing explicit config file", []string{"config", "view", "--config", "/nonexistent/olctl.yaml"},
+			"/nonexistent/olctl.yaml"},
+		{"bad server URL", []string{"config", "view", "--server", "connector.example.com"}, "not an http(s) URL"},
 	}
-	if !strings.Contains(errOut.String(), "no-such-command") {
-		t.Fatalf("stderr %q does not name the command", errOut.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := olctl(t, tt.args...).wantCode(t, ExitUsage)
+			if !strings.Contains(r.err, tt.want) {
+				t.Fatalf("stderr %q does not contain %q", r.err, tt.want)
+			}
+			if r.out != "" {
+				t.Fatalf("usage error wrote to stdout: %q", r.out)
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"nil", nil, ExitOK},
+		{"plain", errors.New("boom"), ExitFailed},
+		{"server code", &wire.ResponseError{Errors: []*wire.Error{wire.Errorf(wire.CodeNotActiveLine, "x")}}, ExitFailed},
+		{"server wire error", wire.Errorf(wire.CodeFailedRegister, "no"), ExitFailed},
+		{"licence", fmt.Errorf("call: %w", &wire.ResponseError{Errors: []*wire.Error{wire.Errorf(wire.CodeLicence, "bad")}}), ExitAuth},
+		{"replay", wire.Errorf(wire.CodeReplay, "stale"), ExitAuth},
+		{"hash empty", wire.ErrHashEmpty, ExitAuth},
+		{"refused", fmt.Errorf("post: %w", refused), ExitNetwork},
+		{"url error", &url.Error{Op: "Post", URL: "http://x", Err: errors.New("eof")}, ExitNetwork},
+		{"dns", &net.DNSError{Err: "no such host", Name: "x.invalid"}, ExitNetwork},
+		{"not the envelope", wire.Errorf(wire.CodeEmptyServerResponse, "<html>"), ExitNetwork},
+		{"413", wire.ErrTooLarge, ExitNetwork},
+		{"usage", usageErrorf("bad"), ExitUsage},
+		{"config", &ConfigError{Key: "server"}, ExitUsage},
+		{"explicit", &ExitError{Code: 4}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ExitCode(tt.err); got != tt.want {
+				t.Fatalf("ExitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRootHelpGolden(t *testing.T) {
+	r := olctl(t, "--help").wantCode(t, 0)
+	golden(t, "help-root", r.out)
+	for _, want := range []string{"Exit codes:", "4  signature or licence refused", "OLCTL_SERVER"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		t.Run(shell, func(t *testing.T) {
+			r := olctl(t, "completion", shell).wantCode(t, 0)
+			if !strings.Contains(r.out, "olctl") || len(r.out) < 500 {
+				t.Fatalf("completion script for %s looks wrong:\n%.300s", shell, r.out)
+			}
+		})
 	}
 }

@@ -1,0 +1,440 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// Configuration keys (the names in the config file).
+const (
+	KeyServer     = "server"
+	KeyDomain     = "domain"
+	KeyLicenceKey = "licence_key"
+	KeySigning    = "signing"
+	KeySecret     = "secret"
+	KeyConnector  = "connector"
+	KeyLine       = "line"
+	KeyTimeout    = "timeout"
+	KeyOutput     = "output"
+)
+
+// envPrefix prefixes every environment variable olctl reads.
+const envPrefix = "OLCTL_"
+
+// configKey describes one configuration value: its key, its flag, its environment variable and its default.
+type configKey struct {
+	Key     string
+	Default string
+	Secret  bool
+	Help    string
+}
+
+// Flag is the key's command-line flag, without dashes.
+func (k configKey) Flag() string { return strings.ReplaceAll(k.Key, "_", "-") }
+
+// Env is the key's environment variable.
+func (k configKey) Env() string { return envPrefix + strings.ToUpper(k.Key) }
+
+// configKeys are the configuration values in the order `config view` shows them.
+var configKeys = []configKey{
+	{Key: KeyServer, Help: "connector server URL, e.g. https://connector.example.com"},
+	{Key: KeyDomain, Help: "this portal's base URL (BX_DOMAIN), where the server calls back"},
+	{Key: KeyLicenceKey, Secret: true, Help: "the portal's licence key"},
+	{Key: KeySigning, Default: string(wire.MD5), Help: "signing scheme: md5 or hmac-sha256"},
+	{Key: KeySecret, Secret: true, Help: "HMAC secret for hmac-sha256 (repeat or comma-separate for rotation; the first signs)"},
+	{Key: KeyConnector, Help: "connector id, e.g. botframework"},
+	{Key: KeyLine, Help: "open line id"},
+	{Key: KeyTimeout, Default: "30s", Help: "timeout of one remote call"},
+	{Key: KeyOutput, Default: "table", Help: "output format: table or json"},
+}
+
+func lookupKey(name string) configKey {
+	for _, k := range configKeys {
+		if k.Key == name {
+			return k
+		}
+	}
+	panic("cli: unknown config key " + name) // programming error: keys are constants
+}
+
+// Source says where a configuration value came from.
+type Source string
+
+// The sources of a value, from the strongest.
+const (
+	SourceFlag    Source = "flag"
+	SourceEnv     Source = "env"
+	SourceFile    Source = "file"
+	SourceDefault Source = "default"
+	SourceUnset   Source = "unset"
+)
+
+// Config is the effective configuration of one olctl run.
+type Config struct {
+	Server     string
+	Domain     string
+	LicenceKey string
+	Signing    wire.Mode
+	Secrets    []string
+	Connector  string
+	Line       string
+	Timeout    time.Duration
+	Output     string
+
+	// File is the config file that was read ("" when none); FileWanted is the path looked at.
+	File       string
+	FileWanted string
+	// Sources says where each key's value came from.
+	Sources map[string]Source
+}
+
+// ConfigError is a missing or invalid configuration value. It names the flag, the environment variable and the
+// config-file key that set it, and is a usage error (exit 2).
+type ConfigError struct {
+	Key    string
+	Flag   string
+	Env    string
+	File   string
+	Reason string // "" means missing
+}
+
+func (e *ConfigError) Error() string {
+	file := "the config file"
+	if e.File != "" {
+		file = e.File
+	}
+	if e.Reason == "" {
+		return fmt.Sprintf("missing %s: set --%s, %s or %q in %s", strings.ReplaceAll(e.Key, "_", " "), e.Flag,
+			e.Env, e.Key, file)
+	}
+	return fmt.Sprintf("invalid %s (--%s, %s, %q in %s): %s", strings.ReplaceAll(e.Key, "_", " "), e.Flag, e.Env,
+		e.Key, file, e.Reason)
+}
+
+func (c *Config) configError(key, reason string) *ConfigError {
+	k := lookupKey(key)
+	file := c.File
+	if file == "" {
+		file = c.FileWanted
+	}
+	return &ConfigError{Key: k.Key, Flag: k.Flag(), Env: k.Env(), File: file, Reason: reason}
+}
+
+// Require returns a ConfigError for the first of keys that has no value.
+func (c *Config) Require(keys ...string) error {
+	for _, key := range keys {
+		if c.isSet(key) {
+			continue
+		}
+		return c.configError(key, "")
+	}
+	return nil
+}
+
+func (c *Config) isSet(key string) bool {
+	switch key {
+	case KeyServer:
+		return c.Server != ""
+	case KeyDomain:
+		return c.Domain != ""
+	case KeyLicenceKey:
+		return c.LicenceKey != ""
+	case KeySigning:
+		return c.Signing != ""
+	case KeySecret:
+		return len(c.Secrets) > 0
+	case KeyConnector:
+		return c.Connector != ""
+	case KeyLine:
+		return c.Line != ""
+	case KeyTimeout:
+		return c.Timeout > 0
+	case KeyOutput:
+		return c.Output != ""
+	}
+	return false
+}
+
+// RequireSigning checks what signing needs: the licence key always (it is the portal's identity, BX_LICENCE),
+// and a secret in hmac-sha256 mode.
+func (c *Config) RequireSigning() error {
+	if err := c.Require(KeyLicenceKey); err != nil {
+		return err
+	}
+	if c.Signing == wire.HMACSHA256 {
+		return c.Require(KeySecret)
+	}
+	return nil
+}
+
+// Credentials returns the signing credentials of the configuration.
+func (c *Config) Credentials() wire.Credentials {
+	return wire.Credentials{Mode: c.Signing, LicenceKey: c.LicenceKey, Secrets: c.Secrets}
+}
+
+// JSON reports whether output is JSON.
+func (c *Config) JSON() bool { return c.Output == "json" }
+
+// value returns the display value of key (secrets unmasked).
+func (c *Config) value(key string) string {
+	switch key {
+	case KeyServer:
+		return c.Server
+	case KeyDomain:
+		return c.Domain
+	case KeyLicenceKey:
+		return c.LicenceKey
+	case KeySigning:
+		return string(c.Signing)
+	case KeySecret:
+		return strings.Join(c.Secrets, ",")
+	case KeyConnector:
+		return c.Connector
+	case KeyLine:
+		return c.Line
+	case KeyTimeout:
+		return c.Timeout.String()
+	case KeyOutput:
+		return c.Output
+	}
+	return ""
+}
+
+// mask hides a secret: short ones entirely, longer ones but their last four characters.
+func mask(s string) string {
+	if s == "" {
+		return ""
+	}
+	if len(s) < 12 {
+		return "****"
+	}
+	return "****" + s[len(s)-4:]
+}
+
+// configLoader reads the configuration of one run from flags, environment and file through its own viper
+// instance (never viper's global one).
+type configLoader struct {
+	flags     *pflag.FlagSet
+	lookupEnv func(string) (string, bool)
+}
+
+// addConfigFlags adds the global flags of every key, plus --config and --json, to fs.
+func addConfigFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/olctl/config.yaml; env OLCTL_CONFIG)")
+	for _, k := range configKeys {
+		help := fmt.Sprintf("%s (env %s)", k.Help, k.Env())
+		switch k.Key {
+		case KeySecret:
+			fs.StringSlice(k.Flag(), nil, help)
+		case KeyOutput:
+			fs.StringP(k.Flag(), "o", "", help+` (default "table")`)
+		default:
+			if k.Default != "" {
+				help += fmt.Sprintf(" (default %q)", k.Default)
+			}
+			fs.String(k.Flag(), "", help)
+		}
+	}
+	fs.Bool("json", false, "shorthand for --output json")
+}
+
+// configPath returns the config file to read and whether the user named it (then it must exist).
+func (l *configLoader) configPath() (string, bool) {
+	if f := l.flags.Lookup("config"); f != nil && f.Changed {
+		return f.Value.String(), true
+	}
+	if p, ok := l.lookupEnv(envPrefix + "CONFIG"); ok && p != "" {
+		return p, true
+	}
+	dir, ok := l.lookupEnv("XDG_CONFIG_HOME")
+	if !ok || dir == "" || !filepath.IsAbs(dir) {
+		home, ok := l.lookupEnv("HOME")
+		if !ok || home == "" {
+			return "", false
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return filepath.Join(dir, "olctl", "config.yaml"), false
+}
+
+// load resolves the configuration: flags over OLCTL_* environment over the config file over defaults.
+func (l *configLoader) load() (*Config, error) {
+	v := viper.New()
+	cfg := &Config{Sources: map[string]Source{}}
+
+	path, explicit := l.configPath()
+	cfg.FileWanted = path
+	inFile := map[string]bool{}
+	if path != "" {
+		v.SetConfigFile(path)
+		if ext := strings.TrimPrefix(filepath.Ext(path), "."); ext == "" {
+			v.SetConfigType("yaml")
+		}
+		err := v.ReadInConfig()
+		switch {
+		case err == nil:
+			cfg.File = path
+			for _, k := range configKeys {
+				inFile[k.Key] = v.InConfig(k.Key)
+			}
+		case !explicit && errors.Is(err, fs.ErrNotExist):
+			// The default file is optional.
+		default:
+			return nil, &UsageError{Err: fmt.Errorf("config file %s: %w", path, err)}
+		}
+	}
+
+	env := map[string]any{}
+	inEnv := map[string]bool{}
+	for _, k := range configKeys {
+		val, ok := l.lookupEnv(k.Env())
+		if !ok {
+			continue
+		}
+		inEnv[k.Key] = true
+		if k.Key == KeySecret {
+			env[k.Key] = splitList(val)
+		} else {
+			env[k.Key] = val
+		}
+	}
+	if len(env) > 0 {
+		if err := v.MergeConfigMap(env); err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("environment: %w", err)}
+		}
+	}
+
+	inFlag := map[string]bool{}
+	for _, k := range configKeys {
+		f := l.flags.Lookup(k.Flag())
+		if f == nil {
+			continue
+		}
+		if err := v.BindPFlag(k.Key, f); err != nil {
+			return nil, err
+		}
+		inFlag[k.Key] = f.Changed
+	}
+	if f := l.flags.Lookup("json"); f != nil && f.Changed && f.Value.String() == "true" {
+		v.Set(KeyOutput, "json")
+		inFlag[KeyOutput] = true
+	}
+	for _, k := range configKeys {
+		if k.Default != "" {
+			v.SetDefault(k.Key, k.Default)
+		}
+		switch {
+		case inFlag[k.Key]:
+			cfg.Sources[k.Key] = SourceFlag
+		case inEnv[k.Key]:
+			cfg.Sources[k.Key] = SourceEnv
+		case inFile[k.Key]:
+			cfg.Sources[k.Key] = SourceFile
+		case k.Default != "":
+			cfg.Sources[k.Key] = SourceDefault
+		default:
+			cfg.Sources[k.Key] = SourceUnset
+		}
+	}
+
+	cfg.Server = strings.TrimRight(strings.TrimSpace(v.GetString(KeyServer)), "/")
+	cfg.Domain = strings.TrimRight(strings.TrimSpace(v.GetString(KeyDomain)), "/")
+	cfg.LicenceKey = v.GetString(KeyLicenceKey)
+	cfg.Connector = strings.TrimSpace(v.GetString(KeyConnector))
+	cfg.Line = strings.TrimSpace(v.GetString(KeyLine))
+	cfg.Secrets = toList(v.Get(KeySecret))
+
+	mode, err := wire.ParseMode(strings.TrimSpace(v.GetString(KeySigning)))
+	if err != nil {
+		return nil, cfg.configError(KeySigning, fmt.Sprintf("%q: want md5 or hmac-sha256", v.GetString(KeySigning)))
+	}
+	cfg.Signing = mode
+
+	timeout, err := parseTimeout(v.GetString(KeyTimeout))
+	if err != nil {
+		return nil, cfg.configError(KeyTimeout, err.Error())
+	}
+	cfg.Timeout = timeout
+
+	switch out := strings.ToLower(strings.TrimSpace(v.GetString(KeyOutput))); out {
+	case "table", "json":
+		cfg.Output = out
+	default:
+		return nil, cfg.configError(KeyOutput, fmt.Sprintf("%q: want table or json", out))
+	}
+	for _, u := range []struct{ key, val string }{{KeyServer, cfg.Server}, {KeyDomain, cfg.Domain}} {
+		if u.val != "" && !strings.HasPrefix(u.val, "http://") && !strings.HasPrefix(u.val, "https://") {
+			return nil, cfg.configError(u.key, fmt.Sprintf("%q is not an http(s) URL", u.val))
+		}
+	}
+	return cfg, nil
+}
+
+// parseTimeout reads a duration ("30s", "1m") or a number of seconds.
+func parseTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		s = strconv.FormatFloat(n, 'f', -1, 64) + "s"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (like 30s)", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	return d, nil
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(s string) []any {
+	var out []any
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// toList reads a list value that may be a string (comma-separated), a []string or a []any.
+func toList(v any) []string {
+	var out []string
+	add := func(s string) {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+	case string:
+		add(x)
+	case []string:
+		for _, s := range x {
+			add(s)
+		}
+	case []any:
+		for _, s := range x {
+			add(fmt.Sprint(s))
+		}
+	default:
+		add(fmt.Sprint(x))
+	}
+	return out
+}
+
+// osLookupEnv is the process environment, the default of Factory.LookupEnv.
+func osLookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
