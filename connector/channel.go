@@ -159,7 +159,7 @@ type Channels struct {
 	factories map[string]Factory
 }
 
-// NewChannels returns a registry holding the echo channel (see Echo), plus the given factories by real id.
+// NewChannels returns a registry holding the echo channel (see Echo); add others with Register.
 func NewChannels() *Channels {
 	c := &Channels{}
 	_ = c.Register(EchoID, NewEcho)
@@ -241,15 +241,10 @@ func chID(ch Channel) string {
 const (
 	// CodeUnknownConnector: the packet or webhook names a connector no channel serves.
 	CodeUnknownConnector wire.Code = "CONNECTOR_NOT_FOUND"
-	// CodeNotRegistered: the method needs a line connector the portal has not set up (saveSettings first).
-	CodeNotRegistered wire.Code = "CONNECTOR_NOT_REGISTERED"
 )
 
-// Sentinels for errors.Is.
-var (
-	ErrUnknownConnector = &wire.Error{Code: CodeUnknownConnector}
-	ErrNotRegistered    = &wire.Error{Code: CodeNotRegistered}
-)
+// ErrUnknownConnector is the sentinel of CodeUnknownConnector, for errors.Is.
+var ErrUnknownConnector = &wire.Error{Code: CodeUnknownConnector}
 
 // StatusError is a webhook error with the HTTP status to answer the messenger with.
 type StatusError struct {
