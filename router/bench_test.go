@@ -1,0 +1,100 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/router/routertest"
+	"github.com/olctl/olctl/wire"
+)
+
+// tenItems is a receivingMessage DATA of 10 realistic items (no files).
+func tenItems() []any {
+	items := make([]any, 10)
+	for i := range items {
+		items[i] = wire.NewMap(
+			"user", wire.NewMap("id", fmt.Sprintf("29:1A2b3C-%d", i), "name", "Анна Петрова", "last_name", "", "url", "",
+				"picture", wire.NewMap("url", "http://127.0.0.1:9/avatar.png")),
+			"message", wire.NewMap("id", fmt.Sprintf("17000000000%02d", i), "date", 1700000000+i, "text", "Привет :smile: can you help? :+1:"),
+			"chat", wire.NewMap("id", "a:conv-42", "name", ""),
+			"recipient", wire.NewMap("id", "28:bot-id", "name", "helpdesk-bot"),
+			"service_url", "https://smba.trafficmanager.net/apis/",
+		)
+	}
+	return items
+}
+
+// benchHTTP posts body to url from parallel clients for b.N requests and reports packets/s.
+func benchHTTP(b *testing.B, url, body string) {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism(4)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := c.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "packets/s")
+}
+
+// BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each bound
+// into router.MessageItem and validated, through real HTTP on 127.0.0.1 (olctl), against a bare net/http
+// handler that reads the body and answers 200 under the same load (bare).
+func BenchmarkInput(b *testing.B) {
+	send := routertest.NewSender(b, md5Creds, nil, "botframework.skype", "3")
+	body := send.Body(b, router.CommandReceivingMessage, tenItems())
+
+	b.Run("olctl", func(b *testing.B) {
+		r := router.New()
+		r.Handle(router.CommandReceivingMessage, func(_ context.Context, req *router.Request) (any, error) {
+			items, err := router.BindItems[router.MessageItem](req.Items)
+			if err != nil {
+				return nil, err
+			}
+			for i := range items {
+				if err := items[i].Validate(); err != nil {
+					return nil, err
+				}
+			}
+			return router.TestConnectResult{Result: "OK"}, nil
+		})
+		srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
+		defer srv.Close()
+		if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
+			b.Fatalf("%s", a.Body)
+		}
+		benchHTTP(b, srv.URL, body)
+	})
+	b.Run("bare", func(b *testing.B) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.WriteHeader(http.StatusOK)
+		}))
+		defer srv.Close()
+		benchHTTP(b, srv.URL, body)
+	})
+}

@@ -1,0 +1,224 @@
+// Package router is the portal's Input (PROTOCOL.md §1–5): an http.Handler for `/pub/imconnector/` that takes
+// the packets a connector server pushes, checks and decodes them with package wire, and a Router that hands
+// each one, typed, to the handler registered for its command.
+//
+// The Input enforces POST (405) and the body cap (default 8 MiB, 413), reads the form keeping field order,
+// verifies the signature (md5 or hmac-sha256 with its replay window), decodes DATA and turns #EMPTY# back into
+// "". It always answers the JSON envelope of §3, and a handler that panics is answered with INTERNAL_ERROR
+// instead of taking the process down.
+//
+//	r := router.New(router.WithLogger(logger))
+//	r.Use(router.Logging(logger), metrics.Middleware())
+//	r.Handle(router.CommandReceivingMessage, func(ctx context.Context, req *router.Request) (any, error) {
+//		items, err := router.BindItems[router.MessageItem](req.Items)
+//		...
+//	})
+//	in := router.NewInput(r, router.WithCredentials(wire.Credentials{Mode: wire.MD5, LicenceKey: key}))
+//	http.Handle("/pub/imconnector/", in)
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// The commands a connector server sends to a portal (PROTOCOL.md §5).
+const (
+	CommandTestConnect             = "testConnect"
+	CommandReceivingMessage        = "receivingMessage"
+	CommandReceivingStatusDelivery = "receivingStatusDelivery"
+	CommandReceivingStatusReading  = "receivingStatusReading"
+	CommandReceivingError          = "receivingError"
+	CommandReceivingStatusBlock    = "receivingStatusBlock"
+	CommandDeactivateConnector     = "deactivateConnector"
+	CommandSetChatName             = "setChatName"
+)
+
+// Request is one verified and decoded packet, as a handler sees it.
+type Request struct {
+	// Packet is the packet as received: its fields in order, the raw DATA, the signature fields.
+	Packet *wire.Packet
+	// Command is BX_COMMAND, Connector is CONNECTOR and Line is LINE, with #EMPTY# turned back into "".
+	Command   string
+	Connector string
+	Line      string
+	// Items is DATA as a list (PROTOCOL.md §2: the items themselves), every #EMPTY# turned back into "".
+	// Bind them into the typed item structs of this package with BindItems or wire.Bind.
+	Items []any
+}
+
+// HandlerFunc handles one command. Its result becomes the DATA of an OK:true answer; an error becomes an
+// OK:false answer with the error's protocol code (wire.CodeOf; several codes with a *wire.ResponseError).
+type HandlerFunc func(ctx context.Context, req *Request) (any, error)
+
+// Middleware wraps a handler, e.g. to log or measure every request. It is applied to every command,
+// including testConnect and the answer to unknown commands.
+type Middleware func(next HandlerFunc) HandlerFunc
+
+// Option configures a Router.
+type Option func(*Router)
+
+// WithLogger sets the logger the Router reports recovered panics to (default: a logger that discards
+// everything).
+func WithLogger(l *slog.Logger) Option {
+	return func(r *Router) {
+		if l != nil {
+			r.logger = l
+		}
+	}
+}
+
+// Router maps commands to handlers. Commands match exactly, else ignoring case. testConnect is built in
+// (answering {"RESULT":"OK"}) and may be replaced with Handle; any command without a handler is answered with
+// IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND. Handle and Use may be called at any time, also while serving;
+// a Router is safe for concurrent use.
+type Router struct {
+	logger *slog.Logger
+
+	mu         sync.Mutex // serialises Handle and Use
+	handlers   map[string]HandlerFunc
+	middleware []Middleware
+	table      atomic.Pointer[table] // immutable, rebuilt by Handle and Use
+}
+
+// table is the routing state requests read without locking: every handler already wrapped in the middleware.
+type table struct {
+	exact    map[string]HandlerFunc
+	folded   map[string]HandlerFunc // lower-cased names
+	notFound HandlerFunc
+}
+
+// New returns a Router with testConnect registered.
+func New(opts ...Option) *Router {
+	r := &Router{logger: slog.New(slog.DiscardHandler), handlers: map[string]HandlerFunc{}}
+	for _, o := range opts {
+		o(r)
+	}
+	r.handlers[CommandTestConnect] = testConnect
+	r.rebuild()
+	return r
+}
+
+// TestConnectResult is the DATA testConnect answers with (PROTOCOL.md §3).
+type TestConnectResult struct {
+	Result string `json:"RESULT"`
+}
+
+func testConnect(context.Context, *Request) (any, error) { return TestConnectResult{Result: "OK"}, nil }
+
+// Handle registers h for command, replacing any handler registered before. It panics on an empty command or
+// a nil handler, which are programming errors.
+func (r *Router) Handle(command string, h HandlerFunc) {
+	if command == "" || h == nil {
+		panic("router: Handle needs a command and a handler")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handlers[command] = h
+	r.rebuild()
+}
+
+// Use appends middleware; the first one given is the outermost. It applies to handlers registered before and
+// after the call.
+func (r *Router) Use(middleware ...Middleware) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range middleware {
+		if m != nil {
+			r.middleware = append(r.middleware, m)
+		}
+	}
+	r.rebuild()
+}
+
+// Commands returns the registered commands (unsorted).
+func (r *Router) Commands() []string {
+	t := r.table.Load()
+	out := make([]string, 0, len(t.exact))
+	for c := range t.exact {
+		out = append(out, c)
+	}
+	return out
+}
+
+// rebuild makes a new table from handlers and middleware; r.mu is held (or r is not shared yet).
+func (r *Router) rebuild() {
+	t := &table{
+		exact:  make(map[string]HandlerFunc, len(r.handlers)),
+		folded: make(map[string]HandlerFunc, len(r.handlers)),
+	}
+	for cmd, h := range r.handlers {
+		w := r.wrap(h)
+		t.exact[cmd] = w
+		t.folded[strings.ToLower(cmd)] = w
+	}
+	t.notFound = r.wrap(unknownCommand)
+	r.table.Store(t)
+}
+
+func unknownCommand(_ context.Context, req *Request) (any, error) {
+	return nil, wire.Errorf(wire.CodeUnknownCommand, "unknown command %.64q", req.Command)
+}
+
+// wrap puts h inside the panic guard and then the middleware, so that middleware sees a panic as an error.
+func (r *Router) wrap(h HandlerFunc) HandlerFunc {
+	w := r.recoverer(h)
+	for i := len(r.middleware) - 1; i >= 0; i-- {
+		w = r.middleware[i](w)
+	}
+	return w
+}
+
+// recoverer turns a panic of h into an INTERNAL_ERROR and logs it with its stack.
+func (r *Router) recoverer(h HandlerFunc) HandlerFunc {
+	return func(ctx context.Context, req *Request) (data any, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = panicError(r.logger, req, v)
+				data = nil
+			}
+		}()
+		return h(ctx, req)
+	}
+}
+
+// ErrHandlerPanic is wrapped by the error a panicking handler is answered with.
+var ErrHandlerPanic = fmt.Errorf("router: handler panicked")
+
+func panicError(l *slog.Logger, req *Request, v any) error {
+	cmd := ""
+	if req != nil {
+		cmd = req.Command
+	}
+	l.Error("router: handler panicked", "command", cmd, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return &wire.Error{Code: wire.CodeInternal, Message: fmt.Sprintf("the handler of %.64q failed", cmd), Err: fmt.Errorf("%w: %v", ErrHandlerPanic, v)}
+}
+
+// Dispatch hands req to the handler of its command through the middleware and returns what the handler
+// returned. A panic in the handler (or in middleware) is returned as an INTERNAL_ERROR wrapping
+// ErrHandlerPanic. Input calls it for every verified packet; tests and in-process transports may call it
+// directly.
+func (r *Router) Dispatch(ctx context.Context, req *Request) (data any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(r.logger, req, v)
+			data = nil
+		}
+	}()
+	t := r.table.Load()
+	h, ok := t.exact[req.Command]
+	if !ok {
+		h, ok = t.folded[strings.ToLower(req.Command)]
+	}
+	if !ok {
+		h = t.notFound
+	}
+	return h(ctx, req)
+}
