@@ -128,7 +128,9 @@ func TestLogging(t *testing.T) {
 	r := router.New()
 	r.Use(router.Logging(logger, clk))
 	r.Handle("slow", func(context.Context, *router.Request) (any, error) { clk.Advance(3 * time.Second); return nil, nil })
-	r.Handle("bad", func(context.Context, *router.Request) (any, error) { return nil, wire.Errorf(wire.CodeNoUserIM, "item 2 has no user.id") })
+	r.Handle("bad", func(context.Context, *router.Request) (any, error) {
+		return nil, wire.Errorf(wire.CodeNoUserIM, "item 2 has no user.id")
+	})
 	r.Handle("broken", func(context.Context, *router.Request) (any, error) { return nil, errors.New("disk full") })
 	for _, cmd := range []string{"slow", "bad", "broken", "nope"} {
 		_, _ = r.Dispatch(context.Background(), &router.Request{Command: cmd, Connector: "botframework", Line: "3", Items: []any{1, 2}})
@@ -213,7 +215,9 @@ func TestHandleWhileServing(t *testing.T) {
 
 func TestHandleRefusesNothing(t *testing.T) {
 	for _, f := range []func(){
-		func() { router.New().Handle("", func(context.Context, *router.Request) (any, error) { return nil, nil }) },
+		func() {
+			router.New().Handle("", func(context.Context, *router.Request) (any, error) { return nil, nil })
+		},
 		func() { router.New().Handle("x", nil) },
 	} {
 		func() {
