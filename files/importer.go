@@ -1,0 +1,368 @@
+package files
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+)
+
+// Defaults of an Importer.
+const (
+	DefaultMaxSize        = 100 << 20 // 100 MiB
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultTimeout        = 2 * time.Minute
+	DefaultMaxConcurrent  = 8
+	DefaultUserAgent      = "olctl-files/1"
+)
+
+// Option configures an Importer.
+type Option func(*Importer)
+
+// WithMaxSize sets the largest file accepted, in bytes; a download is cut off there and reported as
+// failed_big_file. Default DefaultMaxSize (100 MiB); n <= 0 keeps the default.
+func WithMaxSize(n int64) Option {
+	return func(i *Importer) {
+		if n > 0 {
+			i.maxSize = n
+		}
+	}
+}
+
+// WithConnectTimeout bounds establishing each connection (TCP and TLS handshakes). Default
+// DefaultConnectTimeout (10 s); d <= 0 keeps the default.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(i *Importer) {
+		if d > 0 {
+			i.connectTimeout = d
+		}
+	}
+}
+
+// WithTimeout bounds each download as a whole, redirects and body included, measured on the importer's
+// clock. Default DefaultTimeout (2 min); d <= 0 keeps the default.
+func WithTimeout(d time.Duration) Option {
+	return func(i *Importer) {
+		if d > 0 {
+			i.timeout = d
+		}
+	}
+}
+
+// WithMaxConcurrent bounds how many downloads run at once, over all Import calls of the importer. Default
+// DefaultMaxConcurrent (8); n <= 0 keeps the default.
+func WithMaxConcurrent(n int) Option {
+	return func(i *Importer) {
+		if n > 0 {
+			i.maxConcurrent = n
+		}
+	}
+}
+
+// WithAllowPrivateNetworks lets downloads connect to loopback, private, link-local and other non-public
+// addresses. Default false: such connections are refused (failed_blocked_address). Only tests and closed
+// networks should allow them.
+func WithAllowPrivateNetworks(allow bool) Option {
+	return func(i *Importer) { i.allowPrivate = allow }
+}
+
+// WithLogger sets the logger failures are reported to (at Warn, URLs without query or credentials).
+// Default: a logger that discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(i *Importer) {
+		if l != nil {
+			i.log = l
+		}
+	}
+}
+
+// WithClock sets the clock of the total timeout and of the files' Created time. Default clock.System().
+func WithClock(c clock.Clock) Option {
+	return func(i *Importer) { i.clock = clock.Or(c) }
+}
+
+// WithUserAgent sets the User-Agent sent unless an attachment's headers carry one. Default DefaultUserAgent.
+func WithUserAgent(ua string) Option {
+	return func(i *Importer) {
+		if ua != "" {
+			i.userAgent = ua
+		}
+	}
+}
+
+// Importer downloads attachments into a Store. It owns its HTTP transport (no proxy from the environment,
+// the dial-time address guard, the connect timeout); safe for concurrent use.
+type Importer struct {
+	store          Store
+	maxSize        int64
+	connectTimeout time.Duration
+	timeout        time.Duration
+	maxConcurrent  int
+	allowPrivate   bool
+	log            *slog.Logger
+	clock          clock.Clock
+	userAgent      string
+
+	client *http.Client
+	sem    chan struct{}
+}
+
+// NewImporter returns an Importer that stores into store.
+func NewImporter(store Store, opts ...Option) *Importer {
+	i := &Importer{
+		store:          store,
+		maxSize:        DefaultMaxSize,
+		connectTimeout: DefaultConnectTimeout,
+		timeout:        DefaultTimeout,
+		maxConcurrent:  DefaultMaxConcurrent,
+		log:            slog.New(slog.DiscardHandler),
+		clock:          clock.System(),
+		userAgent:      DefaultUserAgent,
+	}
+	for _, o := range opts {
+		o(i)
+	}
+	dialer := &net.Dialer{Timeout: i.connectTimeout, KeepAlive: 30 * time.Second}
+	if !i.allowPrivate {
+		dialer.Control = dialGuard
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would dial for us and escape the guard
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   i.connectTimeout,
+		ResponseHeaderTimeout: i.timeout,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   i.maxConcurrent,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true, // store the bytes as served; no transparent gunzip (and no gzip bombs)
+	}
+	i.client = &http.Client{Transport: transport, CheckRedirect: checkRedirect}
+	i.sem = make(chan struct{}, i.maxConcurrent)
+	return i
+}
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > MaxRedirects {
+		return fmt.Errorf("%w: more than %d", ErrTooManyRedirects, MaxRedirects)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("%w: redirect to a %q URL", ErrBadAttachment, req.URL.Scheme)
+	}
+	return nil
+}
+
+// Import downloads the attachments (up to the concurrency limit at once) and registers them in the store.
+// It returns the ids of the files that were imported, in the order of atts, and a Failure for each one that
+// was not (its Index says which). It never fails as a whole: ctx ending turns the remaining attachments into
+// failures.
+func (i *Importer) Import(ctx context.Context, atts []Attachment) ([]FileID, []Failure) {
+	type result struct {
+		id  FileID
+		err *Failure
+	}
+	results := make([]result, len(atts))
+	var wg sync.WaitGroup
+	for n := range atts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, f := i.importOne(ctx, n, atts[n])
+			results[n] = result{id, f}
+		}()
+	}
+	wg.Wait()
+	var ids []FileID
+	var fails []Failure
+	for _, r := range results {
+		if r.err != nil {
+			fails = append(fails, *r.err)
+			continue
+		}
+		ids = append(ids, r.id)
+	}
+	return ids, fails
+}
+
+func (i *Importer) importOne(ctx context.Context, n int, a Attachment) (FileID, *Failure) {
+	fail := func(code string, err error) (FileID, *Failure) {
+		i.log.WarnContext(ctx, "files: attachment not imported", "index", n, "url", redact(a.URL), "code", code, "err", err)
+		return 0, &Failure{Index: n, URL: a.URL, Code: code, Err: err}
+	}
+	req, err := i.request(a)
+	if err != nil {
+		return fail(CodeBadAttachment, err)
+	}
+	select {
+	case i.sem <- struct{}{}:
+		defer func() { <-i.sem }()
+	case <-ctx.Done():
+		return fail(CodeDownload, ctx.Err())
+	}
+	dctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	timer := i.clock.After(i.timeout)
+	go func() {
+		select {
+		case <-timer:
+			cancel(fmt.Errorf("%w after %s", ErrTimeout, i.timeout))
+		case <-done:
+		}
+	}()
+	id, code, err := i.download(dctx, req.WithContext(dctx), a)
+	if err != nil {
+		if cause := context.Cause(dctx); cause != nil && errors.Is(cause, ErrTimeout) {
+			return fail(CodeTimeout, cause)
+		}
+		return fail(code, err)
+	}
+	return id, nil
+}
+
+// request builds the GET of an attachment, refusing what cannot be fetched.
+func (i *Importer) request(a Attachment) (*http.Request, error) {
+	raw := strings.TrimSpace(a.URL)
+	if raw == "" {
+		return nil, fmt.Errorf("%w: url is empty", ErrBadAttachment)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: url: %v", ErrBadAttachment, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%w: url scheme %q, want http or https", ErrBadAttachment, u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%w: url has no host", ErrBadAttachment)
+	}
+	req, err := http.NewRequest(http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadAttachment, err)
+	}
+	req.Header.Set("User-Agent", i.userAgent)
+	given := map[string]bool{}
+	for k, h := range a.Headers {
+		name := strings.TrimSpace(h.Name)
+		if !validHeaderName(name) {
+			return nil, fmt.Errorf("%w: headers[%d].name %q is not a valid header name", ErrBadAttachment, k, h.Name)
+		}
+		if strings.ContainsAny(h.Value, "\r\n\x00") {
+			return nil, fmt.Errorf("%w: headers[%d].value (%s) contains a line break or NUL", ErrBadAttachment, k, name)
+		}
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Te", "Upgrade", "Trailer", "Keep-Alive", "Proxy-Connection":
+			return nil, fmt.Errorf("%w: headers[%d].name %s may not be set", ErrBadAttachment, k, name)
+		}
+		if ck := http.CanonicalHeaderKey(name); given[ck] {
+			req.Header.Add(ck, h.Value)
+		} else {
+			given[ck] = true
+			req.Header.Set(ck, h.Value) // the attachment's own header replaces a default (User-Agent)
+		}
+	}
+	return req, nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// download fetches one attachment and streams it into the store. code classifies err.
+func (i *Importer) download(ctx context.Context, req *http.Request, a Attachment) (FileID, string, error) {
+	resp, err := i.client.Do(req)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrBlockedAddress):
+			return 0, CodeBlocked, err
+		case errors.Is(err, ErrBadAttachment):
+			return 0, CodeBadAttachment, err
+		}
+		return 0, CodeDownload, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, CodeStatus, &StatusError{StatusCode: resp.StatusCode}
+	}
+	if resp.ContentLength > i.maxSize {
+		return 0, CodeBigFile, fmt.Errorf("%w: Content-Length %d, the maximum is %d", ErrTooBig, resp.ContentLength, i.maxSize)
+	}
+	body := bufio.NewReaderSize(&limitReader{r: resp.Body, left: i.maxSize, max: i.maxSize}, 4096)
+	head, err := body.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		if errors.Is(err, ErrTooBig) {
+			return 0, CodeBigFile, err
+		}
+		return 0, CodeDownload, err
+	}
+	mt := chooseType(a.Type, resp.Header.Get("Content-Type"), http.DetectContentType(head))
+	meta := Meta{
+		Name:    fileName(a.Name, resp.Request.URL, mt),
+		Type:    mt,
+		Created: i.clock.Now(),
+	}
+	id, err := i.store.Put(ctx, meta, body)
+	switch {
+	case err == nil:
+		return id, "", nil
+	case errors.Is(err, ErrTooBig):
+		return 0, CodeBigFile, err
+	case ctx.Err() != nil:
+		return 0, CodeDownload, err
+	case errors.Is(err, errBody):
+		return 0, CodeDownload, err
+	}
+	return 0, CodeStore, err
+}
+
+// errBody marks an error of reading the response body, as opposed to an error of the store.
+var errBody = errors.New("reading the response body")
+
+// limitReader yields at most max bytes and fails with ErrTooBig, without consuming more than one extra byte,
+// when there are more.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooBig, l.max)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n - 1, fmt.Errorf("%w: more than %d bytes", ErrTooBig, l.max)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("files: %w: %w", errBody, err)
+	}
+	return n, err
+}

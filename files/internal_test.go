@@ -1,0 +1,154 @@
+package files
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestPublicAddr(t *testing.T) {
+	tests := []struct {
+		addr   string
+		public bool
+	}{
+		{"8.8.8.8", true},
+		{"93.184.216.34", true},
+		{"2606:4700:4700::1111", true},
+		{"127.0.0.1", false},
+		{"127.255.255.254", false},
+		{"10.1.2.3", false},
+		{"172.16.0.1", false},
+		{"172.31.255.255", false},
+		{"172.32.0.1", true},
+		{"192.168.1.1", false},
+		{"169.254.169.254", false},
+		{"100.100.100.200", false},
+		{"0.0.0.0", false},
+		{"255.255.255.255", false},
+		{"224.0.0.1", false},
+		{"::1", false},
+		{"::", false},
+		{"::ffff:127.0.0.1", false},
+		{"::ffff:10.0.0.1", false},
+		{"::ffff:8.8.8.8", true},
+		{"fe80::1", false},
+		{"fd00:ec2::254", false},
+		{"fc00::1", false},
+		{"64:ff9b::a00:1", false},
+		{"2002:7f00:1::", false},
+		{"ff02::1", false},
+	}
+	for _, tt := range tests {
+		if got := publicAddr(netip.MustParseAddr(tt.addr)); got != tt.public {
+			t.Errorf("publicAddr(%s) = %v, want %v", tt.addr, got, tt.public)
+		}
+		err := dialGuard("tcp", netip.AddrPortFrom(netip.MustParseAddr(tt.addr), 443).String(), nil)
+		if (err == nil) != tt.public {
+			t.Errorf("dialGuard(%s) = %v", tt.addr, err)
+		}
+	}
+	if dialGuard("tcp", "not-an-address", nil) == nil {
+		t.Error("dialGuard accepted an unparsable address")
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	long := strings.Repeat("я", 150) + ".pdf" // 300 bytes of Cyrillic
+	tests := []struct{ in, want string }{
+		{"report.pdf", "report.pdf"},
+		{"../../etc/passwd", "passwd"},
+		{"/etc/passwd", "passwd"},
+		{`C:\Windows\system32\cmd.exe`, "cmd.exe"},
+		{"..", DefaultName},
+		{"...", DefaultName},
+		{"", DefaultName},
+		{"   ", DefaultName},
+		{"dir/", DefaultName},
+		{".htaccess", "htaccess"},
+		{"trailing. . .", "trailing"},
+		{"a\x00b\x1fc\x7f.txt", "abc.txt"},
+		{"line\nbreak.txt", "linebreak.txt"},
+		{"tab\there.txt", "tabhere.txt"},
+		{"no\u00a0break\u2003space.txt", "no break space.txt"},
+		{"\u202Etxt.exe", "txt.exe"},
+		{"zero\u200bwidth.png", "zerowidth.png"},
+		{`what?<is>:this|"*.txt`, "what__is__this___.txt"},
+		{"bad\xffutf8.txt", "bad_utf8.txt"},
+		{"фото отпуска.jpg", "фото отпуска.jpg"},
+		{"emoji 😀.png", "emoji 😀.png"},
+	}
+	for _, tt := range tests {
+		if got := SanitizeName(tt.in); got != tt.want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	got := SanitizeName(long)
+	if len(got) > MaxNameBytes || !strings.HasSuffix(got, ".pdf") || !utf8.ValidString(got) {
+		t.Errorf("SanitizeName(long) = %q (%d bytes)", got, len(got))
+	}
+	noExt := strings.Repeat("a", 500)
+	if got := SanitizeName(noExt); len(got) != MaxNameBytes {
+		t.Errorf("SanitizeName(500 a) has %d bytes", len(got))
+	}
+}
+
+func TestChooseType(t *testing.T) {
+	tests := []struct{ given, header, sniffed, want string }{
+		{"image/png", "text/plain", "text/plain; charset=utf-8", "image/png"},
+		{"", "Text/HTML; charset=utf-8", "text/plain", "text/html"},
+		{"", "", "image/gif", "image/gif"},
+		{"", "application/octet-stream", "image/png", "image/png"},
+		{"application/octet-stream", "", "application/octet-stream", "application/octet-stream"},
+		{"not a type", "", "image/png", "image/png"},
+		{"", "garbage", "", "application/octet-stream"},
+		{"", "text/plain; charset=", "", "text/plain"},
+	}
+	for _, tt := range tests {
+		if got := chooseType(tt.given, tt.header, tt.sniffed); got != tt.want {
+			t.Errorf("chooseType(%q, %q, %q) = %q, want %q", tt.given, tt.header, tt.sniffed, got, tt.want)
+		}
+	}
+}
+
+func TestFileName(t *testing.T) {
+	u := func(s string) *url.URL {
+		x, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	tests := []struct {
+		given, url, typ, want string
+	}{
+		{"", "https://cdn.example.com/a/photo.jpeg?x=1", "image/jpeg", "photo.jpeg"},
+		{"", "https://cdn.example.com/a/photo?x=1.png", "image/png", "photo.png"},
+		{"", "https://cdn.example.com/", "application/pdf", "file.pdf"},
+		{"", "https://cdn.example.com", "text/plain", "file.txt"},
+		{"", "https://cdn.example.com/x", "application/x-unknown", "x"},
+		{"doc", "https://cdn.example.com/ignored.bin", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "doc.docx"},
+		{" spaced.txt ", "https://cdn.example.com/", "text/plain", "spaced.txt"},
+	}
+	for _, tt := range tests {
+		if got := fileName(tt.given, u(tt.url), tt.typ); got != tt.want {
+			t.Errorf("fileName(%q, %s, %s) = %q, want %q", tt.given, tt.url, tt.typ, got, tt.want)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://u:p@h.example/a/b?token=1#frag", "https://h.example/a/b"},
+		{"http://h/x", "http://h/x"},
+	}
+	for _, tt := range tests {
+		if got := redact(tt.in); got != tt.want {
+			t.Errorf("redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := redact("http://bad\x7f/"); !strings.HasPrefix(got, "unparsable URL") {
+		t.Errorf("redact of a bad URL = %q", got)
+	}
+}
