@@ -132,7 +132,20 @@ func (e *ConnectError) Error() string {
 	return fmt.Sprintf("client: connect: step %s failed (%s): %v", e.Step, e.Code, e.Err)
 }
 
-// Unwrap returns the step's protocol error, then the cause.
-func (e *ConnectError) Unwrap() []error {
-	return []error{&wire.Error{Code: e.Code, Message: "step " + e.Step + " failed"}, e.Err}
+// Unwrap returns the step's protocol error, which wraps the cause: wire.CodeOf sees the step's code and
+// errors.Is reaches the codes of the cause.
+func (e *ConnectError) Unwrap() error {
+	return &wire.Error{Code: e.Code, Message: "step " + e.Step + " failed", Err: e.Err}
+}
+
+// CodeOf returns the first protocol code err carries anywhere in its tree (wire.CodeOf follows only single
+// Unwrap chains, while an *Error carries a list): the first code of an OK:false answer, the step's code of a
+// ConnectError, EMPTY_SERVER_RESPONSE for an answer that is not the envelope. Errors without one get
+// wire.CodeOf's answer (BAD_PACKET for codec errors, INTERNAL_ERROR otherwise).
+func CodeOf(err error) wire.Code {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return we.Code
+	}
+	return wire.CodeOf(err)
 }

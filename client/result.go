@@ -22,7 +22,8 @@ type Result struct {
 	Attempts int
 }
 
-// Decode decodes DATA into v with encoding/json (field names match case-insensitively). Missing DATA, null,
+// Decode decodes DATA into v with encoding/json (field names match case-insensitively; numbers held in
+// interfaces become json.Number). Missing DATA, null,
 // false, "" and PHP's empty array [] standing for an empty object leave v unchanged.
 func (r *Result) Decode(v any) error {
 	if r == nil {
@@ -46,7 +47,9 @@ func decodeData(raw json.RawMessage, v any) error {
 			}
 		}
 	}
-	if err := json.Unmarshal(t, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("client: decoding DATA into %T: %w", v, err)
 	}
 	return nil
