@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"syscall"
 
+	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -79,7 +80,7 @@ func ExitCode(err error) int {
 		return ExitUsage
 	}
 	var ce *ConfigError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) || errors.Is(err, client.ErrConfig) {
 		return ExitUsage
 	}
 	if isAuth(err) {
@@ -105,6 +106,8 @@ func isNetwork(err error) bool {
 		de *net.DNSError
 	)
 	switch {
+	case errors.Is(err, client.ErrTransport), errors.Is(err, client.ErrHTTPStatus):
+		return true
 	case errors.Is(err, wire.ErrEmptyServerResponse), errors.Is(err, wire.ErrMethodNotAllowed),
 		errors.Is(err, wire.ErrTooLarge):
 		return true

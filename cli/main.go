@@ -119,6 +119,12 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if errors.As(err, &ee) && ee.Silent {
 		return code
 	}
+	if f.started && f.Config != nil {
+		if cfg, cerr := f.Config(); cerr == nil && cfg.JSON() {
+			writeErrorJSON(f.IO.ErrOut, err, code)
+			return code
+		}
+	}
 	fmt.Fprintln(f.IO.ErrOut, "olctl:", err)
 	if code == ExitUsage && cmd != nil && !f.started {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -171,6 +177,23 @@ Errors go to stderr.
 		return cfg, cfgErr
 	}
 
+	root.AddGroup(
+		&cobra.Group{ID: "remote", Title: "Remote methods (PROTOCOL.md §6):"},
+		&cobra.Group{ID: "ops", Title: "Operations:"},
+		&cobra.Group{ID: "run", Title: "Servers and demos:"},
+	)
+	remote := []*cobra.Command{newSaveSettingsCmd(f), newCallCmd(f)}
+	for _, m := range remoteMethods {
+		remote = append(remote, newRemoteMethodCmd(f, m))
+	}
+	for _, c := range remote {
+		c.GroupID = "remote"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{newCheckCmd(f), newSendCmd(f), newConnectCmd(f)} {
+		c.GroupID = "ops"
+		root.AddCommand(c)
+	}
 	root.AddCommand(
 		newVersionCmd(f),
 		newConfigCmd(f),

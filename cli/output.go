@@ -40,7 +40,7 @@ func writeTable(w io.Writer, t *Table, tty bool) error {
 	for _, r := range t.Rows {
 		row := make([]any, len(r))
 		for i, c := range r {
-			row[i] = c
+			row[i] = tsvReplacer.Replace(c)
 		}
 		if err := tw.Append(row...); err != nil {
 			return err

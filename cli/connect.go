@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/wire"
+)
+
+// connectStep is one step of `olctl connect`.
+type connectStep struct {
+	Step      string   `json:"step"`
+	Status    string   `json:"status"`
+	LatencyMS float64  `json:"latency_ms"`
+	Detail    string   `json:"detail,omitempty"`
+	Codes     []string `json:"codes,omitempty"`
+}
+
+// connectReport is the JSON document of `olctl connect`.
+type connectReport struct {
+	OK         bool          `json:"ok"`
+	Server     string        `json:"server"`
+	Connector  string        `json:"connector"`
+	Line       string        `json:"line"`
+	Steps      []connectStep `json:"steps"`
+	WebhookURL string        `json:"webhook_url"`
+}
+
+// botFrameworkSettings are the settings the Bot Framework channel needs, in the order asked.
+var botFrameworkSettings = []struct {
+	Key, Flag, Label string
+	Secret           bool
+}{
+	{"bot_handle", "bot-handle", "Bot handle", false},
+	{"app_id", "app-id", "Microsoft App ID", false},
+	{"app_secret", "app-secret", "Microsoft App password (secret)", true},
+}
+
+type connectOptions struct {
+	yes   bool
+	bf    map[string]*string
+	extra []string
+}
+
+func newConnectCmd(f *Factory) *cobra.Command {
+	o := &connectOptions{bf: map[string]*string{}}
+	cmd := &cobra.Command{
+		Use:   "connect",
+		Short: "Connect a line step by step: saveSettings, testConnect, register",
+		Long: `Connect a connector of a line: the wizard asks for what is missing (server, domain, licence key, connector,
+line and, for Bot Framework, the bot handle, app id and app secret; secrets are read without echo), then runs
+saveSettings → testConnect → register with a line per step (✓/✗ and its time), and prints the webhook URL to
+paste into the bot's settings.
+
+It never prompts when stdin is not a terminal or with --yes: then every value must come from flags, the
+environment or the config file, and a missing one is a usage error (exit 2) naming them.`,
+		Example: `  olctl connect
+  olctl connect --yes --connector botframework --line 3 --bot-handle mybot --app-id "$APP_ID" --app-secret "$APP_SECRET"
+  olctl connect --yes --connector echo --line 1 --set greeting=hello`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.connectRun(cmd, o) },
+	}
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not prompt or ask for confirmation")
+	for _, s := range botFrameworkSettings {
+		o.bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
+	}
+	cmd.Flags().StringArrayVar(&o.extra, "set", nil, "another setting as key=value (repeatable)")
+	return cmd
+}
+
+func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
+	base, err := f.Config()
+	if err != nil {
+		return err
+	}
+	cfg := *base
+	interactive := f.IO.InTTY && !o.yes
+	var p *prompter
+	if interactive {
+		p = newPrompter(f.IO)
+	}
+	// ask fills *dst from the prompt when it is empty and prompting is allowed.
+	ask := func(dst *string, label, def string, secret bool) error {
+		if *dst != "" || p == nil {
+			return nil
+		}
+		var v string
+		var err error
+		if secret {
+			v, err = p.askSecret(label)
+		} else {
+			v, err = p.ask(label, def, true)
+		}
+		*dst = v
+		return err
+	}
+	if err := ask(&cfg.Server, "Connector server URL", "", false); err != nil {
+		return err
+	}
+	if err := ask(&cfg.Domain, "This portal's URL (BX_DOMAIN)", "", false); err != nil {
+		return err
+	}
+	if err := ask(&cfg.LicenceKey, "Licence key", "", true); err != nil {
+		return err
+	}
+	if cfg.Signing == wire.HMACSHA256 && len(cfg.Secrets) == 0 && p != nil {
+		s, err := p.askSecret("HMAC secret")
+		if err != nil {
+			return err
+		}
+		cfg.Secrets = []string{s}
+	}
+	if err := ask(&cfg.Connector, "Connector", "botframework", false); err != nil {
+		return err
+	}
+	if err := ask(&cfg.Line, "Line", "1", false); err != nil {
+		return err
+	}
+	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	cfg.Domain = strings.TrimRight(cfg.Domain, "/")
+	opts, err := f.clientOptions(&cfg)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
+		return err
+	}
+
+	settings := wire.NewMap()
+	if client.RealConnector(cfg.Connector) == "botframework" {
+		for _, s := range botFrameworkSettings {
+			v := *o.bf[s.Key]
+			if err := ask(&v, s.Label, "", s.Secret); err != nil {
+				return err
+			}
+			if v == "" {
+				return usageErrorf("missing Bot Framework setting %s: give --%s", s.Key, s.Flag)
+			}
+			settings.Set(s.Key, v)
+		}
+	}
+	for _, kv := range o.extra {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageErrorf("--set %q: want key=value", kv)
+		}
+		settings.Set(k, v)
+	}
+	if p != nil {
+		ok, err := p.confirm(fmt.Sprintf("Connect %s on line %s of %s?", cfg.Connector, cfg.Line, cfg.Server), true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &ExitError{Code: ExitFailed, Err: errors.New("connect: cancelled")}
+		}
+	}
+
+	cl, err := client.New(cfg.Server, opts...)
+	if err != nil {
+		return &UsageError{Err: err}
+	}
+	rep := connectReport{Server: cfg.Server, Connector: cfg.Connector, Line: cfg.Line, Steps: []connectStep{}}
+	steps := []struct {
+		method string
+		args   []any
+	}{{"saveSettings", []any{settings}}, {"testConnect", nil}, {"register", nil}}
+	var failure error
+	for _, s := range steps {
+		start := f.Clock.Now()
+		res, err := cl.CallWith(cmd.Context(), s.method, s.args)
+		st := connectStep{Step: s.method, Status: checkOK,
+			LatencyMS: float64(f.Clock.Now().Sub(start).Microseconds()) / 1000}
+		if err != nil {
+			row := failedCall(s.method, err)
+			st.Status, st.Detail, st.Codes = checkFail, row.Detail, row.Codes
+		} else if u := findWebhookURL(res.Raw); u != "" {
+			rep.WebhookURL = u
+		}
+		rep.Steps = append(rep.Steps, st)
+		if !cfg.JSON() {
+			f.printStep(st)
+		}
+		if err != nil {
+			failure = err
+			break
+		}
+	}
+	if failure == nil && rep.WebhookURL == "" {
+		// Older servers answer register without the URL: ask for the connector's links.
+		if res, err := cl.CallWith(cmd.Context(), "infoConnectLink", nil, client.Fresh()); err == nil {
+			rep.WebhookURL = findWebhookURL(res.Raw)
+		}
+	}
+	rep.OK = failure == nil
+	if cfg.JSON() {
+		if err := writeJSON(f.IO.Out, rep); err != nil {
+			return err
+		}
+	} else if rep.OK {
+		if rep.WebhookURL != "" {
+			fmt.Fprintf(f.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
+		} else {
+			fmt.Fprintln(f.IO.Out, "\nConnected; the server did not report a webhook URL.")
+		}
+	}
+	return failure
+}
+
+func (f *Factory) printStep(s connectStep) {
+	mark := "✓"
+	if s.Status != checkOK {
+		mark = "✗"
+	}
+	line := fmt.Sprintf("%s %-13s %s", mark, s.Step, formatMS(s.LatencyMS))
+	if s.Detail != "" {
+		line += "  " + s.Detail
+	}
+	fmt.Fprintln(f.IO.Out, line)
+}
+
+// findWebhookURL returns the first string in a JSON document that is a connector webhook URL
+// ({server}/imwebhook/{real}?h=…), preferring keys that name it.
+func findWebhookURL(raw json.RawMessage) string {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	var found string
+	var walk func(v any)
+	walk = func(v any) {
+		if found != "" {
+			return
+		}
+		switch x := v.(type) {
+		case string:
+			if strings.HasPrefix(x, "http") && strings.Contains(x, "/imwebhook/") && !strings.HasSuffix(x, "/portal.php") {
+				found = x
+			}
+		case map[string]any:
+			for _, k := range []string{"webhook_url", "WEBHOOK_URL", "webhook", "url", "URL"} {
+				walk(x[k])
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return found
+}
