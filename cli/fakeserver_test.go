@@ -37,12 +37,23 @@ type fakeServer struct {
 
 func newFakeServer(t *testing.T, creds wire.Credentials) *fakeServer {
 	t.Helper()
+	return startFakeServer(t, creds, false)
+}
+
+// newFakeTLSServer is newFakeServer over HTTPS; its Client() trusts its certificate.
+func newFakeTLSServer(t *testing.T, creds wire.Credentials) *fakeServer {
+	t.Helper()
+	return startFakeServer(t, creds, true)
+}
+
+func startFakeServer(t *testing.T, creds wire.Credentials, useTLS bool) *fakeServer {
+	t.Helper()
 	fs := &fakeServer{creds: creds, answers: map[string]func(fakeCall) (any, error){
 		"testconnect":   func(fakeCall) (any, error) { return map[string]any{"RESULT": "OK"}, nil },
 		"listconnector": func(fakeCall) (any, error) { return map[string]any{"botframework": "Microsoft Bot Framework", "echo": "Echo"}, nil },
 	}, header: http.Header{}}
 	guard := wire.NewReplayGuard(nil)
-	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	fs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fields, err := wire.ReadForm(r, 0)
 		if err != nil {
 			wire.WriteResponse(w, nil, err)
@@ -78,8 +89,20 @@ func newFakeServer(t *testing.T, creds wire.Credentials) *fakeServer {
 		data, err := answer(call)
 		wire.WriteResponse(w, data, err)
 	}))
+	if useTLS {
+		fs.StartTLS()
+	} else {
+		fs.Start()
+	}
 	t.Cleanup(fs.Close)
 	return fs
+}
+
+// setHeader sets a header of every answer.
+func (fs *fakeServer) setHeader(k, v string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.header.Set(k, v)
 }
 
 // answer sets the answer of method.

@@ -190,7 +190,7 @@ Errors go to stderr.
 		c.GroupID = "remote"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newCheckCmd(f), newSendCmd(f), newConnectCmd(f)} {
+	for _, c := range []*cobra.Command{newCheckCmd(f), newSendCmd(f), newConnectCmd(f), newEmojiCmd(f)} {
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}

@@ -1,0 +1,214 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/wire"
+)
+
+// statuses returns "name=status" for every row of a report.
+func statuses(rep checkReport) string {
+	var parts []string
+	for _, c := range rep.Checks {
+		parts = append(parts, c.Name+"="+c.Status)
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestCheckGolden(t *testing.T) {
+	fake := clock.NewFake(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+	fs := newFakeServer(t, md5Creds())
+	fs.setHeader("Date", fake.Now().Add(2*time.Second).Format(http.TimeFormat))
+	host := strings.TrimPrefix(fs.URL, "http://")
+	for _, tty := range []bool{false, true} {
+		r := run(t, runOpts{env: fs.env(), outTTY: tty, mutate: func(f *Factory) { f.Clock = fake }}, "check").wantCode(t, 0)
+		out := strings.ReplaceAll(r.out, host, "SERVER")
+		name := "check-plain"
+		if tty {
+			name = "check-table"
+		}
+		golden(t, name, out)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	md5 := newFakeServer(t, md5Creds())
+	hmac := newFakeServer(t, hmacCreds())
+	failing := newFakeServer(t, md5Creds())
+	failing.answer("testConnect", func(fakeCall) (any, error) {
+		return nil, wire.Errorf(wire.CodeFailedTestConnector, "portal endpoint did not answer")
+	})
+	skewed := newFakeServer(t, hmacCreds())
+	skewed.setHeader("Date", time.Now().Add(-10*time.Minute).UTC().Format(http.TimeFormat))
+	skewedMD5 := newFakeServer(t, md5Creds())
+	skewedMD5.setHeader("Date", time.Now().Add(10*time.Minute).UTC().Format(http.TimeFormat))
+	html := newFakeServer(t, md5Creds())
+	html.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html>maintenance</html>"))
+	})
+	tlsSrv := newFakeTLSServer(t, md5Creds())
+
+	tests := []struct {
+		name     string
+		env      map[string]string
+		tls      *fakeServer
+		code     int
+		statuses string
+		row      string // the row whose category and codes are checked
+		category string
+		codes    []string
+	}{
+		{name: "all pass md5", env: md5.env(), code: 0,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+		{name: "all pass hmac", env: hmac.env(), code: 0,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+		{name: "tls", env: tlsSrv.env(), tls: tlsSrv, code: 0,
+			statuses: "config=ok dns=ok tcp=ok tls=ok testConnect=ok clock=ok listConnector=ok"},
+		{name: "localhost resolves", env: md5.env("OLCTL_SERVER", strings.Replace(md5.URL, "127.0.0.1", "localhost", 1)),
+			code: 0, statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+		{name: "licence refused", env: md5.env("OLCTL_LICENCE_KEY", "not-the-key-000000000"), code: 1,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip",
+			row: "testConnect", category: "auth", codes: []string{"LICENCE_ERROR"}},
+		{name: "other code", env: failing.env(), code: 1,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=ok",
+			row: "testConnect", category: "server", codes: []string{"FAILED_TO_TEST_CONNECTOR"}},
+		{name: "not the protocol", env: html.env(), code: 1,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip",
+			row: "testConnect", category: "network", codes: []string{"EMPTY_SERVER_RESPONSE"}},
+		{name: "unreachable", env: md5.env("OLCTL_SERVER", closedURL(t)), code: 1,
+			statuses: "config=ok dns=ok tcp=fail tls=skip testConnect=skip clock=skip listConnector=skip",
+			row: "tcp", category: "network"},
+		{name: "dns failure", env: md5.env("OLCTL_SERVER", "http://olctl-check.invalid", "OLCTL_TIMEOUT", "3s"), code: 1,
+			statuses: "config=ok dns=fail tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip",
+			row: "dns", category: "network"},
+		{name: "tls untrusted", env: tlsSrv.env(), code: 1,
+			statuses: "config=ok dns=ok tcp=ok tls=fail testConnect=skip clock=skip listConnector=skip",
+			row: "tls", category: "network"},
+		{name: "clock skew hmac", env: skewed.env(), code: 1,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=fail listConnector=ok",
+			row: "clock", category: "auth"},
+		{name: "clock skew md5 warns", env: skewedMD5.env(), code: 0,
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=warn listConnector=ok"},
+		{name: "missing config", env: md5.env("OLCTL_DOMAIN", ""), code: 2,
+			statuses: "config=fail dns=skip tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip",
+			row: "config", category: "config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mutate := func(f *Factory) {
+				if tt.tls != nil {
+					f.HTTPClient = tt.tls.Client()
+				}
+			}
+			r := run(t, runOpts{env: tt.env, mutate: mutate}, "check", "--json").wantCode(t, tt.code)
+			var rep checkReport
+			r.decodeJSON(t, &rep)
+			if got := statuses(rep); got != tt.statuses {
+				t.Fatalf("statuses\n got %s\nwant %s\n%s", got, tt.statuses, r.out)
+			}
+			if rep.ExitCode != tt.code || rep.OK != (tt.code == 0) {
+				t.Fatalf("report exit %d ok %v", rep.ExitCode, rep.OK)
+			}
+			if tt.row == "" {
+				return
+			}
+			for _, c := range rep.Checks {
+				if c.Name != tt.row {
+					continue
+				}
+				if c.Category != tt.category || strings.Join(c.Codes, ",") != strings.Join(tt.codes, ",") || c.Detail == "" {
+					t.Fatalf("row %+v, want category %s codes %v", c, tt.category, tt.codes)
+				}
+			}
+			// The same run as a table exits the same way and shows the failing row.
+			tbl := run(t, runOpts{env: tt.env, mutate: mutate}, "check").wantCode(t, tt.code)
+			if !strings.Contains(tbl.out, tt.row+"\tfail") {
+				t.Fatalf("table lacks the failing row:\n%s", tbl.out)
+			}
+		})
+	}
+}
+
+func TestCheckBadFlags(t *testing.T) {
+	for _, args := range [][]string{{"check", "--watch", "soon"}, {"check", "extra"}, {"check", "--watch", "-1s"}} {
+		olctl(t, args...).wantCode(t, ExitUsage)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCheckWatch(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	fake := clock.NewFake(time.Now())
+	var out, errOut syncBuffer
+	env := fs.env()
+	f := &Factory{
+		IO:        IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Clock:     fake,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, f, []string{"check", "--watch", "30s"}) }()
+
+	waitFor := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out; output so far:\n%s", out.String())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		waitFor(func() bool { return fake.Waiters() == 1 })
+		if n := strings.Count(out.String(), "check at "); n != i {
+			t.Fatalf("after %d waits: %d reports\n%s", i, n, out.String())
+		}
+		if i == 2 {
+			fs.answer("testConnect", func(fakeCall) (any, error) { return nil, wire.Errorf(wire.CodeFailedTestConnector, "down") })
+		}
+		if i < 3 {
+			fake.Advance(30 * time.Second)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitFailed {
+			t.Fatalf("watch ended with %d, want 1 (the last run failed)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch did not stop on cancel")
+	}
+	if got := len(fs.received()); got != 6 {
+		t.Fatalf("server got %d calls, want 6 (testConnect+listConnector ×3)", got)
+	}
+}
