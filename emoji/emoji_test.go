@@ -2,6 +2,8 @@ package emoji
 
 import (
 	"maps"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +319,47 @@ func TestEscape(t *testing.T) {
 		if got := escape(in); got != want {
 			t.Errorf("escape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRoundTripMixed converts every code map entry, in random order and next to each other, in one text: each
+// becomes exactly one tag, and FromIcons gives back the same text up to U+FE0F.
+func TestRoundTripMixed(t *testing.T) {
+	c := New()
+	rng := rand.New(rand.NewPCG(1, 2))
+	seps := []string{" ", "x", ", ", "\n", "—", "1", ":"}
+	var shortnames, values []string
+	for name, value := range kyokomi.CodeMap() {
+		shortnames = append(shortnames, name)
+		values = append(values, value)
+	}
+	slices.Sort(shortnames)
+	slices.Sort(values)
+	for name, list := range map[string][]string{"shortnames": shortnames, "values": values} {
+		t.Run(name, func(t *testing.T) {
+			rng.Shuffle(len(list), func(i, j int) { list[i], list[j] = list[j], list[i] })
+			var in, want strings.Builder
+			for i, s := range list {
+				sep := seps[rng.IntN(len(seps))]
+				if name == "shortnames" {
+					sep = seps[rng.IntN(4)] // a digit or colon next to a shortname changes its meaning
+					in.WriteString(s + sep)
+					want.WriteString(kyokomi.CodeMap()[s] + sep)
+					continue
+				}
+				if i%2 == 0 {
+					sep = "" // back to back
+				}
+				in.WriteString(s + sep)
+				want.WriteString(s + sep)
+			}
+			out := c.ToIcons(in.String())
+			if n := strings.Count(out, "[ICON="); n != len(list) && name == "shortnames" {
+				t.Errorf("%d tags for %d shortnames", n, len(list))
+			}
+			if back := c.FromIcons(out); stripVS16(back) != stripVS16(want.String()) {
+				t.Errorf("round trip differs")
+			}
+		})
 	}
 }
