@@ -62,9 +62,6 @@ func (e *ExitError) Error() string {
 }
 func (e *ExitError) Unwrap() error { return e.Err }
 
-// errFailedSilently is returned by commands that printed their own failure report.
-var errFailedSilently = &ExitError{Code: ExitFailed, Silent: true}
-
 // ExitCode sorts err into olctl's exit codes: nil is 0; see the Exit constants for the rest. Errors that match
 // nothing are 1.
 func ExitCode(err error) int {
