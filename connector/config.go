@@ -1,0 +1,212 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/wire"
+)
+
+// DefaultSchedule is the default back-off schedule of a line whose portal fails (PROTOCOL.md §7): the n-th
+// consecutive failure blocks the line for the n-th period; when the last block ends the line's items go to
+// the dead-letter table. The last attempt is 12 h after the first, the last block ends 24 h after it.
+var DefaultSchedule = []time.Duration{
+	time.Minute, 4 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 5 * time.Hour, 12 * time.Hour,
+}
+
+// Defaults of Config.
+const (
+	DefaultBatch          = 50
+	DefaultConfirmTimeout = 30 * time.Second
+	DefaultSendTimeout    = 30 * time.Second
+	DefaultWorkers        = 4
+	DefaultPollInterval   = time.Second
+	DefaultDedupRetention = 48 * time.Hour
+	DefaultPortalPath     = "/pub/imconnector/"
+	DefaultServerPath     = "/imwebhook/portal.php"
+	DefaultVersion        = "olctl-connector/1"
+)
+
+// Site is a portal the server knows: its licence key (which gives its public identity BX_LICENCE) and how
+// it signs.
+type Site struct {
+	// LicenceKey is the portal's licence key. BX_LICENCE is md5hex("BITRIX"+LicenceKey+"LICENCE"); in md5
+	// mode the shared secret is md5hex(LicenceKey).
+	LicenceKey string
+	// Licence is BX_LICENCE; empty means computed from LicenceKey. Give it alone (with Mode hmac-sha256 and
+	// Secrets) when the licence key itself must not be on the server.
+	Licence string
+	// Mode is the signing scheme, wire.MD5 when empty.
+	Mode wire.Mode
+	// Secrets are the HMAC secrets of hmac-sha256 mode: the first signs, any verifies.
+	Secrets []string
+	// Domain is the portal's base URL; empty means learned from the BX_DOMAIN of its first verified packet.
+	Domain string
+}
+
+func (s Site) licence() string {
+	if s.Licence != "" {
+		return strings.ToLower(s.Licence)
+	}
+	return wire.Licence(s.LicenceKey)
+}
+
+func (s Site) credentials() wire.Credentials {
+	m := s.Mode
+	if m == "" {
+		m = wire.MD5
+	}
+	return wire.Credentials{Mode: m, LicenceKey: s.LicenceKey, Secrets: s.Secrets}
+}
+
+func (s Site) validate() error {
+	if s.LicenceKey == "" && s.Licence == "" {
+		return errors.New("a site needs LicenceKey or Licence")
+	}
+	c := s.credentials()
+	if c.Mode == wire.MD5 && s.LicenceKey == "" {
+		return fmt.Errorf("site %s: md5 mode needs the licence key", s.licence())
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("site %s: %w", s.licence(), err)
+	}
+	return nil
+}
+
+// Config configures a Server. The zero value (plus at least one Site) gives a working server on a temporary
+// SQLite file on 127.0.0.1 with the echo channel.
+type Config struct {
+	// DSN names the database (see sqldb.Open): a SQLite path ("sqlite:/var/lib/olctl/connector.db") or
+	// MySQL/MariaDB ("root@tcp(127.0.0.1:3306)/olctl"). Default: a SQLite file in a new temporary directory
+	// that Close removes. Ignored when DB is set.
+	DSN string
+	// DB is an open database to use instead of DSN; the server migrates it and does not close it.
+	DB *sqldb.DB
+
+	// Sites are the portals the server accepts packets from. Sites stored in the database by earlier runs
+	// or other processes are known too; a Site here overrides the stored one with the same licence.
+	Sites []Site
+
+	// Channels is the channel registry. Default: NewChannels() (the echo channel only).
+	Channels *Channels
+
+	// Addr is the listen address of Start. Default "127.0.0.1:0" (a random port).
+	Addr string
+	// PublicURL is the external base URL of the server, used in webhook URLs. Default: http://<listen address>.
+	PublicURL string
+	// ServerPath is the portal-facing endpoint. Default "/imwebhook/portal.php".
+	ServerPath string
+	// PortalPath is the path of the portal's endpoint under its domain. Default "/pub/imconnector/".
+	PortalPath string
+	// Version is the BX_VERSION of packets to portals. Default "olctl-connector/1".
+	Version string
+	// MaxBody caps request bodies on both endpoints. Default wire.DefaultMaxBody (8 MiB).
+	MaxBody int64
+
+	// Batch is the most items per receivingMessage packet. Default 50.
+	Batch int
+	// ConfirmTimeout is how long the dispatcher waits for setStatusDelivered after a receivingMessage
+	// packet was accepted. Default 30 s.
+	ConfirmTimeout time.Duration
+	// Schedule is the back-off schedule. Default DefaultSchedule.
+	Schedule []time.Duration
+	// SendTimeout bounds one packet to a portal. Default 30 s.
+	SendTimeout time.Duration
+	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch; a process that
+	// dies mid-send frees its lines after this long (MySQL; on SQLite one process owns the queue and a
+	// restart frees them at once). It must exceed SendTimeout. Default 2×SendTimeout.
+	LeaseTTL time.Duration
+	// Workers is the number of lines dispatched concurrently by this process. Default 4.
+	Workers int
+	// PollInterval is how often the dispatcher looks for work that another process made ready (MySQL
+	// only). Default 1 s.
+	PollInterval time.Duration
+	// DedupRetention is how long a webhook item's DedupKey is remembered. Default 48 h.
+	DedupRetention time.Duration
+	// NoDispatch disables the dispatcher of this server (it still accepts and queues): for inspection
+	// tools and tests.
+	NoDispatch bool
+
+	// Clock is the time source. Default clock.System().
+	Clock clock.Clock
+	// Logger receives the server's logs. Default: discarded.
+	Logger *slog.Logger
+	// HTTPClient makes calls to portals and, through Env, to messengers. Default: a client with a 30 s
+	// timeout.
+	HTTPClient *http.Client
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	if out.Channels == nil {
+		out.Channels = NewChannels()
+	}
+	if out.Addr == "" {
+		out.Addr = "127.0.0.1:0"
+	}
+	if out.ServerPath == "" {
+		out.ServerPath = DefaultServerPath
+	}
+	if out.PortalPath == "" {
+		out.PortalPath = DefaultPortalPath
+	}
+	if out.Version == "" {
+		out.Version = DefaultVersion
+	}
+	if out.MaxBody <= 0 {
+		out.MaxBody = wire.DefaultMaxBody
+	}
+	if out.Batch <= 0 {
+		out.Batch = DefaultBatch
+	}
+	if out.ConfirmTimeout <= 0 {
+		out.ConfirmTimeout = DefaultConfirmTimeout
+	}
+	if len(out.Schedule) == 0 {
+		out.Schedule = DefaultSchedule
+	}
+	for i, d := range out.Schedule {
+		if d <= 0 {
+			return out, fmt.Errorf("connector: Schedule[%d] = %v: periods must be positive", i, d)
+		}
+	}
+	out.Schedule = append([]time.Duration(nil), out.Schedule...)
+	if out.SendTimeout <= 0 {
+		out.SendTimeout = DefaultSendTimeout
+	}
+	if out.LeaseTTL <= 0 {
+		out.LeaseTTL = 2 * out.SendTimeout
+	}
+	if out.LeaseTTL <= out.SendTimeout {
+		return out, fmt.Errorf("connector: LeaseTTL (%v) must exceed SendTimeout (%v)", out.LeaseTTL, out.SendTimeout)
+	}
+	if out.Workers <= 0 {
+		out.Workers = DefaultWorkers
+	}
+	if out.PollInterval <= 0 {
+		out.PollInterval = DefaultPollInterval
+	}
+	if out.DedupRetention <= 0 {
+		out.DedupRetention = DefaultDedupRetention
+	}
+	out.Clock = clock.Or(out.Clock)
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	if out.HTTPClient == nil {
+		out.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	for i, s := range out.Sites {
+		if err := s.validate(); err != nil {
+			return out, fmt.Errorf("connector: Sites[%d]: %w", i, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,178 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// worker dispatches ready lanes until ctx ends: claim a lane, send its batch, settle it; when nothing is
+// ready, wait for a wake-up (an enqueue or a confirmation in this process), the next block or confirmation
+// deadline on the injected clock, or (MySQL) the poll interval.
+func (s *Server) worker(ctx context.Context) {
+	for ctx.Err() == nil {
+		wake := s.wakeChan()
+		worked, err := s.dispatchOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("connector: dispatch", "err", err)
+		}
+		if worked && err == nil {
+			continue
+		}
+		s.wait(ctx, wake, err != nil)
+	}
+}
+
+func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
+	clk := s.cfg.Clock
+	var due, poll <-chan time.Time
+	if at, ok, err := s.store.nextDue(ctx, s.store.mysql()); err != nil {
+		failed = true
+	} else if ok {
+		due = clk.After(at.Sub(clk.Now()))
+	}
+	if s.store.mysql() || failed {
+		poll = clk.After(s.cfg.PollInterval)
+	}
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-due:
+	case <-poll:
+	}
+}
+
+// dispatchOnce claims one ready lane and settles or sends it. It reports whether there was one.
+func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
+	s.maybePrune(ctx)
+	res, err := s.store.claim(ctx, s.owner, s.cfg.Batch, s.cfg.Schedule, s.cfg.LeaseTTL, s.cfg.ConfirmTimeout)
+	if err != nil {
+		return false, fmt.Errorf("claim: %w", err)
+	}
+	if res.timedOut {
+		s.m.failures.WithLabelValues("confirm_timeout").Inc()
+		s.log.Warn("connector: no confirmation in time; line blocked")
+	}
+	if res.deadLetters > 0 {
+		s.m.deadLettered.Add(float64(res.deadLetters))
+		s.log.Error("connector: schedule exhausted; items moved to the dead-letter table", "items", res.deadLetters)
+	}
+	b := res.batch
+	if b == nil {
+		return res.worked, nil
+	}
+	site, err := s.store.siteByID(ctx, b.lane.siteID)
+	var sendErr error
+	if err != nil {
+		sendErr = err
+	} else {
+		start := time.Now()
+		sendErr = s.sendBatch(ctx, site, b)
+		s.m.sendSeconds.Observe(time.Since(start).Seconds())
+	}
+	if ctx.Err() != nil {
+		// Shutting down: leave the lease; a restart (SQLite) or its expiry (MySQL) sends the batch again.
+		return true, nil
+	}
+	result := "ok"
+	if sendErr != nil {
+		result = "error"
+		s.m.failures.WithLabelValues("send").Inc()
+		s.log.Warn("connector: send failed; line blocked", "line", b.lane.line, "command", b.command, "items", len(b.ids), "err", sendErr)
+	}
+	s.m.sends.WithLabelValues(b.command, result).Inc()
+	fin, err := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout)
+	if err != nil {
+		return true, fmt.Errorf("finish: %w", err)
+	}
+	if fin.lost {
+		s.log.Warn("connector: lease expired while sending; another process owns the line now", "line", b.lane.line)
+	}
+	if fin.confirmed > 0 {
+		s.m.confirmed.Add(float64(fin.confirmed))
+	}
+	return true, nil
+}
+
+// sendBatch sends one batch to its portal and checks the answer.
+func (s *Server) sendBatch(ctx context.Context, site *siteRec, b *batch) error {
+	items := make([]any, 0, len(b.blobs))
+	if !itemless(b.command) {
+		for i, blob := range b.blobs {
+			v, err := wire.Unserialize(blob)
+			if err != nil {
+				return fmt.Errorf("stored item %d: %w", b.ids[i], err)
+			}
+			items = append(items, v)
+		}
+	}
+	_, err := s.post(ctx, site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: items})
+	return err
+}
+
+// post signs a packet for a portal, sends it and returns the answer; a transport error, a non-200 status
+// and OK:false are errors.
+func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire.Response, error) {
+	if site.domain == "" {
+		return nil, fmt.Errorf("portal %s has not told its domain yet", site.site.licence())
+	}
+	p.Version = s.cfg.Version
+	fields, err := p.Encode(wire.ToPortal)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := site.signer.Sign(fields)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	defer cancel()
+	target := trimSlash(site.domain) + s.cfg.PortalPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(signed.AppendEncode(nil)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBody))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered HTTP %d", target, resp.StatusCode)
+	}
+	return wire.ParseResponse(body)
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// maybePrune forgets old dedup keys about every 10 minutes of the clock.
+func (s *Server) maybePrune(ctx context.Context) {
+	now := s.cfg.Clock.Now()
+	last := s.lastPrune.Load()
+	if last != 0 && now.Sub(time.UnixMilli(last)) < 10*time.Minute {
+		return
+	}
+	if !s.lastPrune.CompareAndSwap(last, now.UnixMilli()) {
+		return
+	}
+	if err := s.store.pruneDedup(ctx, now.Add(-s.cfg.DedupRetention).UnixMilli()); err != nil && ctx.Err() == nil {
+		s.log.Warn("connector: prune dedup keys", "err", err)
+	}
+}

@@ -1,0 +1,620 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// SecretMask is what readSettings answers instead of a secret. A saveSettings that sends it back for a
+// secret keeps the stored value.
+const SecretMask = "********"
+
+// call is one verified remote call of a portal.
+type call struct {
+	site      *siteRec
+	p         *wire.Packet
+	args      []any
+	connector string // lower-cased CONNECTOR ("" or "all" for calls not bound to one)
+	line      string
+}
+
+type method func(s *Server, ctx context.Context, c *call) (any, error)
+
+// methods are the remote methods of PROTOCOL.md §6, by lower-case name.
+var methods = map[string]method{
+	"savesettings":              (*Server).mSaveSettings,
+	"testconnect":               (*Server).mTestConnect,
+	"register":                  (*Server).mRegister,
+	"unregister":                (*Server).mUnregister,
+	"deleteconnector":           (*Server).mDeleteConnector,
+	"readsettings":              (*Server).mReadSettings,
+	"infoconnect":               (*Server).mInfoConnect,
+	"infoconnectlink":           (*Server).mInfoConnectLink,
+	"listconnector":             (*Server).mListConnector,
+	"infoconnectorsline":        (*Server).mInfoConnectorsLine,
+	"deleteline":                (*Server).mDeleteLine,
+	"sendmessage":               (*Server).mSend,
+	"updatemessage":             (*Server).mSend,
+	"deletemessage":             (*Server).mSend,
+	"setstatusdelivered":        (*Server).mSetStatusDelivered,
+	"setstatusreading":          (*Server).mNoop,
+	"initializereceivemessages": (*Server).mNoop,
+}
+
+// overridable are the methods a channel's MethodProvider may answer instead of the server.
+var overridable = map[string]bool{"infoconnectlink": true, "setstatusreading": true, "initializereceivemessages": true}
+
+func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	data, err := s.portal(r)
+	code := "OK"
+	if err != nil {
+		code = string(wire.CodeOf(err))
+		if code == string(wire.CodeInternal) {
+			s.log.Error("connector: portal call", "err", err)
+		} else {
+			s.log.Info("connector: portal call refused", "code", code, "err", err)
+		}
+	}
+	s.m.requests.WithLabelValues("portal", code).Inc()
+	s.m.reqSeconds.WithLabelValues("portal").Observe(time.Since(start).Seconds())
+	wire.WriteResponse(w, data, err)
+}
+
+func (s *Server) portal(r *http.Request) (data any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			data, err = nil, wire.Errorf(wire.CodeInternal, "panic: %v", p)
+		}
+	}()
+	fields, err := wire.ReadForm(r, s.cfg.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	p, err := wire.Parse(fields, wire.ToServer)
+	if err != nil {
+		return nil, err
+	}
+	ctx := r.Context()
+	site, err := s.store.siteByLicence(ctx, p.Licence)
+	if err != nil {
+		return nil, err
+	}
+	if err := wire.Verify(fields, site.site.credentials(), s.guard); err != nil {
+		return nil, err
+	}
+	if err := p.DecodeData(); err != nil {
+		return nil, err
+	}
+	args, err := p.Items()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDomain(p.Domain); err != nil {
+		return nil, err
+	}
+	if err := s.store.setDomain(ctx, site, p.Domain); err != nil {
+		return nil, err
+	}
+	if site, err = s.store.siteByLicence(ctx, p.Licence); err != nil {
+		return nil, err
+	}
+	c := &call{site: site, p: p, args: args, connector: strings.ToLower(p.Connector), line: p.Line}
+	if len(c.line) > maxLineLen || len(c.connector) > maxConnectorLen {
+		return nil, wire.Errorf(wire.CodeBadPacket, "LINE or CONNECTOR too long")
+	}
+	name := strings.ToLower(p.Command)
+	if overridable[name] || methods[name] == nil {
+		if fn := s.channelMethod(c.connector, name); fn != nil {
+			return s.callChannelMethod(ctx, c, fn)
+		}
+	}
+	m := methods[name]
+	if m == nil {
+		return nil, wire.Errorf(wire.CodeMethodNotFound, "unknown method %q", p.Command)
+	}
+	return m(s, ctx, c)
+}
+
+// checkDomain accepts an http(s) base URL.
+func checkDomain(d string) error {
+	if !strings.HasPrefix(d, "http://") && !strings.HasPrefix(d, "https://") || len(d) > 512 || strings.ContainsAny(d, " \t\r\n?#") {
+		return wire.Errorf(wire.CodeBadPacket, "BX_DOMAIN %q is not an http(s) base URL", d)
+	}
+	return nil
+}
+
+func (s *Server) channelMethod(connector, name string) Method {
+	if connector == "" || connector == "all" {
+		return nil
+	}
+	return s.methods[RealID(connector)][name]
+}
+
+func (s *Server) callChannelMethod(ctx context.Context, c *call, fn Method) (any, error) {
+	l, err := s.store.lineBy(ctx, s.store.db, `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
+	if err != nil {
+		return nil, err
+	}
+	view := &Line{SiteDomain: c.site.domain, SiteLicence: c.site.site.licence(), LineID: c.line, Connector: c.connector, Settings: map[string]string{}}
+	if l != nil {
+		view = s.line(c.site, l)
+	}
+	return fn(ctx, view, c.args)
+}
+
+// bound returns the channel and (when it exists) the line connector a call is about.
+func (s *Server) bound(ctx context.Context, c *call) (Channel, *lineRec, error) {
+	if c.connector == "" || c.connector == "all" {
+		return nil, nil, wire.Errorf(wire.CodeBadPacket, "CONNECTOR must name a connector")
+	}
+	if c.line == "" {
+		return nil, nil, wire.Errorf(wire.CodeBadPacket, "LINE is empty")
+	}
+	ch, err := s.Channel(c.connector)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := s.store.lineBy(ctx, s.store.db, `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
+	return ch, l, err
+}
+
+// mustLine is bound for methods that need the line connector to exist.
+func (s *Server) mustLine(ctx context.Context, c *call) (Channel, *lineRec, error) {
+	ch, l, err := s.bound(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l == nil {
+		return nil, nil, wire.Errorf(wire.CodeNotActiveLine, "connector %s is not set up on line %s (saveSettings first)", c.connector, c.line)
+	}
+	return ch, l, nil
+}
+
+func ok() map[string]any { return map[string]any{"RESULT": "OK"} }
+
+// withCode keeps err's own protocol code, or gives it code.
+func withCode(err error, code wire.Code) error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return &wire.Error{Code: code, Message: err.Error(), Err: err}
+}
+
+// arg returns positional argument i ("" when absent).
+func (c *call) arg(i int) any {
+	if i < len(c.args) {
+		return c.args[i]
+	}
+	return nil
+}
+
+// settingsArg reads saveSettings' argument: a map of scalar values.
+func settingsArg(v any) (map[string]string, error) {
+	out := map[string]string{}
+	switch x := v.(type) {
+	case nil, string:
+		if x != nil && x.(string) != "" {
+			return nil, wire.Errorf(wire.CodeFailedSaveSettings, "settings must be an array of key => value")
+		}
+		return out, nil
+	case *wire.Map:
+		for _, e := range x.Entries {
+			k := fmt.Sprint(e.Key)
+			if k == "" || len(k) > maxParamName {
+				return nil, wire.Errorf(wire.CodeFailedSaveSettings, "setting name %q is empty or longer than %d bytes", k, maxParamName)
+			}
+			switch val := e.Value.(type) {
+			case *wire.Map, []any:
+				return nil, wire.Errorf(wire.CodeFailedSaveSettings, "setting %q must be a scalar", k)
+			default:
+				out[k] = scalarString(val)
+			}
+		}
+		return out, nil
+	case []any:
+		if len(x) == 0 {
+			return out, nil
+		}
+	}
+	return nil, wire.Errorf(wire.CodeFailedSaveSettings, "settings must be an array of key => value")
+}
+
+func (s *Server) mSaveSettings(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.bound(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	in, err := settingsArg(c.arg(0))
+	if err != nil {
+		return nil, err
+	}
+	view := &Line{SiteDomain: c.site.domain, SiteLicence: c.site.site.licence(), LineID: c.line, Connector: c.connector, Settings: map[string]string{}}
+	if l != nil {
+		view = s.line(c.site, l)
+		for _, k := range ch.SecretKeys() {
+			if v, ok := in[k]; ok && v == SecretMask {
+				in[k] = l.params[k]
+			}
+		}
+	}
+	out, err := ch.SaveSettings(ctx, view, in)
+	if err != nil {
+		return nil, withCode(err, wire.CodeFailedSaveSettings)
+	}
+	for k := range out {
+		if k == "" || len(k) > maxParamName {
+			return nil, wire.Errorf(wire.CodeFailedSaveSettings, "setting name %q is empty or longer than %d bytes", k, maxParamName)
+		}
+	}
+	nl, err := s.store.saveLine(ctx, c.site.id, c.line, c.connector, out)
+	if err != nil {
+		return nil, err
+	}
+	res := ok()
+	res["URL_WEBHOOK"] = s.webhookURL(nl.realID, nl.hash)
+	return res, nil
+}
+
+func (s *Server) mTestConnect(ctx context.Context, c *call) (any, error) {
+	if c.connector != "" && c.connector != "all" {
+		ch, l, err := s.bound(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			if err := ch.TestConnect(ctx, s.line(c.site, l)); err != nil {
+				_ = s.store.setFlags(ctx, l.id, ptr(false), nil, ptr(true))
+				return nil, withCode(err, wire.CodeFailedTestConnector)
+			}
+		}
+		if err := s.testPortal(ctx, c); err != nil {
+			return nil, err
+		}
+		if l != nil {
+			if err := s.store.setFlags(ctx, l.id, ptr(true), nil, ptr(false)); err != nil {
+				return nil, err
+			}
+		}
+		return ok(), nil
+	}
+	if err := s.testPortal(ctx, c); err != nil {
+		return nil, err
+	}
+	return ok(), nil
+}
+
+// testPortal checks the other direction: the portal's own endpoint answers a signed testConnect.
+func (s *Server) testPortal(ctx context.Context, c *call) error {
+	resp, err := s.post(ctx, c.site, &wire.Packet{Command: CmdTestConnect, Connector: c.p.Connector, Line: c.line, Data: []any{}})
+	if err != nil {
+		return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint %s%s does not answer testConnect: %v", trimSlash(c.site.domain), s.cfg.PortalPath, err)
+	}
+	var d struct {
+		Result string `json:"RESULT"`
+	}
+	if err := decodeJSON(resp.Data, &d); err != nil || !strings.EqualFold(d.Result, "OK") {
+		return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint answered testConnect without RESULT OK")
+	}
+	return nil
+}
+
+func (s *Server) mRegister(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := ch.Register(ctx, s.line(c.site, l))
+	if err != nil {
+		_ = s.store.setFlags(ctx, l.id, nil, ptr(false), ptr(true))
+		return nil, withCode(err, wire.CodeFailedRegister)
+	}
+	if len(reg.EntityKey) > maxKeyLen {
+		return nil, wire.Errorf(wire.CodeFailedRegister, "entity key longer than %d bytes", maxKeyLen)
+	}
+	movedFrom, err := s.store.claimEntity(ctx, l, reg.EntityKey)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range movedFrom {
+		s.m.enqueued.WithLabelValues(CmdDeactivateConnector).Inc()
+		s.log.Warn("connector: entity moved; old line connector deleted and deactivated",
+			"entity_real", l.realID, "old_line", m.line, "old_connector", m.connector, "new_line", l.line)
+	}
+	if len(movedFrom) > 0 {
+		s.wake()
+	}
+	res := map[string]any{}
+	for k, v := range reg.Info {
+		res[k] = v
+	}
+	res["RESULT"] = "OK"
+	res["URL_WEBHOOK"] = s.webhookURL(l.realID, l.hash)
+	return res, nil
+}
+
+func (s *Server) mUnregister(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.Unregister(ctx, s.line(c.site, l)); err != nil {
+		return nil, withCode(err, wire.CodeInternal)
+	}
+	if err := s.store.unregister(ctx, l); err != nil {
+		return nil, err
+	}
+	return ok(), nil
+}
+
+func (s *Server) mDeleteConnector(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.bound(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return ok(), nil
+	}
+	if err := ch.Unregister(ctx, s.line(c.site, l)); err != nil {
+		s.log.Warn("connector: unregister before delete", "connector", l.connector, "line", l.line, "err", err)
+	}
+	if err := s.store.deleteLines(ctx, []*lineRec{l}); err != nil {
+		return nil, err
+	}
+	return ok(), nil
+}
+
+func (s *Server) mReadSettings(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return maskSettings(l.params, ch.SecretKeys()), nil
+}
+
+func maskSettings(params map[string]string, secrets []string) *wire.Map {
+	secret := map[string]bool{}
+	for _, k := range secrets {
+		secret[k] = true
+	}
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := &wire.Map{}
+	for _, k := range keys {
+		v := params[k]
+		if secret[k] && v != "" {
+			v = SecretMask
+		}
+		out.Set(k, v)
+	}
+	return out
+}
+
+func status(l *lineRec) map[string]bool {
+	return map[string]bool{"ACTIVE": l.active, "CONNECTION": l.connection, "REGISTER": l.registered, "ERROR": l.errFlag}
+}
+
+func (s *Server) mInfoConnect(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{}
+	for k, v := range ch.Info(s.line(c.site, l)) {
+		res[k] = v
+	}
+	res["ID"] = l.connector
+	res["LINE"] = l.line
+	res["STATUS"] = status(l)
+	res["URL_WEBHOOK"] = s.webhookURL(l.realID, l.hash)
+	return res, nil
+}
+
+func (s *Server) mInfoConnectLink(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	res := map[string]any{"URL_WEBHOOK": s.webhookURL(l.realID, l.hash)}
+	if links, ok := ch.Info(s.line(c.site, l))["links"]; ok {
+		res["LINKS"] = links
+	}
+	return res, nil
+}
+
+func (s *Server) mListConnector(context.Context, *call) (any, error) {
+	out := map[string]string{}
+	for id := range s.channels {
+		out[id] = id
+	}
+	return out, nil
+}
+
+// lineArg is the line id of infoConnectorsLine/deleteLine: the first argument, else LINE.
+func (c *call) lineArg() (string, error) {
+	line := scalarString(c.arg(0))
+	if line == "" {
+		line = c.line
+	}
+	if line == "" || len(line) > maxLineLen {
+		return "", wire.Errorf(wire.CodeBadPacket, "the line id (first argument or LINE) is missing or too long")
+	}
+	return line, nil
+}
+
+func (s *Server) mInfoConnectorsLine(ctx context.Context, c *call) (any, error) {
+	line, err := c.lineArg()
+	if err != nil {
+		return nil, err
+	}
+	ls, err := s.store.linesOf(ctx, c.site.id, line)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, l := range ls {
+		out[l.connector] = map[string]any{"STATUS": status(l), "URL_WEBHOOK": s.webhookURL(l.realID, l.hash)}
+	}
+	return out, nil
+}
+
+func (s *Server) mDeleteLine(ctx context.Context, c *call) (any, error) {
+	line, err := c.lineArg()
+	if err != nil {
+		return nil, err
+	}
+	ls, err := s.store.linesOf(ctx, c.site.id, line)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		if ch, err := s.Channel(l.connector); err == nil {
+			if l.params, err = s.store.params(ctx, s.store.db, l.id); err == nil {
+				if err := ch.Unregister(ctx, s.line(c.site, l)); err != nil {
+					s.log.Warn("connector: unregister before delete", "connector", l.connector, "line", l.line, "err", err)
+				}
+			}
+		}
+	}
+	if err := s.store.deleteLines(ctx, ls); err != nil {
+		return nil, err
+	}
+	res := ok()
+	res["DELETED"] = len(ls)
+	return res, nil
+}
+
+// listArg reads an argument that must be a list of items (an empty value is an empty list).
+func listArg(v any, what string) ([]any, error) {
+	switch x := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if x == "" {
+			return nil, nil
+		}
+	case []any:
+		return x, nil
+	case *wire.Map:
+		out := make([]any, 0, len(x.Entries))
+		for _, e := range x.Entries {
+			out = append(out, e.Value)
+		}
+		return out, nil
+	}
+	return nil, wire.Errorf(wire.CodeBadPacket, "%s must be a list", what)
+}
+
+func (s *Server) mSend(ctx context.Context, c *call) (any, error) {
+	ch, l, err := s.mustLine(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if !l.active {
+		return nil, wire.Errorf(wire.CodeNotActiveLine, "connector %s of line %s is not active", l.connector, l.line)
+	}
+	items, err := listArg(c.arg(0), "the messages")
+	if err != nil {
+		return nil, err
+	}
+	for i, it := range items {
+		if _, ok := it.(*wire.Map); !ok {
+			return nil, wire.Errorf(wire.CodeBadPacket, "message %d is not an array", i)
+		}
+	}
+	if len(items) == 0 {
+		return ok(), nil
+	}
+	method := c.p.Command
+	for _, m := range []string{"sendMessage", "updateMessage", "deleteMessage"} {
+		if strings.EqualFold(m, method) {
+			method = m
+		}
+	}
+	report, err := ch.Send(ctx, s.line(c.site, l), method, items)
+	if err != nil {
+		return nil, withCode(err, wire.CodeInternal)
+	}
+	if len(report) > 0 {
+		n, err := s.store.enqueue(ctx, c.site.id, l.line, l.connector, report)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range report[:n] {
+			s.m.enqueued.WithLabelValues(cmdOr(in.Command)).Inc()
+		}
+		s.wake()
+	}
+	res := ok()
+	res["COUNT"] = len(items)
+	return res, nil
+}
+
+func cmdOr(c string) string {
+	if c == "" {
+		return CmdReceivingMessage
+	}
+	return c
+}
+
+func (s *Server) mSetStatusDelivered(ctx context.Context, c *call) (any, error) {
+	if c.line == "" {
+		return nil, wire.Errorf(wire.CodeBadPacket, "LINE is empty")
+	}
+	items, err := listArg(c.arg(0), "the delivered items")
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]msgKey, 0, len(items))
+	for i, it := range items {
+		var d struct {
+			Chat struct {
+				ID string `php:"id"`
+			} `php:"chat"`
+			Message struct {
+				ID string `php:"id"`
+			} `php:"message"`
+		}
+		if err := wire.Bind(it, &d); err != nil {
+			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+		}
+		if d.Chat.ID == "" || d.Message.ID == "" {
+			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: chat.id and message.id are required", i)
+		}
+		keys = append(keys, msgKey{d.Chat.ID, d.Message.ID})
+	}
+	n, unblocked, err := s.store.confirm(ctx, c.site.id, c.line, keys)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		s.m.confirmed.Add(float64(n))
+	}
+	if unblocked {
+		s.wake()
+	}
+	res := ok()
+	res["CONFIRMED"] = n
+	return res, nil
+}
+
+func (s *Server) mNoop(context.Context, *call) (any, error) { return ok(), nil }
+
+func decodeJSON(raw []byte, v any) error {
+	if len(raw) == 0 {
+		return errors.New("no DATA")
+	}
+	return json.Unmarshal(raw, v)
+}

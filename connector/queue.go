@@ -1,0 +1,650 @@
+package connector
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// Server → portal commands the server sends itself.
+const (
+	CmdReceivingMessage       = "receivingMessage"
+	CmdReceivingStatusDeliver = "receivingStatusDelivery"
+	CmdReceivingError         = "receivingError"
+	CmdDeactivateConnector    = "deactivateConnector"
+	CmdTestConnect            = "testConnect"
+)
+
+// itemless commands carry no items: each queued one is its own packet with an empty DATA.
+func itemless(cmd string) bool {
+	return strings.EqualFold(cmd, CmdDeactivateConnector) || strings.EqualFold(cmd, CmdTestConnect)
+}
+
+// Lane states (conn_lane.state).
+const (
+	stateReady    = 0 // may be dispatched when next_at has come (next_at is the last service time)
+	stateAwaiting = 1 // a receivingMessage batch was accepted; next_at is the confirmation deadline
+	stateBlocked  = 2 // attempts failures so far; next_at is the end of the block
+)
+
+// laneCache maps (site, line) to the lane id; lanes are never deleted.
+type laneCache struct{ m sync.Map }
+
+type laneKey struct {
+	site int64
+	line string
+}
+
+// laneID returns the lane of (site, line), creating it.
+func (s *Store) laneID(ctx context.Context, tx *sql.Tx, lanes *laneCache, siteID int64, line string) (int64, error) {
+	if v, ok := lanes.m.Load(laneKey{siteID, line}); ok {
+		return v.(int64), nil
+	}
+	res, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_lane (site_id, line) VALUES (?, ?)`, siteID, line)
+	if err != nil {
+		return 0, err
+	}
+	created, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM conn_lane WHERE site_id = ? AND line = ?`, siteID, line).Scan(&id); err != nil {
+		return 0, err
+	}
+	if created == 0 { // a lane made by this transaction is cached only once it is committed (by a later call)
+		lanes.m.Store(laneKey{siteID, line}, id)
+	}
+	return id, nil
+}
+
+// prepared is an item ready to be stored.
+type prepared struct {
+	command, connector, chatID, msgID string
+	blob                              []byte
+	dkey                              string
+}
+
+// prepare serializes and checks items before any write.
+func prepare(items []Incoming, defConnector string) ([]prepared, error) {
+	out := make([]prepared, 0, len(items))
+	for i, in := range items {
+		p := prepared{command: in.Command, connector: strings.ToLower(in.Connector)}
+		if p.command == "" {
+			p.command = CmdReceivingMessage
+		}
+		if p.connector == "" {
+			p.connector = strings.ToLower(defConnector)
+		}
+		if len(p.command) > 64 || len(p.connector) > maxConnectorLen || p.connector == "" {
+			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: command or connector missing or too long", i)
+		}
+		var err error
+		if p.blob, err = wire.Serialize(in.Item); err != nil {
+			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+		}
+		if !itemless(p.command) && in.Item != nil {
+			v, err := wire.Unserialize(p.blob)
+			if err != nil {
+				return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+			}
+			p.chatID = scalarString(path(v, "chat", "id"))
+			p.msgID = scalarString(path(v, "message", "id"))
+		}
+		if len(p.chatID) > maxKeyLen || len(p.msgID) > maxKeyLen {
+			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: chat.id or message.id longer than %d bytes", i, maxKeyLen)
+		}
+		if in.DedupKey != "" {
+			h := sha256.Sum256([]byte(p.connector + "\x00" + in.DedupKey))
+			p.dkey = hex.EncodeToString(h[:])
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// enqueueTx stores items for (site, line) in order inside tx; items whose DedupKey was seen are dropped.
+func (s *Store) enqueueTx(ctx context.Context, tx *sql.Tx, siteID int64, line string, items []Incoming, now int64) error {
+	ps, err := prepare(items, "")
+	if err != nil {
+		return err
+	}
+	_, err = s.enqueuePrepared(ctx, tx, &s.lanes, siteID, line, ps, now)
+	return err
+}
+
+func (s *Store) enqueuePrepared(ctx context.Context, tx *sql.Tx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int, error) {
+	lane, err := s.laneID(ctx, tx, lanes, siteID, line)
+	if err != nil {
+		return 0, err
+	}
+	// Locks the lane (MySQL) so that enqueues of one line commit in id order, and marks it busy.
+	if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 0 WHERE id = ?`, lane); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		if p.dkey != "" {
+			res, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`, lane, p.dkey, now)
+			if err != nil {
+				return 0, err
+			}
+			if k, err := res.RowsAffected(); err != nil || k == 0 {
+				if err != nil {
+					return 0, err
+				}
+				continue
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			lane, p.command, p.connector, p.chatID, p.msgID, p.blob, now); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// enqueue stores items for (site, line) in one transaction and returns how many were stored (duplicates
+// dropped).
+func (s *Store) enqueue(ctx context.Context, siteID int64, line, defConnector string, items []Incoming) (int, error) {
+	ps, err := prepare(items, defConnector)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = s.enqueuePrepared(ctx, tx, &s.lanes, siteID, line, ps, s.nowMS())
+		return err
+	})
+	return n, err
+}
+
+// lane is a conn_lane row.
+type lane struct {
+	id, siteID        int64
+	line              string
+	state, attempts   int
+	firstFail, nextAt int64
+	sentUpto          int64
+	leaseOwner        string
+	leaseUntil        int64
+}
+
+const laneCols = `id, site_id, line, state, attempts, first_fail_ms, next_at_ms, sent_upto, lease_owner, lease_until_ms`
+
+func scanLane(r rowScanner) (*lane, error) {
+	var l lane
+	err := r.Scan(&l.id, &l.siteID, &l.line, &l.state, &l.attempts, &l.firstFail, &l.nextAt, &l.sentUpto, &l.leaseOwner, &l.leaseUntil)
+	return &l, err
+}
+
+// batch is what one dispatch sends: the head items of a lane with the same command and connector.
+type batch struct {
+	lane      *lane
+	command   string
+	connector string
+	first     int64
+	last      int64
+	ids       []int64
+	created   []int64
+	blobs     [][]byte
+}
+
+// claimResult says what a claim did.
+type claimResult struct {
+	batch       *batch // to send, with the lane leased to the caller
+	worked      bool   // something changed (a lane was examined)
+	deadLetters int    // items moved to the dead-letter table
+	timedOut    bool   // a confirmation deadline passed
+	unblocked   bool   // an awaited batch turned out confirmed
+}
+
+// claim finds one lane that is ready and either settles it (confirmation deadline, dead letters, nothing
+// left) or leases it to owner and returns its next batch.
+func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule []time.Duration, leaseTTL, confirmTimeout time.Duration) (claimResult, error) {
+	var res claimResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = claimResult{}
+		now := s.nowMS()
+		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane
+			WHERE idle = 0 AND next_at_ms <= ? AND lease_until_ms <= ? ORDER BY next_at_ms, id LIMIT 1`+s.forUpdate(true), now, now))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		res.worked = true
+		switch l.state {
+		case stateAwaiting:
+			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
+			if err != nil {
+				return err
+			}
+			if remaining > 0 { // the confirmation did not come in time
+				res.timedOut = true
+				return s.failTx(ctx, tx, l, now, schedule)
+			}
+			res.unblocked = true
+			if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
+				return err
+			}
+		case stateBlocked:
+			if l.attempts >= len(schedule) { // the last block ended
+				n, err := s.deadLetterTx(ctx, tx, l, now)
+				if err != nil {
+					return err
+				}
+				res.deadLetters = n
+				if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
+					return err
+				}
+			}
+		}
+		b, err := s.headBatch(ctx, tx, l, batchSize)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 1 WHERE id = ?`, l.id)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = ?, lease_until_ms = ?, sent_upto = ? WHERE id = ?`,
+			owner, now+leaseTTL.Milliseconds(), b.last, l.id); err != nil {
+			return err
+		}
+		l.sentUpto = b.last
+		res.batch = b
+		return nil
+	})
+	return res, err
+}
+
+func (s *Store) headBatch(ctx context.Context, tx *sql.Tx, l *lane, size int) (*batch, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, item, created_ms FROM conn_queue WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var b *batch
+	for rows.Next() {
+		var id, created int64
+		var cmd, conn string
+		var blob []byte
+		if err := rows.Scan(&id, &cmd, &conn, &blob, &created); err != nil {
+			return nil, err
+		}
+		if b == nil {
+			b = &batch{lane: l, command: cmd, connector: conn, first: id}
+		} else if cmd != b.command || conn != b.connector || itemless(cmd) {
+			break
+		}
+		b.ids = append(b.ids, id)
+		b.created = append(b.created, created)
+		b.blobs = append(b.blobs, blob)
+		b.last = id
+		if itemless(cmd) {
+			break
+		}
+	}
+	return b, rows.Err()
+}
+
+func (s *Store) countUpto(ctx context.Context, tx *sql.Tx, laneID, upto int64) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM conn_queue WHERE lane_id = ? AND id <= ?`, laneID, upto).Scan(&n)
+	return n, err
+}
+
+// succeedTx resets a lane's failures; it is ready again (after the lanes served less recently).
+func (s *Store) succeedTx(ctx context.Context, tx *sql.Tx, laneID, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
+		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateReady, now, laneID)
+	return err
+}
+
+// failTx counts a failure and blocks the lane for the next period of the schedule.
+func (s *Store) failTx(ctx context.Context, tx *sql.Tx, l *lane, now int64, schedule []time.Duration) error {
+	attempts := l.attempts + 1
+	first := l.firstFail
+	if attempts == 1 || first == 0 {
+		first = now
+	}
+	period := schedule[min(attempts, len(schedule))-1]
+	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = ?, first_fail_ms = ?, next_at_ms = ?,
+		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateBlocked, attempts, first, now+period.Milliseconds(), l.id)
+	return err
+}
+
+// deadLetterTx moves every queued item of a lane to the dead-letter table.
+func (s *Store) deadLetterTx(ctx context.Context, tx *sql.Tx, l *lane, now int64) (int, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
+		created_ms, dead_ms, attempts, first_fail_ms)
+		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE lane_id = ?`,
+		l.siteID, l.line, now, l.attempts, l.firstFail, l.id); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ?`, l.id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// finishResult says how a sent batch settled.
+type finishResult struct {
+	lost      bool  // the lease had passed to another process: nothing was changed
+	confirmed int64 // items confirmed (deleted) by this finish
+	awaiting  bool  // the batch waits for setStatusDelivered
+}
+
+// finish settles a sent batch: a failure blocks the lane; an accepted receivingMessage batch waits for its
+// confirmation unless it already came; any other accepted batch is deleted.
+func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, schedule []time.Duration, confirmTimeout time.Duration) (finishResult, error) {
+	var res finishResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res = finishResult{}
+		now := s.nowMS()
+		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE id = ?`+s.forUpdate(false), b.lane.id))
+		if err != nil {
+			return err
+		}
+		if l.leaseOwner != owner {
+			res.lost = true
+			return nil
+		}
+		switch {
+		case sendErr != nil:
+			return s.failTx(ctx, tx, l, now, schedule)
+		case strings.EqualFold(b.command, CmdReceivingMessage):
+			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
+			if err != nil {
+				return err
+			}
+			res.confirmed = int64(len(b.ids) - remaining)
+			if remaining == 0 {
+				return s.succeedTx(ctx, tx, l.id, now)
+			}
+			res.awaiting = true
+			_, err = tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0 WHERE id = ?`,
+				stateAwaiting, now+confirmTimeout.Milliseconds(), l.id)
+			return err
+		default:
+			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id >= ? AND id <= ?`, l.id, b.first, b.last)
+			if err != nil {
+				return err
+			}
+			res.confirmed, _ = r.RowsAffected()
+			return s.succeedTx(ctx, tx, l.id, now)
+		}
+	})
+	return res, err
+}
+
+// msgKey is the (chat id, message id) of a confirmed item.
+type msgKey struct{ chat, msg string }
+
+// confirm deletes the sent receivingMessage items of (site, line) that the portal confirmed and unblocks
+// the lane at once when nothing it sent remains unconfirmed. It returns the number of items deleted.
+func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []msgKey) (int64, bool, error) {
+	var total int64
+	var unblocked bool
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		total, unblocked = 0, false
+		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE site_id = ? AND line = ?`+s.forUpdate(false), siteID, line))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for start := 0; start < len(keys); start += 100 {
+			chunk := keys[start:min(start+100, len(keys))]
+			var sb strings.Builder
+			args := []any{l.id, l.sentUpto, CmdReceivingMessage}
+			for i, k := range chunk {
+				if i > 0 {
+					sb.WriteString(" OR ")
+				}
+				sb.WriteString("(chat_id = ? AND msg_id = ?)")
+				args = append(args, k.chat, k.msg)
+			}
+			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id <= ? AND command = ? AND (`+sb.String()+`)`, args...)
+			if err != nil {
+				return err
+			}
+			n, _ := r.RowsAffected()
+			total += n
+		}
+		if total == 0 || l.leaseOwner != "" || (l.state != stateAwaiting && l.state != stateBlocked) {
+			return nil
+		}
+		remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
+		if err != nil || remaining > 0 {
+			return err
+		}
+		unblocked = true
+		return s.succeedTx(ctx, tx, l.id, s.nowMS())
+	})
+	return total, unblocked, err
+}
+
+// nextDue returns the earliest time a lane becomes ready (a block or confirmation deadline ending, or, with
+// withLeases, another process's lease expiring).
+func (s *Store) nextDue(ctx context.Context, withLeases bool) (time.Time, bool, error) {
+	now := s.nowMS()
+	var due sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_at_ms) FROM conn_lane WHERE idle = 0 AND next_at_ms > ?`, now).Scan(&due)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	if withLeases {
+		var lease sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT MIN(lease_until_ms) FROM conn_lane WHERE idle = 0 AND lease_until_ms > ?`, now).Scan(&lease); err != nil {
+			return time.Time{}, false, err
+		}
+		if lease.Valid && (!due.Valid || lease.Int64 < due.Int64) {
+			due = lease
+		}
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(due.Int64), true, nil
+}
+
+// releaseLeases frees every lease (SQLite: the one process that owns the queue is starting).
+func (s *Store) releaseLeases(ctx context.Context) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = '', lease_until_ms = 0 WHERE lease_owner <> ''`)
+		return err
+	})
+}
+
+// pruneDedup forgets dedup keys older than before.
+func (s *Store) pruneDedup(ctx context.Context, before int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE created_ms < ?`, before)
+		return err
+	})
+}
+
+// ---- inspection ----
+
+// LaneStats describes the queue of one (site, line).
+type LaneStats struct {
+	Site         string    `json:"site"` // the portal's domain
+	Licence      string    `json:"licence"`
+	Line         string    `json:"line"`
+	Pending      int       `json:"pending"`
+	State        string    `json:"state"` // idle, ready, sending, awaiting, blocked
+	Attempts     int       `json:"attempts"`
+	FirstFailure time.Time `json:"first_failure,omitzero"`
+	NextAt       time.Time `json:"next_at,omitzero"` // end of the block or confirmation deadline
+	Dead         int       `json:"dead"`
+}
+
+// QueueStats summarises the queue.
+type QueueStats struct {
+	Lines   []LaneStats `json:"lines"`
+	Pending int         `json:"pending"`
+	Blocked int         `json:"blocked"`
+	Dead    int         `json:"dead"`
+}
+
+// QueueStats returns the state of every line that has or had queued items.
+func (s *Store) QueueStats(ctx context.Context) (QueueStats, error) {
+	var st QueueStats
+	rows, err := s.db.QueryContext(ctx, `SELECT l.id, s.domain, s.licence, l.line, l.idle, l.state, l.attempts, l.first_fail_ms, l.next_at_ms,
+		l.lease_owner, l.lease_until_ms,
+		(SELECT COUNT(*) FROM conn_queue q WHERE q.lane_id = l.id),
+		(SELECT COUNT(*) FROM conn_dead d WHERE d.lane_id = l.id)
+		FROM conn_lane l JOIN conn_site s ON s.id = l.site_id ORDER BY s.domain, l.line`)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	now := s.nowMS()
+	for rows.Next() {
+		var (
+			id, firstFail, nextAt, leaseUntil int64
+			idle, state                       int
+			owner                             string
+			ls                                LaneStats
+		)
+		if err := rows.Scan(&id, &ls.Site, &ls.Licence, &ls.Line, &idle, &state, &ls.Attempts, &firstFail, &nextAt, &owner, &leaseUntil, &ls.Pending, &ls.Dead); err != nil {
+			return st, err
+		}
+		switch {
+		case owner != "" && leaseUntil > now:
+			ls.State = "sending"
+		case state == stateBlocked:
+			ls.State = "blocked"
+			ls.NextAt = time.UnixMilli(nextAt)
+		case state == stateAwaiting:
+			ls.State = "awaiting"
+			ls.NextAt = time.UnixMilli(nextAt)
+		case ls.Pending == 0 || idle == 1:
+			ls.State = "idle"
+		default:
+			ls.State = "ready"
+		}
+		if firstFail > 0 {
+			ls.FirstFailure = time.UnixMilli(firstFail)
+		}
+		if ls.State == "blocked" {
+			st.Blocked++
+		}
+		st.Pending += ls.Pending
+		st.Dead += ls.Dead
+		st.Lines = append(st.Lines, ls)
+	}
+	return st, rows.Err()
+}
+
+// QueueFilter selects queued or dead items.
+type QueueFilter struct {
+	// Site is a portal domain or licence; empty means all.
+	Site string
+	// Line is a line id; empty means all.
+	Line string
+	// AfterID lists items with a greater id only (paging).
+	AfterID int64
+	// Limit caps the items returned; 0 means 100.
+	Limit int
+}
+
+// QueuedItem is one queued (or dead) item.
+type QueuedItem struct {
+	ID        int64     `json:"id"`
+	Site      string    `json:"site"`
+	Line      string    `json:"line"`
+	Command   string    `json:"command"`
+	Connector string    `json:"connector"`
+	ChatID    string    `json:"chat_id,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	Item      any       `json:"item"` // as decoded from the stored PHP serialization (*wire.Map, []any, …)
+	Created   time.Time `json:"created"`
+	// Dead-letter fields.
+	DeadAt       time.Time `json:"dead_at,omitzero"`
+	Attempts     int       `json:"attempts,omitempty"`
+	FirstFailure time.Time `json:"first_failure,omitzero"`
+}
+
+// QueueList lists queued items in order.
+func (s *Store) QueueList(ctx context.Context, f QueueFilter) ([]QueuedItem, error) {
+	return s.list(ctx, f, false)
+}
+
+// DeadLetters lists dead-lettered items in order.
+func (s *Store) DeadLetters(ctx context.Context, f QueueFilter) ([]QueuedItem, error) {
+	return s.list(ctx, f, true)
+}
+
+func (s *Store) list(ctx context.Context, f QueueFilter, dead bool) ([]QueuedItem, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	var q string
+	if dead {
+		q = `SELECT d.id, s.domain, d.line, d.command, d.connector, d.chat_id, d.msg_id, d.item, d.created_ms, d.dead_ms, d.attempts, d.first_fail_ms
+			FROM conn_dead d JOIN conn_site s ON s.id = d.site_id WHERE d.id > ?`
+	} else {
+		q = `SELECT d.id, s.domain, l.line, d.command, d.connector, d.chat_id, d.msg_id, d.item, d.created_ms, 0, 0, 0
+			FROM conn_queue d JOIN conn_lane l ON l.id = d.lane_id JOIN conn_site s ON s.id = l.site_id WHERE d.id > ?`
+	}
+	args := []any{f.AfterID}
+	if f.Site != "" {
+		q += ` AND (s.domain = ? OR s.licence = ?)`
+		args = append(args, f.Site, strings.ToLower(f.Site))
+	}
+	if f.Line != "" {
+		if dead {
+			q += ` AND d.line = ?`
+		} else {
+			q += ` AND l.line = ?`
+		}
+		args = append(args, f.Line)
+	}
+	q += ` ORDER BY d.id LIMIT ?`
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []QueuedItem
+	for rows.Next() {
+		var it QueuedItem
+		var blob []byte
+		var created, deadAt, firstFail int64
+		if err := rows.Scan(&it.ID, &it.Site, &it.Line, &it.Command, &it.Connector, &it.ChatID, &it.MessageID, &blob, &created, &deadAt, &it.Attempts, &firstFail); err != nil {
+			return nil, err
+		}
+		v, err := wire.Unserialize(blob)
+		if err != nil {
+			return nil, fmt.Errorf("connector: stored item %d: %w", it.ID, err)
+		}
+		it.Item = v
+		it.Created = time.UnixMilli(created)
+		if dead {
+			it.DeadAt = time.UnixMilli(deadAt)
+			if firstFail > 0 {
+				it.FirstFailure = time.UnixMilli(firstFail)
+			}
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}

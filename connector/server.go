@@ -1,0 +1,287 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/wire"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is a running connector server: the portal-facing endpoint, the messenger webhooks, the records and
+// the durable queue with its dispatcher. NewServer listens at once (so URL is known); Start serves and
+// dispatches; Close stops everything.
+type Server struct {
+	cfg      Config
+	store    *Store
+	ownDB    bool
+	tmpDir   string
+	log      *slog.Logger
+	channels map[string]Channel
+	methods  map[string]map[string]Method // real id → lower-case method → handler
+	guard    *wire.ReplayGuard
+	m        *metrics
+	owner    string // lease owner id of this process's dispatcher
+
+	ln      net.Listener
+	httpSrv *http.Server
+	url     string
+	mux     *http.ServeMux
+
+	wakeMu sync.Mutex
+	wakeCh chan struct{}
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   atomic.Bool
+	dispatch  atomic.Bool
+	closeOnce sync.Once
+	waiting   atomic.Int32 // dispatcher workers waiting for work (tests use it to know the server is settled)
+	lastPrune atomic.Int64
+}
+
+// NewServer opens the database (creating and migrating the schema), stores the configured sites, builds the
+// channels and listens on cfg.Addr. It does not serve until Start.
+func NewServer(cfg Config) (*Server, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, log: c.Logger, owner: randomHex(8), wakeCh: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			s.cleanup()
+		}
+	}()
+	db := c.DB
+	if db == nil {
+		dsn := c.DSN
+		if dsn == "" {
+			if s.tmpDir, err = os.MkdirTemp("", "olctl-connector-"); err != nil {
+				return nil, fmt.Errorf("connector: temporary database: %w", err)
+			}
+			dsn = "sqlite:" + filepath.Join(s.tmpDir, "connector.db")
+		}
+		if db, err = sqldb.Open(s.ctx, dsn); err != nil {
+			return nil, err
+		}
+		s.ownDB = true
+	}
+	if s.store, err = newStore(s.ctx, db, c.Clock); err != nil {
+		if s.ownDB {
+			_ = db.Close()
+		}
+		return nil, err
+	}
+	s.store.own = s.ownDB
+	for _, site := range c.Sites {
+		if _, err := s.store.upsertSite(s.ctx, site); err != nil {
+			return nil, err
+		}
+	}
+	if !s.store.mysql() {
+		if err := s.store.releaseLeases(s.ctx); err != nil {
+			return nil, fmt.Errorf("connector: release leases: %w", err)
+		}
+	}
+	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return nil, fmt.Errorf("connector: listen: %w", err)
+	}
+	s.url = "http://" + s.ln.Addr().String()
+	public := strings.TrimRight(c.PublicURL, "/")
+	if public == "" {
+		public = s.url
+	}
+	s.cfg.PublicURL = public
+	env := Env{HTTPClient: c.HTTPClient, Logger: c.Logger, Clock: c.Clock, PublicURL: public}
+	if s.channels, err = c.Channels.build(env); err != nil {
+		return nil, err
+	}
+	s.methods = map[string]map[string]Method{}
+	for id, ch := range s.channels {
+		if mp, ok := ch.(MethodProvider); ok {
+			ms := map[string]Method{}
+			for name, fn := range mp.Methods() {
+				if fn != nil {
+					ms[strings.ToLower(name)] = fn
+				}
+			}
+			s.methods[id] = ms
+		}
+	}
+	s.guard = wire.NewReplayGuard(c.Clock)
+	s.m = newMetrics(s.store)
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc(c.ServerPath, s.handlePortal)
+	s.mux.HandleFunc("/imwebhook/{real}", s.handleWebhook)
+	s.mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/healthz", s.handleHealth)
+	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	ok = true
+	return s, nil
+}
+
+// Start serves on the listener and starts the dispatcher (unless Config.NoDispatch). It returns at once.
+func (s *Server) Start() {
+	if !s.started.CompareAndSwap(false, true) {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("connector: serve", "err", err)
+		}
+	}()
+	if !s.cfg.NoDispatch {
+		s.StartDispatcher()
+	}
+}
+
+// StartDispatcher starts only the dispatcher, for callers that serve Handler themselves.
+func (s *Server) StartDispatcher() {
+	if !s.dispatch.CompareAndSwap(false, true) {
+		return
+	}
+	for i := 0; i < s.cfg.Workers; i++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.worker(s.ctx)
+		}()
+	}
+}
+
+// Close stops serving and dispatching, waits for in-flight work, and closes the database it opened (and
+// removes the temporary one).
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if s.httpSrv != nil {
+			err = s.httpSrv.Shutdown(ctx)
+		}
+		s.cancel()
+		s.wg.Wait()
+		s.cleanup()
+	})
+	return err
+}
+
+func (s *Server) cleanup() {
+	s.cancel()
+	if s.ln != nil && !s.started.Load() {
+		_ = s.ln.Close()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+	if s.tmpDir != "" {
+		_ = os.RemoveAll(s.tmpDir)
+	}
+}
+
+// URL returns the server's base URL, e.g. "http://127.0.0.1:41234".
+func (s *Server) URL() string { return s.url }
+
+// PortalEndpoint returns the URL portals post their packets to.
+func (s *Server) PortalEndpoint() string { return s.url + s.cfg.ServerPath }
+
+// Handler returns the server's HTTP handler (portal endpoint, webhooks, /metrics, /healthz).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Store returns the server's store (queue inspection).
+func (s *Server) Store() *Store { return s.store }
+
+// Registry returns the server's Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.m.reg }
+
+// Channel returns the server's channel for a connector id (real or virtual).
+func (s *Server) Channel(connector string) (Channel, error) {
+	id, _, err := s.cfg.Channels.Lookup(connector)
+	if err != nil {
+		return nil, err
+	}
+	ch, ok := s.channels[id]
+	if !ok {
+		return nil, &wire.Error{Code: CodeUnknownConnector, Message: fmt.Sprintf("no channel for connector %q", connector)}
+	}
+	return ch, nil
+}
+
+// AddSite stores a portal at run time (the same as listing it in Config.Sites).
+func (s *Server) AddSite(ctx context.Context, site Site) error {
+	if err := site.validate(); err != nil {
+		return err
+	}
+	_, err := s.store.upsertSite(ctx, site)
+	return err
+}
+
+// QueueStats returns the state of the queue (see Store.QueueStats).
+func (s *Server) QueueStats(ctx context.Context) (QueueStats, error) { return s.store.QueueStats(ctx) }
+
+// QueueList lists queued items (see Store.QueueList).
+func (s *Server) QueueList(ctx context.Context, f QueueFilter) ([]QueuedItem, error) {
+	return s.store.QueueList(ctx, f)
+}
+
+// DeadLetters lists dead-lettered items (see Store.DeadLetters).
+func (s *Server) DeadLetters(ctx context.Context, f QueueFilter) ([]QueuedItem, error) {
+	return s.store.DeadLetters(ctx, f)
+}
+
+// WebhookURL returns the webhook URL of a line connector hash.
+func (s *Server) webhookURL(realID, hash string) string {
+	return s.cfg.PublicURL + "/imwebhook/" + realID + "?h=" + hash
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.store.db.PingContext(ctx); err != nil {
+		http.Error(w, "database: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// wake tells every waiting worker that there may be work.
+func (s *Server) wake() {
+	s.wakeMu.Lock()
+	close(s.wakeCh)
+	s.wakeCh = make(chan struct{})
+	s.wakeMu.Unlock()
+}
+
+func (s *Server) wakeChan() <-chan struct{} {
+	s.wakeMu.Lock()
+	defer s.wakeMu.Unlock()
+	return s.wakeCh
+}
+
+// line builds the channel's view of a line connector.
+func (s *Server) line(site *siteRec, l *lineRec) *Line {
+	return &Line{
+		SiteDomain: site.domain, SiteLicence: site.site.licence(), LineID: l.line, Connector: l.connector,
+		Hash: l.hash, Settings: l.params, WebhookURL: s.webhookURL(l.realID, l.hash),
+	}
+}

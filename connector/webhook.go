@@ -1,0 +1,96 @@
+package connector
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// handleWebhook takes a messenger's update at POST /imwebhook/{real}?h={lineHash}: the hash names the line
+// connector, its channel turns the body into items, and the items are queued in one transaction. Any error
+// is answered with a status (404 for an unknown hash or channel, 405, 413, 400 for a body the channel
+// refuses) and the JSON envelope, and nothing is stored.
+func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	n, err := s.webhook(r)
+	code := "OK"
+	status := http.StatusOK
+	if err != nil {
+		code = string(wire.CodeOf(err))
+		status = webhookStatus(err)
+		if status >= 500 {
+			s.log.Error("connector: webhook", "path", r.URL.Path, "err", err)
+		} else {
+			s.log.Info("connector: webhook refused", "path", r.URL.Path, "status", status, "err", err)
+		}
+	}
+	s.m.requests.WithLabelValues("webhook", code).Inc()
+	s.m.reqSeconds.WithLabelValues("webhook").Observe(time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err != nil {
+		w.WriteHeader(status)
+		_, _ = w.Write(wire.ErrorBody(err))
+		return
+	}
+	body, _ := wire.OKBody(map[string]int{"QUEUED": n})
+	_, _ = w.Write(body)
+}
+
+func (s *Server) webhook(r *http.Request) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			n, err = 0, wire.Errorf(wire.CodeInternal, "panic: %v", p)
+		}
+	}()
+	if r.Method != http.MethodPost {
+		return 0, wire.Errorf(wire.CodeMethodNotAllowed, "webhooks must be POST")
+	}
+	real := r.PathValue("real")
+	ch, err := s.Channel(real)
+	if err != nil || RealID(real) != real {
+		return 0, &wire.Error{Code: CodeUnknownConnector, Message: "no channel " + real}
+	}
+	hash := r.URL.Query().Get("h")
+	if hash == "" || len(hash) > 64 {
+		return 0, wire.Errorf(wire.CodeNotActiveLine, "the h parameter (line hash) is missing")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return 0, wire.Errorf(wire.CodeRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
+		}
+		return 0, wire.Errorf(wire.CodeBadPacket, "reading the body: %v", err)
+	}
+	ctx := r.Context()
+	l, err := s.store.lineBy(ctx, s.store.db, `hash = ?`, hash)
+	if err != nil {
+		return 0, err
+	}
+	if l == nil || l.realID != real || !l.active {
+		return 0, wire.Errorf(wire.CodeNotActiveLine, "no active line connector has this hash")
+	}
+	site, err := s.store.siteByID(ctx, l.siteID)
+	if err != nil {
+		return 0, err
+	}
+	items, err := ch.Receive(ctx, s.line(site, l), r, body)
+	if err != nil {
+		return 0, err
+	}
+	if len(items) == 0 {
+		return 0, nil
+	}
+	if n, err = s.store.enqueue(ctx, site.id, l.line, l.connector, items); err != nil {
+		return 0, err
+	}
+	if d := len(items) - n; d > 0 {
+		s.m.duplicates.Add(float64(d))
+	}
+	s.m.enqueued.WithLabelValues(CmdReceivingMessage).Add(float64(n))
+	s.wake()
+	return n, nil
+}
