@@ -49,8 +49,10 @@ func newFakeTLSServer(t *testing.T, creds wire.Credentials) *fakeServer {
 func startFakeServer(t *testing.T, creds wire.Credentials, useTLS bool) *fakeServer {
 	t.Helper()
 	fs := &fakeServer{creds: creds, answers: map[string]func(fakeCall) (any, error){
-		"testconnect":   func(fakeCall) (any, error) { return map[string]any{"RESULT": "OK"}, nil },
-		"listconnector": func(fakeCall) (any, error) { return map[string]any{"botframework": "Microsoft Bot Framework", "echo": "Echo"}, nil },
+		"testconnect": func(fakeCall) (any, error) { return map[string]any{"RESULT": "OK"}, nil },
+		"listconnector": func(fakeCall) (any, error) {
+			return map[string]any{"botframework": "Microsoft Bot Framework", "echo": "Echo"}, nil
+		},
 	}, header: http.Header{}}
 	guard := wire.NewReplayGuard(nil)
 	fs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

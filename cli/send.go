@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -123,6 +124,12 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		return err
 	}
 	if err := cl.SendMessage(ctx, []client.OutgoingMessage{msg}); err != nil {
+		if errors.Is(err, client.ErrNoChatContext) {
+			if o.db == "" {
+				return &UsageError{Err: fmt.Errorf("%w (give --db, the portal database 'olctl serve --db' writes)", err)}
+			}
+			return &UsageError{Err: fmt.Errorf("%w: no message from this chat reached the portal of --db yet", err)}
+		}
 		return err
 	}
 	if cfg.JSON() {

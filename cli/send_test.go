@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/olctl/olctl/bfcontext"
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/wire"
+)
+
+func TestSend(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	fs.answer("sendMessage", func(fakeCall) (any, error) { return true, nil })
+	r := run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "echo")},
+		"send", "--chat", "chat-1", "--message-id", "m-1", "--user-id", "42", "--file", "https://files.example.com/a/invoice.pdf",
+		"hello", "world").wantCode(t, 0)
+	if r.out != "sent message m-1 to chat chat-1 (echo, line 3)\n" {
+		t.Fatalf("output %q", r.out)
+	}
+	calls := fs.received()
+	if len(calls) != 1 || calls[0].Method != "sendMessage" || calls[0].Connector != "echo" {
+		t.Fatalf("calls %+v", calls)
+	}
+	want := "[[{im={chat_id=chat-1 message_id=m-1} message={user_id=42 text=hello world files=[{name=invoice.pdf type= link=https://files.example.com/a/invoice.pdf size=0}]} chat={id=chat-1}}]]"
+	if got := describeValue(calls[0].Args); got != want {
+		t.Fatalf("args\n got %s\nwant %s", got, want)
+	}
+
+	// Text from stdin, JSON output parsed back.
+	var doc sendResultJSON
+	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "echo"), stdin: "from stdin\n"}, "send", "--chat", "c2", "--json", "-").
+		wantCode(t, 0).decodeJSON(t, &doc)
+	if !doc.OK || doc.Message.Message.Text != "from stdin" || doc.Message.Chat.ID != "c2" || doc.Message.IM.MessageID == "" {
+		t.Fatalf("JSON %+v", doc)
+	}
+}
+
+func TestSendBotFrameworkContextFromDB(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	db, err := sqldb.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := bfcontext.NewSQLStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Put(ctx, bfcontext.Context{ChatID: "29:conv", Connector: "botframework.skype",
+		From: bfcontext.Account{ID: "28:bot", Name: "Bot"}, ServiceURL: "https://smba.example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	fs := newFakeServer(t, hmacCreds())
+	fs.answer("sendMessage", func(fakeCall) (any, error) { return true, nil })
+	env := fs.env("OLCTL_CONNECTOR", "botframework.skype")
+	run(t, runOpts{env: env}, "send", "--chat", "29:conv", "--db", path, "--message-id", "1", "hi :smile:").wantCode(t, 0)
+	calls := fs.received()
+	if len(calls) != 1 {
+		t.Fatalf("calls %+v", calls)
+	}
+	got := describeValue(calls[0].Args)
+	for _, w := range []string{"from={id=28:bot name=Bot}", "service_url=https://smba.example.com/", "text=hi :smile:"} {
+		if !strings.Contains(got, w) {
+			t.Fatalf("message %s lacks %s", got, w)
+		}
+	}
+
+	// Without --db, or for a chat the portal never saw, a botframework message cannot be addressed.
+	r := run(t, runOpts{env: env}, "send", "--chat", "29:conv", "hi").wantCode(t, ExitUsage)
+	if !strings.Contains(r.err, "--db") {
+		t.Fatalf("stderr %q does not point at --db", r.err)
+	}
+	run(t, runOpts{env: env}, "send", "--chat", "29:other", "--db", path, "hi").wantCode(t, ExitUsage)
+	if len(fs.received()) != 1 {
+		t.Fatal("a message without context was sent")
+	}
+}
+
+func TestSendErrors(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	fs.answer("sendMessage", func(fakeCall) (any, error) { return nil, wire.Errorf(wire.CodeNotActiveLine, "inactive") })
+	echo := fs.env("OLCTL_CONNECTOR", "echo")
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"missing chat", echo, []string{"hi"}, ExitUsage, "missing --chat"},
+		{"no text", echo, []string{"--chat", "c"}, ExitUsage, "requires at least 1 arg"},
+		{"empty text", echo, []string{"--chat", "c", " "}, ExitUsage, "empty message"},
+		{"local file", echo, []string{"--chat", "c", "--file", "/etc/passwd", "x"}, ExitUsage, "files travel as links"},
+		{"missing connector", fs.env("OLCTL_CONNECTOR", ""), []string{"--chat", "c", "x"}, ExitUsage, "--connector, OLCTL_CONNECTOR"},
+		{"unreachable", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", closedURL(t)), []string{"--chat", "c", "x"}, ExitNetwork, "sendMessage"},
+		// sendMessage is fire-and-forget (PROTOCOL.md §6): the answer's status is checked, its body is not read.
+		{"http 503", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", down.URL), []string{"--chat", "c", "x"}, ExitNetwork, "503"},
+		{"bad db", echo, []string{"--chat", "c", "--db", "mysql://", "x"}, ExitUsage, "--db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, runOpts{env: tt.env}, append([]string{"send"}, tt.args...)...).wantCode(t, tt.code)
+			if !strings.Contains(r.err, tt.want) {
+				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
+			}
+		})
+	}
+}
