@@ -1,0 +1,103 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/olctl/olctl/bfcontext"
+	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/wire"
+)
+
+// The adapters from the real packages to the pipeline's interfaces.
+
+// fileImporter is a FileImporter on a files.Importer.
+type fileImporter struct{ imp *files.Importer }
+
+func newFileImporter(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog.Logger, clk clock.Clock) (FileImporter, error) {
+	dir := cfg.FilesDir
+	if dir == "" {
+		if cfg.DataDir == "" {
+			return nil, fmt.Errorf("%w: FilesDir or DataDir is needed for imported files", ErrConfig)
+		}
+		dir = filepath.Join(cfg.DataDir, "files")
+	}
+	store, err := files.NewDiskStore(ctx, dir, db)
+	if err != nil {
+		return nil, fmt.Errorf("portal: file store: %w", err)
+	}
+	opts := append([]files.Option{files.WithLogger(logger), files.WithClock(clk)}, cfg.FileOptions...)
+	return NewFileImporter(files.NewImporter(store, opts...)), nil
+}
+
+// NewFileImporter adapts a files.Importer to the pipeline (for a Config.Files with its own store or
+// options).
+func NewFileImporter(imp *files.Importer) FileImporter { return fileImporter{imp} }
+
+func (f fileImporter) Import(ctx context.Context, in []router.File) ([]FileID, []FileFailure) {
+	atts := make([]files.Attachment, len(in))
+	for i, x := range in {
+		atts[i] = files.Attachment{URL: x.URL, Name: x.Name, Type: x.Type}
+		for _, h := range x.Headers {
+			atts[i].Headers = append(atts[i].Headers, files.Header{Name: h.Name, Value: h.Value})
+		}
+	}
+	ids, fails := f.imp.Import(ctx, atts)
+	out := make([]FileID, len(ids))
+	for i, id := range ids {
+		out[i] = FileID(id)
+	}
+	var failures []FileFailure
+	for _, x := range fails {
+		failures = append(failures, FileFailure{Index: x.Index, URL: x.URL, Code: x.Code, Err: x.Err})
+	}
+	return out, failures
+}
+
+func newClient(cfg Config, chats bfcontext.Store, logger *slog.Logger, clk clock.Clock) (*client.Client, error) {
+	mode := cfg.Credentials.Mode
+	if mode == "" {
+		mode = wire.MD5
+	}
+	opts := []client.Option{
+		client.WithDomain(cfg.Domain),
+		client.WithLicenceKey(cfg.Credentials.LicenceKey),
+		client.WithSigning(mode, cfg.Credentials.Secrets...),
+		client.WithChatContext(chats),
+		client.WithLogger(logger),
+		client.WithClock(clk),
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, client.WithHTTPClient(cfg.HTTPClient))
+	}
+	c, err := client.New(cfg.ServerURL, append(opts, cfg.ClientOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the client for confirmations: %w", ErrConfig, err)
+	}
+	return c, nil
+}
+
+// clientConfirmer confirms through client.SetStatusDelivered.
+type clientConfirmer struct{ c *client.Client }
+
+// NewConfirmer adapts a client.Client to the pipeline (for a Config.Confirmer with its own options).
+func NewConfirmer(c *client.Client) Confirmer { return clientConfirmer{c} }
+
+func (c clientConfirmer) ConfirmDelivered(ctx context.Context, connector, line string, items []Delivered) error {
+	out := make([]client.StatusItem, len(items))
+	for i, d := range items {
+		out[i] = client.StatusItem{Chat: client.ChatRef{ID: d.ChatID}, Message: client.MessageRef{ID: d.MessageID}}
+	}
+	return c.c.SetStatusDelivered(ctx, out, client.Connector(connector), client.Line(line))
+}
+
+func newUserSyncer(ctx context.Context, db *sqldb.DB) (UserSyncer, error) {
+	_, _ = ctx, db
+	return nil, fmt.Errorf("%w: Users is required (the users package is not wired yet)", ErrConfig)
+}
