@@ -32,7 +32,7 @@ func TestEscapeSegment(t *testing.T) {
 func TestActivitiesURL(t *testing.T) {
 	tests := []struct {
 		name, service, conv, activity, want string
-		wantErr                                bool
+		wantErr                             bool
 	}{
 		{name: "plain", service: "https://smba.example", conv: "c1",
 			want: "https://smba.example/v3/conversations/c1/activities"},
