@@ -18,6 +18,7 @@ func (s *Server) worker(ctx context.Context) {
 	for ctx.Err() == nil {
 		wake := s.wakeChan()
 		worked, err := s.dispatchOnce(ctx)
+		s.rounds.Add(1)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("connector: dispatch", "err", err)
 		}

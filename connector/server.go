@@ -51,6 +51,7 @@ type Server struct {
 	dispatch  atomic.Bool
 	closeOnce sync.Once
 	waiting   atomic.Int32 // dispatcher workers waiting for work (tests use it to know the server is settled)
+	rounds    atomic.Int64 // dispatch rounds so far
 	lastPrune atomic.Int64
 }
 

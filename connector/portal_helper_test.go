@@ -1,0 +1,326 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/wire"
+)
+
+// fakePortal is a portal for tests, built on wire only: it verifies the server's packets, records them,
+// processes receivingMessage items once per (connector, line, chat, message) and confirms them with
+// setStatusDelivered; it also calls the server's remote methods.
+type fakePortal struct {
+	t        testing.TB
+	srv      *httptest.Server
+	key      string
+	creds    wire.Credentials
+	signer   *wire.Signer
+	clk      clock.Clock
+	server   atomic.Value // string: the connector server's portal endpoint
+	client   *http.Client
+	guard    *wire.ReplayGuard
+	down     atomic.Bool // answer 503
+	refuse   atomic.Bool // answer OK:false
+	noConf   atomic.Bool // accept but do not confirm
+	halfConf atomic.Bool // confirm only the first half of each batch
+	async    atomic.Bool // confirm after answering instead of before
+
+	mu          sync.Mutex
+	packets     []gotPacket
+	attempts    []time.Time    // receivingMessage packets, including refused ones
+	seen        map[string]int // processed item key → times received
+	events      []event        // unique items in processing order
+	inflight    map[string]int // line → packets being handled (concurrency check)
+	overlaps    int            // packets for a line that arrived while another for it was in flight
+	confirmErrs int
+}
+
+type gotPacket struct {
+	At        time.Time
+	Command   string
+	Connector string
+	Line      string
+	Items     []any
+}
+
+type event struct {
+	Connector, Line, Chat, Msg string
+	Text                       string
+}
+
+func newFakePortal(t testing.TB, key string, clk clock.Clock) *fakePortal {
+	return newFakePortalCreds(t, key, wire.Credentials{Mode: wire.MD5, LicenceKey: key}, clk)
+}
+
+func newFakePortalCreds(t testing.TB, key string, creds wire.Credentials, clk clock.Clock) *fakePortal {
+	p := &fakePortal{t: t, key: key, creds: creds, clk: clock.Or(clk), seen: map[string]int{}, inflight: map[string]int{},
+		client: &http.Client{Timeout: 30 * time.Second}}
+	var err error
+	if p.signer, err = wire.NewSigner(creds, wire.WithSignerClock(p.clk)); err != nil {
+		t.Fatal(err)
+	}
+	p.guard = wire.NewReplayGuard(p.clk)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(p.handle)}}
+	p.srv.Start()
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *fakePortal) URL() string { return p.srv.URL }
+
+func (p *fakePortal) site() Site {
+	return Site{LicenceKey: p.key, Mode: p.creds.Mode, Secrets: p.creds.Secrets}
+}
+
+func (p *fakePortal) setServer(endpoint string) { p.server.Store(endpoint) }
+
+func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != DefaultPortalPath {
+		http.NotFound(w, r)
+		return
+	}
+	if p.down.Load() {
+		p.mu.Lock()
+		p.attempts = append(p.attempts, p.clk.Now())
+		p.mu.Unlock()
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	fields, err := wire.ReadForm(r, 0)
+	if err != nil {
+		wire.WriteResponse(w, nil, err)
+		return
+	}
+	pk, err := wire.Parse(fields, wire.ToPortal)
+	if err == nil {
+		err = wire.Verify(fields, p.creds, p.guard)
+	}
+	if err == nil {
+		err = pk.DecodeData()
+	}
+	var items []any
+	if err == nil {
+		items, err = pk.Items()
+	}
+	if err != nil {
+		p.t.Errorf("fake portal: bad packet from the server: %v", err)
+		wire.WriteResponse(w, nil, err)
+		return
+	}
+	p.mu.Lock()
+	if pk.Command == CmdReceivingMessage {
+		p.attempts = append(p.attempts, p.clk.Now())
+	}
+	p.packets = append(p.packets, gotPacket{At: p.clk.Now(), Command: pk.Command, Connector: pk.Connector, Line: pk.Line, Items: items})
+	p.inflight[pk.Line]++
+	if p.inflight[pk.Line] > 1 && pk.Command == CmdReceivingMessage {
+		p.overlaps++
+	}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.inflight[pk.Line]--
+		p.mu.Unlock()
+	}()
+	if p.refuse.Load() {
+		wire.WriteResponse(w, nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test"))
+		return
+	}
+	if pk.Command == CmdTestConnect {
+		wire.WriteResponse(w, map[string]string{"RESULT": "OK"}, nil)
+		return
+	}
+	if pk.Command != CmdReceivingMessage {
+		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
+		return
+	}
+	var confirm []any
+	p.mu.Lock()
+	for i, it := range items {
+		chat, msg := scalarString(path(it, "chat", "id")), scalarString(path(it, "message", "id"))
+		key := pk.Connector + "|" + pk.Line + "|" + chat + "|" + msg
+		if p.seen[key] == 0 {
+			p.events = append(p.events, event{Connector: pk.Connector, Line: pk.Line, Chat: chat, Msg: msg, Text: scalarString(path(it, "message", "text"))})
+		}
+		p.seen[key]++
+		if p.halfConf.Load() && i >= (len(items)+1)/2 {
+			continue
+		}
+		confirm = append(confirm, wire.NewMap("chat", wire.NewMap("id", chat), "message", wire.NewMap("id", msg)))
+	}
+	p.mu.Unlock()
+	if p.noConf.Load() || len(confirm) == 0 {
+		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
+		return
+	}
+	if p.async.Load() {
+		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
+		go p.confirm(pk.Connector, pk.Line, confirm)
+		return
+	}
+	p.confirm(pk.Connector, pk.Line, confirm)
+	wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
+}
+
+func (p *fakePortal) confirm(connector, line string, items []any) {
+	if _, err := p.call(context.Background(), "setStatusDelivered", connector, line, items); err != nil {
+		p.mu.Lock()
+		p.confirmErrs++
+		p.mu.Unlock()
+	}
+}
+
+// call sends a signed remote call to the server and returns the answer.
+func (p *fakePortal) call(ctx context.Context, method, connector, line string, args ...any) (*wire.Response, error) {
+	fields, err := p.fields(method, connector, line, args...)
+	if err != nil {
+		return nil, err
+	}
+	return p.post(ctx, fields.Encode())
+}
+
+func (p *fakePortal) fields(method, connector, line string, args ...any) (wire.Fields, error) {
+	if args == nil {
+		args = []any{}
+	}
+	pk := &wire.Packet{Command: method, Licence: wire.Licence(p.key), Domain: p.URL(), Connector: connector, Line: line, Version: "test", Data: args}
+	f, err := pk.Encode(wire.ToServer)
+	if err != nil {
+		return nil, err
+	}
+	return p.signer.Sign(f)
+}
+
+func (p *fakePortal) post(ctx context.Context, body string) (*wire.Response, error) {
+	ep, _ := p.server.Load().(string)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return wire.ParseResponse(b)
+}
+
+// mustCall is call that fails the test on an error.
+func (p *fakePortal) mustCall(method, connector, line string, args ...any) map[string]any {
+	p.t.Helper()
+	resp, err := p.call(context.Background(), method, connector, line, args...)
+	if err != nil {
+		p.t.Fatalf("%s: %v", method, err)
+	}
+	var out map[string]any
+	if len(resp.Data) > 0 && resp.Data[0] == '{' {
+		if err := json.Unmarshal(resp.Data, &out); err != nil {
+			p.t.Fatalf("%s: DATA: %v", method, err)
+		}
+	}
+	return out
+}
+
+// connect runs saveSettings and register for an echo line connector and returns its webhook URL.
+func (p *fakePortal) connect(connector, line string, settings map[string]string) string {
+	p.t.Helper()
+	m := &wire.Map{}
+	for k, v := range settings {
+		m.Set(k, v)
+	}
+	if len(m.Entries) == 0 {
+		m.Set("name", "test")
+	}
+	p.mustCall("saveSettings", connector, line, m)
+	out := p.mustCall("register", connector, line)
+	u, _ := out["URL_WEBHOOK"].(string)
+	if u == "" {
+		p.t.Fatalf("register gave no URL_WEBHOOK: %v", out)
+	}
+	return u
+}
+
+func (p *fakePortal) Events() []event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]event(nil), p.events...)
+}
+
+func (p *fakePortal) Packets() []gotPacket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]gotPacket(nil), p.packets...)
+}
+
+func (p *fakePortal) counts() (packets, events, dups, overlaps int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, n := range p.seen {
+		dups += n - 1
+	}
+	return len(p.packets), len(p.events), dups, p.overlaps
+}
+
+// postWebhook posts a JSON body to a webhook URL and returns the status and body.
+func postWebhook(t testing.TB, url string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("webhook: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// echoItems is a webhook body of n messages numbered from first in chat.
+func echoItems(chat string, first, n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"user":{"id":"u-%s","name":"Ann Lee"},"message":{"id":"%d","date":1700000000,"text":"hello %d :smile:"},"chat":{"id":"%s"}}`,
+			chat, first+i, first+i, chat)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// waitFor polls cond (real time) until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,101 @@
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+)
+
+// newTestServer starts a server for portal p with cfg's other fields.
+func newTestServer(t testing.TB, p *fakePortal, cfg Config) *Server {
+	t.Helper()
+	if p != nil {
+		cfg.Sites = append(cfg.Sites, p.site())
+	}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Close() })
+	if p != nil {
+		p.setServer(s.PortalEndpoint())
+	}
+	return s
+}
+
+// settle waits until every worker of s waits and no dispatch round ran for a moment.
+func settle(t testing.TB, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.rounds.Load()
+		if s.waiting.Load() == int32(s.cfg.Workers) {
+			time.Sleep(5 * time.Millisecond)
+			if s.waiting.Load() == int32(s.cfg.Workers) && s.rounds.Load() == r {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not settle")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func queueLen(t testing.TB, s *Server) int {
+	t.Helper()
+	st, err := s.QueueStats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Pending
+}
+
+func TestEndToEndEcho(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		name := "confirm-before-answer"
+		if async {
+			name = "confirm-after-answer"
+		}
+		t.Run(name, func(t *testing.T) {
+			p := newFakePortal(t, "licence-key-1", nil)
+			p.async.Store(async)
+			s := newTestServer(t, p, Config{Batch: 10})
+			hook := p.connect("echo.test", "7", nil)
+			for i := 0; i < 5; i++ {
+				if code, body := postWebhook(t, hook, echoItems("c1", i*7, 7)); code != 200 {
+					t.Fatalf("webhook: %d %s", code, body)
+				}
+			}
+			waitFor(t, 10*time.Second, "35 events", func() bool { return len(p.Events()) == 35 })
+			waitFor(t, 10*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+			for i, e := range p.Events() {
+				if e.Msg != itoa(i) || e.Connector != "echo.test" || e.Line != "7" || e.Chat != "c1" {
+					t.Fatalf("event %d = %+v", i, e)
+				}
+			}
+			for _, pk := range p.Packets() {
+				if len(pk.Items) > 10 {
+					t.Errorf("a packet carried %d items, batch is 10", len(pk.Items))
+				}
+			}
+			// A retried webhook (same ids) is queued once.
+			code, body := postWebhook(t, hook, echoItems("c1", 0, 7))
+			var r struct{ DATA struct{ QUEUED int } }
+			_ = json.Unmarshal(body, &r)
+			if code != 200 || r.DATA.QUEUED != 0 {
+				t.Errorf("retried webhook: %d %s", code, body)
+			}
+		})
+	}
+}
+
+func itoa(i int) string { return jsonNumber(i) }
+
+func jsonNumber(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+var _ = clock.System
