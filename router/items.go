@@ -92,6 +92,8 @@ type User struct {
 type Picture struct {
 	URL     string   `php:"url"`
 	Headers []Header `php:"headers"`
+	// Other holds keys this struct does not know.
+	Other map[string]any `php:",rest"`
 }
 
 // Header is one HTTP header to send when downloading a file or picture.
