@@ -97,7 +97,9 @@ func TestSQLStatusStore(t *testing.T) {
 			}, portal.ConnectorStatus{Connector: "botframework", Line: "3", Active: true, Connection: true, Register: true, UpdatedAt: t0.Add(time.Hour)}},
 			{func() error { return s.Set(ctx, "botframework", "3", portal.FlagError, true, t0.Add(2*time.Hour)) },
 				portal.ConnectorStatus{Connector: "botframework", Line: "3", Active: true, Connection: true, Register: true, Error: true, UpdatedAt: t0.Add(2 * time.Hour)}},
-			{func() error { return s.Set(ctx, "botframework", "3", portal.FlagConnection, false, t0.Add(3*time.Hour)) },
+			{func() error {
+				return s.Set(ctx, "botframework", "3", portal.FlagConnection, false, t0.Add(3*time.Hour))
+			},
 				portal.ConnectorStatus{Connector: "botframework", Line: "3", Active: true, Register: true, Error: true, UpdatedAt: t0.Add(3 * time.Hour)}},
 		}
 		for i, st := range steps {
