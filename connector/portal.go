@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -381,23 +380,16 @@ func (s *Server) mReadSettings(ctx context.Context, c *call) (any, error) {
 	return maskSettings(l.params, ch.SecretKeys()), nil
 }
 
-func maskSettings(params map[string]string, secrets []string) *wire.Map {
-	secret := map[string]bool{}
+// maskSettings returns params with every non-empty secret replaced by SecretMask (JSON sorts the keys).
+func maskSettings(params map[string]string, secrets []string) map[string]string {
+	out := make(map[string]string, len(params))
+	for k, v := range params {
+		out[k] = v
+	}
 	for _, k := range secrets {
-		secret[k] = true
-	}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := &wire.Map{}
-	for _, k := range keys {
-		v := params[k]
-		if secret[k] && v != "" {
-			v = SecretMask
+		if out[k] != "" {
+			out[k] = SecretMask
 		}
-		out.Set(k, v)
 	}
 	return out
 }
