@@ -1,0 +1,438 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/users"
+	"github.com/olctl/olctl/wire"
+)
+
+// countingStore counts the calls that reach the store.
+type countingStore struct {
+	users.Store
+	reads, writes atomic.Int64
+	fail          error // when set, every call fails with it
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (users.User, error) {
+	c.reads.Add(1)
+	if c.fail != nil {
+		return users.User{}, c.fail
+	}
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) ByID(ctx context.Context, id users.InternalID) (users.User, error) {
+	c.reads.Add(1)
+	return c.Store.ByID(ctx, id)
+}
+
+func (c *countingStore) Create(ctx context.Context, u users.User) (users.InternalID, error) {
+	c.writes.Add(1)
+	return c.Store.Create(ctx, u)
+}
+
+func (c *countingStore) Update(ctx context.Context, u users.User) error {
+	c.writes.Add(1)
+	return c.Store.Update(ctx, u)
+}
+
+func (c *countingStore) take() (reads, writes int64) {
+	return c.reads.Swap(0), c.writes.Swap(0)
+}
+
+// eachStore runs fn on the memory store, SQLite and MariaDB.
+func eachStore(t *testing.T, fn func(t *testing.T, s users.Store, rows func() int)) {
+	t.Run("memory", func(t *testing.T) {
+		s := users.NewMemoryStore()
+		fn(t, s, s.Len)
+	})
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s, err := users.NewSQLStore(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(t, s, func() int {
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM olctl_users").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		})
+	})
+}
+
+var ann = users.ExternalUser{ID: "29:1A2b3C", Name: "Ann Lee", Email: "ann@example.com", Extra: map[string]any{"locale": "en"}}
+
+func with(u users.ExternalUser, f func(u *users.ExternalUser)) users.ExternalUser {
+	c := u
+	c.Extra = map[string]any{}
+	for k, v := range u.Extra {
+		c.Extra[k] = v
+	}
+	f(&c)
+	return c
+}
+
+// TestSyncWrites: what each sync costs the database, step by step.
+func TestSyncWrites(t *testing.T) {
+	eachStore(t, func(t *testing.T, store users.Store, rows func() int) {
+		ctx := context.Background()
+		cs := &countingStore{Store: store}
+		fake := clock.NewFake(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+		s := users.NewSyncer(cs, users.WithClock(fake), users.WithCacheTTL(time.Minute))
+		cold := users.NewSyncer(cs) // another process: its own, empty cache
+		noCache := users.NewSyncer(cs, users.WithCacheSize(0))
+		changed := with(ann, func(u *users.ExternalUser) { u.Email = "ann@new.example.com" })
+		unknownChanged := with(changed, func(u *users.ExternalUser) { u.Extra["locale"] = "ru" })
+		steps := []struct {
+			name          string
+			syncer        *users.Syncer
+			user          users.ExternalUser
+			advance       time.Duration
+			want          users.Outcome
+			reads, writes int64
+		}{
+			{"new user is created", s, ann, 0, users.Created, 1, 1},
+			{"same again, cached: no read, no write", s, ann, 0, users.Unchanged, 0, 0},
+			{"same again, uncached syncer: one read, no write", cold, ann, 0, users.Unchanged, 1, 0},
+			{"same again, cache off: one read, no write", noCache, ann, 0, users.Unchanged, 1, 0},
+			{"email changed: updated", s, changed, 0, users.Updated, 1, 1},
+			{"changed user again, cached", s, changed, 0, users.Unchanged, 0, 0},
+			{"the other syncer's cached hash is stale: read, no write", cold, changed, 0, users.Unchanged, 1, 0},
+			{"an unknown field changed: updated", s, unknownChanged, 0, users.Updated, 1, 1},
+			{"absent and empty are equal", s, with(unknownChanged, func(u *users.ExternalUser) { u.Extra["nickname"] = "" }), 0, users.Unchanged, 0, 0},
+			{"after the cache TTL: read again", s, unknownChanged, time.Minute, users.Unchanged, 1, 0},
+			{"and cached again", s, unknownChanged, 0, users.Unchanged, 0, 0},
+			{"another user is created", s, users.ExternalUser{ID: "29:other"}, 0, users.Created, 1, 1},
+		}
+		var firstID users.InternalID
+		for _, st := range steps {
+			fake.Advance(st.advance)
+			id, out, err := st.syncer.Sync(ctx, "botframework.skype", st.user)
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+			reads, writes := cs.take()
+			if out != st.want || reads != st.reads || writes != st.writes {
+				t.Fatalf("%s: %s with %d reads, %d writes; want %s with %d reads, %d writes", st.name, out, reads, writes, st.want, st.reads, st.writes)
+			}
+			if firstID == 0 {
+				firstID = id
+			} else if st.user.ID == ann.ID && id != firstID {
+				t.Fatalf("%s: id %d, want %d", st.name, id, firstID)
+			}
+		}
+		if n := rows(); n != 2 {
+			t.Fatalf("%d rows, want 2", n)
+		}
+		got, err := store.Get(ctx, "botframework.skype|29:1A2b3C")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := users.User{ID: firstID, Key: "botframework.skype|29:1A2b3C", Connector: "botframework.skype", ExternalID: "29:1A2b3C",
+			Name: "Ann", LastName: "Lee", Email: "ann@new.example.com", Hash: unknownChanged.Hash()}
+		if got != want {
+			t.Fatalf("stored %+v\nwant   %+v", got, want)
+		}
+		if byID, err := store.ByID(ctx, firstID); err != nil || byID != want {
+			t.Fatalf("ByID = %+v, %v", byID, err)
+		}
+	})
+}
+
+func TestSyncNameSplit(t *testing.T) {
+	tests := []struct {
+		name, last, wantName, wantLast string
+	}{
+		{"John Smith", "", "John", "Smith"},
+		{"  John \t Smith ", "", "John", "Smith"},
+		{"John", "", "John", ""},
+		{"John Ronald Tolkien", "", "John Ronald Tolkien", ""},
+		{"John Smith", "Doe", "John Smith", "Doe"},
+		{"Анна Ли", "", "Анна", "Ли"},
+		{"", "", "", ""},
+	}
+	store := users.NewMemoryStore()
+	s := users.NewSyncer(store)
+	for i, tt := range tests {
+		id, _, err := s.Sync(context.Background(), "telegram", users.ExternalUser{ID: string(rune('a' + i)), Name: tt.name, LastName: tt.last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := store.ByID(context.Background(), id)
+		if u.Name != tt.wantName || u.LastName != tt.wantLast {
+			t.Errorf("%q/%q: stored %q/%q, want %q/%q", tt.name, tt.last, u.Name, u.LastName, tt.wantName, tt.wantLast)
+		}
+	}
+}
+
+func TestSyncErrors(t *testing.T) {
+	boom := errors.New("database is down")
+	tests := []struct {
+		name      string
+		store     users.Store
+		connector string
+		user      users.ExternalUser
+		is        error
+		mention   string
+	}{
+		{"no id", users.NewMemoryStore(), "telegram", users.ExternalUser{Name: "Ann"}, wire.ErrNoUserIM, "no id"},
+		{"no connector", users.NewMemoryStore(), "", ann, wire.ErrNoAddUser, "connector"},
+		{"connector with a bar", users.NewMemoryStore(), "a|b", ann, wire.ErrNoAddUser, "connector"},
+		{"overlong id", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: strings.Repeat("x", 600)}, wire.ErrNoAddUser, "key"},
+		{"id not UTF-8", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "a\xff"}, wire.ErrNoAddUser, "UTF-8"},
+		{"overlong name", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.ErrNoAddUser, "field name"},
+		{"store fails", &countingStore{Store: users.NewMemoryStore(), fail: boom}, "telegram", ann, boom, "database is down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := users.NewSyncer(tt.store).Sync(context.Background(), tt.connector, tt.user)
+			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.mention) {
+				t.Fatalf("err %v: want %v mentioning %q", err, tt.is, tt.mention)
+			}
+		})
+	}
+}
+
+func TestSyncCleansInvalidUTF8(t *testing.T) {
+	eachStore(t, func(t *testing.T, store users.Store, _ func() int) {
+		id, _, err := users.NewSyncer(store).Sync(context.Background(), "telegram", users.ExternalUser{ID: "1", Name: "bad\xffname"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := store.ByID(context.Background(), id)
+		if u.Name != "bad\uFFFDname" {
+			t.Fatalf("stored name %q", u.Name)
+		}
+	})
+}
+
+// TestSyncConcurrentCreate: 200 concurrent syncs of one new user make one row and one Created, whether
+// they share a syncer (one process) or each has its own (200 processes sharing the database).
+func TestSyncConcurrentCreate(t *testing.T) {
+	const n = 200
+	eachStore(t, func(t *testing.T, store users.Store, rows func() int) {
+		for _, mode := range []string{"one-syncer", "syncer-per-goroutine"} {
+			t.Run(mode, func(t *testing.T) {
+				shared := users.NewSyncer(store)
+				u := users.ExternalUser{ID: "race-" + mode, Name: "Race Condition"}
+				before := rows()
+				var wg sync.WaitGroup
+				ids := make([]users.InternalID, n)
+				outs := make([]users.Outcome, n)
+				errs := make([]error, n)
+				start := make(chan struct{})
+				for i := range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						s := shared
+						if mode != "one-syncer" {
+							s = users.NewSyncer(store)
+						}
+						<-start
+						ids[i], outs[i], errs[i] = s.Sync(context.Background(), "botframework.skype", u)
+					}()
+				}
+				close(start)
+				wg.Wait()
+				created := 0
+				for i := range n {
+					if errs[i] != nil {
+						t.Fatalf("sync %d: %v", i, errs[i])
+					}
+					if ids[i] != ids[0] {
+						t.Fatalf("sync %d got id %d, sync 0 got %d", i, ids[i], ids[0])
+					}
+					if outs[i] == users.Created {
+						created++
+					} else if outs[i] != users.Unchanged {
+						t.Fatalf("sync %d: %s", i, outs[i])
+					}
+				}
+				if got := rows() - before; got != 1 || created != 1 {
+					t.Fatalf("%d rows and %d Created, want exactly 1 and 1", got, created)
+				}
+			})
+		}
+	})
+}
+
+func TestSQLStore(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, err := users.NewSQLStore(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := users.NewSQLStore(ctx, db); err != nil { // migrating again is harmless
+			t.Fatal(err)
+		}
+		u := users.User{Key: "c|1", Connector: "c", ExternalID: "1", Name: "Ann", PhotoID: 9, Hash: strings.Repeat("a", 32)}
+		id, err := s.Create(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Create(ctx, u); !errors.Is(err, users.ErrExists) {
+			t.Fatalf("second Create: %v, want ErrExists", err)
+		}
+		if _, err := s.Get(ctx, "c|2"); !errors.Is(err, users.ErrNotFound) {
+			t.Fatalf("Get unknown: %v", err)
+		}
+		if _, err := s.ByID(ctx, id+100); !errors.Is(err, users.ErrNotFound) {
+			t.Fatalf("ByID unknown: %v", err)
+		}
+		if err := s.Update(ctx, users.User{ID: id + 100, Key: "c|x"}); !errors.Is(err, users.ErrNotFound) {
+			t.Fatalf("Update unknown: %v", err)
+		}
+		u.ID = id
+		if err := s.Update(ctx, u); err != nil { // identical: MySQL reports 0 rows affected
+			t.Fatalf("identical Update: %v", err)
+		}
+		u.Name, u.PhotoID = "Bob", 0
+		if err := s.Update(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Get(ctx, "c|1"); got != u {
+			t.Fatalf("Get = %+v, want %+v", got, u)
+		}
+		if _, err := s.Create(ctx, users.User{Key: strings.Repeat("k", users.MaxKeyBytes+1)}); err == nil {
+			t.Fatal("overlong key accepted")
+		}
+		// Keys are compared byte for byte (utf8mb4_bin), not case- or accent-insensitively.
+		for _, k := range []string{"C|1", "c|1 ", "c|é", "c|e"} {
+			if _, err := s.Create(ctx, users.User{Key: k}); err != nil {
+				t.Fatalf("Create %q: %v", k, err)
+			}
+		}
+	})
+}
+
+// avatarServer serves avatars and counts the downloads.
+func avatarServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if strings.HasPrefix(r.URL.Path, "/missing") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = io.WriteString(w, "\x89PNG\r\n\x1a\n"+r.URL.Path)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+func TestSyncAvatar(t *testing.T) {
+	srv, hits := avatarServer(t)
+	ctx := context.Background()
+	fstore := files.NewMemoryStore()
+	store := users.NewMemoryStore()
+	s := users.NewSyncer(store, users.WithAvatars(files.NewImporter(fstore, files.WithAllowPrivateNetworks(true))))
+	u := users.ExternalUser{ID: "1", Name: "Ann", Picture: users.Picture{URL: srv.URL + "/a.png"}}
+	photoOf := func(id users.InternalID) (files.FileID, string) {
+		rec, err := store.ByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.PhotoID, rec.PictureURL
+	}
+	steps := []struct {
+		name      string
+		user      func(u *users.ExternalUser)
+		want      users.Outcome
+		downloads int64
+		photoName string // the stored name of the photo; "" for none
+	}{
+		{"created with its picture", func(u *users.ExternalUser) {}, users.Created, 1, "a.png"},
+		{"unchanged: no download", func(u *users.ExternalUser) {}, users.Unchanged, 0, "a.png"},
+		{"another field changed: same picture, no download", func(u *users.ExternalUser) { u.Title = "Dr" }, users.Updated, 0, "a.png"},
+		{"new picture replaces the photo", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/b.png" }, users.Updated, 1, "b.png"},
+		{"picture gone: the photo stays", func(u *users.ExternalUser) { u.Picture = users.Picture{} }, users.Updated, 0, "b.png"},
+		{"broken picture: the photo stays", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/missing.png" }, users.Updated, 1, "b.png"},
+		{"a later change retries it", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/c.png" }, users.Updated, 1, "c.png"},
+	}
+	for _, st := range steps {
+		st.user(&u)
+		hits.Store(0)
+		id, out, err := s.Sync(ctx, "telegram", u)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		photo, _ := photoOf(id)
+		name := ""
+		if photo != 0 {
+			m, err := fstore.Stat(ctx, photo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name = m.Name
+		}
+		if out != st.want || hits.Load() != st.downloads || name != st.photoName {
+			t.Fatalf("%s: %s, %d downloads, photo %q; want %s, %d, %q", st.name, out, hits.Load(), name, st.want, st.downloads, st.photoName)
+		}
+	}
+	// A new user whose picture fails is still created, without a photo.
+	id, out, err := s.Sync(ctx, "telegram", users.ExternalUser{ID: "2", Picture: users.Picture{URL: srv.URL + "/missing/x.png"}})
+	if err != nil || out != users.Created {
+		t.Fatalf("%s %v", out, err)
+	}
+	if photo, pic := photoOf(id); photo != 0 || pic != "" {
+		t.Fatalf("photo %d picture %q, want none", photo, pic)
+	}
+	// Without WithAvatars the picture URL is recorded and nothing is downloaded.
+	hits.Store(0)
+	plain := users.NewSyncer(store)
+	id, _, err = plain.Sync(ctx, "telegram", users.ExternalUser{ID: "3", Picture: users.Picture{URL: srv.URL + "/d.png"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if photo, pic := photoOf(id); photo != 0 || pic != srv.URL+"/d.png" || hits.Load() != 0 {
+		t.Fatalf("photo %d picture %q downloads %d", photo, pic, hits.Load())
+	}
+}
+
+func TestSyncCacheBounded(t *testing.T) {
+	cs := &countingStore{Store: users.NewMemoryStore()}
+	s := users.NewSyncer(cs, users.WithCacheSize(2))
+	ctx := context.Background()
+	for _, id := range []string{"a", "b", "c"} {
+		if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs.take()
+	for _, id := range []string{"a", "b", "c"} {
+		if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three users, room for two: at least one had to be read again, and at most two (the evictions).
+	if reads, writes := cs.take(); reads < 1 || reads > 2 || writes != 0 {
+		t.Fatalf("%d reads %d writes", reads, writes)
+	}
+	s.Forget("x", "a")
+	s.Forget("x", "b")
+	s.Forget("x", "c")
+	if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if reads, _ := cs.take(); reads != 1 {
+		t.Fatalf("after Forget: %d reads, want 1", reads)
+	}
+}
