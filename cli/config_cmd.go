@@ -11,7 +11,7 @@ func newConfigCmd(f *Factory) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newConfigViewCmd(f))
-	return cmd
+	return requireSubcommand(cmd)
 }
 
 // configValueJSON is one key of `config view --json`.

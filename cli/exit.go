@@ -31,7 +31,7 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success
   1  the server answered an error (OK:false) or a check failed
-  2  usage or configuration error
+  2  usage or configuration error (including a listen address that is bad or in use)
   3  network or transport error (DNS, TCP, TLS, timeout, HTTP 405/413/5xx, not a protocol answer)
   4  signature or licence refused (LICENCE_ERROR, REPLAY, HASH_EMPTY)`
 
@@ -79,6 +79,10 @@ func ExitCode(err error) int {
 	var ce *ConfigError
 	if errors.As(err, &ce) || errors.Is(err, client.ErrConfig) {
 		return ExitUsage
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "listen" {
+		return ExitUsage // a bad or busy listen address is the caller's configuration
 	}
 	if isAuth(err) {
 		return ExitAuth

@@ -194,6 +194,10 @@ Errors go to stderr.
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}
+	for _, c := range []*cobra.Command{newConnectorCmd(f), newBFCmd(f)} {
+		c.GroupID = "run"
+		root.AddCommand(c)
+	}
 	root.AddCommand(
 		newVersionCmd(f),
 		newConfigCmd(f),

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/connector/botframework/schema"
+)
+
+var bfReadyRE = regexp.MustCompile(`fake Bot Framework service on (http://\S+)`)
+
+func postActivity(t *testing.T, url string, a schema.Activity) int {
+	t.Helper()
+	b, _ := json.Marshal(a)
+	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestBFServe(t *testing.T) {
+	bg, m := startBackground(t, nil, bfReadyRE, "bf", "serve", "--listen", "127.0.0.1:0", "--no-auth")
+	base := m[1]
+	if code := postActivity(t, base+"/v3/conversations/a%2Fb/activities",
+		schema.Activity{Type: "message", Text: "hello from the bot", From: schema.ChannelAccount{ID: "28:bot"}}); code != 200 && code != 201 {
+		t.Fatalf("Connector API answered %d", code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(bg.out.String(), "\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no activity printed; stderr:\n%s", bg.err.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if code := bg.stop(t); code != 0 {
+		t.Fatalf("bf serve exited %d", code)
+	}
+	var a bfActivityJSON
+	if err := json.Unmarshal([]byte(strings.SplitN(bg.out.String(), "\n", 2)[0]), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Op != "send" || a.ConversationID != "a/b" || a.Text != "hello from the bot" || a.From != "28:bot" || a.ActivityID == "" {
+		t.Fatalf("activity %+v", a)
+	}
+	for _, w := range []string{"service URL:", "token URL:", "OpenID metadata:", "auth:             off"} {
+		if !strings.Contains(bg.err.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, bg.err.String())
+		}
+	}
+}
+
+// echoBot is a bot webhook that answers every message by posting "echo: <text>" to the activity's service URL
+// (anonymously: the fake runs with --no-auth).
+func echoBot(t *testing.T, reply bool) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a schema.Activity
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		if !reply {
+			return
+		}
+		go func() {
+			out := schema.Activity{Type: "message", Text: "echo: " + a.Text, From: a.Recipient, Recipient: a.From,
+				Conversation: a.Conversation, ReplyToID: a.ID}
+			b, _ := json.Marshal(out)
+			resp, err := http.Post(strings.TrimRight(a.ServiceURL, "/")+"/v3/conversations/"+a.Conversation.ID+"/activities",
+				"application/json", bytes.NewReader(b))
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestBFSay(t *testing.T) {
+	bot := echoBot(t, true)
+	r := olctl(t, "bf", "say", "--no-auth", "--webhook", bot.URL, "--conversation", "c-7", "--wait", "10s", "where", "is", "my", "order?").
+		wantCode(t, 0)
+	var a bfActivityJSON
+	if err := json.Unmarshal([]byte(r.out), &a); err != nil {
+		t.Fatalf("stdout %q: %v", r.out, err)
+	}
+	if a.Text != "echo: where is my order?" || a.ConversationID != "c-7" || a.Status/100 != 2 {
+		t.Fatalf("reply %+v", a)
+	}
+	if !strings.Contains(r.err, "sent activity ") {
+		t.Fatalf("stderr %q", r.err)
+	}
+
+	silent := echoBot(t, false)
+	r = olctl(t, "bf", "say", "--no-auth", "--webhook", silent.URL, "--wait", "200ms", "hi").wantCode(t, ExitFailed)
+	if !strings.Contains(r.err, "no reply within 200ms") {
+		t.Fatalf("stderr %q", r.err)
+	}
+	olctl(t, "bf", "say", "--no-auth", "--webhook", silent.URL, "--replies", "0", "hi").wantCode(t, 0)
+}
+
+func TestBFErrors(t *testing.T) {
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad token", http.StatusUnauthorized)
+	}))
+	defer refusing.Close()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no webhook", []string{"bf", "say", "hi"}, ExitUsage, "missing --webhook"},
+		{"bad webhook", []string{"bf", "say", "--webhook", "ftp://x", "hi"}, ExitUsage, "not an http(s) URL"},
+		{"no text", []string{"bf", "say", "--webhook", refusing.URL}, ExitUsage, "requires at least 1 arg"},
+		{"bad wait", []string{"bf", "say", "--webhook", refusing.URL, "--wait", "0s", "hi"}, ExitUsage, "--wait"},
+		{"webhook refuses", []string{"bf", "say", "--webhook", refusing.URL, "hi"}, ExitFailed, "401"},
+		{"webhook unreachable", []string{"bf", "say", "--webhook", closedURL(t), "hi"}, ExitNetwork, "connection refused"},
+		{"bf without subcommand", []string{"bf"}, ExitUsage, "needs a subcommand: say, serve"},
+		{"serve bad listen", []string{"bf", "serve", "--listen", "127.0.0.1:99999"}, ExitUsage, "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := olctl(t, tt.args...).wantCode(t, tt.code)
+			if !strings.Contains(r.err, tt.want) {
+				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
+			}
+		})
+	}
+}

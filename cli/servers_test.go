@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/wire"
+)
+
+// background is an olctl command running in-process until stopped.
+type background struct {
+	out, err *syncBuffer
+	cancel   context.CancelFunc
+	done     chan int
+}
+
+// startBackground runs olctl args in a goroutine with env and waits until stderr matches ready.
+func startBackground(t *testing.T, env map[string]string, ready *regexp.Regexp, args ...string) (*background, []string) {
+	t.Helper()
+	b := &background{out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan int, 1)}
+	full := map[string]string{"HOME": t.TempDir()}
+	for k, v := range env {
+		full[k] = v
+	}
+	f := &Factory{
+		IO:        IO{In: strings.NewReader(""), Out: b.out, ErrOut: b.err},
+		LookupEnv: func(k string) (string, bool) { v, ok := full[k]; return v, ok },
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	go func() { b.done <- Run(ctx, f, args) }()
+	t.Cleanup(func() { b.stop(t) })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := ready.FindStringSubmatch(b.err.String()); m != nil {
+			return b, m
+		}
+		select {
+		case code := <-b.done:
+			b.done <- code
+			t.Fatalf("olctl %v exited with %d before it was ready:\n%s", args, code, b.err.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("olctl %v not ready:\n%s", args, b.err.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop cancels the command and returns its exit code.
+func (b *background) stop(t *testing.T) int {
+	t.Helper()
+	b.cancel()
+	select {
+	case code := <-b.done:
+		b.done <- code
+		return code
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command did not stop")
+		return -1
+	}
+}
+
+// fakePortal answers the connector server's testConnect and fails everything else with 500 (a portal that
+// is down for messages).
+func fakePortal(t *testing.T, creds wire.Credentials) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var refused atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fields, err := wire.ReadForm(r, 0)
+		if err == nil {
+			err = wire.Verify(fields, creds, nil)
+		}
+		if err != nil {
+			wire.WriteResponse(w, nil, err)
+			return
+		}
+		if fields.Get(wire.FieldCommand) == "testConnect" {
+			wire.WriteResponse(w, map[string]any{"RESULT": "OK"}, nil)
+			return
+		}
+		refused.Add(1)
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(s.Close)
+	return s, &refused
+}
+
+var listeningRE = regexp.MustCompile(`connector server listening on (http://\S+)`)
+
+func TestConnectorServeAndQueue(t *testing.T) {
+	creds := md5Creds()
+	portal, refused := fakePortal(t, creds)
+	db := t.TempDir() + "/connector.db"
+	srv, m := startBackground(t, map[string]string{"OLCTL_LICENCE_KEY": creds.LicenceKey}, listeningRE,
+		"connector", "serve", "--listen", "127.0.0.1:0", "--db", db, "--schedule", "50ms,50ms", "--log-level", "error")
+	env := map[string]string{"OLCTL_SERVER": m[1], "OLCTL_DOMAIN": portal.URL, "OLCTL_LICENCE_KEY": creds.LicenceKey,
+		"OLCTL_CONNECTOR": "echo", "OLCTL_LINE": "1"}
+
+	var list callResultJSON
+	run(t, runOpts{env: env}, "listConnector", "--json").wantCode(t, 0).decodeJSON(t, &list)
+	if !strings.Contains(string(list.Data), "echo") {
+		t.Fatalf("listConnector: %s", list.Data)
+	}
+	var rep connectReport
+	run(t, runOpts{env: env}, "connect", "--json", "--set", "entity=e1").wantCode(t, 0).decodeJSON(t, &rep)
+	if !strings.HasPrefix(rep.WebhookURL, m[1]+"/imwebhook/echo?h=") {
+		t.Fatalf("webhook URL %q", rep.WebhookURL)
+	}
+	run(t, runOpts{env: env, stdin: "x"}, "call", "nope").wantCode(t, ExitFailed)
+
+	// A customer message through the echo webhook is queued; the portal refuses it until it is dead-lettered.
+	resp, err := http.Post(rep.WebhookURL, "application/json",
+		strings.NewReader(`{"user":{"id":"u1","name":"Ann"},"message":{"id":"m1","text":"hi"},"chat":{"id":"c1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+	qenv := map[string]string{"OLCTL_CONNECTOR_DB": db}
+	deadline := time.Now().Add(20 * time.Second)
+	var dead []queueItemJSON
+	for {
+		dead = nil
+		run(t, runOpts{env: qenv}, "connector", "queue", "dead", "--json").wantCode(t, 0).decodeJSON(t, &dead)
+		if len(dead) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the item was never dead-lettered; portal refused %d packets", refused.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d := dead[0]
+	if d.Line != "1" || d.ChatID != "c1" || d.MessageID != "m1" || d.Command != "receivingMessage" || d.Attempts < 1 || d.DeadAt.IsZero() {
+		t.Fatalf("dead item %+v", d)
+	}
+	raw := run(t, runOpts{env: qenv}, "connector", "queue", "dead", "--json").wantCode(t, 0).out
+	if !strings.Contains(compactJSON(t, []byte(raw)), `"item":{"user":{"id":"u1","name":"Ann"},"message":{"id":"m1","text":"hi"},"chat":{"id":"c1"}`) {
+		t.Fatalf("item not in its order: %s", raw)
+	}
+
+	var stats connector.QueueStats
+	run(t, runOpts{env: qenv}, "connector", "queue", "stats", "--json").wantCode(t, 0).decodeJSON(t, &stats)
+	if stats.Dead != 1 || stats.Pending != 0 || len(stats.Lines) != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+	plain := run(t, runOpts{env: qenv}, "connector", "queue", "stats").wantCode(t, 0)
+	if !strings.HasPrefix(plain.out, "SITE\tLINE\tPENDING\tSTATE\tATTEMPTS\tNEXT\tDEAD\n") || !strings.Contains(plain.out, "total\t\t0\t0 blocked\t\t\t1\n") {
+		t.Fatalf("stats table:\n%s", plain.out)
+	}
+	var queued []queueItemJSON
+	run(t, runOpts{env: qenv}, "connector", "queue", "ls", "--json", "--all").wantCode(t, 0).decodeJSON(t, &queued)
+	if len(queued) != 0 {
+		t.Fatalf("queue still holds %+v", queued)
+	}
+	deadTable := run(t, runOpts{env: qenv}, "connector", "queue", "dead", "--line", "1").wantCode(t, 0)
+	if !strings.Contains(deadTable.out, "\treceivingMessage\techo\tc1\tm1\t") {
+		t.Fatalf("dead table:\n%s", deadTable.out)
+	}
+
+	if code := srv.stop(t); code != 0 {
+		t.Fatalf("connector serve exited %d:\n%s", code, srv.err.String())
+	}
+	if !strings.Contains(srv.err.String(), "connector server stopping") {
+		t.Fatalf("stderr:\n%s", srv.err.String())
+	}
+}
+
+func TestConnectorErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"serve without licence key", nil, []string{"connector", "serve", "--listen", "127.0.0.1:0"}, ExitUsage,
+			"--licence-key, OLCTL_LICENCE_KEY"},
+		{"serve hmac without secret", map[string]string{"OLCTL_SIGNING": "hmac-sha256"},
+			[]string{"connector", "serve", "--licence-key", "k"}, ExitUsage, "--secret"},
+		{"serve bad schedule", nil, []string{"connector", "serve", "--licence-key", "k", "--schedule", "1m,soon"}, ExitUsage, "--schedule"},
+		{"serve bad log level", nil, []string{"connector", "serve", "--licence-key", "k", "--log-level", "loud"}, ExitUsage, "--log-level"},
+		{"serve bad listen", nil, []string{"connector", "serve", "--licence-key", "k", "--listen", "127.0.0.1:99999"}, ExitUsage, "listen"},
+		{"queue without db", nil, []string{"connector", "queue", "stats"}, ExitUsage, "--db or OLCTL_CONNECTOR_DB"},
+		{"queue bad db", nil, []string{"connector", "queue", "ls", "--db", "mysql://"}, ExitUsage, "--db"},
+		{"queue bad limit", nil, []string{"connector", "queue", "ls", "--db", "x.db", "--limit", "-1"}, ExitUsage, "--limit"},
+		{"queue unknown", nil, []string{"connector", "queue", "purge"}, ExitUsage, `unknown command "purge"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, runOpts{env: tt.env}, tt.args...).wantCode(t, tt.code)
+			if !strings.Contains(r.err, tt.want) {
+				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
+			}
+		})
+	}
+}
