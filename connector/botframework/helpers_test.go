@@ -23,6 +23,19 @@ type rig struct {
 	line  *Line
 	hook  *httptest.Server
 	recvd chan received
+	waits chan time.Duration // every delay the channel waits for, in order
+}
+
+// recClock is a fake clock that reports every timer made by After.
+type recClock struct {
+	*clock.Fake
+	waits chan time.Duration
+}
+
+func (c *recClock) After(d time.Duration) <-chan time.Time {
+	ch := c.Fake.After(d)
+	c.waits <- d
+	return ch
 }
 
 type received struct {
@@ -35,10 +48,11 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newRig(t *testing.T, bfOpts []bftest.Option, opts ...Option) *rig {
 	t.Helper()
-	r := &rig{clk: clock.NewFake(t0), recvd: make(chan received, 16)}
+	r := &rig{clk: clock.NewFake(t0), recvd: make(chan received, 16), waits: make(chan time.Duration, 100)}
 	r.bf = bftest.NewServer(t, append([]bftest.Option{bftest.WithClock(r.clk), bftest.WithChannelID("skype")}, bfOpts...)...)
 	base := []Option{WithOpenIDMetadataURL(r.bf.OpenIDMetadataURL()), WithTokenURL(r.bf.TokenURL()),
-		WithEmoji(func(s string) string { return s }), withRandom(func() float64 { return 1 })}
+		WithEmoji(func(s string) string { return s }), withRandom(func() float64 { return 1 }),
+		WithClock(&recClock{Fake: r.clk, waits: r.waits})}
 	ch, err := NewChannel(connector.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}, Clock: r.clk}, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -77,16 +91,17 @@ func (r *rig) next(t *testing.T) received {
 	}
 }
 
-// drive advances the fake clock whenever something waits on it, until done is closed.
-func drive(clk *clock.Fake, done <-chan struct{}, step time.Duration) {
+// drive advances the fake clock by every delay the channel waits for, until done is closed, and returns the
+// delays.
+func (r *rig) drive(done <-chan struct{}) []time.Duration {
+	var waits []time.Duration
 	for {
 		select {
 		case <-done:
-			return
-		case <-time.After(time.Millisecond):
-			if clk.Waiters() > 0 {
-				clk.Advance(step)
-			}
+			return waits
+		case d := <-r.waits:
+			waits = append(waits, d)
+			r.clk.Advance(d)
 		}
 	}
 }

@@ -1,0 +1,442 @@
+package botframework
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/bftest"
+	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/connector/botframework/schema"
+)
+
+// out is an outgoing item as the portal's client sends it (PROTOCOL.md §6) with the chat context merged in.
+type outFile struct {
+	Name string `php:"name"`
+	Type string `php:"type"`
+	Link string `php:"link"`
+	Size int64  `php:"size"`
+}
+
+type outMsg struct {
+	IM struct {
+		ChatID    string `php:"chat_id"`
+		MessageID string `php:"message_id"`
+	} `php:"im"`
+	Message struct {
+		ID     any       `php:"id,omitempty"`
+		UserID string    `php:"user_id"`
+		Text   string    `php:"text"`
+		Files  []outFile `php:"files"`
+	} `php:"message"`
+	Chat struct {
+		ID string `php:"id"`
+	} `php:"chat"`
+	From       *Account `php:"from,omitempty"`
+	ServiceURL string   `php:"service_url,omitempty"`
+}
+
+func (r *rig) msg(t *testing.T, chat, imID, text string, files ...outFile) any {
+	t.Helper()
+	var m outMsg
+	m.IM.ChatID, m.IM.MessageID = "42", imID
+	m.Message.UserID, m.Message.Text, m.Message.Files = "7", text, files
+	m.Chat.ID = chat
+	m.From = &Account{ID: r.bf.Bot().ID, Name: r.bf.Bot().Name}
+	m.ServiceURL = r.bf.ServiceURL()
+	return decoded(t, m)
+}
+
+func TestSendMessage(t *testing.T) {
+	r := newRig(t, nil, WithEmoji(func(s string) string {
+		return strings.ReplaceAll(s, "[ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]", "👍")
+	}))
+	r.line.Connector = "botframework.msteams"
+	chat := "19:abc@thread.skype;messageid=1520/x"
+	items := []any{
+		r.msg(t, chat, "1001", "ok [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]",
+			outFile{Name: "cat.png", Type: "image", Link: "https://portal.example/f/cat.png?x=1", Size: 10},
+			outFile{Name: "doc", Type: "application/pdf", Link: "https://portal.example/f/doc"},
+			outFile{Name: "blob.zzz", Type: "file", Link: "https://portal.example/f/blob"}),
+	}
+	out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := r.bf.Expect(t, bftest.ByOp(bftest.OpSend))
+	if rec.ConversationID != chat || rec.RawPath != "/v3/conversations/19%3Aabc%40thread.skype%3Bmessageid%3D1520%2Fx/activities" {
+		t.Fatalf("path %s (conversation %q)", rec.RawPath, rec.ConversationID)
+	}
+	a := rec.Activity
+	if a.Type != "message" || a.Text != "ok 👍" || a.From != r.bf.Bot() || a.Conversation.ID != chat || rec.AppID != r.bf.AppID() {
+		t.Fatalf("activity %+v", a)
+	}
+	wantAtt := []schema.Attachment{
+		{ContentType: "image/png", ContentURL: "https://portal.example/f/cat.png?x=1", Name: "cat.png"},
+		{ContentType: "application/pdf", ContentURL: "https://portal.example/f/doc", Name: "doc"},
+		{ContentType: "application/octet-stream", ContentURL: "https://portal.example/f/blob", Name: "blob.zzz"},
+	}
+	if len(a.Attachments) != len(wantAtt) {
+		t.Fatalf("attachments %+v", a.Attachments)
+	}
+	for i, w := range wantAtt {
+		if g := a.Attachments[i]; g.ContentType != w.ContentType || g.ContentURL != w.ContentURL || g.Name != w.Name {
+			t.Fatalf("attachment %d: %+v, want %+v", i, g, w)
+		}
+	}
+	if strings.Contains(string(rec.Body), "timestamp") {
+		t.Fatalf("zero timestamp serialized: %s", rec.Body)
+	}
+	if len(out) != 1 || out[0].Command != "receivingStatusDelivery" || out[0].Connector != "botframework.msteams" {
+		t.Fatalf("out %+v", out)
+	}
+	d := out[0].Item.(DeliveryItem)
+	if d.Message.ID != rec.ID || d.IM.MessageID != "1001" || d.IM.ChatID != "42" || d.Chat.ID != chat || d.Message.Date != t0.Unix() {
+		t.Fatalf("delivery %+v (activity id %q)", d, rec.ID)
+	}
+
+	// updateMessage and deleteMessage find the activity id by the portal message when message.id is not set.
+	if out, err := r.ch.Send(ctxT(t), r.line, "updateMessage", []any{r.msg(t, chat, "1001", "edited")}); err != nil || len(out) != 0 {
+		t.Fatalf("update: %+v, %v", out, err)
+	}
+	upd := r.bf.Expect(t, bftest.ByOp(bftest.OpUpdate))
+	if upd.ActivityID != rec.ID || upd.Activity.Text != "edited" || upd.Activity.ID != rec.ID ||
+		!strings.HasSuffix(upd.RawPath, "/activities/"+schema.EscapeSegment(rec.ID)) {
+		t.Fatalf("update record %+v", upd)
+	}
+	if out, err := r.ch.Send(ctxT(t), r.line, "deleteMessage", []any{r.msg(t, chat, "1001", "")}); err != nil || len(out) != 0 {
+		t.Fatalf("delete: %+v, %v", out, err)
+	}
+	if del := r.bf.Expect(t, bftest.ByOp(bftest.OpDelete)); del.ActivityID != rec.ID {
+		t.Fatalf("delete record %+v", del)
+	}
+}
+
+func TestUpdateByExternalID(t *testing.T) {
+	r := newRig(t, nil)
+	r.bf.AddActivity("c1", "ext|1")
+	r.bf.AddActivity("c1", "ext|2")
+	tests := []struct {
+		name string
+		id   any
+	}{
+		{"string", "ext|1"},
+		{"list", []any{"ext|1", "ext|2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var m outMsg
+			m.IM.MessageID, m.Chat.ID, m.Message.Text, m.Message.ID = "9", "c1", "new", tt.id
+			m.From, m.ServiceURL = &Account{ID: "28:bot"}, r.bf.ServiceURL()
+			n := len(r.bf.Activities())
+			if out, err := r.ch.Send(ctxT(t), r.line, "updateMessage", []any{decoded(t, m)}); err != nil || len(out) != 0 {
+				t.Fatalf("%+v %v", out, err)
+			}
+			if got := len(r.bf.Activities()) - n; got != len(externalIDs(tt.id)) {
+				t.Fatalf("%d updates", got)
+			}
+		})
+	}
+}
+
+func TestSendItemErrors(t *testing.T) {
+	r := newRig(t, nil)
+	good := r.msg(t, "c", "1", "hi")
+	noContext := func() any {
+		var m outMsg
+		m.IM.MessageID, m.Chat.ID, m.Message.Text = "2", "c", "x"
+		return decoded(t, m)
+	}()
+	plainHTTP := func() any {
+		var m outMsg
+		m.IM.MessageID, m.Chat.ID, m.Message.Text = "3", "c", "x"
+		m.From, m.ServiceURL = &Account{ID: "b"}, "http://smba.example/"
+		return decoded(t, m)
+	}()
+	tests := []struct {
+		name     string
+		method   string
+		item     any
+		wantCode string
+		wantMsg  string
+	}{
+		{"no chat context", "sendMessage", noContext, "BAD_PACKET", "service_url, from.id"},
+		{"token to plain http", "sendMessage", plainHTTP, "BAD_PACKET", "only https"},
+		{"empty message", "sendMessage", r.msg(t, "c", "4", ""), "BAD_PACKET", "neither text nor files"},
+		{"too large", "sendMessage", r.msg(t, "c", "5", strings.Repeat("x", schema.MaxActivityBytes)), "PAYLOAD_TOO_LARGE", "262144"},
+		{"update unknown", "updateMessage", r.msg(t, "c", "never-sent", "x"), "BAD_PACKET", "no activity id"},
+		{"not a map", "sendMessage", "just a string", "BAD_PACKET", "item 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := r.bf.Count(bftest.EndpointConnector)
+			items, wantCalls := []any{tt.item, good}, 1
+			if tt.method != "sendMessage" {
+				items, wantCalls = []any{tt.item}, 0
+			}
+			out, err := r.ch.Send(ctxT(t), r.line, tt.method, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out) < 1 || out[0].Command != "receivingError" {
+				t.Fatalf("out %+v", out)
+			}
+			e := out[0].Item.(ErrorItem)
+			if e.Error.Code != tt.wantCode || !strings.Contains(e.Error.Message, tt.wantMsg) {
+				t.Fatalf("error item %+v", e)
+			}
+			// The failed item was not sent; the good one after it was.
+			if after := r.bf.Count(bftest.EndpointConnector); after != before+wantCalls {
+				t.Fatalf("%d calls", after-before)
+			}
+			if tt.method == "sendMessage" && (len(out) != 2 || out[1].Command != "receivingStatusDelivery") {
+				t.Fatalf("the good item was not reported: %+v", out)
+			}
+		})
+	}
+	if _, err := r.ch.Send(ctxT(t), r.line, "setStatusReading", []any{good}); err == nil {
+		t.Fatal("unknown method accepted")
+	}
+}
+
+func TestSendRetries(t *testing.T) {
+	tests := []struct {
+		name       string
+		failures   []bftest.Failure
+		wantCalls  int
+		wantOK     bool
+		wantWaits  []time.Duration // the delays slept, in order
+		wantInCode string
+		wantInMsg  string
+	}{
+		{name: "429 honours Retry-After", failures: []bftest.Failure{{Status: 429, RetryAfter: "7"}}, wantCalls: 2, wantOK: true,
+			wantWaits: []time.Duration{7 * time.Second}},
+		{name: "Retry-After as a date", failures: []bftest.Failure{{Status: 503, RetryAfter: t0.Add(12 * time.Second).Format(http.TimeFormat)}},
+			wantCalls: 2, wantOK: true, wantWaits: []time.Duration{12 * time.Second}},
+		{name: "412 502 503 504 back off", failures: []bftest.Failure{{Status: 412}, {Status: 502}, {Status: 504}}, wantCalls: 4, wantOK: true,
+			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}},
+		{name: "gives up after 4 attempts", failures: []bftest.Failure{{Status: 503, Times: 5, Code: "Overloaded", Message: "later"}}, wantCalls: 4,
+			wantWaits: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, wantInCode: "Overloaded", wantInMsg: "503 Overloaded: later"},
+		{name: "500 is not retried", failures: []bftest.Failure{{Status: 500, Code: "ServiceError", Message: "boom"}}, wantCalls: 1,
+			wantInCode: "ServiceError", wantInMsg: "X-Correlating-OperationId: "},
+		{name: "400 is not retried", failures: []bftest.Failure{{Status: 400}}, wantCalls: 1, wantInCode: "BadArgument"},
+		{name: "Retry-After beyond the max", failures: []bftest.Failure{{Status: 429, RetryAfter: "3600"}}, wantCalls: 1, wantInCode: "Throttled"},
+		{name: "401 refreshes the token once", failures: []bftest.Failure{{Status: 401}}, wantCalls: 2, wantOK: true},
+		{name: "401 twice fails", failures: []bftest.Failure{{Status: 401, Times: 2}}, wantCalls: 2, wantInCode: "Unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, nil)
+			for _, f := range tt.failures {
+				r.bf.Fail(f)
+			}
+			var out []connector.Incoming
+			var err error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				out, err = r.ch.Send(ctxT(t), r.line, "sendMessage", []any{r.msg(t, "c", "1", "hi")})
+			}()
+			waits := r.drive(done)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := r.bf.Count(bftest.EndpointConnector); c != tt.wantCalls {
+				t.Fatalf("%d calls, want %d", c, tt.wantCalls)
+			}
+			if len(waits) != len(tt.wantWaits) {
+				t.Fatalf("waits %v, want %v", waits, tt.wantWaits)
+			}
+			for i := range waits {
+				if waits[i] != tt.wantWaits[i] {
+					t.Fatalf("waits %v, want %v", waits, tt.wantWaits)
+				}
+			}
+			if tt.wantOK {
+				if len(out) != 1 || out[0].Command != "receivingStatusDelivery" {
+					t.Fatalf("out %+v", out)
+				}
+				return
+			}
+			e := out[0].Item.(ErrorItem)
+			if out[0].Command != "receivingError" || e.Error.Code != tt.wantInCode || !strings.Contains(e.Error.Message, tt.wantInMsg) {
+				t.Fatalf("out %+v", out)
+			}
+		})
+	}
+}
+
+func TestBackoffJitter(t *testing.T) {
+	for _, rnd := range []float64{0, 0.5, 0.999} {
+		ch, _ := NewChannel(connector.Env{}, withRandom(func() float64 { return rnd }))
+		for n, full := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
+			d := ch.backoff(n + 1)
+			if d < full/2 || d > full {
+				t.Fatalf("backoff(%d) with %v = %v, want in [%v, %v]", n+1, rnd, d, full/2, full)
+			}
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false}, {"5", 5 * time.Second, true}, {" 0 ", 0, true}, {"-1", 0, false}, {"soon", 0, false},
+		{t0.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{t0.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+	}
+	for _, tt := range tests {
+		if d, ok := parseRetryAfter(tt.in, t0); d != tt.want || ok != tt.ok {
+			t.Errorf("parseRetryAfter(%q) = %v, %v", tt.in, d, ok)
+		}
+	}
+}
+
+func TestSendNetworkFailure(t *testing.T) {
+	r := newRig(t, nil, WithRetry(3, time.Second, 4*time.Second))
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + l.Addr().String() + "/"
+	l.Close()
+	var m outMsg
+	m.IM.MessageID, m.Chat.ID, m.Message.Text = "1", "c", "x"
+	m.From, m.ServiceURL = &Account{ID: "b"}, dead
+	done := make(chan struct{})
+	var out []connector.Incoming
+	var err error
+	go func() {
+		defer close(done)
+		out, err = r.ch.Send(ctxT(t), r.line, "sendMessage", []any{decoded(t, m)})
+	}()
+	if waits := r.drive(done); len(waits) != 2 {
+		t.Fatalf("waits %v", waits)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := out[0].Item.(ErrorItem)
+	if e.Error.Code != "NETWORK_ERROR" || !strings.Contains(e.Error.Message, "after 3 attempts") {
+		t.Fatalf("error item %+v", e)
+	}
+
+	// The token endpoint down: Send is an error (nothing could be sent), never a panic.
+	r2 := newRig(t, nil)
+	r2.bf.Fail(bftest.Failure{Endpoint: bftest.EndpointToken, Status: 500})
+	if _, err := r2.ch.Send(ctxT(t), r2.line, "sendMessage", []any{r2.msg(t, "c", "1", "x")}); !errors.Is(err, ErrToken) {
+		t.Fatalf("err = %v", err)
+	}
+	if r2.bf.Count(bftest.EndpointConnector) != 0 {
+		t.Fatal("sent without a token")
+	}
+}
+
+func TestSendContextCancelled(t *testing.T) {
+	r := newRig(t, nil)
+	r.bf.Fail(bftest.Failure{Status: 429, RetryAfter: "10"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var out []connector.Incoming
+	go func() {
+		defer close(done)
+		out, _ = r.ch.Send(ctx, r.line, "sendMessage", []any{r.msg(t, "c", "1", "x")})
+	}()
+	if d := <-r.waits; d != 10*time.Second {
+		t.Fatalf("waits %v", d)
+	}
+	cancel()
+	<-done
+	if len(out) != 1 || out[0].Command != "receivingError" || out[0].Item.(ErrorItem).Error.Code != "Throttled" {
+		t.Fatalf("out %+v", out)
+	}
+}
+
+func TestTokenCache(t *testing.T) {
+	r := newRig(t, nil)
+	send := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", []any{r.msg(t, "c", string(rune('a'+i)), "x")})
+				if err != nil || out[0].Command != "receivingStatusDelivery" {
+					t.Errorf("send: %+v %v", out, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// Concurrent senders while the first token request is held: one request.
+	release := make(chan struct{})
+	r.bf.Fail(bftest.Failure{Endpoint: bftest.EndpointToken, Hold: release})
+	go func() {
+		_ = r.bf.WaitCount(ctxT(t), bftest.EndpointToken, 1)
+		close(release)
+	}()
+	send(8)
+	if n := r.bf.Count(bftest.EndpointToken); n != 1 {
+		t.Fatalf("%d token requests for 8 concurrent senders", n)
+	}
+	// Cached until 5 minutes before expiry (tokens live an hour).
+	r.clk.Advance(54 * time.Minute)
+	send(3)
+	if n := r.bf.TokensIssued(); n != 1 {
+		t.Fatalf("%d tokens after 54 min", n)
+	}
+	r.clk.Advance(time.Minute)
+	send(3)
+	if n := r.bf.TokensIssued(); n != 2 {
+		t.Fatalf("%d tokens after 55 min", n)
+	}
+	// Every call carried a token the fake accepts.
+	for _, rec := range r.bf.Records() {
+		if rec.AppID != r.bf.AppID() {
+			t.Fatalf("record %+v", rec)
+		}
+	}
+	// A waiter that gives up does not cancel the refresh for the others.
+	release2 := make(chan struct{})
+	r.bf.Fail(bftest.Failure{Endpoint: bftest.EndpointToken, Hold: release2})
+	ts := r.ch.source(r.bf.AppID(), r.bf.AppSecret())
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error)
+	go func() { _, err := ts.get(ctx, true); errc <- err }()
+	if err := r.bf.WaitCount(ctxT(t), bftest.EndpointToken, 3); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) || !errors.Is(err, ErrToken) {
+		t.Fatalf("err = %v", err)
+	}
+	got := make(chan error)
+	go func() { _, err := ts.get(context.Background(), true); got <- err }()
+	close(release2)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnonymousSend(t *testing.T) {
+	r := newRig(t, []bftest.Option{bftest.WithNoAuth()}, WithAnonymous())
+	r.line.Settings = map[string]string{SettingBotHandle: "emu"}
+	out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", []any{r.msg(t, "c", "1", "x")})
+	if err != nil || out[0].Command != "receivingStatusDelivery" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if rec := r.bf.Expect(t, nil); rec.Header.Get("Authorization") != "" || r.bf.TokensIssued() != 0 {
+		t.Fatalf("anonymous send carried a token: %+v", rec.Header)
+	}
+	// Without WithAnonymous a line without app_id cannot send.
+	ch, _ := NewChannel(connector.Env{})
+	if _, err := ch.Send(ctxT(t), r.line, "sendMessage", nil); err == nil {
+		t.Fatal("want error")
+	}
+}
