@@ -88,8 +88,8 @@ func naiveFromIcons(text string) string {
 	t := load()
 	return naiveTag.ReplaceAllStringFunc(text, func(m string) string {
 		file := naiveTag.FindStringSubmatch(m)[1]
-		if idx, ok := t.files[file]; ok {
-			return t.emojis[idx].unicode
+		if idx := t.files.get(file); idx >= 0 {
+			return t.unicode(idx)
 		}
 		return m
 	})

@@ -74,9 +74,10 @@ func WithSmileys(on bool) Option {
 // (and a nil *Converter) behaves like New().
 type Converter struct {
 	cfg       config
-	tagPrefix string // "[ICON=" + base + "/"
-	tagMiddle string // ".svg?v=" + version + " title="
-	baseSlash string // base + "/"
+	tagPrefix string    // "[ICON=" + base + "/"
+	tagMiddle string    // ".svg?v=" + version + " title="
+	baseSlash string    // base + "/"
+	pool      sync.Pool // *[]byte scratch buffers of the writer
 }
 
 // New returns a Converter. Without options it writes
@@ -114,15 +115,15 @@ func (c *Converter) IconTag(emoji string) (string, bool) {
 	t := load()
 	var idx int32 = -1
 	title := emoji
-	if i, ok := t.short[emoji]; ok {
+	if i := t.short.get(emoji); i >= 0 {
 		idx = i
 	} else if end, i := t.match(emoji, 0); i >= 0 && end == len(emoji) {
-		idx, title = i, t.emojis[i].title
+		idx, title = i, t.title(i)
 	}
 	if idx < 0 {
 		return "", false
 	}
-	return c.tagPrefix + t.emojis[idx].file + c.tagMiddle + title + "]", true
+	return c.tagPrefix + t.file(idx) + c.tagMiddle + title + "]", true
 }
 
 // ToIcons returns text with every emoji replaced by its icon tag: `:shortname:` (title: the shortname as
@@ -136,83 +137,98 @@ func (c *Converter) ToIcons(text string) string {
 	if c.cfg.smileys {
 		cls = &classesSmileys
 	}
-	var w writer
+	w := writer{pool: &c.pool}
 	n := len(text)
+	floor := 0 // text[:floor] was converted or skipped: a look back never goes below it
 	for i := 0; i < n; {
-		k := cls[text[i]]
-		if k == 0 {
-			i++
-			continue
+		// Plain text is skipped eight bytes at a time.
+		for i+8 <= n && cls[text[i]]|cls[text[i+1]]|cls[text[i+2]]|cls[text[i+3]]|
+			cls[text[i+4]]|cls[text[i+5]]|cls[text[i+6]]|cls[text[i+7]] == 0 {
+			i += 8
 		}
-		switch k {
+		for i < n && cls[text[i]] == 0 {
+			i++
+		}
+		if i >= n {
+			break
+		}
+		var from, to int // text[from:to] becomes the tag of emoji idx with this title
+		var idx int32
+		var title string
+		switch b := text[i]; cls[b] {
 		case kColon:
 			if isURLColon(text, i) {
 				i = urlEnd(text, i)
+				floor = i
 				continue
 			}
 			if c.cfg.smileys {
-				if end, idx := t.smileyAt(text, i); idx >= 0 {
-					w.icon(c, text, i, end, t.emojis[idx].file, t.emojis[idx].title)
-					i = end
-					continue
+				if end, x := t.smileyAt(text, i); x >= 0 {
+					from, to, idx, title = i, end, x, t.title(x)
+					break
 				}
 			}
-			if end, idx := t.shortnameAt(text, i); idx >= 0 {
-				w.icon(c, text, i, end, t.emojis[idx].file, text[i:end])
-				i = end
-				continue
+			if end, x := t.shortnameAt(text, i); x >= 0 {
+				from, to, idx, title = i, end, x, text[i:end]
+				break
 			}
 			i++
-		case kKeycap:
-			if i+1 < n && (text[i+1] == 0xEF || text[i+1] == 0xE2) { // U+FE0F or U+20E3 follows
-				i = c.unicodeAt(&w, t, text, i)
-				continue
-			}
-			if c.cfg.smileys && text[i] == '8' {
-				if end, idx := t.smileyAt(text, i); idx >= 0 {
-					w.icon(c, text, i, end, t.emojis[idx].file, t.emojis[idx].title)
-					i = end
-					continue
-				}
-			}
-			i++
+			continue
 		case kLead:
-			if text[i] == 0xC2 && (i+1 >= n || (text[i+1] != 0xA9 && text[i+1] != 0xAE)) { // only © and ®
+			if b == 0xC2 && (i+1 >= n || (text[i+1] != 0xA9 && text[i+1] != 0xAE)) { // only © and ® start with C2
 				i++
 				continue
 			}
-			i = c.unicodeAt(&w, t, text, i)
+			// A keycap is found at its U+FE0F or U+20E3, looking back at the digit, '#' or '*' before it.
+			if (b == 0xEF || b == 0xE2) && i > floor && isKeycapBase(text[i-1]) {
+				if end, x := t.match(text, i-1); x >= 0 {
+					from, to, idx, title = i-1, end, x, t.title(x)
+					break
+				}
+			}
+			if b == 0xEF { // U+Fxxx: no emoji starts there
+				i++
+				continue
+			}
+			end, x := t.match(text, i)
+			if x < 0 {
+				i = end
+				continue
+			}
+			from, to, idx, title = i, end, x, t.title(x)
 		case kBracket:
 			if end := skipTag(text, i, maxTag+len(c.tagPrefix)); end > 0 {
-				i = end
+				i, floor = end, end
 				continue
 			}
 			i++
-		case kW:
-			if isWWW(text, i) {
+			continue
+		case kDot:
+			// `www.` is found at its dot, looking back at the three letters before it.
+			if i-3 >= floor && isWWW(text, i-3) {
 				i = urlEnd(text, i)
+				floor = i
 				continue
 			}
 			i++
+			continue
 		case kSmiley:
-			if end, idx := t.smileyAt(text, i); idx >= 0 {
-				w.icon(c, text, i, end, t.emojis[idx].file, t.emojis[idx].title)
-				i = end
+			end, x := t.smileyAt(text, i)
+			if x < 0 {
+				i++
 				continue
 			}
-			i++
+			from, to, idx, title = i, end, x, t.title(x)
 		}
+		// w lives on this stack: appending here, not in a method, keeps write barriers off the hot path.
+		if w.ptr == nil {
+			w.start(text)
+		}
+		w.buf = append(w.buf, text[w.last:from]...)
+		w.buf = c.appendTag(w.buf, t.file(idx), title)
+		w.last, i, floor = to, to, to
 	}
 	return w.finish(text)
-}
-
-// unicodeAt converts the Unicode emoji starting at text[i], if any, and returns where to go on.
-func (c *Converter) unicodeAt(w *writer, t *tables, text string, i int) int {
-	end, idx := t.match(text, i)
-	if idx >= 0 {
-		w.icon(c, text, i, end, t.emojis[idx].file, t.emojis[idx].title)
-	}
-	return end
 }
 
 // FromIcons returns text with every icon tag of this Converter's base path whose file is a known emoji
@@ -221,7 +237,7 @@ func (c *Converter) unicodeAt(w *writer, t *tables, text string, i int) int {
 func (c *Converter) FromIcons(text string) string {
 	c = c.ready()
 	t := load()
-	var w writer
+	w := writer{pool: &c.pool}
 	for i := 0; i < len(text); {
 		j := strings.IndexByte(text[i:], '[')
 		if j < 0 {
@@ -229,8 +245,12 @@ func (c *Converter) FromIcons(text string) string {
 		}
 		i += j
 		if end, idx := c.parseIcon(t, text, i); idx >= 0 {
-			w.replace(text, i, end, t.emojis[idx].unicode)
-			i = end
+			if w.ptr == nil {
+				w.start(text)
+			}
+			w.buf = append(w.buf, text[w.last:i]...)
+			w.buf = append(w.buf, t.unicode(idx)...)
+			w.last, i = end, end
 			continue
 		}
 		i++
@@ -268,8 +288,8 @@ func (c *Converter) parseIcon(t *tables, text string, i int) (int, int32) {
 	for ; p < limit; p++ {
 		switch text[p] {
 		case ']':
-			idx, ok := t.files[string(file)]
-			if !ok {
+			idx := t.files.getBytes(file)
+			if idx < 0 {
 				return 0, -1
 			}
 			return p + 1, idx
@@ -280,42 +300,50 @@ func (c *Converter) parseIcon(t *tables, text string, i int) (int, int32) {
 	return 0, -1
 }
 
-// writer builds the output lazily: nothing is allocated until the first replacement.
+// maxPooled is the largest scratch buffer kept for reuse; bigger ones (from bigger texts) are left to the GC.
+const maxPooled = 64 << 10
+
+// writer builds the output lazily: nothing is allocated until the first replacement. It writes into a scratch
+// buffer reused through the Converter's pool, so a call allocates only its result.
 type writer struct {
-	b    strings.Builder
+	buf  []byte
 	last int // text[last:] has not been written yet
+	pool *sync.Pool
+	ptr  *[]byte
 }
 
 func (w *writer) start(text string) {
-	if w.b.Cap() == 0 {
-		w.b.Grow(len(text) + len(text)/2 + 64)
+	if p, ok := w.pool.Get().(*[]byte); ok {
+		w.ptr = p
+	} else {
+		w.ptr = new([]byte)
+	}
+	w.buf = (*w.ptr)[:0]
+	if need := len(text) + len(text)/2 + 64; cap(w.buf) < need {
+		w.buf = make([]byte, 0, need)
 	}
 }
 
-func (w *writer) icon(c *Converter, text string, start, end int, file, title string) {
-	w.start(text)
-	w.b.WriteString(text[w.last:start])
-	w.b.WriteString(c.tagPrefix)
-	w.b.WriteString(file)
-	w.b.WriteString(c.tagMiddle)
-	w.b.WriteString(title)
-	w.b.WriteByte(']')
-	w.last = end
-}
-
-func (w *writer) replace(text string, start, end int, s string) {
-	w.start(text)
-	w.b.WriteString(text[w.last:start])
-	w.b.WriteString(s)
-	w.last = end
+// appendTag appends the icon tag of a file with a title.
+func (c *Converter) appendTag(buf []byte, file, title string) []byte {
+	buf = append(buf, c.tagPrefix...)
+	buf = append(buf, file...)
+	buf = append(buf, c.tagMiddle...)
+	buf = append(buf, title...)
+	return append(buf, ']')
 }
 
 func (w *writer) finish(text string) string {
-	if w.b.Cap() == 0 {
+	if w.ptr == nil {
 		return text
 	}
-	w.b.WriteString(text[w.last:])
-	return w.b.String()
+	w.buf = append(w.buf, text[w.last:]...)
+	out := string(w.buf)
+	if cap(w.buf) <= maxPooled {
+		*w.ptr = w.buf[:0]
+		w.pool.Put(w.ptr)
+	}
+	return out
 }
 
 // shortnameAt looks for a known `:shortname:` starting at the colon text[i]; it returns the index after the
@@ -328,8 +356,8 @@ func (t *tables) shortnameAt(text string, i int) (int, int32) {
 			if j == i+1 {
 				return 0, -1
 			}
-			idx, ok := t.short[text[i:j+1]]
-			if !ok {
+			idx := t.short.get(text[i : j+1])
+			if idx < 0 {
 				return 0, -1
 			}
 			// `:100:` and `:1234:` next to a digit are part of a time or ratio such as 1:100:2.
@@ -359,8 +387,8 @@ func (t *tables) smileyAt(text string, i int) (int, int32) {
 	if e-i > 3 || (e < len(text) && !isSpace(text[e])) {
 		return 0, -1
 	}
-	idx, ok := t.smileys[text[i:e]]
-	if !ok {
+	idx := t.smileys.get(text[i:e])
+	if idx < 0 {
 		return 0, -1
 	}
 	return e, idx
@@ -420,26 +448,22 @@ func skipVS16(text string, pos int) int {
 
 func hasVS15(text string, pos int) bool { return strings.HasPrefix(text[pos:], "\uFE0E") }
 
-// Byte classes of ToIcons: 0 is plain text, copied without a second look.
+// Byte classes of ToIcons: 0 is plain text, skipped without a second look.
 const (
 	kColon = iota + 1
-	kKeycap
 	kLead
 	kBracket
-	kW
+	kDot
 	kSmiley
 )
 
 var classes, classesSmileys = func() (a, b [256]uint8) {
 	a[':'] = kColon
-	a['#'], a['*'] = kKeycap, kKeycap
-	for d := '0'; d <= '9'; d++ {
-		a[d] = kKeycap
-	}
-	// Lead bytes of the code points an emoji can start with: U+00A9/U+00AE, U+2xxx, U+3xxx, U+1Fxxx.
-	a[0xC2], a[0xE2], a[0xE3], a[0xF0] = kLead, kLead, kLead, kLead
+	// Lead bytes of the code points an emoji can start with (U+00A9/U+00AE, U+2xxx, U+3xxx, U+1Fxxx) and of
+	// U+FE0F (a keycap is found at its U+FE0F or U+20E3).
+	a[0xC2], a[0xE2], a[0xE3], a[0xEF], a[0xF0] = kLead, kLead, kLead, kLead, kLead
 	a['['] = kBracket
-	a['w'], a['W'] = kW, kW
+	a['.'] = kDot
 	b = a
 	for _, s := range smileyTable {
 		if b[s.smiley[0]] == 0 {
@@ -448,6 +472,8 @@ var classes, classesSmileys = func() (a, b [256]uint8) {
 	}
 	return a, b
 }()
+
+func isKeycapBase(b byte) bool { return isDigit(b) || b == '#' || b == '*' }
 
 // isURLColon reports whether text[i] is the colon of `scheme://`.
 func isURLColon(text string, i int) bool {

@@ -2,6 +2,8 @@ package emoji
 
 import (
 	"cmp"
+	"hash/maphash"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,11 +24,15 @@ const (
 	riZ  = '\U0001F1FF'
 )
 
+// span is a substring of tables.blob. The tables keep their strings in one blob and refer to them by offset,
+// so they hold almost no pointers and cost the garbage collector nothing to scan.
+type span struct{ off, n uint32 }
+
 // info is one emoji: one file, whatever variant (with or without U+FE0F) or shortname names it.
 type info struct {
-	file    string // lower-case hex code points joined by "-", U+FE0F dropped: "1f44d", "23-20e3"
-	title   string // canonical shortname with colons, used as the title when the emoji was written in Unicode
-	unicode string // the fully-qualified variant (the one with the most U+FE0F), FromIcons writes it
+	file    span // lower-case hex code points joined by "-", U+FE0F dropped: "1f44d", "23-20e3"
+	title   span // canonical shortname with colons, used as the title when the emoji was written in Unicode
+	unicode span // the fully-qualified variant (the one with the most U+FE0F), FromIcons writes it
 }
 
 // node is a trie node over the code points of an emoji with U+FE0F removed.
@@ -36,15 +42,23 @@ type node struct {
 }
 
 type tables struct {
+	blob     string
 	emojis   []info
-	short    map[string]int32 // ":+1:" (colons included) -> emoji
-	files    map[string]int32 // "1f44d" -> emoji
-	smileys  map[string]int32 // ":)" -> emoji
-	maxShort int              // longest key of short, in bytes
-	maxFile  int              // longest file name, in bytes
-	nodes    []node           // nodes[0] is the root
+	short    strTable // ":+1:" (colons included) -> emoji
+	files    strTable // "1f44d" -> emoji
+	smileys  strTable // ":)" -> emoji
+	maxShort int      // longest key of short, in bytes
+	maxFile  int      // longest file name, in bytes
+	nodes    []node   // nodes[0] is the root
 	edgeRune []rune
 	edgeNode []int32
+}
+
+func (t *tables) str(s span) string    { return t.blob[s.off : s.off+s.n] }
+func (t *tables) file(i int32) string  { return t.str(t.emojis[i].file) }
+func (t *tables) title(i int32) string { return t.str(t.emojis[i].title) }
+func (t *tables) unicode(i int32) string {
+	return t.str(t.emojis[i].unicode)
 }
 
 var (
@@ -105,11 +119,20 @@ func build(codeMap map[string]string, revMap map[string][]string) *tables {
 	}
 	slices.Sort(keys)
 
-	t := &tables{
-		emojis: make([]info, len(keys)),
-		short:  make(map[string]int32, len(codeMap)+300),
-		files:  make(map[string]int32, len(keys)),
+	var blob strings.Builder
+	interned := map[string]span{}
+	intern := func(s string) span {
+		if sp, ok := interned[s]; ok {
+			return sp
+		}
+		sp := span{off: uint32(blob.Len()), n: uint32(len(s))}
+		blob.WriteString(s)
+		interned[s] = sp
+		return sp
 	}
+	t := &tables{emojis: make([]info, len(keys))}
+	short := map[string]int32{}
+	files := map[string]int32{}
 	tb := newTrieBuilder()
 	for i, key := range keys {
 		g := groups[key]
@@ -139,32 +162,34 @@ func build(codeMap map[string]string, revMap map[string][]string) *tables {
 			}
 		}
 		file := fileName(key)
-		t.emojis[i] = info{file: file, title: title, unicode: preferred}
-		t.files[file] = idx
+		t.emojis[i] = info{file: intern(file), title: intern(title), unicode: intern(preferred)}
+		files[file] = idx
 		t.maxFile = max(t.maxFile, len(file))
 		for _, n := range g.names {
-			t.short[n] = idx
+			short[n] = idx
 			t.maxShort = max(t.maxShort, len(n))
 		}
 		tb.insert(key, idx)
-	}
-	// Slack and kyokomi's Sprint also accept :flag-xx: for every two-letter flag; add it where the code map
-	// has no such name.
-	for i, e := range t.emojis {
-		rs := []rune(strings.ReplaceAll(e.unicode, string(vs16), ""))
-		if len(rs) == 2 && isRI(rs[0]) && isRI(rs[1]) {
+		// Slack and kyokomi's Sprint also accept :flag-xx: for every two-letter flag; add it where the code
+		// map has no such name.
+		if rs := []rune(key); len(rs) == 2 && isRI(rs[0]) && isRI(rs[1]) {
 			alias := ":flag-" + string([]rune{'a' + rs[0] - riA, 'a' + rs[1] - riA}) + ":"
-			if _, ok := t.short[alias]; !ok {
-				t.short[alias] = int32(i)
+			if _, ok := codeMap[alias]; !ok {
+				short[alias] = idx
 			}
 		}
 	}
-	t.smileys = make(map[string]int32, len(smileyTable))
+	smileys := map[string]int32{}
 	for _, s := range smileyTable {
-		if idx, ok := t.short[s.shortname]; ok {
-			t.smileys[s.smiley] = idx
+		if idx, ok := short[s.shortname]; ok {
+			smileys[s.smiley] = idx
 		}
 	}
+	t.short = newStrTable(short, intern)
+	t.files = newStrTable(files, intern)
+	t.smileys = newStrTable(smileys, intern)
+	t.blob = blob.String()
+	t.short.blob, t.files.blob, t.smileys.blob = t.blob, t.blob, t.blob
 	tb.flatten(t)
 	return t
 }
@@ -255,4 +280,73 @@ func (t *tables) child(n int32, r rune) int32 {
 		}
 	}
 	return -1
+}
+
+// strTable is an open-addressing hash table from strings (kept in the blob) to emoji indexes. Unlike a Go map
+// of strings it holds no pointers besides the blob.
+type strTable struct {
+	seed    maphash.Seed
+	slots   []uint64 // 0: empty; else high 32 bits of the hash << 32 | entry index + 1
+	mask    uint64
+	entries []strEntry
+	blob    string
+}
+
+type strEntry struct {
+	key span
+	val int32
+}
+
+// newStrTable builds a table with at most 50% load; the keys are interned in the blob being built.
+func newStrTable(m map[string]int32, intern func(string) span) strTable {
+	size := 16
+	for size < 2*len(m) {
+		size *= 2
+	}
+	t := strTable{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1)}
+	keys := slices.Sorted(maps.Keys(m))
+	for _, k := range keys {
+		t.entries = append(t.entries, strEntry{key: intern(k), val: m[k]})
+		h := maphash.String(t.seed, k)
+		i := h & t.mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & t.mask
+		}
+		t.slots[i] = h&^0xFFFFFFFF | uint64(len(t.entries))
+	}
+	return t
+}
+
+// get returns the value of key, or -1.
+func (t *strTable) get(key string) int32 {
+	h := maphash.String(t.seed, key)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if s&^0xFFFFFFFF == h&^0xFFFFFFFF {
+			e := &t.entries[s&0xFFFFFFFF-1]
+			if int(e.key.n) == len(key) && t.blob[e.key.off:e.key.off+e.key.n] == key {
+				return e.val
+			}
+		}
+	}
+}
+
+// getBytes is get for a key in a byte slice; it does not allocate.
+func (t *strTable) getBytes(key []byte) int32 {
+	h := maphash.Bytes(t.seed, key)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if s&^0xFFFFFFFF == h&^0xFFFFFFFF {
+			e := &t.entries[s&0xFFFFFFFF-1]
+			if int(e.key.n) == len(key) && t.blob[e.key.off:e.key.off+e.key.n] == string(key) {
+				return e.val
+			}
+		}
+	}
 }
