@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -104,6 +105,7 @@ type Syncer struct {
 	cacheTTL  time.Duration
 	clock     clock.Clock
 
+	seed  maphash.Seed
 	mu    sync.RWMutex
 	cache map[cacheKey]cacheEntry
 
@@ -115,8 +117,8 @@ type cacheKey struct{ connector, id string }
 
 type cacheEntry struct {
 	id      InternalID
-	sum     [md5.Size]byte
-	expires int64 // unix nanoseconds
+	fp      uint64 // maphash of the canonical serialization
+	expires int64  // unix nanoseconds
 }
 
 type flightKey struct {
@@ -139,6 +141,7 @@ func NewSyncer(store Store, opts ...Option) *Syncer {
 		cacheTTL:  DefaultCacheTTL,
 		clock:     clock.System(),
 		flights:   map[flightKey]*flight{},
+		seed:      maphash.MakeSeed(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -166,16 +169,23 @@ func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (In
 		return 0, 0, wire.Errorf(wire.CodeNoAddUser, "users: connector %q: want a non-empty connector id without '|'", connector)
 	}
 	k := cacheKey{connector, u.ID}
-	sum := u.sum()
+	bp := getBuf()
+	*bp = u.appendCanonical((*bp)[:0])
+	// The cache compares a fast keyed 64-bit fingerprint of the canonical bytes (seeded per Syncer, so it
+	// cannot be steered by crafted input); the md5 that the store keeps is computed only on a miss.
+	fp := maphash.Bytes(s.seed, *bp)
 	if s.cache != nil {
 		now := s.clock.Now().UnixNano()
 		s.mu.RLock()
 		e, ok := s.cache[k]
 		s.mu.RUnlock()
-		if ok && e.sum == sum && now < e.expires {
+		if ok && e.fp == fp && now < e.expires {
+			putBuf(bp)
 			return e.id, Unchanged, nil
 		}
 	}
+	sum := md5.Sum(*bp)
+	putBuf(bp)
 	rec, err := s.record(connector, &u, sum)
 	if err != nil {
 		return 0, 0, err
@@ -197,14 +207,14 @@ func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (In
 			return 0, 0, ctx.Err()
 		}
 		// The leader failed (perhaps its own context ended): try on our own.
-		id, out, err := s.syncStore(ctx, rec, &u, sum)
+		id, out, err := s.syncStore(ctx, rec, &u, fp)
 		return id, out, err
 	}
 	f := &flight{done: make(chan struct{})}
 	s.flights[fk] = f
 	s.flightMu.Unlock()
 
-	id, out, err := s.syncStore(ctx, rec, &u, sum)
+	id, out, err := s.syncStore(ctx, rec, &u, fp)
 	f.id, f.err = id, err
 	s.flightMu.Lock()
 	delete(s.flights, fk)
@@ -256,13 +266,13 @@ func (s *Syncer) record(connector string, u *ExternalUser, sum [md5.Size]byte) (
 
 // syncStore compares with the store and writes what differs. It retries when a concurrent writer got in
 // between (a create that lost the race, a record deleted under an update).
-func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, sum [md5.Size]byte) (InternalID, Outcome, error) {
+func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, fp uint64) (InternalID, Outcome, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		old, err := s.store.Get(ctx, rec.Key)
 		switch {
 		case err == nil:
 			if old.Hash == rec.Hash {
-				s.remember(rec, old.ID, sum)
+				s.remember(rec, old.ID, fp)
 				return old.ID, Unchanged, nil
 			}
 			next := rec
@@ -280,7 +290,7 @@ func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, sum [
 			if err != nil {
 				return 0, 0, err
 			}
-			s.remember(rec, old.ID, sum)
+			s.remember(rec, old.ID, fp)
 			return old.ID, Updated, nil
 		case errors.Is(err, ErrNotFound):
 			next := rec
@@ -298,7 +308,7 @@ func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, sum [
 			if err != nil {
 				return 0, 0, err
 			}
-			s.remember(rec, id, sum)
+			s.remember(rec, id, fp)
 			return id, Created, nil
 		default:
 			return 0, 0, err
@@ -321,12 +331,12 @@ func (s *Syncer) avatar(ctx context.Context, key string, u *ExternalUser) (files
 	return 0, false
 }
 
-func (s *Syncer) remember(rec User, id InternalID, sum [md5.Size]byte) {
+func (s *Syncer) remember(rec User, id InternalID, fp uint64) {
 	if s.cache == nil {
 		return
 	}
 	k := cacheKey{rec.Connector, rec.ExternalID}
-	e := cacheEntry{id: id, sum: sum, expires: s.clock.Now().Add(s.cacheTTL).UnixNano()}
+	e := cacheEntry{id: id, fp: fp, expires: s.clock.Now().Add(s.cacheTTL).UnixNano()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.cache[k]; !ok && len(s.cache) >= s.cacheSize {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/olctl/olctl/files"
@@ -138,8 +139,21 @@ func (u *ExternalUser) Hash() string {
 }
 
 func (u *ExternalUser) sum() [md5.Size]byte {
-	var arr [512]byte
-	return md5.Sum(u.appendCanonical(arr[:0]))
+	bp := getBuf()
+	defer putBuf(bp)
+	*bp = u.appendCanonical((*bp)[:0])
+	return md5.Sum(*bp)
+}
+
+// bufs recycles serialization buffers, so that hashing a user does not allocate.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 64<<10 { // do not keep the buffers of huge users
+		bufs.Put(b)
+	}
 }
 
 // CanonicalJSON returns the serialization the hash is computed over. It covers every field the user
@@ -248,23 +262,27 @@ func (u *ExternalUser) appendCanonical(dst []byte) []byte {
 		o.close()
 		return o.buf
 	}
-	keys := make([]string, 0, len(namedKeys)+len(u.Extra))
-	keys = append(keys, namedKeys...)
+	var kbuf [16]string
+	extra := kbuf[:0]
 	for k := range u.Extra {
 		if !isNamedKey(k) {
-			keys = append(keys, k)
+			extra = append(extra, k)
 		}
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		switch {
-		case k == "picture":
-			o.picture(&u.Picture, 1)
-		case isNamedKey(k):
-			o.str(k, u.named(k))
-		default:
-			o.value(k, u.Extra[k], 1)
+	slices.Sort(extra)
+	// Merge the sorted named keys with the sorted extra keys.
+	for i, j := 0, 0; i < len(namedKeys) || j < len(extra); {
+		if j == len(extra) || (i < len(namedKeys) && namedKeys[i] < extra[j]) {
+			if k := namedKeys[i]; k == "picture" {
+				o.picture(&u.Picture, 1)
+			} else {
+				o.str(k, u.named(k))
+			}
+			i++
+			continue
 		}
+		o.value(extra[j], u.Extra[extra[j]], 1)
+		j++
 	}
 	o.close()
 	return o.buf
