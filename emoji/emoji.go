@@ -351,8 +351,10 @@ func (w *writer) finish(text string) string {
 func (t *tables) shortnameAt(text string, i int) (int, int32) {
 	limit := min(len(text), i+t.maxShort)
 	for j := i + 1; j < limit; j++ {
-		b := text[j]
-		if b == ':' {
+		switch shortStop[text[j]] {
+		case stopSpace:
+			return 0, -1
+		case stopColon:
 			if j == i+1 {
 				return 0, -1
 			}
@@ -360,20 +362,31 @@ func (t *tables) shortnameAt(text string, i int) (int, int32) {
 			if idx < 0 {
 				return 0, -1
 			}
-			// `:100:` and `:1234:` next to a digit are part of a time or ratio such as 1:100:2.
-			// A digit that starts a keycap (followed by U+FE0F or U+20E3) is an emoji, not part of a number.
+			// `:100:` and `:1234:` next to a digit are part of a time or ratio such as 1:100:2. A digit that
+			// starts a keycap (followed by U+FE0F or U+20E3) is an emoji, not part of a number.
 			if digitsOnly(text[i+1:j]) && ((i > 0 && isDigit(text[i-1])) ||
 				(j+1 < len(text) && isDigit(text[j+1]) && (j+2 >= len(text) || (text[j+2] != 0xEF && text[j+2] != 0xE2)))) {
 				return 0, -1
 			}
 			return j + 1, idx
 		}
-		if isSpace(b) {
-			return 0, -1
-		}
 	}
 	return 0, -1
 }
+
+const (
+	stopColon = iota + 1
+	stopSpace
+)
+
+// shortStop marks the bytes that end a shortname candidate: its closing colon, or whitespace.
+var shortStop = func() (a [256]uint8) {
+	a[':'] = stopColon
+	for _, b := range []byte(" \t\n\r\f\v") {
+		a[b] = stopSpace
+	}
+	return a
+}()
 
 // smileyAt looks for an ASCII smiley at text[i] that stands between whitespace or the ends of the text.
 func (t *tables) smileyAt(text string, i int) (int, int32) {
