@@ -122,7 +122,6 @@ type Channel struct {
 }
 
 var _ connector.Channel = (*Channel)(nil)
-var _ connector.MethodProvider = (*Channel)(nil)
 
 // New returns the Factory of the channel, to register under ID:
 //
@@ -266,20 +265,14 @@ func (c *Channel) Unregister(_ context.Context, l *Line) error {
 	return nil
 }
 
-// Info returns the bot's name and app id, its messaging endpoint (to enter in Azure) and its contact links.
+// Info returns the bot's name and app id, its messaging endpoint (to enter in Azure) and its contact links
+// ("links", which the server also answers to infoConnectLink).
 func (c *Channel) Info(l *Line) map[string]any {
 	return map[string]any{
 		"name":               l.Settings[SettingBotHandle],
 		"app_id":             l.Settings[SettingAppID],
 		"messaging_endpoint": l.WebhookURL,
 		"links":              Links(l.Settings),
-	}
-}
-
-// Methods adds infoConnectLink, answering Links.
-func (c *Channel) Methods() map[string]connector.Method {
-	return map[string]connector.Method{
-		"infoConnectLink": func(_ context.Context, l *Line, _ []any) (any, error) { return Links(l.Settings), nil },
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/emoji"
 )
 
 // out is an outgoing item as the portal's client sends it (PROTOCOL.md §6) with the chat context merged in.
@@ -438,5 +439,19 @@ func TestAnonymousSend(t *testing.T) {
 	ch, _ := NewChannel(connector.Env{})
 	if _, err := ch.Send(ctxT(t), r.line, "sendMessage", nil); err == nil {
 		t.Fatal("want error")
+	}
+}
+
+func TestDefaultEmoji(t *testing.T) {
+	r := newRig(t, nil, WithEmoji(nil)) // nil: the default, emoji.New().FromIcons
+	tag := emoji.New().ToIcons(":+1:")
+	if !strings.HasPrefix(tag, "[ICON=") {
+		t.Fatalf("icon tag %q", tag)
+	}
+	if _, err := r.ch.Send(ctxT(t), r.line, "sendMessage", []any{r.msg(t, "c", "1", "ok "+tag+" :)")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.bf.Expect(t, nil).Activity.Text; got != "ok 👍 :)" {
+		t.Fatalf("text %q", got)
 	}
 }
