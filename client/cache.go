@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -25,6 +26,8 @@ type cache struct {
 	entries map[string]cacheEntry
 	hits    uint64
 	misses  uint64
+
+	waiting atomic.Int64 // callers waiting on a request (tests use it to know all have joined)
 }
 
 type cacheEntry struct {
@@ -70,6 +73,8 @@ func (c *cache) get(ctx context.Context, key string, fresh bool, fetch func(cont
 		}
 		return v, err
 	})
+	c.waiting.Add(1)
+	defer c.waiting.Add(-1)
 	select {
 	case r := <-ch:
 		return r.Val, r.Err

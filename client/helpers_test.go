@@ -43,6 +43,7 @@ type received struct {
 	Args   []any
 	Err    error // the verification or parse error, if any
 	Header http.Header
+	ctx    context.Context // the request's context
 }
 
 // fakeServer is an httptest connector server: it verifies every packet with wire (signature and, in hardened
@@ -71,7 +72,7 @@ func newFakeServer(t *testing.T, s signing, handle func(n int, p received, w htt
 }
 
 func (fs *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
-	rec := received{Header: r.Header.Clone()}
+	rec := received{Header: r.Header.Clone(), ctx: r.Context()}
 	fields, err := wire.ReadForm(r, wire.DefaultMaxBody)
 	rec.Fields = fields
 	if err == nil {
@@ -101,6 +102,12 @@ func (fs *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	handle(n, rec, w)
+}
+
+func (fs *fakeServer) setHandle(h func(n int, p received, w http.ResponseWriter)) {
+	fs.mu.Lock()
+	fs.handle = h
+	fs.mu.Unlock()
 }
 
 func (fs *fakeServer) received() []received {
