@@ -255,12 +255,12 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 func TestParseRetryAfter(t *testing.T) {
 	c, _ := New("http://x", WithDomain(testDomain), WithLicenceKey("k"), WithClock(clock.NewFake(testEpoch)))
 	tests := map[string]time.Duration{
-		"":        0,
-		"5":       5 * time.Second,
-		" 7 ":     7 * time.Second,
-		"0":       0,
-		"-3":      0,
-		"soon":    0,
+		"":     0,
+		"5":    5 * time.Second,
+		" 7 ":  7 * time.Second,
+		"0":    0,
+		"-3":   0,
+		"soon": 0,
 		testEpoch.Add(90 * time.Second).Format(http.TimeFormat):  90 * time.Second,
 		testEpoch.Add(-90 * time.Second).Format(http.TimeFormat): 0,
 		"99999999999999": 365 * 24 * time.Hour,
