@@ -181,6 +181,7 @@ func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
 
 func (p *fakePortal) confirm(connector, line string, items []any) {
 	if _, err := p.call(context.Background(), "setStatusDelivered", connector, line, items); err != nil {
+		p.t.Logf("fake portal: setStatusDelivered: %v", err)
 		p.mu.Lock()
 		p.confirmErrs++
 		p.mu.Unlock()

@@ -21,10 +21,12 @@ func (p *fakePortal) attemptTimes() []time.Duration {
 	return out
 }
 
-func TestScheduleDeadLetterAfter24h(t *testing.T) {
+func TestScheduleDeadLetterAfter24h(t *testing.T) { eachDB(t, testScheduleDeadLetterAfter24h) }
+
+func testScheduleDeadLetterAfter24h(t *testing.T, dsn string) {
 	clk := clock.NewFake(t0)
 	p := newFakePortal(t, "key-schedule", clk)
-	s := newTestServer(t, p, Config{Clock: clk, Workers: 2})
+	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 2})
 	hook := p.connect("echo", "1", nil)
 	p.down.Store(true)
 	if code, body := postWebhook(t, hook, echoItems("c", 1, 3)); code != 200 {
@@ -104,10 +106,12 @@ func equalDurations(a, b []time.Duration) bool {
 	return true
 }
 
-func TestRecoveryMidSchedule(t *testing.T) {
+func TestRecoveryMidSchedule(t *testing.T) { eachDB(t, testRecoveryMidSchedule) }
+
+func testRecoveryMidSchedule(t *testing.T, dsn string) {
 	clk := clock.NewFake(t0)
 	p := newFakePortal(t, "key-recovery", clk)
-	s := newTestServer(t, p, Config{Clock: clk, Workers: 3, Batch: 50})
+	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 3, Batch: 50})
 	hook := p.connect("echo", "1", nil)
 	p.down.Store(true)
 	for i := 0; i < 4; i++ {
@@ -149,9 +153,13 @@ func TestRecoveryMidSchedule(t *testing.T) {
 }
 
 func TestConfirmTimeoutAndPartialConfirm(t *testing.T) {
+	eachDB(t, testConfirmTimeoutAndPartialConfirm)
+}
+
+func testConfirmTimeoutAndPartialConfirm(t *testing.T, dsn string) {
 	clk := clock.NewFake(t0)
 	p := newFakePortal(t, "key-confirm", clk)
-	s := newTestServer(t, p, Config{Clock: clk, Workers: 1, Batch: 10, ConfirmTimeout: 30 * time.Second})
+	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 1, Batch: 10, ConfirmTimeout: 30 * time.Second})
 	hook := p.connect("echo", "1", nil)
 	p.halfConf.Store(true)
 	postWebhook(t, hook, echoItems("c", 0, 10))

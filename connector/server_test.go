@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/testdb"
 )
 
 // newTestServer starts a server for portal p with cfg's other fields.
@@ -46,6 +47,13 @@ func settle(t testing.TB, s *Server) {
 	}
 }
 
+// eachDB runs fn on SQLite (a temporary file) and on MariaDB (a fresh database; skipped loudly without
+// OLCTL_TEST_MYSQL_DSN) with the DSN to give the server.
+func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, testdb.SQLiteDSN(t)) })
+	t.Run("mysql", func(t *testing.T) { fn(t, testdb.MySQLDSN(t)) })
+}
+
 func queueLen(t testing.TB, s *Server) int {
 	t.Helper()
 	st, err := s.QueueStats(context.Background())
@@ -56,6 +64,10 @@ func queueLen(t testing.TB, s *Server) int {
 }
 
 func TestEndToEndEcho(t *testing.T) {
+	eachDB(t, testEndToEndEcho)
+}
+
+func testEndToEndEcho(t *testing.T, dsn string) {
 	for _, async := range []bool{false, true} {
 		name := "confirm-before-answer"
 		if async {
@@ -64,8 +76,12 @@ func TestEndToEndEcho(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := newFakePortal(t, "licence-key-1", nil)
 			p.async.Store(async)
-			s := newTestServer(t, p, Config{Batch: 10})
-			hook := p.connect("echo.test", "7", nil)
+			s := newTestServer(t, p, Config{Batch: 10, DSN: dsn, PollInterval: 50 * time.Millisecond})
+			line := "7"
+			if async { // the same database: another line, or its dedup keys would drop the items
+				line = "8"
+			}
+			hook := p.connect("echo.test", line, nil)
 			for i := 0; i < 5; i++ {
 				if code, body := postWebhook(t, hook, echoItems("c1", i*7, 7)); code != 200 {
 					t.Fatalf("webhook: %d %s", code, body)
@@ -74,7 +90,7 @@ func TestEndToEndEcho(t *testing.T) {
 			waitFor(t, 10*time.Second, "35 events", func() bool { return len(p.Events()) == 35 })
 			waitFor(t, 10*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 			for i, e := range p.Events() {
-				if e.Msg != itoa(i) || e.Connector != "echo.test" || e.Line != "7" || e.Chat != "c1" {
+				if e.Msg != itoa(i) || e.Connector != "echo.test" || e.Line != line || e.Chat != "c1" {
 					t.Fatalf("event %d = %+v", i, e)
 				}
 			}
