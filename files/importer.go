@@ -199,6 +199,9 @@ func (i *Importer) importOne(ctx context.Context, n int, a Attachment) (FileID, 
 		i.log.WarnContext(ctx, "files: attachment not imported", "index", n, "url", redact(a.URL), "code", code, "err", err)
 		return 0, &Failure{Index: n, URL: a.URL, Code: code, Err: err}
 	}
+	if i.store == nil {
+		return fail(CodeStore, errors.New("files: the importer has no store"))
+	}
 	req, err := i.request(a)
 	if err != nil {
 		return fail(CodeBadAttachment, err)

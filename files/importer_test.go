@@ -380,3 +380,10 @@ func TestFailureError(t *testing.T) {
 		t.Fatalf("message %q lacks the essentials", msg)
 	}
 }
+
+func TestImportWithoutStore(t *testing.T) {
+	ids, fails := files.NewImporter(nil).Import(context.Background(), []files.Attachment{{URL: "https://example.com/a.png"}})
+	if len(ids) != 0 || len(fails) != 1 || fails[0].Code != files.CodeStore {
+		t.Fatalf("ids %v failures %v", ids, fails)
+	}
+}

@@ -168,6 +168,9 @@ func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (In
 	if connector == "" || strings.Contains(connector, "|") {
 		return 0, 0, wire.Errorf(wire.CodeNoAddUser, "users: connector %q: want a non-empty connector id without '|'", connector)
 	}
+	if s.store == nil {
+		return 0, 0, errors.New("users: the syncer has no store")
+	}
 	k := cacheKey{connector, u.ID}
 	bp := getBuf()
 	*bp = u.appendCanonical((*bp)[:0])

@@ -197,11 +197,12 @@ func TestSyncErrors(t *testing.T) {
 		{"id not UTF-8", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "a\xff"}, wire.ErrNoAddUser, "UTF-8"},
 		{"overlong name", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.ErrNoAddUser, "field name"},
 		{"store fails", &countingStore{Store: users.NewMemoryStore(), fail: boom}, "telegram", ann, boom, "database is down"},
+		{"no store", nil, "telegram", ann, nil, "no store"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := users.NewSyncer(tt.store).Sync(context.Background(), tt.connector, tt.user)
-			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.mention) {
+			if err == nil || (tt.is != nil && !errors.Is(err, tt.is)) || !strings.Contains(err.Error(), tt.mention) {
 				t.Fatalf("err %v: want %v mentioning %q", err, tt.is, tt.mention)
 			}
 		})
