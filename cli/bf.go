@@ -13,16 +13,56 @@ import (
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/connector/botframework"
 )
 
-// bfChannelOptions configure the connector server's channels.
-type bfChannelOptions struct{}
+// bfChannelOptions configure the connector server's Bot Framework channel.
+type bfChannelOptions struct {
+	fake      string
+	openID    string
+	tokenURL  string
+	anonymous bool
+}
 
-func (o *bfChannelOptions) addFlags(*cobra.Command) {}
+func (o *bfChannelOptions) addFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.fake, "bf-fake", "", "use the fake Bot Framework service at this URL (olctl bf serve) for tokens and keys")
+	fl.StringVar(&o.openID, "bf-openid-url", "", "OpenID metadata of the Bot Framework's webhook token keys (default Microsoft's)")
+	fl.StringVar(&o.tokenURL, "bf-token-url", "", "OAuth token endpoint of the Bot Framework (default Microsoft's)")
+	fl.BoolVar(&o.anonymous, "bf-anonymous", false, "allow Bot Framework lines without app id and secret (Emulator)")
+}
 
-// channels returns the channel registry of a connector server.
-func (o *bfChannelOptions) channels(*slog.Logger, clock.Clock) (*connector.Channels, error) {
-	return connector.NewChannels(), nil
+// channels returns the channel registry of a connector server: echo and botframework.
+func (o *bfChannelOptions) channels(logger *slog.Logger, clk clock.Clock) (*connector.Channels, error) {
+	var opts []botframework.Option
+	openID, tokenURL := o.openID, o.tokenURL
+	if o.fake != "" {
+		base := strings.TrimRight(o.fake, "/")
+		if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+			return nil, usageErrorf("--bf-fake %q is not an http(s) URL", o.fake)
+		}
+		if openID == "" {
+			openID = base + bftest.OpenIDPath
+		}
+		if tokenURL == "" {
+			tokenURL = base + bftest.TokenPath
+		}
+	}
+	if openID != "" {
+		opts = append(opts, botframework.WithOpenIDMetadataURL(openID))
+	}
+	if tokenURL != "" {
+		opts = append(opts, botframework.WithTokenURL(tokenURL))
+	}
+	if o.anonymous {
+		opts = append(opts, botframework.WithAnonymous())
+	}
+	opts = append(opts, botframework.WithLogger(logger), botframework.WithClock(clk))
+	chs := connector.NewChannels()
+	if err := chs.Register(botframework.ID, botframework.New(opts...)); err != nil {
+		return nil, err
+	}
+	return chs, nil
 }
 
 type bfServiceOptions struct {

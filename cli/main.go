@@ -194,7 +194,7 @@ Errors go to stderr.
 		c.GroupID = "ops"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newConnectorCmd(f), newBFCmd(f)} {
+	for _, c := range []*cobra.Command{newServeCmd(f), newConnectorCmd(f), newBFCmd(f), newDemoCmd(f)} {
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}

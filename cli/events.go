@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/portal"
+)
+
+// Event names, as the portal's subscriptions are called.
+const (
+	EvReceivedMessage        = "OnReceivedMessage"
+	EvReceivedMessageUpdate  = "OnReceivedMessageUpdate"
+	EvReceivedMessageDel     = "OnReceivedMessageDel"
+	EvReceivedPost           = "OnReceivedPost"
+	EvReceivedPostUpdate     = "OnReceivedPostUpdate"
+	EvReceivedTypingStart    = "OnReceivedTypingStart"
+	EvReceivedStatusDelivery = "OnReceivedStatusDelivery"
+	EvReceivedStatusReading  = "OnReceivedStatusReading"
+	EvReceivedError          = "OnReceivedError"
+	EvReceivedStatusBlock    = "OnReceivedStatusBlock"
+	EvUpdateStatusConnector  = "OnUpdateStatusConnector"
+	EvChatNameChanged        = "OnChatNameChanged"
+)
+
+// eventJSON is one line `olctl serve` prints per event. Fields that do not apply to an event are left out.
+type eventJSON struct {
+	Event     string    `json:"event"`
+	At        time.Time `json:"at"`
+	Connector string    `json:"connector"`
+	Line      string    `json:"line"`
+
+	Type          string             `json:"type,omitempty"`
+	ChatID        string             `json:"chat_id,omitempty"`
+	ChatName      string             `json:"chat_name,omitempty"`
+	MessageID     string             `json:"message_id,omitempty"`
+	Date          *time.Time         `json:"date,omitempty"`
+	Text          *string            `json:"text,omitempty"`
+	RawText       *string            `json:"raw_text,omitempty"`
+	UserID        string             `json:"user_id,omitempty"`
+	User          *eventUserJSON     `json:"user,omitempty"`
+	Files         []int64            `json:"files,omitempty"`
+	FileFailures  []eventFileFailure `json:"file_failures,omitempty"`
+	FailedBigFile bool               `json:"failed_big_file,omitempty"`
+
+	IMChatID    string          `json:"im_chat_id,omitempty"`
+	IMMessageID string          `json:"im_message_id,omitempty"`
+	Error       *eventErrorJSON `json:"error,omitempty"`
+	Status      *eventStatus    `json:"status,omitempty"`
+}
+
+type eventUserJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	LastName string `json:"last_name,omitempty"`
+}
+
+type eventFileFailure struct {
+	Index int    `json:"index"`
+	URL   string `json:"url"`
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
+
+type eventErrorJSON struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+type eventStatus struct {
+	Active     bool `json:"active"`
+	Connection bool `json:"connection"`
+	Register   bool `json:"register"`
+	Error      bool `json:"error"`
+}
+
+// eventWriter writes events as JSON lines, one at a time, and passes each to an optional hook.
+type eventWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	clock clock.Clock
+	hook  func(eventJSON)
+}
+
+func (e *eventWriter) emit(ev eventJSON) error {
+	ev.At = e.clock.Now().UTC()
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.w != nil {
+		if _, err := e.w.Write(append(b, '\n')); err != nil {
+			return err
+		}
+	}
+	if e.hook != nil {
+		e.hook(ev)
+	}
+	return nil
+}
+
+func messageEvent(name string, m portal.Message) eventJSON {
+	ev := eventJSON{Event: name, Connector: m.Connector, Line: m.Line, Type: string(m.Type), ChatID: m.Chat.ID,
+		ChatName: m.Chat.Name, MessageID: m.MessageID, Text: &m.Text, RawText: &m.RawText, UserID: m.UserID,
+		User: &eventUserJSON{ID: m.User.ID, Name: m.User.Name, LastName: m.User.LastName}, FailedBigFile: m.FailedBigFile}
+	if !m.Date.IsZero() {
+		d := m.Date.UTC()
+		ev.Date = &d
+	}
+	for _, id := range m.Files {
+		ev.Files = append(ev.Files, int64(id))
+	}
+	for _, ff := range m.FileFailures {
+		msg := ""
+		if ff.Err != nil {
+			msg = ff.Err.Error()
+		}
+		ev.FileFailures = append(ev.FileFailures, eventFileFailure{Index: ff.Index, URL: ff.URL, Code: ff.Code, Error: msg})
+	}
+	return ev
+}
+
+// subscribe makes p report every event to e.
+func (e *eventWriter) subscribe(p *portal.Portal) {
+	onMessage := func(name string) func(context.Context, portal.Message) error {
+		return func(_ context.Context, m portal.Message) error { return e.emit(messageEvent(name, m)) }
+	}
+	p.OnReceivedMessage(onMessage(EvReceivedMessage))
+	p.OnReceivedMessageUpdate(onMessage(EvReceivedMessageUpdate))
+	p.OnReceivedMessageDel(onMessage(EvReceivedMessageDel))
+	p.OnReceivedPost(onMessage(EvReceivedPost))
+	p.OnReceivedPostUpdate(onMessage(EvReceivedPostUpdate))
+	p.OnReceivedTypingStart(onMessage(EvReceivedTypingStart))
+	p.OnReceivedStatusDelivery(func(_ context.Context, s portal.StatusDelivery) error {
+		return e.emit(eventJSON{Event: EvReceivedStatusDelivery, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
+			MessageID: s.Message.ID, IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
+	})
+	p.OnReceivedStatusReading(func(_ context.Context, s portal.StatusReading) error {
+		return e.emit(eventJSON{Event: EvReceivedStatusReading, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
+			MessageID: s.Message.ID})
+	})
+	p.OnReceivedError(func(_ context.Context, s portal.ReceivedError) error {
+		return e.emit(eventJSON{Event: EvReceivedError, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
+			MessageID: s.Message.ID, Error: &eventErrorJSON{Code: s.Error.Code, Message: s.Error.Message}})
+	})
+	p.OnReceivedStatusBlock(func(_ context.Context, s portal.StatusBlock) error {
+		return e.emit(eventJSON{Event: EvReceivedStatusBlock, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
+			User: &eventUserJSON{ID: s.User.ID, Name: s.User.Name, LastName: s.User.LastName}})
+	})
+	p.OnUpdateStatusConnector(func(_ context.Context, s portal.ConnectorStatus) error {
+		return e.emit(eventJSON{Event: EvUpdateStatusConnector, Connector: s.Connector, Line: s.Line,
+			Status: &eventStatus{Active: s.Active, Connection: s.Connection, Register: s.Register, Error: s.Error}})
+	})
+	p.OnChatNameChanged(func(_ context.Context, c portal.ChatName) error {
+		return e.emit(eventJSON{Event: EvChatNameChanged, Connector: c.Connector, Line: c.Line, ChatID: c.Chat.ID,
+			ChatName: c.Chat.Name})
+	})
+}
