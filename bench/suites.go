@@ -97,6 +97,11 @@ func num(v float64) string {
 // suites and comparisons: every benchmark of the project that has a same-run baseline.
 var suites = []Suite{
 	{Pkg: "./wire", Pattern: "."},
+	{Pkg: "./emoji", Pattern: "BenchmarkToIcons|BenchmarkLinear"},
+	{Pkg: "./users", Pattern: "BenchmarkSync"},
+	{Pkg: "./files", Pattern: "BenchmarkImport"},
+	{Pkg: "./router", Pattern: "BenchmarkInput"},
+	{Pkg: "./portal", Pattern: "BenchmarkInput"},
 }
 
 var comparisons = []Comparison{
@@ -104,4 +109,13 @@ var comparisons = []Comparison{
 	{Title: "wire decode vs elliotchance/phpserialize", Pkg: "./wire", Subject: "BenchmarkDecode10Items/olctl", Baseline: "BenchmarkDecode10Items/elliotchance", SubjectMetric: "ns/op", BaselineMetric: "ns/op"},
 	{Title: "wire encode, 10-item receivingMessage", Pkg: "./wire", Subject: "BenchmarkEncode10Items/olctl", Baseline: "BenchmarkEncode10Items/php", SubjectMetric: "ns/op", BaselineMetric: "php-ns/op"},
 	{Title: "wire encode vs elliotchance/phpserialize", Pkg: "./wire", Subject: "BenchmarkEncode10Items/olctl", Baseline: "BenchmarkEncode10Items/elliotchance", SubjectMetric: "ns/op", BaselineMetric: "ns/op"},
+	{Title: "emoji, 1 KiB with 20 emoji", Pkg: "./emoji", Subject: "BenchmarkToIcons/Emoji20In1K/olctl", Baseline: "BenchmarkToIcons/Emoji20In1K/kyokomi", SubjectMetric: "ns/op", BaselineMetric: "ns/op", Goal: "≥ 5× kyokomi emoji.Sprint", GoalRatio: 5},
+	{Title: "emoji, 1 KiB without emoji", Pkg: "./emoji", Subject: "BenchmarkToIcons/NoEmoji1K/olctl", Baseline: "BenchmarkToIcons/NoEmoji1K/kyokomi", SubjectMetric: "ns/op", BaselineMetric: "ns/op", Goal: "0 allocs"},
+	{Title: "emoji, 1 MiB of ':'", Pkg: "./emoji", Subject: "BenchmarkLinear/colons/1024KiB/olctl", Baseline: "BenchmarkLinear/colons/64KiB/olctl", SubjectMetric: "ns/op", BaselineMetric: "ns/op", Goal: "linear: 16× the input, ≈ 1/16 the speed"},
+	{Title: "user sync, cached unchanged user", Pkg: "./users", Subject: "BenchmarkSync/cached-unchanged", Baseline: "BenchmarkSync/baseline-map", SubjectMetric: "syncs/s", BaselineMetric: "syncs/s", Goal: "> 1 000 000/s, 0 database calls"},
+	{Title: "user sync, changed user, SQLite", Pkg: "./users", Subject: "BenchmarkSync/changed-sqlite", Baseline: "BenchmarkSync/baseline-update-sqlite", SubjectMetric: "syncs/s", BaselineMetric: "syncs/s"},
+	{Title: "user sync, changed user, MariaDB", Pkg: "./users", Subject: "BenchmarkSync/changed-mariadb", Baseline: "BenchmarkSync/baseline-update-mariadb", SubjectMetric: "syncs/s", BaselineMetric: "syncs/s"},
+	{Title: "file import, 1 000 small files", Pkg: "./files", Subject: "BenchmarkImport/1000-small-files", Baseline: "BenchmarkImport/baseline-http-get", SubjectMetric: "files/s", BaselineMetric: "files/s"},
+	{Title: "router, verified 10-item packets over HTTP", Pkg: "./router", Subject: "BenchmarkInput/olctl", Baseline: "BenchmarkInput/bare", SubjectMetric: "packets/s", BaselineMetric: "packets/s", Goal: "≥ 50 % of a bare net/http handler", GoalRatio: 0.5},
+	{Title: "portal, receivingMessage pipeline over HTTP", Pkg: "./portal", Subject: "BenchmarkInput/olctl", Baseline: "BenchmarkInput/bare", SubjectMetric: "packets/s", BaselineMetric: "packets/s", Goal: "≥ 50 % of a bare net/http handler", GoalRatio: 0.5},
 }
