@@ -75,6 +75,10 @@ type Config struct {
 	MaxBody int64
 	// ReplayGuard refuses replayed hardened packets (default: one on Clock with a 300 s window).
 	ReplayGuard *wire.ReplayGuard
+	// ChatContextTTL is how long a written Bot Framework chat context is trusted without reading the store
+	// again (default DefaultChatContextTTL; negative: always read). Another process sharing the database
+	// may change a context meanwhile; within the TTL this portal does not notice and skips rewriting it.
+	ChatContextTTL time.Duration
 
 	// EmojiOptions, FileOptions and ClientOptions are passed to the default emoji converter, file importer
 	// and client (after the options New derives from this Config).
@@ -104,7 +108,9 @@ type Portal struct {
 	users     UserSyncer
 	confirm   Confirmer
 	chats     bfcontext.Store
+	chatCache *chatCache
 	processed ProcessedStore
+	ownStore  *SQLProcessedStore // closed by Close
 	status    StatusStore
 
 	logger  *slog.Logger
@@ -155,10 +161,16 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 			return nil, err
 		}
 	}
+	ttl := cfg.ChatContextTTL
+	if ttl == 0 {
+		ttl = DefaultChatContextTTL
+	}
+	p.chatCache = newChatCache(p.chats, p.clock, ttl, DefaultChatContextSize)
 	if p.processed = cfg.Processed; p.processed == nil {
-		if p.processed, err = NewSQLProcessedStore(ctx, p.db); err != nil {
+		if p.ownStore, err = NewSQLProcessedStore(ctx, p.db); err != nil {
 			return nil, err
 		}
+		p.processed = p.ownStore
 	}
 	if p.status = cfg.Status; p.status == nil {
 		if p.status, err = NewSQLStatusStore(ctx, p.db); err != nil {
@@ -262,10 +274,14 @@ func (p *Portal) PruneProcessed(ctx context.Context, age time.Duration) (int64, 
 
 // Close closes the database New opened (not one given as Config.DB).
 func (p *Portal) Close() error {
-	if p.closeDB && p.db != nil {
-		err := p.db.Close()
-		p.db = nil
-		return err
+	var errs []error
+	if p.ownStore != nil {
+		errs = append(errs, p.ownStore.Close())
+		p.ownStore = nil
 	}
-	return nil
+	if p.closeDB && p.db != nil {
+		errs = append(errs, p.db.Close())
+		p.db = nil
+	}
+	return errors.Join(errs...)
 }

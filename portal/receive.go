@@ -42,7 +42,7 @@ func itemKey(connector, line string, it *router.MessageItem) (ItemKey, bool) {
 		}
 		v += ":" + hex.EncodeToString(h.Sum(nil)[:12])
 	}
-	return ItemKey{Connector: connector, Line: line, ChatID: it.Chat.ID, MessageID: it.Message.ID, Variant: v}, true
+	return ItemKey{Connector: connector, Line: line, ChatID: it.Chat.ID, MessageID: it.Message.ID, Variant: v, Date: it.Message.Date}, true
 }
 
 // slot is the state of one item of a packet through the pipeline.
@@ -272,7 +272,7 @@ func (p *Portal) process(ctx context.Context, req *router.Request, it *router.Me
 		(it.Recipient.ID != "" || it.ServiceURL != "") {
 		c := bfcontext.Context{ChatID: it.Chat.ID, Connector: req.Connector,
 			From: bfcontext.Account{ID: it.Recipient.ID, Name: it.Recipient.Name}, ServiceURL: it.ServiceURL}
-		if _, err := p.chats.Put(ctx, c); err != nil {
+		if err := p.chatCache.put(ctx, c); err != nil {
 			return &wire.Error{Code: wire.CodeInternal, Message: "storing the Bot Framework chat context", Err: err}
 		}
 	}

@@ -2,30 +2,24 @@ package portal
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/olctl/olctl/internal/sqldb"
 )
 
-// migrations of the portal's own tables: the record of processed items and the connectors' status.
+// migrations of the portal's own tables: the record of processed items (ItemKey.Sum, 24 bytes: the table
+// stays small and its pages dense, since it takes one row per message) and the connectors'
+// status.
 var migrations = []sqldb.Migration{{
 	Version: 1,
 	SQLite: []string{
 		`CREATE TABLE olctl_portal_processed (
-			key_hash     TEXT NOT NULL PRIMARY KEY,
-			connector_id TEXT NOT NULL,
-			line_id      TEXT NOT NULL,
-			chat_id      TEXT NOT NULL,
-			message_id   TEXT NOT NULL,
-			variant      TEXT NOT NULL,
+			key_sum      BLOB NOT NULL PRIMARY KEY,
 			processed_at INTEGER NOT NULL
-		)`,
+		) WITHOUT ROWID`,
 		`CREATE INDEX olctl_portal_processed_at ON olctl_portal_processed (processed_at)`,
 		`CREATE TABLE olctl_portal_status (
 			connector_id    TEXT NOT NULL,
@@ -40,15 +34,10 @@ var migrations = []sqldb.Migration{{
 	},
 	MySQL: []string{
 		`CREATE TABLE olctl_portal_processed (
-			key_hash     CHAR(64) NOT NULL PRIMARY KEY,
-			connector_id TEXT NOT NULL,
-			line_id      TEXT NOT NULL,
-			chat_id      TEXT NOT NULL,
-			message_id   TEXT NOT NULL,
-			variant      VARCHAR(100) NOT NULL,
+			key_sum      BINARY(24) NOT NULL PRIMARY KEY,
 			processed_at BIGINT NOT NULL,
 			INDEX olctl_portal_processed_at (processed_at)
-		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+		) ENGINE=InnoDB`,
 		`CREATE TABLE olctl_portal_status (
 			connector_id    VARCHAR(191) NOT NULL,
 			line_id         VARCHAR(191) NOT NULL,
@@ -61,128 +50,6 @@ var migrations = []sqldb.Migration{{
 		) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 	},
 }}
-
-// ItemKey identifies a processed receivingMessage item (PROTOCOL.md §5.1 step 6): connector, line, chat id
-// and message id, plus a variant so that an edit or a deletion of a message is not taken for a redelivery
-// of the message itself (see itemKey).
-type ItemKey struct {
-	Connector, Line, ChatID, MessageID, Variant string
-}
-
-// Hash returns the key's storage id: hex SHA-256 of its length-prefixed parts (so no two keys collide by
-// concatenation).
-func (k ItemKey) Hash() string {
-	h := sha256.New()
-	for _, s := range []string{k.Connector, k.Line, k.ChatID, k.MessageID, k.Variant} {
-		fmt.Fprintf(h, "%d:%s;", len(s), s)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// ProcessedStore records the items the portal processed, so that a redelivered item is confirmed again
-// without firing its event twice. The record must survive restarts.
-type ProcessedStore interface {
-	// Seen reports, for each key, whether it is recorded.
-	Seen(ctx context.Context, keys []ItemKey) ([]bool, error)
-	// Mark records keys as processed at the given time, atomically; keys already recorded are kept.
-	Mark(ctx context.Context, keys []ItemKey, at time.Time) error
-	// Prune forgets the keys recorded before t and returns how many. The connector server gives up an item
-	// 24 h after its first attempt (PROTOCOL.md §7), so records older than a few days are no longer needed.
-	Prune(ctx context.Context, before time.Time) (int64, error)
-}
-
-// SQLProcessedStore is a ProcessedStore in the table olctl_portal_processed (SQLite or MySQL).
-type SQLProcessedStore struct{ db *sqldb.DB }
-
-// NewSQLProcessedStore returns a ProcessedStore on db, creating the portal's tables when needed.
-func NewSQLProcessedStore(ctx context.Context, db *sqldb.DB) (*SQLProcessedStore, error) {
-	if err := db.Migrate(ctx, "portal", migrations); err != nil {
-		return nil, err
-	}
-	return &SQLProcessedStore{db: db}, nil
-}
-
-// Seen implements ProcessedStore with one query.
-func (s *SQLProcessedStore) Seen(ctx context.Context, keys []ItemKey) ([]bool, error) {
-	out := make([]bool, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	hashes := make([]string, len(keys))
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		hashes[i] = k.Hash()
-		args[i] = hashes[i]
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT key_hash FROM olctl_portal_processed WHERE key_hash IN (`+
-		placeholders(len(keys))+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("portal: reading processed items: %w", err)
-	}
-	defer rows.Close()
-	found := make(map[string]bool, len(keys))
-	for rows.Next() {
-		var h string
-		if err := rows.Scan(&h); err != nil {
-			return nil, fmt.Errorf("portal: reading processed items: %w", err)
-		}
-		found[h] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("portal: reading processed items: %w", err)
-	}
-	for i, h := range hashes {
-		out[i] = found[h]
-	}
-	return out, nil
-}
-
-// Mark implements ProcessedStore with one statement.
-func (s *SQLProcessedStore) Mark(ctx context.Context, keys []ItemKey, at time.Time) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	b.WriteString(`INSERT INTO olctl_portal_processed (key_hash, connector_id, line_id, chat_id, message_id, variant, processed_at) VALUES `)
-	args := make([]any, 0, 7*len(keys))
-	seen := make(map[string]bool, len(keys))
-	n := 0
-	for _, k := range keys {
-		h := k.Hash()
-		if seen[h] {
-			continue
-		}
-		seen[h] = true
-		if n > 0 {
-			b.WriteByte(',')
-		}
-		n++
-		b.WriteString("(?,?,?,?,?,?,?)")
-		args = append(args, h, k.Connector, k.Line, k.ChatID, k.MessageID, k.Variant, at.Unix())
-	}
-	if s.db.Dialect == sqldb.MySQL {
-		b.WriteString(` ON DUPLICATE KEY UPDATE key_hash = key_hash`)
-	} else {
-		b.WriteString(` ON CONFLICT (key_hash) DO NOTHING`)
-	}
-	if _, err := s.db.ExecContext(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("portal: recording processed items: %w", err)
-	}
-	return nil
-}
-
-// Prune implements ProcessedStore.
-func (s *SQLProcessedStore) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM olctl_portal_processed WHERE processed_at < ?`, before.Unix())
-	if err != nil {
-		return 0, fmt.Errorf("portal: pruning processed items: %w", err)
-	}
-	return res.RowsAffected()
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
 
 // Flag is one of the status flags of a connector on a line (PROTOCOL.md §7).
 type Flag string

@@ -24,7 +24,7 @@ func TestItemKeyHashSeparatesParts(t *testing.T) {
 	seen := map[string]bool{}
 	for _, k := range keys {
 		h := k.Hash()
-		if len(h) != 64 || seen[h] {
+		if len(h) != 48 || seen[h] {
 			t.Fatalf("%+v: hash %q collides or is malformed", k, h)
 		}
 		seen[h] = true

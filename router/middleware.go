@@ -23,6 +23,9 @@ func Logging(l *slog.Logger, clk clock.Clock) Middleware {
 		return func(ctx context.Context, req *Request) (any, error) {
 			start := clk.Now()
 			data, err := next(ctx, req)
+			if err == nil && !l.Enabled(ctx, slog.LevelDebug) {
+				return data, nil
+			}
 			attrs := []any{"command", req.Command, "connector", req.Connector, "line", req.Line,
 				"items", len(req.Items), "duration", clk.Now().Sub(start)}
 			switch {
