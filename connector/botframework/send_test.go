@@ -455,3 +455,27 @@ func TestDefaultEmoji(t *testing.T) {
 		t.Fatalf("text %q", got)
 	}
 }
+
+func TestTokenSourcePerSecret(t *testing.T) {
+	ch, _ := NewChannel(connector.Env{})
+	a := ch.source("app", "s1")
+	if ch.source("app", "s1") != a {
+		t.Fatal("same credentials, another source")
+	}
+	b := ch.source("app", "s2")
+	if b == a || ch.source("app", "s2") != b {
+		t.Fatal("a changed secret must replace the cached token source")
+	}
+	var wg sync.WaitGroup
+	got := make([]*tokenSource, 16)
+	for i := range got {
+		wg.Add(1)
+		go func() { defer wg.Done(); got[i] = ch.source("other", "s") }()
+	}
+	wg.Wait()
+	for _, ts := range got {
+		if ts != got[0] {
+			t.Fatal("concurrent callers got different sources")
+		}
+	}
+}

@@ -61,16 +61,24 @@ type tokenCall struct {
 	err  error
 }
 
-// source returns the token source of an app, replacing it when the secret changed.
+// source returns the token source of an app, replacing it when the secret changed. Concurrent callers get the
+// same source.
 func (c *Channel) source(appID, secret string) *tokenSource {
-	if v, ok := c.tokens.Load(appID); ok {
+	if v, ok := c.tokens.Load(appID); ok && v.(*tokenSource).secret == secret {
+		return v.(*tokenSource)
+	}
+	for {
+		fresh := &tokenSource{c: c, appID: appID, secret: secret}
+		v, loaded := c.tokens.LoadOrStore(appID, fresh)
+		if !loaded {
+			return fresh
+		}
 		if ts := v.(*tokenSource); ts.secret == secret {
 			return ts
+		} else if c.tokens.CompareAndSwap(appID, ts, fresh) {
+			return fresh
 		}
 	}
-	ts := &tokenSource{c: c, appID: appID, secret: secret}
-	c.tokens.Store(appID, ts)
-	return ts
 }
 
 // get returns a valid token: the cached one unless force, else the result of the refresh in flight or of a
