@@ -240,6 +240,8 @@ func adversarial(size int) map[string]string {
 		"keycap-prefixes":   rep("1\ufe0f"),
 		"unclosed-tags":     rep("[ICON=/bitrix/images/emoji/1f44d.svg title=:+1: "),
 		"tag-starts":        rep("[ICON="),
+		"tag-prefixes":      rep("[ICON=/bitrix/images/emoji/1f44d-"),
+		"tag-no-close":      "[ICON=/bitrix/images/emoji/1f44d.svg " + rep("x"),
 		"urls":              rep("a://"),
 		"shortname-prefix":  rep(":+1"),
 		"smileys":           rep(":) "),
@@ -259,6 +261,7 @@ func TestAdversarialLinear(t *testing.T) {
 			start := time.Now()
 			out := c.ToIcons(in)
 			back := c.FromIcons(out)
+			_ = c.FromIcons(in)
 			if d := time.Since(start); d > bound {
 				t.Errorf("%s: %v for 1 MiB, want under %v", name, d, bound)
 			}
