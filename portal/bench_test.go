@@ -103,7 +103,6 @@ func BenchmarkInput(b *testing.B) {
 			Credentials: md5Creds,
 			DB:          db,
 			Files:       &fakeFiles{},
-			Users:       benchUsers(b),
 			Confirmer:   confirm,
 		})
 		if err != nil {
@@ -134,8 +133,6 @@ func BenchmarkInput(b *testing.B) {
 		load(b, srv.URL, src)
 	})
 }
-
-func benchUsers(b *testing.B) portal.UserSyncer { return &fakeUsers{} }
 
 var benchConns = 2
 

@@ -35,6 +35,7 @@ import (
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -80,10 +81,11 @@ type Config struct {
 	// may change a context meanwhile; within the TTL this portal does not notice and skips rewriting it.
 	ChatContextTTL time.Duration
 
-	// EmojiOptions, FileOptions and ClientOptions are passed to the default emoji converter, file importer
-	// and client (after the options New derives from this Config).
+	// EmojiOptions, FileOptions, UserOptions and ClientOptions are passed to the default emoji converter, file
+	// importer, user syncer and client (after the options New derives from this Config).
 	EmojiOptions  []emoji.Option
 	FileOptions   []files.Option
+	UserOptions   []users.Option // e.g. users.WithAvatars to import pictures
 	ClientOptions []client.Option
 
 	// Replacements (nil: the real implementation).
@@ -183,7 +185,7 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		}
 	}
 	if p.users = cfg.Users; p.users == nil {
-		if p.users, err = newUserSyncer(ctx, p.db); err != nil {
+		if p.users, err = newUserSyncer(ctx, cfg, p.db, p.logger, p.clock); err != nil {
 			return nil, err
 		}
 	}

@@ -421,8 +421,9 @@ func TestConcurrentRedeliveryFiresOnce(t *testing.T) {
 	items := []any{msgItem("ext-1", "c1", "m1", "a"), msgItem("ext-1", "c1", "m2", "b")}
 	const n = 8
 	answers := make(chan routertest.Answer, n)
+	body := r.send.Body(t, router.CommandReceivingMessage, items)
 	for i := 0; i < n; i++ {
-		go func() { answers <- r.post(t, router.CommandReceivingMessage, items) }()
+		go func() { answers <- routertest.Post(t, nil, r.srv.URL, body) }()
 	}
 	// One packet holds the items and waits in its subscriber; every other one finds them in progress and
 	// answers at once, without confirming them.

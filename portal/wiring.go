@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/client"
@@ -12,6 +13,7 @@ import (
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -97,7 +99,39 @@ func (c clientConfirmer) ConfirmDelivered(ctx context.Context, connector, line s
 	return c.c.SetStatusDelivered(ctx, out, client.Connector(connector), client.Line(line))
 }
 
-func newUserSyncer(ctx context.Context, db *sqldb.DB) (UserSyncer, error) {
-	_, _ = ctx, db
-	return nil, fmt.Errorf("%w: Users is required (the users package is not wired yet)", ErrConfig)
+func newUserSyncer(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog.Logger, clk clock.Clock) (UserSyncer, error) {
+	store, err := users.NewSQLStore(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("portal: user store: %w", err)
+	}
+	opts := append([]users.Option{users.WithClock(clk), users.WithLogger(logger)}, cfg.UserOptions...)
+	return NewUserSyncer(users.NewSyncer(store, opts...)), nil
+}
+
+// userSyncer is a UserSyncer on a users.Syncer.
+type userSyncer struct{ s *users.Syncer }
+
+// NewUserSyncer adapts a users.Syncer to the pipeline (for a Config.Users with its own store or options).
+func NewUserSyncer(s *users.Syncer) UserSyncer { return userSyncer{s} }
+
+func (u userSyncer) SyncUser(ctx context.Context, connector string, in router.User) (string, error) {
+	id, _, err := u.s.Sync(ctx, connector, ExternalUser(in))
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatInt(int64(id), 10), nil
+}
+
+// ExternalUser converts the user of an item to the users package's form, every key kept (the unknown ones
+// in Extra), so that its hash covers all of it.
+func ExternalUser(in router.User) users.ExternalUser {
+	out := users.ExternalUser{
+		ID: in.ID, Name: in.Name, LastName: in.LastName, Title: in.Title, URL: in.URL, Gender: in.Gender,
+		Email: in.Email, Phone: in.Phone, Extra: in.Other,
+		Picture: users.Picture{URL: in.Picture.URL, Extra: in.Picture.Other},
+	}
+	for _, h := range in.Picture.Headers {
+		out.Picture.Headers = append(out.Picture.Headers, files.Header{Name: h.Name, Value: h.Value})
+	}
+	return out
 }

@@ -90,7 +90,8 @@ func Post(t testing.TB, c *http.Client, url, body string) Answer {
 	return Do(t, c, http.MethodPost, url, body)
 }
 
-// Do sends body with method to url and reads the answer.
+// Do sends body with method to url and reads the answer. A transport failure is reported with t.Errorf
+// (so Do may run in any goroutine) and returned in Err with Status 0.
 func Do(t testing.TB, c *http.Client, method, url, body string) Answer {
 	t.Helper()
 	if c == nil {
@@ -98,17 +99,20 @@ func Do(t testing.TB, c *http.Client, method, url, body string) Answer {
 	}
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatalf("routertest: %v", err)
+		t.Errorf("routertest: %v", err)
+		return Answer{Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("routertest: %s %s: %v", method, url, err)
+		t.Errorf("routertest: %s %s: %v", method, url, err)
+		return Answer{Err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("routertest: reading the answer: %v", err)
+		t.Errorf("routertest: reading the answer: %v", err)
+		return Answer{Status: resp.StatusCode, Err: err}
 	}
 	a := Answer{Status: resp.StatusCode, Body: b}
 	a.Response, a.Err = wire.ParseResponse(b)
