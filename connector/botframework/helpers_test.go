@@ -107,7 +107,7 @@ func (r *rig) drive(done <-chan struct{}) []time.Duration {
 }
 
 // decoded returns v as the connector server hands items to Send: serialized and decoded back (*wire.Map).
-func decoded(t *testing.T, v any) any {
+func decoded(t testing.TB, v any) any {
 	t.Helper()
 	b, err := wire.Serialize(v)
 	if err != nil {
