@@ -134,8 +134,6 @@ func BenchmarkInput(b *testing.B) {
 	})
 }
 
-var benchConns = 2
-
 // cpuTime is the CPU time (user and system) the process used so far: the load tests share the machine, and
 // CPU per packet says more than wall time when other processes compete for the cores.
 func cpuTime() time.Duration {

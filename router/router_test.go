@@ -92,10 +92,8 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 	r := router.New(router.WithLogger(logger))
 	r.Use(m.Middleware())
 	r.Handle("handler", func(context.Context, *router.Request) (any, error) { panic("handler boom") })
-	r.Handle("nilmap", func(context.Context, *router.Request) (any, error) {
-		var m map[string]int
-		m["x"] = 1
-		return nil, nil
+	r.Handle("runtime", func(_ context.Context, req *router.Request) (any, error) {
+		return req.Items[5], nil // a runtime error: index out of range
 	})
 	r.Use(func(next router.HandlerFunc) router.HandlerFunc {
 		return func(ctx context.Context, req *router.Request) (any, error) {
@@ -105,7 +103,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 			return next(ctx, req)
 		}
 	})
-	for _, cmd := range []string{"handler", "nilmap", "middleware"} {
+	for _, cmd := range []string{"handler", "runtime", "middleware"} {
 		got, err := r.Dispatch(context.Background(), &router.Request{Command: cmd})
 		if got != nil || wire.CodeOf(err) != wire.CodeInternal || !errors.Is(err, router.ErrHandlerPanic) {
 			t.Fatalf("%s: %v, %v", cmd, got, err)

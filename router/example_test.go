@@ -1,0 +1,52 @@
+package router_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/wire"
+)
+
+// An Input verifies and decodes the connector server's packets and hands them, typed, to the Router.
+func ExampleNewInput() {
+	creds := wire.Credentials{Mode: wire.MD5, LicenceKey: "DEMO-LICENCE-KEY-0001"}
+	r := router.New()
+	r.Handle(router.CommandSetChatName, func(ctx context.Context, req *router.Request) (any, error) {
+		items, err := router.BindItems[router.ChatNameItem](req.Items)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			fmt.Printf("%s/%s: chat %s is now %q\n", req.Connector, req.Line, it.Chat.ID, it.Chat.Name)
+		}
+		return map[string]string{"RESULT": "OK"}, nil
+	})
+	srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(creds)))
+	defer srv.Close()
+
+	post := func(command string, data any) {
+		fields, _ := (&wire.Packet{Command: command, Connector: "botframework", Line: "3", Data: data}).Encode(wire.ToPortal)
+		signer, _ := wire.NewSigner(creds)
+		signed, _ := signer.Sign(fields)
+		resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader(signed.Encode()))
+		if err != nil {
+			panic(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		fmt.Println(resp.StatusCode, string(body))
+	}
+	post("setChatName", []any{wire.NewMap("chat", wire.NewMap("id", "a:conv-42", "name", "Ann's order"))})
+	post("testConnect", nil)
+	post("sendCoffee", nil)
+	// Output:
+	// botframework/3: chat a:conv-42 is now "Ann's order"
+	// 200 {"OK":true,"DATA":{"RESULT":"OK"}}
+	// 200 {"OK":true,"DATA":{"RESULT":"OK"}}
+	// 200 {"OK":false,"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND","MESSAGE":"unknown command \"sendCoffee\""}]}
+}
