@@ -85,6 +85,7 @@ func BenchmarkSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer store.Close()
 		s := users.NewSyncer(store)
 		u := benchUser
 		u.Extra = map[string]any{"locale": "en-US"}
@@ -108,6 +109,7 @@ func BenchmarkSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer store.Close()
 		if _, _, err := users.NewSyncer(store).Sync(ctx, "botframework.skype", benchUser); err != nil {
 			b.Fatal(err)
 		}

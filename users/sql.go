@@ -52,9 +52,12 @@ var migrations = []sqldb.Migration{{
 
 // SQLStore is a Store in the table olctl_users (SQLite or MySQL). The external key has a unique index, so
 // concurrent creates of one user, from any number of processes, make one row.
-type SQLStore struct{ db *sqldb.DB }
+type SQLStore struct {
+	get, byID, create, update, exists *sql.Stmt
+}
 
-// NewSQLStore returns a Store on db, creating or migrating its table.
+// NewSQLStore returns a Store on db, creating or migrating its table and preparing its statements. Close
+// releases the statements (not db).
 func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
 	if db == nil {
 		return nil, errors.New("users: sql store: database is required")
@@ -62,7 +65,36 @@ func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
 	if err := db.Migrate(ctx, "users", migrations); err != nil {
 		return nil, fmt.Errorf("users: sql store: %w", err)
 	}
-	return &SQLStore{db: db}, nil
+	s := &SQLStore{}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		q    string
+	}{
+		{&s.get, "SELECT " + columns + " FROM olctl_users WHERE ext_key = ?"},
+		{&s.byID, "SELECT " + columns + " FROM olctl_users WHERE id = ?"},
+		{&s.create, "INSERT INTO olctl_users (ext_key, connector, external_id, name, last_name, title, url, gender, email, phone, picture_url, photo_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&s.update, "UPDATE olctl_users SET connector = ?, external_id = ?, name = ?, last_name = ?, title = ?, url = ?, gender = ?, email = ?, phone = ?, picture_url = ?, photo_id = ?, hash = ? WHERE id = ?"},
+		{&s.exists, "SELECT 1 FROM olctl_users WHERE id = ?"},
+	} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("users: sql store: prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return s, nil
+}
+
+// Close releases the prepared statements. The database stays open.
+func (s *SQLStore) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.get, s.byID, s.create, s.update, s.exists} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 const columns = "id, ext_key, connector, external_id, name, last_name, title, url, gender, email, phone, picture_url, photo_id, hash"
@@ -78,7 +110,7 @@ func scanUser(row *sql.Row) (User, error) {
 
 // Get implements Store.
 func (s *SQLStore) Get(ctx context.Context, key string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+columns+" FROM olctl_users WHERE ext_key = ?", key))
+	u, err := scanUser(s.get.QueryRowContext(ctx, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
@@ -90,7 +122,7 @@ func (s *SQLStore) Get(ctx context.Context, key string) (User, error) {
 
 // ByID implements Store.
 func (s *SQLStore) ByID(ctx context.Context, id InternalID) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, "SELECT "+columns+" FROM olctl_users WHERE id = ?", int64(id)))
+	u, err := scanUser(s.byID.QueryRowContext(ctx, int64(id)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("%w: id %d", ErrNotFound, id)
 	}
@@ -108,8 +140,7 @@ func (s *SQLStore) Create(ctx context.Context, u User) (InternalID, error) {
 	if len(u.Key) > MaxKeyBytes {
 		return 0, fmt.Errorf("users: create: key is %d bytes, at most %d", len(u.Key), MaxKeyBytes)
 	}
-	res, err := s.db.ExecContext(ctx, "INSERT INTO olctl_users (ext_key, connector, external_id, name, last_name, title, url, gender, email, phone, picture_url, photo_id, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		u.Key, u.Connector, u.ExternalID, u.Name, u.LastName, u.Title, u.URL, u.Gender, u.Email, u.Phone, u.PictureURL, int64(u.PhotoID), u.Hash)
+	res, err := s.create.ExecContext(ctx, u.Key, u.Connector, u.ExternalID, u.Name, u.LastName, u.Title, u.URL, u.Gender, u.Email, u.Phone, u.PictureURL, int64(u.PhotoID), u.Hash)
 	if sqldb.IsUniqueViolation(err) {
 		return 0, fmt.Errorf("%w: %s", ErrExists, u.Key)
 	}
@@ -125,8 +156,7 @@ func (s *SQLStore) Create(ctx context.Context, u User) (InternalID, error) {
 
 // Update implements Store.
 func (s *SQLStore) Update(ctx context.Context, u User) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE olctl_users SET connector = ?, external_id = ?, name = ?, last_name = ?, title = ?, url = ?, gender = ?, email = ?, phone = ?, picture_url = ?, photo_id = ?, hash = ? WHERE id = ?",
-		u.Connector, u.ExternalID, u.Name, u.LastName, u.Title, u.URL, u.Gender, u.Email, u.Phone, u.PictureURL, int64(u.PhotoID), u.Hash, int64(u.ID))
+	res, err := s.update.ExecContext(ctx, u.Connector, u.ExternalID, u.Name, u.LastName, u.Title, u.URL, u.Gender, u.Email, u.Phone, u.PictureURL, int64(u.PhotoID), u.Hash, int64(u.ID))
 	if err != nil {
 		return fmt.Errorf("users: update id %d: %w", u.ID, err)
 	}
@@ -137,7 +167,7 @@ func (s *SQLStore) Update(ctx context.Context, u User) error {
 	if n == 0 {
 		// MySQL counts changed rows only: an identical row is found but not affected.
 		var one int
-		if err := s.db.QueryRowContext(ctx, "SELECT 1 FROM olctl_users WHERE id = ?", int64(u.ID)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		if err := s.exists.QueryRowContext(ctx, int64(u.ID)).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: id %d", ErrNotFound, u.ID)
 		} else if err != nil {
 			return fmt.Errorf("users: update id %d: %w", u.ID, err)

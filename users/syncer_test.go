@@ -65,6 +65,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, s users.Store, rows func() in
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = s.Close() })
 		fn(t, s, func() int {
 			var n int
 			if err := db.QueryRow("SELECT COUNT(*) FROM olctl_users").Scan(&n); err != nil {
@@ -280,7 +281,12 @@ func TestSQLStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := users.NewSQLStore(ctx, db); err != nil { // migrating again is harmless
+		defer s.Close()
+		again, err := users.NewSQLStore(ctx, db) // migrating again is harmless
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := again.Close(); err != nil {
 			t.Fatal(err)
 		}
 		u := users.User{Key: "c|1", Connector: "c", ExternalID: "1", Name: "Ann", PhotoID: 9, Hash: strings.Repeat("a", 32)}
