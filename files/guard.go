@@ -60,12 +60,19 @@ func publicAddr(a netip.Addr) bool {
 
 // dialGuard is a net.Dialer Control function: it runs after name resolution, on the address about to be
 // connected, for the first request and for every redirect alike.
-func dialGuard(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil || !publicAddr(ap.Addr()) {
-		return &BlockedError{Addr: address}
+func dialGuard(network, address string, c syscall.RawConn) error {
+	return guardWith(publicAddr)(network, address, c)
+}
+
+// guardWith returns a Control function that lets only the addresses allow accepts through.
+func guardWith(allow func(netip.Addr) bool) func(string, string, syscall.RawConn) error {
+	return func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil || !allow(ap.Addr()) {
+			return &BlockedError{Addr: address}
+		}
+		return nil
 	}
-	return nil
 }
 
 // redact returns a URL fit for logs and error messages: scheme, host and path, without credentials, query or

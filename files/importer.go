@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -115,6 +116,8 @@ type Importer struct {
 
 	client *http.Client
 	sem    chan struct{}
+
+	allowAddr func(netip.Addr) bool // tests only: replaces the public-address rule
 }
 
 // NewImporter returns an Importer that stores into store.
@@ -133,7 +136,10 @@ func NewImporter(store Store, opts ...Option) *Importer {
 		o(i)
 	}
 	dialer := &net.Dialer{Timeout: i.connectTimeout, KeepAlive: 30 * time.Second}
-	if !i.allowPrivate {
+	switch {
+	case i.allowAddr != nil:
+		dialer.Control = guardWith(i.allowAddr)
+	case !i.allowPrivate:
 		dialer.Control = dialGuard
 	}
 	transport := &http.Transport{

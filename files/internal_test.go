@@ -1,9 +1,13 @@
 package files
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 )
@@ -150,5 +154,37 @@ func TestRedact(t *testing.T) {
 	}
 	if got := redact("http://bad\x7f/"); !strings.HasPrefix(got, "unparsable URL") {
 		t.Errorf("redact of a bad URL = %q", got)
+	}
+}
+
+// TestGuardOnRedirect: the guard runs on every connection, so a redirect from an allowed host to a refused
+// address is stopped at dial time. Here 127.0.0.1 stands for a public host and 127.0.0.2 for a private one.
+func TestGuardOnRedirect(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		port := r.Host[strings.LastIndex(r.Host, ":"):]
+		switch r.URL.Path {
+		case "/to-private":
+			http.Redirect(w, r, "http://127.0.0.2"+port+"/secret", http.StatusFound)
+		default:
+			_, _ = w.Write([]byte("ok"))
+		}
+	}))
+	defer srv.Close()
+	only := netip.MustParseAddr("127.0.0.1")
+	imp := NewImporter(NewMemoryStore(), func(i *Importer) { i.allowAddr = func(a netip.Addr) bool { return a.Unmap() == only } })
+	if ids, fails := imp.Import(context.Background(), []Attachment{{URL: srv.URL + "/fine"}}); len(ids) != 1 {
+		t.Fatalf("allowed host: %v", fails)
+	}
+	for _, path := range []string{"/to-private"} {
+		hits.Store(0)
+		ids, fails := imp.Import(context.Background(), []Attachment{{URL: srv.URL + path}})
+		if len(ids) != 0 || len(fails) != 1 || fails[0].Code != CodeBlocked {
+			t.Fatalf("%s: ids %v failures %v", path, ids, fails)
+		}
+		if hits.Load() != 1 {
+			t.Fatalf("%s: %d requests reached the server, want only the first", path, hits.Load())
+		}
 	}
 }
