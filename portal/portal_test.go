@@ -351,6 +351,27 @@ func TestPartialFailure(t *testing.T) {
 	}
 }
 
+func TestRepeatInOnePacketSharesTheFateOfTheFirst(t *testing.T) {
+	r := newRig(t, md5Creds, nil)
+	r.p.OnReceivedMessage(func(_ context.Context, m portal.Message) error {
+		if m.MessageID == "bad" {
+			return errors.New("backend down")
+		}
+		return nil
+	})
+	a := r.post(t, router.CommandReceivingMessage, []any{
+		msgItem("ext-1", "c1", "bad", "x"), msgItem("ext-1", "c1", "ok", "y"), msgItem("ext-1", "c1", "bad", "x"),
+	})
+	if !reflect.DeepEqual(a.Codes(), []wire.Code{wire.CodeInternal, wire.CodeInternal}) ||
+		!strings.HasPrefix(a.Response.Errors[1].Message, "item 2") {
+		t.Fatalf("answer %s", a.Body)
+	}
+	want := []confirmation{{"botframework.skype", "3", []portal.Delivered{{"c1", "ok"}}}}
+	if got := r.confirm.all(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("confirmations %+v", got)
+	}
+}
+
 func TestDuplicatesAreConfirmedButNotFiredAgain(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		r := newRig(t, md5Creds, db)

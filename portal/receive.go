@@ -52,6 +52,7 @@ type slot struct {
 	hash    string
 	dedup   bool // the item has a key
 	claimed bool // this packet holds the key's in-flight claim
+	twin    int  // for a repeat of an earlier item of the same packet, that item's index; else -1
 	state   slotState
 	err     error
 }
@@ -75,6 +76,7 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 	slots := make([]slot, len(req.Items))
 	for i, raw := range req.Items {
 		s := &slots[i]
+		s.twin = -1
 		if err := wire.Bind(raw, &s.item); err != nil {
 			s.fail(&wire.Error{Code: wire.CodeBadPacket, Message: "the item does not fit §5", Err: err})
 			continue
@@ -96,8 +98,9 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 		if s.state != slotPending || !s.dedup {
 			continue
 		}
-		if _, ok := first[s.hash]; ok {
-			s.state = slotDuplicate // the same item twice in one packet
+		if j, ok := first[s.hash]; ok {
+			s.twin = j // the same item twice in one packet: it shares the fate of the first
+			s.state = slotDuplicate
 			continue
 		}
 		first[s.hash] = i
@@ -130,6 +133,16 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 		s.state = slotDone
 		if s.dedup {
 			done = append(done, s.key)
+		}
+	}
+	for i := range slots {
+		if j := slots[i].twin; j >= 0 {
+			switch slots[j].state {
+			case slotFailed:
+				slots[i].fail(slots[j].err)
+			case slotInProgress:
+				slots[i].state = slotInProgress
+			}
 		}
 	}
 	if err := p.processed.Mark(ctx, done, p.clock.Now()); err != nil {
