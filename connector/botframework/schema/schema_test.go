@@ -96,3 +96,35 @@ func TestActivityJSON(t *testing.T) {
 		t.Fatalf("marshal = %s, want %s", got, want)
 	}
 }
+
+// FuzzActivitiesURL: any ids give a URL whose path splits back into exactly those ids.
+func FuzzActivitiesURL(f *testing.F) {
+	f.Add("19:abc@thread.skype;messageid=1520/x", "a|1")
+	f.Add("%2F", "")
+	f.Fuzz(func(t *testing.T, conv, act string) {
+		u, err := ActivitiesURL("https://smba.example/emea/", conv, act)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs := strings.Split(strings.TrimPrefix(pu.EscapedPath(), "/emea/v3/conversations/"), "/")
+		want := 2
+		if act != "" {
+			want = 3
+		}
+		if len(segs) != want || segs[1] != "activities" {
+			t.Fatalf("%q split into %q", u, segs)
+		}
+		if got, _ := url.PathUnescape(segs[0]); got != conv {
+			t.Fatalf("conversation %q came back as %q", conv, got)
+		}
+		if act != "" {
+			if got, _ := url.PathUnescape(segs[2]); got != act {
+				t.Fatalf("activity %q came back as %q", act, got)
+			}
+		}
+	})
+}
