@@ -64,6 +64,7 @@ type demoLoad struct {
 // demoReport is the JSON document of `olctl demo`.
 type demoReport struct {
 	OK        bool      `json:"ok"`
+	SetupMS   float64   `json:"setup_ms"`
 	Signing   string    `json:"signing"`
 	Connector string    `json:"connector_url"`
 	Portal    string    `json:"portal_url"`
@@ -226,9 +227,9 @@ func (f *Factory) demoRun(ctx context.Context, o *demoOptions) error {
 		defer d.close()
 	}
 	if err != nil {
-		return err
+		return &ExitError{Code: ExitFailed, Err: err}
 	}
-	rep := &demoReport{Signing: string(wire.HMACSHA256), Connector: d.conn.URL(), Portal: d.portalU, BotFW: d.bf.URL(),
+	rep := &demoReport{SetupMS: durMS(f.Clock.Now().Sub(d.start)), Signing: string(wire.HMACSHA256), Connector: d.conn.URL(), Portal: d.portalU, BotFW: d.bf.URL(),
 		Webhook: d.webhook, Hops: []demoHop{}}
 	hopErr := d.walkthrough(ctx, rep)
 	if hopErr == nil && o.messages > 0 {
@@ -336,6 +337,7 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 			DurationMS: durMS(end.Sub(begin)), Detail: detail})
 	}
 	now := d.f.Clock.Now
+	d.start = now()
 
 	got := d.expect(func(ev eventJSON) bool { return ev.Event == EvReceivedMessage && ev.ChatID == conv })
 	t0 := now()
@@ -366,20 +368,18 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 	if err != nil {
 		return fmt.Errorf("demo: the operator's reply: %w", err)
 	}
-	t5 := now()
-	add("sendMessage", "portal", "connector", t4, t5, "operator reply: "+reply)
 	rec, err := d.bf.WaitFor(ctx, bftest.All(bftest.ByConversation(conv), bftest.ByOp(bftest.OpSend)))
 	if err != nil {
 		return fmt.Errorf("demo: the reply never reached the Bot Framework: %w", err)
 	}
-	t6 := now()
-	add("activity", "connector", "Bot Framework", t5, t6, "the customer sees: "+rec.Activity.Text)
+	t5 := rec.At
+	add("sendMessage → activity", "portal", "Bot Framework", t4, t5, "operator: "+reply+" → the customer sees: "+rec.Activity.Text)
 	dev, err := d.wait(ctx, delivered, "the delivery status at the portal")
 	if err != nil {
 		return err
 	}
-	t7 := now()
-	add("receivingStatusDelivery", "connector", "portal event", t6, t7, "OnReceivedStatusDelivery: external id "+dev.MessageID)
+	t6 := now()
+	add("receivingStatusDelivery", "connector", "portal event", t5, t6, "OnReceivedStatusDelivery: external id "+dev.MessageID)
 	return nil
 }
 
@@ -504,7 +504,8 @@ feed:
 
 func (f *Factory) printDemo(rep *demoReport) {
 	w := f.IO.Out
-	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s)\n\n", rep.BotFW, rep.Connector, rep.Portal, rep.Signing)
+	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s), started in %s\n\n", rep.BotFW,
+		rep.Connector, rep.Portal, rep.Signing, formatMS(rep.SetupMS))
 	t := &Table{Header: []string{"#", "HOP", "FROM", "TO", "AT", "TOOK", "DETAIL"}}
 	for _, h := range rep.Hops {
 		t.Append(strconv.Itoa(h.N), h.Hop, h.From, h.To, formatMS(h.AtMS), formatMS(h.DurationMS), h.Detail)

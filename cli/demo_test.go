@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDemo(t *testing.T) {
+	r := olctl(t, "demo").wantCode(t, 0)
+	for _, w := range []string{"#\tHOP\tFROM\tTO\tAT\tTOOK\tDETAIL\n", "1\tcustomer message\tBot Framework\tconnector webhook\t",
+		"2\treceivingMessage\tconnector\tportal event\t", "[ICON=/bitrix/images/emoji/1f4e6.svg?v=2.2.5 title=:package:]",
+		"the customer sees: Hi! It ships today 🚚", "receivingStatusDelivery\tconnector\tportal event", "(signing hmac-sha256)"} {
+		if !strings.Contains(r.out, w) {
+			t.Errorf("demo output lacks %q:\n%s", w, r.out)
+		}
+	}
+	if r.err != "" {
+		t.Errorf("stderr %q", r.err)
+	}
+}
+
+func TestDemoJSONWithLoad(t *testing.T) {
+	r := olctl(t, "demo", "--json", "--messages", "40", "--concurrency", "4").wantCode(t, 0)
+	var rep demoReport
+	r.decodeJSON(t, &rep)
+	if !rep.OK || len(rep.Hops) != 5 || rep.Load == nil || !strings.Contains(rep.Webhook, "/imwebhook/botframework?h=") {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, h := range rep.Hops {
+		if h.N != i+1 || h.AtMS < 0 || h.DurationMS < 0 || h.Detail == "" {
+			t.Fatalf("hop %+v", h)
+		}
+		if i > 0 && h.AtMS < rep.Hops[i-1].AtMS {
+			t.Fatalf("hops out of order: %+v", rep.Hops)
+		}
+	}
+	l := rep.Load
+	if l.Messages != 40 || l.Concurrency != 4 || l.Rate <= 0 || l.P50MS <= 0 || l.P50MS > l.P90MS || l.P90MS > l.P99MS || l.P99MS > l.MaxMS {
+		t.Fatalf("load %+v", l)
+	}
+	if r.err != "" {
+		t.Fatalf("progress drawn on a pipe: %q", r.err)
+	}
+}
+
+func TestDemoErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"demo", "--messages", "-1"}, {"demo", "--concurrency", "0"}, {"demo", "--timeout", "0s"}, {"demo", "x"},
+		{"demo", "--log-level", "loud"},
+	} {
+		olctl(t, args...).wantCode(t, ExitUsage)
+	}
+	// A demo that cannot finish in time fails with exit 1 and says where it stopped.
+	r := olctl(t, "demo", "--timeout", "1ms").wantCode(t, ExitFailed)
+	if !strings.Contains(r.err, "demo:") {
+		t.Fatalf("stderr %q", r.err)
+	}
+}
