@@ -112,4 +112,3 @@ func TestServePortalReceiver(t *testing.T) {
 		})
 	}
 }
-
