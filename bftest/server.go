@@ -135,6 +135,7 @@ type Server struct {
 	changed     chan struct{} // closed and replaced when records or counts grow
 	failures    map[Endpoint][]*Failure
 	activities  map[string]map[string]bool // conversation id -> activity ids created
+	attachments map[string]attachment
 	seq         int
 	counts      map[Endpoint]int
 	tokensIssed int
@@ -187,14 +188,15 @@ func Start(cfg Config) (*Server, error) {
 		cfg.TokenLifetime = DefaultTokenLifetime
 	}
 	s := &Server{
-		cfg:        cfg,
-		clock:      clock.Or(cfg.Clock),
-		log:        cfg.Logger,
-		done:       make(chan struct{}),
-		changed:    make(chan struct{}),
-		failures:   map[Endpoint][]*Failure{},
-		activities: map[string]map[string]bool{},
-		counts:     map[Endpoint]int{},
+		cfg:         cfg,
+		clock:       clock.Or(cfg.Clock),
+		log:         cfg.Logger,
+		done:        make(chan struct{}),
+		changed:     make(chan struct{}),
+		failures:    map[Endpoint][]*Failure{},
+		activities:  map[string]map[string]bool{},
+		attachments: map[string]attachment{},
+		counts:      map[Endpoint]int{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -292,6 +294,8 @@ const (
 	EndpointOpenID Endpoint = "openid"
 	// EndpointKeys is the JWKS document.
 	EndpointKeys Endpoint = "keys"
+	// EndpointAttachments is the attachment download of the Connector service (GET /v3/attachments/...).
+	EndpointAttachments Endpoint = "attachments"
 )
 
 // Failure makes the fake answer the next request(s) to an endpoint badly.
@@ -452,6 +456,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET "+aadKeysPath, s.serveAADKeys)
 	mux.HandleFunc("POST "+TokenPath, s.serveToken)
 	mux.HandleFunc("/v3/conversations/", s.serveConnector)
+	mux.HandleFunc("GET /v3/attachments/{id}/views/{view}", s.serveAttachment)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("bftest request", "method", r.Method, "path", r.URL.EscapedPath())
 		mux.ServeHTTP(w, r)

@@ -555,3 +555,35 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("aad metadata %v %v", md, err)
 	}
 }
+
+func TestAttachments(t *testing.T) {
+	s := NewServer(t)
+	u := s.AddAttachment("image/png", []byte("\x89PNG..."))
+	if !strings.HasPrefix(u, s.ServiceURL()+"v3/attachments/") {
+		t.Fatalf("url %s", u)
+	}
+	path := strings.TrimPrefix(u, s.URL())
+	tests := []struct {
+		name, path, token string
+		want              int
+	}{
+		{"no token", path, "", 401},
+		{"token", path, token(t, s), 200},
+		{"unknown", "/v3/attachments/nope/views/original", token(t, s), 404},
+		{"other view", strings.Replace(path, "original", "thumbnail", 1), token(t, s), 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := call(t, s, "GET", tt.path, tt.token, "")
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if tt.want == 200 && (string(body) != "\x89PNG..." || resp.Header.Get("Content-Type") != "image/png") {
+				t.Fatalf("body %q type %q", body, resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+	if s.Count(EndpointAttachments) != 4 {
+		t.Fatalf("count %d", s.Count(EndpointAttachments))
+	}
+}

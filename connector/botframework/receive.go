@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/olctl/olctl/connector"
@@ -23,11 +24,19 @@ type Account struct {
 	Name string `php:"name,omitempty"`
 }
 
-// File is a file of an incoming message: a link the portal downloads.
+// File is a file of an incoming message: a link the portal downloads, with the headers to send (the bot's
+// token for files kept by the Connector service itself, as Skype and Teams keep pasted images).
 type File struct {
-	URL  string `php:"url"`
-	Name string `php:"name,omitempty"`
-	Type string `php:"type,omitempty"`
+	URL     string   `php:"url"`
+	Name    string   `php:"name,omitempty"`
+	Type    string   `php:"type,omitempty"`
+	Headers []Header `php:"headers,omitempty"`
+}
+
+// Header is one HTTP header of a File download.
+type Header struct {
+	Name  string `php:"name"`
+	Value string `php:"value"`
 }
 
 // CardAttachment is an attachment without a file link (a card): its content type and JSON content.
@@ -109,7 +118,39 @@ func (c *Channel) Receive(ctx context.Context, l *Line, r *http.Request, body []
 	if len(items) == 0 {
 		c.log.Debug("botframework: activity ignored", "type", a.Type, "id", a.ID, "channel", a.ChannelID)
 	}
+	if appID != "" {
+		c.authorizeFiles(ctx, l, items)
+	}
 	return items, nil
+}
+
+// authorizeFiles adds the bot's token to the files served by the Connector service (same host as the
+// activity's service URL): without it their download is refused. A token failure is logged and the files stay
+// as they are (their download will fail and be reported by the portal).
+func (c *Channel) authorizeFiles(ctx context.Context, l *Line, items []connector.Incoming) {
+	for i := range items {
+		it, ok := items[i].Item.(MessageItem)
+		if !ok || len(it.Message.Files) == 0 {
+			continue
+		}
+		su, err := url.Parse(it.ServiceURL)
+		if err != nil || c.o.checkURL(su) != nil {
+			continue
+		}
+		for j, f := range it.Message.Files {
+			fu, err := url.Parse(f.URL)
+			if err != nil || !strings.EqualFold(fu.Host, su.Host) || fu.Scheme != su.Scheme {
+				continue
+			}
+			tok, err := c.source(l.Settings[SettingAppID], l.Settings[SettingAppSecret]).get(ctx, false)
+			if err != nil {
+				c.log.Warn("botframework: no token for a service-hosted file", "line", l.LineID, "error", err)
+				return
+			}
+			it.Message.Files[j].Headers = []Header{{Name: "Authorization", Value: "Bearer " + tok}}
+		}
+		items[i].Item = it
+	}
 }
 
 // Map turns an authenticated activity into items for the portal, on the virtual connector

@@ -3,6 +3,7 @@ package botframework
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -399,5 +400,34 @@ func TestAnonymous(t *testing.T) {
 	}
 	if err := r.ch.TestConnect(ctxT(t), r.line); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestServiceHostedFiles: Skype and Teams keep pasted images on the Connector service, which wants the bot's
+// token to hand them out; the item carries it in the file's headers, and only for those files.
+func TestServiceHostedFiles(t *testing.T) {
+	r := newRig(t, nil)
+	hosted := r.bf.AddAttachment("image/png", []byte("png bytes"))
+	_, err := r.bf.SendUserMessage(ctxT(t), r.hook.URL, "c", "u", "",
+		schema.Attachment{ContentType: "image/png", ContentURL: hosted, Name: "pasted.png"},
+		schema.Attachment{ContentType: "image/png", ContentURL: "https://files.example/x.png", Name: "x.png"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := r.next(t).items[0].Item.(MessageItem).Message.Files
+	if len(files) != 2 || len(files[0].Headers) != 1 || files[0].Headers[0].Name != "Authorization" || len(files[1].Headers) != 0 {
+		t.Fatalf("files %+v", files)
+	}
+	// The portal downloads it with the headers of the item.
+	req, _ := http.NewRequestWithContext(ctxT(t), "GET", files[0].URL, nil)
+	req.Header.Set(files[0].Headers[0].Name, files[0].Headers[0].Value)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "png bytes" {
+		t.Fatalf("download: %d %q", resp.StatusCode, body)
 	}
 }
