@@ -216,7 +216,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.mu.Lock()
-		s.tokensIssed++
+		s.tokensIssued++
 		s.mu.Unlock()
 		secs := int64(s.cfg.TokenLifetime / time.Second)
 		writeJSON(w, http.StatusOK, schema.TokenResponse{TokenType: "Bearer", ExpiresIn: secs, ExtExpiresIn: secs, AccessToken: tok})

@@ -138,7 +138,7 @@ type Server struct {
 	attachments map[string]attachment
 	seq         int
 	counts      map[Endpoint]int
-	tokensIssed int
+	tokensIssued int
 }
 
 // NewServer starts a fake service for a test and closes it when the test ends. It fails the test if the server
@@ -381,7 +381,7 @@ func (s *Server) WaitCount(ctx context.Context, e Endpoint, n int) error {
 func (s *Server) TokensIssued() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.tokensIssed
+	return s.tokensIssued
 }
 
 // applyFailure waits as f says and writes its error; it reports whether the request was answered.
