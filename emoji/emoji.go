@@ -369,7 +369,7 @@ func (t *tables) shortnameAt(text string, i int) (int, int32) {
 			// `:100:` and `:1234:` next to a digit are part of a time or ratio such as 1:100:2. A digit that
 			// starts a keycap (followed by U+FE0F or U+20E3) is an emoji, not part of a number.
 			if digitsOnly(text[i+1:j]) && ((i > 0 && isDigit(text[i-1])) ||
-				(j+1 < len(text) && isDigit(text[j+1]) && (j+2 >= len(text) || (text[j+2] != 0xEF && text[j+2] != 0xE2)))) {
+				(j+1 < len(text) && isDigit(text[j+1]) && !hasKeycapMark(text[j+2:]))) {
 				return 0, -1
 			}
 			return j + 1, idx
@@ -415,6 +415,9 @@ func (t *tables) smileyAt(text string, i int) (int, int32) {
 // (then the index is past the code points that were not converted).
 func (t *tables) match(text string, i int) (int, int32) {
 	r, sz := utf8.DecodeRuneInString(text[i:])
+	if r < 1<<16 && t.rootBMP[r/64]&(1<<(r%64)) == 0 {
+		return i + sz, -1
+	}
 	nd := t.child(0, r)
 	if nd < 0 {
 		return i + sz, -1
@@ -491,6 +494,11 @@ var classes, classesSmileys = func() (a, b [256]uint8) {
 }()
 
 func isKeycapBase(b byte) bool { return isDigit(b) || b == '#' || b == '*' }
+
+// hasKeycapMark reports whether s starts with U+FE0F or U+20E3, the marks that make a digit a keycap.
+func hasKeycapMark(s string) bool {
+	return strings.HasPrefix(s, "\uFE0F") || strings.HasPrefix(s, "\u20E3")
+}
 
 // isURLColon reports whether text[i] is the colon of `scheme://`.
 func isURLColon(text string, i int) bool {

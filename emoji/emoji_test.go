@@ -46,6 +46,7 @@ func TestToIcons(t *testing.T) {
 		{"ratio with a digits-only shortname", nil, "1:100:2 and 5:1234:", "1:100:2 and 5:1234:"},
 		{"digits-only shortname alone", nil, "score :100: x:100:", "score " + tag("1f4af", ":100:") + " x" + tag("1f4af", ":100:")},
 		{"digits-only shortname before a keycap", nil, ":100:1️⃣", tag("1f4af", ":100:") + tag("31-20e3", ":one:")},
+		{"digits-only shortname before a digit and an emoji", nil, ":100:1❤", ":100:1" + tag("2764", ":heart:")},
 		{"unicode", nil, "👍", tag("1f44d", ":+1:")},
 		{"unicode in text", nil, "ok👍ok", "ok" + tag("1f44d", ":+1:") + "ok"},
 		{"skin tone", nil, "👍🏽", tag("1f44d-1f3fd", ":thumbsup_tone3:")},

@@ -44,12 +44,13 @@ type node struct {
 type tables struct {
 	blob     string
 	emojis   []info
-	short    strTable // ":+1:" (colons included) -> emoji
-	files    strTable // "1f44d" -> emoji
-	smileys  strTable // ":)" -> emoji
-	maxShort int      // longest key of short, in bytes
-	maxFile  int      // longest file name, in bytes
-	nodes    []node   // nodes[0] is the root
+	short    strTable              // ":+1:" (colons included) -> emoji
+	files    strTable              // "1f44d" -> emoji
+	smileys  strTable              // ":)" -> emoji
+	maxShort int                   // longest key of short, in bytes
+	maxFile  int                   // longest file name, in bytes
+	rootBMP  *[1 << 16 / 64]uint64 // bit r set: some emoji starts with BMP code point r (fast rejection)
+	nodes    []node                // nodes[0] is the root
 	edgeRune []rune
 	edgeNode []int32
 }
@@ -191,6 +192,12 @@ func build(codeMap map[string]string, revMap map[string][]string) *tables {
 	t.blob = blob.String()
 	t.short.blob, t.files.blob, t.smileys.blob = t.blob, t.blob, t.blob
 	tb.flatten(t)
+	t.rootBMP = new([1 << 16 / 64]uint64)
+	for r := range tb.children[0] {
+		if r < 1<<16 {
+			t.rootBMP[r/64] |= 1 << (r % 64)
+		}
+	}
 	return t
 }
 
