@@ -19,6 +19,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -190,7 +191,7 @@ func (r *Router) recoverer(h HandlerFunc) HandlerFunc {
 }
 
 // ErrHandlerPanic is wrapped by the error a panicking handler is answered with.
-var ErrHandlerPanic = fmt.Errorf("router: handler panicked")
+var ErrHandlerPanic = errors.New("router: handler panicked")
 
 func panicError(l *slog.Logger, req *Request, v any) error {
 	cmd := ""
