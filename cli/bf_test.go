@@ -27,7 +27,7 @@ func postActivity(t *testing.T, url string, a schema.Activity) int {
 }
 
 func TestBFServe(t *testing.T) {
-	bg, m := startBackground(t, nil, bfReadyRE, "bf", "serve", "--listen", "127.0.0.1:0", "--no-auth")
+	bg, m := startBackground(t, nil, bfReadyRE, "bf", "serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--no-auth")
 	base := m[1]
 	if code := postActivity(t, base+"/v3/conversations/a%2Fb/activities",
 		schema.Activity{Type: "message", Text: "hello from the bot", From: schema.ChannelAccount{ID: "28:bot"}}); code != 200 && code != 201 {
@@ -88,7 +88,7 @@ func echoBot(t *testing.T, reply bool) *httptest.Server {
 
 func TestBFSay(t *testing.T) {
 	bot := echoBot(t, true)
-	r := olctl(t, "bf", "say", "--no-auth", "--webhook", bot.URL, "--conversation", "c-7", "--wait", "10s", "where", "is", "my", "order?").
+	r := olctl(t, "bf", "say", "--via", "", "--no-auth", "--webhook", bot.URL, "--conversation", "c-7", "--wait", "10s", "where", "is", "my", "order?").
 		wantCode(t, 0)
 	var a bfActivityJSON
 	if err := json.Unmarshal([]byte(r.out), &a); err != nil {
@@ -102,11 +102,11 @@ func TestBFSay(t *testing.T) {
 	}
 
 	silent := echoBot(t, false)
-	r = olctl(t, "bf", "say", "--no-auth", "--webhook", silent.URL, "--wait", "200ms", "hi").wantCode(t, ExitFailed)
+	r = olctl(t, "bf", "say", "--via", "", "--no-auth", "--webhook", silent.URL, "--wait", "200ms", "hi").wantCode(t, ExitFailed)
 	if !strings.Contains(r.err, "no reply within 200ms") {
 		t.Fatalf("stderr %q", r.err)
 	}
-	olctl(t, "bf", "say", "--no-auth", "--webhook", silent.URL, "--replies", "0", "hi").wantCode(t, 0)
+	olctl(t, "bf", "say", "--via", "", "--no-auth", "--webhook", silent.URL, "--replies", "0", "hi").wantCode(t, 0)
 }
 
 func TestBFErrors(t *testing.T) {
@@ -124,10 +124,13 @@ func TestBFErrors(t *testing.T) {
 		{"bad webhook", []string{"bf", "say", "--webhook", "ftp://x", "hi"}, ExitUsage, "not an http(s) URL"},
 		{"no text", []string{"bf", "say", "--webhook", refusing.URL}, ExitUsage, "requires at least 1 arg"},
 		{"bad wait", []string{"bf", "say", "--webhook", refusing.URL, "--wait", "0s", "hi"}, ExitUsage, "--wait"},
-		{"webhook refuses", []string{"bf", "say", "--webhook", refusing.URL, "hi"}, ExitFailed, "401"},
-		{"webhook unreachable", []string{"bf", "say", "--webhook", closedURL(t), "hi"}, ExitNetwork, "connection refused"},
+		{"webhook refuses", []string{"bf", "say", "--via", "", "--webhook", refusing.URL, "hi"}, ExitFailed, "401"},
+		{"webhook unreachable", []string{"bf", "say", "--via", "", "--webhook", closedURL(t), "hi"}, ExitNetwork, "connection refused"},
+		{"no bf serve", []string{"bf", "say", "--via", closedURL(t), "--webhook", refusing.URL, "hi"}, ExitNetwork, "no 'olctl bf serve' at --via"},
+		{"bad replies", []string{"bf", "say", "--webhook", refusing.URL, "--replies", "-1", "hi"}, ExitUsage, "--replies"},
 		{"bf without subcommand", []string{"bf"}, ExitUsage, "needs a subcommand: say, serve"},
 		{"serve bad listen", []string{"bf", "serve", "--listen", "127.0.0.1:99999"}, ExitUsage, "listen"},
+		{"serve bad control", []string{"bf", "serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:99999"}, ExitUsage, "listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,5 +139,41 @@ func TestBFErrors(t *testing.T) {
 				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
 			}
 		})
+	}
+}
+
+var bfControlRE = regexp.MustCompile(`control \(bf say\): (http://\S+)`)
+
+// TestBFSayVia sends through a running bf serve: the bot's reply goes to the serve's Connector API, which
+// prints it and streams it back to say.
+func TestBFSayVia(t *testing.T) {
+	serve, _ := startBackground(t, nil, bfControlRE, "bf", "serve", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0", "--no-auth")
+	via := bfControlRE.FindStringSubmatch(serve.err.String())[1]
+	bot := echoBot(t, true)
+	r := olctl(t, "bf", "say", "--via", via, "--webhook", bot.URL, "--conversation", "v-1", "ping").wantCode(t, 0)
+	var a bfActivityJSON
+	if err := json.Unmarshal([]byte(r.out), &a); err != nil {
+		t.Fatalf("stdout %q: %v", r.out, err)
+	}
+	if a.Text != "echo: ping" || a.ConversationID != "v-1" {
+		t.Fatalf("reply %+v", a)
+	}
+	lines := waitLines(t, serve.out.String, 1)
+	if !strings.Contains(lines[0], `"text":"echo: ping"`) {
+		t.Fatalf("bf serve printed %q", lines[0])
+	}
+
+	silent := echoBot(t, false)
+	r = olctl(t, "bf", "say", "--via", via, "--webhook", silent.URL, "--wait", "300ms", "hi").wantCode(t, ExitFailed)
+	if !strings.Contains(r.err, "no reply within 300ms") {
+		t.Fatalf("stderr %q", r.err)
+	}
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad token", http.StatusUnauthorized)
+	}))
+	defer refusing.Close()
+	r = olctl(t, "bf", "say", "--via", via, "--webhook", refusing.URL, "hi").wantCode(t, ExitFailed)
+	if !strings.Contains(r.err, "401") {
+		t.Fatalf("stderr %q", r.err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/internal/sqldb"
 )
 
@@ -25,6 +26,7 @@ type sendOptions struct {
 	userID    string
 	files     []string
 	db        string
+	raw       bool
 }
 
 // sendResultJSON is the JSON document of `olctl send`.
@@ -44,7 +46,10 @@ func newSendCmd(f *Factory) *cobra.Command {
 stdin). Files travel as links: each --file is an http(s) URL the messenger downloads.
 
 For a real botframework connector the chat's Bot Framework context (the bot account and service URL) is
-read from the portal's database (--db, the one 'olctl serve --db' writes).`,
+read from the portal's database (--db, the one 'olctl serve --db' writes).
+
+Emoji in TEXT (:smile:, 😄) become the portal's icon tags, as in messages written in the portal; the
+channel turns them back into emoji for the messenger. --raw sends TEXT as it is.`,
 		Example: `  olctl send --connector botframework.skype --line 3 --chat 29:1A2b3C --db portal.db "Hello :smile:"
   echo "Your order shipped" | olctl send --chat 42 --file https://example.com/invoice.pdf -`,
 		Args: cobra.MinimumNArgs(1),
@@ -57,6 +62,7 @@ read from the portal's database (--db, the one 'olctl serve --db' writes).`,
 	fl.StringVar(&o.userID, "user-id", "1", "the operator's user id")
 	fl.StringArrayVar(&o.files, "file", nil, "attach a file by its http(s) URL (repeatable)")
 	fl.StringVar(&o.db, "db", "", "portal database with Bot Framework chat contexts (SQLite path or MySQL DSN)")
+	fl.BoolVar(&o.raw, "raw", false, "send TEXT as it is (by default emoji become icon tags, as in the portal's own messages)")
 	return cmd
 }
 
@@ -74,6 +80,9 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 	}
 	if strings.TrimSpace(text) == "" && len(o.files) == 0 {
 		return usageErrorf("empty message: give TEXT or --file")
+	}
+	if !o.raw {
+		text = emoji.New().ToIcons(text)
 	}
 	files := make([]client.OutgoingFile, 0, len(o.files))
 	for _, raw := range o.files {

@@ -31,6 +31,12 @@ func TestSend(t *testing.T) {
 		t.Fatalf("args\n got %s\nwant %s", got, want)
 	}
 
+	// --raw keeps the text as it is.
+	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "echo")}, "send", "--chat", "c3", "--raw", ":+1:").wantCode(t, 0)
+	if got := describeValue(fs.received()[1].Args); !strings.Contains(got, "text=:+1: files") {
+		t.Fatalf("--raw changed the text: %s", got)
+	}
+
 	// Text from stdin, JSON output parsed back.
 	var doc sendResultJSON
 	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "echo"), stdin: "from stdin\n"}, "send", "--chat", "c2", "--json", "-").
@@ -66,7 +72,8 @@ func TestSendBotFrameworkContextFromDB(t *testing.T) {
 		t.Fatalf("calls %+v", calls)
 	}
 	got := describeValue(calls[0].Args)
-	for _, w := range []string{"from={id=28:bot name=Bot}", "service_url=https://smba.example.com/", "text=hi :smile:"} {
+	for _, w := range []string{"from={id=28:bot name=Bot}", "service_url=https://smba.example.com/",
+		"text=hi [ICON=/bitrix/images/emoji/1f604.svg?v=2.2.5 title=:smile:]"} {
 		if !strings.Contains(got, w) {
 			t.Fatalf("message %s lacks %s", got, w)
 		}
