@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -187,4 +188,26 @@ func TestGuardOnRedirect(t *testing.T) {
 			t.Fatalf("%s: %d requests reached the server, want only the first", path, hits.Load())
 		}
 	}
+}
+
+// FuzzSanitizeName: whatever the input, the name is non-empty, bounded, valid UTF-8, and has no path
+// separators, control characters or invisible format characters, and sanitizing it again changes nothing.
+func FuzzSanitizeName(f *testing.F) {
+	for _, s := range []string{"../../etc/passwd", `..\..\a.txt`, "\u202Efdp.exe", "a\x00b", strings.Repeat("я", 150) + ".pdf", "", " . "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := SanitizeName(in)
+		if out == "" || len(out) > MaxNameBytes || !utf8.ValidString(out) || strings.ContainsAny(out, "/\\<>:\"|?*") {
+			t.Fatalf("SanitizeName(%q) = %q", in, out)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("SanitizeName(%q) = %q keeps %U", in, out, r)
+			}
+		}
+		if again := SanitizeName(out); again != out {
+			t.Fatalf("not idempotent: %q → %q → %q", in, out, again)
+		}
+	})
 }
