@@ -1,0 +1,5 @@
+//go:build !race
+
+package emoji
+
+const raceEnabled = false
