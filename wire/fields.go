@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // Field is one form field of a packet.
@@ -90,11 +91,11 @@ func ParseForm(body string) (Fields, error) {
 			continue
 		}
 		rawName, rawValue, _ := strings.Cut(pair, "=")
-		name, err := url.QueryUnescape(rawName)
+		name, err := unescape(rawName)
 		if err != nil {
 			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form field name %.40q", rawName), Err: err}
 		}
-		value, err := url.QueryUnescape(rawValue)
+		value, err := unescape(rawValue)
 		if err != nil {
 			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form value of field %s", name), Err: err}
 		}
@@ -156,3 +157,54 @@ func HTTPStatus(err error) int {
 	}
 	return http.StatusOK
 }
+
+// unescape decodes one form-encoded name or value ('+' is a space, %XX a byte) exactly as url.QueryUnescape
+// does, in one pass and one allocation (none when there is nothing to decode): a packet's DATA is base64, whose
+// '+', '/' and '=' all arrive escaped, and url.QueryUnescape's two passes and byte-wise builder were the largest
+// single cost of reading a packet.
+func unescape(s string) (string, error) {
+	i := 0
+	for i < len(s) && s[i] != '%' && s[i] != '+' {
+		i++
+	}
+	if i == len(s) {
+		return s, nil
+	}
+	buf := make([]byte, len(s))
+	j := copy(buf, s[:i])
+	for i < len(s) {
+		c := s[i]
+		switch c {
+		case '%':
+			if i+2 >= len(s) || unhex[s[i+1]] == 0xff || unhex[s[i+2]] == 0xff {
+				return "", url.EscapeError(s[i:min(i+3, len(s))])
+			}
+			buf[j] = unhex[s[i+1]]<<4 | unhex[s[i+2]]
+			i += 3
+		case '+':
+			buf[j] = ' '
+			i++
+		default:
+			buf[j] = c
+			i++
+		}
+		j++
+	}
+	// buf is never written again: the string shares it instead of copying it.
+	return unsafe.String(&buf[0], j), nil
+}
+
+// unhex maps a hex digit to its value and anything else to 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+		t[c-'a'+'A'] = byte(c - 'a' + 10)
+	}
+	return t
+}()
