@@ -93,7 +93,7 @@ terminal, and reports the rate and the latency percentiles from the Bot Framewor
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&o.messages, "messages", 0, "then push N customer messages and report rate and latency")
-	fl.IntVar(&o.concurrency, "concurrency", 8, "customer messages in flight at once with --messages")
+	fl.IntVar(&o.concurrency, "concurrency", 1, "customer messages in flight at once with --messages (SQLite has one writer: 1 is fastest)")
 	fl.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up when the demo takes longer")
 	fl.StringVar(&o.logLevel, "log-level", "", "show the components' logs on stderr at this level (default: none)")
 	fl.BoolVar(&o.keep, "keep", false, "keep the temporary directory (its path is printed)")

@@ -100,6 +100,16 @@ func TestRootHelpGolden(t *testing.T) {
 	}
 }
 
+func TestCommandHelpGolden(t *testing.T) {
+	for _, args := range [][]string{
+		{"check", "--help"}, {"connect", "--help"}, {"saveSettings", "--help"}, {"call", "--help"},
+		{"send", "--help"}, {"demo", "--help"}, {"connector", "queue", "ls", "--help"}, {"bf", "say", "--help"},
+	} {
+		r := olctl(t, args...).wantCode(t, 0)
+		golden(t, "help-"+strings.Join(args[:len(args)-1], "-"), r.out)
+	}
+}
+
 func TestCompletion(t *testing.T) {
 	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
 		t.Run(shell, func(t *testing.T) {

@@ -100,8 +100,8 @@ func TestConnectorServeAndQueue(t *testing.T) {
 	creds := md5Creds()
 	portal, refused := fakePortal(t, creds)
 	db := t.TempDir() + "/connector.db"
-	srv, m := startBackground(t, map[string]string{"OLCTL_LICENCE_KEY": creds.LicenceKey}, listeningRE,
-		"connector", "serve", "--listen", "127.0.0.1:0", "--db", db, "--schedule", "50ms,50ms", "--log-level", "error")
+	srv, m := startBackground(t, nil, listeningRE, "connector", "serve", "--listen", "127.0.0.1:0", "--db", db,
+		"--schedule", "50ms,50ms", "--log-level", "error", "--licence-key", "another-portal-key", "--licence-key", creds.LicenceKey)
 	env := map[string]string{"OLCTL_SERVER": m[1], "OLCTL_DOMAIN": portal.URL, "OLCTL_LICENCE_KEY": creds.LicenceKey,
 		"OLCTL_CONNECTOR": "echo", "OLCTL_LINE": "1"}
 
