@@ -139,7 +139,8 @@ type Config struct {
 	// Logger receives the server's logs. Default: discarded.
 	Logger *slog.Logger
 	// HTTPClient makes calls to portals and, through Env, to messengers. Default: a client with a 30 s
-	// timeout.
+	// timeout whose transport keeps up to 64 idle connections per host (the standard 2 would make the
+	// workers open a new connection for most packets).
 	HTTPClient *http.Client
 }
 
@@ -201,7 +202,10 @@ func (c *Config) withDefaults() (Config, error) {
 		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	if out.HTTPClient == nil {
-		out.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = 256
+		tr.MaxIdleConnsPerHost = 64
+		out.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	for i, s := range out.Sites {
 		if err := s.validate(); err != nil {

@@ -70,37 +70,45 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		return res.worked, nil
 	}
 	site, err := s.store.siteByID(ctx, b.lane.siteID)
-	var sendErr error
-	if err != nil {
-		sendErr = err
-	} else {
-		start := time.Now()
-		sendErr = s.sendBatch(ctx, site, b)
-		s.m.sendSeconds.Observe(time.Since(start).Seconds())
-	}
-	if ctx.Err() != nil {
-		// Shutting down: leave the lease; a restart (SQLite) or its expiry (MySQL) sends the batch again.
-		return true, nil
-	}
-	result := "ok"
-	if sendErr != nil {
-		result = "error"
-		s.m.failures.WithLabelValues("send").Inc()
-		s.log.Warn("connector: send failed; line blocked", "line", b.lane.line, "command", b.command, "items", len(b.ids), "err", sendErr)
-	}
-	s.m.sends.WithLabelValues(b.command, result).Inc()
-	fin, err := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout)
-	if err != nil {
-		return true, fmt.Errorf("finish: %w", err)
-	}
-	if fin.lost {
-		s.log.Warn("connector: lease expired while sending; another process owns the line now", "line", b.lane.line)
-	}
-	if fin.confirmed > 0 {
-		s.m.confirmed.Add(float64(fin.confirmed))
+	// A worker keeps a busy lane for a few batches in a row (one transaction between them), then lets it
+	// go so that the other lanes get their turn.
+	for i := 1; b != nil; i++ {
+		var sendErr error
+		if err != nil {
+			sendErr = err
+		} else {
+			start := time.Now()
+			sendErr = s.sendBatch(ctx, site, b)
+			s.m.sendSeconds.Observe(time.Since(start).Seconds())
+		}
+		if ctx.Err() != nil {
+			// Shutting down: leave the lease; a restart (SQLite) or its expiry (MySQL) sends the batch again.
+			return true, nil
+		}
+		result := "ok"
+		if sendErr != nil {
+			result = "error"
+			s.m.failures.WithLabelValues("send").Inc()
+			s.log.Warn("connector: send failed; line blocked", "line", b.lane.line, "command", b.command, "items", len(b.ids), "err", sendErr)
+		}
+		s.m.sends.WithLabelValues(b.command, result).Inc()
+		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout, s.cfg.LeaseTTL, s.cfg.Batch, i < maxConsecutive)
+		if ferr != nil {
+			return true, fmt.Errorf("finish: %w", ferr)
+		}
+		if fin.lost {
+			s.log.Warn("connector: lease expired while sending; another process owns the line now", "line", b.lane.line)
+		}
+		if fin.confirmed > 0 {
+			s.m.confirmed.Add(float64(fin.confirmed))
+		}
+		b = fin.next
 	}
 	return true, nil
 }
+
+// maxConsecutive is how many batches of one lane a worker sends before it lets the lane go.
+const maxConsecutive = 8
 
 // sendBatch sends one batch to its portal and checks the answer.
 func (s *Server) sendBatch(ctx context.Context, site *siteRec, b *batch) error {

@@ -139,7 +139,7 @@ func (s *Server) channelMethod(connector, name string) Method {
 }
 
 func (s *Server) callChannelMethod(ctx context.Context, c *call, fn Method) (any, error) {
-	l, err := s.store.lineBy(ctx, s.store.db, `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
+	l, err := s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,12 @@ func (s *Server) bound(ctx context.Context, c *call) (Channel, *lineRec, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := s.store.lineBy(ctx, s.store.db, `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
+	l, err := s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
+	if err == nil && l == nil && RealID(c.connector) != c.connector {
+		// A virtual connector (botframework.skype) is carried by the line's real one: the portal answers a chat
+		// with the connector its items came with.
+		l, err = s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, RealID(c.connector))
+	}
 	return ch, l, err
 }
 
@@ -473,7 +478,7 @@ func (s *Server) mDeleteLine(ctx context.Context, c *call) (any, error) {
 	}
 	for _, l := range ls {
 		if ch, err := s.Channel(l.connector); err == nil {
-			if l.params, err = s.store.params(ctx, s.store.db, l.id); err == nil {
+			if l.params, err = s.store.params(ctx, s.store.rdb(), l.id); err == nil {
 				if err := ch.Unregister(ctx, s.line(c.site, l)); err != nil {
 					s.log.Warn("connector: unregister before delete", "connector", l.connector, "line", l.line, "err", err)
 				}
@@ -540,25 +545,14 @@ func (s *Server) mSend(ctx context.Context, c *call) (any, error) {
 		return nil, withCode(err, wire.CodeInternal)
 	}
 	if len(report) > 0 {
-		n, err := s.store.enqueue(ctx, c.site.id, l.line, l.connector, report)
-		if err != nil {
+		s.enq.begin()
+		if _, err := s.enqueue(ctx, c.site.id, l.line, l.connector, report); err != nil {
 			return nil, err
 		}
-		for _, in := range report[:n] {
-			s.m.enqueued.WithLabelValues(cmdOr(in.Command)).Inc()
-		}
-		s.wake()
 	}
 	res := ok()
 	res["COUNT"] = len(items)
 	return res, nil
-}
-
-func cmdOr(c string) string {
-	if c == "" {
-		return CmdReceivingMessage
-	}
-	return c
 }
 
 func (s *Server) mSetStatusDelivered(ctx context.Context, c *call) (any, error) {

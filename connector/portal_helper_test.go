@@ -30,6 +30,7 @@ type fakePortal struct {
 	signer   *wire.Signer
 	clk      clock.Clock
 	server   atomic.Value // string: the connector server's portal endpoint
+	rr       atomic.Int64
 	client   *http.Client
 	guard    *wire.ReplayGuard
 	down     atomic.Bool // answer 503
@@ -67,7 +68,7 @@ func newFakePortal(t testing.TB, key string, clk clock.Clock) *fakePortal {
 
 func newFakePortalCreds(t testing.TB, key string, creds wire.Credentials, clk clock.Clock) *fakePortal {
 	p := &fakePortal{t: t, key: key, creds: creds, clk: clock.Or(clk), seen: map[string]int{}, inflight: map[string]int{},
-		client: &http.Client{Timeout: 30 * time.Second}}
+		client: &http.Client{Timeout: 30 * time.Second, Transport: testTransport}}
 	var err error
 	if p.signer, err = wire.NewSigner(creds, wire.WithSignerClock(p.clk)); err != nil {
 		t.Fatal(err)
@@ -89,24 +90,37 @@ func (p *fakePortal) site() Site {
 	return Site{LicenceKey: p.key, Mode: p.creds.Mode, Secrets: p.creds.Secrets}
 }
 
-func (p *fakePortal) setServer(endpoint string) { p.server.Store(endpoint) }
+// setServer sets the connector server endpoint(s) the portal calls; with several, calls rotate over them.
+func (p *fakePortal) setServer(endpoints ...string) { p.server.Store(endpoints) }
 
 func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
+	data, err, after := p.process(w, r)
+	if data == nil && err == nil {
+		return // answered already
+	}
+	wire.WriteResponse(w, data, err)
+	if after != nil {
+		go after()
+	}
+}
+
+// process handles one packet and returns the answer; the in-flight count of its line is released before
+// the answer is written, so that the next packet for the line cannot look concurrent.
+func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, rerr error, after func()) {
 	if r.URL.Path != DefaultPortalPath {
 		http.NotFound(w, r)
-		return
+		return nil, nil, nil
 	}
 	if p.down.Load() {
 		p.mu.Lock()
 		p.attempts = append(p.attempts, p.clk.Now())
 		p.mu.Unlock()
 		http.Error(w, "down", http.StatusServiceUnavailable)
-		return
+		return nil, nil, nil
 	}
 	fields, err := wire.ReadForm(r, 0)
 	if err != nil {
-		wire.WriteResponse(w, nil, err)
-		return
+		return nil, err, nil
 	}
 	pk, err := wire.Parse(fields, wire.ToPortal)
 	if err == nil {
@@ -121,8 +135,7 @@ func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.t.Errorf("fake portal: bad packet from the server: %v", err)
-		wire.WriteResponse(w, nil, err)
-		return
+		return nil, err, nil
 	}
 	p.mu.Lock()
 	if pk.Command == CmdReceivingMessage {
@@ -140,16 +153,13 @@ func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}()
 	if p.refuse.Load() {
-		wire.WriteResponse(w, nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test"))
-		return
+		return nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test"), nil
 	}
 	if pk.Command == CmdTestConnect {
-		wire.WriteResponse(w, map[string]string{"RESULT": "OK"}, nil)
-		return
+		return map[string]string{"RESULT": "OK"}, nil, nil
 	}
 	if pk.Command != CmdReceivingMessage {
-		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
-		return
+		return map[string]bool{"RESULT": true}, nil, nil
 	}
 	var confirm []any
 	p.mu.Lock()
@@ -167,21 +177,17 @@ func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	if p.noConf.Load() || len(confirm) == 0 {
-		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
-		return
+		return map[string]bool{"RESULT": true}, nil, nil
 	}
 	if p.async.Load() {
-		wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
-		go p.confirm(pk.Connector, pk.Line, confirm)
-		return
+		return map[string]bool{"RESULT": true}, nil, func() { p.confirm(pk.Connector, pk.Line, confirm) }
 	}
 	p.confirm(pk.Connector, pk.Line, confirm)
-	wire.WriteResponse(w, map[string]bool{"RESULT": true}, nil)
+	return map[string]bool{"RESULT": true}, nil, nil
 }
 
 func (p *fakePortal) confirm(connector, line string, items []any) {
 	if _, err := p.call(context.Background(), "setStatusDelivered", connector, line, items); err != nil {
-		p.t.Logf("fake portal: setStatusDelivered: %v", err)
 		p.mu.Lock()
 		p.confirmErrs++
 		p.mu.Unlock()
@@ -210,7 +216,11 @@ func (p *fakePortal) fields(method, connector, line string, args ...any) (wire.F
 }
 
 func (p *fakePortal) post(ctx context.Context, body string) (*wire.Response, error) {
-	ep, _ := p.server.Load().(string)
+	eps, _ := p.server.Load().([]string)
+	if len(eps) == 0 {
+		return nil, fmt.Errorf("fake portal: no server endpoint")
+	}
+	ep := eps[int(p.rr.Add(1))%len(eps)]
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, strings.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -287,10 +297,19 @@ func (p *fakePortal) counts() (packets, events, dups, overlaps int) {
 	return len(p.packets), len(p.events), dups, p.overlaps
 }
 
+// testTransport keeps connections alive for the many concurrent requests of the tests and benchmarks.
+var testTransport = func() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return tr
+}()
+
+var testClient = &http.Client{Transport: testTransport, Timeout: 60 * time.Second}
+
 // postWebhook posts a JSON body to a webhook URL and returns the status and body.
 func postWebhook(t testing.TB, url string, body []byte) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	resp, err := testClient.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("webhook: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/olctl/olctl/wire"
@@ -44,7 +45,7 @@ type laneKey struct {
 }
 
 // laneID returns the lane of (site, line), creating it.
-func (s *Store) laneID(ctx context.Context, tx *sql.Tx, lanes *laneCache, siteID int64, line string) (int64, error) {
+func (s *Store) laneID(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string) (int64, error) {
 	if v, ok := lanes.m.Load(laneKey{siteID, line}); ok {
 		return v.(int64), nil
 	}
@@ -92,9 +93,11 @@ func prepare(items []Incoming, defConnector string) ([]prepared, error) {
 			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
 		}
 		if !itemless(p.command) && in.Item != nil {
-			v, err := wire.Unserialize(p.blob)
-			if err != nil {
-				return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+			v := in.Item
+			if _, ok := v.(*wire.Map); !ok { // other shapes (structs, Go maps) are read back in PHP terms
+				if v, err = wire.Unserialize(p.blob); err != nil {
+					return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+				}
 			}
 			p.chatID = scalarString(path(v, "chat", "id"))
 			p.msgID = scalarString(path(v, "message", "id"))
@@ -112,7 +115,7 @@ func prepare(items []Incoming, defConnector string) ([]prepared, error) {
 }
 
 // enqueueTx stores items for (site, line) in order inside tx; items whose DedupKey was seen are dropped.
-func (s *Store) enqueueTx(ctx context.Context, tx *sql.Tx, siteID int64, line string, items []Incoming, now int64) error {
+func (s *Store) enqueueTx(ctx context.Context, tx *stx, siteID int64, line string, items []Incoming, now int64) error {
 	ps, err := prepare(items, "")
 	if err != nil {
 		return err
@@ -121,52 +124,228 @@ func (s *Store) enqueueTx(ctx context.Context, tx *sql.Tx, siteID int64, line st
 	return err
 }
 
-func (s *Store) enqueuePrepared(ctx context.Context, tx *sql.Tx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int, error) {
+func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int, error) {
 	lane, err := s.laneID(ctx, tx, lanes, siteID, line)
 	if err != nil {
 		return 0, err
 	}
-	// Locks the lane (MySQL) so that enqueues of one line commit in id order, and marks it busy.
+	// Locks the lane (MySQL) so that enqueues of one line commit in id order and its dedup keys are checked
+	// and inserted by one transaction at a time, and marks it busy.
 	if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 0 WHERE id = ?`, lane); err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, p := range ps {
-		if p.dkey != "" {
-			res, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`, lane, p.dkey, now)
-			if err != nil {
-				return 0, err
-			}
-			if k, err := res.RowsAffected(); err != nil || k == 0 {
-				if err != nil {
-					return 0, err
-				}
-				continue
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			lane, p.command, p.connector, p.chatID, p.msgID, p.blob, now); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// enqueue stores items for (site, line) in one transaction and returns how many were stored (duplicates
-// dropped).
-func (s *Store) enqueue(ctx context.Context, siteID int64, line, defConnector string, items []Incoming) (int, error) {
-	ps, err := prepare(items, defConnector)
+	keep, err := s.dropDuplicates(ctx, tx, lane, ps, now)
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		var err error
-		n, err = s.enqueuePrepared(ctx, tx, &s.lanes, siteID, line, ps, s.nowMS())
-		return err
+	for start := 0; start < len(keep); start += 100 {
+		chunk := keep[start:min(start+100, len(keep))]
+		args := make([]any, 0, 7*len(chunk))
+		for _, p := range chunk {
+			args = append(args, lane, p.command, p.connector, p.chatID, p.msgID, p.blob, now)
+		}
+		q := `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return 0, err
+		}
+	}
+	return len(keep), nil
+}
+
+// dropDuplicates returns the items whose dedup key is new (or who have none) and records the new keys.
+// The caller holds the lane's lock.
+func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []prepared, now int64) ([]prepared, error) {
+	var keys []any
+	for _, p := range ps {
+		if p.dkey != "" {
+			keys = append(keys, p.dkey)
+		}
+	}
+	if len(keys) == 0 {
+		return ps, nil
+	}
+	seen := map[string]bool{}
+	for start := 0; start < len(keys); start += 200 {
+		chunk := keys[start:min(start+200, len(keys))]
+		q := `SELECT dkey FROM conn_dedup WHERE lane_id = ? AND dkey IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		rows, err := tx.QueryContext(ctx, q, append([]any{lane}, chunk...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			seen[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	keep := make([]prepared, 0, len(ps))
+	var fresh []string
+	for _, p := range ps {
+		if p.dkey != "" {
+			if seen[p.dkey] {
+				continue
+			}
+			seen[p.dkey] = true
+			fresh = append(fresh, p.dkey)
+		}
+		keep = append(keep, p)
+	}
+	for start := 0; start < len(fresh); start += 200 {
+		chunk := fresh[start:min(start+200, len(fresh))]
+		args := make([]any, 0, 3*len(chunk))
+		for _, k := range chunk {
+			args = append(args, lane, k, now)
+		}
+		q := `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
+
+// enqueueReq is one caller's items waiting for the group committer.
+type enqueueReq struct {
+	siteID int64
+	line   string
+	ps     []prepared
+	n      int
+	err    error
+	done   chan struct{}
+}
+
+// committer writes the enqueue requests of concurrent callers in shared transactions (group commit): one
+// transaction per round instead of one per webhook. When a shared transaction fails, its requests are
+// retried one by one so that one cannot fail the others.
+//
+// Like PostgreSQL's commit_delay, the committer waits a little for more requests, but only when other
+// enqueuing callers are already on their way (active counts them): a lone webhook is committed at once.
+type committer struct {
+	st     *Store
+	reqs   chan *enqueueReq
+	stop   chan struct{}
+	active atomic.Int32 // callers between the start of their request and the end of their enqueue
+}
+
+func newCommitter(st *Store) *committer {
+	return &committer{st: st, reqs: make(chan *enqueueReq, 1024), stop: make(chan struct{})}
+}
+
+const (
+	// maxGroup bounds the items of one group transaction.
+	maxGroup = 2000
+	// maxLinger bounds the wait for more requests (real time: it only shapes batching, never behaviour).
+	maxLinger = time.Millisecond
+)
+
+// run commits requests until stop is closed.
+func (c *committer) run() {
+	for {
+		var first *enqueueReq
+		select {
+		case <-c.stop:
+			return
+		case first = <-c.reqs:
+		}
+		group := []*enqueueReq{first}
+		items := len(first.ps)
+		var linger *time.Timer
+	more:
+		for items < maxGroup {
+			select {
+			case r := <-c.reqs:
+				group = append(group, r)
+				items += len(r.ps)
+				continue
+			default:
+			}
+			if int(c.active.Load()) <= len(group) {
+				break
+			}
+			if linger == nil {
+				linger = time.NewTimer(maxLinger)
+			}
+			select {
+			case r := <-c.reqs:
+				group = append(group, r)
+				items += len(r.ps)
+			case <-linger.C:
+				break more
+			case <-c.stop:
+				break more
+			}
+		}
+		if linger != nil {
+			linger.Stop()
+		}
+		c.commit(group)
+	}
+}
+
+func (c *committer) commit(group []*enqueueReq) {
+	ctx := context.Background() // a request's own context only bounds its wait: a started round completes
+	err := c.st.write(ctx, func(tx *stx) error {
+		now := c.st.nowMS()
+		for _, r := range group {
+			n, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
+			if err != nil {
+				return err
+			}
+			r.n = n
+		}
+		return nil
 	})
-	return n, err
+	if err != nil && len(group) > 1 {
+		for _, r := range group {
+			c.commit([]*enqueueReq{r})
+		}
+		return
+	}
+	for _, r := range group {
+		r.err = err
+		if err != nil {
+			r.n = 0
+		}
+		close(r.done)
+	}
+}
+
+// begin announces a caller that will probably enqueue soon; enqueue ends the announcement, and so must
+// done when the caller does not enqueue.
+func (c *committer) begin() { c.active.Add(1) }
+func (c *committer) done()  { c.active.Add(-1) }
+
+// enqueue queues items through the committer and waits until they are committed (or refused). The caller
+// must have called begin.
+func (c *committer) enqueue(ctx context.Context, siteID int64, line string, ps []prepared) (int, error) {
+	defer c.active.Add(-1)
+	r := &enqueueReq{siteID: siteID, line: line, ps: ps, done: make(chan struct{})}
+	select {
+	case c.reqs <- r:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.stop:
+		return 0, errors.New("connector: server closed")
+	}
+	select {
+	case <-r.done:
+		return r.n, r.err
+	case <-c.stop:
+		select {
+		case <-r.done: // its round had started
+			return r.n, r.err
+		default:
+			return 0, errors.New("connector: server closed")
+		}
+	}
 }
 
 // lane is a conn_lane row.
@@ -213,7 +392,7 @@ type claimResult struct {
 // left) or leases it to owner and returns its next batch.
 func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule []time.Duration, leaseTTL, confirmTimeout time.Duration) (claimResult, error) {
 	var res claimResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *stx) error {
 		res = claimResult{}
 		now := s.nowMS()
 		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane
@@ -270,7 +449,7 @@ func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule
 	return res, err
 }
 
-func (s *Store) headBatch(ctx context.Context, tx *sql.Tx, l *lane, size int) (*batch, error) {
+func (s *Store) headBatch(ctx context.Context, tx *stx, l *lane, size int) (*batch, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, item, created_ms FROM conn_queue WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, size)
 	if err != nil {
 		return nil, err
@@ -300,21 +479,21 @@ func (s *Store) headBatch(ctx context.Context, tx *sql.Tx, l *lane, size int) (*
 	return b, rows.Err()
 }
 
-func (s *Store) countUpto(ctx context.Context, tx *sql.Tx, laneID, upto int64) (int, error) {
+func (s *Store) countUpto(ctx context.Context, tx *stx, laneID, upto int64) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM conn_queue WHERE lane_id = ? AND id <= ?`, laneID, upto).Scan(&n)
 	return n, err
 }
 
 // succeedTx resets a lane's failures; it is ready again (after the lanes served less recently).
-func (s *Store) succeedTx(ctx context.Context, tx *sql.Tx, laneID, now int64) error {
+func (s *Store) succeedTx(ctx context.Context, tx *stx, laneID, now int64) error {
 	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
 		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateReady, now, laneID)
 	return err
 }
 
 // failTx counts a failure and blocks the lane for the next period of the schedule.
-func (s *Store) failTx(ctx context.Context, tx *sql.Tx, l *lane, now int64, schedule []time.Duration) error {
+func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64, schedule []time.Duration) error {
 	attempts := l.attempts + 1
 	first := l.firstFail
 	if attempts == 1 || first == 0 {
@@ -327,7 +506,7 @@ func (s *Store) failTx(ctx context.Context, tx *sql.Tx, l *lane, now int64, sche
 }
 
 // deadLetterTx moves every queued item of a lane to the dead-letter table.
-func (s *Store) deadLetterTx(ctx context.Context, tx *sql.Tx, l *lane, now int64) (int, error) {
+func (s *Store) deadLetterTx(ctx context.Context, tx *stx, l *lane, now int64) (int, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
 		created_ms, dead_ms, attempts, first_fail_ms)
 		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE lane_id = ?`,
@@ -344,16 +523,19 @@ func (s *Store) deadLetterTx(ctx context.Context, tx *sql.Tx, l *lane, now int64
 
 // finishResult says how a sent batch settled.
 type finishResult struct {
-	lost      bool  // the lease had passed to another process: nothing was changed
-	confirmed int64 // items confirmed (deleted) by this finish
-	awaiting  bool  // the batch waits for setStatusDelivered
+	lost      bool   // the lease had passed to another process: nothing was changed
+	confirmed int64  // items deleted by this finish (accepted packets other than receivingMessage)
+	awaiting  bool   // the batch waits for setStatusDelivered
+	next      *batch // with cont: the lane's next batch, leased to the caller in the same transaction
 }
 
 // finish settles a sent batch: a failure blocks the lane; an accepted receivingMessage batch waits for its
-// confirmation unless it already came; any other accepted batch is deleted.
-func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, schedule []time.Duration, confirmTimeout time.Duration) (finishResult, error) {
+// confirmation unless it already came; any other accepted batch is deleted. With cont, a lane that settled
+// successfully and has more items stays leased and its next batch is returned (one transaction instead of
+// a finish and a claim).
+func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, schedule []time.Duration, confirmTimeout, leaseTTL time.Duration, batchSize int, cont bool) (finishResult, error) {
 	var res finishResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *stx) error {
 		res = finishResult{}
 		now := s.nowMS()
 		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE id = ?`+s.forUpdate(false), b.lane.id))
@@ -372,22 +554,41 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 			if err != nil {
 				return err
 			}
-			res.confirmed = int64(len(b.ids) - remaining)
-			if remaining == 0 {
-				return s.succeedTx(ctx, tx, l.id, now)
+			if remaining > 0 {
+				res.awaiting = true
+				_, err = tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0 WHERE id = ?`,
+					stateAwaiting, now+confirmTimeout.Milliseconds(), l.id)
+				return err
 			}
-			res.awaiting = true
-			_, err = tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0 WHERE id = ?`,
-				stateAwaiting, now+confirmTimeout.Milliseconds(), l.id)
-			return err
+			// The portal confirmed (setStatusDelivered, counted there) before it answered.
 		default:
 			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id >= ? AND id <= ?`, l.id, b.first, b.last)
 			if err != nil {
 				return err
 			}
 			res.confirmed, _ = r.RowsAffected()
+		}
+		if !cont {
 			return s.succeedTx(ctx, tx, l.id, now)
 		}
+		next, err := s.headBatch(ctx, tx, l, batchSize)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 1 WHERE id = ?`, l.id)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
+			lease_until_ms = ?, sent_upto = ? WHERE id = ?`, stateReady, now, now+leaseTTL.Milliseconds(), next.last, l.id); err != nil {
+			return err
+		}
+		l.sentUpto = next.last
+		res.next = next
+		return nil
 	})
 	return res, err
 }
@@ -400,7 +601,7 @@ type msgKey struct{ chat, msg string }
 func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []msgKey) (int64, bool, error) {
 	var total int64
 	var unblocked bool
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *stx) error {
 		total, unblocked = 0, false
 		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE site_id = ? AND line = ?`+s.forUpdate(false), siteID, line))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -445,13 +646,13 @@ func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []m
 func (s *Store) nextDue(ctx context.Context, withLeases bool) (time.Time, bool, error) {
 	now := s.nowMS()
 	var due sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_at_ms) FROM conn_lane WHERE idle = 0 AND next_at_ms > ?`, now).Scan(&due)
+	err := s.rdb().QueryRowContext(ctx, `SELECT MIN(next_at_ms) FROM conn_lane WHERE idle = 0 AND next_at_ms > ?`, now).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, err
 	}
 	if withLeases {
 		var lease sql.NullInt64
-		if err := s.db.QueryRowContext(ctx, `SELECT MIN(lease_until_ms) FROM conn_lane WHERE idle = 0 AND lease_until_ms > ?`, now).Scan(&lease); err != nil {
+		if err := s.rdb().QueryRowContext(ctx, `SELECT MIN(lease_until_ms) FROM conn_lane WHERE idle = 0 AND lease_until_ms > ?`, now).Scan(&lease); err != nil {
 			return time.Time{}, false, err
 		}
 		if lease.Valid && (!due.Valid || lease.Int64 < due.Int64) {
@@ -466,7 +667,7 @@ func (s *Store) nextDue(ctx context.Context, withLeases bool) (time.Time, bool, 
 
 // releaseLeases frees every lease (SQLite: the one process that owns the queue is starting).
 func (s *Store) releaseLeases(ctx context.Context) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *stx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = '', lease_until_ms = 0 WHERE lease_owner <> ''`)
 		return err
 	})
@@ -474,7 +675,7 @@ func (s *Store) releaseLeases(ctx context.Context) error {
 
 // pruneDedup forgets dedup keys older than before.
 func (s *Store) pruneDedup(ctx context.Context, before int64) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *stx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE created_ms < ?`, before)
 		return err
 	})

@@ -33,6 +33,7 @@ type Server struct {
 	channels map[string]Channel
 	methods  map[string]map[string]Method // real id → lower-case method → handler
 	guard    *wire.ReplayGuard
+	enq      *committer
 	m        *metrics
 	owner    string // lease owner id of this process's dispatcher
 
@@ -127,6 +128,12 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 	}
 	s.guard = wire.NewReplayGuard(c.Clock)
+	s.enq = newCommitter(s.store)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.enq.run()
+	}()
 	s.m = newMetrics(s.store)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(c.ServerPath, s.handlePortal)
@@ -177,9 +184,10 @@ func (s *Server) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if s.httpSrv != nil {
-			err = s.httpSrv.Shutdown(ctx)
+			err = s.httpSrv.Shutdown(ctx) // no handler is running after this, so no enqueue is waiting
 		}
 		s.cancel()
+		close(s.enq.stop)
 		s.wg.Wait()
 		s.cleanup()
 	})
@@ -277,6 +285,27 @@ func (s *Server) wakeChan() <-chan struct{} {
 	s.wakeMu.Lock()
 	defer s.wakeMu.Unlock()
 	return s.wakeCh
+}
+
+// enqueue queues items for (site, line) through the group committer and wakes the dispatcher; it returns
+// the number stored (items whose dedup key was seen are dropped).
+//
+// Callers in request handlers call s.enq.begin first (see committer); enqueue always ends it.
+func (s *Server) enqueue(ctx context.Context, siteID int64, line, defConnector string, items []Incoming) (int, error) {
+	ps, err := prepare(items, defConnector)
+	if err != nil {
+		s.enq.done()
+		return 0, err
+	}
+	n, err := s.enq.enqueue(ctx, siteID, line, ps)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range ps[:n] {
+		s.m.enqueued.WithLabelValues(p.command).Inc()
+	}
+	s.wake()
+	return n, nil
 }
 
 // line builds the channel's view of a line connector.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -102,12 +103,16 @@ const (
 // Store is the connector server's SQL state: sites, line connectors and their parameters, the queue and the
 // dead letters. A Server owns one; the CLI opens one with Open to inspect a queue.
 type Store struct {
-	db    *sqldb.DB
-	own   bool
-	clk   clock.Clock
-	wmu   sync.Mutex // serialises write transactions on SQLite (one writer; avoids busy-wait sleeps)
-	sites sync.Map   // licence → *siteRec
-	lanes laneCache
+	db     *sqldb.DB
+	own    bool
+	clk    clock.Clock
+	wmu    sync.Mutex // serialises write transactions on SQLite (one writer; avoids busy-wait sleeps)
+	sites  sync.Map   // licence → *siteRec
+	lanes  laneCache
+	stmts  sync.Map // query → *sql.Stmt
+	lmu    sync.Mutex
+	lcache map[string]cachedLine // webhook hash → line connector
+	nstmts atomic.Int32
 }
 
 // Open opens (and migrates) the store a DSN names, for inspection tools: see Store.QueueStats, QueueList and
@@ -135,6 +140,7 @@ func newStore(ctx context.Context, db *sqldb.DB, clk clock.Clock) (*Store, error
 
 // Close closes the database when the store opened it.
 func (s *Store) Close() error {
+	s.closeStmts()
 	if s.own {
 		return s.db.Close()
 	}
@@ -168,7 +174,7 @@ func (s *Store) insertIgnore() string {
 }
 
 // write runs fn in a write transaction, retrying MySQL deadlocks and lock wait timeouts a few times.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, fn func(tx *stx) error) error {
 	if !s.mysql() {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
@@ -184,7 +190,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return err
 }
 
-func (s *Store) tryWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tryWrite(ctx context.Context, fn func(tx *stx) error) error {
 	var opts *sql.TxOptions
 	if s.mysql() {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
@@ -193,11 +199,90 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(&stx{tx: tx, s: s}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+// maxStmts caps the prepared statements a store keeps (each is prepared once per connection that uses it;
+// MySQL limits prepared statements server-wide). Queries beyond the cap run unprepared.
+const maxStmts = 48
+
+// stmt returns the cached prepared statement of q, preparing it the first time; nil when the cache is full
+// or q cannot be prepared.
+func (s *Store) stmt(ctx context.Context, q string) *sql.Stmt {
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxStmts {
+		return nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return v.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
+}
+
+func (s *Store) closeStmts() {
+	s.stmts.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		s.stmts.Delete(k)
+		return true
+	})
+}
+
+// stx is a write transaction whose queries use the store's prepared statements.
+type stx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *stx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.s.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *stx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.s.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *stx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.s.stmt(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// sdb runs reads outside transactions with the store's prepared statements.
+type sdb struct{ s *Store }
+
+func (s *Store) rdb() sdb { return sdb{s} }
+
+func (d sdb) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := d.s.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return d.s.db.QueryContext(ctx, q, args...)
+}
+
+func (d sdb) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := d.s.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return d.s.db.QueryRowContext(ctx, q, args...)
 }
 
 func retryable(err error) bool {
@@ -226,7 +311,7 @@ func (s *Store) upsertSite(ctx context.Context, site Site) (*siteRec, error) {
 	lic := site.licence()
 	c := site.credentials()
 	secrets := strings.Join(site.Secrets, "\n")
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *stx) error {
 		var id int64
 		var domain string
 		err := tx.QueryRowContext(ctx, `SELECT id, domain FROM conn_site WHERE licence = ?`+s.forUpdate(false), lic).Scan(&id, &domain)
@@ -306,7 +391,7 @@ func (s *Store) setDomain(ctx context.Context, r *siteRec, domain string) error 
 	if domain == "" || domain == r.domain {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *stx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE conn_site SET domain = ? WHERE id = ?`, domain, r.id)
 		return err
 	})
@@ -321,6 +406,53 @@ func (s *Store) setDomain(ctx context.Context, r *siteRec, domain string) error 
 }
 
 // ---- line connectors ----
+
+// lineTTL is how long a line connector read by its webhook hash is cached. Changes made by this process
+// clear the cache at once; changes made by another process sharing the database are seen within lineTTL.
+const lineTTL = 5 * time.Second
+
+type cachedLine struct {
+	l  *lineRec
+	at time.Time
+}
+
+// writeLines is write for transactions that change line connectors: it drops the line cache.
+func (s *Store) writeLines(ctx context.Context, fn func(tx *stx) error) error {
+	defer s.clearLines()
+	return s.write(ctx, fn)
+}
+
+func (s *Store) clearLines() {
+	s.lmu.Lock()
+	clear(s.lcache)
+	s.lmu.Unlock()
+}
+
+// lineByHash returns the line connector of a webhook hash (nil when there is none), from the cache when
+// it is fresh. The result must not be modified.
+func (s *Store) lineByHash(ctx context.Context, hash string) (*lineRec, error) {
+	now := s.clk.Now()
+	s.lmu.Lock()
+	c, ok := s.lcache[hash]
+	s.lmu.Unlock()
+	if ok && now.Sub(c.at) < lineTTL && !now.Before(c.at) {
+		return c.l, nil
+	}
+	l, err := s.lineBy(ctx, s.rdb(), `hash = ?`, hash)
+	if err != nil || l == nil {
+		return l, err
+	}
+	s.lmu.Lock()
+	if s.lcache == nil {
+		s.lcache = map[string]cachedLine{}
+	}
+	if len(s.lcache) > 100_000 {
+		clear(s.lcache)
+	}
+	s.lcache[hash] = cachedLine{l, now}
+	s.lmu.Unlock()
+	return l, nil
+}
 
 type lineRec struct {
 	id         int64
@@ -416,7 +548,7 @@ func (s *Store) linesOf(ctx context.Context, siteID int64, line string) ([]*line
 func (s *Store) saveLine(ctx context.Context, siteID int64, line, connector string, params map[string]string) (*lineRec, error) {
 	now := s.nowMS()
 	var out *lineRec
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLines(ctx, func(tx *stx) error {
 		l, err := s.lineBy(ctx, tx, `site_id = ? AND line = ? AND connector = ?`+s.forUpdate(false), siteID, line, connector)
 		if err != nil {
 			return err
@@ -470,7 +602,7 @@ func (s *Store) setFlags(ctx context.Context, id int64, connection, registered, 
 		return nil
 	}
 	args = append(args, s.nowMS(), id)
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLines(ctx, func(tx *stx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE conn_line SET `+strings.Join(sets, ", ")+`, updated_ms = ? WHERE id = ?`, args...)
 		return err
 	})
@@ -487,7 +619,7 @@ func ptr(b bool) *bool { return &b }
 
 // deleteLineTx removes a line connector, its parameters and the entity it owned (when no other connector
 // of its line uses the entity).
-func (s *Store) deleteLineTx(ctx context.Context, tx *sql.Tx, l *lineRec) error {
+func (s *Store) deleteLineTx(ctx context.Context, tx *stx, l *lineRec) error {
 	for _, q := range []string{`DELETE FROM conn_param WHERE line_ref = ?`, `DELETE FROM conn_line WHERE id = ?`} {
 		if _, err := tx.ExecContext(ctx, q, l.id); err != nil {
 			return err
@@ -500,7 +632,7 @@ func (s *Store) deleteLineTx(ctx context.Context, tx *sql.Tx, l *lineRec) error 
 }
 
 func (s *Store) deleteLines(ctx context.Context, ls []*lineRec) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLines(ctx, func(tx *stx) error {
 		for _, l := range ls {
 			if err := s.deleteLineTx(ctx, tx, l); err != nil {
 				return err
@@ -522,7 +654,7 @@ type moved struct {
 // packet is queued to each of them; they are returned.
 func (s *Store) claimEntity(ctx context.Context, l *lineRec, entity string) ([]moved, error) {
 	var out []moved
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeLines(ctx, func(tx *stx) error {
 		out = out[:0]
 		now := s.nowMS()
 		if entity != "" {
@@ -593,7 +725,7 @@ func (s *Store) claimEntity(ctx context.Context, l *lineRec, entity string) ([]m
 	return out, err
 }
 
-func (s *Store) releaseEntityTx(ctx context.Context, tx *sql.Tx, l *lineRec) error {
+func (s *Store) releaseEntityTx(ctx context.Context, tx *stx, l *lineRec) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM conn_line WHERE site_id = ? AND line = ? AND real_id = ? AND entity_key = ?`,
 		l.siteID, l.line, l.realID, l.entity).Scan(&n); err != nil {
@@ -609,7 +741,7 @@ func (s *Store) releaseEntityTx(ctx context.Context, tx *sql.Tx, l *lineRec) err
 
 // unregister marks a line connector unregistered and releases its entity.
 func (s *Store) unregister(ctx context.Context, l *lineRec) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.writeLines(ctx, func(tx *stx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE conn_line SET registered = 0, entity_key = '', updated_ms = ? WHERE id = ?`, s.nowMS(), l.id); err != nil {
 			return err
 		}

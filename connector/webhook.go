@@ -66,7 +66,14 @@ func (s *Server) webhook(r *http.Request) (n int, err error) {
 		return 0, wire.Errorf(wire.CodeBadPacket, "reading the body: %v", err)
 	}
 	ctx := r.Context()
-	l, err := s.store.lineBy(ctx, s.store.db, `hash = ?`, hash)
+	s.enq.begin()
+	enqueued := false
+	defer func() {
+		if !enqueued {
+			s.enq.done()
+		}
+	}()
+	l, err := s.store.lineByHash(ctx, hash)
 	if err != nil {
 		return 0, err
 	}
@@ -84,13 +91,12 @@ func (s *Server) webhook(r *http.Request) (n int, err error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
-	if n, err = s.store.enqueue(ctx, site.id, l.line, l.connector, items); err != nil {
+	enqueued = true
+	if n, err = s.enqueue(ctx, site.id, l.line, l.connector, items); err != nil {
 		return 0, err
 	}
 	if d := len(items) - n; d > 0 {
 		s.m.duplicates.Add(float64(d))
 	}
-	s.m.enqueued.WithLabelValues(CmdReceivingMessage).Add(float64(n))
-	s.wake()
 	return n, nil
 }

@@ -1,0 +1,160 @@
+package connector
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/internal/testdb"
+	"maragu.dev/goqite"
+)
+
+//go:embed testdata/goqite_schema_sqlite.sql
+var goqiteSchema string
+
+// Benchmark parameters shared by the olctl and goqite runs: the same items, posted by the same number of
+// concurrent producers, one item per webhook (a messenger posts one activity per request).
+const (
+	benchLines     = 8
+	benchProducers = 8
+	benchConsumers = 4
+)
+
+// BenchmarkQueue measures items per second from webhook to confirmed delivery (olctl: HTTP webhook → SQL
+// queue → signed receivingMessage packet → fake portal → setStatusDelivered → delete) against goqite doing
+// send → receive → delete of the same item bodies on the same kind of SQLite database (the baseline).
+func BenchmarkQueue(b *testing.B) {
+	b.Run("olctl-sqlite", func(b *testing.B) { benchOlctl(b, testdb.SQLiteDSN(b), 1) })
+	b.Run("olctl-sqlite-burst50", func(b *testing.B) { benchOlctl(b, testdb.SQLiteDSN(b), 50) })
+	b.Run("goqite-sqlite", func(b *testing.B) { benchGoqite(b, testdb.SQLite(b)) })
+	b.Run("olctl-mariadb", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 1) })
+	b.Run("olctl-mariadb-burst50", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 50) })
+}
+
+// benchOlctl posts b.N items, perHook per webhook request (1: one activity per request, as messengers do;
+// 50: bursts), and waits until the portal confirmed them all and the queue is empty.
+func benchOlctl(b *testing.B, dsn string, perHook int) {
+	p := newFakePortal(b, "key-bench", nil)
+	s := newTestServer(b, p, Config{DSN: dsn, Workers: 4, PollInterval: 50 * time.Millisecond})
+	hooks := make([]string, benchLines)
+	for i := range hooks {
+		hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
+	}
+	hooksN := (b.N + perHook - 1) / perHook
+	bodies := make([][]byte, hooksN)
+	for i := range bodies {
+		bodies[i] = echoItems("c"+strconv.Itoa(i%benchLines), i*perHook, min(perHook, b.N-i*perHook))
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < benchProducers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= hooksN {
+					return
+				}
+				if code, body := postWebhook(b, hooks[i%benchLines], bodies[i]); code != 200 {
+					b.Errorf("webhook: %d %s", code, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for len(p.Events()) < b.N {
+		time.Sleep(time.Millisecond)
+	}
+	for queueLen(b, s) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
+	packets, _, _, _ := p.counts()
+	b.ReportMetric(float64(b.N)/float64(packets), "items/packet")
+}
+
+func benchGoqite(b *testing.B, db *sqldb.DB) {
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, goqiteSchema); err != nil {
+		b.Fatal(err)
+	}
+	q := goqite.New(goqite.NewOpts{DB: db.DB, Name: "bench", Timeout: time.Minute})
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = echoItems("c"+strconv.Itoa(i%benchLines), i, 1)
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	start := time.Now()
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < benchProducers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				if err := q.Send(ctx, goqite.Message{Body: bodies[i]}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for w := 0; w < benchConsumers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for done.Load() < int64(b.N) {
+				m, err := q.Receive(ctx)
+				if err != nil {
+					if !errors.Is(err, context.Canceled) {
+						b.Error(err)
+					}
+					return
+				}
+				if m == nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				if err := q.Delete(ctx, m.ID); err != nil {
+					b.Error(err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
+}
+
+// cpuTime is the CPU time (user + system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,293 @@
+package connector
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/internal/testdb"
+)
+
+// The crash and multi-process tests run servers as real processes: the test binary re-executes itself with
+// OLCTL_CONNECTOR_CHILD=1 and TestMain turns it into a connector server configured by environment variables
+// (test code only; the library reads none).
+const childEnv = "OLCTL_CONNECTOR_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+func childMain() int {
+	atoi := func(k string, def int) int {
+		if n, err := strconv.Atoi(os.Getenv(k)); err == nil {
+			return n
+		}
+		return def
+	}
+	ms := func(k string, def int) time.Duration { return time.Duration(atoi(k, def)) * time.Millisecond }
+	var sites []Site
+	for _, k := range strings.Split(os.Getenv("CHILD_KEYS"), ",") {
+		if k != "" {
+			sites = append(sites, Site{LicenceKey: k})
+		}
+	}
+	s, err := NewServer(Config{
+		DSN: os.Getenv("CHILD_DSN"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4), Batch: atoi("CHILD_BATCH", 50),
+		SendTimeout: ms("CHILD_SEND_MS", 2000), LeaseTTL: ms("CHILD_LEASE_MS", 3000), PollInterval: ms("CHILD_POLL_MS", 20),
+		ConfirmTimeout: ms("CHILD_CONFIRM_MS", 5000),
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	s.Start()
+	fmt.Printf("URL %s\n", s.URL())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	_ = s.Close()
+	return 0
+}
+
+// child is a connector server process.
+type child struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+	mu     *sync.Mutex
+}
+
+type lockedBuffer struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (l lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func startChild(t testing.TB, env ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	c := &child{cmd: cmd, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	cmd.Stderr = lockedBuffer{c.mu, c.stderr}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
+				line <- u
+			}
+		}
+	}()
+	select {
+	case c.url = <-line:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("child server did not start: %s", c.stderr)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			c.mu.Lock()
+			t.Logf("child %s stderr:\n%s", c.url, c.stderr)
+			c.mu.Unlock()
+		}
+	})
+	return c
+}
+
+func (c *child) endpoint() string { return c.url + DefaultServerPath }
+
+// kill ends the process with SIGKILL and waits for it.
+func (c *child) kill(t testing.TB) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+}
+
+// checkOrder fails when the first occurrences of a line's messages are not in ascending order.
+func checkOrder(t testing.TB, events []event) {
+	t.Helper()
+	last := map[string]int{}
+	for _, e := range events {
+		n, _ := strconv.Atoi(e.Msg)
+		if prev, ok := last[e.Line]; ok && n <= prev {
+			t.Fatalf("line %s: message %d after %d: order broken", e.Line, n, prev)
+		}
+		last[e.Line] = n
+	}
+}
+
+// crashItems is the number of items of the crash test: 10 000 as the issue asks, fewer under the race
+// detector (which slows the child processes several times) to keep the package test bounded.
+func crashItems() int {
+	if raceEnabled || testing.Short() {
+		return 2000
+	}
+	return 10000
+}
+
+func TestCrashSafetyKill9(t *testing.T) {
+	eachDB(t, func(t *testing.T, dsn string) {
+		const lines, perHook, kills = 4, 100, 3
+		total := crashItems()
+		p := newFakePortal(t, "key-crash", nil)
+		env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-crash", "CHILD_SEND_MS=1000", "CHILD_LEASE_MS=1500"}
+		c := startChild(t, env...)
+		p.setServer(c.endpoint())
+		hooks := make([]string, lines)
+		for i := range hooks {
+			hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
+		}
+		// Queue everything (the dispatcher starts at once), one goroutine per line so that order is defined.
+		var wg sync.WaitGroup
+		for i, hook := range hooks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for n := 0; n < total/lines; n += perHook {
+					if code, body := postWebhook(t, hook, echoItems("chat-"+strconv.Itoa(i), n, perHook)); code != 200 {
+						t.Errorf("webhook: %d %s", code, body)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for k := 1; k <= kills; k++ {
+			at := k * total / (kills + 2)
+			waitFor(t, 60*time.Second, fmt.Sprintf("%d events before kill %d", at, k), func() bool { return len(p.Events()) >= at })
+			c.kill(t)
+			t.Logf("kill %d: SIGKILL at %d/%d events", k, len(p.Events()), total)
+			c = startChild(t, env...)
+			p.setServer(c.endpoint())
+		}
+		waitFor(t, 60*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
+		st, err := Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		waitFor(t, 30*time.Second, "an empty queue", func() bool {
+			qs, err := st.QueueStats(context.Background())
+			return err == nil && qs.Pending == 0
+		})
+		packets, events, dups, overlaps := p.counts()
+		t.Logf("%d items, %d packets, %d resent after kills (ignored by the portal), overlaps %d", events, packets, dups, overlaps)
+		if events != total {
+			t.Fatalf("%d distinct items reached the portal, want %d", events, total)
+		}
+		if overlaps != 0 {
+			t.Errorf("%d packets for a line while another was in flight", overlaps)
+		}
+		checkOrder(t, p.Events())
+		if dead, _ := st.DeadLetters(context.Background(), QueueFilter{}); len(dead) != 0 {
+			t.Errorf("%d dead letters", len(dead))
+		}
+	})
+}
+
+// multiItems is the item count of the multi-process test (30 000 as the issue asks; fewer under -race).
+func multiItems() int {
+	if raceEnabled || testing.Short() {
+		return 6000
+	}
+	return 30000
+}
+
+func TestThreeProcessesOneMariaDB(t *testing.T) {
+	dsn := testdb.MySQLDSN(t)
+	const lines, perHook, procs = 20, 50, 3
+	total := multiItems()
+	p := newFakePortal(t, "key-multi", nil)
+	env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-multi", "CHILD_WORKERS=4", "CHILD_POLL_MS=10"}
+	cs := make([]*child, procs)
+	eps := make([]string, procs)
+	for i := range cs {
+		cs[i] = startChild(t, env...)
+		eps[i] = cs[i].endpoint()
+	}
+	p.setServer(eps[0])
+	hooks := make([]string, lines)
+	for i := range hooks {
+		hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
+	}
+	p.setServer(eps...) // confirmations rotate over the three processes
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, hook := range hooks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n, k := 0, 0; n < total/lines; n, k = n+perHook, k+1 {
+				// Webhooks of a line rotate over the processes too.
+				u := strings.Replace(hook, cs[0].url, cs[(i+k)%procs].url, 1)
+				if code, body := postWebhook(t, u, echoItems("chat-"+strconv.Itoa(i), n, perHook)); code != 200 {
+					t.Errorf("webhook: %d %s", code, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 120*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
+	elapsed := time.Since(start)
+	packets, events, dups, overlaps := p.counts()
+	t.Logf("3 processes: %d items over %d lines in %v (%.0f items/s), %d packets", events, lines, elapsed.Round(time.Millisecond),
+		float64(events)/elapsed.Seconds(), packets)
+	if dups != 0 {
+		t.Errorf("%d items were sent more than once", dups)
+	}
+	if overlaps != 0 {
+		t.Errorf("%d packets for a line arrived while another for it was in flight", overlaps)
+	}
+	checkOrder(t, p.Events())
+	st, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, 30*time.Second, "an empty queue", func() bool {
+		qs, err := st.QueueStats(context.Background())
+		return err == nil && qs.Pending == 0
+	})
+	// The lines were really shared: every process sent some batches (checked by its send counter).
+	for i, c := range cs {
+		n := scrape(t, c.url, `olctl_connector_sends_total{command="receivingMessage",result="ok"}`)
+		t.Logf("process %d sent %v receivingMessage packets", i, n)
+		if n == 0 {
+			t.Errorf("process %d sent nothing", i)
+		}
+	}
+}
