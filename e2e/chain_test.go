@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/bftest"
+	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/connector/botframework/schema"
+)
+
+// TestChain sends a customer message from the messenger to the portal and the operator's reply back, for both
+// signing modes and both databases.
+func TestChain(t *testing.T) {
+	for _, db := range dbKinds() {
+		for _, m := range modes() {
+			t.Run(db.name+"/"+m.name, func(t *testing.T) {
+				testChain(t, systemConfig{mode: m, serverDB: db.open(t), portalDB: db.open(t)})
+			})
+		}
+	}
+}
+
+func testChain(t *testing.T, cfg systemConfig) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A file the customer attaches, served on loopback.
+	fileSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write([]byte("\x89PNG\r\n\x1a\nnot really a picture"))
+	}))
+	defer fileSrv.Close()
+
+	s := startSystem(t, cfg)
+	webhook := s.connect(ctx, t, lineID)
+
+	// Customer → portal.
+	const conv = "29:conv/with;messageid=1:odd"
+	actID, err := s.bf.SendUserMessage(ctx, webhook, conv, "29:customer-1", "hello :+1: 👍",
+		schema.Attachment{ContentType: "image/png", ContentURL: fileSrv.URL + "/photo.png", Name: "photo.png"})
+	if err != nil {
+		t.Fatalf("SendUserMessage: %v", err)
+	}
+	s.events.wait(ctx, t, "the portal's message event", func() bool { return len(s.events.messages) == 1 })
+	s.events.mu.Lock()
+	msg := s.events.messages[0]
+	s.events.mu.Unlock()
+	if want := botframework.VirtualConnector(s.bf.ChannelID()); msg.Connector != want {
+		t.Errorf("connector = %q, want %q", msg.Connector, want)
+	}
+	if msg.Line != lineID || msg.Chat.ID != conv || msg.MessageID != actID {
+		t.Errorf("line/chat/message = %q/%q/%q, want %q/%q/%q", msg.Line, msg.Chat.ID, msg.MessageID, lineID, conv, actID)
+	}
+	icon := "[ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]"
+	if strings.Count(msg.Text, "1f44d.svg") != 2 || !strings.HasPrefix(msg.Text, "hello ") {
+		t.Errorf("text = %q, want two %s icons", msg.Text, icon)
+	}
+	if msg.UserID == "" || msg.User.ID != "29:customer-1" {
+		t.Errorf("user = %q (%+v)", msg.UserID, msg.User)
+	}
+	if len(msg.Files) != 1 || len(msg.FileFailures) != 0 {
+		t.Errorf("files = %v, failures = %+v", msg.Files, msg.FileFailures)
+	}
+
+	// Operator → customer.
+	err = s.client.SendMessage(ctx, []client.OutgoingMessage{{
+		IM:      client.IMRef{ChatID: "77", MessageID: "501"},
+		Message: client.OutgoingContent{UserID: "9", Text: "thanks " + icon, Files: []client.OutgoingFile{{Name: "manual.pdf", Type: "application/pdf", Link: "https://portal.example.com/f/1", Size: 1234}}},
+		Chat:    client.ChatRef{ID: conv},
+	}}, client.Connector(msg.Connector), client.Line(lineID))
+	if err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	rec, err := s.bf.WaitFor(ctx, bftest.All(bftest.ByOp(bftest.OpSend), bftest.ByConversation(conv)))
+	if err != nil {
+		t.Fatalf("no activity at bftest: %v", err)
+	}
+	if rec.Activity.Text != "thanks 👍" {
+		t.Errorf("activity text = %q", rec.Activity.Text)
+	}
+	if rec.Activity.From.ID != s.bf.Bot().ID {
+		t.Errorf("activity from = %+v, want the bot %+v", rec.Activity.From, s.bf.Bot())
+	}
+	if len(rec.Activity.Attachments) != 1 || rec.Activity.Attachments[0].ContentURL != "https://portal.example.com/f/1" {
+		t.Errorf("attachments = %+v", rec.Activity.Attachments)
+	}
+	if !strings.Contains(rec.RawPath, "%2F") || !strings.Contains(rec.RawPath, "%3B") {
+		t.Errorf("conversation id not escaped per segment: %s", rec.RawPath)
+	}
+	if rec.AppID != s.bf.AppID() {
+		t.Errorf("reply made with app %q, want %q", rec.AppID, s.bf.AppID())
+	}
+
+	// The activity id comes back to the portal as a delivery status.
+	s.events.wait(ctx, t, "receivingStatusDelivery", func() bool { return len(s.events.deliveries) == 1 })
+	s.events.mu.Lock()
+	d := s.events.deliveries[0]
+	s.events.mu.Unlock()
+	if d.Message.ID != rec.ID || d.IM.ChatID != "77" || d.IM.MessageID != "501" {
+		t.Errorf("delivery = %+v, want message id %q for im 77/501", d, rec.ID)
+	}
+	s.queueEmpty(ctx, t)
+	if st, _ := s.server.QueueStats(ctx); st.Dead != 0 {
+		t.Errorf("dead letters: %+v", st)
+	}
+}
