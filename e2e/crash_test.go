@@ -21,6 +21,7 @@ import (
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
@@ -33,21 +34,39 @@ const (
 	childDSNEnv    = "OLCTL_E2E_CHILD_DSN"
 	childAddrEnv   = "OLCTL_E2E_CHILD_ADDR"
 	childPortalEnv = "OLCTL_E2E_CHILD_PORTAL"
+	// For the chain benchmark: the fake Bot Framework's endpoints, the server's URL (portal child), hmac mode.
+	childBFOpenIDEnv = "OLCTL_E2E_CHILD_BF_OPENID"
+	childBFTokenEnv  = "OLCTL_E2E_CHILD_BF_TOKEN"
+	childServerEnv   = "OLCTL_E2E_CHILD_SERVER"
+	childHMACEnv     = "OLCTL_E2E_CHILD_HMAC"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "connector" {
+	switch os.Getenv(childEnv) {
+	case "connector":
 		os.Exit(runChildConnector())
+	case "portal":
+		os.Exit(runChildPortal())
 	}
 	os.Exit(m.Run())
 }
 
 // runChildConnector is the body of the re-executed process: a connector server until it is killed.
 func runChildConnector() int {
+	channels := connector.NewChannels()
+	if u := os.Getenv(childBFOpenIDEnv); u != "" {
+		channels.Register(botframework.ID, botframework.New(botframework.WithOpenIDMetadataURL(u),
+			botframework.WithTokenURL(os.Getenv(childBFTokenEnv))))
+	}
+	mode, secrets := wire.MD5, []string(nil)
+	if os.Getenv(childHMACEnv) != "" {
+		mode, secrets = wire.HMACSHA256, []string{hmacSecret}
+	}
 	srv, err := connector.NewServer(connector.Config{
+		Channels:       channels,
 		DSN:            os.Getenv(childDSNEnv),
 		Addr:           os.Getenv(childAddrEnv),
-		Sites:          []connector.Site{{LicenceKey: licenceKey, Mode: wire.MD5, Domain: os.Getenv(childPortalEnv)}},
+		Sites:          []connector.Site{{LicenceKey: licenceKey, Mode: mode, Secrets: secrets, Domain: os.Getenv(childPortalEnv)}},
 		ConfirmTimeout: 5 * time.Second,
 		// A crash mid-send leaves an unconfirmed batch: retry it soon.
 		Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second,
@@ -72,10 +91,17 @@ type child struct {
 	url string
 }
 
-func startChild(t *testing.T, dsn, addr, portalURL string) *child {
+func startChild(t testing.TB, dsn, addr, portalURL string, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=connector", childDSNEnv+"="+dsn, childAddrEnv+"="+addr, childPortalEnv+"="+portalURL)
+	return startProcess(t, append([]string{childEnv + "=connector", childDSNEnv + "=" + dsn, childAddrEnv + "=" + addr,
+		childPortalEnv + "=" + portalURL}, env...), nil)
+}
+
+// startProcess re-executes this test binary with env; lines it prints other than READY go to lines.
+func startProcess(t testing.TB, env []string, lines func(string)) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -90,6 +116,8 @@ func startChild(t *testing.T, dsn, addr, portalURL string) *child {
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
 				ready <- u
+			} else if lines != nil {
+				lines(sc.Text())
 			}
 		}
 	}()
@@ -98,7 +126,7 @@ func startChild(t *testing.T, dsn, addr, portalURL string) *child {
 		return &child{cmd: cmd, url: u}
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
-		t.Fatal("the connector process did not start")
+		t.Fatal("the child process did not start")
 	}
 	return nil
 }
@@ -108,7 +136,7 @@ func (c *child) kill() {
 	_ = c.cmd.Wait()
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -267,7 +295,7 @@ func echoBatch(start, n int) []byte {
 }
 
 // httpServer serves h on 127.0.0.1 for the test and returns its URL.
-func httpServer(t *testing.T, h http.HandlerFunc) string {
+func httpServer(t testing.TB, h http.HandlerFunc) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
