@@ -12,7 +12,8 @@
 // large and still allocate on every call. This package instead makes one pass over the text:
 //
 //   - at a `:` it looks for the closing `:` within the longest shortname's length (stopping at whitespace) and
-//     looks the span up in a map; on a miss it moves on by one byte, so every byte is read at most twice;
+//     looks the span up in a hash table; on a miss it moves on by one byte, and since the span ends at the
+//     next colon, candidate spans do not overlap: every byte is read a bounded number of times;
 //   - at a byte that can start a Unicode emoji it walks a trie of code point sequences (U+FE0F removed, and
 //     skipped in the input, at most one after each code point) and keeps the longest match; the trie's depth
 //     bounds the walk;
