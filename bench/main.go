@@ -41,7 +41,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: %s %s\n", s.Pkg, s.Pattern)
-		out, err := runSuite(s, *benchtime)
+		bt := *benchtime
+		if s.Benchtime != "" {
+			bt = s.Benchtime
+		}
+		out, err := runSuite(s, bt)
 		if err != nil {
 			fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
 			return 1
@@ -57,18 +61,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.evaluate(measured)
 		results = append(results, c)
 	}
+	var figs []Figure
+	for _, f := range figures {
+		if *only != "" && !strings.Contains(f.Pkg, *only) {
+			continue
+		}
+		f.evaluate(measured)
+		figs = append(figs, f)
+	}
 	env := Env{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, Date: time.Now().UTC().Format("2006-01-02")}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(Report{Env: env, Comparisons: results}); err != nil {
+		if err := enc.Encode(Report{Env: env, Comparisons: results, Figures: figs}); err != nil {
 			return 1
 		}
 	} else {
 		printTable(stdout, env, results)
+		for _, f := range figs {
+			v, met := f.Text()
+			fmt.Fprintf(stdout, "%s: %s %s %s\n", f.Title, v, f.Goal, met)
+		}
 	}
 	if *md != "" {
-		if err := os.WriteFile(*md, []byte(markdown(env, results)), 0o644); err != nil {
+		if err := os.WriteFile(*md, []byte(markdown(env, results, figs)), 0o644); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
@@ -88,6 +104,7 @@ type Env struct {
 type Report struct {
 	Env         Env          `json:"env"`
 	Comparisons []Comparison `json:"comparisons"`
+	Figures     []Figure     `json:"figures"`
 }
 
 // Result is one benchmark line of go test.
@@ -150,13 +167,20 @@ func printTable(w io.Writer, env Env, cs []Comparison) {
 	_ = t.Render()
 }
 
-func markdown(env Env, cs []Comparison) string {
+func markdown(env Env, cs []Comparison, figs []Figure) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
 	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
 	b.WriteString("| what | olctl | baseline | ratio | goal | met |\n|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText())
+	}
+	if len(figs) > 0 {
+		b.WriteString("\nResource use (no baseline):\n\n| what | measured | goal | met |\n|---|---|---|---|\n")
+		for _, f := range figs {
+			v, met := f.Text()
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", f.Title, v, f.Goal, met)
+		}
 	}
 	return b.String()
 }

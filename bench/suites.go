@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Suite is one go test -bench run.
@@ -10,6 +11,8 @@ type Suite struct {
 	Pkg     string
 	Pattern string
 	Env     []string
+	// Benchtime overrides the run's -benchtime (e.g. "1000x" for a fixed number of messages).
+	Benchtime string
 }
 
 // Comparison is one figure: a subject benchmark against a baseline from the same run.
@@ -36,7 +39,7 @@ type Comparison struct {
 }
 
 func isTime(metric string) bool {
-	return metric == "ns/op" || metric == "php-ns/op" || metric == "ns/item" || metric == "ns/msg"
+	return metric == "ns/op" || metric == "php-ns/op" || metric == "ns/item" || metric == "ns/msg" || strings.HasSuffix(metric, "-ms")
 }
 
 func (c *Comparison) evaluate(m map[string]Result) {
@@ -102,6 +105,7 @@ var suites = []Suite{
 	{Pkg: "./files", Pattern: "BenchmarkImport"},
 	{Pkg: "./router", Pattern: "BenchmarkInput"},
 	{Pkg: "./portal", Pattern: "BenchmarkInput"},
+	{Pkg: "./e2e", Pattern: "BenchmarkChain", Benchtime: "2000x"},
 }
 
 var comparisons = []Comparison{
@@ -117,5 +121,55 @@ var comparisons = []Comparison{
 	{Title: "user sync, changed user, MariaDB", Pkg: "./users", Subject: "BenchmarkSync/changed-mariadb", Baseline: "BenchmarkSync/baseline-update-mariadb", SubjectMetric: "syncs/s", BaselineMetric: "syncs/s"},
 	{Title: "file import, 1 000 small files", Pkg: "./files", Subject: "BenchmarkImport/1000-small-files", Baseline: "BenchmarkImport/baseline-http-get", SubjectMetric: "files/s", BaselineMetric: "files/s"},
 	{Title: "router, verified 10-item packets over HTTP", Pkg: "./router", Subject: "BenchmarkInput/olctl", Baseline: "BenchmarkInput/bare", SubjectMetric: "packets/s", BaselineMetric: "packets/s", Goal: "≥ 50 % of a bare net/http handler", GoalRatio: 0.5},
+	{Title: "end to end at 200 msgs/s offered: rate", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "msgs/s", BaselineMetric: "msgs/s", Goal: "keeps up with the offered rate (≈ 1×)"},
+	{Title: "end to end at 200 msgs/s offered: p50 latency", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "p50-ms", BaselineMetric: "p50-ms"},
+	{Title: "end to end at 200 msgs/s offered: p99 latency", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "p99-ms", BaselineMetric: "p99-ms"},
 	{Title: "portal, receivingMessage pipeline over HTTP", Pkg: "./portal", Subject: "BenchmarkInput/olctl", Baseline: "BenchmarkInput/bare", SubjectMetric: "packets/s", BaselineMetric: "packets/s", Goal: "≥ 50 % of a bare net/http handler", GoalRatio: 0.5},
+}
+
+// Figure is a resource measurement with no same-run baseline (peak memory), printed apart from the ratios
+// with its goal.
+type Figure struct {
+	Title  string  `json:"title"`
+	Pkg    string  `json:"package"`
+	Bench  string  `json:"benchmark"`
+	Metric string  `json:"metric"`
+	Goal   string  `json:"goal,omitempty"`
+	Max    float64 `json:"max,omitempty"` // the goal: at most this much (0: none)
+	Value  float64 `json:"value"`
+	Met    *bool   `json:"met,omitempty"`
+	Found  bool    `json:"found"`
+}
+
+func (f *Figure) evaluate(m map[string]Result) {
+	r, ok := m[f.Pkg+" "+f.Bench]
+	if !ok {
+		return
+	}
+	f.Value, f.Found = r.Metrics[f.Metric]
+	if f.Found && f.Max > 0 {
+		met := f.Value <= f.Max
+		f.Met = &met
+	}
+}
+
+// Text is the figure as printed.
+func (f *Figure) Text() (value, met string) {
+	if !f.Found {
+		return "—", "benchmark did not run"
+	}
+	value = num(f.Value) + " " + f.Metric
+	switch {
+	case f.Met == nil:
+	case *f.Met:
+		met = "yes"
+	default:
+		met = "no"
+	}
+	return value, met
+}
+
+var figures = []Figure{
+	{Title: "end to end: peak RSS of the connector server process", Pkg: "./e2e", Bench: "BenchmarkChain/olctl", Metric: "connector-rss-MiB"},
+	{Title: "end to end: peak RSS of the portal process", Pkg: "./e2e", Bench: "BenchmarkChain/olctl", Metric: "portal-rss-MiB"},
 }
