@@ -40,6 +40,11 @@ func (d Data) Get(key string) (any, bool) {
 // anything else (absent, null, arrays, objects) "".
 func (d Data) String(key string) string {
 	v, _ := d.Get(key)
+	return scalarString(v)
+}
+
+// scalarString formats a decoded JSON scalar; anything else is "".
+func scalarString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -287,11 +292,14 @@ func (c *Client) sendMessages(ctx context.Context, method string, msgs []Outgoin
 	return err
 }
 
-// callData makes a call whose DATA is an object.
+// callData makes a call whose DATA is an object (or absent, [] or true, all read as an empty object).
 func (c *Client) callData(ctx context.Context, method string, args []any, opts []CallOption) (Data, error) {
 	res, err := c.CallWith(ctx, method, args, opts...)
 	if err != nil {
 		return nil, err
+	}
+	if b, ok := res.Data.(bool); ok && b {
+		return Data{}, nil // a bare true: success without details
 	}
 	var d Data
 	if err := res.Decode(&d); err != nil {
@@ -409,10 +417,8 @@ func parseConnectorList(raw json.RawMessage) ([]ConnectorEntry, error) {
 			if err := dec.Decode(&val); err != nil {
 				return nil, err
 			}
-			e := ConnectorEntry{ID: id}
+			e := ConnectorEntry{ID: id, Name: scalarString(val)}
 			switch x := val.(type) {
-			case string:
-				e.Name = x
 			case map[string]any:
 				d := Data(x)
 				e.Name = d.String("name")
