@@ -48,8 +48,8 @@ func childMain() int {
 	s, err := NewServer(Config{
 		DSN: os.Getenv("CHILD_DSN"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4), Batch: atoi("CHILD_BATCH", 50),
 		SendTimeout: ms("CHILD_SEND_MS", 2000), LeaseTTL: ms("CHILD_LEASE_MS", 3000), PollInterval: ms("CHILD_POLL_MS", 20),
-		ConfirmTimeout: ms("CHILD_CONFIRM_MS", 5000),
-		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ConfirmTimeout: ms("CHILD_CONFIRM_MS", 5000), NoDispatch: os.Getenv("CHILD_NODISPATCH") == "1",
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
@@ -116,7 +116,7 @@ func startChild(t testing.TB, env ...string) *child {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("CHILD_LOGS") != "" {
 			c.mu.Lock()
 			t.Logf("child %s stderr:\n%s", c.url, c.stderr)
 			c.mu.Unlock()
@@ -164,13 +164,14 @@ func TestCrashSafetyKill9(t *testing.T) {
 		total := crashItems()
 		p := newFakePortal(t, "key-crash", nil)
 		env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-crash", "CHILD_SEND_MS=1000", "CHILD_LEASE_MS=1500"}
-		c := startChild(t, env...)
+		// Queue everything with a server that does not dispatch, one goroutine per line so that the order
+		// of each line is defined; then kill it too.
+		c := startChild(t, append(env, "CHILD_NODISPATCH=1")...)
 		p.setServer(c.endpoint())
 		hooks := make([]string, lines)
 		for i := range hooks {
 			hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
 		}
-		// Queue everything (the dispatcher starts at once), one goroutine per line so that order is defined.
 		var wg sync.WaitGroup
 		for i, hook := range hooks {
 			wg.Add(1)
@@ -185,14 +186,19 @@ func TestCrashSafetyKill9(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		c.kill(t)
+		// Dispatch, killing the server with SIGKILL mid-stream each time it made some progress.
+		step := total / (kills + 2)
 		for k := 1; k <= kills; k++ {
-			at := k * total / (kills + 2)
-			waitFor(t, 60*time.Second, fmt.Sprintf("%d events before kill %d", at, k), func() bool { return len(p.Events()) >= at })
-			c.kill(t)
-			t.Logf("kill %d: SIGKILL at %d/%d events", k, len(p.Events()), total)
 			c = startChild(t, env...)
 			p.setServer(c.endpoint())
+			from := len(p.Events())
+			waitFor(t, 60*time.Second, fmt.Sprintf("progress before kill %d", k), func() bool { return len(p.Events()) >= from+step })
+			c.kill(t)
+			t.Logf("kill %d: SIGKILL at %d/%d events", k, len(p.Events()), total)
 		}
+		c = startChild(t, env...)
+		p.setServer(c.endpoint())
 		waitFor(t, 60*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
 		st, err := Open(context.Background(), dsn)
 		if err != nil {

@@ -299,6 +299,7 @@ func randomHex(n int) string {
 // ---- sites ----
 
 type siteRec struct {
+	loaded time.Time
 	id     int64
 	site   Site // credentials
 	domain string
@@ -340,10 +341,19 @@ func (s *Store) upsertSite(ctx context.Context, site Site) (*siteRec, error) {
 // siteByLicence returns a known site, or LICENCE_ERROR.
 func (s *Store) siteByLicence(ctx context.Context, licence string) (*siteRec, error) {
 	licence = strings.ToLower(licence)
-	if v, ok := s.sites.Load(licence); ok {
+	if v, ok := s.sites.Load(licence); ok && s.fresh(v.(*siteRec)) {
 		return v.(*siteRec), nil
 	}
 	return s.loadSite(ctx, `licence = ?`, licence)
+}
+
+// siteTTL is how long a site record is cached; another process sharing the database may have learned a
+// new domain. A site whose domain is still unknown is read again every time.
+const siteTTL = 10 * time.Second
+
+func (s *Store) fresh(r *siteRec) bool {
+	age := s.clk.Now().Sub(r.loaded)
+	return r.domain != "" && age >= 0 && age < siteTTL
 }
 
 func (s *Store) siteByID(ctx context.Context, id int64) (*siteRec, error) {
@@ -355,7 +365,7 @@ func (s *Store) siteByID(ctx context.Context, id int64) (*siteRec, error) {
 		}
 		return true
 	})
-	if found != nil {
+	if found != nil && s.fresh(found) {
 		return found, nil
 	}
 	return s.loadSite(ctx, `id = ?`, id)
@@ -382,8 +392,9 @@ func (s *Store) loadSite(ctx context.Context, where string, arg any) (*siteRec, 
 	if err != nil {
 		return nil, fmt.Errorf("connector: site %s: %w", lic, err)
 	}
-	v, _ := s.sites.LoadOrStore(lic, &r)
-	return v.(*siteRec), nil
+	r.loaded = s.clk.Now()
+	s.sites.Store(lic, &r)
+	return &r, nil
 }
 
 // setDomain records the BX_DOMAIN a site's verified packet carried.
