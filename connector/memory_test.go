@@ -1,0 +1,102 @@
+package connector
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/olctl/olctl/internal/testdb"
+)
+
+// BenchmarkQueuedMemory measures the memory of a connector server process (a re-executed test binary, as in
+// the crash test) holding 1 000 000 queued items on SQLite, against the same server with an empty queue
+// (the baseline). The items arrive through the webhook (bursts of 1 000) for 10 lines of a portal that is
+// down, so the dispatcher runs and the lines are blocked while the memory is read. Run with -benchtime=1x;
+// goal: under 150 MiB RSS.
+func BenchmarkQueuedMemory(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		items int
+	}{{"empty", 0}, {"1M", 1_000_000}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				rss, peak, heap := queuedMemory(b, tc.items)
+				b.ReportMetric(rss, "rss-MiB")
+				b.ReportMetric(peak, "peak-rss-MiB")
+				b.ReportMetric(heap, "heap-MiB")
+			}
+		})
+	}
+}
+
+func queuedMemory(b *testing.B, items int) (rss, peak, heap float64) {
+	const lines, perHook = 10, 1000
+	dsn := testdb.SQLiteDSN(b)
+	p := newFakePortal(b, "key-memory", nil)
+	c := startChild(b, "CHILD_DSN="+dsn, "CHILD_KEYS=key-memory")
+	p.setServer(c.endpoint())
+	hooks := make([]string, lines)
+	for i := range hooks {
+		hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
+	}
+	p.down.Store(true)
+	var wg sync.WaitGroup
+	for i, hook := range hooks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < items/lines; n += perHook {
+				if code, body := postWebhook(b, hook, echoItems("chat-"+strconv.Itoa(i), n, perHook)); code != 200 {
+					b.Errorf("webhook: %d %s", code, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st, err := Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	qs, err := st.QueueStats(context.Background())
+	if err != nil || qs.Pending != items {
+		b.Fatalf("queued %d, want %d (%v)", qs.Pending, items, err)
+	}
+	time.Sleep(2 * time.Second) // the dispatcher tries the lines and blocks them
+	heap = scrape(b, c.url, "go_memstats_heap_inuse_bytes") / (1 << 20)
+	_ = scrape(b, c.url, "olctl_connector_blocked_lines") // a scrape reads the queue depths too
+	rss, peak = procMemory(b, c.cmd.Process.Pid)
+	b.Logf("%d queued: RSS %.1f MiB (peak %.1f MiB), Go heap in use %.1f MiB, %d lines blocked", items, rss, peak, heap, qs.Blocked)
+	return rss, peak, heap
+}
+
+// procMemory reads VmRSS and VmHWM (peak RSS) of a process, in MiB.
+func procMemory(t testing.TB, pid int) (rss, peak float64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak
+}
