@@ -74,6 +74,17 @@ type events struct {
 	changed    chan struct{}
 }
 
+// recorder returns a subscriber that appends each event to list.
+func recorder[T any](e *events, list *[]T) func(context.Context, T) error {
+	return func(_ context.Context, v T) error {
+		e.mu.Lock()
+		*list = append(*list, v)
+		e.mu.Unlock()
+		e.notify()
+		return nil
+	}
+}
+
 func newEvents() *events { return &events{changed: make(chan struct{}, 1)} }
 
 func (e *events) notify() {
@@ -206,34 +217,10 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	s.portal = p
-	p.OnReceivedMessage(func(_ context.Context, m portal.Message) error {
-		s.events.mu.Lock()
-		s.events.messages = append(s.events.messages, m)
-		s.events.mu.Unlock()
-		s.events.notify()
-		return nil
-	})
-	p.OnReceivedStatusDelivery(func(_ context.Context, d portal.StatusDelivery) error {
-		s.events.mu.Lock()
-		s.events.deliveries = append(s.events.deliveries, d)
-		s.events.mu.Unlock()
-		s.events.notify()
-		return nil
-	})
-	p.OnReceivedError(func(_ context.Context, e portal.ReceivedError) error {
-		s.events.mu.Lock()
-		s.events.errors = append(s.events.errors, e)
-		s.events.mu.Unlock()
-		s.events.notify()
-		return nil
-	})
-	p.OnUpdateStatusConnector(func(_ context.Context, st portal.ConnectorStatus) error {
-		s.events.mu.Lock()
-		s.events.statuses = append(s.events.statuses, st)
-		s.events.mu.Unlock()
-		s.events.notify()
-		return nil
-	})
+	p.OnReceivedMessage(recorder(s.events, &s.events.messages))
+	p.OnReceivedStatusDelivery(recorder(s.events, &s.events.deliveries))
+	p.OnReceivedError(recorder(s.events, &s.events.errors))
+	p.OnUpdateStatusConnector(recorder(s.events, &s.events.statuses))
 	h := p.Handler()
 	if cfg.portalWrap != nil {
 		h = cfg.portalWrap(h)
