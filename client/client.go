@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -115,7 +116,6 @@ func New(serverURL string, opts ...Option) (*Client, error) {
 	c.rc = resty.NewWithClient(&hc).
 		SetLogger(restyLogger{logger}).
 		SetRetryCount(0). // retries are ours: they wait on the injected clock
-		SetResponseBodyLimit(cfg.maxResponse).
 		SetHeader("User-Agent", cfg.userAgent).
 		SetHeader("Accept", "application/json").
 		OnBeforeRequest(c.signRequest)
@@ -171,13 +171,36 @@ var (
 	}
 )
 
-func (c *Client) callConfig(method string, opts []CallOption) callConfig {
+// methodKind returns the kinds of a method: a read (retried), fire-and-forget, or one that drops the cache.
+func methodKind(method string) (read, fireAndForget, invalidating bool) {
+	if k, ok := methodKinds[method]; ok { // the names as written in §6, without lower-casing
+		return k.read, k.fireAndForget, k.invalidating
+	}
 	lower := strings.ToLower(method)
+	return readMethods[lower], fireAndForgetMethods[lower], invalidatingMethods[lower]
+}
+
+type kind struct{ read, fireAndForget, invalidating bool }
+
+var methodKinds = func() map[string]kind {
+	m := map[string]kind{}
+	for _, name := range []string{"saveSettings", "testConnect", "register", "unregister", "deleteConnector",
+		"readSettings", "infoConnect", "infoConnectLink", "listConnector", "infoConnectorsLine", "deleteLine",
+		"sendMessage", "updateMessage", "deleteMessage", "setStatusDelivered", "setStatusReading",
+		"initializeReceiveMessages"} {
+		lower := strings.ToLower(name)
+		m[name] = kind{readMethods[lower], fireAndForgetMethods[lower], invalidatingMethods[lower]}
+	}
+	return m
+}()
+
+func (c *Client) callConfig(method string, opts []CallOption) callConfig {
+	read, ff, _ := methodKind(method)
 	cc := callConfig{
 		connector:     c.cfg.connector,
 		line:          c.cfg.line,
-		idempotent:    readMethods[lower],
-		fireAndForget: fireAndForgetMethods[lower],
+		idempotent:    read,
+		fireAndForget: ff,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -202,7 +225,7 @@ func (c *Client) Call(ctx context.Context, method string, args ...any) (*Result,
 func (c *Client) CallWith(ctx context.Context, method string, args []any, opts ...CallOption) (*Result, error) {
 	cc := c.callConfig(method, opts)
 	res, err := c.call(ctx, method, args, cc)
-	if invalidatingMethods[strings.ToLower(method)] {
+	if _, _, inv := methodKind(method); inv {
 		c.cache.invalidate()
 	}
 	return res, err
@@ -311,12 +334,14 @@ func (c *Client) attempt(ctx context.Context, fields wire.Fields, cc callConfig)
 		actx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
 	}
 	defer cancel()
-	req := c.rc.R().SetContext(context.WithValue(actx, packetKey{}, fields))
-	if cc.fireAndForget {
-		req.SetDoNotParseResponse(true)
-	}
+	// The answer body is read here rather than by resty: a fire-and-forget call must not wait for it, and
+	// reading it directly (bounded, into a pooled buffer) skips resty's content-type sniffing.
+	req := c.rc.R().SetContext(context.WithValue(actx, packetKey{}, fields)).SetDoNotParseResponse(true)
 	resp, err := req.Post(c.url)
-	if err != nil && (resp == nil || resp.RawResponse == nil) {
+	if err != nil {
+		if resp != nil && resp.RawResponse != nil {
+			_ = resp.RawResponse.Body.Close()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return attemptOutcome{err: &Error{Err: err}}
@@ -330,31 +355,37 @@ func (c *Client) attempt(ctx context.Context, fields wire.Fields, cc callConfig)
 		}
 		return attemptOutcome{err: &Error{Err: err, transport: true}, retryable: true}
 	}
-	status := resp.StatusCode()
-	header := resp.Header()
+	raw := resp.RawResponse
+	status := raw.StatusCode
+	header := raw.Header
 	if cc.fireAndForget {
-		discardBody(resp.RawResponse)
+		discardBody(raw)
 		if status >= 200 && status < 300 {
 			return attemptOutcome{res: &Result{StatusCode: status, Header: header}}
 		}
-		return c.statusError(resp, nil)
+		return c.statusError(raw, nil)
 	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	buf.Reset()
+	_, err = buf.ReadFrom(io.LimitReader(raw.Body, int64(c.cfg.maxResponse)+1))
+	_ = raw.Body.Close()
 	if err != nil { // an answer came but its body could not be read
-		if errors.Is(err, resty.ErrResponseBodyTooLarge) {
-			err = fmt.Errorf("the answer is larger than %d bytes (WithMaxResponse): %w", c.cfg.maxResponse, err)
-			return attemptOutcome{err: &Error{StatusCode: status, Header: header, Err: err}}
-		}
 		if ctx.Err() != nil {
 			return attemptOutcome{err: &Error{StatusCode: status, Header: header, Err: err}}
 		}
 		return attemptOutcome{err: &Error{StatusCode: status, Header: header,
 			Err: fmt.Errorf("reading the answer: %w", err)}, retryable: true}
 	}
-	body := resp.Body()
-	if status < 200 || status >= 300 {
-		return c.statusError(resp, body)
+	if buf.Len() > c.cfg.maxResponse {
+		err = fmt.Errorf("the answer is larger than %d bytes (WithMaxResponse)", c.cfg.maxResponse)
+		return attemptOutcome{err: &Error{StatusCode: status, Header: header, Err: err}}
 	}
-	env, perr := wire.ParseResponse(body)
+	body := buf.Bytes()
+	if status < 200 || status >= 300 {
+		return c.statusError(raw, body)
+	}
+	env, perr := parseResponse(body)
 	if perr != nil {
 		e := &Error{StatusCode: status, Header: header}
 		var re *wire.ResponseError
@@ -369,7 +400,7 @@ func (c *Client) attempt(ctx context.Context, fields wire.Fields, cc callConfig)
 		}
 		return attemptOutcome{err: e}
 	}
-	res := &Result{Raw: env.Data, StatusCode: status, Header: header}
+	res := &Result{Raw: env.Data, StatusCode: status, Header: header} // Unmarshal copied DATA out of the pooled buffer
 	if len(env.Data) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(env.Data))
 		dec.UseNumber()
@@ -383,9 +414,9 @@ func (c *Client) attempt(ctx context.Context, fields wire.Fields, cc callConfig)
 
 // statusError describes an answer whose status is outside 2xx: the protocol errors of its body when it is an
 // OK:false envelope (405 and 413 are), and ErrHTTPStatus quoting the status and the body's first bytes.
-func (c *Client) statusError(resp *resty.Response, body []byte) attemptOutcome {
-	status := resp.StatusCode()
-	e := &Error{StatusCode: status, Header: resp.Header()}
+func (c *Client) statusError(resp *http.Response, body []byte) attemptOutcome {
+	status := resp.StatusCode
+	e := &Error{StatusCode: status, Header: resp.Header}
 	if len(body) > 0 {
 		if _, perr := wire.ParseResponse(body); perr != nil {
 			var re *wire.ResponseError
@@ -395,15 +426,33 @@ func (c *Client) statusError(resp *resty.Response, body []byte) attemptOutcome {
 		}
 	}
 	if len(body) > 0 && len(e.Errors) == 0 {
-		e.Err = fmt.Errorf("%w %s: %q", ErrHTTPStatus, resp.Status(), quoteStart(body))
+		e.Err = fmt.Errorf("%w %s: %q", ErrHTTPStatus, resp.Status, quoteStart(body))
 	} else {
-		e.Err = fmt.Errorf("%w %s", ErrHTTPStatus, resp.Status())
+		e.Err = fmt.Errorf("%w %s", ErrHTTPStatus, resp.Status)
 	}
 	out := attemptOutcome{err: e, retryable: status >= 500 || status == http.StatusTooManyRequests}
 	if out.retryable {
-		out.retryAfter = c.parseRetryAfter(resp.Header().Get("Retry-After"))
+		out.retryAfter = c.parseRetryAfter(resp.Header.Get("Retry-After"))
 	}
 	return out
+}
+
+// parseResponse is wire.ParseResponse with a fast path for the common answer: a well-formed OK:true
+// envelope is decoded in one json.Unmarshal; anything else goes to wire.ParseResponse for its errors.
+func parseResponse(body []byte) (*wire.Response, error) {
+	var r wire.Response
+	if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &r) == nil && r.OK {
+		return &r, nil
+	}
+	return wire.ParseResponse(body)
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 { // do not keep the memory of a rare large answer
+		bufPool.Put(b)
+	}
 }
 
 // discardBody closes a fire-and-forget answer's body. A short body whose length is announced is read first
