@@ -7,18 +7,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
@@ -60,27 +59,10 @@ func runChildPortal() int {
 	}
 	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	fmt.Println("READY http://" + addr)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	proctest.Ready("http://" + addr)
+	proctest.WaitForSignal()
 	_ = srv.Close()
 	_ = p.Close()
-	return 0
-}
-
-// peakRSS reads the peak resident set (VmHWM) of a process, in MiB.
-func peakRSS(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
 	return 0
 }
 
@@ -142,17 +124,17 @@ func BenchmarkChain(b *testing.B) {
 			}
 			return ch
 		}
-		pc := startProcess(b, []string{childEnv + "=portal", childAddrEnv + "=" + portalAddr, childDSNEnv + "=" + b.TempDir(),
+		pc := proctest.Start(b, []string{childEnv + "=portal", childAddrEnv + "=" + portalAddr, childDSNEnv + "=" + b.TempDir(),
 			childServerEnv + "=http://" + serverAddr}, func(line string) {
 			if id, ok := strings.CutPrefix(line, "EVENT "); ok {
 				close(waiter(id))
 			}
 		})
-		defer pc.stop()
-		sc := startChild(b, b.TempDir()+"/connector.db", serverAddr, pc.url,
+		defer pc.Stop()
+		sc := startChild(b, b.TempDir()+"/connector.db", serverAddr, pc.URL,
 			childBFOpenIDEnv+"="+bf.OpenIDMetadataURL(), childBFTokenEnv+"="+bf.TokenURL())
-		defer sc.stop()
-		cl, err := client.New(sc.url, client.WithDomain(pc.url), client.WithLicenceKey(licenceKey))
+		defer sc.Stop()
+		cl, err := client.New(sc.URL, client.WithDomain(pc.URL), client.WithLicenceKey(licenceKey))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -179,8 +161,8 @@ func BenchmarkChain(b *testing.B) {
 		b.ReportMetric(rate, "msgs/s")
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
-		b.ReportMetric(peakRSS(sc.cmd.Process.Pid), "connector-rss-MiB")
-		b.ReportMetric(peakRSS(pc.cmd.Process.Pid), "portal-rss-MiB")
+		b.ReportMetric(sc.PeakRSS(), "connector-rss-MiB")
+		b.ReportMetric(pc.PeakRSS(), "portal-rss-MiB")
 	})
 	b.Run("bare", func(b *testing.B) {
 		url := httpServer(b, func(w http.ResponseWriter, r *http.Request) {
@@ -201,17 +183,4 @@ func BenchmarkChain(b *testing.B) {
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	})
-}
-
-// stop ends a child process gracefully (SIGTERM), or kills it after 10 s.
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-done
-	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,19 +8,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
@@ -77,63 +73,17 @@ func runChildConnector() int {
 		return 1
 	}
 	srv.Start()
-	fmt.Println("READY", srv.URL())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	proctest.Ready(srv.URL())
+	proctest.WaitForSignal()
 	_ = srv.Close()
 	return 0
 }
 
-// child is one running connector server process.
-type child struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func startChild(t testing.TB, dsn, addr, portalURL string, env ...string) *child {
+// startChild starts a connector server process on addr.
+func startChild(t testing.TB, dsn, addr, portalURL string, env ...string) *proctest.Process {
 	t.Helper()
-	return startProcess(t, append([]string{childEnv + "=connector", childDSNEnv + "=" + dsn, childAddrEnv + "=" + addr,
+	return proctest.Start(t, append([]string{childEnv + "=connector", childDSNEnv + "=" + dsn, childAddrEnv + "=" + addr,
 		childPortalEnv + "=" + portalURL}, env...), nil)
-}
-
-// startProcess re-executes this test binary with env; lines it prints other than READY go to lines.
-func startProcess(t testing.TB, env []string, lines func(string)) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the connector process: %v", err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "READY "); ok {
-				ready <- u
-			} else if lines != nil {
-				lines(sc.Text())
-			}
-		}
-	}()
-	select {
-	case u := <-ready:
-		return &child{cmd: cmd, url: u}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("the child process did not start")
-	}
-	return nil
-}
-
-func (c *child) kill() {
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	_ = c.cmd.Wait()
 }
 
 func freeAddr(t testing.TB) string {
@@ -220,7 +170,7 @@ func testKilledMidStream(t *testing.T, dsn string) {
 	hmu.Unlock()
 
 	c := startChild(t, dsn, addr, portalHTTP)
-	defer func() { c.kill() }()
+	defer func() { c.Kill() }()
 	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey))
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +204,7 @@ func testKilledMidStream(t *testing.T, dsn string) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if killed < kills && (start+batch)%killEvery == 0 {
-			c.kill()
+			c.Kill()
 			killed++
 			c = startChild(t, dsn, addr, portalHTTP)
 		}

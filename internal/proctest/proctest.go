@@ -1,0 +1,134 @@
+// Package proctest runs a test binary again as a child process, so that tests can stop a server the hard way
+// (SIGKILL) and restart it, and measure it as a process (peak RSS). The child is the same binary: its TestMain
+// looks at an environment variable the parent sets, runs the server instead of the tests, announces itself with
+// Ready and blocks in WaitForSignal.
+package proctest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// readyPrefix starts the line a child prints when it serves.
+const readyPrefix = "READY "
+
+// StartTimeout is how long Start waits for a child to announce itself.
+const StartTimeout = 60 * time.Second
+
+// Process is a running child.
+type Process struct {
+	Cmd *exec.Cmd
+	// URL is what the child announced with Ready.
+	URL    string
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+}
+
+type lockedWriter struct{ p *Process }
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	return w.p.stderr.Write(b)
+}
+
+// Start runs this test binary (no tests, no benchmarks) with env added to the environment and waits until it
+// calls Ready. Every other line it prints to stdout is passed to lines (which may be nil), in order. The test
+// fails if the child does not start; the child is killed when the test ends.
+func Start(t testing.TB, env []string, lines func(string)) *Process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), env...)
+	p := &Process{Cmd: cmd, done: make(chan struct{})}
+	cmd.Stderr = lockedWriter{p}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("proctest: starting the child: %v", err)
+	}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.Kill)
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), readyPrefix); ok {
+				ready <- u
+			} else if lines != nil {
+				lines(sc.Text())
+			}
+		}
+	}()
+	select {
+	case p.URL = <-ready:
+		return p
+	case <-p.done:
+		t.Fatalf("proctest: the child exited before it was ready:\n%s", p.Stderr())
+	case <-time.After(StartTimeout):
+		p.Kill()
+		t.Fatalf("proctest: the child did not start in %v:\n%s", StartTimeout, p.Stderr())
+	}
+	return nil
+}
+
+// Kill stops the child with SIGKILL and waits for it to be gone.
+func (p *Process) Kill() {
+	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop asks the child to end (SIGTERM) and kills it when it has not after 10 s.
+func (p *Process) Stop() {
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.Kill()
+	}
+}
+
+// Stderr returns what the child wrote to its standard error so far.
+func (p *Process) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// PeakRSS returns the child's peak resident set size (VmHWM) in MiB, or 0 where /proc does not tell.
+func (p *Process) PeakRSS() float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// Ready is called by the child when it serves: it tells the parent its URL.
+func Ready(url string) { fmt.Println(readyPrefix + url) }
+
+// WaitForSignal is called by the child after Ready: it returns when the parent asks it to end.
+func WaitForSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+}

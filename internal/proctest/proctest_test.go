@@ -1,0 +1,51 @@
+package proctest
+
+import (
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PROCTEST_CHILD") == "1" {
+		Ready("http://child.invalid")
+		os.Stdout.WriteString("hello from the child\n")
+		WaitForSignal()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestStartLinesStopKill(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	lineSeen := make(chan struct{})
+	p := Start(t, []string{"PROCTEST_CHILD=1"}, func(l string) {
+		mu.Lock()
+		got = append(got, l)
+		mu.Unlock()
+		close(lineSeen)
+	})
+	if p.URL != "http://child.invalid" {
+		t.Fatalf("URL %q", p.URL)
+	}
+	<-lineSeen
+	mu.Lock()
+	if len(got) != 1 || !strings.Contains(got[0], "hello") {
+		t.Errorf("lines %q", got)
+	}
+	mu.Unlock()
+	if rss := p.PeakRSS(); rss <= 0 {
+		t.Errorf("peak RSS %v", rss)
+	}
+	p.Stop()
+	if !p.Cmd.ProcessState.Exited() || p.Cmd.ProcessState.ExitCode() != 0 {
+		t.Errorf("state after Stop: %v", p.Cmd.ProcessState)
+	}
+	q := Start(t, []string{"PROCTEST_CHILD=1"}, nil)
+	q.Kill()
+	if q.Cmd.ProcessState.Exited() {
+		t.Errorf("killed child exited normally: %v", q.Cmd.ProcessState)
+	}
+}
