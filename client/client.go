@@ -292,13 +292,26 @@ func (c *Client) call(ctx context.Context, method string, args []any, cc callCon
 		maxRetries = c.cfg.retry.MaxRetries
 	}
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		out := c.attempt(ctx, fields, cc)
+		if out.err != nil {
+			out.err.Method, out.err.Connector, out.err.Line, out.err.Attempts = method, cc.connector, cc.line, attempt
+		}
+		if c.log.Enabled(ctx, slog.LevelDebug) {
+			attrs := []slog.Attr{slog.String("method", method), slog.String("connector", cc.connector),
+				slog.String("line", cc.line), slog.Int("attempt", attempt), slog.Duration("took", time.Since(start))}
+			if out.err != nil {
+				attrs = append(attrs, slog.Int("status", out.err.StatusCode), slog.Any("error", out.err))
+			} else {
+				attrs = append(attrs, slog.Int("status", out.res.StatusCode))
+			}
+			c.log.LogAttrs(ctx, slog.LevelDebug, "olctl client: call", attrs...)
+		}
 		if out.err == nil {
 			out.res.Attempts = attempt
 			return out.res, nil
 		}
 		e := out.err
-		e.Method, e.Connector, e.Line, e.Attempts = method, cc.connector, cc.line, attempt
 		if !out.retryable || attempt > maxRetries {
 			return nil, e
 		}

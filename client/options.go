@@ -46,8 +46,10 @@ type Retry struct {
 	MaxWait time.Duration
 }
 
-// DefaultRetry is the policy used when WithRetry is not given: 3 retries, 200 ms doubling up to 10 s.
-var DefaultRetry = Retry{MaxRetries: 3, MinWait: 200 * time.Millisecond, MaxWait: 10 * time.Second}
+// DefaultRetry returns the policy used when WithRetry is not given: 3 retries, 200 ms doubling up to 10 s.
+func DefaultRetry() Retry {
+	return Retry{MaxRetries: 3, MinWait: 200 * time.Millisecond, MaxWait: 10 * time.Second}
+}
 
 // Option configures a Client. Options are applied in order; New reports the first failing one.
 type Option func(*config) error
@@ -81,7 +83,7 @@ func defaultConfig() config {
 		path:        DefaultPath,
 		version:     DefaultVersion,
 		cacheTTL:    DefaultCacheTTL,
-		retry:       DefaultRetry,
+		retry:       DefaultRetry(),
 		maxResponse: DefaultMaxResponse,
 	}
 }
@@ -212,7 +214,8 @@ func WithCacheTTL(d time.Duration) Option {
 	}
 }
 
-// WithRetry sets the retry policy of idempotent reads (default DefaultRetry).
+// WithRetry sets the retry policy of idempotent reads (default DefaultRetry(): 3 retries, 200 ms doubling
+// up to 10 s). Retry{} disables retries.
 func WithRetry(r Retry) Option {
 	return func(c *config) error {
 		switch {
