@@ -175,7 +175,7 @@ func TestNewValidation(t *testing.T) {
 			wantErr: []string{"takes no secrets"}},
 		{name: "unknown mode", url: "http://x", opts: append(ok[:2:2], WithSigning("sha1")), wantErr: []string{"WithSigning"}},
 		{name: "path", url: "http://x", opts: append(ok[:2:2], WithPath("p.php")), wantErr: []string{"must start with /"}},
-		{name: "nil http client", url: "http://x", opts: append(ok[:2:2], WithHTTPClient(nil)), wantErr: []string{"WithHTTPClient"}},
+		{name: "nil http client is the default", url: "http://x", opts: append(ok[:2:2], WithHTTPClient(nil), WithLogger(nil), WithClock(nil))},
 		{name: "negative timeout", url: "http://x", opts: append(ok[:2:2], WithTimeout(-1)), wantErr: []string{"WithTimeout"}},
 		{name: "negative ttl", url: "http://x", opts: append(ok[:2:2], WithCacheTTL(-time.Second)), wantErr: []string{"WithCacheTTL"}},
 		{name: "retry waits", url: "http://x", opts: append(ok[:2:2], WithRetry(Retry{MaxRetries: 1, MinWait: 2, MaxWait: 1})),

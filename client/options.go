@@ -139,13 +139,10 @@ func WithLine(id string) Option {
 	}
 }
 
-// WithHTTPClient sets the HTTP client (default: a new client on http.DefaultTransport). The client is copied,
-// never modified; its Timeout, if any, still applies on top of WithTimeout.
+// WithHTTPClient sets the HTTP client (default, and when hc is nil: a client with resty's default transport).
+// The client is copied, never modified; its Timeout, if any, still applies on top of WithTimeout.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
-		if hc == nil {
-			return errors.New("client: WithHTTPClient: nil *http.Client")
-		}
 		c.httpClient = hc
 		return nil
 	}
@@ -162,7 +159,8 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLogger sets the logger for attempts and retries (default: discard everything).
+// WithLogger sets the logger (default, and when l is nil: discard everything). Each attempt is logged at
+// debug level, each retry at warn level; secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		c.logger = l
@@ -170,7 +168,8 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClock sets the clock for BX_TIMESTAMP, cache lifetimes and retry waits (default: the system clock).
+// WithClock sets the clock for BX_TIMESTAMP, cache lifetimes and retry waits (default, and when clk is nil:
+// the system clock).
 func WithClock(clk clock.Clock) Option {
 	return func(c *config) error {
 		c.clock = clk
