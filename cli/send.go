@@ -132,7 +132,8 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
 		return err
 	}
-	if err := cl.SendMessage(ctx, []client.OutgoingMessage{msg}); err != nil {
+	// Wait for the answer: a person (or a script) needs to know whether the server took the message.
+	if err := cl.SendMessage(ctx, []client.OutgoingMessage{msg}, client.WaitForAnswer()); err != nil {
 		if errors.Is(err, client.ErrNoChatContext) {
 			if o.db == "" {
 				return &UsageError{Err: fmt.Errorf("%w (give --db, the portal database 'olctl serve --db' writes)", err)}

@@ -111,7 +111,9 @@ func TestSendErrors(t *testing.T) {
 		{"local file", echo, []string{"--chat", "c", "--file", "/etc/passwd", "x"}, ExitUsage, "files travel as links"},
 		{"missing connector", fs.env("OLCTL_CONNECTOR", ""), []string{"--chat", "c", "x"}, ExitUsage, "--connector, OLCTL_CONNECTOR"},
 		{"unreachable", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", closedURL(t)), []string{"--chat", "c", "x"}, ExitNetwork, "sendMessage"},
-		// sendMessage is fire-and-forget (PROTOCOL.md §6): the answer's status is checked, its body is not read.
+		// sendMessage is fire-and-forget in the SDK (PROTOCOL.md §6), but olctl send waits for the answer: a person
+		// must learn that the server refused the message.
+		{"server refuses", echo, []string{"--chat", "c", "x"}, ExitFailed, "NOT_ACTIVE_LINE"},
 		{"http 503", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", down.URL), []string{"--chat", "c", "x"}, ExitNetwork, "503"},
 		{"bad db", echo, []string{"--chat", "c", "--db", "mysql://", "x"}, ExitUsage, "--db"},
 	}

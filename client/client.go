@@ -152,6 +152,11 @@ func Idempotent() CallOption { return func(cc *callConfig) { cc.idempotent = tru
 // The fire-and-forget methods of PROTOCOL.md §6 (sendMessage, …) are marked already.
 func FireAndForget() CallOption { return func(cc *callConfig) { cc.fireAndForget = true } }
 
+// WaitForAnswer makes a fire-and-forget method (sendMessage, …) wait for the answer and parse it like any other
+// call, so that an OK:false answer (LICENCE_ERROR, NOT_ACTIVE_LINE, …) is returned as an error. Tools that
+// report the outcome to a person (olctl send) use it.
+func WaitForAnswer() CallOption { return func(cc *callConfig) { cc.fireAndForget = false } }
+
 // Fresh makes a cached method (ListConnector, InfoConnect, InfoConnectLink) ask the server instead of the
 // cache; the answer still refreshes the cache.
 func Fresh() CallOption { return func(cc *callConfig) { cc.fresh = true } }

@@ -203,3 +203,30 @@ func TestFireAndForget(t *testing.T) {
 		})
 	}
 }
+
+func TestWaitForAnswer(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		wantCode wire.Code
+	}{
+		{"OK", `{"OK":true,"DATA":{"RESULT":"OK"}}`, ""},
+		{"OK false is an error", `{"OK":false,"ERROR":[{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"no such line"}]}`, wire.CodeNotActiveLine},
+		{"garbage is an error", `<html>whatever`, wire.CodeEmptyServerResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeServer(t, signings()[0], func(_ int, _ received, w http.ResponseWriter) { answerRaw(w, 200, tt.body) })
+			c := fs.client(t)
+			msgs := []OutgoingMessage{{Chat: ChatRef{ID: "1"}, Message: OutgoingContent{Text: "hi"}}}
+			// Without the option the answer is not read.
+			if err := c.SendMessage(ctxT(t), msgs, Connector("telegrambot")); err != nil {
+				t.Fatalf("fire-and-forget: %v", err)
+			}
+			err := c.SendMessage(ctxT(t), msgs, Connector("telegrambot"), WaitForAnswer())
+			if got := CodeOf(err); tt.wantCode == "" && err != nil || tt.wantCode != "" && got != tt.wantCode {
+				t.Fatalf("err = %v (code %s), want code %q", err, got, tt.wantCode)
+			}
+		})
+	}
+}
