@@ -40,7 +40,11 @@ type OutgoingFile struct {
 }
 
 // OutgoingContent is the message part of an outgoing message: message:{user_id, text, files}.
+//
+// ID names the messenger's ids of the message for updateMessage and deleteMessage (the ids that
+// receivingStatusDelivery reported); it is left out of sendMessage.
 type OutgoingContent struct {
+	ID     []string       `php:"id,omitempty" json:"id,omitempty"`
 	UserID string         `php:"user_id" json:"user_id"`
 	Text   string         `php:"text" json:"text"`
 	Files  []OutgoingFile `php:"files" json:"files"`

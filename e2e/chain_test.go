@@ -104,6 +104,33 @@ func testChain(t *testing.T, cfg systemConfig) {
 	if d.Message.ID != rec.ID || d.IM.ChatID != "77" || d.IM.MessageID != "501" {
 		t.Errorf("delivery = %+v, want message id %q for im 77/501", d, rec.ID)
 	}
+	// The operator edits, then deletes the reply: the messenger's activity is updated and deleted by its id.
+	edit := client.OutgoingMessage{
+		IM:      client.IMRef{ChatID: "77", MessageID: "501"},
+		Message: client.OutgoingContent{ID: []string{rec.ID}, UserID: "9", Text: "thanks, edited"},
+		Chat:    client.ChatRef{ID: conv},
+	}
+	if err := s.client.UpdateMessage(ctx, []client.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
+		t.Fatalf("UpdateMessage: %v", err)
+	}
+	upd, err := s.bf.WaitFor(ctx, bftest.All(bftest.ByOp(bftest.OpUpdate), bftest.ByConversation(conv)))
+	if err != nil {
+		t.Fatalf("no update at bftest: %v", err)
+	}
+	if upd.ActivityID != rec.ID || upd.Activity.Text != "thanks, edited" {
+		t.Errorf("update of %q with %q, want %q with the new text", upd.ActivityID, upd.Activity.Text, rec.ID)
+	}
+	if err := s.client.DeleteMessage(ctx, []client.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
+		t.Fatalf("DeleteMessage: %v", err)
+	}
+	del, err := s.bf.WaitFor(ctx, bftest.All(bftest.ByOp(bftest.OpDelete), bftest.ByConversation(conv)))
+	if err != nil {
+		t.Fatalf("no delete at bftest: %v", err)
+	}
+	if del.ActivityID != rec.ID {
+		t.Errorf("deleted %q, want %q", del.ActivityID, rec.ID)
+	}
+
 	s.queueEmpty(ctx, t)
 	if st, _ := s.server.QueueStats(ctx); st.Dead != 0 {
 		t.Errorf("dead letters: %+v", st)
