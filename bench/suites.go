@@ -105,6 +105,11 @@ var suites = []Suite{
 	{Pkg: "./files", Pattern: "BenchmarkImport"},
 	{Pkg: "./router", Pattern: "BenchmarkInput"},
 	{Pkg: "./portal", Pattern: "BenchmarkInput"},
+	{Pkg: "./client", Pattern: "BenchmarkCall"},
+	{Pkg: "./connector", Pattern: "BenchmarkQueue$"},
+	{Pkg: "./connector", Pattern: "BenchmarkMariaDBProcesses", Benchtime: "30000x"},
+	{Pkg: "./connector", Pattern: "BenchmarkQueuedMemory", Benchtime: "1x"},
+	{Pkg: "./connector/botframework", Pattern: "."},
 	{Pkg: "./e2e", Pattern: "BenchmarkChain", Benchtime: "2000x"},
 }
 
@@ -121,6 +126,12 @@ var comparisons = []Comparison{
 	{Title: "user sync, changed user, MariaDB", Pkg: "./users", Subject: "BenchmarkSync/changed-mariadb", Baseline: "BenchmarkSync/baseline-update-mariadb", SubjectMetric: "syncs/s", BaselineMetric: "syncs/s"},
 	{Title: "file import, 1 000 small files", Pkg: "./files", Subject: "BenchmarkImport/1000-small-files", Baseline: "BenchmarkImport/baseline-http-get", SubjectMetric: "files/s", BaselineMetric: "files/s"},
 	{Title: "router, verified 10-item packets over HTTP", Pkg: "./router", Subject: "BenchmarkInput/olctl", Baseline: "BenchmarkInput/bare", SubjectMetric: "packets/s", BaselineMetric: "packets/s", Goal: "≥ 50 % of a bare net/http handler", GoalRatio: 0.5},
+	{Title: "client, signed call round trip (loopback)", Pkg: "./client", Subject: "BenchmarkCall/olctl", Baseline: "BenchmarkCall/baseline", SubjectMetric: "ns/op", BaselineMetric: "ns/op", Goal: "client overhead < 15 % of a round trip (≥ 0.87×)", GoalRatio: 0.87},
+	{Title: "queue, webhook → confirmed delivery, SQLite", Pkg: "./connector", Subject: "BenchmarkQueue/olctl-sqlite", Baseline: "BenchmarkQueue/goqite-sqlite", SubjectMetric: "items/s", BaselineMetric: "items/s", Goal: "≥ 2× goqite send → receive → delete", GoalRatio: 2},
+	{Title: "queue, webhook bursts of 50 → confirmed delivery, SQLite", Pkg: "./connector", Subject: "BenchmarkQueue/olctl-sqlite-burst50", Baseline: "BenchmarkQueue/goqite-sqlite", SubjectMetric: "items/s", BaselineMetric: "items/s", Goal: "≥ 2× goqite", GoalRatio: 2},
+	{Title: "queue, webhook → confirmed delivery, MariaDB", Pkg: "./connector", Subject: "BenchmarkQueue/olctl-mariadb", Baseline: "BenchmarkQueue/goqite-sqlite", SubjectMetric: "items/s", BaselineMetric: "items/s"},
+	{Title: "queue, 3 server processes on one MariaDB vs 1", Pkg: "./connector", Subject: "BenchmarkMariaDBProcesses/3", Baseline: "BenchmarkMariaDBProcesses/1", SubjectMetric: "items/s", BaselineMetric: "items/s", Goal: "above one process's rate (> 1×)", GoalRatio: 1},
+	{Title: "Bot Framework activity → items", Pkg: "./connector/botframework", Subject: "BenchmarkReceive/olctl", Baseline: "BenchmarkReceive/baseline", SubjectMetric: "ns/op", BaselineMetric: "ns/op"},
 	{Title: "end to end at 200 msgs/s offered: rate", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "msgs/s", BaselineMetric: "msgs/s", Goal: "keeps up with the offered rate (≈ 1×)"},
 	{Title: "end to end at 200 msgs/s offered: p50 latency", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "p50-ms", BaselineMetric: "p50-ms"},
 	{Title: "end to end at 200 msgs/s offered: p99 latency", Pkg: "./e2e", Subject: "BenchmarkChain/olctl", Baseline: "BenchmarkChain/bare", SubjectMetric: "p99-ms", BaselineMetric: "p99-ms"},
@@ -170,6 +181,8 @@ func (f *Figure) Text() (value, met string) {
 }
 
 var figures = []Figure{
+	{Title: "connector server with 1 000 000 queued items: RSS", Pkg: "./connector", Bench: "BenchmarkQueuedMemory/1M", Metric: "rss-MiB", Goal: "< 150 MiB", Max: 150},
+	{Title: "connector server with an empty queue: RSS", Pkg: "./connector", Bench: "BenchmarkQueuedMemory/empty", Metric: "rss-MiB"},
 	{Title: "end to end: peak RSS of the connector server process", Pkg: "./e2e", Bench: "BenchmarkChain/olctl", Metric: "connector-rss-MiB"},
 	{Title: "end to end: peak RSS of the portal process", Pkg: "./e2e", Bench: "BenchmarkChain/olctl", Metric: "portal-rss-MiB"},
 }
