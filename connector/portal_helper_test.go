@@ -33,11 +33,12 @@ type fakePortal struct {
 	rr       atomic.Int64
 	client   *http.Client
 	guard    *wire.ReplayGuard
-	down     atomic.Bool // answer 503
-	refuse   atomic.Bool // answer OK:false
-	noConf   atomic.Bool // accept but do not confirm
-	halfConf atomic.Bool // confirm only the first half of each batch
-	async    atomic.Bool // confirm after answering instead of before
+	down     atomic.Bool  // answer 503
+	refuse   atomic.Bool  // answer OK:false
+	noConf   atomic.Bool  // accept but do not confirm
+	halfConf atomic.Bool  // confirm only the first half of each batch
+	async    atomic.Bool  // confirm after answering instead of before
+	latency  atomic.Int64 // extra time (ns) each receivingMessage packet takes, like a remote portal
 
 	mu          sync.Mutex
 	packets     []gotPacket
@@ -160,6 +161,9 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	}
 	if pk.Command != CmdReceivingMessage {
 		return map[string]bool{"RESULT": true}, nil, nil
+	}
+	if d := time.Duration(p.latency.Load()); d > 0 {
+		time.Sleep(d)
 	}
 	var confirm []any
 	p.mu.Lock()

@@ -234,9 +234,37 @@ func multiItems() int {
 
 func TestThreeProcessesOneMariaDB(t *testing.T) {
 	dsn := testdb.MySQLDSN(t)
-	const lines, perHook, procs = 20, 50, 3
+	const lines, procs = 20, 3
 	total := multiItems()
+	p, cs, elapsed := drainWithProcesses(t, dsn, procs, lines, total, 0)
+	packets, events, dups, overlaps := p.counts()
+	t.Logf("3 processes: %d items over %d lines in %v (%.0f items/s), %d packets", events, lines, elapsed.Round(time.Millisecond),
+		float64(events)/elapsed.Seconds(), packets)
+	if dups != 0 {
+		t.Errorf("%d items were sent more than once", dups)
+	}
+	if overlaps != 0 {
+		t.Errorf("%d packets for a line arrived while another for it was in flight", overlaps)
+	}
+	checkOrder(t, p.Events())
+	// The lines were really shared: every process sent some batches (checked by its send counter).
+	for i, c := range cs {
+		n := scrape(t, c.url, `olctl_connector_sends_total{command="receivingMessage",result="ok"}`)
+		t.Logf("process %d sent %v receivingMessage packets", i, n)
+		if n == 0 {
+			t.Errorf("process %d sent nothing", i)
+		}
+	}
+}
+
+// drainWithProcesses starts procs server processes on one database, queues total items over lines
+// (webhooks of 50 items, each line's in order, rotating over the processes; confirmations rotate too) and
+// waits until the portal has every item and the queue is empty. It returns the time from the first
+// webhook to the last confirmation.
+func drainWithProcesses(t testing.TB, dsn string, procs, lines, total int, latency time.Duration) (*fakePortal, []*child, time.Duration) {
+	const perHook = 50
 	p := newFakePortal(t, "key-multi", nil)
+	p.latency.Store(int64(latency))
 	env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-multi", "CHILD_WORKERS=4", "CHILD_POLL_MS=10"}
 	cs := make([]*child, procs)
 	eps := make([]string, procs)
@@ -249,7 +277,7 @@ func TestThreeProcessesOneMariaDB(t *testing.T) {
 	for i := range hooks {
 		hooks[i] = p.connect("echo", strconv.Itoa(i+1), nil)
 	}
-	p.setServer(eps...) // confirmations rotate over the three processes
+	p.setServer(eps...)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i, hook := range hooks {
@@ -257,9 +285,8 @@ func TestThreeProcessesOneMariaDB(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for n, k := 0, 0; n < total/lines; n, k = n+perHook, k+1 {
-				// Webhooks of a line rotate over the processes too.
 				u := strings.Replace(hook, cs[0].url, cs[(i+k)%procs].url, 1)
-				if code, body := postWebhook(t, u, echoItems("chat-"+strconv.Itoa(i), n, perHook)); code != 200 {
+				if code, body := postWebhook(t, u, echoItems("chat-"+strconv.Itoa(i), n, min(perHook, total/lines-n))); code != 200 {
 					t.Errorf("webhook: %d %s", code, body)
 					return
 				}
@@ -268,17 +295,6 @@ func TestThreeProcessesOneMariaDB(t *testing.T) {
 	}
 	wg.Wait()
 	waitFor(t, 120*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
-	elapsed := time.Since(start)
-	packets, events, dups, overlaps := p.counts()
-	t.Logf("3 processes: %d items over %d lines in %v (%.0f items/s), %d packets", events, lines, elapsed.Round(time.Millisecond),
-		float64(events)/elapsed.Seconds(), packets)
-	if dups != 0 {
-		t.Errorf("%d items were sent more than once", dups)
-	}
-	if overlaps != 0 {
-		t.Errorf("%d packets for a line arrived while another for it was in flight", overlaps)
-	}
-	checkOrder(t, p.Events())
 	st, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -288,12 +304,26 @@ func TestThreeProcessesOneMariaDB(t *testing.T) {
 		qs, err := st.QueueStats(context.Background())
 		return err == nil && qs.Pending == 0
 	})
-	// The lines were really shared: every process sent some batches (checked by its send counter).
-	for i, c := range cs {
-		n := scrape(t, c.url, `olctl_connector_sends_total{command="receivingMessage",result="ok"}`)
-		t.Logf("process %d sent %v receivingMessage packets", i, n)
-		if n == 0 {
-			t.Errorf("process %d sent nothing", i)
+	return p, cs, time.Since(start)
+}
+
+// BenchmarkMariaDBProcesses drains items (20 lines, webhooks of 50) with 1 and with 3 server processes (4
+// workers each) on one MariaDB database: items per second from the first webhook to the last
+// confirmation. The 1-process run is the baseline of the 3-process one. "portal-50ms" gives every packet
+// 50 ms at the portal, like a remote portal (dispatch is then bound by latency, and processes add
+// capacity); "portal-local" answers at once (on one machine the processes then share its cores with each
+// other, the portal and MariaDB). Run with -benchtime=30000x.
+func BenchmarkMariaDBProcesses(b *testing.B) {
+	for _, lat := range []struct {
+		name string
+		d    time.Duration
+	}{{"portal-50ms", 50 * time.Millisecond}, {"portal-local", 0}} {
+		for _, procs := range []int{1, 3} {
+			b.Run(fmt.Sprintf("%s/%d", lat.name, procs), func(b *testing.B) {
+				total := max(b.N/20*20, 20)
+				_, _, el := drainWithProcesses(b, testdb.MySQLDSN(b), procs, 20, total, lat.d)
+				b.ReportMetric(float64(total)/el.Seconds(), "items/s")
+			})
 		}
 	}
 }

@@ -124,19 +124,19 @@ func (s *Store) enqueueTx(ctx context.Context, tx *stx, siteID int64, line strin
 	return err
 }
 
-func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int, error) {
+func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) ([]prepared, error) {
 	lane, err := s.laneID(ctx, tx, lanes, siteID, line)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	// Locks the lane (MySQL) so that enqueues of one line commit in id order and its dedup keys are checked
 	// and inserted by one transaction at a time, and marks it busy.
 	if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 0 WHERE id = ?`, lane); err != nil {
-		return 0, err
+		return nil, err
 	}
 	keep, err := s.dropDuplicates(ctx, tx, lane, ps, now)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	for start := 0; start < len(keep); start += 100 {
 		chunk := keep[start:min(start+100, len(keep))]
@@ -147,10 +147,10 @@ func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, 
 		q := `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)` +
 			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return len(keep), nil
+	return keep, nil
 }
 
 // dropDuplicates returns the items whose dedup key is new (or who have none) and records the new keys.
@@ -217,7 +217,7 @@ type enqueueReq struct {
 	siteID int64
 	line   string
 	ps     []prepared
-	n      int
+	kept   []prepared // the items stored (new dedup keys)
 	err    error
 	done   chan struct{}
 }
@@ -295,11 +295,11 @@ func (c *committer) commit(group []*enqueueReq) {
 	err := c.st.write(ctx, func(tx *stx) error {
 		now := c.st.nowMS()
 		for _, r := range group {
-			n, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
+			kept, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
 			if err != nil {
 				return err
 			}
-			r.n = n
+			r.kept = kept
 		}
 		return nil
 	})
@@ -312,7 +312,7 @@ func (c *committer) commit(group []*enqueueReq) {
 	for _, r := range group {
 		r.err = err
 		if err != nil {
-			r.n = 0
+			r.kept = nil
 		}
 		close(r.done)
 	}
@@ -325,25 +325,25 @@ func (c *committer) done()  { c.active.Add(-1) }
 
 // enqueue queues items through the committer and waits until they are committed (or refused). The caller
 // must have called begin.
-func (c *committer) enqueue(ctx context.Context, siteID int64, line string, ps []prepared) (int, error) {
+func (c *committer) enqueue(ctx context.Context, siteID int64, line string, ps []prepared) ([]prepared, error) {
 	defer c.active.Add(-1)
 	r := &enqueueReq{siteID: siteID, line: line, ps: ps, done: make(chan struct{})}
 	select {
 	case c.reqs <- r:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return nil, ctx.Err()
 	case <-c.stop:
-		return 0, errors.New("connector: server closed")
+		return nil, errors.New("connector: server closed")
 	}
 	select {
 	case <-r.done:
-		return r.n, r.err
+		return r.kept, r.err
 	case <-c.stop:
 		select {
 		case <-r.done: // its round had started
-			return r.n, r.err
+			return r.kept, r.err
 		default:
-			return 0, errors.New("connector: server closed")
+			return nil, errors.New("connector: server closed")
 		}
 	}
 }

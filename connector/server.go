@@ -297,15 +297,15 @@ func (s *Server) enqueue(ctx context.Context, siteID int64, line, defConnector s
 		s.enq.done()
 		return 0, err
 	}
-	n, err := s.enq.enqueue(ctx, siteID, line, ps)
+	kept, err := s.enq.enqueue(ctx, siteID, line, ps)
 	if err != nil {
 		return 0, err
 	}
-	for _, p := range ps[:n] {
+	for _, p := range kept {
 		s.m.enqueued.WithLabelValues(p.command).Inc()
 	}
 	s.wake()
-	return n, nil
+	return len(kept), nil
 }
 
 // line builds the channel's view of a line connector.
