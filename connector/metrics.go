@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own (no global state).
@@ -55,7 +56,7 @@ func newMetrics(st *Store) *metrics {
 		}, []string{"endpoint"}),
 	}
 	m.reg.MustRegister(m.enqueued, m.duplicates, m.sends, m.failures, m.confirmed, m.deadLettered, m.sendSeconds,
-		m.requests, m.reqSeconds, &queueCollector{st: st}, prometheus.NewGoCollector())
+		m.requests, m.reqSeconds, &queueCollector{st: st}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

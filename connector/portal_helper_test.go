@@ -95,7 +95,7 @@ func (p *fakePortal) site() Site {
 func (p *fakePortal) setServer(endpoints ...string) { p.server.Store(endpoints) }
 
 func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
-	data, err, after := p.process(w, r)
+	data, after, err := p.process(w, r)
 	if data == nil && err == nil {
 		return // answered already
 	}
@@ -107,7 +107,7 @@ func (p *fakePortal) handle(w http.ResponseWriter, r *http.Request) {
 
 // process handles one packet and returns the answer; the in-flight count of its line is released before
 // the answer is written, so that the next packet for the line cannot look concurrent.
-func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, rerr error, after func()) {
+func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, after func(), rerr error) {
 	if r.URL.Path != DefaultPortalPath {
 		http.NotFound(w, r)
 		return nil, nil, nil
@@ -121,7 +121,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	}
 	fields, err := wire.ReadForm(r, 0)
 	if err != nil {
-		return nil, err, nil
+		return nil, nil, err
 	}
 	pk, err := wire.Parse(fields, wire.ToPortal)
 	if err == nil {
@@ -136,7 +136,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	}
 	if err != nil {
 		p.t.Errorf("fake portal: bad packet from the server: %v", err)
-		return nil, err, nil
+		return nil, nil, err
 	}
 	p.mu.Lock()
 	if pk.Command == CmdReceivingMessage {
@@ -154,7 +154,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		p.mu.Unlock()
 	}()
 	if p.refuse.Load() {
-		return nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test"), nil
+		return nil, nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test")
 	}
 	if pk.Command == CmdTestConnect {
 		return map[string]string{"RESULT": "OK"}, nil, nil
@@ -184,7 +184,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		return map[string]bool{"RESULT": true}, nil, nil
 	}
 	if p.async.Load() {
-		return map[string]bool{"RESULT": true}, nil, func() { p.confirm(pk.Connector, pk.Line, confirm) }
+		return map[string]bool{"RESULT": true}, func() { p.confirm(pk.Connector, pk.Line, confirm) }, nil
 	}
 	p.confirm(pk.Connector, pk.Line, confirm)
 	return map[string]bool{"RESULT": true}, nil, nil
