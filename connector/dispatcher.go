@@ -16,7 +16,6 @@ import (
 // deadline on the injected clock, or (MySQL) the poll interval.
 func (s *Server) worker(ctx context.Context) {
 	for ctx.Err() == nil {
-		wake := s.wakeChan()
 		worked, err := s.dispatchOnce(ctx)
 		s.rounds.Add(1)
 		if err != nil && ctx.Err() == nil {
@@ -25,7 +24,7 @@ func (s *Server) worker(ctx context.Context) {
 		if worked && err == nil {
 			continue
 		}
-		s.wait(ctx, wake, err != nil)
+		s.wait(ctx, s.tokens, err != nil)
 	}
 }
 
@@ -53,6 +52,9 @@ func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 // dispatchOnce claims one ready lane and settles or sends it. It reports whether there was one.
 func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	s.maybePrune(ctx)
+	if ready, err := s.store.anyReady(ctx); err != nil || !ready {
+		return false, err
+	}
 	res, err := s.store.claim(ctx, s.owner, s.cfg.Batch, s.cfg.Schedule, s.cfg.LeaseTTL, s.cfg.ConfirmTimeout)
 	if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
@@ -69,6 +71,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	if b == nil {
 		return res.worked, nil
 	}
+	s.wake() // there may be more ready lines: let another worker look
 	site, err := s.store.siteByID(ctx, b.lane.siteID)
 	// A worker keeps a busy lane for a few batches in a row (one transaction between them), then lets it
 	// go so that the other lanes get their turn.

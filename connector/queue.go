@@ -389,6 +389,17 @@ type batch struct {
 	blobs     [][]byte
 }
 
+// anyReady tells, without a write transaction, whether some lane may be ready for claim.
+func (s *Store) anyReady(ctx context.Context) (bool, error) {
+	now := s.nowMS()
+	var one int
+	err := s.rdb().QueryRowContext(ctx, `SELECT 1 FROM conn_lane WHERE idle = 0 AND next_at_ms <= ? AND lease_until_ms <= ? LIMIT 1`, now, now).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // claimResult says what a claim did.
 type claimResult struct {
 	batch       *batch // to send, with the lane leased to the caller

@@ -42,8 +42,7 @@ type Server struct {
 	url     string
 	mux     *http.ServeMux
 
-	wakeMu sync.Mutex
-	wakeCh chan struct{}
+	tokens chan struct{} // wake-ups for idle workers, one per event (see wake)
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -63,7 +62,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, log: c.Logger, owner: randomHex(8), wakeCh: make(chan struct{})}
+	s := &Server{cfg: c, log: c.Logger, owner: randomHex(8), tokens: make(chan struct{}, c.Workers)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	ok := false
 	defer func() {
@@ -273,18 +272,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
-// wake tells every waiting worker that there may be work.
+// wake tells one idle worker that there may be work (an enqueue, an unblocked line). Tokens are buffered,
+// so a worker that was about to wait finds it; a worker that claims a line passes a token on, so that
+// several ready lines wake several workers.
 func (s *Server) wake() {
-	s.wakeMu.Lock()
-	close(s.wakeCh)
-	s.wakeCh = make(chan struct{})
-	s.wakeMu.Unlock()
-}
-
-func (s *Server) wakeChan() <-chan struct{} {
-	s.wakeMu.Lock()
-	defer s.wakeMu.Unlock()
-	return s.wakeCh
+	select {
+	case s.tokens <- struct{}{}:
+	default: // every worker has a token already
+	}
 }
 
 // enqueue queues items for (site, line) through the group committer and wakes the dispatcher; it returns
