@@ -1,12 +1,8 @@
 package connector
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,31 +66,7 @@ func queuedMemory(b *testing.B, items int) (rss, peak, heap float64) {
 	time.Sleep(2 * time.Second) // the dispatcher tries the lines and blocks them
 	heap = scrape(b, c.url, "go_memstats_heap_inuse_bytes") / (1 << 20)
 	_ = scrape(b, c.url, "olctl_connector_blocked_lines") // a scrape reads the queue depths too
-	rss, peak = procMemory(b, c.cmd.Process.Pid)
+	rss, peak = c.RSS(), c.PeakRSS()
 	b.Logf("%d queued: RSS %.1f MiB (peak %.1f MiB), Go heap in use %.1f MiB, %d lines blocked", items, rss, peak, heap, qs.Blocked)
 	return rss, peak, heap
-}
-
-// procMemory reads VmRSS and VmHWM (peak RSS) of a process, in MiB.
-func procMemory(t testing.TB, pid int) (rss, peak float64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = kb / 1024
-		case "VmHWM:":
-			peak = kb / 1024
-		}
-	}
-	return rss, peak
 }

@@ -1,21 +1,17 @@
 package connector
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 )
 
@@ -56,70 +52,25 @@ func childMain() int {
 		return 1
 	}
 	s.Start()
-	fmt.Printf("URL %s\n", s.URL())
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	proctest.Ready(s.URL())
+	proctest.WaitForSignal()
 	_ = s.Close()
 	return 0
 }
 
 // child is a connector server process.
 type child struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *bytes.Buffer
-	mu     *sync.Mutex
-}
-
-type lockedBuffer struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+	*proctest.Process
+	url string
 }
 
 func startChild(t testing.TB, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
-	c := &child{cmd: cmd, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	cmd.Stderr = lockedBuffer{c.mu, c.stderr}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "URL "); ok {
-				line <- u
-			}
-		}
-	}()
-	select {
-	case c.url = <-line:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("child server did not start: %s", c.stderr)
-	}
+	p := proctest.Start(t, append([]string{childEnv + "=1"}, env...), nil)
+	c := &child{Process: p, url: p.URL}
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
 		if t.Failed() || os.Getenv("CHILD_LOGS") != "" {
-			c.mu.Lock()
-			t.Logf("child %s stderr:\n%s", c.url, c.stderr)
-			c.mu.Unlock()
+			t.Logf("child %s stderr:\n%s", c.url, c.Stderr())
 		}
 	})
 	return c
@@ -128,13 +79,7 @@ func startChild(t testing.TB, env ...string) *child {
 func (c *child) endpoint() string { return c.url + DefaultServerPath }
 
 // kill ends the process with SIGKILL and waits for it.
-func (c *child) kill(t testing.TB) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.cmd.Wait()
-}
+func (c *child) kill(testing.TB) { c.Kill() }
 
 // checkOrder fails when the first occurrences of a line's messages are not in ascending order.
 func checkOrder(t testing.TB, events []event) {

@@ -109,13 +109,19 @@ func (p *Process) Stderr() string {
 }
 
 // PeakRSS returns the child's peak resident set size (VmHWM) in MiB, or 0 where /proc does not tell.
-func (p *Process) PeakRSS() float64 {
+func (p *Process) PeakRSS() float64 { return p.status("VmHWM:") }
+
+// RSS returns the child's resident set size now (VmRSS) in MiB, or 0 where /proc does not tell.
+func (p *Process) RSS() float64 { return p.status("VmRSS:") }
+
+// status reads a "<key> <n> kB" line of /proc/<pid>/status, in MiB.
+func (p *Process) status(key string) float64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			return kb / 1024
 		}

@@ -36,8 +36,8 @@ func TestStartLinesStopKill(t *testing.T) {
 		t.Errorf("lines %q", got)
 	}
 	mu.Unlock()
-	if rss := p.PeakRSS(); rss <= 0 {
-		t.Errorf("peak RSS %v", rss)
+	if rss, peak := p.RSS(), p.PeakRSS(); rss <= 0 || peak < rss {
+		t.Errorf("RSS %v, peak %v", rss, peak)
 	}
 	p.Stop()
 	if !p.Cmd.ProcessState.Exited() || p.Cmd.ProcessState.ExitCode() != 0 {
