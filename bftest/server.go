@@ -129,15 +129,15 @@ type Server struct {
 
 	aadKey *rsa.PrivateKey // signs the access tokens of the token endpoint
 
-	mu          sync.Mutex
-	keys        []signingKey // published; the last one signs
-	records     []Record
-	changed     chan struct{} // closed and replaced when records or counts grow
-	failures    map[Endpoint][]*Failure
-	activities  map[string]map[string]bool // conversation id -> activity ids created
-	attachments map[string]attachment
-	seq         int
-	counts      map[Endpoint]int
+	mu           sync.Mutex
+	keys         []signingKey // published; the last one signs
+	records      []Record
+	changed      chan struct{} // closed and replaced when records or counts grow
+	failures     map[Endpoint][]*Failure
+	activities   map[string]map[string]bool // conversation id -> activity ids created
+	attachments  map[string]attachment
+	seq          int
+	counts       map[Endpoint]int
 	tokensIssued int
 }
 

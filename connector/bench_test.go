@@ -4,10 +4,10 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"github.com/olctl/olctl/internal/proctest"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +53,7 @@ func benchOlctl(b *testing.B, dsn string, perHook int) {
 		bodies[i] = echoItems("c"+strconv.Itoa(i%benchLines), i*perHook, min(perHook, b.N-i*perHook))
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := proctest.CPUTime()
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -83,7 +83,7 @@ func benchOlctl(b *testing.B, dsn string, perHook int) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
 	packets, _, _, _ := p.counts()
 	b.ReportMetric(float64(b.N)/float64(packets), "items/packet")
 }
@@ -99,7 +99,7 @@ func benchGoqite(b *testing.B, db *sqldb.DB) {
 		bodies[i] = echoItems("c"+strconv.Itoa(i%benchLines), i, 1)
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := proctest.CPUTime()
 	start := time.Now()
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
@@ -147,14 +147,5 @@ func benchGoqite(b *testing.B, db *sqldb.DB) {
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
-}
-
-// cpuTime is the CPU time (user + system) the process used so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
 }

@@ -1,6 +1,7 @@
 package emoji
 
 import (
+	"github.com/olctl/olctl/internal/proctest"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -263,11 +264,11 @@ func TestAdversarialLinear(t *testing.T) {
 	c := New(WithSmileys(true))
 	for name, in := range adversarial(1 << 20) {
 		t.Run(name, func(t *testing.T) {
-			start := cpuTime()
+			start := proctest.CPUTime()
 			out := c.ToIcons(in)
 			back := c.FromIcons(out)
 			_ = c.FromIcons(in)
-			if d := cpuTime() - start; d > bound {
+			if d := proctest.CPUTime() - start; d > bound {
 				t.Errorf("%s: %v of CPU for 1 MiB, want under %v", name, d, bound)
 			}
 			if utf8.ValidString(in) && (!utf8.ValidString(out) || !utf8.ValidString(back)) {

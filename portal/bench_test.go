@@ -3,12 +3,12 @@ package portal_test
 import (
 	"context"
 	"fmt"
+	"github.com/olctl/olctl/internal/proctest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,7 +66,7 @@ func load(b *testing.B, url string, src *packetSource) {
 	b.SetParallelism(4)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), proctest.CPUTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(src.body(b)))
@@ -85,7 +85,7 @@ func load(b *testing.B, url string, src *packetSource) {
 		}
 	})
 	secs := time.Since(start).Seconds()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/secs, "packets/s")
 	b.ReportMetric(float64(10*b.N)/secs, "items/s")
 }
@@ -132,14 +132,4 @@ func BenchmarkInput(b *testing.B) {
 		src := &packetSource{send: routertest.NewSender(b, md5Creds, nil, "botframework.skype", "3")}
 		load(b, srv.URL, src)
 	})
-}
-
-// cpuTime is the CPU time (user and system) the process used so far: the load tests share the machine, and
-// CPU per packet says more than wall time when other processes compete for the cores.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -3,11 +3,11 @@ package router_test
 import (
 	"context"
 	"fmt"
+	"github.com/olctl/olctl/internal/proctest"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,7 +41,7 @@ func benchHTTP(b *testing.B, url, body string) {
 	b.SetParallelism(4)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), proctest.CPUTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
@@ -60,7 +60,7 @@ func benchHTTP(b *testing.B, url, body string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "packets/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each bound
@@ -99,14 +99,4 @@ func BenchmarkInput(b *testing.B) {
 		defer srv.Close()
 		benchHTTP(b, srv.URL, body)
 	})
-}
-
-// cpuTime is the CPU time (user and system) the process used so far: the machine is shared, and CPU per
-// packet says more than wall time when other processes compete for the cores.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
