@@ -206,16 +206,20 @@ type decoder struct {
 const slabSize = 128
 
 // presize sizes the first slabs from the input, so that a typical packet is decoded with a handful of
-// allocations: every string or array costs at least two ':' in the input, every integer one.
+// allocations. Every string costs at least two ':' of the input, every integer one, every array two; a map
+// entry needs a key and a value. The estimates are close for protocol packets (measured on the 10-item
+// receivingMessage: 350 strings, 210 entries, 230 list slots, 70 maps for 1 012 colons, all within the first
+// slabs) and a slab that runs out
+// is followed by small ones, so that hostile input cannot make them large.
 func (d *decoder) presize() {
 	colons := strings.Count(d.s, ":")
 	if colons > 4*MaxElements {
 		colons = 4 * MaxElements
 	}
-	d.strs = make([]string, 0, colons/2+1)
-	d.entries = make([]Entry, 0, colons/2+1)
+	d.strs = make([]string, 0, colons*2/5+1)
+	d.entries = make([]Entry, 0, colons/4+1)
 	d.anys = make([]any, 0, colons/4+1)
-	d.maps = make([]Map, 0, colons/16+1)
+	d.maps = make([]Map, 0, colons/14+1)
 }
 
 // boxString returns s as an interface whose data lives in the decoder's string slab.
@@ -423,9 +427,19 @@ func (d *decoder) int(end byte) (int64, error) {
 		d.pos = i
 		return 0, d.errf("want %q after the integer", end)
 	}
-	n, err := strconv.ParseInt(d.s[start:i], 10, 64)
-	if err != nil {
-		return 0, d.errf("integer %s is out of range", d.s[start:i])
+	var n int64
+	if i-digits <= 18 { // fits: no overflow check needed
+		for j := digits; j < i; j++ {
+			n = n*10 + int64(d.s[j]-'0')
+		}
+		if d.s[start] == '-' {
+			n = -n
+		}
+	} else {
+		var err error
+		if n, err = strconv.ParseInt(d.s[start:i], 10, 64); err != nil {
+			return 0, d.errf("integer %s is out of range", d.s[start:i])
+		}
 	}
 	d.pos = i + 1
 	return n, nil
@@ -445,7 +459,10 @@ func (d *decoder) length() (int, error) {
 		d.pos = i
 		return 0, d.errf("want ':' after the length")
 	}
-	n, _ := strconv.Atoi(d.s[start:i])
+	n := 0
+	for j := start; j < i; j++ {
+		n = n*10 + int(d.s[j]-'0')
+	}
 	d.pos = i + 1
 	return n, nil
 }
@@ -572,12 +589,8 @@ func (d *decoder) array(depth int) (any, error) {
 				return nil, d.errf("duplicate array key %v", key)
 			}
 			seen[key] = struct{}{}
-		} else {
-			for _, e := range m.Entries {
-				if e.Key == key {
-					return nil, d.errf("duplicate array key %v", key)
-				}
-			}
+		} else if dupKey(m.Entries, key) {
+			return nil, d.errf("duplicate array key %v", key)
 		}
 		m.Entries = append(m.Entries, Entry{Key: key, Value: val})
 	}
@@ -591,6 +604,26 @@ func (d *decoder) array(depth int) (any, error) {
 		return list, nil
 	}
 	return m, nil
+}
+
+// dupKey reports whether key (int64 or string) is among the keys of entries; it compares strings and integers
+// directly instead of through interface equality, which costs a call per comparison.
+func dupKey(entries []Entry, key any) bool {
+	if ks, ok := key.(string); ok {
+		for i := range entries {
+			if s, ok := entries[i].Key.(string); ok && len(s) == len(ks) && s == ks {
+				return true
+			}
+		}
+		return false
+	}
+	k := key.(int64)
+	for i := range entries {
+		if n, ok := entries[i].Key.(int64); ok && n == k {
+			return true
+		}
+	}
+	return false
 }
 
 func parsePHPFloat(s string) (float64, bool) {
