@@ -25,7 +25,8 @@ import (
 // test's clock) and can answer them badly instead of the portal.
 type faultyPortal struct {
 	clk clock.Clock
-	// fault: "" (pass), "down" (503), "500", "okfalse" (200 with OK:false).
+	// fault: "" (pass), "down" (503), "500", "okfalse" (200 with OK:false), "hang" (no answer until the
+	// sender gives up).
 	fault    atomic.Value
 	mu       sync.Mutex
 	attempts []time.Time
@@ -55,6 +56,9 @@ func (f *faultyPortal) wrap(h http.Handler) http.Handler {
 				return
 			case "500":
 				http.Error(w, "internal error", http.StatusInternalServerError)
+				return
+			case "hang":
+				<-r.Context().Done()
 				return
 			case "okfalse":
 				w.Header().Set("Content-Type", "application/json")
@@ -177,10 +181,11 @@ func TestPortalDown24h(t *testing.T) {
 	s.queueEmpty(ctx, t)
 }
 
-// TestPortalFaults: a portal answering 500, OK:false, not confirming, or confirming half a batch blocks the line
-// for the first period; when it recovers every message arrives and fires its event exactly once.
+// TestPortalFaults: a portal answering 500, OK:false, hanging without an answer, accepting without confirming
+// (past confirmTimeout), or confirming half a batch blocks the line for the first period; when it recovers
+// every message arrives and fires its event exactly once.
 func TestPortalFaults(t *testing.T) {
-	for _, fault := range []string{"500", "okfalse", "noconfirm", "half"} {
+	for _, fault := range []string{"500", "okfalse", "hang", "noconfirm", "half"} {
 		t.Run(fault, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -189,7 +194,8 @@ func TestPortalFaults(t *testing.T) {
 			fp := &faultyPortal{clk: clk}
 			cf := &confirmFault{}
 			s := startSystem(t, systemConfig{mode: modes()[1], serverDB: testdb.SQLite(t), portalDB: testdb.SQLite(t),
-				clock: clk, bfOptions: []bftest.Option{bftest.WithClock(clk)}, batch: 10, confirm: 30 * time.Second, portalWrap: fp.wrap,
+				clock: clk, bfOptions: []bftest.Option{bftest.WithClock(clk)}, batch: 10, confirm: 30 * time.Second,
+				sendTO: 500 * time.Millisecond, portalWrap: fp.wrap,
 				confirmWrap: func(c portal.Confirmer) portal.Confirmer { cf.next = c; return cf }})
 			s.connect(ctx, t, lineID)
 			switch fault {

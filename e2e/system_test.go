@@ -131,6 +131,7 @@ type systemConfig struct {
 	clock     clock.Clock
 	batch     int
 	confirm   time.Duration
+	sendTO    time.Duration
 	schedule  []time.Duration
 	bfOptions []bftest.Option
 	// portalWrap wraps the portal's handler and confirmWrap its confirmations (fault injection).
@@ -174,6 +175,7 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 		Channels:       channels,
 		Batch:          cfg.batch,
 		ConfirmTimeout: cfg.confirm,
+		SendTimeout:    cfg.sendTO,
 		Schedule:       cfg.schedule,
 		Clock:          cfg.clock,
 		Logger:         logger,
