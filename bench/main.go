@@ -176,11 +176,14 @@ func markdown(env Env, cs []Comparison, figs []Figure) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText())
 	}
 	if len(figs) > 0 {
-		b.WriteString("\nResource use (no baseline):\n\n| what | measured | goal | met |\n|---|---|---|---|\n")
+		b.WriteString("\nAbsolute figures (rates and resources with a goal of their own, no baseline):\n\n| what | measured | goal | met |\n|---|---|---|---|\n")
 		for _, f := range figs {
 			v, met := f.Text()
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", f.Title, v, f.Goal, met)
 		}
 	}
+	b.WriteString("\nThe machine is a shared 2-core VM: the same ratio moves by 10–30 % from run to run (both sides of a\n" +
+		"comparison run in the same `go test` process, one after the other, so load hits them unevenly). Goals marked\n" +
+		"\"no\" are not met; the issues' closing notes say why and what would close them.\n")
 	return b.String()
 }
