@@ -355,7 +355,9 @@ func (w *writer) finish(text string) string {
 // closing colon and the emoji, or -1. It reads at most the longest shortname's length and stops at whitespace.
 func (t *tables) shortnameAt(text string, i int) (int, int32) {
 	limit := min(len(text), i+t.maxShort)
+	h := fnvStep(fnvOffset, ':') // the hash of the candidate, computed on the way (see strTable)
 	for j := i + 1; j < limit; j++ {
+		h = fnvStep(h, text[j])
 		switch shortStop[text[j]] {
 		case stopSpace:
 			return 0, -1
@@ -363,7 +365,7 @@ func (t *tables) shortnameAt(text string, i int) (int, int32) {
 			if j == i+1 {
 				return 0, -1
 			}
-			idx := t.short.get(text[i : j+1])
+			idx := t.short.getHashed(text[i:j+1], fnvFinish(h))
 			if idx < 0 {
 				return 0, -1
 			}

@@ -2,7 +2,6 @@ package emoji
 
 import (
 	"cmp"
-	"hash/maphash"
 	"maps"
 	"slices"
 	"strconv"
@@ -292,7 +291,6 @@ func (t *tables) child(n int32, r rune) int32 {
 // strTable is an open-addressing hash table from strings (kept in the blob) to emoji indexes. Unlike a Go map
 // of strings it holds no pointers besides the blob.
 type strTable struct {
-	seed    maphash.Seed
 	slots   []uint64 // 0: empty; else high 32 bits of the hash << 32 | entry index + 1
 	mask    uint64
 	entries []strEntry
@@ -310,11 +308,11 @@ func newStrTable(m map[string]int32, intern func(string) span) strTable {
 	for size < 2*len(m) {
 		size *= 2
 	}
-	t := strTable{seed: maphash.MakeSeed(), slots: make([]uint64, size), mask: uint64(size - 1)}
+	t := strTable{slots: make([]uint64, size), mask: uint64(size - 1)}
 	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		t.entries = append(t.entries, strEntry{key: intern(k), val: m[k]})
-		h := maphash.String(t.seed, k)
+		h := strHash(k)
 		i := h & t.mask
 		for t.slots[i] != 0 {
 			i = (i + 1) & t.mask
@@ -324,9 +322,33 @@ func newStrTable(m map[string]int32, intern func(string) span) strTable {
 	return t
 }
 
+// The table's hash is FNV-1a with a final mix: the scanner computes it while it walks a candidate, so a lookup
+// costs no second pass over the key. The keys are fixed (the code map), so a query can only probe, never fill,
+// the table: a hostile text cannot make lookups slower than a probe sequence of a half-empty table.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvStep adds byte b to the running hash h (start with fnvOffset).
+func fnvStep(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
+
+// fnvFinish mixes the high bits into the low ones, which index the slots.
+func fnvFinish(h uint64) uint64 { return h ^ h>>29 ^ h>>47 }
+
+func strHash(s string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(s); i++ {
+		h = fnvStep(h, s[i])
+	}
+	return fnvFinish(h)
+}
+
 // get returns the value of key, or -1.
-func (t *strTable) get(key string) int32 {
-	h := maphash.String(t.seed, key)
+func (t *strTable) get(key string) int32 { return t.getHashed(key, strHash(key)) }
+
+// getHashed is get with the key's strHash already computed.
+func (t *strTable) getHashed(key string, h uint64) int32 {
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
@@ -343,7 +365,11 @@ func (t *strTable) get(key string) int32 {
 
 // getBytes is get for a key in a byte slice; it does not allocate.
 func (t *strTable) getBytes(key []byte) int32 {
-	h := maphash.Bytes(t.seed, key)
+	h := uint64(fnvOffset)
+	for _, b := range key {
+		h = fnvStep(h, b)
+	}
+	h = fnvFinish(h)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
