@@ -129,7 +129,7 @@ func normalizeKey(key any) any {
 // phpIntKey reports whether s is a string PHP stores as an integer array key: "0", or an optional "-"
 // followed by a non-zero digit and more digits, within int64.
 func phpIntKey(s string) (int64, bool) {
-	if s == "" || len(s) > 20 {
+	if s == "" || len(s) > 20 || (s[0] > '9' || s[0] < '0') && s[0] != '-' {
 		return 0, false
 	}
 	i := 0
@@ -411,35 +411,34 @@ func (d *decoder) value(depth int) (any, error) {
 
 // int reads a decimal int64 ended by end: an optional sign and at least one digit.
 func (d *decoder) int(end byte) (int64, error) {
-	start := d.pos
-	i := d.pos
-	if i < len(d.s) && (d.s[i] == '-' || d.s[i] == '+') {
+	s, start := d.s, d.pos
+	i := start
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
 		i++
 	}
 	digits := i
-	for i < len(d.s) && d.s[i] >= '0' && d.s[i] <= '9' {
-		i++
+	var n int64
+	for ; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			break
+		}
+		n = n*10 + int64(c) // wraps past 18 digits: parsed again below
 	}
 	if i == digits {
 		return 0, d.errf("want an integer")
 	}
-	if i >= len(d.s) || d.s[i] != end {
+	if i >= len(s) || s[i] != end {
 		d.pos = i
 		return 0, d.errf("want %q after the integer", end)
 	}
-	var n int64
-	if i-digits <= 18 { // fits: no overflow check needed
-		for j := digits; j < i; j++ {
-			n = n*10 + int64(d.s[j]-'0')
-		}
-		if d.s[start] == '-' {
-			n = -n
-		}
-	} else {
+	if i-digits > 18 {
 		var err error
-		if n, err = strconv.ParseInt(d.s[start:i], 10, 64); err != nil {
-			return 0, d.errf("integer %s is out of range", d.s[start:i])
+		if n, err = strconv.ParseInt(s[start:i], 10, 64); err != nil {
+			return 0, d.errf("integer %s is out of range", s[start:i])
 		}
+	} else if s[start] == '-' {
+		n = -n
 	}
 	d.pos = i + 1
 	return n, nil
@@ -447,21 +446,21 @@ func (d *decoder) int(end byte) (int64, error) {
 
 // length reads a non-negative length ended by ':'.
 func (d *decoder) length() (int, error) {
-	start := d.pos
-	i := d.pos
-	for i < len(d.s) && d.s[i] >= '0' && d.s[i] <= '9' {
-		i++
+	s, start := d.s, d.pos
+	i, n := start, 0
+	for ; i < len(s) && i-start <= 10; i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			break
+		}
+		n = n*10 + int(c)
 	}
 	if i == start || i-start > 10 {
 		return 0, d.errf("want a length")
 	}
-	if i >= len(d.s) || d.s[i] != ':' {
+	if i >= len(s) || s[i] != ':' {
 		d.pos = i
 		return 0, d.errf("want ':' after the length")
-	}
-	n := 0
-	for j := start; j < i; j++ {
-		n = n*10 + int(d.s[j]-'0')
 	}
 	d.pos = i + 1
 	return n, nil
