@@ -313,7 +313,7 @@ func (b *binder) goMap(src any, dv reflect.Value) error {
 	mt := dv.Type()
 	out := reflect.MakeMapWithSize(mt, len(list)+len(entries))
 	put := func(k any, v any) error {
-		ks := fmt.Sprint(k)
+		ks := keyString(k)
 		b.push(ks)
 		defer b.pop()
 		kv := reflect.New(mt.Key()).Elem()
@@ -363,7 +363,7 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 		}
 	}
 	for _, e := range entries {
-		ks := fmt.Sprint(e.Key)
+		ks := keyString(e.Key)
 		f := matchField(fields, ks)
 		if f == nil {
 			if rest.IsValid() {
@@ -387,6 +387,19 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 		b.pop()
 	}
 	return nil
+}
+
+// keyString is an array key (string or int64, as decoded) as text, without fmt's reflection.
+func keyString(k any) string {
+	switch k := k.(type) {
+	case string:
+		return k
+	case int64:
+		return strconv.FormatInt(k, 10)
+	case int:
+		return strconv.Itoa(k)
+	}
+	return fmt.Sprint(k)
 }
 
 func matchField(fields []fieldInfo, key string) *fieldInfo {

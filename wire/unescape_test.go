@@ -51,3 +51,39 @@ func BenchmarkUnescape(b *testing.B) {
 		}
 	})
 }
+
+func TestParseFormInPlaceMatchesParseForm(t *testing.T) {
+	for _, in := range []string{"", "a=1", "a=1&b=2", "&&a=1&", "a", "a=&=b", "BX_COMMAND=%zz", "a=1&a=2", "x=%",
+		"DATA=" + url.QueryEscape("YTox+Ontp/OjA7=") + "&BX_HASH=abc", "n%41me=v%41lue+x", "%3D=%26"} {
+		checkParseFormInPlace(t, in)
+	}
+}
+
+func FuzzParseFormInPlace(f *testing.F) {
+	for _, s := range []string{"a=1&b=2", "BX_COMMAND=%zz", "a=1&a=2", "DATA=" + url.QueryEscape("YTox+Ontp/OjA7=")} {
+		f.Add(s)
+	}
+	f.Fuzz(checkParseFormInPlace)
+}
+
+func checkParseFormInPlace(t *testing.T, in string) {
+	want, wantErr := ParseForm(in)
+	got, err := parseFormInPlace([]byte(in))
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("%q: error %v, want %v", in, err, wantErr)
+	}
+	if err != nil {
+		if CodeOf(err) != CodeOf(wantErr) {
+			t.Fatalf("%q: code %s, want %s", in, CodeOf(err), CodeOf(wantErr))
+		}
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%q: %v, want %v", in, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%q: field %d %+v, want %+v", in, i, got[i], want[i])
+		}
+	}
+}
