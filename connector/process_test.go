@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,8 +42,15 @@ func childMain() int {
 			sites = append(sites, Site{LicenceKey: k})
 		}
 	}
+	// CHILD_SCHEDULE_MS: every block of the schedule this long (a missed confirmation of a batch in flight at
+	// a SIGKILL is retried soon instead of after the default minute).
+	var schedule []time.Duration
+	if d := ms("CHILD_SCHEDULE_MS", 0); d > 0 {
+		schedule = slices.Repeat([]time.Duration{d}, len(DefaultSchedule))
+	}
 	s, err := NewServer(Config{
-		DSN: os.Getenv("CHILD_DSN"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4), Batch: atoi("CHILD_BATCH", 50),
+		Schedule: schedule,
+		DSN:      os.Getenv("CHILD_DSN"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4), Batch: atoi("CHILD_BATCH", 50),
 		SendTimeout: ms("CHILD_SEND_MS", 2000), LeaseTTL: ms("CHILD_LEASE_MS", 3000), PollInterval: ms("CHILD_POLL_MS", 20),
 		ConfirmTimeout: ms("CHILD_CONFIRM_MS", 5000), NoDispatch: os.Getenv("CHILD_NODISPATCH") == "1",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -108,7 +116,8 @@ func TestCrashSafetyKill9(t *testing.T) {
 		const lines, perHook, kills = 4, 100, 3
 		total := crashItems()
 		p := newFakePortal(t, "key-crash", nil)
-		env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-crash", "CHILD_SEND_MS=1000", "CHILD_LEASE_MS=1500"}
+		env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-crash", "CHILD_SEND_MS=1000", "CHILD_LEASE_MS=1500",
+			"CHILD_SCHEDULE_MS=300"}
 		// Queue everything with a server that does not dispatch, one goroutine per line so that the order
 		// of each line is defined; then kill it too.
 		c := startChild(t, append(env, "CHILD_NODISPATCH=1")...)
