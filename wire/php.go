@@ -467,6 +467,24 @@ func (d *decoder) length() (int, error) {
 }
 
 func (d *decoder) str() (string, error) {
+	// Fast path for the common shape `:<1–4 digits>:"<n bytes>";`; anything else (and every error) goes the
+	// long way below, which says what is wrong and where.
+	if s, p := d.s, d.pos; p < len(s) && s[p] == ':' {
+		q, n := p+1, 0
+		for ; q < len(s) && q-p <= 4; q++ {
+			c := s[q] - '0'
+			if c > 9 {
+				break
+			}
+			n = n*10 + int(c)
+		}
+		if q > p+1 && q+1 < len(s) && s[q] == ':' && s[q+1] == '"' {
+			if start := q + 2; n <= len(s)-start-2 && s[start+n] == '"' && s[start+n+1] == ';' {
+				d.pos = start + n + 2
+				return s[start : start+n], nil
+			}
+		}
+	}
 	if !d.eat(':') {
 		return "", d.expectFail(':')
 	}
