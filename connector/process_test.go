@@ -60,8 +60,8 @@ func childMain() int {
 		return 1
 	}
 	s.Start()
-	proctest.Ready(s.URL())
-	proctest.WaitForSignal()
+	wait := proctest.Ready(s.URL())
+	wait()
 	_ = s.Close()
 	return 0
 }

@@ -59,8 +59,8 @@ func runChildPortal() int {
 	}
 	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
-	proctest.Ready("http://" + addr)
-	proctest.WaitForSignal()
+	wait := proctest.Ready("http://" + addr)
+	wait()
 	_ = srv.Close()
 	_ = p.Close()
 	return 0

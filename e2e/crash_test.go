@@ -73,8 +73,8 @@ func runChildConnector() int {
 		return 1
 	}
 	srv.Start()
-	proctest.Ready(srv.URL())
-	proctest.WaitForSignal()
+	wait := proctest.Ready(srv.URL())
+	wait()
 	_ = srv.Close()
 	return 0
 }

@@ -1,7 +1,7 @@
 // Package proctest runs a test binary again as a child process, so that tests can stop a server the hard way
 // (SIGKILL) and restart it, and measure it as a process (peak RSS). The child is the same binary: its TestMain
 // looks at an environment variable the parent sets, runs the server instead of the tests, announces itself with
-// Ready and blocks in WaitForSignal.
+// Ready and blocks in the function Ready returns.
 package proctest
 
 import (
@@ -129,12 +129,12 @@ func (p *Process) status(key string) float64 {
 	return 0
 }
 
-// Ready is called by the child when it serves: it tells the parent its URL.
-func Ready(url string) { fmt.Println(readyPrefix + url) }
-
-// WaitForSignal is called by the child after Ready: it returns when the parent asks it to end.
-func WaitForSignal() {
+// Ready is called by the child when it serves: it tells the parent its URL and returns the function that waits
+// until the parent asks the child to end (SIGTERM or interrupt). The signals are caught before the parent hears
+// of the child, so a Stop right after Start always finds the handler in place.
+func Ready(url string) (wait func()) {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	fmt.Println(readyPrefix + url)
+	return func() { <-sig }
 }

@@ -9,9 +9,9 @@ import (
 
 func TestMain(m *testing.M) {
 	if os.Getenv("PROCTEST_CHILD") == "1" {
-		Ready("http://child.invalid")
+		wait := Ready("http://child.invalid")
 		os.Stdout.WriteString("hello from the child\n")
-		WaitForSignal()
+		wait()
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
