@@ -3,14 +3,11 @@ package portal_test
 import (
 	"context"
 	"fmt"
-	"github.com/olctl/olctl/internal/proctest"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
@@ -60,34 +57,8 @@ func (c *countingConfirmer) ConfirmDelivered(_ context.Context, _, _ string, ite
 
 // load posts fresh packets from parallel clients for b.N requests and reports packets/s and items/s.
 func load(b *testing.B, url string, src *packetSource) {
-	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	b.SetParallelism(4)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), proctest.CPUTime()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(src.body(b)))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
-	secs := time.Since(start).Seconds()
-	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
-	b.ReportMetric(float64(b.N)/secs, "packets/s")
-	b.ReportMetric(float64(10*b.N)/secs, "items/s")
+	elapsed := routertest.Load(b, url, func() string { return src.body(b) })
+	b.ReportMetric(float64(10*b.N)/elapsed.Seconds(), "items/s")
 }
 
 // BenchmarkInput measures receivingMessage packets of 10 new items each (users cached, no files) through

@@ -3,13 +3,10 @@ package router_test
 import (
 	"context"
 	"fmt"
-	"github.com/olctl/olctl/internal/proctest"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
@@ -34,33 +31,8 @@ func tenItems() []any {
 
 // benchHTTP posts body to url from parallel clients for b.N requests and reports packets/s.
 func benchHTTP(b *testing.B, url, body string) {
-	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
-	defer tr.CloseIdleConnections()
-	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	b.SetBytes(int64(len(body)))
-	b.SetParallelism(4)
-	b.ReportAllocs()
-	b.ResetTimer()
-	start, cpu0 := time.Now(), proctest.CPUTime()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := c.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "packets/s")
-	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	routertest.Load(b, url, func() string { return body })
 }
 
 // BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each bound
