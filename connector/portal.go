@@ -439,24 +439,21 @@ func (s *Server) mListConnector(context.Context, *call) (any, error) {
 	return out, nil
 }
 
-// lineArg is the line id of infoConnectorsLine/deleteLine: the first argument, else LINE.
-func (c *call) lineArg() (string, error) {
+// argLines returns the line connectors of the line infoConnectorsLine and deleteLine are about: the first
+// argument, else LINE.
+func (s *Server) argLines(ctx context.Context, c *call) ([]*lineRec, error) {
 	line := scalarString(c.arg(0))
 	if line == "" {
 		line = c.line
 	}
 	if line == "" || len(line) > maxLineLen {
-		return "", wire.Errorf(wire.CodeBadPacket, "the line id (first argument or LINE) is missing or too long")
+		return nil, wire.Errorf(wire.CodeBadPacket, "the line id (first argument or LINE) is missing or too long")
 	}
-	return line, nil
+	return s.store.linesOf(ctx, c.site.id, line)
 }
 
 func (s *Server) mInfoConnectorsLine(ctx context.Context, c *call) (any, error) {
-	line, err := c.lineArg()
-	if err != nil {
-		return nil, err
-	}
-	ls, err := s.store.linesOf(ctx, c.site.id, line)
+	ls, err := s.argLines(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -468,11 +465,7 @@ func (s *Server) mInfoConnectorsLine(ctx context.Context, c *call) (any, error) 
 }
 
 func (s *Server) mDeleteLine(ctx context.Context, c *call) (any, error) {
-	line, err := c.lineArg()
-	if err != nil {
-		return nil, err
-	}
-	ls, err := s.store.linesOf(ctx, c.site.id, line)
+	ls, err := s.argLines(ctx, c)
 	if err != nil {
 		return nil, err
 	}
