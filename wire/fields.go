@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"unsafe"
 )
 
@@ -83,29 +82,7 @@ func appendQueryEscape(dst []byte, s string) []byte {
 // ParseForm decodes an application/x-www-form-urlencoded body into fields, keeping their order. A field
 // that appears twice or a bad escape is BAD_PACKET.
 func ParseForm(body string) (Fields, error) {
-	n := strings.Count(body, "&") + 1
-	out := make(Fields, 0, n)
-	for body != "" {
-		var pair string
-		pair, body, _ = strings.Cut(body, "&")
-		if pair == "" {
-			continue
-		}
-		rawName, rawValue, _ := strings.Cut(pair, "=")
-		name, err := unescape(rawName)
-		if err != nil {
-			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form field name %.40q", rawName), Err: err}
-		}
-		value, err := unescape(rawValue)
-		if err != nil {
-			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form value of field %s", name), Err: err}
-		}
-		if _, dup := out.Lookup(name); dup {
-			return nil, Errorf(CodeBadPacket, "field %s appears twice", name)
-		}
-		out = append(out, Field{Name: name, Value: value})
-	}
-	return out, nil
+	return parseFormInPlace([]byte(body))
 }
 
 // DefaultMaxBody is the default cap of a packet body (8 MiB).
@@ -146,7 +123,7 @@ func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
 	return parseFormInPlace(buf.Bytes())
 }
 
-// parseFormInPlace is ParseForm on a body the caller gives away: names and values are unescaped in place (a
+// parseFormInPlace parses a body the caller gives away: names and values are unescaped in place (a
 // decoded field is never longer than its escaped form, so the writes stay behind the reads) and the fields share
 // the buffer's memory, which is never written again. A packet is read with one allocation for its body.
 func parseFormInPlace(b []byte) (Fields, error) {
@@ -169,8 +146,11 @@ func parseFormInPlace(b []byte) (Fields, error) {
 		}
 		ns := w
 		var err error
-		if w, err = unescapeTo(b, w, r, nameEnd); err != nil {
-			return nil, &Error{Code: CodeBadPacket, Message: "bad form field name", Err: err}
+		if err = checkEscapes(b[r:nameEnd]); err == nil {
+			w, err = unescapeTo(b, w, r, nameEnd)
+		}
+		if err != nil { // checked before any write: the raw name is intact
+			return nil, &Error{Code: CodeBadPacket, Message: fmt.Sprintf("bad form field name %.40q", b[r:nameEnd]), Err: err}
 		}
 		name := sharedString(b, ns, w)
 		vs := w
@@ -223,6 +203,21 @@ func unescapeTo(b []byte, w, r, end int) (int, error) {
 	return w, nil
 }
 
+// checkEscapes reports the first bad escape of b, as url.QueryUnescape would.
+func checkEscapes(b []byte) error {
+	for i := bytes.IndexByte(b, '%'); i >= 0; {
+		if i+2 >= len(b) || unhex[b[i+1]] == 0xff || unhex[b[i+2]] == 0xff {
+			return url.EscapeError(string(b[i:min(i+3, len(b))]))
+		}
+		j := bytes.IndexByte(b[i+3:], '%')
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
+	return nil
+}
+
 // sharedString is b[from:to] as a string sharing b's memory.
 func sharedString(b []byte, from, to int) string {
 	if to <= from {
@@ -244,42 +239,6 @@ func HTTPStatus(err error) int {
 		}
 	}
 	return http.StatusOK
-}
-
-// unescape decodes one form-encoded name or value ('+' is a space, %XX a byte) exactly as url.QueryUnescape
-// does, in one pass and one allocation (none when there is nothing to decode): a packet's DATA is base64, whose
-// '+', '/' and '=' all arrive escaped, and url.QueryUnescape's two passes and byte-wise builder were the largest
-// single cost of reading a packet.
-func unescape(s string) (string, error) {
-	i := 0
-	for i < len(s) && s[i] != '%' && s[i] != '+' {
-		i++
-	}
-	if i == len(s) {
-		return s, nil
-	}
-	buf := make([]byte, len(s))
-	j := copy(buf, s[:i])
-	for i < len(s) {
-		c := s[i]
-		switch c {
-		case '%':
-			if i+2 >= len(s) || unhex[s[i+1]] == 0xff || unhex[s[i+2]] == 0xff {
-				return "", url.EscapeError(s[i:min(i+3, len(s))])
-			}
-			buf[j] = unhex[s[i+1]]<<4 | unhex[s[i+2]]
-			i += 3
-		case '+':
-			buf[j] = ' '
-			i++
-		default:
-			buf[j] = c
-			i++
-		}
-		j++
-	}
-	// buf is never written again: the string shares it instead of copying it.
-	return unsafe.String(&buf[0], j), nil
 }
 
 // unhex maps a hex digit to its value and anything else to 0xff.
