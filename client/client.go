@@ -418,15 +418,9 @@ func (c *Client) attempt(ctx context.Context, fields wire.Fields, cc callConfig)
 		}
 		return attemptOutcome{err: e}
 	}
-	res := &Result{Raw: env.Data, StatusCode: status, Header: header} // Unmarshal copied DATA out of the pooled buffer
-	if len(env.Data) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(env.Data))
-		dec.UseNumber()
-		if err := dec.Decode(&res.Data); err != nil { // cannot happen after ParseResponse, but never trust that
-			return attemptOutcome{err: &Error{StatusCode: status, Header: header,
-				Errors: []*wire.Error{wire.Errorf(wire.CodeEmptyServerResponse, "DATA does not decode: %v", err)}}}
-		}
-	}
+	// Unmarshal copied DATA out of the pooled buffer and checked it is valid JSON; Result.Data decodes it
+	// only when asked.
+	res := &Result{Raw: env.Data, StatusCode: status, Header: header}
 	return attemptOutcome{res: res}
 }
 

@@ -68,9 +68,9 @@ func TestCallSendsSignedPacketInOrder(t *testing.T) {
 			if ua := p.Header.Get("User-Agent"); ua != DefaultUserAgent {
 				t.Errorf("User-Agent %q", ua)
 			}
-			d, ok := res.Data.(map[string]any)
+			d, ok := res.Data().(map[string]any)
 			if !ok || d["echo"] != "saveSettings" || d["n"] != json.Number("12345678901234") {
-				t.Errorf("Data = %#v", res.Data)
+				t.Errorf("Data = %#v", res.Data())
 			}
 			var typed struct {
 				Echo string `json:"ECHO"`

@@ -197,7 +197,7 @@ func TestFireAndForget(t *testing.T) {
 				t.Errorf("%d requests: a write was retried", fs.count())
 			}
 			res, err := c.CallWith(ctxT(t), "custom", nil, FireAndForget())
-			if tt.wantErr == nil && (err != nil || res.Data != nil || res.StatusCode != 200) {
+			if tt.wantErr == nil && (err != nil || res.Data() != nil || res.StatusCode != 200) {
 				t.Errorf("FireAndForget option: %+v, %v", res, err)
 			}
 		})

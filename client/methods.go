@@ -101,7 +101,7 @@ func (c *Client) TestConnect(ctx context.Context, opts ...CallOption) error {
 		return err
 	}
 	cc := c.callConfig(method, opts)
-	switch x := res.Data.(type) {
+	switch x := res.Data().(type) {
 	case bool:
 		if !x {
 			return c.resultError(method, cc, res, wire.Errorf(wire.CodeFailedTestConnector, "the server answered false"))
@@ -298,7 +298,7 @@ func (c *Client) callData(ctx context.Context, method string, args []any, opts [
 	if err != nil {
 		return nil, err
 	}
-	if b, ok := res.Data.(bool); ok && b {
+	if b, ok := res.Data().(bool); ok && b {
 		return Data{}, nil // a bare true: success without details
 	}
 	var d Data

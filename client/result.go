@@ -10,16 +10,29 @@ import (
 
 // Result is a successful answer.
 type Result struct {
-	// Data is the answer's DATA decoded from JSON (numbers as json.Number, objects as map[string]any); nil when
-	// the answer had none or the call was fire-and-forget.
-	Data any
-	// Raw is DATA exactly as received.
+	// Raw is DATA exactly as received; empty when the answer had none or the call was fire-and-forget.
 	Raw json.RawMessage
 	// StatusCode and Header are those of the HTTP answer.
 	StatusCode int
 	Header     http.Header
 	// Attempts is the number of HTTP attempts the call took.
 	Attempts int
+}
+
+// Data returns DATA decoded from JSON (numbers as json.Number, objects as map[string]any, arrays as []any);
+// nil when the answer had none or the call was fire-and-forget. It is decoded on each call, only when asked
+// for: most callers use Decode or Raw.
+func (r *Result) Data() any {
+	if r == nil || len(r.Raw) == 0 {
+		return nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(r.Raw))
+	dec.UseNumber()
+	if dec.Decode(&v) != nil { // Raw was checked when the answer was parsed
+		return nil
+	}
+	return v
 }
 
 // Decode decodes DATA into v with encoding/json (field names match case-insensitively; numbers held in

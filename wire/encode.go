@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ func SerializeStubbed(v any) ([]byte, error) { return AppendSerialize(nil, v, tr
 // AppendSerialize appends the serialization of v to dst, with the #EMPTY# rule when stub is true.
 func AppendSerialize(dst []byte, v any, stub bool) ([]byte, error) {
 	e := encoder{buf: dst, stub: stub}
+	e.path = e.pathBuf[:0]
 	if err := e.value(v, 0); err != nil {
 		return dst, err
 	}
@@ -51,9 +53,10 @@ func (e *EncodeError) Error() string {
 }
 
 type encoder struct {
-	buf  []byte
-	stub bool
-	path []string
+	buf     []byte
+	stub    bool
+	path    []string // keys leading to the value being encoded, for errors
+	pathBuf [8]string
 }
 
 func (e *encoder) fail(format string, args ...any) error {
@@ -74,17 +77,22 @@ func (e *encoder) int(n int64) {
 	e.buf = append(e.buf, ';')
 }
 
+// strKey writes a string key as PHP stores it: a decimal integer string becomes an int key.
+func (e *encoder) strKey(k string) {
+	if n, ok := phpIntKey(k); ok {
+		e.int(n)
+	} else {
+		e.str(k)
+	}
+}
+
 func (e *encoder) key(k any) {
 	switch x := k.(type) {
 	case int64:
 		e.int(x)
 		return
 	case string:
-		if n, ok := phpIntKey(x); ok {
-			e.int(n)
-		} else {
-			e.str(x)
-		}
+		e.strKey(x)
 		return
 	}
 	switch x := normalizeKey(k).(type) {
@@ -163,24 +171,9 @@ func (e *encoder) value(v any, depth int) error {
 	case Map:
 		return e.phpMap(&x, depth)
 	case map[string]any:
-		if len(x) == 0 && e.stub {
-			e.emptyStub()
-			return nil
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		e.arrayHeader(len(keys))
-		for _, k := range keys {
-			e.key(k)
-			if err := e.value(x[k], depth+1); err != nil {
-				return err
-			}
-		}
-		e.buf = append(e.buf, '}')
-		return nil
+		return e.stringMap(x, depth)
+	case map[string]string:
+		return e.stringStringMap(x, depth)
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
 			e.int(n)
@@ -201,6 +194,63 @@ func (e *encoder) value(v any, depth int) error {
 		return nil
 	}
 	return e.reflectValue(reflect.ValueOf(v), depth)
+}
+
+var (
+	reflectStringType   = reflect.TypeFor[string]()
+	mapStringAnyType    = reflect.TypeFor[map[string]any]()
+	mapStringStringType = reflect.TypeFor[map[string]string]()
+)
+
+// sortedKeys returns m's keys in byte order: Go maps have no order, so the encoding is made deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (e *encoder) stringMap(x map[string]any, depth int) error {
+	if len(x) == 0 && e.stub {
+		e.emptyStub()
+		return nil
+	}
+	keys := sortedKeys(x)
+	e.arrayHeader(len(keys))
+	for _, k := range keys {
+		e.strKey(k)
+		e.path = append(e.path, k)
+		if err := e.value(x[k], depth+1); err != nil {
+			return err
+		}
+		e.path = e.path[:len(e.path)-1]
+	}
+	e.buf = append(e.buf, '}')
+	return nil
+}
+
+func (e *encoder) stringStringMap(x map[string]string, depth int) error {
+	if len(x) == 0 && e.stub {
+		e.emptyStub()
+		return nil
+	}
+	if depth+1 > MaxDepth {
+		return e.fail("nesting deeper than %d", MaxDepth)
+	}
+	keys := sortedKeys(x)
+	e.arrayHeader(len(keys))
+	for _, k := range keys {
+		e.strKey(k)
+		if v := x[k]; e.stub && v == "" {
+			e.emptyStub()
+		} else {
+			e.str(v)
+		}
+	}
+	e.buf = append(e.buf, '}')
+	return nil
 }
 
 func (e *encoder) float(f float64) {
@@ -281,6 +331,15 @@ func (e *encoder) reflectValue(rv reflect.Value, depth int) error {
 		e.buf = append(e.buf, '}')
 		return nil
 	case reflect.Map:
+		// Named map types (client.Settings, …) take the typed paths without reflecting on each entry.
+		if t := rv.Type(); t.Key() == reflectStringType {
+			switch {
+			case t.Elem() == anyType:
+				return e.stringMap(rv.Convert(mapStringAnyType).Interface().(map[string]any), depth)
+			case t.Elem() == reflectStringType:
+				return e.stringStringMap(rv.Convert(mapStringStringType).Interface().(map[string]string), depth)
+			}
+		}
 		return e.reflectMap(rv, depth)
 	case reflect.Struct:
 		return e.reflectStruct(rv, depth)

@@ -36,6 +36,21 @@ func TestFieldsEncodeParseRoundTrip(t *testing.T) {
 	}
 }
 
+// TestQueryEscapeMatchesNetURL checks the form encoder against url.QueryEscape byte by byte: every byte value
+// alone and inside runs, at the start, middle and end of a value.
+func TestQueryEscapeMatchesNetURL(t *testing.T) {
+	values := []string{"", "abc", "YTox+Ontp/OjA7=", "a b", " ", "~._-", "Привет 😀", "\x00\xff"}
+	for c := 0; c < 256; c++ {
+		b := string([]byte{byte(c)})
+		values = append(values, b, "ab"+b, b+"cd", "ab"+b+"cd"+b+b)
+	}
+	for _, v := range values {
+		if got, want := string(appendQueryEscape(nil, v)), url.QueryEscape(v); got != want {
+			t.Errorf("appendQueryEscape(%q) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestParseFormRefuses(t *testing.T) {
 	for _, body := range []string{"A=1&A=2", "A=%zz", "%zz=1"} {
 		if _, err := ParseForm(body); !errors.Is(err, ErrBadPacket) {

@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/base64"
 	"fmt"
+	"slices"
+	"sync"
 )
 
 // Names of the packet fields (PROTOCOL.md §2).
@@ -59,14 +61,28 @@ type Packet struct {
 	Hash      string // BX_HASH
 }
 
+// encodePool holds serialization buffers for Encode.
+var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // Encode returns the packet's unsigned fields in the order of dir, every empty top-level value replaced by
 // #EMPTY#, and DATA = base64(serialize(stub(Data))). Pass the result to Signer.Sign.
 func (p *Packet) Encode(dir Direction) (Fields, error) {
-	ser, err := SerializeStubbed(p.Data)
+	bp := encodePool.Get().(*[]byte)
+	ser, err := AppendSerialize((*bp)[:0], p.Data, true)
 	if err != nil {
+		encodePool.Put(bp)
 		return nil, err
 	}
-	data := base64.StdEncoding.EncodeToString(ser)
+	// The base64 text is written after the serialization in the same pooled buffer: one allocation (the
+	// DATA string) per packet.
+	n := base64.StdEncoding.EncodedLen(len(ser))
+	all := slices.Grow(ser, n)[:len(ser)+n]
+	base64.StdEncoding.Encode(all[len(ser):], ser)
+	data := string(all[len(ser):])
+	if cap(all) <= 256<<10 { // do not keep the memory of a rare large packet
+		*bp = all[:0]
+		encodePool.Put(bp)
+	}
 	typ := p.Type
 	if typ == "" {
 		typ = TypeCP
