@@ -233,7 +233,10 @@ type committer struct {
 	st     *Store
 	reqs   chan *enqueueReq
 	stop   chan struct{}
-	active atomic.Int32 // callers between the start of their request and the end of their enqueue
+	// active counts the callers on their way: between begin and the moment the committer takes their
+	// request. A request taken (in the group being built or committed) no longer counts, or the committer
+	// would linger for callers who are only waiting for its own commit.
+	active atomic.Int32
 }
 
 func newCommitter(st *Store) *committer {
@@ -256,6 +259,7 @@ func (c *committer) run() {
 			return
 		case first = <-c.reqs:
 		}
+		c.active.Add(-1)
 		group := []*enqueueReq{first}
 		items := len(first.ps)
 		var linger *time.Timer
@@ -263,12 +267,13 @@ func (c *committer) run() {
 		for items < maxGroup {
 			select {
 			case r := <-c.reqs:
+				c.active.Add(-1)
 				group = append(group, r)
 				items += len(r.ps)
 				continue
 			default:
 			}
-			if int(c.active.Load()) <= len(group) {
+			if c.active.Load() <= 0 { // nobody else is on the way: do not wait for nothing
 				break
 			}
 			if linger == nil {
@@ -276,6 +281,7 @@ func (c *committer) run() {
 			}
 			select {
 			case r := <-c.reqs:
+				c.active.Add(-1)
 				group = append(group, r)
 				items += len(r.ps)
 			case <-linger.C:
@@ -328,21 +334,23 @@ func (c *committer) commit(group []*enqueueReq) {
 	}
 }
 
-// begin announces a caller that will probably enqueue soon; enqueue ends the announcement, and so must
-// done when the caller does not enqueue.
+// begin announces a caller that will probably enqueue soon; the committer ends the announcement when it
+// takes the request (enqueue ends it when the request cannot be handed over), and done must end it when
+// the caller does not enqueue.
 func (c *committer) begin() { c.active.Add(1) }
 func (c *committer) done()  { c.active.Add(-1) }
 
 // enqueue queues items through the committer and waits until they are committed (or refused). The caller
 // must have called begin.
 func (c *committer) enqueue(ctx context.Context, siteID int64, line string, ps []prepared) ([]prepared, error) {
-	defer c.active.Add(-1)
 	r := &enqueueReq{siteID: siteID, line: line, ps: ps, done: make(chan struct{})}
 	select {
-	case c.reqs <- r:
+	case c.reqs <- r: // the committer ends the announcement when it takes r
 	case <-ctx.Done():
+		c.active.Add(-1)
 		return nil, ctx.Err()
 	case <-c.stop:
+		c.active.Add(-1)
 		return nil, errors.New("connector: server closed")
 	}
 	select {
