@@ -1,9 +1,7 @@
 package wire
 
 import (
-	"encoding/base64"
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -75,9 +73,7 @@ func (p *Packet) Encode(dir Direction) (Fields, error) {
 	}
 	// The base64 text is written after the serialization in the same pooled buffer: one allocation (the
 	// DATA string) per packet.
-	n := base64.StdEncoding.EncodedLen(len(ser))
-	all := slices.Grow(ser, n)[:len(ser)+n]
-	base64.StdEncoding.Encode(all[len(ser):], ser)
+	all := appendBase64(ser, ser)
 	data := string(all[len(ser):])
 	if cap(all) <= 256<<10 { // do not keep the memory of a rare large packet
 		*bp = all[:0]
@@ -166,7 +162,7 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 // DecodeData decodes RawData into Data: base64, then PHP unserialize, then #EMPTY# back to "". Errors are
 // BAD_PACKET and say where the bytes went wrong.
 func (p *Packet) DecodeData() error {
-	raw, err := base64.StdEncoding.DecodeString(p.RawData)
+	raw, err := decodeBase64(p.RawData)
 	if err != nil {
 		return &Error{Code: CodeBadPacket, Message: "DATA is not base64", Err: err}
 	}
