@@ -35,6 +35,9 @@ type DB struct {
 // ErrBadDSN is returned for a DSN that names no supported database.
 var ErrBadDSN = errors.New("sqldb: bad DSN")
 
+// sqliteIdleConns is the number of idle connections kept to a SQLite file.
+const sqliteIdleConns = 16
+
 // Open opens the database a DSN names and checks that it answers:
 //
 //   - "sqlite:PATH", "file:PATH", a path ending in .db/.sqlite, or ":memory:" open SQLite
@@ -50,8 +53,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	switch dialect {
 	case SQLite:
 		db, err = sql.Open("sqlite", target)
-		if err == nil && strings.Contains(target, "mode=memory") {
+		switch {
+		case err != nil:
+		case strings.Contains(target, "mode=memory"):
 			db.SetMaxOpenConns(1) // every connection to :memory: would be a new, empty database
+		default:
+			// Keep the connections that concurrent requests open: with database/sql's default of 2 idle
+			// connections, every burst of requests opened new ones (file, pragmas) and prepared every
+			// statement again, 5 % of the portal's CPU under load. The number open stays unlimited, so that
+			// code holding a transaction can always get a second connection.
+			db.SetMaxIdleConns(sqliteIdleConns)
 		}
 	case MySQL:
 		db, err = sql.Open("mysql", target)
