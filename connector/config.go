@@ -24,6 +24,7 @@ var DefaultSchedule = []time.Duration{
 // Defaults of Config.
 const (
 	DefaultBatch          = 50
+	DefaultLinger         = 2 * time.Millisecond
 	DefaultConfirmTimeout = 30 * time.Second
 	DefaultSendTimeout    = 30 * time.Second
 	DefaultWorkers        = 4
@@ -112,6 +113,12 @@ type Config struct {
 
 	// Batch is the most items per receivingMessage packet. Default 50.
 	Batch int
+	// Linger is how long the dispatcher may hold the next packet of a busy line for more items: when items
+	// for the line arrived while its previous packet (of fewer than Batch items) was out and webhooks are
+	// still being queued, the next packet waits until Batch items are there, the webhooks stop, or Linger
+	// has passed. Fewer, fuller packets cost the server and the portal much less than one per item; a lone
+	// message is never delayed. Default 2 ms; negative disables.
+	Linger time.Duration
 	// ConfirmTimeout is how long the dispatcher waits for setStatusDelivered after a receivingMessage
 	// packet was accepted. Default 30 s.
 	ConfirmTimeout time.Duration
@@ -166,6 +173,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.Batch <= 0 {
 		out.Batch = DefaultBatch
+	}
+	if out.Linger == 0 {
+		out.Linger = DefaultLinger
 	}
 	if out.ConfirmTimeout <= 0 {
 		out.ConfirmTimeout = DefaultConfirmTimeout

@@ -71,6 +71,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	if b == nil {
 		return res.worked, nil
 	}
+	since, _ := s.enq.arrivals(b.lane.id)
 	s.wake() // there may be more ready lines: let another worker look
 	site, err := s.store.siteByID(ctx, b.lane.siteID)
 	// A worker keeps a busy lane for a few batches in a row (one transaction between them), then lets it
@@ -95,7 +96,13 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			s.log.Warn("connector: send failed; line blocked", "line", b.lane.line, "command", b.command, "items", len(b.ids), "err", sendErr)
 		}
 		s.m.sends.WithLabelValues(b.command, result).Inc()
-		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout, s.cfg.LeaseTTL, s.cfg.Batch, i < maxConsecutive)
+		cont := i < maxConsecutive
+		if cont && sendErr == nil {
+			if s.linger(ctx, b, since); ctx.Err() != nil {
+				return true, nil // as above: the lease is left
+			}
+		}
+		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout, s.cfg.LeaseTTL, s.cfg.Batch, cont)
 		if ferr != nil {
 			return true, fmt.Errorf("finish: %w", ferr)
 		}
@@ -105,10 +112,65 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		if fin.confirmed > 0 {
 			s.m.confirmed.Add(float64(fin.confirmed))
 		}
-		b = fin.next
+		if b = fin.next; b != nil {
+			since, _ = s.enq.arrivals(b.lane.id)
+		}
 	}
 	return true, nil
 }
+
+// linger holds the next packet of a busy line for more items, so that a line fed by many small webhooks
+// gets fewer, fuller packets (each packet costs a claim, a signed POST, a confirmation and their
+// transactions, whatever its size). It waits only after a packet with room to spare during which more
+// items arrived for the line (since is the line's arrival count when the packet was read), and ends as
+// soon as a full batch has arrived, after Config.Linger on the clock, or when no webhook has been in
+// progress in this process for lingerGrace (the items are not coming; this also keeps a fake clock that
+// nobody advances from holding packets). A lone message is never delayed, and the line stays leased to
+// this worker (one sender) meanwhile.
+func (s *Server) linger(ctx context.Context, b *batch, since int64) {
+	if s.cfg.Linger <= 0 || len(b.ids) >= s.cfg.Batch || itemless(b.command) {
+		return
+	}
+	n, changed := s.enq.arrivals(b.lane.id)
+	if n == since {
+		return // nothing came while the packet was out: the line is not busy
+	}
+	timeout := s.cfg.Clock.After(s.cfg.Linger)
+	var grace *time.Timer
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	for n-since < int64(s.cfg.Batch) {
+		var graceC <-chan time.Time
+		switch quiet := s.enq.quiet(); {
+		case quiet && grace == nil:
+			grace = time.NewTimer(lingerGrace)
+			graceC = grace.C
+		case quiet:
+			graceC = grace.C
+		case grace != nil:
+			grace.Stop()
+			grace = nil
+		}
+		select {
+		case <-changed:
+		case <-graceC:
+			return
+		case <-timeout:
+			return
+		case <-ctx.Done():
+			return
+		}
+		n, changed = s.enq.arrivals(b.lane.id)
+	}
+}
+
+// lingerGrace is how long no webhook may be in progress before a linger gives up (real time, like the
+// committer's maxLinger: it only shapes batching). It bridges the moments when every webhook client is
+// between two requests.
+const lingerGrace = 500 * time.Microsecond
 
 // maxConsecutive is how many batches of one lane a worker sends before it lets the lane go.
 const maxConsecutive = 8

@@ -33,12 +33,13 @@ type fakePortal struct {
 	rr       atomic.Int64
 	client   *http.Client
 	guard    *wire.ReplayGuard
-	down     atomic.Bool  // answer 503
-	refuse   atomic.Bool  // answer OK:false
-	noConf   atomic.Bool  // accept but do not confirm
-	halfConf atomic.Bool  // confirm only the first half of each batch
-	async    atomic.Bool  // confirm after answering instead of before
-	latency  atomic.Int64 // extra time (ns) each receivingMessage packet takes, like a remote portal
+	down     atomic.Bool                   // answer 503
+	refuse   atomic.Bool                   // answer OK:false
+	noConf   atomic.Bool                   // accept but do not confirm
+	halfConf atomic.Bool                   // confirm only the first half of each batch
+	async    atomic.Bool                   // confirm after answering instead of before
+	latency  atomic.Int64                  // extra time (ns) each receivingMessage packet takes, like a remote portal
+	gate     atomic.Pointer[chan struct{}] // when set, receivingMessage packets wait until it is closed
 
 	mu          sync.Mutex
 	packets     []gotPacket
@@ -164,6 +165,9 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	}
 	if d := time.Duration(p.latency.Load()); d > 0 {
 		time.Sleep(d)
+	}
+	if g := p.gate.Load(); g != nil {
+		<-*g
 	}
 	var confirm []any
 	p.mu.Lock()

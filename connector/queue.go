@@ -121,23 +121,24 @@ func (s *Store) enqueueTx(ctx context.Context, tx *stx, siteID int64, line strin
 	if err != nil {
 		return err
 	}
-	_, err = s.enqueuePrepared(ctx, tx, &s.lanes, siteID, line, ps, now)
+	_, _, err = s.enqueuePrepared(ctx, tx, &s.lanes, siteID, line, ps, now)
 	return err
 }
 
-func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) ([]prepared, error) {
+// enqueuePrepared stores prepared items and returns their lane and the items kept.
+func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int64, []prepared, error) {
 	lane, err := s.laneID(ctx, tx, lanes, siteID, line)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	// Locks the lane (MySQL) so that enqueues of one line commit in id order and its dedup keys are checked
 	// and inserted by one transaction at a time, and marks it busy.
 	if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 0 WHERE id = ?`, lane); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	keep, err := s.dropDuplicates(ctx, tx, lane, ps, now)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	for start := 0; start < len(keep); start += 100 {
 		chunk := keep[start:min(start+100, len(keep))]
@@ -148,10 +149,10 @@ func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, 
 		q := `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)` +
 			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return nil, err
+			return 0, nil, err
 		}
 	}
-	return keep, nil
+	return lane, keep, nil
 }
 
 // dropDuplicates returns the items whose dedup key is new (or who have none) and records the new keys.
@@ -218,6 +219,7 @@ type enqueueReq struct {
 	siteID int64
 	line   string
 	ps     []prepared
+	lane   int64      // set by the commit
 	kept   []prepared // the items stored (new dedup keys)
 	err    error
 	done   chan struct{}
@@ -230,17 +232,53 @@ type enqueueReq struct {
 // Like PostgreSQL's commit_delay, the committer waits a little for more requests, but only when other
 // enqueuing callers are already on their way (active counts them): a lone webhook is committed at once.
 type committer struct {
-	st     *Store
-	reqs   chan *enqueueReq
-	stop   chan struct{}
+	st   *Store
+	reqs chan *enqueueReq
+	stop chan struct{}
 	// active counts the callers on their way: between begin and the moment the committer takes their
 	// request. A request taken (in the group being built or committed) no longer counts, or the committer
 	// would linger for callers who are only waiting for its own commit.
 	active atomic.Int32
+	// pending counts the callers between begin and the end of their enqueue (or done): while it is zero no
+	// webhook is being handled, and a lingering dispatcher need not wait for more.
+	pending atomic.Int32
+
+	// What the dispatcher's linger watches (see Server.linger): the items each lane got from this
+	// process's commits, and a channel closed (and replaced) whenever that count or quiet may have changed.
+	mu      sync.Mutex
+	arrived map[int64]int64 // lane id → items committed
+	changed chan struct{}
 }
 
 func newCommitter(st *Store) *committer {
-	return &committer{st: st, reqs: make(chan *enqueueReq, 1024), stop: make(chan struct{})}
+	return &committer{st: st, reqs: make(chan *enqueueReq, 1024), stop: make(chan struct{}),
+		arrived: map[int64]int64{}, changed: make(chan struct{})}
+}
+
+// arrivals returns how many items this process committed to a lane so far, and a channel closed at the
+// next change of that count or of quiet.
+func (c *committer) arrivals(lane int64) (int64, <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.arrived[lane], c.changed
+}
+
+// quiet reports that no enqueuing caller is being handled.
+func (c *committer) quiet() bool { return c.pending.Load() <= 0 }
+
+// kick wakes the watchers of arrivals.
+func (c *committer) kick() {
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+// leave ends a caller's pending state (see begin); the last one makes the committer quiet.
+func (c *committer) leave() {
+	if c.pending.Add(-1) <= 0 {
+		c.kick()
+	}
 }
 
 const (
@@ -311,11 +349,11 @@ func (c *committer) commit(group []*enqueueReq) {
 	err := c.st.write(ctx, func(tx *stx) error {
 		now := c.st.nowMS()
 		for _, r := range order {
-			kept, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
+			lane, kept, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
 			if err != nil {
 				return err
 			}
-			r.kept = kept
+			r.lane, r.kept = lane, kept
 		}
 		return nil
 	})
@@ -324,6 +362,15 @@ func (c *committer) commit(group []*enqueueReq) {
 			c.commit([]*enqueueReq{r})
 		}
 		return
+	}
+	if err == nil {
+		c.mu.Lock()
+		for _, r := range group {
+			c.arrived[r.lane] += int64(len(r.kept))
+		}
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
 	}
 	for _, r := range group {
 		r.err = err
@@ -337,12 +384,22 @@ func (c *committer) commit(group []*enqueueReq) {
 // begin announces a caller that will probably enqueue soon; the committer ends the announcement when it
 // takes the request (enqueue ends it when the request cannot be handed over), and done must end it when
 // the caller does not enqueue.
-func (c *committer) begin() { c.active.Add(1) }
-func (c *committer) done()  { c.active.Add(-1) }
+func (c *committer) begin() {
+	c.active.Add(1)
+	if c.pending.Add(1) == 1 {
+		c.kick() // no longer quiet
+	}
+}
+
+func (c *committer) done() {
+	c.active.Add(-1)
+	c.leave()
+}
 
 // enqueue queues items through the committer and waits until they are committed (or refused). The caller
 // must have called begin.
 func (c *committer) enqueue(ctx context.Context, siteID int64, line string, ps []prepared) ([]prepared, error) {
+	defer c.leave()
 	r := &enqueueReq{siteID: siteID, line: line, ps: ps, done: make(chan struct{})}
 	select {
 	case c.reqs <- r: // the committer ends the announcement when it takes r
