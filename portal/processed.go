@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -298,11 +299,31 @@ func markArgs(rows []markRow) []any {
 	return args
 }
 
-// Prune implements ProcessedStore.
+// pruneChunk is the most rows Prune deletes in one statement, so that the write lock is held briefly.
+const pruneChunk = 1000
+
+// Prune implements ProcessedStore. processed_at has no index (it would cost every Mark a second b-tree
+// write), so each chunk is found by scanning the key order; keys start with the message date, so old rows
+// come first and a daily prune reads little more than it deletes.
 func (s *SQLProcessedStore) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM olctl_portal_processed WHERE processed_at < ?`, before.Unix())
-	if err != nil {
-		return 0, fmt.Errorf("portal: pruning processed items: %w", err)
+	q := `DELETE FROM olctl_portal_processed WHERE key_sum IN (
+		SELECT key_sum FROM olctl_portal_processed WHERE processed_at < ? LIMIT ` + strconv.Itoa(pruneChunk) + `)`
+	if s.db.Dialect == sqldb.MySQL { // MySQL takes no LIMIT in an IN subquery, but a DELETE … LIMIT
+		q = `DELETE FROM olctl_portal_processed WHERE processed_at < ? LIMIT ` + strconv.Itoa(pruneChunk)
 	}
-	return res.RowsAffected()
+	var total int64
+	for {
+		res, err := s.db.ExecContext(ctx, q, before.Unix())
+		if err != nil {
+			return total, fmt.Errorf("portal: pruning processed items: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("portal: pruning processed items: %w", err)
+		}
+		total += n
+		if n < pruneChunk {
+			return total, nil
+		}
+	}
 }

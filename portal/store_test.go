@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,51 @@ func TestSQLProcessedStore(t *testing.T) {
 		seen, _ = s.Seen(ctx, []portal.ItemKey{a, b, c})
 		if !reflect.DeepEqual(seen, []bool{false, false, true}) {
 			t.Fatalf("after prune %v", seen)
+		}
+	})
+}
+
+// TestSQLProcessedStorePruneChunks prunes more rows than one delete takes (1 000), old and new rows mixed in
+// key order, and keeps every new one.
+func TestSQLProcessedStorePruneChunks(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, err := portal.NewSQLProcessedStore(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Unix(1700000000, 0)
+		var old, fresh []portal.ItemKey
+		for i := range 2600 {
+			k := portal.ItemKey{Connector: "botframework.skype", Line: "1", ChatID: "c", MessageID: strconv.Itoa(i),
+				Date: 1700000000 + int64(i)}
+			if i%13 == 0 {
+				fresh = append(fresh, k)
+			} else {
+				old = append(old, k)
+			}
+		}
+		if err := s.Mark(ctx, old, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, fresh, t0.Add(72*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.Prune(ctx, t0.Add(time.Hour))
+		if err != nil || n != int64(len(old)) {
+			t.Fatalf("pruned %d of %d, %v", n, len(old), err)
+		}
+		seen, err := s.Seen(ctx, append(old[:50:50], fresh...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, ok := range seen {
+			if want := i >= 50; ok != want {
+				t.Fatalf("key %d seen = %v after the prune, want %v", i, ok, want)
+			}
+		}
+		if n, err := s.Prune(ctx, t0.Add(time.Hour)); err != nil || n != 0 {
+			t.Fatalf("second prune: %d, %v", n, err)
 		}
 	})
 }
