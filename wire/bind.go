@@ -34,11 +34,15 @@ func Bind(src any, dst any) error {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return &BindError{Msg: fmt.Sprintf("destination must be a non-nil pointer, not %T", dst)}
 	}
-	b := binder{}
+	var b binder
+	b.path = b.pathBuf[:0]
 	return b.bind(src, rv.Elem())
 }
 
-type binder struct{ path []string }
+type binder struct {
+	path    []string // keys leading to the value being bound, for errors
+	pathBuf [8]string
+}
 
 func (b *binder) fail(format string, args ...any) error {
 	return &BindError{Path: strings.Join(b.path, "."), Msg: fmt.Sprintf(format, args...)}

@@ -202,9 +202,10 @@ type decoder struct {
 	entries []Entry
 	maps    []Map
 
-	// keys remembers recently boxed string keys: the items of a packet repeat the same keys ("id", "name",
-	// …), which then share one boxed string instead of one each.
-	keys [64]any
+	// keyStrs and keyBoxes remember recently boxed string keys: the items of a packet repeat the same keys
+	// ("id", "name", …), which then share one boxed string instead of one each.
+	keyStrs  [64]string
+	keyBoxes [64]any
 }
 
 // internKey returns k boxed, reusing the box of an equal key seen before when the cache still holds it.
@@ -212,12 +213,12 @@ func (d *decoder) internKey(k string) any {
 	if len(k) == 0 {
 		return ""
 	}
-	slot := &d.keys[(uint(len(k))*31+uint(k[0])*7+uint(k[len(k)-1]))&63]
-	if s, ok := (*slot).(string); ok && s == k {
-		return *slot
+	i := (uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])) & 63
+	if d.keyStrs[i] == k && d.keyBoxes[i] != nil {
+		return d.keyBoxes[i]
 	}
 	v := d.boxString(k)
-	*slot = v
+	d.keyStrs[i], d.keyBoxes[i] = k, v
 	return v
 }
 
