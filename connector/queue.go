@@ -132,8 +132,13 @@ func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, 
 		return 0, nil, err
 	}
 	// Locks the lane (MySQL) so that enqueues of one line commit in id order and its dedup keys are checked
-	// and inserted by one transaction at a time, and marks it busy.
-	if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 0 WHERE id = ?`, lane); err != nil {
+	// and inserted by one transaction at a time, and marks it busy. SQLite's write transactions are
+	// exclusive already, and a lane that is busy is not rewritten (one page less to log per commit).
+	q := `UPDATE conn_lane SET idle = 0 WHERE id = ?`
+	if !s.mysql() {
+		q += ` AND idle <> 0`
+	}
+	if _, err := tx.ExecContext(ctx, q, lane); err != nil {
 		return 0, nil, err
 	}
 	keep, err := s.dropDuplicates(ctx, tx, lane, ps, now)
@@ -166,6 +171,9 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 	}
 	if len(keys) == 0 {
 		return ps, nil
+	}
+	if !s.mysql() {
+		return s.insertDedupKeys(ctx, tx, lane, ps, keys, now)
 	}
 	seen := map[string]bool{}
 	for start := 0; start < len(keys); start += 200 {
@@ -210,6 +218,51 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return nil, err
 		}
+	}
+	return keep, nil
+}
+
+// insertDedupKeys is dropDuplicates in one statement per 200 keys (SQLite): the keys are inserted unless
+// present, and RETURNING lists those inserted, the new ones (a key twice in ps is inserted once).
+func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []prepared, keys []any, now int64) ([]prepared, error) {
+	fresh := make(map[string]bool, len(keys))
+	for start := 0; start < len(keys); start += 200 {
+		chunk := keys[start:min(start+200, len(keys))]
+		args := make([]any, 0, 3*len(chunk))
+		for _, k := range chunk {
+			args = append(args, lane, k, now)
+		}
+		q := `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1) +
+			` ON CONFLICT DO NOTHING RETURNING dkey`
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fresh[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(fresh) == len(keys) {
+		return ps, nil // no duplicate, the common case
+	}
+	keep := make([]prepared, 0, len(ps))
+	for _, p := range ps {
+		if p.dkey != "" {
+			if !fresh[p.dkey] {
+				continue
+			}
+			delete(fresh, p.dkey) // a later item with the same key is a duplicate
+		}
+		keep = append(keep, p)
 	}
 	return keep, nil
 }
