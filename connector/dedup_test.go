@@ -31,6 +31,8 @@ func testDedup(t *testing.T, dsn string) {
 		{0, []string{"a", "b", "c"}, 0},             // a retried webhook
 		{1, []string{"a", "b"}, 2},                  // keys are per line
 		{0, []string{"f", "f", "f", "g", "g/f"}, 2}, // runs of one key
+		{0, []string{"g"}, 0},                       // one item (one key: another statement), seen
+		{0, []string{"h"}, 1},                       // one item, new
 	}
 	for i, st := range steps {
 		var items []string
@@ -47,7 +49,7 @@ func testDedup(t *testing.T, dsn string) {
 			t.Fatalf("step %d: %d %s, want QUEUED %d", i, code, body, st.queued)
 		}
 	}
-	for line, want := range map[string][]string{"1": {"a", "b", "c", "e", "f", "g"}, "2": {"a", "b"}} {
+	for line, want := range map[string][]string{"1": {"a", "b", "c", "e", "f", "g", "h"}, "2": {"a", "b"}} {
 		list, err := s.QueueList(context.Background(), QueueFilter{Line: line})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,21 +51,16 @@ func (s *Store) laneID(ctx context.Context, tx *stx, lanes *laneCache, siteID in
 	if v, ok := lanes.m.Load(laneKey{siteID, line}); ok {
 		return v.(int64), nil
 	}
-	res, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_lane (site_id, line) VALUES (?, ?)`, siteID, line)
-	if err != nil {
-		return 0, err
-	}
-	created, err := res.RowsAffected()
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_lane (site_id, line) VALUES (?, ?)`, siteID, line); err != nil {
 		return 0, err
 	}
 	var id int64
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM conn_lane WHERE site_id = ? AND line = ?`, siteID, line).Scan(&id); err != nil {
 		return 0, err
 	}
-	if created == 0 { // a lane made by this transaction is cached only once it is committed (by a later call)
-		lanes.m.Store(laneKey{siteID, line}, id)
-	}
+	// Cached once committed: a lane rolled back (or made by an earlier, failed write of a combined
+	// transaction) must not be remembered.
+	tx.afterCommit(func() { lanes.m.Store(laneKey{siteID, line}, id) })
 	return id, nil
 }
 
@@ -225,6 +221,18 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 // insertDedupKeys is dropDuplicates in one statement per 200 keys (SQLite): the keys are inserted unless
 // present, and RETURNING lists those inserted, the new ones (a key twice in ps is inserted once).
 func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []prepared, keys []any, now int64) ([]prepared, error) {
+	if len(keys) == 1 {
+		// One key (one item per webhook, the usual case): the count of rows inserted tells, without the
+		// temporary table that RETURNING fills.
+		r, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`, lane, keys[0], now)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 1 {
+			return ps, err
+		}
+		return slices.DeleteFunc(slices.Clone(ps), func(p prepared) bool { return p.dkey != "" }), nil
+	}
 	fresh := make(map[string]bool, len(keys))
 	for start := 0; start < len(keys); start += 200 {
 		chunk := keys[start:min(start+200, len(keys))]

@@ -107,7 +107,9 @@ type Store struct {
 	own    bool
 	clk    clock.Clock
 	wmu    sync.Mutex // serialises write transactions on SQLite (one writer; avoids busy-wait sleeps)
-	sites  sync.Map   // licence → *siteRec
+	wqmu   sync.Mutex
+	wq     []*writeReq // SQLite writes waiting for wmu (see write)
+	sites  sync.Map    // licence → *siteRec
 	lanes  laneCache
 	stmts  sync.Map // query → *sql.Stmt
 	lmu    sync.Mutex
@@ -174,10 +176,16 @@ func (s *Store) insertIgnore() string {
 }
 
 // write runs fn in a write transaction, retrying MySQL deadlocks and lock wait timeouts a few times.
+//
+// fn may run more than once (a retry), so it must set its results afresh each time, and keep in memory only
+// what tx.afterCommit hands over. On SQLite, whose writers take turns anyway, the writes that queue up while
+// one commits are run together in the next transaction, one after the other (flat combining): they cost
+// one commit instead of one each — a commit is most of a small transaction (the WAL frames of the pages it
+// touched, the locks; the table of lines is touched by nearly all of them). When one of them fails, each
+// runs again in a transaction of its own, so that one cannot fail the others.
 func (s *Store) write(ctx context.Context, fn func(tx *stx) error) error {
 	if !s.mysql() {
-		s.wmu.Lock()
-		defer s.wmu.Unlock()
+		return s.combinedWrite(ctx, fn)
 	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -199,11 +207,70 @@ func (s *Store) tryWrite(ctx context.Context, fn func(tx *stx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&stx{tx: tx, s: s}); err != nil {
+	t := &stx{tx: tx, s: s}
+	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return nil
+}
+
+// writeReq is a write waiting for its turn on SQLite.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *stx) error
+	err  error
+	done bool // guarded by wmu
+}
+
+// combinedWrite is write on SQLite: the caller queues fn and takes the writer's turn; when it gets it,
+// either a previous turn ran fn already, or it runs every write queued so far.
+func (s *Store) combinedWrite(ctx context.Context, fn func(tx *stx) error) error {
+	r := &writeReq{ctx: ctx, fn: fn}
+	s.wqmu.Lock()
+	s.wq = append(s.wq, r)
+	s.wqmu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if r.done {
+		return r.err
+	}
+	s.wqmu.Lock()
+	group := s.wq
+	s.wq = nil
+	s.wqmu.Unlock()
+	if len(group) > 1 {
+		// The transaction is not bound to one caller's context: a caller whose context ends fails its own
+		// statements, and then everyone runs alone below.
+		err := s.tryWrite(context.Background(), func(tx *stx) error {
+			for _, w := range group {
+				if err := w.ctx.Err(); err != nil {
+					return err
+				}
+				if err := w.fn(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for _, w := range group {
+				w.done = true
+			}
+			return nil
+		}
+	}
+	for _, w := range group {
+		w.err = s.tryWrite(w.ctx, w.fn)
+		w.done = true
+	}
+	return r.err
 }
 
 // maxStmts caps the prepared statements a store keeps (each is prepared once per connection that uses it;
@@ -241,9 +308,13 @@ func (s *Store) closeStmts() {
 
 // stx is a write transaction whose queries use the store's prepared statements.
 type stx struct {
-	tx *sql.Tx
-	s  *Store
+	tx    *sql.Tx
+	s     *Store
+	after []func()
 }
+
+// afterCommit runs f once the transaction has committed (not after a rollback): for caches of what it wrote.
+func (t *stx) afterCommit(f func()) { t.after = append(t.after, f) }
 
 func (t *stx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.s.stmt(ctx, q); st != nil {
