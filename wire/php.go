@@ -213,13 +213,33 @@ func (d *decoder) internKey(k string) any {
 	if len(k) == 0 {
 		return ""
 	}
-	i := (uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])) & 63
+	i := strSlot(k)
 	if d.keyStrs[i] == k && d.keyBoxes[i] != nil {
 		return d.keyBoxes[i]
 	}
 	v := d.boxString(k)
 	d.keyStrs[i], d.keyBoxes[i] = k, v
 	return v
+}
+
+// strSlot is a 6-bit digest of a non-empty string key: its bucket in the intern cache and its bit in keyBit.
+func strSlot(k string) uint {
+	return (uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])) & 63
+}
+
+// keyBit is a one-bit digest of an array key (one of 64 buckets): a small map compares a new key with its
+// earlier keys only when their bits collide, which for the few keys of a protocol map is almost never.
+func keyBit(key any) uint64 {
+	switch k := key.(type) {
+	case string:
+		if k == "" {
+			return 1
+		}
+		return 1 << strSlot(k)
+	case int64:
+		return 1 << (uint64(k) * 0x9E3779B97F4A7C15 >> 58)
+	}
+	return 1
 }
 
 const slabSize = 128
@@ -556,6 +576,7 @@ func (d *decoder) array(depth int) (any, error) {
 	var list []any
 	var m *Map
 	var seen map[any]struct{}
+	var keyBits uint64 // keyBit of every key of m, while seen is nil
 	isList := true
 	// The list slots are taken when the first element turns out to be a list element (key 0), so that maps,
 	// whose first key is a string, cost no list.
@@ -616,6 +637,7 @@ func (d *decoder) array(depth int) (any, error) {
 			m = d.newMap(n)
 			for j, v := range list {
 				m.Entries = append(m.Entries, Entry{Key: d.boxInt(int64(j)), Value: v})
+				keyBits |= keyBit(int64(j))
 			}
 			list = nil
 		}
@@ -632,8 +654,12 @@ func (d *decoder) array(depth int) (any, error) {
 				return nil, d.errf("duplicate array key %v", key)
 			}
 			seen[key] = struct{}{}
-		} else if dupKey(m.Entries, key) {
-			return nil, d.errf("duplicate array key %v", key)
+		} else {
+			bit := keyBit(key)
+			if keyBits&bit != 0 && dupKey(m.Entries, key) {
+				return nil, d.errf("duplicate array key %v", key)
+			}
+			keyBits |= bit
 		}
 		m.Entries = append(m.Entries, Entry{Key: key, Value: val})
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,6 +186,13 @@ func TestUnserializeRefusesWithOffset(t *testing.T) {
 		{`a:1:{d:1.5;N;}`, 5, "keys must be integers or strings"},
 		{`a:1:{a:0:{}N;}`, 5, "keys must be integers or strings"},
 		{`a:2:{i:0;N;i:0;N;}`, 17, "duplicate array key"},
+		{`a:2:{s:1:"a";N;s:1:"a";N;}`, 25, "duplicate array key"},
+		{`a:3:{s:2:"id";N;s:4:"name";N;s:2:"id";i:1;}`, 42, "duplicate array key"},
+		{`a:3:{i:0;N;s:1:"x";N;i:0;N;}`, 27, "duplicate array key"},    // a list turned map
+		{`a:3:{i:0;N;i:1;N;i:1;N;}`, 23, "duplicate array key"},        // a list turned map on its last key
+		{`a:2:{i:5;N;s:1:"5";N;}`, 21, "duplicate array key"},          // "5" is the integer key 5
+		{`a:2:{s:0:"";N;s:0:"";N;}`, 23, "duplicate array key"},        // the empty key
+		{`a:2:{i:-7;N;i:-7;N;}`, 19, "duplicate array key"},
 		{`a:999999999:{}`, 12, "more than"},
 		{`a:50:{i:0;N;}`, 5, "runs past the end"},
 		{deep, 9*MaxDepth + 1, "nesting deeper"},
@@ -281,5 +289,34 @@ func TestUnserializeManyKeysIsLinear(t *testing.T) {
 	}
 	if v.(*Map).Len() != 100000 {
 		t.Fatal("lost entries")
+	}
+}
+
+// TestUnserializeKeysInOneBucket decodes small maps whose keys all share one bucket of the duplicate check's
+// digest (same length, first and last byte), so that every key is compared with the earlier ones: distinct
+// keys are kept in order, and a repeat among them is refused.
+func TestUnserializeKeysInOneBucket(t *testing.T) {
+	for _, n := range []int{2, 8, 15, 16, 40} {
+		var b strings.Builder
+		b.WriteString("a:" + strconv.Itoa(n) + ":{")
+		for j := 0; j < n; j++ {
+			k := fmt.Sprintf("a%03da", j)
+			b.WriteString(`s:5:"` + k + `";i:` + strconv.Itoa(j) + `;`)
+		}
+		b.WriteString("}")
+		v, err := UnserializeString(b.String())
+		if err != nil {
+			t.Fatalf("%d keys: %v", n, err)
+		}
+		m := v.(*Map)
+		for j, e := range m.Entries {
+			if e.Key != fmt.Sprintf("a%03da", j) || e.Value != int64(j) {
+				t.Fatalf("%d keys: entry %d = %v: %v", n, j, e.Key, e.Value)
+			}
+		}
+		dup := strings.Replace(b.String(), fmt.Sprintf(`"a%03da"`, n-1), fmt.Sprintf(`"a%03da"`, (n-1)/2), 1)
+		if _, err := UnserializeString(dup); err == nil || !strings.Contains(err.Error(), "duplicate array key") {
+			t.Fatalf("%d keys with a repeat: %v", n, err)
+		}
 	}
 }
