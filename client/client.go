@@ -255,11 +255,7 @@ func (c *Client) signRequest(_ *resty.Client, r *resty.Request) error {
 	if err != nil {
 		return &signError{fmt.Errorf("signing: %w", err)}
 	}
-	size := 0
-	for _, f := range signed {
-		size += len(f.Name) + len(f.Value) + 2
-	}
-	body := signed.AppendEncode(make([]byte, 0, size+size/8+16))
+	body := signed.AppendEncode(make([]byte, 0, signed.EncodedSizeHint()))
 	r.SetBody(bytes.NewReader(body))
 	r.SetHeader("Content-Type", "application/x-www-form-urlencoded")
 	return nil
