@@ -70,7 +70,7 @@ func ErrorItems(err error) []ErrorItem {
 // WriteResponse answers an HTTP request: with err == nil, {"OK":true,"DATA":data}; else the OK:false envelope
 // with the status HTTPStatus gives (200, or 405/413 for transport-level refusals).
 func WriteResponse(w http.ResponseWriter, data any, err error) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = jsonContentType // canonical key already: no canonicalising, no new slice
 	if err == nil {
 		body, merr := OKBody(data)
 		if merr == nil {
@@ -82,6 +82,8 @@ func WriteResponse(w http.ResponseWriter, data any, err error) {
 	w.WriteHeader(HTTPStatus(err))
 	_, _ = w.Write(ErrorBody(err))
 }
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
 
 // ResponseError is an OK:false answer: every error it carried, in order. errors.Is matches any of their codes.
 type ResponseError struct {
