@@ -1,15 +1,14 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/syncbuf"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -144,28 +143,10 @@ func TestCheckBadFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestCheckWatch(t *testing.T) {
 	fs := newFakeServer(t, md5Creds())
 	fake := clock.NewFake(time.Now())
-	var out, errOut syncBuffer
+	var out, errOut syncbuf.Buffer
 	env := fs.env()
 	f := &Factory{
 		IO:        IO{In: strings.NewReader(""), Out: &out, ErrOut: &errOut},

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/internal/syncbuf"
 	"github.com/olctl/olctl/wire"
 )
 
 // background is an olctl command running in-process until stopped.
 type background struct {
-	out, err *syncBuffer
+	out, err *syncbuf.Buffer
 	cancel   context.CancelFunc
 	done     chan int
 }
@@ -24,7 +25,7 @@ type background struct {
 // startBackground runs olctl args in a goroutine with env and waits until stderr matches ready.
 func startBackground(t *testing.T, env map[string]string, ready *regexp.Regexp, args ...string) (*background, []string) {
 	t.Helper()
-	b := &background{out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan int, 1)}
+	b := &background{out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, done: make(chan int, 1)}
 	full := map[string]string{"HOME": t.TempDir()}
 	for k, v := range env {
 		full[k] = v

@@ -1,17 +1,17 @@
 package client
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/olctl/olctl/internal/syncbuf"
 )
 
 func TestLogging(t *testing.T) {
-	var mu syncBuffer
+	var mu syncbuf.Buffer
 	fs := newFakeServer(t, signings()[0], func(n int, _ received, w http.ResponseWriter) {
 		if n == 1 {
 			fail503(w)
@@ -34,22 +34,4 @@ func TestLogging(t *testing.T) {
 	if strings.Contains(out, testLicenceKey) {
 		t.Error("the licence key is logged")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
