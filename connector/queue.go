@@ -757,30 +757,52 @@ func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []m
 		if err != nil {
 			return err
 		}
-		for start := 0; start < len(keys); start += 100 {
-			chunk := keys[start:min(start+100, len(keys))]
-			var sb strings.Builder
-			args := []any{l.id, l.sentUpto, CmdReceivingMessage}
-			for i, k := range chunk {
-				if i > 0 {
-					sb.WriteString(" OR ")
-				}
-				sb.WriteString("(chat_id = ? AND msg_id = ?)")
-				args = append(args, k.chat, k.msg)
-			}
-			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id <= ? AND command = ? AND (`+sb.String()+`)`, args...)
-			if err != nil {
+		// The sent items (a batch or two) are read and matched here, and deleted by one statement of a
+		// fixed shape (prepared once): by their range when the portal confirmed all of them, the usual case.
+		want := make(map[msgKey]bool, len(keys))
+		for _, k := range keys {
+			want[k] = true
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, command, chat_id, msg_id FROM conn_queue WHERE lane_id = ? AND id <= ? ORDER BY id`, l.id, l.sentUpto)
+		if err != nil {
+			return err
+		}
+		var del []int64
+		sent := 0
+		for rows.Next() {
+			var id int64
+			var cmd string
+			var k msgKey
+			if err := rows.Scan(&id, &cmd, &k.chat, &k.msg); err != nil {
+				rows.Close()
 				return err
 			}
-			n, _ := r.RowsAffected()
-			total += n
+			sent++
+			if cmd == CmdReceivingMessage && want[k] {
+				del = append(del, id)
+			}
 		}
-		if total == 0 || l.leaseOwner != "" || (l.state != stateAwaiting && l.state != stateBlocked) {
-			return nil
-		}
-		remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
-		if err != nil || remaining > 0 {
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
+		}
+		switch {
+		case len(del) == 0:
+			return nil
+		case len(del) == sent:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id <= ?`, l.id, l.sentUpto); err != nil {
+				return err
+			}
+		default:
+			for _, id := range del {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE id = ?`, id); err != nil {
+					return err
+				}
+			}
+		}
+		total = int64(len(del))
+		if l.leaseOwner != "" || (l.state != stateAwaiting && l.state != stateBlocked) || len(del) < sent {
+			return nil
 		}
 		unblocked = true
 		return s.succeedTx(ctx, tx, l.id, s.nowMS())
