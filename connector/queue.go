@@ -392,11 +392,14 @@ func (c *committer) run() {
 		if linger != nil {
 			linger.Stop()
 		}
-		c.commit(group)
+		c.commit(group, true)
 	}
 }
 
-func (c *committer) commit(group []*enqueueReq) {
+// commit writes a group of requests. With late (SQLite), the requests that came while the group waited for
+// the writer's turn (often behind a dispatcher's write) join it when its transaction starts, instead of
+// waiting for the next round and its commit. (On MySQL the group's lanes must be locked in order.)
+func (c *committer) commit(group []*enqueueReq, late bool) {
 	ctx := context.Background() // a request's own context only bounds its wait: a started round completes
 	// Lanes are locked in one order in every process (fewer deadlocks on MySQL); the sort is stable, so
 	// the requests of one line keep their arrival order.
@@ -407,7 +410,27 @@ func (c *committer) commit(group []*enqueueReq) {
 		}
 		return order[i].line < order[j].line
 	})
+	late = late && !c.st.mysql()
 	err := c.st.write(ctx, func(tx *stx) error {
+		if late { // once: a retry runs the same group
+			late = false
+			items := 0
+			for _, r := range group {
+				items += len(r.ps)
+			}
+		more:
+			for items < maxGroup {
+				select {
+				case r := <-c.reqs:
+					c.active.Add(-1)
+					group = append(group, r)
+					order = append(order, r)
+					items += len(r.ps)
+				default:
+					break more
+				}
+			}
+		}
 		now := c.st.nowMS()
 		for _, r := range order {
 			lane, kept, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, r.siteID, r.line, r.ps, now)
@@ -420,7 +443,7 @@ func (c *committer) commit(group []*enqueueReq) {
 	})
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
-			c.commit([]*enqueueReq{r})
+			c.commit([]*enqueueReq{r}, false)
 		}
 		return
 	}
