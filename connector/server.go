@@ -43,6 +43,7 @@ type Server struct {
 	mux     *http.ServeMux
 
 	tokens chan struct{} // wake-ups for idle workers, one per event (see wake)
+	queuedBodies [][]byte // webhook answers by number of items queued (see queuedBody)
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -125,6 +126,13 @@ func NewServer(cfg Config) (*Server, error) {
 			}
 			s.methods[id] = ms
 		}
+	}
+	for n := 0; n <= 64; n++ {
+		body, err := wire.OKBody(map[string]int{"QUEUED": n})
+		if err != nil {
+			return nil, err
+		}
+		s.queuedBodies = append(s.queuedBodies, body)
 	}
 	s.guard = wire.NewReplayGuard(c.Clock)
 	s.enq = newCommitter(s.store)

@@ -35,8 +35,17 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(wire.ErrorBody(err))
 		return
 	}
-	body, _ := wire.OKBody(map[string]int{"QUEUED": n})
-	_, _ = w.Write(body)
+	_, _ = w.Write(s.queuedBody(n))
+}
+
+// queuedBody is the answer to a webhook that queued n items; the usual ones are made once per server (two
+// JSON encodings per webhook were ~2 % of the queue benchmark's CPU).
+func (s *Server) queuedBody(n int) []byte {
+	if n >= 0 && n < len(s.queuedBodies) {
+		return s.queuedBodies[n]
+	}
+	body, _ := wire.OKBody(map[string]int{"QUEUED": n}) // a map of ints always encodes
+	return body
 }
 
 func (s *Server) webhook(r *http.Request) (n int, err error) {
