@@ -24,7 +24,7 @@ var DefaultSchedule = []time.Duration{
 // Defaults of Config.
 const (
 	DefaultBatch          = 50
-	DefaultLinger         = 2 * time.Millisecond
+	DefaultLinger         = 10 * time.Millisecond
 	DefaultConfirmTimeout = 30 * time.Second
 	DefaultSendTimeout    = 30 * time.Second
 	DefaultWorkers        = 4
@@ -115,9 +115,10 @@ type Config struct {
 	Batch int
 	// Linger is how long the dispatcher may hold the next packet of a busy line for more items: when items
 	// for the line arrived while its previous packet (of fewer than Batch items) was out and webhooks are
-	// still being queued, the next packet waits until Batch items are there, the webhooks stop, or Linger
-	// has passed. Fewer, fuller packets cost the server and the portal much less than one per item; a lone
-	// message is never delayed. Default 2 ms; negative disables.
+	// still being queued, the next packet waits until Batch items are there, the webhooks stop (2 ms
+	// without one), or Linger has passed. Fewer, fuller packets cost the server and the portal much less
+	// than one per item (with one-item webhooks from 8 clients: ~17 items per packet instead of ~5); a
+	// lone message is never delayed. Default 10 ms; negative disables.
 	Linger time.Duration
 	// ConfirmTimeout is how long the dispatcher waits for setStatusDelivered after a receivingMessage
 	// packet was accepted. Default 30 s.
