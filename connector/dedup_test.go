@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/olctl/olctl/clock"
 )
 
 // TestDedup checks that an item whose DedupKey was seen on its line is dropped, within one webhook and
@@ -60,6 +63,50 @@ func testDedup(t *testing.T, dsn string) {
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("line %s queued %v, want %v", line, got, want)
+		}
+	}
+}
+
+// TestPruneDedup checks that pruning forgets the keys older than its bound and only those (SQLite finds
+// them by rowid, MySQL by their index on created_ms).
+func TestPruneDedup(t *testing.T) { eachDB(t, testPruneDedup) }
+
+func testPruneDedup(t *testing.T, dsn string) {
+	clk := clock.NewFake(t0)
+	s := newTestServer(t, nil, Config{DSN: dsn, Clock: clk, NoDispatch: true, Sites: []Site{{LicenceKey: "key-prune", Domain: "http://127.0.0.1:1"}}})
+	p := newFakePortal(t, "key-prune", nil)
+	p.setServer(s.PortalEndpoint())
+	hook := p.connect("echo", "1", nil)
+	post := func(msg string) int {
+		t.Helper()
+		code, body := postWebhook(t, hook, []byte(`{"user":{"id":"u"},"message":{"id":"`+msg+`"},"chat":{"id":"c"}}`))
+		var r struct{ DATA struct{ QUEUED int } }
+		if err := json.Unmarshal(body, &r); err != nil || code != 200 {
+			t.Fatalf("webhook %s: %d %s", msg, code, body)
+		}
+		return r.DATA.QUEUED
+	}
+	post("a") // at t0
+	post("b")
+	clk.Advance(time.Hour)
+	post("c") // at t0+1h
+	ctx := context.Background()
+	steps := []struct {
+		before time.Time
+		again  map[string]int // message → QUEUED when posted again after the prune
+	}{
+		{t0, map[string]int{"a": 0, "c": 0}},                       // nothing is older than t0
+		{t0.Add(30 * time.Minute), map[string]int{"b": 1, "c": 0}}, // a and b are: b is queued anew (its key now at t0+1h)
+		{t0.Add(2 * time.Hour), map[string]int{"c": 1}},            // everything is
+	}
+	for i, st := range steps {
+		if err := s.store.pruneDedup(ctx, st.before.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		for msg, want := range st.again {
+			if got := post(msg); got != want {
+				t.Errorf("step %d: %s queued %d, want %d", i, msg, got, want)
+			}
 		}
 	}
 }

@@ -866,9 +866,26 @@ func (s *Store) releaseLeases(ctx context.Context) error {
 }
 
 // pruneDedup forgets dedup keys older than before.
+//
+// On SQLite conn_dedup has no index on created_ms: its rows are appended in time order (rowid), so the old
+// ones are a prefix, found by reading it up to the first young row (the rows read are those deleted). A
+// row made while the clock stood earlier may outlive its retention until a later prune; none goes early.
 func (s *Store) pruneDedup(ctx context.Context, before int64) error {
 	return s.write(ctx, func(tx *stx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE created_ms < ?`, before)
+		if s.mysql() {
+			_, err := tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE created_ms < ?`, before)
+			return err
+		}
+		var young int64
+		err := tx.QueryRowContext(ctx, `SELECT rowid FROM conn_dedup WHERE created_ms >= ? ORDER BY rowid LIMIT 1`, before).Scan(&young)
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, `DELETE FROM conn_dedup`)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE rowid < ?`, young)
 		return err
 	})
 }

@@ -42,8 +42,8 @@ type Server struct {
 	url     string
 	mux     *http.ServeMux
 
-	tokens chan struct{} // wake-ups for idle workers, one per event (see wake)
-	queuedBodies [][]byte // webhook answers by number of items queued (see queuedBody)
+	tokens       chan struct{} // wake-ups for idle workers, one per event (see wake)
+	queuedBodies [][]byte      // webhook answers by number of items queued (see queuedBody)
 
 	ctx       context.Context
 	cancel    context.CancelFunc

@@ -90,6 +90,11 @@ var migrations = []sqldb.Migration{{
 			created_ms BIGINT NOT NULL, dead_ms BIGINT NOT NULL, attempts INT NOT NULL,
 			first_fail_ms BIGINT NOT NULL, KEY conn_dead_lane (lane_id, id))` + mysqlTable,
 	},
+}, {
+	// SQLite: dedup keys are pruned by rowid (rows are appended in time order, see pruneDedup), so the index
+	// on their age goes: one page less to log per webhook commit, one b-tree insert less per item.
+	Version: 2,
+	SQLite:  []string{`DROP INDEX conn_dedup_created`},
 }}
 
 // Limits of identifiers stored in the records (longer ones are refused with BAD_PACKET).
