@@ -256,7 +256,7 @@ func (d *decoder) presize() {
 	if colons > 4*MaxElements {
 		colons = 4 * MaxElements
 	}
-	d.strs = make([]string, 0, colons*3/20+32)
+	d.strs = make([]string, 0, colons*3/20+min(32, colons/8+2)) // room for the distinct keys; little for a small value
 	d.entries = make([]Entry, 0, colons/4+1)
 	d.anys = make([]any, 0, colons/32+8)
 	d.maps = make([]Map, 0, colons/14+1)
