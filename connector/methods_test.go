@@ -137,6 +137,34 @@ func TestRemoteMethods(t *testing.T) {
 	}
 }
 
+// TestSendVirtualConnector sends for a virtual connector (echo.web) carried by the line's real one (echo): the
+// channel gets the virtual id, and the delivery report goes back to the portal under it, the connector its
+// chat belongs to.
+func TestSendVirtualConnector(t *testing.T) {
+	p := newFakePortal(t, "key-virtual", nil)
+	s := newTestServer(t, p, Config{})
+	p.connect("echo", "2", nil)
+	msg := wire.NewMap("im", wire.NewMap("chat_id", "11", "message_id", "33"), "message", wire.NewMap("user_id", "1", "text", "hi"), "chat", wire.NewMap("id", "c-1"))
+	if out := p.mustCall("sendMessage", "Echo.Web", "2", []any{msg}); out["COUNT"] != float64(1) {
+		t.Fatalf("sendMessage: %v", out)
+	}
+	ch, _ := s.Channel("echo")
+	if sent := ch.(*Echo).Sent(); len(sent) != 1 || sent[0].Line != "2" {
+		t.Fatalf("channel got %+v", sent)
+	}
+	waitFor(t, 5*time.Second, "receivingStatusDelivery at the portal", func() bool {
+		for _, pk := range p.Packets() {
+			if pk.Command == "receivingStatusDelivery" {
+				if pk.Connector != "echo.web" || pk.Line != "2" {
+					t.Fatalf("delivery report under connector %q line %q, want echo.web, 2", pk.Connector, pk.Line)
+				}
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func TestUniquenessMovesEntity(t *testing.T) {
 	a := newFakePortal(t, "key-portal-a", nil)
 	b := newFakePortal(t, "key-portal-b", nil)

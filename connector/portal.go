@@ -533,13 +533,18 @@ func (s *Server) mSend(ctx context.Context, c *call) (any, error) {
 			method = m
 		}
 	}
-	report, err := ch.Send(ctx, s.line(c.site, l), method, items)
+	// The channel works for the connector the portal named: for a virtual one (botframework.webchat) carried
+	// by its real line connector (botframework), the delivery reports go back under the virtual id, the one
+	// the portal's chat belongs to.
+	line := s.line(c.site, l)
+	line.Connector = c.connector
+	report, err := ch.Send(ctx, line, method, items)
 	if err != nil {
 		return nil, withCode(err, wire.CodeInternal)
 	}
 	if len(report) > 0 {
 		s.enq.begin()
-		if _, err := s.enqueue(ctx, c.site.id, l.line, l.connector, report); err != nil {
+		if _, err := s.enqueue(ctx, c.site.id, l.line, c.connector, report); err != nil {
 			return nil, err
 		}
 	}
