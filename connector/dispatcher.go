@@ -210,7 +210,7 @@ func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	defer cancel()
 	target := trimSlash(site.domain) + s.cfg.PortalPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(signed.AppendEncode(nil)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(signed.AppendEncode(make([]byte, 0, signed.EncodedSizeHint()))))
 	if err != nil {
 		return nil, err
 	}
