@@ -31,13 +31,24 @@ func SerializeStubbed(v any) ([]byte, error) { return AppendSerialize(nil, v, tr
 
 // AppendSerialize appends the serialization of v to dst, with the #EMPTY# rule when stub is true.
 func AppendSerialize(dst []byte, v any, stub bool) ([]byte, error) {
-	e := encoder{buf: dst, stub: stub}
-	e.path = e.pathBuf[:0]
-	if err := e.value(v, 0); err != nil {
+	// Encoders are pooled for their key path (kept for errors): a fresh one would allocate it on the first
+	// named key, and the encoder itself escapes through the reflection paths.
+	e := encoderPool.Get().(*encoder)
+	e.buf, e.stub, e.path = dst, stub, e.path[:0]
+	err := e.value(v, 0)
+	out := e.buf
+	e.buf = nil
+	clear(e.path[:cap(e.path)]) // drop the keys' memory
+	if cap(e.path) <= 64 {
+		encoderPool.Put(e)
+	}
+	if err != nil {
 		return dst, err
 	}
-	return e.buf, nil
+	return out, nil
 }
+
+var encoderPool = sync.Pool{New: func() any { return &encoder{path: make([]string, 0, 8)} }}
 
 // EncodeError is a Go value that cannot be serialized.
 type EncodeError struct {
@@ -53,10 +64,9 @@ func (e *EncodeError) Error() string {
 }
 
 type encoder struct {
-	buf     []byte
-	stub    bool
-	path    []string // keys leading to the value being encoded, for errors
-	pathBuf [8]string
+	buf  []byte
+	stub bool
+	path []string // keys leading to the value being encoded, for errors
 }
 
 func (e *encoder) fail(format string, args ...any) error {
