@@ -436,6 +436,9 @@ func (d *decoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(v) == len(EmptyStub) && v == EmptyStub {
+			return EmptyStub, nil // every empty value of a packet: a constant, boxed without memory of its own
+		}
 		return d.boxString(v), nil
 	case 'a':
 		d.pos++
