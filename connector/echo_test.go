@@ -45,3 +45,22 @@ func TestOrderedJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOrderedJSON checks the fast JSON reader against the json.Decoder one on any input: the same value or
+// both an error, never a panic.
+func FuzzOrderedJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":[true,null,"x"]}`, `{"a":1,"a":2}`, `[1,2.5,-3e2]`, `"\u00e9\ud83d\ude00"`,
+		"{\"k\xfe\":1}", `{"a":{"b":{"c":[]}}}`, `[`, `{"a" 1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fast, ferr := decodeOrderedJSON(in)
+		slow, serr := decodeJSONTokens(in)
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("%q: fast err %v, decoder err %v", in, ferr, serr)
+		}
+		if ferr == nil && !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast %#v, decoder %#v", in, fast, slow)
+		}
+	})
+}

@@ -175,20 +175,7 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 	for start := 0; start < len(keys); start += 200 {
 		chunk := keys[start:min(start+200, len(keys))]
 		q := `SELECT dkey FROM conn_dedup WHERE lane_id = ? AND dkey IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
-		rows, err := tx.QueryContext(ctx, q, append([]any{lane}, chunk...)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			seen[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := queryStrings(ctx, tx, seen, q, append([]any{lane}, chunk...)...); err != nil {
 			return nil, err
 		}
 	}
@@ -242,20 +229,7 @@ func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []p
 		}
 		q := `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1) +
 			` ON CONFLICT DO NOTHING RETURNING dkey`
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			fresh[k] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := queryStrings(ctx, tx, fresh, q, args...); err != nil {
 			return nil, err
 		}
 	}
@@ -1057,4 +1031,21 @@ func (s *Store) list(ctx context.Context, f QueueFilter, dead bool) ([]QueuedIte
 		out = append(out, it)
 	}
 	return out, rows.Err()
+}
+
+// queryStrings runs a query whose rows are one string column and adds every value to set.
+func queryStrings(ctx context.Context, tx *stx, set map[string]bool, q string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return err
+		}
+		set[k] = true
+	}
+	return rows.Err()
 }
