@@ -198,6 +198,7 @@ type decoder struct {
 	// string, integer, list and map (boxing a string into an interface allocates; these box in place).
 	strs    []string
 	ints    []int64
+	lists   [][]any
 	anys    []any
 	entries []Entry
 	maps    []Map
@@ -271,6 +272,16 @@ func (d *decoder) boxString(s string) any {
 	return boxed(stringType, unsafe.Pointer(&d.strs[len(d.strs)-1]))
 }
 
+// boxList returns l as an interface whose slice header lives in the decoder's list slab (boxing a slice
+// allocates its header otherwise).
+func (d *decoder) boxList(l []any) any {
+	if len(d.lists) == cap(d.lists) {
+		d.lists = make([][]any, 0, min(slabSize, 2*cap(d.lists)+16))
+	}
+	d.lists = append(d.lists, l)
+	return boxed(listType, unsafe.Pointer(&d.lists[len(d.lists)-1]))
+}
+
 // boxInt returns n as an interface whose data lives in the decoder's integer slab.
 func (d *decoder) boxInt(n int64) any {
 	if n >= 0 && n < 256 {
@@ -326,6 +337,7 @@ type eface struct {
 var (
 	stringType = typeOf("")
 	int64Type  = typeOf(int64(0))
+	listType   = typeOf([]any(nil))
 )
 
 func typeOf(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
@@ -671,9 +683,9 @@ func (d *decoder) array(depth int) (any, error) {
 	}
 	if isList {
 		if list == nil {
-			return []any{}, nil
+			return d.boxList([]any{}), nil
 		}
-		return list, nil
+		return d.boxList(list), nil
 	}
 	return m, nil
 }
