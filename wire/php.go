@@ -444,14 +444,7 @@ func (d *decoder) value(depth int) (any, error) {
 		return f, nil
 	case 's':
 		d.pos++
-		v, err := d.str()
-		if err != nil {
-			return nil, err
-		}
-		if len(v) == len(EmptyStub) && v == EmptyStub {
-			return EmptyStub, nil // every empty value of a packet: a constant, boxed without memory of its own
-		}
-		return d.boxString(v), nil
+		return d.strValue()
 	case 'a':
 		d.pos++
 		return d.array(depth)
@@ -463,6 +456,18 @@ func (d *decoder) value(depth int) (any, error) {
 		return nil, d.errf("unsupported type %q", tag)
 	}
 	return nil, d.errf("unknown type %q", tag)
+}
+
+// strValue reads a string value after its 's' and boxes it.
+func (d *decoder) strValue() (any, error) {
+	v, err := d.str()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) == len(EmptyStub) && v == EmptyStub {
+		return EmptyStub, nil // every empty value of a packet: a constant, boxed without memory of its own
+	}
+	return d.boxString(v), nil
 }
 
 // int reads a decimal int64 ended by end: an optional sign and at least one digit.
@@ -636,7 +641,13 @@ func (d *decoder) array(depth int) (any, error) {
 		default:
 			return nil, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
 		}
-		val, err := d.value(depth + 1)
+		var val any
+		if d.pos < len(d.s) && d.s[d.pos] == 's' { // the most common value: no dispatch
+			d.pos++
+			val, err = d.strValue()
+		} else {
+			val, err = d.value(depth + 1)
+		}
 		if err != nil {
 			return nil, err
 		}
