@@ -2,9 +2,9 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -188,10 +188,10 @@ func TestUnserializeRefusesWithOffset(t *testing.T) {
 		{`a:2:{i:0;N;i:0;N;}`, 17, "duplicate array key"},
 		{`a:2:{s:1:"a";N;s:1:"a";N;}`, 25, "duplicate array key"},
 		{`a:3:{s:2:"id";N;s:4:"name";N;s:2:"id";i:1;}`, 42, "duplicate array key"},
-		{`a:3:{i:0;N;s:1:"x";N;i:0;N;}`, 27, "duplicate array key"},    // a list turned map
-		{`a:3:{i:0;N;i:1;N;i:1;N;}`, 23, "duplicate array key"},        // a list turned map on its last key
-		{`a:2:{i:5;N;s:1:"5";N;}`, 21, "duplicate array key"},          // "5" is the integer key 5
-		{`a:2:{s:0:"";N;s:0:"";N;}`, 23, "duplicate array key"},        // the empty key
+		{`a:3:{i:0;N;s:1:"x";N;i:0;N;}`, 27, "duplicate array key"}, // a list turned map
+		{`a:3:{i:0;N;i:1;N;i:1;N;}`, 23, "duplicate array key"},     // a list turned map on its last key
+		{`a:2:{i:5;N;s:1:"5";N;}`, 21, "duplicate array key"},       // "5" is the integer key 5
+		{`a:2:{s:0:"";N;s:0:"";N;}`, 23, "duplicate array key"},     // the empty key
 		{`a:2:{i:-7;N;i:-7;N;}`, 19, "duplicate array key"},
 		{`a:999999999:{}`, 12, "more than"},
 		{`a:50:{i:0;N;}`, 5, "runs past the end"},
