@@ -7,7 +7,7 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 export OLCTL_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test vet lint staticcheck sdkcheck unit fuzz bench mariadb clean
+.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit fuzz bench mariadb clean
 
 all: build
 
@@ -17,12 +17,17 @@ build:
 demo: build
 	$(BIN)/olctl demo
 
-test: vet staticcheck mariadb sdkcheck unit fuzz
+test: fmt vet staticcheck mariadb sdkcheck unit fuzz
+
+# Every Go file as gofmt writes it (the list of those that are not, and a failure).
+fmt:
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-ed (run gofmt -w):"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
 
-lint: vet staticcheck
+lint: fmt vet staticcheck
 
 $(STATICCHECK):
 	@mkdir -p $(BIN)
