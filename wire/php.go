@@ -209,39 +209,32 @@ type decoder struct {
 	keyBoxes [64]any
 }
 
-// internKey returns k boxed, reusing the box of an equal key seen before when the cache still holds it.
-func (d *decoder) internKey(k string) any {
+// internKey returns k boxed, reusing the box of an equal key seen before when the cache still holds it, and
+// k's bit for the duplicate check (keyBit).
+func (d *decoder) internKey(k string) (any, uint64) {
 	if len(k) == 0 {
-		return ""
+		return "", 1
 	}
 	i := strSlot(k)
 	if d.keyStrs[i] == k && d.keyBoxes[i] != nil {
-		return d.keyBoxes[i]
+		return d.keyBoxes[i], 1 << i
 	}
 	v := d.boxString(k)
 	d.keyStrs[i], d.keyBoxes[i] = k, v
-	return v
+	return v, 1 << i
 }
 
-// strSlot is a 6-bit digest of a non-empty string key: its bucket in the intern cache and its bit in keyBit.
+// strSlot is a 6-bit digest of a non-empty string key: its bucket in the intern cache and its digest bit.
 func strSlot(k string) uint {
 	return (uint(len(k))*31 + uint(k[0])*7 + uint(k[len(k)-1])) & 63
 }
 
-// keyBit is a one-bit digest of an array key (one of 64 buckets): a small map compares a new key with its
-// earlier keys only when their bits collide, which for the few keys of a protocol map is almost never.
-func keyBit(key any) uint64 {
-	switch k := key.(type) {
-	case string:
-		if k == "" {
-			return 1
-		}
-		return 1 << strSlot(k)
-	case int64:
-		return 1 << (uint64(k) * 0x9E3779B97F4A7C15 >> 58)
-	}
-	return 1
-}
+// Keys have a one-bit digest (one of 64 buckets): a small map compares a new key with its earlier keys only
+// when their bits collide, which for the few keys of a protocol map is almost never. A string key's bit is its
+// intern slot (internKey), the empty key's is bit 0, an integer key's is intKeyBit.
+
+// intKeyBit is the bit of an integer key.
+func intKeyBit(k int64) uint64 { return 1 << (uint64(k) * 0x9E3779B97F4A7C15 >> 58) }
 
 const slabSize = 128
 
@@ -602,6 +595,7 @@ func (d *decoder) array(depth int) (any, error) {
 	// whose first key is a string, cost no list.
 	for i := 0; i < n; i++ {
 		var key any
+		var bit uint64 // the key's digest bit (see intKeyBit)
 		if d.pos >= len(d.s) {
 			return nil, d.errf("unexpected end of input, want a key")
 		}
@@ -626,7 +620,7 @@ func (d *decoder) array(depth int) (any, error) {
 				list = append(list, val)
 				continue
 			}
-			key = d.boxInt(k)
+			key, bit = d.boxInt(k), intKeyBit(k)
 		case 's':
 			d.pos++
 			k, err := d.str()
@@ -634,9 +628,9 @@ func (d *decoder) array(depth int) (any, error) {
 				return nil, err
 			}
 			if n, ok := phpIntKey(k); ok {
-				key = d.boxInt(n)
+				key, bit = d.boxInt(n), intKeyBit(n)
 			} else {
-				key = d.internKey(k)
+				key, bit = d.internKey(k)
 			}
 		default:
 			return nil, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
@@ -663,7 +657,7 @@ func (d *decoder) array(depth int) (any, error) {
 			m = d.newMap(n)
 			for j, v := range list {
 				m.Entries = append(m.Entries, Entry{Key: d.boxInt(int64(j)), Value: v})
-				keyBits |= keyBit(int64(j))
+				keyBits |= intKeyBit(int64(j))
 			}
 			list = nil
 		}
@@ -681,7 +675,6 @@ func (d *decoder) array(depth int) (any, error) {
 			}
 			seen[key] = struct{}{}
 		} else {
-			bit := keyBit(key)
 			if keyBits&bit != 0 && dupKey(m.Entries, key) {
 				return nil, d.errf("duplicate array key %v", key)
 			}
