@@ -588,6 +588,7 @@ func (d *decoder) array(depth int) (any, error) {
 	}
 	var list []any
 	var m *Map
+	var entries []Entry // m's, while it fills
 	var seen map[any]struct{}
 	var keyBits uint64 // keyBit of every key of m, while seen is nil
 	isList := true
@@ -655,17 +656,18 @@ func (d *decoder) array(depth int) (any, error) {
 			}
 			isList = false
 			m = d.newMap(n)
+			entries = m.Entries
 			for j, v := range list {
-				m.Entries = append(m.Entries, Entry{Key: d.boxInt(int64(j)), Value: v})
+				entries = append(entries, Entry{Key: d.boxInt(int64(j)), Value: v})
 				keyBits |= intKeyBit(int64(j))
 			}
 			list = nil
 		}
 		// Duplicate keys: a linear look for small arrays, a set once they grow, so that a hostile array of
 		// 100 000 distinct keys stays linear.
-		if seen == nil && len(m.Entries) >= 16 {
+		if seen == nil && len(entries) >= 16 {
 			seen = make(map[any]struct{}, n)
-			for _, e := range m.Entries {
+			for _, e := range entries {
 				seen[e.Key] = struct{}{}
 			}
 		}
@@ -675,12 +677,12 @@ func (d *decoder) array(depth int) (any, error) {
 			}
 			seen[key] = struct{}{}
 		} else {
-			if keyBits&bit != 0 && dupKey(m.Entries, key) {
+			if keyBits&bit != 0 && dupKey(entries, key) {
 				return nil, d.errf("duplicate array key %v", key)
 			}
 			keyBits |= bit
 		}
-		m.Entries = append(m.Entries, Entry{Key: key, Value: val})
+		entries = append(entries, Entry{Key: key, Value: val}) // a local slice: m is written once, below
 	}
 	if !d.eat('}') {
 		return nil, d.expectFail('}')
@@ -691,6 +693,7 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		return d.boxList(list), nil
 	}
+	m.Entries = entries
 	return m, nil
 }
 
