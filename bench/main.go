@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
 			return 1
 		}
-		for _, r := range parse(out) {
+		for _, r := range medians(parse(out)) {
 			measured[s.Pkg+" "+r.Name] = r
 		}
 	}
@@ -115,7 +116,8 @@ type Result struct {
 }
 
 func runSuite(s Suite, benchtime string) ([]byte, error) {
-	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=1", "-benchtime=" + benchtime, "-timeout=20m", s.Pkg}
+	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=" + strconv.Itoa(max(1, s.Count)),
+		"-benchtime=" + benchtime, "-timeout=20m", s.Pkg}
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	var buf bytes.Buffer
@@ -157,6 +159,40 @@ func parse(out []byte) []Result {
 	return rs
 }
 
+// medians folds the runs of each benchmark (go test -count) into one result whose metrics are the medians of
+// its runs, in the order the benchmarks first appear.
+func medians(rs []Result) []Result {
+	var order []string
+	runs := map[string][]Result{}
+	for _, r := range rs {
+		if _, ok := runs[r.Name]; !ok {
+			order = append(order, r.Name)
+		}
+		runs[r.Name] = append(runs[r.Name], r)
+	}
+	out := make([]Result, 0, len(order))
+	for _, name := range order {
+		group := runs[name]
+		m := Result{Name: name, N: group[0].N, Metrics: map[string]float64{}}
+		for metric := range group[0].Metrics {
+			var vs []float64
+			for _, r := range group {
+				if v, ok := r.Metrics[metric]; ok {
+					vs = append(vs, v)
+				}
+			}
+			slices.Sort(vs)
+			if n := len(vs); n%2 == 1 {
+				m.Metrics[metric] = vs[n/2]
+			} else {
+				m.Metrics[metric] = (vs[n/2-1] + vs[n/2]) / 2
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 func printTable(w io.Writer, env Env, cs []Comparison) {
 	fmt.Fprintf(w, "olctl benchmarks — %d cores, %s, %s, %s\n", env.Cores, env.GoVersion, env.OS, env.Date)
 	t := tablewriter.NewWriter(w)
@@ -170,7 +206,7 @@ func printTable(w io.Writer, env Env, cs []Comparison) {
 func markdown(env Env, cs []Comparison, figs []Figure) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
+	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run; the micro-benchmarks (wire, emoji, client) run 5 times each and show the median.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
 	b.WriteString("| what | olctl | baseline | ratio | goal | met |\n|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText())

@@ -33,3 +33,22 @@ PASS`)
 		t.Fatalf("rate ratio = %+v", rate)
 	}
 }
+
+func TestMedians(t *testing.T) {
+	out := []byte(`BenchmarkA/x-2   100   30 ns/op   5 allocs/op
+BenchmarkB-2   10   7 ns/op
+BenchmarkA/x-2   100   10 ns/op   5 allocs/op
+BenchmarkA/x-2   100   20 ns/op   6 allocs/op
+BenchmarkB-2   10   9 ns/op
+`)
+	rs := medians(parse(out))
+	if len(rs) != 2 || rs[0].Name != "BenchmarkA/x" || rs[1].Name != "BenchmarkB" {
+		t.Fatalf("medians = %+v", rs)
+	}
+	if rs[0].Metrics["ns/op"] != 20 || rs[0].Metrics["allocs/op"] != 5 { // odd count: the middle run
+		t.Errorf("A = %v", rs[0].Metrics)
+	}
+	if rs[1].Metrics["ns/op"] != 8 { // even count: the mean of the middle two
+		t.Errorf("B = %v", rs[1].Metrics)
+	}
+}

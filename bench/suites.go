@@ -13,6 +13,9 @@ type Suite struct {
 	Env     []string
 	// Benchtime overrides the run's -benchtime (e.g. "1000x" for a fixed number of messages).
 	Benchtime string
+	// Count runs every benchmark this many times (go test -count); each figure is then the median of the runs.
+	// The micro-benchmarks take 5: on a shared machine one run of a few microseconds moves by 20 %.
+	Count int
 }
 
 // Comparison is one figure: a subject benchmark against a baseline from the same run.
@@ -99,13 +102,13 @@ func num(v float64) string {
 
 // suites and comparisons: every benchmark of the project that has a same-run baseline.
 var suites = []Suite{
-	{Pkg: "./wire", Pattern: "."},
-	{Pkg: "./emoji", Pattern: "BenchmarkToIcons|BenchmarkLinear"},
+	{Pkg: "./wire", Pattern: ".", Count: 5},
+	{Pkg: "./emoji", Pattern: "BenchmarkToIcons|BenchmarkLinear", Count: 5},
 	{Pkg: "./users", Pattern: "BenchmarkSync"},
 	{Pkg: "./files", Pattern: "BenchmarkImport"},
 	{Pkg: "./router", Pattern: "BenchmarkInput"},
 	{Pkg: "./portal", Pattern: "BenchmarkInput"},
-	{Pkg: "./client", Pattern: "BenchmarkCall|BenchmarkEncodeSign"},
+	{Pkg: "./client", Pattern: "BenchmarkCall|BenchmarkEncodeSign", Count: 5},
 	{Pkg: "./connector", Pattern: "BenchmarkQueue$"},
 	{Pkg: "./connector", Pattern: "BenchmarkMariaDBProcesses", Benchtime: "30000x"},
 	{Pkg: "./connector", Pattern: "BenchmarkQueuedMemory", Benchtime: "1x"},
