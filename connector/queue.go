@@ -340,9 +340,7 @@ func (c *committer) run() {
 		for items < maxGroup {
 			select {
 			case r := <-c.reqs:
-				c.active.Add(-1)
-				group = append(group, r)
-				items += len(r.ps)
+				group, items = c.took(group, r, items)
 				continue
 			default:
 			}
@@ -354,9 +352,7 @@ func (c *committer) run() {
 			}
 			select {
 			case r := <-c.reqs:
-				c.active.Add(-1)
-				group = append(group, r)
-				items += len(r.ps)
+				group, items = c.took(group, r, items)
 			case <-linger.C:
 				break more
 			case <-c.stop:
@@ -368,6 +364,12 @@ func (c *committer) run() {
 		}
 		c.commit(group, true)
 	}
+}
+
+// took adds a request taken from the queue to a group of items items: it is no longer on its way.
+func (c *committer) took(group []*enqueueReq, r *enqueueReq, items int) ([]*enqueueReq, int) {
+	c.active.Add(-1)
+	return append(group, r), items + len(r.ps)
 }
 
 // commit writes a group of requests. With late (SQLite), the requests that came while the group waited for
@@ -396,10 +398,8 @@ func (c *committer) commit(group []*enqueueReq, late bool) {
 			for items < maxGroup {
 				select {
 				case r := <-c.reqs:
-					c.active.Add(-1)
-					group = append(group, r)
+					group, items = c.took(group, r, items)
 					order = append(order, r)
-					items += len(r.ps)
 				default:
 					break more
 				}
