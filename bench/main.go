@@ -206,7 +206,7 @@ func printTable(w io.Writer, env Env, cs []Comparison) {
 func markdown(env Env, cs []Comparison, figs []Figure) string {
 	var b strings.Builder
 	b.WriteString("# Benchmarks\n\n")
-	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run; the micro-benchmarks (wire, emoji, client) run 5 times each and show the median.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
+	fmt.Fprintf(&b, "Measured by `make bench` on %s: %d cores, %s, %s. Every figure is a ratio against a baseline measured in the same run; the micro-benchmarks (wire, emoji, client) run 5 times and the router, portal and queue benchmarks 3 times, each figure being the median of its runs.\n\n", env.Date, env.Cores, env.GoVersion, env.OS)
 	b.WriteString("| what | olctl | baseline | ratio | goal | met |\n|---|---|---|---|---|---|\n")
 	for _, c := range cs {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", c.Title, c.SubjectText, c.BaselineText, c.RatioText, c.Goal, c.MetText())
