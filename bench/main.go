@@ -46,12 +46,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if s.Benchtime != "" {
 			bt = s.Benchtime
 		}
-		out, err := runSuite(s, bt)
-		if err != nil {
-			fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
-			return 1
+		// The suite runs Count times in a row rather than with go test -count, so that every run of a subject
+		// sits next to a run of its baseline and both see the same moment of a shared machine.
+		var runs []Result
+		for range max(1, s.Count) {
+			out, err := runSuite(s, bt)
+			if err != nil {
+				fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
+				return 1
+			}
+			runs = append(runs, parse(out)...)
 		}
-		for _, r := range medians(parse(out)) {
+		for _, r := range medians(runs) {
 			measured[s.Pkg+" "+r.Name] = r
 		}
 	}
@@ -116,8 +122,8 @@ type Result struct {
 }
 
 func runSuite(s Suite, benchtime string) ([]byte, error) {
-	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=" + strconv.Itoa(max(1, s.Count)),
-		"-benchtime=" + benchtime, "-timeout=20m", s.Pkg}
+	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=1", "-benchtime=" + benchtime,
+		"-timeout=20m", s.Pkg}
 	cmd := exec.Command("go", args...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	var buf bytes.Buffer

@@ -13,7 +13,7 @@ type Suite struct {
 	Env     []string
 	// Benchtime overrides the run's -benchtime (e.g. "1000x" for a fixed number of messages).
 	Benchtime string
-	// Count runs every benchmark this many times (go test -count); each figure is then the median of the runs.
+	// Count runs the suite this many times in a row; each figure is then the median of its runs.
 	// The micro-benchmarks take 5 (on a shared machine one run of a few microseconds moves by 20 %), the HTTP
 	// and queue benchmarks 3.
 	Count int
