@@ -427,7 +427,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, bool) {
 		vals := make(map[string]any, x.Len())
 		keys := make([]string, 0, x.Len())
 		for _, e := range x.Entries {
-			k := keyString(e.Key)
+			k := wire.KeyString(e.Key)
 			if _, dup := vals[k]; !dup {
 				keys = append(keys, k)
 			}
@@ -471,7 +471,7 @@ func appendReflect(dst []byte, v any, depth int) ([]byte, bool) {
 		vals := make(map[string]any, rv.Len())
 		keys := make([]string, 0, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
-			k := keyString(it.Key().Interface())
+			k := wire.KeyString(it.Key().Interface())
 			keys = append(keys, k)
 			vals[k] = it.Value().Interface()
 		}
@@ -489,16 +489,6 @@ func appendReflect(dst []byte, v any, depth int) ([]byte, bool) {
 		return appendQuotedFloat(dst, rv.Float()), true
 	}
 	return appendValue(dst, fmt.Sprint(v), depth)
-}
-
-func keyString(k any) string {
-	switch x := k.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	}
-	return fmt.Sprint(k)
 }
 
 func appendList(dst []byte, n int, at func(int) any, depth int) ([]byte, bool) {

@@ -317,7 +317,7 @@ func (b *binder) goMap(src any, dv reflect.Value) error {
 	mt := dv.Type()
 	out := reflect.MakeMapWithSize(mt, len(list)+len(entries))
 	put := func(k any, v any) error {
-		ks := keyString(k)
+		ks := KeyString(k)
 		b.push(ks)
 		defer b.pop()
 		kv := reflect.New(mt.Key()).Elem()
@@ -367,7 +367,7 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 		}
 	}
 	for _, e := range entries {
-		ks := keyString(e.Key)
+		ks := KeyString(e.Key)
 		f := matchField(fields, ks)
 		if f == nil {
 			if rest.IsValid() {
@@ -393,8 +393,9 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 	return nil
 }
 
-// keyString is an array key (string or int64, as decoded) as text, without fmt's reflection.
-func keyString(k any) string {
+// KeyString returns an array key as text: a string as it is, an integer in decimal (without fmt's
+// reflection for the int64 and string keys a decoded Map holds), any other value in its fmt form.
+func KeyString(k any) string {
 	switch k := k.(type) {
 	case string:
 		return k

@@ -102,3 +102,17 @@ func TestBindEmptyValues(t *testing.T) {
 		t.Fatal(p, err)
 	}
 }
+
+func TestKeyString(t *testing.T) {
+	for _, tc := range []struct {
+		key  any
+		want string
+	}{
+		{"name", "name"}, {"", ""}, {int64(-12), "-12"}, {int64(1700000000), "1700000000"}, {7, "7"},
+		{uint8(3), "3"}, {true, "true"},
+	} {
+		if got := KeyString(tc.key); got != tc.want {
+			t.Errorf("KeyString(%#v) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}
