@@ -269,11 +269,15 @@ func (d *decoder) boxString(s string) any {
 // allocates its header otherwise).
 func (d *decoder) boxList(l []any) any {
 	if len(d.lists) == cap(d.lists) {
-		d.lists = make([][]any, 0, min(slabSize, 2*cap(d.lists)+16))
+		d.lists = make([][]any, 0, nextSlab(cap(d.lists)))
 	}
 	d.lists = append(d.lists, l)
 	return boxed(listType, unsafe.Pointer(&d.lists[len(d.lists)-1]))
 }
+
+// nextSlab is the size of the slab that follows one of size prev, for values a packet has few of (large
+// integers such as dates, lists): small at first, growing to slabSize.
+func nextSlab(prev int) int { return min(slabSize, 2*prev+16) }
 
 // boxInt returns n as an interface whose data lives in the decoder's integer slab.
 func (d *decoder) boxInt(n int64) any {
@@ -281,8 +285,7 @@ func (d *decoder) boxInt(n int64) any {
 		return n // the runtime boxes small integers without allocating
 	}
 	if len(d.ints) == cap(d.ints) {
-		// Most packets carry few large integers (dates, ids): the first slab is small.
-		d.ints = make([]int64, 0, min(slabSize, 2*cap(d.ints)+16))
+		d.ints = make([]int64, 0, nextSlab(cap(d.ints)))
 	}
 	d.ints = append(d.ints, n)
 	return boxed(int64Type, unsafe.Pointer(&d.ints[len(d.ints)-1]))
