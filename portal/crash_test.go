@@ -85,3 +85,47 @@ func TestCrashSafety(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoPortalsOnOneSQLiteFile: two portal processes (here: two portals, each with its own connections)
+// on one SQLite file see each other's records. Each keeps an in-memory filter of recorded keys only while
+// it is alone on the file; the first one must stop trusting its filter when the second appears.
+func TestTwoPortalsOnOneSQLiteFile(t *testing.T) {
+	dsn := testdb.SQLiteDSN(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	fired := map[string]int{}
+	count := func(_ context.Context, m portal.Message) error {
+		mu.Lock()
+		fired[m.MessageID]++
+		mu.Unlock()
+		return nil
+	}
+	m1, m2 := msgItem("ext-1", "c1", "m1", "one"), msgItem("ext-1", "c1", "m2", "two")
+
+	a := newRig(t, md5Creds, nil, withDSN(dsn))
+	a.p.OnReceivedMessage(count)
+	if ans := a.post(t, router.CommandReceivingMessage, []any{m1}); ans.Err != nil {
+		t.Fatalf("answer %s", ans.Body)
+	}
+	if err := a.p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newRig(t, md5Creds, nil, withDSN(dsn))
+	b.p.OnReceivedMessage(count)
+	// b finds a's record of m1; a finds b's record of m2.
+	if ans := b.post(t, router.CommandReceivingMessage, []any{m1, m2}); ans.Err != nil ||
+		string(ans.Response.Data) != `{"RESULT":"OK","CONFIRMED":2,"DUPLICATES":1}` {
+		t.Fatalf("answer %s", ans.Body)
+	}
+	if err := b.p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ans := a.post(t, router.CommandReceivingMessage, []any{m2}); ans.Err != nil ||
+		string(ans.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":1}` {
+		t.Fatalf("answer %s", ans.Body)
+	}
+	if want := map[string]int{"m1": 1, "m2": 1}; !reflect.DeepEqual(fired, want) {
+		t.Fatalf("fired %v", fired)
+	}
+}

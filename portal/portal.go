@@ -80,6 +80,13 @@ type Config struct {
 	// again (default DefaultChatContextTTL; negative: always read). Another process sharing the database
 	// may change a context meanwhile; within the TTL this portal does not notice and skips rewriting it.
 	ChatContextTTL time.Duration
+	// RecordDelay is how long the record of processed items may trail their confirmation: the records of
+	// the packets processed within it are written together, in one transaction (default DefaultRecordDelay;
+	// negative: each packet's record is durable before its items are confirmed). Items waiting for their
+	// record are known to this process at once. A crash within the delay can fire the items of the last
+	// moments again after the restart if the server did not get their confirmation. Close and Flush write
+	// what is waiting.
+	RecordDelay time.Duration
 
 	// EmojiOptions, FileOptions, UserOptions and ClientOptions are passed to the default emoji converter, file
 	// importer, user syncer and client (after the options New derives from this Config).
@@ -113,6 +120,7 @@ type Portal struct {
 	chatCache *chatCache
 	processed ProcessedStore
 	ownStore  *SQLProcessedStore // closed by Close
+	record    *recorder
 	status    StatusStore
 
 	logger  *slog.Logger
@@ -174,6 +182,15 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		}
 		p.processed = p.ownStore
 	}
+	delay := cfg.RecordDelay
+	if delay == 0 {
+		delay = DefaultRecordDelay
+	}
+	p.record = newRecorder(p.processed, p.clock, delay, p.logger)
+	if p.ownStore != nil {
+		p.record.filter = p.openFilter(ctx, p.ownStore)
+		p.record.rebuildFilter()
+	}
 	if p.status = cfg.Status; p.status == nil {
 		if p.status, err = NewSQLStatusStore(ctx, p.db); err != nil {
 			return nil, err
@@ -218,6 +235,21 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return p, nil
+}
+
+// openFilter returns the filter of recorded keys for a SQLite database this portal can lock (see
+// keyFilter), or nil.
+func (p *Portal) openFilter(ctx context.Context, store *SQLProcessedStore) *keyFilter {
+	path, err := store.sqlitePath(ctx)
+	if err != nil || path == "" {
+		return nil
+	}
+	lock, err := openSoleLock(path + "-portal-lock")
+	if err != nil {
+		p.logger.Debug("portal: no filter of recorded keys; every item is looked up in the database", "error", err)
+		return nil
+	}
+	return newKeyFilter(store, lock, p.logger)
 }
 
 func openDB(ctx context.Context, cfg Config) (*sqldb.DB, bool, error) {
@@ -271,12 +303,31 @@ func (p *Portal) SetStatus(ctx context.Context, s ConnectorStatus) error {
 // PruneProcessed forgets the processed items recorded more than age ago and returns how many. Run it daily
 // with an age of a few days (the connector server stops redelivering an item after 24 h).
 func (p *Portal) PruneProcessed(ctx context.Context, age time.Duration) (int64, error) {
-	return p.processed.Prune(ctx, p.clock.Now().Add(-age))
+	n, err := p.processed.Prune(ctx, p.clock.Now().Add(-age))
+	if n > 0 && p.record.filter != nil {
+		p.record.rebuildFilter() // forget the pruned keys
+	}
+	return n, err
 }
 
-// Close closes the database New opened (not one given as Config.DB).
+// Flush writes the record of processed items that is waiting (see Config.RecordDelay) and returns once it
+// is durable.
+func (p *Portal) Flush(ctx context.Context) error {
+	return p.record.flush(ctx)
+}
+
+// Close writes the record of processed items that is waiting and closes the database New opened (not one
+// given as Config.DB). Stop serving first: a packet handled after Close is recorded before it is
+// confirmed, but its database may be gone.
 func (p *Portal) Close() error {
 	var errs []error
+	if p.record != nil {
+		errs = append(errs, p.record.close(context.Background()))
+		if p.record.filter != nil {
+			errs = append(errs, p.record.filter.close())
+		}
+		p.record = nil
+	}
 	if p.ownStore != nil {
 		errs = append(errs, p.ownStore.Close())
 		p.ownStore = nil

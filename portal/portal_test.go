@@ -346,6 +346,9 @@ func TestPartialFailure(t *testing.T) {
 		t.Fatalf("confirmations %+v", got)
 	}
 	// m3's event fired in the recorder (the first subscriber) but a later subscriber failed: not recorded.
+	if err := r.p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if n := countRows(t, r.db, "olctl_portal_processed"); n != 2 {
 		t.Fatalf("%d processed rows", n)
 	}

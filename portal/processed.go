@@ -168,12 +168,17 @@ func placeholders(n int) string {
 
 // Seen implements ProcessedStore with one query per maxPrepared keys.
 func (s *SQLProcessedStore) Seen(ctx context.Context, keys []ItemKey) ([]bool, error) {
-	out := make([]bool, len(keys))
 	sums := make([][KeySize]byte, len(keys))
 	for i, k := range keys {
 		sums[i] = k.Sum()
 	}
-	found := make(map[[KeySize]byte]bool, len(keys))
+	return s.seenSums(ctx, sums)
+}
+
+// seenSums is Seen for keys whose sums are known.
+func (s *SQLProcessedStore) seenSums(ctx context.Context, sums [][KeySize]byte) ([]bool, error) {
+	out := make([]bool, len(sums))
+	found := make(map[[KeySize]byte]bool, len(sums))
 	for start := 0; start < len(sums); start += maxPrepared {
 		chunk := sums[start:min(start+maxPrepared, len(sums))]
 		if err := s.seenChunk(ctx, chunk, found); err != nil {
@@ -215,7 +220,16 @@ func (s *SQLProcessedStore) seenChunk(ctx context.Context, sums [][KeySize]byte,
 // Mark implements ProcessedStore. Concurrent calls are written together; each returns once its keys are
 // committed (or the write failed).
 func (s *SQLProcessedStore) Mark(ctx context.Context, keys []ItemKey, at time.Time) error {
-	if len(keys) == 0 {
+	rows := make([]markRow, len(keys))
+	for i, k := range keys {
+		rows[i] = markRow{sum: k.Sum(), at: at.Unix()}
+	}
+	return s.markRows(ctx, rows)
+}
+
+// markRows is Mark for keys whose sums are known.
+func (s *SQLProcessedStore) markRows(ctx context.Context, rows []markRow) error {
+	if len(rows) == 0 {
 		return nil
 	}
 	s.gmu.Lock()
@@ -223,9 +237,7 @@ func (s *SQLProcessedStore) Mark(ctx context.Context, keys []ItemKey, at time.Ti
 		s.pending = &markBatch{}
 	}
 	b := s.pending
-	for _, k := range keys {
-		b.rows = append(b.rows, markRow{sum: k.Sum(), at: at.Unix()})
-	}
+	b.rows = append(b.rows, rows...)
 	for s.flushing && !b.finished {
 		s.cond.Wait()
 	}
@@ -326,4 +338,58 @@ func (s *SQLProcessedStore) Prune(ctx context.Context, before time.Time) (int64,
 			return total, nil
 		}
 	}
+}
+
+// count returns the number of recorded keys.
+func (s *SQLProcessedStore) count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM olctl_portal_processed`).Scan(&n)
+	return n, err
+}
+
+// scanChunk is the most keys scanSums reads in one query (one short read transaction each).
+const scanChunk = 10_000
+
+// scanSums calls fn with every recorded key, in key order, reading in chunks.
+func (s *SQLProcessedStore) scanSums(ctx context.Context, fn func([KeySize]byte)) error {
+	var after []byte
+	q := `SELECT key_sum FROM olctl_portal_processed WHERE key_sum > ? ORDER BY key_sum LIMIT ` + strconv.Itoa(scanChunk)
+	for {
+		rows, err := s.db.QueryContext(ctx, q, append([]byte{}, after...))
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			if len(b) == KeySize {
+				fn([KeySize]byte(b))
+			}
+			after = append(after[:0], b...)
+			n++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n < scanChunk {
+			return nil
+		}
+	}
+}
+
+// sqlitePath returns the file of a SQLite database, or "" for MySQL or a database in memory.
+func (s *SQLProcessedStore) sqlitePath(ctx context.Context) (string, error) {
+	if s.db.Dialect != sqldb.SQLite {
+		return "", nil
+	}
+	var file string
+	err := s.db.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file)
+	return file, err
 }

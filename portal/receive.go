@@ -48,8 +48,7 @@ func itemKey(connector, line string, it *router.MessageItem) (ItemKey, bool) {
 // slot is the state of one item of a packet through the pipeline.
 type slot struct {
 	item    router.MessageItem
-	key     ItemKey
-	hash    string
+	key     recordKey
 	dedup   bool // the item has a key
 	claimed bool // this packet holds the key's in-flight claim
 	twin    int  // for a repeat of an earlier item of the same packet, that item's index; else -1
@@ -85,33 +84,33 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 			s.fail(err)
 			continue
 		}
-		s.key, s.dedup = itemKey(req.Connector, req.Line, &s.item)
+		s.key.key, s.dedup = itemKey(req.Connector, req.Line, &s.item)
 		if s.dedup {
-			s.hash = s.key.Hash()
+			s.key.sum = s.key.key.Sum()
 		}
 	}
 
 	// Claim the keys, so that two packets carrying the same item at the same time do not both fire it.
-	first := map[string]int{}
+	first := make(map[[KeySize]byte]int, len(slots))
 	for i := range slots {
 		s := &slots[i]
 		if s.state != slotPending || !s.dedup {
 			continue
 		}
-		if j, ok := first[s.hash]; ok {
+		if j, ok := first[s.key.sum]; ok {
 			s.twin = j // the same item twice in one packet: it shares the fate of the first
 			s.state = slotDuplicate
 			continue
 		}
-		first[s.hash] = i
-		if s.claimed = p.inflight.claim(s.hash); !s.claimed {
+		first[s.key.sum] = i
+		if s.claimed = p.inflight.claim(s.key.sum); !s.claimed {
 			s.state = slotInProgress
 		}
 	}
 	defer func() {
 		for i := range slots {
 			if slots[i].claimed {
-				p.inflight.release(slots[i].hash)
+				p.inflight.release(slots[i].key.sum)
 			}
 		}
 	}()
@@ -120,7 +119,7 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 		return nil, err
 	}
 
-	var done []ItemKey
+	var done []recordKey
 	for i := range slots {
 		s := &slots[i]
 		if s.state != slotPending {
@@ -145,7 +144,7 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any
 			}
 		}
 	}
-	if err := p.processed.Mark(ctx, done, p.clock.Now()); err != nil {
+	if err := p.record.mark(ctx, done, p.clock.Now()); err != nil {
 		// The events fired: confirming them is what keeps them from firing again.
 		p.logger.Error("portal: recording processed items failed; they are confirmed anyway", "connector", req.Connector,
 			"line", req.Line, "items", len(done), "error", err)
@@ -217,7 +216,7 @@ func reason(err error) string {
 
 // markSeen asks the store, in one query, which claimed items were processed before.
 func (p *Portal) markSeen(ctx context.Context, slots []slot) error {
-	var keys []ItemKey
+	var keys []recordKey
 	var idx []int
 	for i := range slots {
 		if slots[i].claimed && slots[i].state == slotPending {
@@ -228,7 +227,7 @@ func (p *Portal) markSeen(ctx context.Context, slots []slot) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	seen, err := p.processed.Seen(ctx, keys)
+	seen, err := p.record.seen(ctx, keys)
 	if err != nil {
 		return &wire.Error{Code: wire.CodeInternal, Message: "reading the record of processed items", Err: err}
 	}
@@ -323,14 +322,14 @@ func RealConnector(id string) string {
 // claims is a set of keys being processed in this process.
 type claims struct {
 	mu  sync.Mutex
-	set map[string]struct{}
+	set map[[KeySize]byte]struct{}
 }
 
-func (c *claims) claim(k string) bool {
+func (c *claims) claim(k [KeySize]byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.set == nil {
-		c.set = map[string]struct{}{}
+		c.set = map[[KeySize]byte]struct{}{}
 	}
 	if _, busy := c.set[k]; busy {
 		return false
@@ -339,7 +338,7 @@ func (c *claims) claim(k string) bool {
 	return true
 }
 
-func (c *claims) release(k string) {
+func (c *claims) release(k [KeySize]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.set, k)

@@ -191,6 +191,9 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 		t.Fatalf("DATA %#v", c.Data)
 	}
 	// The same database holds every store, and the chat context reaches the client's store.
+	if err := p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for _, table := range []string{"olctl_users", "olctl_files", "olctl_bf_context", "olctl_portal_processed"} {
 		if countRows(t, openDB(t, dir), table) != 1 {
 			t.Errorf("table %s", table)
