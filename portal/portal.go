@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/olctl/olctl/bfcontext"
@@ -130,6 +131,7 @@ type Portal struct {
 
 	events    *events
 	inflight  claims
+	slots     sync.Pool // *[]slot of finished packets, cleared
 	userLocks keyedMutex
 }
 

@@ -40,6 +40,7 @@ type recorder struct {
 	mu      sync.Mutex
 	pending map[[KeySize]byte]struct{} // waiting or being written: Seen answers true
 	queue   []recordKey                // waiting, in arrival order
+	spare   []recordKey                // the last written queue, emptied, for the next one
 	at      time.Time                  // the processing time of the first waiting key
 	closed  bool
 
@@ -217,13 +218,19 @@ func (r *recorder) flush(ctx context.Context) error {
 	defer r.wmu.Unlock()
 	r.mu.Lock()
 	keys, at := r.queue, r.at
-	r.queue = nil
+	r.queue, r.spare = r.spare, nil
 	r.mu.Unlock()
 	if len(keys) == 0 {
 		return nil
 	}
 	err := r.write(context.WithoutCancel(ctx), keys, at)
 	r.forget(keys)
+	if cap(keys) <= MaxPendingRecords {
+		clear(keys)
+		r.mu.Lock()
+		r.spare = keys[:0]
+		r.mu.Unlock()
+	}
 	return err
 }
 
