@@ -129,3 +129,24 @@ func TestTwoPortalsOnOneSQLiteFile(t *testing.T) {
 		t.Fatalf("fired %v", fired)
 	}
 }
+
+// TestServeAfterClose: a packet served after Close (the HTTP server not stopped yet) is recorded before it
+// is answered, and Close twice is harmless.
+func TestServeAfterClose(t *testing.T) {
+	r := newRig(t, md5Creds, nil)
+	if err := r.p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ans := r.post(t, router.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "one")}); ans.Err != nil {
+		t.Fatalf("answer %s", ans.Body)
+	}
+	if n := countRows(t, r.db, "olctl_portal_processed"); n != 1 {
+		t.Fatalf("%d processed rows", n)
+	}
+	if err := r.p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.p.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -34,6 +34,7 @@ type keyFilter struct {
 	stop     context.CancelFunc
 	ctx      context.Context
 	builds   sync.WaitGroup
+	closed   bool
 	minKeys  uint        // the smallest capacity (minFilterKeys; tests make it small)
 	onBuilt  func(error) // tests: called after each build
 }
@@ -163,9 +164,16 @@ func (f *keyFilter) absent(keys []recordKey) []bool {
 	return out
 }
 
-// close stops a build in progress and releases the lock.
+// close stops a build in progress and releases the lock; later calls do nothing. The filter stops
+// answering: a closed portal no longer holds the lock that makes it right.
 func (f *keyFilter) close() error {
 	f.stop()
 	f.builds.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed, f.off, f.cur, f.ready = true, true, nil, false
 	return f.lock.close()
 }

@@ -323,12 +323,11 @@ func (p *Portal) Flush(ctx context.Context) error {
 // confirmed, but its database may be gone.
 func (p *Portal) Close() error {
 	var errs []error
-	if p.record != nil {
+	if p.record != nil { // kept: a packet served after Close is recorded at once
 		errs = append(errs, p.record.close(context.Background()))
 		if p.record.filter != nil {
 			errs = append(errs, p.record.filter.close())
 		}
-		p.record = nil
 	}
 	if p.ownStore != nil {
 		errs = append(errs, p.ownStore.Close())
