@@ -523,6 +523,31 @@ func (d *decoder) length() (int, error) {
 	return n, nil
 }
 
+// shortStr reads a whole string of fewer than 100 bytes, `s:<1–2 digits>:"<bytes>";`, at d.pos (on its 's'),
+// and reports false, reading nothing, for anything else: str then reads it, or says what is wrong.
+func (d *decoder) shortStr() (string, bool) {
+	s, p := d.s, d.pos
+	if p+6 > len(s) || s[p+1] != ':' {
+		return "", false
+	}
+	n, q := int(s[p+2]-'0'), p+3
+	if n > 9 {
+		return "", false
+	}
+	if c := s[q] - '0'; c <= 9 {
+		n, q = n*10+int(c), q+1
+	}
+	if q+1 >= len(s) || s[q] != ':' || s[q+1] != '"' {
+		return "", false
+	}
+	start := q + 2
+	if n > len(s)-start-2 || s[start+n] != '"' || s[start+n+1] != ';' {
+		return "", false
+	}
+	d.pos = start + n + 2
+	return s[start : start+n], true
+}
+
 func (d *decoder) str() (string, error) {
 	// Fast path for the common shape `:<1–4 digits>:"<n bytes>";`; anything else (and every error) goes the
 	// long way below, which says what is wrong and where.
@@ -626,13 +651,19 @@ func (d *decoder) array(depth int) (any, error) {
 			}
 			key, bit = d.boxInt(k), intKeyBit(k)
 		case 's':
-			d.pos++
-			k, err := d.str()
-			if err != nil {
-				return nil, err
+			k, ok := d.shortStr()
+			if !ok {
+				d.pos++
+				if k, err = d.str(); err != nil {
+					return nil, err
+				}
 			}
-			if n, ok := phpIntKey(k); ok {
-				key, bit = d.boxInt(n), intKeyBit(n)
+			if len(k) > 0 && (k[0] <= '9' && k[0] >= '0' || k[0] == '-') { // maybe an integer key: PHP stores "7" as 7
+				if n, ok := phpIntKey(k); ok {
+					key, bit = d.boxInt(n), intKeyBit(n)
+				} else {
+					key, bit = d.internKey(k)
+				}
 			} else {
 				key, bit = d.internKey(k)
 			}
@@ -641,8 +672,16 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		var val any
 		if d.pos < len(d.s) && d.s[d.pos] == 's' { // the most common value: no dispatch
-			d.pos++
-			val, err = d.strValue()
+			if v, ok := d.shortStr(); ok {
+				if len(v) == len(EmptyStub) && v == EmptyStub {
+					val = EmptyStub
+				} else {
+					val = d.boxString(v)
+				}
+			} else {
+				d.pos++
+				val, err = d.strValue()
+			}
 		} else {
 			val, err = d.value(depth + 1)
 		}

@@ -320,3 +320,26 @@ func TestUnserializeKeysInOneBucket(t *testing.T) {
 		}
 	}
 }
+
+// TestShortStrings: strings of every length around the short-string fast path's limit (under 100 bytes),
+// as keys and as values, decode to themselves, and a wrong length is refused at the same offset either way.
+func TestShortStrings(t *testing.T) {
+	for n := 0; n <= 120; n++ {
+		v := strings.Repeat(`x";`, n/3+1)[:n]
+		in := `a:1:{s:` + strconv.Itoa(len(v)) + `:"` + v + `";s:` + strconv.Itoa(len(v)) + `:"` + v + `";}`
+		got, err := UnserializeString(in)
+		if n > 0 {
+			if err != nil {
+				t.Fatalf("%d: %v", n, err)
+			}
+			if e := got.(*Map).Entries; len(e) != 1 || e[0].Key != any(v) || e[0].Value != any(v) {
+				t.Fatalf("%d: %#v", n, e)
+			}
+		}
+		bad := `a:1:{s:1:"k";s:` + strconv.Itoa(len(v)+1) + `:"` + v + `";}`
+		var se *SyntaxError
+		if _, err := UnserializeString(bad); !errors.As(err, &se) {
+			t.Fatalf("%d: a wrong length was accepted: %v", n, err)
+		}
+	}
+}
