@@ -1,0 +1,412 @@
+package wire
+
+import (
+	"reflect"
+	"strconv"
+	"unsafe"
+)
+
+// UnserializeInto decodes a PHP serialized value straight into the Go value dst points to, without building
+// the decoded tree: the result is that of Bind(Unstub(v), dst) for v, err := UnserializeString(s), errors
+// included (a *SyntaxError when s is malformed anywhere, else the *BindError Bind would return). Strings
+// share s's memory. Values bound into a struct, a slice, a string, an integer or a pointer to one of these
+// are read in place; any other destination (any, *Map, a Go map, a `,rest` field, a bool, a float) gets its
+// part of the tree decoded and bound as Bind would.
+func UnserializeInto(s string, dst any) error {
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		if _, err := UnserializeString(s); err != nil {
+			return err
+		}
+		return Bind(nil, dst)
+	}
+	in := into{d: decoder{s: s}}
+	var path [8]string // not b.pathBuf: a pointer into itself would move in to the heap
+	in.b.path = path[:0]
+	if err := in.value(rv.Elem(), 0); err != nil {
+		return err
+	}
+	if in.d.pos != len(in.d.s) {
+		return in.d.errf("trailing bytes after the value")
+	}
+	return in.err
+}
+
+// into is the state of UnserializeInto. Its methods return syntax errors only; the first bind error is kept
+// in err, and from then on values are only read (a syntax error later in the input still wins, as it does
+// for UnserializeString followed by Bind).
+type into struct {
+	d     decoder
+	b     binder
+	err   error
+	types [8]typeFieldsEntry // the struct types met so far, before the shared cache
+	ntype int
+}
+
+type typeFieldsEntry struct {
+	t      unsafe.Pointer // the type's descriptor (comparing reflect.Types costs a call)
+	fields []fieldInfo
+	unique bool // no two fields have the same name: a key equal to a field's name is that field
+}
+
+// fields returns cachedFields(t), remembering the few types of one value.
+func (in *into) fields(t reflect.Type) *typeFieldsEntry {
+	tp := (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
+	for i := range in.types[:in.ntype] {
+		if in.types[i].t == tp {
+			return &in.types[i]
+		}
+	}
+	var e *typeFieldsEntry
+	if in.ntype < len(in.types) {
+		e = &in.types[in.ntype]
+		in.ntype++
+	} else { // more struct types than a value usually has: not remembered (a plan in use is never replaced)
+		e = new(typeFieldsEntry)
+	}
+	*e = typeFieldsEntry{t: tp, fields: cachedFields(t), unique: true}
+	for i := range e.fields {
+		for j := range i {
+			if e.fields[i].name == e.fields[j].name {
+				e.unique = false
+			}
+		}
+	}
+	return e
+}
+
+// tree decodes the next value as UnserializeString would and binds it with Bind's rules.
+func (in *into) tree(dv reflect.Value, depth int) error {
+	v, err := in.d.value(depth)
+	if err != nil {
+		return err
+	}
+	if in.err == nil && dv.IsValid() {
+		in.err = in.b.bind(Unstub(v), dv)
+	}
+	return nil
+}
+
+// value reads the next value into dv (or only reads it, once a bind error is kept or dv is invalid).
+func (in *into) value(dv reflect.Value, depth int) error {
+	d := &in.d
+	if in.err != nil || !dv.IsValid() || d.pos >= len(d.s) {
+		return in.tree(reflect.Value{}, depth)
+	}
+	tag := d.s[d.pos]
+	switch k := dv.Kind(); {
+	case k == reflect.Interface, k == reflect.Pointer && dv.Type() == mapType:
+		return in.tree(dv, depth)
+	}
+	switch dv.Kind() {
+	case reflect.String:
+		if tag != 's' {
+			break
+		}
+		v, ok := d.shortStr()
+		if !ok {
+			d.pos++
+			var err error
+			if v, err = d.str(); err != nil {
+				return err
+			}
+		}
+		if v == EmptyStub {
+			v = ""
+		}
+		dv.SetString(v)
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if tag != 'i' {
+			break
+		}
+		d.pos++
+		if !d.eat(':') {
+			return d.expectFail(':')
+		}
+		n, err := d.int(';')
+		if err != nil {
+			return err
+		}
+		if dv.OverflowInt(n) {
+			in.err = in.b.fail("%d overflows %s", n, dv.Type())
+			return nil
+		}
+		dv.SetInt(n)
+		return nil
+	case reflect.Pointer:
+		if tag != 'a' && tag != 's' && tag != 'i' {
+			break // null and the other scalars: as Bind
+		}
+		if tag == 's' {
+			start := d.pos
+			v, err := d.peekStr()
+			if err != nil {
+				return err
+			}
+			if v == "" || v == EmptyStub { // "" after Unstub: the pointer is set to nil
+				dv.SetZero()
+				return nil
+			}
+			d.pos = start
+		}
+		if dv.IsNil() {
+			dv.Set(reflect.New(dv.Type().Elem()))
+		}
+		return in.value(dv.Elem(), depth)
+	case reflect.Struct:
+		if tag == 'a' {
+			return in.structure(dv, depth)
+		}
+	case reflect.Slice:
+		if tag == 'a' {
+			return in.slice(dv, depth)
+		}
+	}
+	return in.tree(dv, depth)
+}
+
+// peekStr reads a string at d.pos (on its 's') and moves past it; the caller may move back.
+func (d *decoder) peekStr() (string, error) {
+	if v, ok := d.shortStr(); ok {
+		return v, nil
+	}
+	d.pos++
+	return d.str()
+}
+
+// header reads an array's `a:<n>:{` (on its 'a') with the checks of decoder.array.
+func (in *into) header(depth int) (int, error) {
+	d := &in.d
+	if depth >= MaxDepth {
+		return 0, d.errf("nesting deeper than %d", MaxDepth)
+	}
+	d.pos++
+	if !d.eat(':') {
+		return 0, d.expectFail(':')
+	}
+	n, err := d.length()
+	if err != nil {
+		return 0, err
+	}
+	if d.elems+n > MaxElements {
+		return 0, d.errf("more than %d elements", MaxElements)
+	}
+	if n > (len(d.s)-d.pos)/4 {
+		return 0, d.errf("array count %d runs past the end of the input", n)
+	}
+	d.elems += n
+	if !d.eat('{') {
+		return 0, d.expectFail('{')
+	}
+	return n, nil
+}
+
+// akey is an array key without boxing: an integer, or a string.
+type akey struct {
+	s     string
+	n     int64
+	isInt bool
+}
+
+func (k akey) String() string {
+	if k.isInt {
+		return strconv.FormatInt(k.n, 10)
+	}
+	return k.s
+}
+
+// arrayKeys refuses duplicate keys as decoder.array does (after the value, at the same offset).
+type arrayKeys struct {
+	bits  uint64
+	small [16]akey
+	n     int
+	seen  map[akey]struct{}
+}
+
+func (k *arrayKeys) add(d *decoder, key akey, bit uint64, count int) error {
+	if k.seen == nil && k.n == len(k.small) {
+		k.seen = make(map[akey]struct{}, count)
+		for _, e := range k.small {
+			k.seen[e] = struct{}{}
+		}
+	}
+	if k.seen != nil {
+		if _, dup := k.seen[key]; dup {
+			return d.errf("duplicate array key %v", key)
+		}
+		k.seen[key] = struct{}{}
+		return nil
+	}
+	if k.bits&bit != 0 {
+		for _, e := range k.small[:k.n] {
+			if e == key {
+				return d.errf("duplicate array key %v", key)
+			}
+		}
+	}
+	k.bits |= bit
+	k.small[k.n] = key
+	k.n++
+	return nil
+}
+
+// key reads an array key: an integer, or a string (a string that PHP stores as an integer becomes one), with
+// its text and digest bit.
+func (in *into) key() (key akey, text string, bit uint64, err error) {
+	d := &in.d
+	if d.pos >= len(d.s) {
+		return akey{}, "", 0, d.errf("unexpected end of input, want a key")
+	}
+	switch d.s[d.pos] {
+	case 'i':
+		d.pos++
+		if !d.eat(':') {
+			return akey{}, "", 0, d.expectFail(':')
+		}
+		k, err := d.int(';')
+		if err != nil {
+			return akey{}, "", 0, err
+		}
+		return akey{n: k, isInt: true}, "", intKeyBit(k), nil
+	case 's':
+		k, err := d.peekStr()
+		if err != nil {
+			return akey{}, "", 0, err
+		}
+		if len(k) > 0 && (k[0] <= '9' && k[0] >= '0' || k[0] == '-') {
+			if n, ok := phpIntKey(k); ok {
+				return akey{n: n, isInt: true}, k, intKeyBit(n), nil
+			}
+		}
+		if len(k) == 0 {
+			return akey{}, "", 1, nil
+		}
+		return akey{s: k}, k, 1 << strSlot(k), nil
+	}
+	return akey{}, "", 0, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
+}
+
+// structure reads an array into a struct as binder.structure binds one: entries matched to fields in order,
+// unknown keys into the `,rest` map or dropped.
+func (in *into) structure(dv reflect.Value, depth int) error {
+	n, err := in.header(depth)
+	if err != nil {
+		return err
+	}
+	plan := in.fields(dv.Type())
+	fields := plan.fields
+	var rest reflect.Value
+	for _, f := range fields {
+		if f.rest {
+			rest = fieldFor(dv, f.index)
+		}
+	}
+	var keys arrayKeys
+	next := 0 // the field after the last one matched: keys mostly come in the fields' order
+	for i := 0; i < n; i++ {
+		key, ks, bit, err := in.key()
+		if err != nil {
+			return err
+		}
+		if key.isInt && ks == "" {
+			ks = strconv.FormatInt(key.n, 10)
+		}
+		var f *fieldInfo
+		if plan.unique && next < len(fields) && fields[next].name == ks && !fields[next].rest {
+			f = &fields[next]
+			next++
+		} else if f = matchField(fields, ks); f != nil && plan.unique {
+			next = int((uintptr(unsafe.Pointer(f))-uintptr(unsafe.Pointer(&fields[0])))/unsafe.Sizeof(fields[0])) + 1
+		}
+		switch {
+		case in.err != nil:
+			err = in.tree(reflect.Value{}, depth+1)
+		case f != nil:
+			in.b.push(ks)
+			err = in.value(fieldFor(dv, f.index), depth+1)
+			if in.err == nil {
+				in.b.pop()
+			}
+		case rest.IsValid():
+			err = in.restValue(rest, ks, depth+1)
+		default:
+			err = in.tree(reflect.Value{}, depth+1)
+		}
+		if err != nil {
+			return err
+		}
+		if err := keys.add(&in.d, key, bit, n); err != nil {
+			return err
+		}
+	}
+	if !in.d.eat('}') {
+		return in.d.expectFail('}')
+	}
+	return nil
+}
+
+// restValue reads a value of an unknown key into the `,rest` map, as binder.structure does.
+func (in *into) restValue(rest reflect.Value, ks string, depth int) error {
+	v, err := in.d.value(depth)
+	if err != nil {
+		return err
+	}
+	if in.err != nil {
+		return nil
+	}
+	if rest.IsNil() {
+		rest.Set(reflect.MakeMap(rest.Type()))
+	}
+	vv := reflect.New(rest.Type().Elem()).Elem()
+	in.b.push(ks)
+	if err := in.b.bind(Unstub(v), vv); err != nil {
+		in.err = err
+		return nil
+	}
+	in.b.pop()
+	rest.SetMapIndex(reflect.ValueOf(ks).Convert(rest.Type().Key()), vv)
+	return nil
+}
+
+// slice reads an array into a slice as binder.slice binds one: its values in order, an empty array as nil.
+func (in *into) slice(dv reflect.Value, depth int) error {
+	n, err := in.header(depth)
+	if err != nil {
+		return err
+	}
+	// A new slice, as Bind makes, grown in place (reflect.MakeSlice would allocate a header besides).
+	if in.err == nil {
+		dv.SetZero()
+		if n > 0 {
+			dv.Grow(n)
+			dv.SetLen(n)
+		}
+	}
+	var keys arrayKeys
+	for i := 0; i < n; i++ {
+		key, _, bit, err := in.key()
+		if err != nil {
+			return err
+		}
+		if in.err == nil {
+			in.b.push(strconv.Itoa(i))
+			err = in.value(dv.Index(i), depth+1)
+			if in.err == nil {
+				in.b.pop()
+			}
+		} else {
+			err = in.tree(reflect.Value{}, depth+1)
+		}
+		if err != nil {
+			return err
+		}
+		if err := keys.add(&in.d, key, bit, n); err != nil {
+			return err
+		}
+	}
+	if !in.d.eat('}') {
+		return in.d.expectFail('}')
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/base64"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// intoTarget covers every kind of destination UnserializeInto reads in place or hands to Bind.
+type intoTarget struct {
+	item
+	S    string            `php:"s"`
+	I8   int8              `php:"i8"`
+	U    uint              `php:"u"`
+	PS   *string           `php:"ps"`
+	PI   *int64            `php:"pi"`
+	PSub *intoTarget       `php:"psub"`
+	Subs []intoTarget      `php:"subs"`
+	Strs []string          `php:"strs"`
+	Ints []int             `php:"ints"`
+	B    []byte            `php:"b"`
+	M    map[string]string `php:"m"`
+	MI   map[int]any       `php:"mi"`
+	F32  float32           `php:"f32"`
+	Rest map[string]any    `php:",rest"`
+}
+
+// nest1 … nest10 are more struct types than UnserializeInto remembers per call.
+type (
+	nest1  struct{ X nest2; S string }
+	nest2  struct{ X nest3; S string }
+	nest3  struct{ X nest4; S string }
+	nest4  struct{ X nest5; S string }
+	nest5  struct{ X nest6; S string }
+	nest6  struct{ X nest7; S string }
+	nest7  struct{ X nest8; S string }
+	nest8  struct{ X nest9; S string }
+	nest9  struct{ X nest10; S string }
+	nest10 struct{ X *nest1; S string }
+)
+
+// intoCheck reports a difference between UnserializeInto and UnserializeString + Unstub + Bind on s, for
+// each destination type.
+func intoCheck(t *testing.T, s string) {
+	t.Helper()
+	for _, mk := range []func() any{
+		func() any { return new(intoTarget) },
+		func() any { return new([]intoTarget) },
+		func() any { return new([]item) },
+		func() any { return new(any) },
+		func() any { return new(string) },
+		func() any { return new(*int) },
+		func() any { return new(map[string]any) },
+		func() any { return new(nest1) },
+	} {
+		want, got := mk(), mk()
+		v, wantErr := UnserializeString(s)
+		if wantErr == nil {
+			wantErr = Bind(Unstub(v), want)
+		}
+		gotErr := UnserializeInto(s, got)
+		if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+			t.Fatalf("%T from %q:\n tree: %v\n into: %v", want, s, wantErr, gotErr)
+		}
+		if wantErr != nil || reflect.DeepEqual(want, got) {
+			continue
+		}
+		// NaN is not equal to itself: compare the serialized forms.
+		ws, err1 := Serialize(reflect.ValueOf(want).Elem().Interface())
+		gs, err2 := Serialize(reflect.ValueOf(got).Elem().Interface())
+		if err1 != nil || err2 != nil || !bytes.Equal(ws, gs) {
+			t.Fatalf("%T from %q:\n tree: %#v\n into: %#v", want, s, want, got)
+		}
+	}
+}
+
+func intoSeeds(tb testing.TB) []string {
+	seeds := []string{
+		`a:0:{}`, `N;`, `s:0:"";`, `s:7:"#EMPTY#";`, `i:5;`, `b:1;`, `d:0.5;`, `d:NAN;`,
+		`a:3:{s:1:"s";s:1:"x";s:2:"i8";i:300;s:1:"u";i:-1;}`,
+		`a:2:{s:2:"ps";s:7:"#EMPTY#";s:2:"pi";s:2:"12";}`,
+		`a:1:{s:4:"psub";a:1:{s:1:"s";s:2:"hi";}}`,
+		`a:1:{s:4:"subs";a:2:{i:0;a:1:{s:1:"S";s:1:"a";}i:1;s:0:"";}}`,
+		`a:1:{s:4:"strs";a:2:{i:1;s:1:"a";i:0;s:1:"b";}}`,
+		`a:1:{s:4:"ints";a:2:{i:0;s:1:"7";i:0;s:1:"8";}}`,
+		`a:2:{s:1:"b";s:3:"abc";s:1:"m";a:1:{s:1:"k";s:7:"#EMPTY#";}}`,
+		`a:2:{s:2:"mi";a:1:{i:3;N;}s:3:"f32";s:3:"1.5";}`,
+		`a:2:{s:4:"zzzz";a:1:{i:0;s:7:"#EMPTY#";}s:1:"7";s:1:"x";}`,
+		`a:2:{s:1:"s";a:0:{}s:1:"s";i:1;}`,
+		`a:1:{s:4:"user";a:2:{s:2:"id";s:1:"1";s:5:"other";b:1;}}`,
+		`a:2:{i:0;a:1:{s:3:"raw";a:1:{s:1:"k";s:7:"#EMPTY#";}}i:1;N;}`,
+		`a:1:{s:1:"S";s:1:"x";}trailing`,
+		`a:2:{s:2:"i8";i:999;s:1:"s";s:5:"short";}`, // a bind error, then a syntax error: the syntax error wins
+		`a:1:{s:7:"ordered";a:1:{s:1:"a";i:1;}}`,
+		`a:1:{s:5:"small";i:256;}`,
+		strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12),
+	}
+	for _, v := range loadVectors(tb) {
+		raw, _ := base64.StdEncoding.DecodeString(vectorFields(tb, v).Get(FieldData))
+		seeds = append(seeds, string(raw))
+	}
+	raw, _ := tenItemPacket(tb)
+	return append(seeds, string(raw), strings.Repeat("a:1:{i:0;", 70)+"N;"+strings.Repeat("}", 70))
+}
+
+func TestUnserializeIntoMatchesBind(t *testing.T) {
+	for _, s := range intoSeeds(t) {
+		intoCheck(t, s)
+	}
+}
+
+func TestUnserializeIntoNilDestination(t *testing.T) {
+	var p *item
+	if err := UnserializeInto(`a:0:{}`, p); err == nil || err.Error() != Bind(nil, p).Error() {
+		t.Fatalf("nil destination: %v", err)
+	}
+	if _, ok := UnserializeInto(`x`, nil).(*SyntaxError); !ok {
+		t.Fatal("a syntax error does not come first")
+	}
+}
+
+// FuzzUnserializeInto checks UnserializeInto against UnserializeString + Unstub + Bind: the same value or the
+// same error, for every input.
+func FuzzUnserializeInto(f *testing.F) {
+	for _, s := range intoSeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { intoCheck(t, s) })
+}
+
+func TestUnserializeIntoManyTypes(t *testing.T) {
+	s := strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12)
+	var n nest1
+	if err := UnserializeInto(s, &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.X.X.X.X.X.X.X.X.X.X == nil || n.X.X.X.X.X.X.X.X.X.X.X.S != "s" || n.X.X.X.X.X.X.X.X.X.S != "s" {
+		t.Fatalf("%+v", n)
+	}
+}

@@ -1,0 +1,41 @@
+package wire_test
+
+import (
+	"testing"
+
+	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/wire"
+)
+
+// BenchmarkDecodeTyped10Items decodes the 10-item receivingMessage DATA of BenchmarkDecode10Items into the
+// protocol's typed items, []router.MessageItem: the tree way (UnserializeString, Unstub, Bind, as the router
+// did) and in one pass (UnserializeInto). BenchmarkDecode10Items/php, in the same run, is PHP's unserialize
+// of the same bytes into its own arrays.
+func BenchmarkDecodeTyped10Items(b *testing.B) {
+	raw, _ := wire.TenItemPacket(b)
+	s := string(raw)
+	b.Run("olctl", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var items []router.MessageItem
+			if err := wire.UnserializeInto(s, &items); err != nil || len(items) != 10 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("tree", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			v, err := wire.UnserializeString(s)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var items []router.MessageItem
+			if err := wire.Bind(wire.Unstub(v), &items); err != nil || len(items) != 10 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
