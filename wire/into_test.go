@@ -29,16 +29,46 @@ type intoTarget struct {
 
 // nest1 … nest10 are more struct types than UnserializeInto remembers per call.
 type (
-	nest1  struct{ X nest2; S string }
-	nest2  struct{ X nest3; S string }
-	nest3  struct{ X nest4; S string }
-	nest4  struct{ X nest5; S string }
-	nest5  struct{ X nest6; S string }
-	nest6  struct{ X nest7; S string }
-	nest7  struct{ X nest8; S string }
-	nest8  struct{ X nest9; S string }
-	nest9  struct{ X nest10; S string }
-	nest10 struct{ X *nest1; S string }
+	nest1 struct {
+		X nest2
+		S string
+	}
+	nest2 struct {
+		X nest3
+		S string
+	}
+	nest3 struct {
+		X nest4
+		S string
+	}
+	nest4 struct {
+		X nest5
+		S string
+	}
+	nest5 struct {
+		X nest6
+		S string
+	}
+	nest6 struct {
+		X nest7
+		S string
+	}
+	nest7 struct {
+		X nest8
+		S string
+	}
+	nest8 struct {
+		X nest9
+		S string
+	}
+	nest9 struct {
+		X nest10
+		S string
+	}
+	nest10 struct {
+		X *nest1
+		S string
+	}
 )
 
 // intoCheck reports a difference between UnserializeInto and UnserializeString + Unstub + Bind on s, for
