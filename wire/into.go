@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"errors"
 	"reflect"
 	"strconv"
 	"unsafe"
@@ -409,4 +410,74 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 		return in.d.expectFail('}')
 	}
 	return nil
+}
+
+// UnserializeItems decodes a list of items straight into a []T: a list or an array (its values, in order),
+// null or "" (none), as Packet.Items takes DATA. Each item is bound on its own, as Bind(Unstub(item),
+// &items[i]) would: itemErrs[i] is that item's *BindError, or nil (itemErrs is nil when every item fit),
+// and an item that does not fit holds what was bound before the error. err is a *SyntaxError when s is
+// malformed anywhere, or a *wire.Error (BAD_PACKET) when s is not a list.
+func UnserializeItems[T any](s string) (items []T, itemErrs []error, err error) {
+	in := into{d: decoder{s: s}}
+	var path [8]string
+	in.b.path = path[:0]
+	d := &in.d
+	if d.pos >= len(d.s) || d.s[d.pos] != 'a' { // not an array: as Packet.Items, through the tree
+		v, err := UnserializeString(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := Packet{Data: Unstub(v)}
+		_, err = p.Items() // no items (null, ""), or an error
+		return nil, nil, err
+	}
+	n, err := in.header(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n > 0 {
+		items = make([]T, n)
+	}
+	var keys arrayKeys
+	for i := 0; i < n; i++ {
+		key, _, bit, err := in.key()
+		if err != nil {
+			return nil, nil, err
+		}
+		in.b.path = in.b.path[:0]
+		if err := in.value(reflect.ValueOf(&items[i]).Elem(), 1); err != nil {
+			return nil, nil, err
+		}
+		if in.err != nil {
+			if itemErrs == nil {
+				itemErrs = make([]error, n)
+			}
+			itemErrs[i], in.err = in.err, nil
+		}
+		if err := keys.add(d, key, bit, n); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !d.eat('}') {
+		return nil, nil, d.expectFail('}')
+	}
+	if d.pos != len(d.s) {
+		return nil, nil, d.errf("trailing bytes after the value")
+	}
+	return items, itemErrs, nil
+}
+
+// DecodeItems decodes the packet's DATA (base64, PHP serialized) straight into a []T with
+// UnserializeItems; p.Data is left nil. Errors carry BAD_PACKET, as DecodeData's and Items' do.
+func DecodeItems[T any](p *Packet) (items []T, itemErrs []error, err error) {
+	raw, err := decodeBase64(p.RawData)
+	if err != nil {
+		return nil, nil, &Error{Code: CodeBadPacket, Message: "DATA is not base64", Err: err}
+	}
+	items, itemErrs, err = UnserializeItems[T](unsafeString(raw)) // raw is ours and never written again
+	var se *SyntaxError
+	if errors.As(err, &se) {
+		return nil, nil, &Error{Code: CodeBadPacket, Message: "DATA", Err: err}
+	}
+	return items, itemErrs, err
 }

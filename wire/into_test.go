@@ -106,6 +106,54 @@ func intoCheck(t *testing.T, s string) {
 	}
 }
 
+// itemsCheck reports a difference between UnserializeItems and UnserializeString + Unstub + Packet.Items +
+// Bind of each item.
+func itemsCheck(t *testing.T, s string) {
+	t.Helper()
+	got, gotErrs, gotErr := UnserializeItems[intoTarget](s)
+	var want []intoTarget
+	var wantErrs []error
+	v, wantErr := UnserializeString(s)
+	if wantErr == nil {
+		p := Packet{Data: Unstub(v)}
+		var list []any
+		if list, wantErr = p.Items(); wantErr == nil && len(list) > 0 {
+			want = make([]intoTarget, len(list))
+			for i, el := range list {
+				if err := Bind(el, &want[i]); err != nil {
+					if wantErrs == nil {
+						wantErrs = make([]error, len(list))
+					}
+					wantErrs[i] = err
+				}
+			}
+		}
+	}
+	if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+		t.Fatalf("items from %q:\n tree: %v\n into: %v", s, wantErr, gotErr)
+	}
+	if len(want) != len(got) || (wantErrs == nil) != (gotErrs == nil) {
+		t.Fatalf("items from %q: %d items, errors %v; want %d, %v", s, len(got), gotErrs, len(want), wantErrs)
+	}
+	for i := range want {
+		var we, ge error
+		if wantErrs != nil {
+			we, ge = wantErrs[i], gotErrs[i]
+		}
+		if (we == nil) != (ge == nil) || we != nil && we.Error() != ge.Error() {
+			t.Fatalf("item %d from %q:\n tree: %v\n into: %v", i, s, we, ge)
+		}
+		if we != nil || reflect.DeepEqual(want[i], got[i]) {
+			continue
+		}
+		ws, err1 := Serialize(want[i])
+		gs, err2 := Serialize(got[i])
+		if err1 != nil || err2 != nil || !bytes.Equal(ws, gs) {
+			t.Fatalf("item %d from %q:\n tree: %#v\n into: %#v", i, s, want[i], got[i])
+		}
+	}
+}
+
 func intoSeeds(tb testing.TB) []string {
 	seeds := []string{
 		`a:0:{}`, `N;`, `s:0:"";`, `s:7:"#EMPTY#";`, `i:5;`, `b:1;`, `d:0.5;`, `d:NAN;`,
@@ -126,6 +174,9 @@ func intoSeeds(tb testing.TB) []string {
 		`a:1:{s:7:"ordered";a:1:{s:1:"a";i:1;}}`,
 		`a:1:{s:5:"small";i:256;}`,
 		strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12),
+		`a:3:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:1:"k";}i:2;s:1:"x";}`, // items that do not fit, one fits
+		`a:2:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:5:"k";}}`,             // a bad item, then a syntax error
+		`a:2:{s:1:"a";a:0:{}s:1:"a";a:0:{}}`, `s:1:"x";`, `i:3;`,
 	}
 	for _, v := range loadVectors(tb) {
 		raw, _ := base64.StdEncoding.DecodeString(vectorFields(tb, v).Get(FieldData))
@@ -138,6 +189,7 @@ func intoSeeds(tb testing.TB) []string {
 func TestUnserializeIntoMatchesBind(t *testing.T) {
 	for _, s := range intoSeeds(t) {
 		intoCheck(t, s)
+		itemsCheck(t, s)
 	}
 }
 
@@ -157,7 +209,10 @@ func FuzzUnserializeInto(f *testing.F) {
 	for _, s := range intoSeeds(f) {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { intoCheck(t, s) })
+	f.Fuzz(func(t *testing.T, s string) {
+		intoCheck(t, s)
+		itemsCheck(t, s)
+	})
 }
 
 func TestUnserializeIntoManyTypes(t *testing.T) {
