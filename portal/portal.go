@@ -218,7 +218,7 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	p.metrics = router.NewMetrics(p.clock)
 	p.router = router.New(router.WithLogger(p.logger))
 	p.router.Use(router.Logging(p.logger, p.clock), p.metrics.Middleware())
-	p.router.Handle(router.CommandReceivingMessage, p.receivingMessage)
+	router.HandleItems(p.router, router.CommandReceivingMessage, p.receivingMessage)
 	p.router.Handle(router.CommandReceivingStatusDelivery, p.receivingStatusDelivery)
 	p.router.Handle(router.CommandReceivingStatusReading, p.receivingStatusReading)
 	p.router.Handle(router.CommandReceivingError, p.receivingError)

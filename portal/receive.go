@@ -68,17 +68,18 @@ const (
 
 // receivingMessage runs the pipeline of §5.1 over every item of a packet, in order, then confirms the items
 // that succeeded with one setStatusDelivered call.
-func (p *Portal) receivingMessage(ctx context.Context, req *router.Request) (any, error) {
+func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, items []router.MessageItem, itemErrs []error) (any, error) {
 	// The server may give up waiting; work once started is finished, so that an event that fired is also
 	// recorded and confirmed.
 	ctx = context.WithoutCancel(ctx)
-	slots := p.getSlots(len(req.Items))
+	slots := p.getSlots(len(items))
 	defer p.putSlots(slots)
-	for i, raw := range req.Items {
+	for i := range items {
 		s := &slots[i]
 		s.twin = -1
-		if err := wire.Bind(raw, &s.item); err != nil {
-			s.fail(&wire.Error{Code: wire.CodeBadPacket, Message: "the item does not fit §5", Err: err})
+		s.item = items[i]
+		if itemErrs != nil && itemErrs[i] != nil {
+			s.fail(&wire.Error{Code: wire.CodeBadPacket, Message: "the item does not fit §5", Err: itemErrs[i]})
 			continue
 		}
 		if err := s.item.Validate(); err != nil {

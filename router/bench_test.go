@@ -35,8 +35,8 @@ func benchHTTP(b *testing.B, url, body string) {
 	routertest.Load(b, url, func() string { return body })
 }
 
-// BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each bound
-// into router.MessageItem and validated, through real HTTP on 127.0.0.1 (olctl), against a bare net/http
+// BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each decoded
+// into router.MessageItem (HandleItems) and validated, through real HTTP on 127.0.0.1 (olctl), against a bare net/http
 // handler that reads the body and answers 200 under the same load (bare).
 func BenchmarkInput(b *testing.B) {
 	send := routertest.NewSender(b, md5Creds, nil, "botframework.skype", "3")
@@ -44,10 +44,9 @@ func BenchmarkInput(b *testing.B) {
 
 	b.Run("olctl", func(b *testing.B) {
 		r := router.New()
-		r.Handle(router.CommandReceivingMessage, func(_ context.Context, req *router.Request) (any, error) {
-			items, err := router.BindItems[router.MessageItem](req.Items)
-			if err != nil {
-				return nil, err
+		router.HandleItems(r, router.CommandReceivingMessage, func(_ context.Context, _ *router.Request, items []router.MessageItem, errs []error) (any, error) {
+			if len(items) != 10 || errs != nil {
+				return nil, wire.Errorf(wire.CodeBadPacket, "%d items, errors %v", len(items), errs)
 			}
 			for i := range items {
 				if err := items[i].Validate(); err != nil {

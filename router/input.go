@@ -104,12 +104,13 @@ func (in *Input) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			wire.WriteResponse(w, nil, panicError(in.logger, nil, v))
 		}
 	}()
-	req, err := in.read(r)
+	t := in.router.table.Load()
+	req, err := in.read(r, t)
 	if err != nil {
 		in.refuse(w, r, req, err, start)
 		return
 	}
-	data, err := in.router.Dispatch(r.Context(), req)
+	data, err := in.router.guarded(r.Context(), req, t)
 	wire.WriteResponse(w, data, err)
 }
 
@@ -133,7 +134,7 @@ func (in *Input) refuse(w http.ResponseWriter, r *http.Request, req *Request, er
 
 // read turns an HTTP request into a verified, decoded Request. On a refusal after parsing, the partial
 // Request is returned with the error (for logging).
-func (in *Input) read(r *http.Request) (*Request, error) {
+func (in *Input) read(r *http.Request, t *table) (*Request, error) {
 	fields, err := wire.ReadForm(r, in.maxBody)
 	if err != nil {
 		return nil, err
@@ -149,6 +150,12 @@ func (in *Input) read(r *http.Request) (*Request, error) {
 		return nil, err
 	}
 	req := &Request{Packet: p, Command: p.Command, Connector: p.Connector, Line: p.Line}
+	if rt, _ := t.route(p.Command); rt.dec != nil { // a HandleItems command: straight into its item type
+		if req.typed, req.count, err = rt.dec(p); err != nil {
+			return req, err
+		}
+		return req, nil
+	}
 	if err := p.DecodeData(); err != nil {
 		return req, err
 	}

@@ -33,15 +33,21 @@ var (
 
 // recorder is a handler that keeps every request it was given.
 type recorder struct {
-	mu   sync.Mutex
-	reqs []*router.Request
+	mu    sync.Mutex
+	reqs  []*router.Request
+	typed []typedCall // the calls of a HandleItems handler
+}
+
+type typedCall struct {
+	items []router.MessageItem
+	errs  []error
 }
 
 func (r *recorder) handle(_ context.Context, req *router.Request) (any, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reqs = append(r.reqs, req)
-	return map[string]any{"RESULT": "OK", "ITEMS": len(req.Items)}, nil
+	return map[string]any{"RESULT": "OK", "ITEMS": req.ItemCount()}, nil
 }
 
 func (r *recorder) count() int {
@@ -69,10 +75,25 @@ var allCommands = []string{
 // server starts an Input on 127.0.0.1 with every §5 command recorded (testConnect stays built in).
 func server(t *testing.T, creds wire.Credentials, clk clock.Clock, opts ...router.InputOption) (*httptest.Server, *recorder) {
 	t.Helper()
+	return serverWith(t, creds, clk, false, opts...)
+}
+
+// serverWith is server with receivingMessage registered with HandleItems when typed is true (the typed
+// items are recorded in typed).
+func serverWith(t *testing.T, creds wire.Credentials, clk clock.Clock, typed bool, opts ...router.InputOption) (*httptest.Server, *recorder) {
+	t.Helper()
 	rec := &recorder{}
 	r := router.New()
 	for _, c := range allCommands {
 		r.Handle(c, rec.handle)
+	}
+	if typed {
+		router.HandleItems(r, router.CommandReceivingMessage, func(ctx context.Context, req *router.Request, items []router.MessageItem, errs []error) (any, error) {
+			rec.mu.Lock()
+			rec.typed = append(rec.typed, typedCall{items, errs})
+			rec.mu.Unlock()
+			return rec.handle(ctx, req)
+		})
 	}
 	r.Handle("panics", func(context.Context, *router.Request) (any, error) { panic("boom") })
 	opts = append([]router.InputOption{router.WithCredentials(creds), router.WithClock(clk)}, opts...)
@@ -384,30 +405,36 @@ func TestBadInput(t *testing.T) {
 		}, status: 200, code: wire.CodeInternal},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			srv, rec := server(t, c.creds, clk)
-			if c.before != nil {
-				c.before(srv.URL, srv.Client())
+		for _, typed := range []bool{false, true} {
+			name := c.name
+			if typed {
+				name += " (HandleItems)"
 			}
-			before := rec.count()
-			method := c.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			a := routertest.Do(t, srv.Client(), method, srv.URL, c.body())
-			if a.Status != c.status {
-				t.Fatalf("status %d, want %d (%s)", a.Status, c.status, a.Body)
-			}
-			if a.Response == nil || a.Response.OK || len(a.Response.Errors) != 1 || a.Codes()[0] != c.code {
-				t.Fatalf("answer %s, want code %s", a.Body, c.code)
-			}
-			if a.Response.Errors[0].Message == "" {
-				t.Fatal("the error has no message")
-			}
-			if got := rec.count(); got != before {
-				t.Fatalf("the handler was called %d times", got-before)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				srv, rec := serverWith(t, c.creds, clk, typed)
+				if c.before != nil {
+					c.before(srv.URL, srv.Client())
+				}
+				before := rec.count()
+				method := c.method
+				if method == "" {
+					method = http.MethodPost
+				}
+				a := routertest.Do(t, srv.Client(), method, srv.URL, c.body())
+				if a.Status != c.status {
+					t.Fatalf("status %d, want %d (%s)", a.Status, c.status, a.Body)
+				}
+				if a.Response == nil || a.Response.OK || len(a.Response.Errors) != 1 || a.Codes()[0] != c.code {
+					t.Fatalf("answer %s, want code %s", a.Body, c.code)
+				}
+				if a.Response.Errors[0].Message == "" {
+					t.Fatal("the error has no message")
+				}
+				if got := rec.count(); got != before {
+					t.Fatalf("the handler was called %d times", got-before)
+				}
+			})
+		}
 	}
 }
 

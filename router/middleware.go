@@ -27,7 +27,7 @@ func Logging(l *slog.Logger, clk clock.Clock) Middleware {
 				return data, nil
 			}
 			attrs := []any{"command", req.Command, "connector", req.Connector, "line", req.Line,
-				"items", len(req.Items), "duration", clk.Now().Sub(start)}
+				"items", req.ItemCount(), "duration", clk.Now().Sub(start)}
 			switch {
 			case err == nil:
 				l.DebugContext(ctx, "router: packet handled", attrs...)

@@ -51,8 +51,20 @@ type Request struct {
 	Connector string
 	Line      string
 	// Items is DATA as a list (PROTOCOL.md §2: the items themselves), every #EMPTY# turned back into "".
-	// Bind them into the typed item structs of this package with BindItems or wire.Bind.
+	// Bind them into the typed item structs of this package with BindItems or wire.Bind. It is nil for a
+	// command registered with HandleItems, whose handler gets its items typed instead.
 	Items []any
+
+	typed any // the typed items of a HandleItems command, decoded by the Input
+	count int // their number
+}
+
+// ItemCount returns the number of items of the packet, typed or not.
+func (req *Request) ItemCount() int {
+	if req.typed != nil {
+		return req.count
+	}
+	return len(req.Items)
 }
 
 // HandlerFunc handles one command. Its result becomes the DATA of an OK:true answer; an error becomes an
@@ -85,20 +97,36 @@ type Router struct {
 
 	mu         sync.Mutex // serialises Handle and Use
 	handlers   map[string]HandlerFunc
+	decoders   map[string]itemDecoder // the commands registered with HandleItems
 	middleware []Middleware
 	table      atomic.Pointer[table] // immutable, rebuilt by Handle and Use
 }
 
 // table is the routing state requests read without locking: every handler already wrapped in the middleware.
 type table struct {
-	exact    map[string]HandlerFunc
-	folded   map[string]HandlerFunc // lower-cased names
+	exact    map[string]route
+	folded   map[string]route // lower-cased names
 	notFound HandlerFunc
+}
+
+// route is a command's wrapped handler and, for a HandleItems command, the decoder of its items.
+type route struct {
+	h   HandlerFunc
+	dec itemDecoder
+}
+
+// route returns the route of command: exact, else ignoring case.
+func (t *table) route(command string) (route, bool) {
+	rt, ok := t.exact[command]
+	if !ok {
+		rt, ok = t.folded[strings.ToLower(command)]
+	}
+	return rt, ok
 }
 
 // New returns a Router with testConnect registered.
 func New(opts ...Option) *Router {
-	r := &Router{logger: slog.New(slog.DiscardHandler), handlers: map[string]HandlerFunc{}}
+	r := &Router{logger: slog.New(slog.DiscardHandler), handlers: map[string]HandlerFunc{}, decoders: map[string]itemDecoder{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -123,6 +151,7 @@ func (r *Router) Handle(command string, h HandlerFunc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handlers[command] = h
+	delete(r.decoders, command)
 	r.rebuild()
 }
 
@@ -152,13 +181,13 @@ func (r *Router) Commands() []string {
 // rebuild makes a new table from handlers and middleware; r.mu is held (or r is not shared yet).
 func (r *Router) rebuild() {
 	t := &table{
-		exact:  make(map[string]HandlerFunc, len(r.handlers)),
-		folded: make(map[string]HandlerFunc, len(r.handlers)),
+		exact:  make(map[string]route, len(r.handlers)),
+		folded: make(map[string]route, len(r.handlers)),
 	}
 	for cmd, h := range r.handlers {
-		w := r.wrap(h)
-		t.exact[cmd] = w
-		t.folded[strings.ToLower(cmd)] = w
+		rt := route{h: r.wrap(h), dec: r.decoders[cmd]}
+		t.exact[cmd] = rt
+		t.folded[strings.ToLower(cmd)] = rt
 	}
 	t.notFound = r.wrap(unknownCommand)
 	r.table.Store(t)
@@ -207,19 +236,21 @@ func panicError(l *slog.Logger, req *Request, v any) error {
 // ErrHandlerPanic. Input calls it for every verified packet; tests and in-process transports may call it
 // directly.
 func (r *Router) Dispatch(ctx context.Context, req *Request) (data any, err error) {
+	return r.guarded(ctx, req, r.table.Load())
+}
+
+// guarded runs the handler t routes req to, turning a panic into an error. The Input decodes and dispatches
+// with one table, so that the items it decoded are for the handler that runs.
+func (r *Router) guarded(ctx context.Context, req *Request, t *table) (data any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = panicError(r.logger, req, v)
 			data = nil
 		}
 	}()
-	t := r.table.Load()
-	h, ok := t.exact[req.Command]
+	rt, ok := t.route(req.Command)
 	if !ok {
-		h, ok = t.folded[strings.ToLower(req.Command)]
+		rt.h = t.notFound
 	}
-	if !ok {
-		h = t.notFound
-	}
-	return h(ctx, req)
+	return rt.h(ctx, req)
 }
