@@ -50,3 +50,42 @@ func ExampleNewInput() {
 	// 200 {"OK":true,"DATA":{"RESULT":"OK"}}
 	// 200 {"OK":false,"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND","MESSAGE":"unknown command \"sendCoffee\""}]}
 }
+
+// HandleItems has the Input decode a command's items straight into their Go type: no decoded tree, and an
+// item that does not fit is reported on its own.
+func ExampleHandleItems() {
+	creds := wire.Credentials{Mode: wire.MD5, LicenceKey: "DEMO-LICENCE-KEY-0001"}
+	r := router.New()
+	router.HandleItems(r, router.CommandReceivingMessage,
+		func(ctx context.Context, req *router.Request, items []router.MessageItem, itemErrs []error) (any, error) {
+			for i, it := range items {
+				if itemErrs != nil && itemErrs[i] != nil {
+					fmt.Printf("item %d does not fit: %v\n", i, itemErrs[i])
+					continue
+				}
+				fmt.Printf("%s wrote %q in chat %s\n", it.User.ID, it.Message.Text, it.Chat.ID)
+			}
+			return map[string]string{"RESULT": "OK"}, nil
+		})
+	srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(creds)))
+	defer srv.Close()
+
+	fields, _ := (&wire.Packet{Command: "receivingMessage", Connector: "botframework", Line: "3", Data: []any{
+		wire.NewMap("user", wire.NewMap("id", "29:ann"), "chat", wire.NewMap("id", "a:conv-42"),
+			"message", wire.NewMap("id", "1", "text", "Hello!")),
+		wire.NewMap("user", "ann", "chat", wire.NewMap("id", "a:conv-42")),
+	}}).Encode(wire.ToPortal)
+	signer, _ := wire.NewSigner(creds)
+	signed, _ := signer.Sign(fields)
+	resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", strings.NewReader(signed.Encode()))
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output:
+	// 29:ann wrote "Hello!" in chat a:conv-42
+	// item 1 does not fit: bind user: want an array, got a string
+	// 200 {"OK":true,"DATA":{"RESULT":"OK"}}
+}
