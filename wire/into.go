@@ -289,7 +289,8 @@ func (in *into) key() (key akey, text string, bit uint64, err error) {
 }
 
 // structure reads an array into a struct as binder.structure binds one: entries matched to fields in order,
-// unknown keys into the `,rest` map or dropped.
+// unknown keys into the `,rest` map or dropped. Its loop over the entries, slice's and UnserializeItems' are
+// written out: a shared loop calling back for each value made a typed decode 10–20 % slower.
 func (in *into) structure(dv reflect.Value, depth int) error {
 	n, err := in.header(depth)
 	if err != nil {
