@@ -48,6 +48,7 @@ type typeFieldsEntry struct {
 	t      unsafe.Pointer // the type's descriptor (comparing reflect.Types costs a call)
 	fields []fieldInfo
 	unique bool // no two fields have the same name: a key equal to a field's name is that field
+	rest   int  // the index of the `,rest` field, or -1
 }
 
 // fields returns cachedFields(t), remembering the few types of one value.
@@ -65,8 +66,11 @@ func (in *into) fields(t reflect.Type) *typeFieldsEntry {
 	} else { // more struct types than a value usually has: not remembered (a plan in use is never replaced)
 		e = new(typeFieldsEntry)
 	}
-	*e = typeFieldsEntry{t: tp, fields: cachedFields(t), unique: true}
+	*e = typeFieldsEntry{t: tp, fields: cachedFields(t), unique: true, rest: -1}
 	for i := range e.fields {
+		if e.fields[i].rest {
+			e.rest = i // the last one, as binder.structure takes
+		}
 		for j := range i {
 			if e.fields[i].name == e.fields[j].name {
 				e.unique = false
@@ -299,12 +303,13 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 	plan := in.fields(dv.Type())
 	fields := plan.fields
 	var rest reflect.Value
-	for _, f := range fields {
-		if f.rest {
-			rest = fieldFor(dv, f.index)
-		}
+	if plan.rest >= 0 {
+		rest = fieldFor(dv, fields[plan.rest].index)
 	}
-	var keys arrayKeys
+	// Duplicate keys: a key equal to a field's name is that field's, every time it comes, so a bit per field
+	// finds it repeated; the other keys (matched ignoring case, unknown, integers) are kept in keys.
+	var exact uint64
+	var keys *arrayKeys
 	next := 0 // the field after the last one matched: keys mostly come in the fields' order
 	for i := 0; i < n; i++ {
 		key, ks, bit, err := in.key()
@@ -314,19 +319,22 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 		if key.isInt && ks == "" {
 			ks = strconv.FormatInt(key.n, 10)
 		}
-		var f *fieldInfo
+		idx, isExact := -1, false
 		if plan.unique && next < len(fields) && fields[next].name == ks && !fields[next].rest {
-			f = &fields[next]
-			next++
-		} else if f = matchField(fields, ks); f != nil && plan.unique {
-			next = int((uintptr(unsafe.Pointer(f))-uintptr(unsafe.Pointer(&fields[0])))/unsafe.Sizeof(fields[0])) + 1
+			idx, isExact = next, true
+		} else if f := matchField(fields, ks); f != nil {
+			idx = int((uintptr(unsafe.Pointer(f)) - uintptr(unsafe.Pointer(&fields[0]))) / unsafe.Sizeof(fields[0]))
+			isExact = f.name == ks
+		}
+		if idx >= 0 && plan.unique {
+			next = idx + 1
 		}
 		switch {
 		case in.err != nil:
 			err = in.tree(reflect.Value{}, depth+1)
-		case f != nil:
+		case idx >= 0:
 			in.b.push(ks)
-			err = in.value(fieldFor(dv, f.index), depth+1)
+			err = in.value(fieldFor(dv, fields[idx].index), depth+1)
 			if in.err == nil {
 				in.b.pop()
 			}
@@ -337,6 +345,16 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 		}
 		if err != nil {
 			return err
+		}
+		if isExact && idx < 64 {
+			if exact&(1<<idx) != 0 {
+				return in.d.errf("duplicate array key %v", key)
+			}
+			exact |= 1 << idx
+			continue
+		}
+		if keys == nil {
+			keys = new(arrayKeys)
 		}
 		if err := keys.add(&in.d, key, bit, n); err != nil {
 			return err
