@@ -35,7 +35,8 @@ func UnserializeInto(s string, dst any) error {
 
 // into is the state of UnserializeInto. Its methods return syntax errors only; the first bind error is kept
 // in err, and from then on values are only read (a syntax error later in the input still wins, as it does
-// for UnserializeString followed by Bind).
+// for UnserializeString followed by Bind). A bind error's path is made on the way back: each array the error
+// came from puts its key in front (prefix), so that reading costs no path.
 type into struct {
 	d     decoder
 	b     binder
@@ -78,6 +79,17 @@ func (in *into) fields(t reflect.Type) *typeFieldsEntry {
 		}
 	}
 	return e
+}
+
+// prefix puts key in front of the kept bind error's path.
+func (in *into) prefix(key string) {
+	if be, ok := in.err.(*BindError); ok {
+		if be.Path == "" {
+			be.Path = key
+		} else {
+			be.Path = key + "." + be.Path
+		}
+	}
 }
 
 // tree decodes the next value as UnserializeString would and binds it with Bind's rules.
@@ -333,10 +345,9 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 		case in.err != nil:
 			err = in.tree(reflect.Value{}, depth+1)
 		case idx >= 0:
-			in.b.push(ks)
 			err = in.value(fieldFor(dv, fields[idx].index), depth+1)
-			if in.err == nil {
-				in.b.pop()
+			if in.err != nil {
+				in.prefix(ks)
 			}
 		case rest.IsValid():
 			err = in.restValue(rest, ks, depth+1)
@@ -379,12 +390,11 @@ func (in *into) restValue(rest reflect.Value, ks string, depth int) error {
 		rest.Set(reflect.MakeMap(rest.Type()))
 	}
 	vv := reflect.New(rest.Type().Elem()).Elem()
-	in.b.push(ks)
 	if err := in.b.bind(Unstub(v), vv); err != nil {
 		in.err = err
+		in.prefix(ks)
 		return nil
 	}
-	in.b.pop()
 	rest.SetMapIndex(reflect.ValueOf(ks).Convert(rest.Type().Key()), vv)
 	return nil
 }
@@ -410,10 +420,9 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 			return err
 		}
 		if in.err == nil {
-			in.b.push(strconv.Itoa(i))
 			err = in.value(dv.Index(i), depth+1)
-			if in.err == nil {
-				in.b.pop()
+			if in.err != nil {
+				in.prefix(strconv.Itoa(i))
 			}
 		} else {
 			err = in.tree(reflect.Value{}, depth+1)

@@ -179,6 +179,8 @@ func intoSeeds(tb testing.TB) []string {
 		`a:2:{s:1:"a";a:0:{}s:1:"a";a:0:{}}`, `s:1:"x";`, `i:3;`,
 		`a:2:{s:1:"S";s:1:"a";s:1:"s";s:1:"b";}`, `a:2:{s:1:"q";i:1;s:1:"q";i:2;}`, `a:2:{i:7;N;s:1:"7";N;}`,
 		`a:3:{s:1:"s";s:1:"a";s:1:"S";s:1:"b";s:1:"s";s:1:"c";}`,
+		`a:1:{s:4:"subs";a:2:{i:0;a:0:{}i:1;a:1:{s:4:"psub";a:1:{s:2:"i8";i:999;}}}}`, // a bind error's path: subs.1.psub.i8
+		`a:1:{s:4:"subs";a:1:{i:0;a:1:{s:2:"mi";a:1:{s:1:"x";N;}}}}`,                  // … from Bind, inside a Go map
 	}
 	for _, v := range loadVectors(tb) {
 		raw, _ := base64.StdEncoding.DecodeString(vectorFields(tb, v).Get(FieldData))
