@@ -120,13 +120,9 @@ func (in *into) value(dv reflect.Value, depth int) error {
 		if tag != 's' {
 			break
 		}
-		v, ok := d.shortStr()
-		if !ok {
-			d.pos++
-			var err error
-			if v, err = d.str(); err != nil {
-				return err
-			}
+		v, err := d.sstr()
+		if err != nil {
+			return err
 		}
 		if v == EmptyStub {
 			v = ""
@@ -157,7 +153,7 @@ func (in *into) value(dv reflect.Value, depth int) error {
 		}
 		if tag == 's' {
 			start := d.pos
-			v, err := d.peekStr()
+			v, err := d.sstr()
 			if err != nil {
 				return err
 			}
@@ -181,15 +177,6 @@ func (in *into) value(dv reflect.Value, depth int) error {
 		}
 	}
 	return in.tree(dv, depth)
-}
-
-// peekStr reads a string at d.pos (on its 's') and moves past it; the caller may move back.
-func (d *decoder) peekStr() (string, error) {
-	if v, ok := d.shortStr(); ok {
-		return v, nil
-	}
-	d.pos++
-	return d.str()
 }
 
 // header reads an array's `a:<n>:{` (on its 'a') with the checks of decoder.array.
@@ -287,14 +274,12 @@ func (in *into) key() (key akey, text string, bit uint64, err error) {
 		}
 		return akey{n: k, isInt: true}, "", intKeyBit(k), nil
 	case 's':
-		k, err := d.peekStr()
+		k, err := d.sstr()
 		if err != nil {
 			return akey{}, "", 0, err
 		}
-		if len(k) > 0 && (k[0] <= '9' && k[0] >= '0' || k[0] == '-') {
-			if n, ok := phpIntKey(k); ok {
-				return akey{n: n, isInt: true}, k, intKeyBit(n), nil
-			}
+		if n, ok := intKey(k); ok {
+			return akey{n: n, isInt: true}, k, intKeyBit(n), nil
 		}
 		if len(k) == 0 {
 			return akey{}, "", 1, nil

@@ -126,6 +126,15 @@ func normalizeKey(key any) any {
 	return fmt.Sprint(key)
 }
 
+// intKey is phpIntKey behind a test small enough to be inlined where the decoders call it: most keys start
+// with a letter, and only a key starting with one of "-./0123456789" can be an integer.
+func intKey(s string) (n int64, ok bool) {
+	if len(s) > 0 && s[0]-'-' <= '9'-'-' {
+		n, ok = phpIntKey(s)
+	}
+	return n, ok
+}
+
 // phpIntKey reports whether s is a string PHP stores as an integer array key: "0", or an optional "-"
 // followed by a non-zero digit and more digits, within int64.
 func phpIntKey(s string) (int64, bool) {
@@ -439,7 +448,6 @@ func (d *decoder) value(depth int) (any, error) {
 		}
 		return f, nil
 	case 's':
-		d.pos++
 		return d.strValue()
 	case 'a':
 		d.pos++
@@ -454,16 +462,21 @@ func (d *decoder) value(depth int) (any, error) {
 	return nil, d.errf("unknown type %q", tag)
 }
 
-// strValue reads a string value after its 's' and boxes it.
+// strValue reads a string value (at its 's') and boxes it.
 func (d *decoder) strValue() (any, error) {
-	v, err := d.str()
+	v, err := d.sstr()
 	if err != nil {
 		return nil, err
 	}
+	return d.boxValue(v), nil
+}
+
+// boxValue boxes a string value.
+func (d *decoder) boxValue(v string) any {
 	if len(v) == len(EmptyStub) && v == EmptyStub {
-		return EmptyStub, nil // every empty value of a packet: a constant, boxed without memory of its own
+		return EmptyStub // every empty value of a packet: a constant, boxed without memory of its own
 	}
-	return d.boxString(v), nil
+	return d.boxString(v)
 }
 
 // int reads a decimal int64 ended by end: an optional sign and at least one digit.
@@ -546,6 +559,15 @@ func (d *decoder) shortStr() (string, bool) {
 	}
 	d.pos = start + n + 2
 	return s[start : start+n], true
+}
+
+// sstr reads a string at d.pos (on its 's'): shortStr when it can, else str.
+func (d *decoder) sstr() (string, error) {
+	if v, ok := d.shortStr(); ok {
+		return v, nil
+	}
+	d.pos++
+	return d.str()
 }
 
 func (d *decoder) str() (string, error) {
@@ -651,19 +673,15 @@ func (d *decoder) array(depth int) (any, error) {
 			}
 			key, bit = d.boxInt(k), intKeyBit(k)
 		case 's':
-			k, ok := d.shortStr()
+			k, ok := d.shortStr() // sstr, written out: this is the decoder's hottest loop
 			if !ok {
 				d.pos++
 				if k, err = d.str(); err != nil {
 					return nil, err
 				}
 			}
-			if len(k) > 0 && (k[0] <= '9' && k[0] >= '0' || k[0] == '-') { // maybe an integer key: PHP stores "7" as 7
-				if n, ok := phpIntKey(k); ok {
-					key, bit = d.boxInt(n), intKeyBit(n)
-				} else {
-					key, bit = d.internKey(k)
-				}
+			if n, ok := intKey(k); ok {
+				key, bit = d.boxInt(n), intKeyBit(n)
 			} else {
 				key, bit = d.internKey(k)
 			}
@@ -672,14 +690,10 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		var val any
 		if d.pos < len(d.s) && d.s[d.pos] == 's' { // the most common value: no dispatch
+			// strValue, its short case written out: this is the decoder's hottest loop.
 			if v, ok := d.shortStr(); ok {
-				if len(v) == len(EmptyStub) && v == EmptyStub {
-					val = EmptyStub
-				} else {
-					val = d.boxString(v)
-				}
+				val = d.boxValue(v)
 			} else {
-				d.pos++
 				val, err = d.strValue()
 			}
 		} else {
