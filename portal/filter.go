@@ -24,8 +24,7 @@ type keyFilter struct {
 	logger *slog.Logger
 
 	mu       sync.Mutex
-	cur      *bloom.BloomFilter // answers when ready
-	ready    bool
+	cur      *bloom.BloomFilter // answers once built; nil before, and for good once off
 	off      bool
 	added    uint            // keys in cur
 	limit    uint            // keys cur was sized for
@@ -110,7 +109,7 @@ func (f *keyFilter) build(ctx context.Context) (err error) {
 	}
 	added += uint(len(f.extra))
 	if !f.off {
-		f.cur, f.ready, f.added, f.limit = next, true, added, limit
+		f.cur, f.added, f.limit = next, added, limit
 	}
 	f.building, f.extra = false, nil
 	f.mu.Unlock()
@@ -131,13 +130,13 @@ func (f *keyFilter) add(keys []recordKey) (grow bool) {
 		}
 	}
 	f.added += uint(len(keys))
-	return f.ready && f.added > f.limit && !f.building
+	return f.cur != nil && f.added > f.limit && !f.building
 }
 
 // absent returns, for each key, whether it is certainly not recorded; nil when the filter cannot tell.
 func (f *keyFilter) absent(keys []recordKey) []bool {
 	f.mu.Lock()
-	usable := f.ready && !f.off
+	usable := f.cur != nil
 	f.mu.Unlock()
 	if !usable {
 		return nil
@@ -145,7 +144,7 @@ func (f *keyFilter) absent(keys []recordKey) []bool {
 	if !f.lock.alone() {
 		f.mu.Lock()
 		first := !f.off
-		f.off, f.cur, f.ready = true, nil, false
+		f.off, f.cur = true, nil
 		f.mu.Unlock()
 		if first {
 			f.logger.Info("portal: another portal process shares the database; every item is looked up there from now on")
@@ -174,6 +173,6 @@ func (f *keyFilter) close() error {
 	if f.closed {
 		return nil
 	}
-	f.closed, f.off, f.cur, f.ready = true, true, nil, false
+	f.closed, f.off, f.cur = true, true, nil
 	return f.lock.close()
 }

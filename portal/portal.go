@@ -306,7 +306,7 @@ func (p *Portal) SetStatus(ctx context.Context, s ConnectorStatus) error {
 // with an age of a few days (the connector server stops redelivering an item after 24 h).
 func (p *Portal) PruneProcessed(ctx context.Context, age time.Duration) (int64, error) {
 	n, err := p.processed.Prune(ctx, p.clock.Now().Add(-age))
-	if n > 0 && p.record.filter != nil {
+	if n > 0 {
 		p.record.rebuildFilter() // forget the pruned keys
 	}
 	return n, err
@@ -325,9 +325,6 @@ func (p *Portal) Close() error {
 	var errs []error
 	if p.record != nil { // kept: a packet served after Close is recorded at once
 		errs = append(errs, p.record.close(context.Background()))
-		if p.record.filter != nil {
-			errs = append(errs, p.record.filter.close())
-		}
 	}
 	if p.ownStore != nil {
 		errs = append(errs, p.ownStore.Close())

@@ -257,19 +257,22 @@ func (r *recorder) rebuildFilter() {
 	r.filter.rebuild(pending)
 }
 
-// close stops the writer and writes what is waiting. Later marks are written at once.
+// close stops the writer, writes what is waiting and closes the filter. Later marks are written at once.
 func (r *recorder) close(ctx context.Context) error {
 	r.mu.Lock()
 	already := r.closed
 	r.closed = true
 	r.mu.Unlock()
-	if already || r.delay < 0 {
-		return nil
+	var errs []error
+	if !already && r.delay >= 0 {
+		close(r.stop)
+		<-r.done
+		if err := r.flush(ctx); err != nil {
+			errs = append(errs, errors.Join(errors.New("portal: writing the record of processed items"), err))
+		}
 	}
-	close(r.stop)
-	<-r.done
-	if err := r.flush(ctx); err != nil {
-		return errors.Join(errors.New("portal: writing the record of processed items"), err)
+	if r.filter != nil {
+		errs = append(errs, r.filter.close()) // closes once
 	}
-	return nil
+	return errors.Join(errs...)
 }
