@@ -151,10 +151,8 @@ func (in *Input) read(r *http.Request, t *table) (*Request, error) {
 	}
 	req := &Request{Packet: p, Command: p.Command, Connector: p.Connector, Line: p.Line}
 	if rt, _ := t.route(p.Command); rt.dec != nil { // a HandleItems command: straight into its item type
-		if req.typed, req.count, err = rt.dec(p); err != nil {
-			return req, err
-		}
-		return req, nil
+		req.typed, err = rt.dec(p)
+		return req, err
 	}
 	if err := p.DecodeData(); err != nil {
 		return req, err

@@ -55,14 +55,13 @@ type Request struct {
 	// command registered with HandleItems, whose handler gets its items typed instead.
 	Items []any
 
-	typed any // the typed items of a HandleItems command, decoded by the Input
-	count int // their number
+	typed itemSet // the typed items of a HandleItems command, decoded by the Input
 }
 
 // ItemCount returns the number of items of the packet, typed or not.
 func (req *Request) ItemCount() int {
 	if req.typed != nil {
-		return req.count
+		return req.typed.len()
 	}
 	return len(req.Items)
 }

@@ -11,14 +11,19 @@ import (
 // such an item holds what was bound before the error. A malformed DATA never reaches the handler.
 type ItemsHandler[T any] func(ctx context.Context, req *Request, items []T, itemErrs []error) (any, error)
 
-// itemDecoder decodes a packet's items for a HandleItems command: the typed items and their number.
-type itemDecoder func(p *wire.Packet) (typed any, n int, err error)
+// itemDecoder decodes a packet's items for a HandleItems command.
+type itemDecoder func(p *wire.Packet) (itemSet, error)
 
-// typedItems is what an itemDecoder leaves in a Request.
+// itemSet is what an itemDecoder leaves in a Request: a *typedItems[T].
+type itemSet interface{ len() int }
+
+// typedItems is the items of a HandleItems command and their bind errors.
 type typedItems[T any] struct {
 	items []T
 	errs  []error
 }
+
+func (ti *typedItems[T]) len() int { return len(ti.items) }
 
 // HandleItems registers h for command, like Handle, with the packet's DATA decoded by the Input straight into
 // a []T (wire.DecodeItems: no decoded tree, about half the work of decoding DATA and binding it with
@@ -35,12 +40,12 @@ func HandleItems[T any](r *Router, command string, h ItemsHandler[T]) {
 		}
 		return h(ctx, req, ti.items, ti.errs)
 	}
-	decode := func(p *wire.Packet) (any, int, error) {
+	decode := func(p *wire.Packet) (itemSet, error) {
 		items, errs, err := wire.DecodeItems[T](p)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		return &typedItems[T]{items: items, errs: errs}, len(items), nil
+		return &typedItems[T]{items: items, errs: errs}, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
