@@ -6,11 +6,11 @@ import (
 
 func TestParseAndEvaluate(t *testing.T) {
 	out := []byte(`goos: linux
-BenchmarkDecode10Items/olctl-2         	   95232	     13501 ns/op	 493.81 MB/s	   39432 B/op	      18 allocs/op
+BenchmarkDecode10Items/doc-2         	   95232	     13501 ns/op	 493.81 MB/s	   39432 B/op	      18 allocs/op
 BenchmarkDecode10Items/php-2           	1000000000	      1114 php-MB/s	      6000 php-ns/op	       0 B/op	       0 allocs/op
 PASS`)
 	rs := parse(out)
-	if len(rs) != 2 || rs[0].Name != "BenchmarkDecode10Items/olctl" || rs[0].Metrics["ns/op"] != 13501 || rs[1].Metrics["php-ns/op"] != 6000 {
+	if len(rs) != 2 || rs[0].Name != "BenchmarkDecode10Items/doc" || rs[0].Metrics["ns/op"] != 13501 || rs[1].Metrics["php-ns/op"] != 6000 {
 		t.Fatalf("parse = %+v", rs)
 	}
 	m := map[string]Result{}
@@ -27,7 +27,7 @@ PASS`)
 	if missing.MetText() != "benchmark did not run" {
 		t.Fatalf("missing = %+v", missing)
 	}
-	rate := Comparison{Pkg: "./wire", Subject: "BenchmarkDecode10Items/olctl", Baseline: "BenchmarkDecode10Items/php", SubjectMetric: "MB/s", BaselineMetric: "php-MB/s", GoalRatio: 0.4}
+	rate := Comparison{Pkg: "./wire", Subject: "BenchmarkDecode10Items/doc", Baseline: "BenchmarkDecode10Items/php", SubjectMetric: "MB/s", BaselineMetric: "php-MB/s", GoalRatio: 0.4}
 	rate.evaluate(m)
 	if rate.Ratio < 0.44 || rate.Ratio > 0.45 || !*rate.Met {
 		t.Fatalf("rate ratio = %+v", rate)

@@ -21,7 +21,7 @@ func UnserializeInto(s string, dst any) error {
 		}
 		return Bind(nil, dst)
 	}
-	in := into{d: decoder{s: s}}
+	in := into{d: decoder{scanner: scanner{s: s}}}
 	var path [8]string // not b.pathBuf: a pointer into itself would move in to the heap
 	in.b.path = path[:0]
 	if err := in.value(rv.Elem(), 0); err != nil {
@@ -228,7 +228,7 @@ type arrayKeys struct {
 	seen  map[akey]struct{}
 }
 
-func (k *arrayKeys) add(d *decoder, key akey, bit uint64, count int) error {
+func (k *arrayKeys) add(d *scanner, key akey, bit uint64, count int) error {
 	if k.seen == nil && k.n == len(k.small) {
 		k.seen = make(map[akey]struct{}, count)
 		for _, e := range k.small {
@@ -352,7 +352,7 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 		if keys == nil {
 			keys = new(arrayKeys)
 		}
-		if err := keys.add(&in.d, key, bit, n); err != nil {
+		if err := keys.add(&in.d.scanner, key, bit, n); err != nil {
 			return err
 		}
 	}
@@ -415,7 +415,7 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 		if err != nil {
 			return err
 		}
-		if err := keys.add(&in.d, key, bit, n); err != nil {
+		if err := keys.add(&in.d.scanner, key, bit, n); err != nil {
 			return err
 		}
 	}
@@ -431,7 +431,7 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 // and an item that does not fit holds what was bound before the error. err is a *SyntaxError when s is
 // malformed anywhere, or a *wire.Error (BAD_PACKET) when s is not a list.
 func UnserializeItems[T any](s string) (items []T, itemErrs []error, err error) {
-	in := into{d: decoder{s: s}}
+	in := into{d: decoder{scanner: scanner{s: s}}}
 	var path [8]string
 	in.b.path = path[:0]
 	d := &in.d
@@ -467,7 +467,7 @@ func UnserializeItems[T any](s string) (items []T, itemErrs []error, err error) 
 			}
 			itemErrs[i], in.err = in.err, nil
 		}
-		if err := keys.add(d, key, bit, n); err != nil {
+		if err := keys.add(&d.scanner, key, bit, n); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -186,7 +186,7 @@ func Unserialize(data []byte) (any, error) {
 
 // UnserializeString is Unserialize on a string; decoded strings share its memory.
 func UnserializeString(s string) (any, error) {
-	d := decoder{s: s}
+	d := decoder{scanner: scanner{s: s}}
 	d.presize()
 	v, err := d.value(0)
 	if err != nil {
@@ -198,10 +198,17 @@ func UnserializeString(s string) (any, error) {
 	return v, nil
 }
 
-type decoder struct {
+// scanner reads the PHP serialize format: the position in the input, the elements counted against
+// MaxElements, and the readers and errors every decoder of the package shares (decoder builds the tree, into
+// binds typed values, docParser builds a Doc).
+type scanner struct {
 	s     string
 	pos   int
 	elems int
+}
+
+type decoder struct {
+	scanner
 
 	// Slabs: decoded values are carved out of a few large allocations instead of one allocation per
 	// string, integer, list and map (boxing a string into an interface allocates; these box in place).
@@ -356,12 +363,12 @@ func boxed(typ, data unsafe.Pointer) any {
 	return v
 }
 
-func (d *decoder) errf(format string, args ...any) error {
+func (d *scanner) errf(format string, args ...any) error {
 	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
 // eat moves past c when it is the next byte.
-func (d *decoder) eat(c byte) bool {
+func (d *scanner) eat(c byte) bool {
 	if d.pos < len(d.s) && d.s[d.pos] == c {
 		d.pos++
 		return true
@@ -369,7 +376,7 @@ func (d *decoder) eat(c byte) bool {
 	return false
 }
 
-func (d *decoder) expectFail(c byte) error {
+func (d *scanner) expectFail(c byte) error {
 	if d.pos >= len(d.s) {
 		return d.errf("unexpected end of input, want %q", c)
 	}
@@ -380,7 +387,7 @@ func (d *decoder) expectFail(c byte) error {
 }
 
 // until returns the bytes up to the next c (not included) and moves past c.
-func (d *decoder) until(c byte) (string, error) {
+func (d *scanner) until(c byte) (string, error) {
 	start := d.pos
 	for i := d.pos; i < len(d.s); i++ {
 		if d.s[i] == c {
@@ -480,7 +487,7 @@ func (d *decoder) boxValue(v string) any {
 }
 
 // int reads a decimal int64 ended by end: an optional sign and at least one digit.
-func (d *decoder) int(end byte) (int64, error) {
+func (d *scanner) int(end byte) (int64, error) {
 	s, start := d.s, d.pos
 	i := start
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
@@ -515,7 +522,7 @@ func (d *decoder) int(end byte) (int64, error) {
 }
 
 // length reads a non-negative length ended by ':'.
-func (d *decoder) length() (int, error) {
+func (d *scanner) length() (int, error) {
 	s, start := d.s, d.pos
 	i, n := start, 0
 	for ; i < len(s) && i-start <= 10; i++ {
@@ -538,7 +545,7 @@ func (d *decoder) length() (int, error) {
 
 // shortStr reads a whole string of fewer than 100 bytes, `s:<1–2 digits>:"<bytes>";`, at d.pos (on its 's'),
 // and reports false, reading nothing, for anything else: str then reads it, or says what is wrong.
-func (d *decoder) shortStr() (string, bool) {
+func (d *scanner) shortStr() (string, bool) {
 	s, p := d.s, d.pos
 	if p+6 > len(s) || s[p+1] != ':' {
 		return "", false
@@ -562,7 +569,7 @@ func (d *decoder) shortStr() (string, bool) {
 }
 
 // sstr reads a string at d.pos (on its 's'): shortStr when it can, else str.
-func (d *decoder) sstr() (string, error) {
+func (d *scanner) sstr() (string, error) {
 	if v, ok := d.shortStr(); ok {
 		return v, nil
 	}
@@ -570,7 +577,7 @@ func (d *decoder) sstr() (string, error) {
 	return d.str()
 }
 
-func (d *decoder) str() (string, error) {
+func (d *scanner) str() (string, error) {
 	// Fast path for the common shape `:<1–4 digits>:"<n bytes>";`; anything else (and every error) goes the
 	// long way below, which says what is wrong and where.
 	if s, p := d.s, d.pos; p < len(s) && s[p] == ':' {
