@@ -354,81 +354,47 @@ func (p *docParser) value(depth int) error {
 	if p.pos >= len(p.s) {
 		return p.errf("unexpected end of input, want a value")
 	}
-	tag := p.s[p.pos]
-	switch tag {
+	switch tag := p.s[p.pos]; tag {
 	case 's':
 		v, err := p.sstr()
 		if err != nil {
 			return err
 		}
 		p.nodes = append(p.nodes, docNode(docString, p.pos-2-len(v), len(v)))
-		return nil
 	case 'a':
 		p.pos++
 		return p.array(depth)
 	case 'i':
-		p.pos++
-		if !p.eat(':') {
-			return p.expectFail(':')
-		}
-		start := p.pos
-		n, err := p.int(';')
+		n, start, err := p.integer()
 		if err != nil {
 			return err
 		}
 		p.int64(n, start)
-		return nil
 	case 'N':
-		p.pos++
-		if !p.eat(';') {
-			return p.expectFail(';')
+		if err := p.null(); err != nil {
+			return err
 		}
 		p.nodes = append(p.nodes, docNode(docNull, 0, 0))
-		return nil
 	case 'b':
-		p.pos++
-		if !p.eat(':') {
-			return p.expectFail(':')
-		}
-		start := p.pos
-		v, err := p.until(';')
+		b, err := p.boolean()
 		if err != nil {
 			return err
 		}
-		switch v {
-		case "0":
-			p.nodes = append(p.nodes, docNode(docBool, 0, 0))
-			return nil
-		case "1":
-			p.nodes = append(p.nodes, docNode(docBool, 0, 1))
-			return nil
+		y := 0
+		if b {
+			y = 1
 		}
-		p.pos = start
-		return p.errf("bad boolean %q", v)
+		p.nodes = append(p.nodes, docNode(docBool, 0, y))
 	case 'd':
-		p.pos++
-		if !p.eat(':') {
-			return p.expectFail(':')
-		}
-		start := p.pos
-		v, err := p.until(';')
+		_, start, err := p.float()
 		if err != nil {
 			return err
-		}
-		if _, ok := parsePHPFloat(v); !ok {
-			p.pos = start
-			return p.errf("bad float %q", v)
 		}
 		p.nodes = append(p.nodes, docNode(docFloat, start, 0))
-		return nil
-	case 'O', 'C', 'o':
-		return p.errf("objects are refused (%q)", tag)
-	case 'r', 'R':
-		return p.errf("references are refused (%q)", tag)
-	case 'S', 'E':
-		return p.errf("unsupported type %q", tag)
+	default:
+		return p.refuse(tag)
 	}
-	return p.errf("unknown type %q", tag)
+	return nil
 }
 
 // int64 appends an integer node; off is where its decimal text starts.
@@ -442,25 +408,9 @@ func (p *docParser) int64(n int64, off int) {
 
 // array reads an array after its 'a', as decoder.array does.
 func (p *docParser) array(depth int) error {
-	if depth >= MaxDepth {
-		return p.errf("nesting deeper than %d", MaxDepth)
-	}
-	if !p.eat(':') {
-		return p.expectFail(':')
-	}
-	n, err := p.length()
+	n, err := p.header(depth)
 	if err != nil {
 		return err
-	}
-	if p.elems+n > MaxElements {
-		return p.errf("more than %d elements", MaxElements)
-	}
-	if n > (len(p.s)-p.pos)/4 {
-		return p.errf("array count %d runs past the end of the input", n)
-	}
-	p.elems += n
-	if !p.eat('{') {
-		return p.expectFail('{')
 	}
 	hdr := len(p.nodes)
 	p.nodes = append(p.nodes, 0)
@@ -475,12 +425,7 @@ func (p *docParser) array(depth int) error {
 		isInt, ik := false, int64(0)
 		switch p.s[p.pos] {
 		case 'i':
-			p.pos++
-			if !p.eat(':') {
-				return p.expectFail(':')
-			}
-			start := p.pos
-			k, err := p.int(';')
+			k, start, err := p.integer()
 			if err != nil {
 				return err
 			}

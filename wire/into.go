@@ -133,11 +133,7 @@ func (in *into) value(dv reflect.Value, depth int) error {
 		if tag != 'i' {
 			break
 		}
-		d.pos++
-		if !d.eat(':') {
-			return d.expectFail(':')
-		}
-		n, err := d.int(';')
+		n, _, err := d.integer()
 		if err != nil {
 			return err
 		}
@@ -181,29 +177,8 @@ func (in *into) value(dv reflect.Value, depth int) error {
 
 // header reads an array's `a:<n>:{` (on its 'a') with the checks of decoder.array.
 func (in *into) header(depth int) (int, error) {
-	d := &in.d
-	if depth >= MaxDepth {
-		return 0, d.errf("nesting deeper than %d", MaxDepth)
-	}
-	d.pos++
-	if !d.eat(':') {
-		return 0, d.expectFail(':')
-	}
-	n, err := d.length()
-	if err != nil {
-		return 0, err
-	}
-	if d.elems+n > MaxElements {
-		return 0, d.errf("more than %d elements", MaxElements)
-	}
-	if n > (len(d.s)-d.pos)/4 {
-		return 0, d.errf("array count %d runs past the end of the input", n)
-	}
-	d.elems += n
-	if !d.eat('{') {
-		return 0, d.expectFail('{')
-	}
-	return n, nil
+	in.d.pos++
+	return in.d.header(depth)
 }
 
 // akey is an array key without boxing: an integer, or a string.
@@ -264,11 +239,7 @@ func (in *into) key() (key akey, text string, bit uint64, err error) {
 	}
 	switch d.s[d.pos] {
 	case 'i':
-		d.pos++
-		if !d.eat(':') {
-			return akey{}, "", 0, d.expectFail(':')
-		}
-		k, err := d.int(';')
+		k, _, err := d.integer()
 		if err != nil {
 			return akey{}, "", 0, err
 		}

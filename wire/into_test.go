@@ -174,8 +174,9 @@ func intoSeeds(tb testing.TB) []string {
 		`a:1:{s:7:"ordered";a:1:{s:1:"a";i:1;}}`,
 		`a:1:{s:5:"small";i:256;}`,
 		strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12),
-		`a:3:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:1:"k";}i:2;s:1:"x";}`, // items that do not fit, one fits
-		`a:2:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:5:"k";}}`,             // a bad item, then a syntax error
+		strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 65) + `N;` + strings.Repeat(`}`, 65), // too deep: the tree's offset
+		`a:3:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:1:"k";}i:2;s:1:"x";}`,              // items that do not fit, one fits
+		`a:2:{i:0;a:1:{s:2:"i8";i:999;}i:1;a:1:{s:1:"s";s:5:"k";}}`,                          // a bad item, then a syntax error
 		`a:2:{s:1:"a";a:0:{}s:1:"a";a:0:{}}`, `s:1:"x";`, `i:3;`,
 		`a:2:{s:1:"S";s:1:"a";s:1:"s";s:1:"b";}`, `a:2:{s:1:"q";i:1;s:1:"q";i:2;}`, `a:2:{i:7;N;s:1:"7";N;}`,
 		`a:3:{s:1:"s";s:1:"a";s:1:"S";s:1:"b";s:1:"s";s:1:"c";}`,

@@ -402,56 +402,25 @@ func (d *decoder) value(depth int) (any, error) {
 	if d.pos >= len(d.s) {
 		return nil, d.errf("unexpected end of input, want a value")
 	}
-	tag := d.s[d.pos]
-	switch tag {
+	switch tag := d.s[d.pos]; tag {
 	case 'N':
-		d.pos++
-		if !d.eat(';') {
-			return nil, d.expectFail(';')
-		}
-		return nil, nil
+		return nil, d.null()
 	case 'b':
-		d.pos++
-		if !d.eat(':') {
-			return nil, d.expectFail(':')
-		}
-		start := d.pos
-		v, err := d.until(';')
+		b, err := d.boolean()
 		if err != nil {
 			return nil, err
 		}
-		switch v {
-		case "0":
-			return false, nil
-		case "1":
-			return true, nil
-		}
-		d.pos = start
-		return nil, d.errf("bad boolean %q", v)
+		return b, nil
 	case 'i':
-		d.pos++
-		if !d.eat(':') {
-			return nil, d.expectFail(':')
-		}
-		n, err := d.int(';')
+		n, _, err := d.integer()
 		if err != nil {
 			return nil, err
 		}
 		return d.boxInt(n), nil
 	case 'd':
-		d.pos++
-		if !d.eat(':') {
-			return nil, d.expectFail(':')
-		}
-		start := d.pos
-		v, err := d.until(';')
+		f, _, err := d.float()
 		if err != nil {
 			return nil, err
-		}
-		f, ok := parsePHPFloat(v)
-		if !ok {
-			d.pos = start
-			return nil, d.errf("bad float %q", v)
 		}
 		return f, nil
 	case 's':
@@ -459,14 +428,110 @@ func (d *decoder) value(depth int) (any, error) {
 	case 'a':
 		d.pos++
 		return d.array(depth)
-	case 'O', 'C', 'o':
-		return nil, d.errf("objects are refused (%q)", tag)
-	case 'r', 'R':
-		return nil, d.errf("references are refused (%q)", tag)
-	case 'S', 'E':
-		return nil, d.errf("unsupported type %q", tag)
+	default:
+		return nil, d.refuse(tag)
 	}
-	return nil, d.errf("unknown type %q", tag)
+}
+
+// null reads `N;` (at its 'N').
+func (d *scanner) null() error {
+	d.pos++
+	if !d.eat(';') {
+		return d.expectFail(';')
+	}
+	return nil
+}
+
+// boolean reads `b:0;` or `b:1;` (at its 'b').
+func (d *scanner) boolean() (bool, error) {
+	d.pos++
+	if !d.eat(':') {
+		return false, d.expectFail(':')
+	}
+	start := d.pos
+	v, err := d.until(';')
+	if err != nil {
+		return false, err
+	}
+	switch v {
+	case "0":
+		return false, nil
+	case "1":
+		return true, nil
+	}
+	d.pos = start
+	return false, d.errf("bad boolean %q", v)
+}
+
+// integer reads `i:<n>;` (at its 'i'), and says where its decimal text starts.
+func (d *scanner) integer() (n int64, start int, err error) {
+	d.pos++
+	if !d.eat(':') {
+		return 0, 0, d.expectFail(':')
+	}
+	start = d.pos
+	n, err = d.int(';')
+	return n, start, err
+}
+
+// float reads `d:<text>;` (at its 'd'), and says where its text starts.
+func (d *scanner) float() (f float64, start int, err error) {
+	d.pos++
+	if !d.eat(':') {
+		return 0, 0, d.expectFail(':')
+	}
+	start = d.pos
+	v, err := d.until(';')
+	if err != nil {
+		return 0, 0, err
+	}
+	f, ok := parsePHPFloat(v)
+	if !ok {
+		d.pos = start
+		return 0, 0, d.errf("bad float %q", v)
+	}
+	return f, start, nil
+}
+
+// refuse is the error for a value whose type tag is none of N, b, i, d, s and a.
+func (d *scanner) refuse(tag byte) error {
+	switch tag {
+	case 'O', 'C', 'o':
+		return d.errf("objects are refused (%q)", tag)
+	case 'r', 'R':
+		return d.errf("references are refused (%q)", tag)
+	case 'S', 'E':
+		return d.errf("unsupported type %q", tag)
+	}
+	return d.errf("unknown type %q", tag)
+}
+
+// header reads an array's `:<n>:{` (after its 'a') at depth: the count, checked against MaxDepth,
+// MaxElements and the bytes left, and counted in elems.
+func (d *scanner) header(depth int) (int, error) {
+	if depth >= MaxDepth {
+		return 0, d.errf("nesting deeper than %d", MaxDepth)
+	}
+	if !d.eat(':') {
+		return 0, d.expectFail(':')
+	}
+	n, err := d.length()
+	if err != nil {
+		return 0, err
+	}
+	if d.elems+n > MaxElements {
+		return 0, d.errf("more than %d elements", MaxElements)
+	}
+	// Each element takes at least 4 bytes ("i:0;" key, "N;" value): refuse counts the input cannot hold
+	// before allocating for them.
+	if n > (len(d.s)-d.pos)/4 {
+		return 0, d.errf("array count %d runs past the end of the input", n)
+	}
+	d.elems += n
+	if !d.eat('{') {
+		return 0, d.expectFail('{')
+	}
+	return n, nil
 }
 
 // strValue reads a string value (at its 's') and boxes it.
@@ -621,27 +686,9 @@ func (d *scanner) str() (string, error) {
 }
 
 func (d *decoder) array(depth int) (any, error) {
-	if depth >= MaxDepth {
-		return nil, d.errf("nesting deeper than %d", MaxDepth)
-	}
-	if !d.eat(':') {
-		return nil, d.expectFail(':')
-	}
-	n, err := d.length()
+	n, err := d.header(depth)
 	if err != nil {
 		return nil, err
-	}
-	if d.elems+n > MaxElements {
-		return nil, d.errf("more than %d elements", MaxElements)
-	}
-	// Each element takes at least 4 bytes ("i:0;" key, "N;" value): refuse counts the input cannot hold
-	// before allocating for them.
-	if n > (len(d.s)-d.pos)/4 {
-		return nil, d.errf("array count %d runs past the end of the input", n)
-	}
-	d.elems += n
-	if !d.eat('{') {
-		return nil, d.expectFail('{')
 	}
 	var list []any
 	var m *Map
@@ -659,11 +706,7 @@ func (d *decoder) array(depth int) (any, error) {
 		}
 		switch d.s[d.pos] {
 		case 'i':
-			d.pos++
-			if !d.eat(':') {
-				return nil, d.expectFail(':')
-			}
-			k, err := d.int(';')
+			k, _, err := d.integer()
 			if err != nil {
 				return nil, err
 			}
