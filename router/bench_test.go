@@ -36,8 +36,9 @@ func benchHTTP(b *testing.B, url, body string) {
 }
 
 // BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each decoded
-// into router.MessageItem (HandleItems) and validated, through real HTTP on 127.0.0.1 (olctl), against a bare net/http
-// handler that reads the body and answers 200 under the same load (bare).
+// into router.MessageItem (HandleItems) and validated, through real HTTP on 127.0.0.1 (olctl), or read into a
+// wire.Doc (HandleDoc) and checked (doc), against a bare net/http handler that reads the body and answers 200
+// under the same load (bare).
 func BenchmarkInput(b *testing.B) {
 	send := routertest.NewSender(b, md5Creds, nil, "botframework.skype", "3")
 	body := send.Body(b, router.CommandReceivingMessage, tenItems())
@@ -51,6 +52,26 @@ func BenchmarkInput(b *testing.B) {
 			for i := range items {
 				if err := items[i].Validate(); err != nil {
 					return nil, err
+				}
+			}
+			return router.TestConnectResult{Result: "OK"}, nil
+		})
+		srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
+		defer srv.Close()
+		if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
+			b.Fatalf("%s", a.Body)
+		}
+		benchHTTP(b, srv.URL, body)
+	})
+	b.Run("doc", func(b *testing.B) { // HandleDoc: DATA read into a wire.Doc, each item's fields checked
+		r := router.New()
+		router.HandleDoc(r, router.CommandReceivingMessage, func(_ context.Context, _ *router.Request, items wire.Value) (any, error) {
+			if items.Len() != 10 {
+				return nil, wire.Errorf(wire.CodeBadPacket, "%d items", items.Len())
+			}
+			for _, it := range items.Entries() {
+				if it.Get("user").Get("id").Text() == "" || it.Get("chat").Get("id").Text() == "" || it.Get("message").Get("id").Text() == "" {
+					return nil, wire.Errorf(wire.CodeBadPacket, "an item without user, chat or message id")
 				}
 			}
 			return router.TestConnectResult{Result: "OK"}, nil

@@ -35,7 +35,8 @@ var (
 type recorder struct {
 	mu    sync.Mutex
 	reqs  []*router.Request
-	typed []typedCall // the calls of a HandleItems handler
+	typed []typedCall  // the calls of a HandleItems handler
+	docs  []wire.Value // the items of a HandleDoc handler's calls
 }
 
 type typedCall struct {
@@ -75,19 +76,39 @@ var allCommands = []string{
 // server starts an Input on 127.0.0.1 with every §5 command recorded (testConnect stays built in).
 func server(t *testing.T, creds wire.Credentials, clk clock.Clock, opts ...router.InputOption) (*httptest.Server, *recorder) {
 	t.Helper()
-	return serverWith(t, creds, clk, false, opts...)
+	return serverWith(t, creds, clk, viaHandle, opts...)
 }
 
-// serverWith is server with receivingMessage registered with HandleItems when typed is true (the typed
-// items are recorded in typed).
-func serverWith(t *testing.T, creds wire.Credentials, clk clock.Clock, typed bool, opts ...router.InputOption) (*httptest.Server, *recorder) {
+// handlerKind is how serverWith registers receivingMessage.
+type handlerKind int
+
+const (
+	viaHandle      handlerKind = iota // Handle: the decoded tree in Items
+	viaHandleItems                    // HandleItems: typed items, recorded in typed
+	viaHandleDoc                      // HandleDoc: a wire.Doc, recorded in docs
+)
+
+func (k handlerKind) String() string {
+	return [...]string{"", " (HandleItems)", " (HandleDoc)"}[k]
+}
+
+// serverWith is server with receivingMessage registered as via says.
+func serverWith(t *testing.T, creds wire.Credentials, clk clock.Clock, via handlerKind, opts ...router.InputOption) (*httptest.Server, *recorder) {
 	t.Helper()
 	rec := &recorder{}
 	r := router.New()
 	for _, c := range allCommands {
 		r.Handle(c, rec.handle)
 	}
-	if typed {
+	switch via {
+	case viaHandleDoc:
+		router.HandleDoc(r, router.CommandReceivingMessage, func(ctx context.Context, req *router.Request, items wire.Value) (any, error) {
+			rec.mu.Lock()
+			rec.docs = append(rec.docs, items)
+			rec.mu.Unlock()
+			return rec.handle(ctx, req)
+		})
+	case viaHandleItems:
 		router.HandleItems(r, router.CommandReceivingMessage, func(ctx context.Context, req *router.Request, items []router.MessageItem, errs []error) (any, error) {
 			rec.mu.Lock()
 			rec.typed = append(rec.typed, typedCall{items, errs})
@@ -405,13 +426,9 @@ func TestBadInput(t *testing.T) {
 		}, status: 200, code: wire.CodeInternal},
 	}
 	for _, c := range cases {
-		for _, typed := range []bool{false, true} {
-			name := c.name
-			if typed {
-				name += " (HandleItems)"
-			}
-			t.Run(name, func(t *testing.T) {
-				srv, rec := serverWith(t, c.creds, clk, typed)
+		for _, via := range []handlerKind{viaHandle, viaHandleItems, viaHandleDoc} {
+			t.Run(c.name+via.String(), func(t *testing.T) {
+				srv, rec := serverWith(t, c.creds, clk, via)
 				if c.before != nil {
 					c.before(srv.URL, srv.Client())
 				}

@@ -33,7 +33,7 @@ func TestHandleItems(t *testing.T) {
 	}
 
 	t.Run("the items arrive typed, equal to BindItems'", func(t *testing.T) {
-		srv, rec := serverWith(t, md5Creds, clk, true)
+		srv, rec := serverWith(t, md5Creds, clk, viaHandleItems)
 		// The command's name in another case reaches the same handler, decoded the same way.
 		for _, cmd := range []string{router.CommandReceivingMessage, "RECEIVINGMESSAGE"} {
 			a := routertest.Post(t, srv.Client(), srv.URL, send.Body(t, cmd, good))
@@ -59,7 +59,7 @@ func TestHandleItems(t *testing.T) {
 	})
 
 	t.Run("an item that does not fit fails alone", func(t *testing.T) {
-		srv, rec := serverWith(t, md5Creds, clk, true)
+		srv, rec := serverWith(t, md5Creds, clk, viaHandleItems)
 		items := []any{wire.NewMap("user", "not an array"), good[0], ""}
 		if a := routertest.Post(t, srv.Client(), srv.URL, send.Body(t, router.CommandReceivingMessage, items)); a.Err != nil {
 			t.Fatalf("answer %s", a.Body)
@@ -77,7 +77,7 @@ func TestHandleItems(t *testing.T) {
 	})
 
 	t.Run("empty DATA: no items", func(t *testing.T) {
-		srv, rec := serverWith(t, md5Creds, clk, true)
+		srv, rec := serverWith(t, md5Creds, clk, viaHandleItems)
 		if a := routertest.Post(t, srv.Client(), srv.URL, send.Body(t, router.CommandReceivingMessage, nil)); a.Err != nil {
 			t.Fatalf("answer %s", a.Body)
 		}

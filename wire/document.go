@@ -268,7 +268,8 @@ func (v Value) Entries() iter.Seq2[Value, Value] {
 	}
 }
 
-// Index returns the value of an array's i-th entry (the element i of a list), or the invalid Value.
+// Index returns the value of an array's i-th entry (the element i of a list), or the invalid Value. It steps
+// over the entries before it: use Entries to visit them all.
 func (v Value) Index(i int) Value {
 	if i < 0 || i >= v.Len() {
 		return Value{}
@@ -281,7 +282,7 @@ func (v Value) Index(i int) Value {
 }
 
 // Get returns the value under key in an array, or the invalid Value. A key that PHP stores as an integer
-// ("12") finds the integer key, as in PHP.
+// ("12") finds the integer key, as in PHP. It compares the keys in order, as PHP's packets have few.
 func (v Value) Get(key string) Value {
 	if v.Len() == 0 {
 		return Value{}
