@@ -35,6 +35,17 @@ func benchHTTP(b *testing.B, url, body string) {
 	routertest.Load(b, url, func() string { return body })
 }
 
+// benchRouter serves r through an Input on 127.0.0.1 and posts body to it as benchHTTP does, after one
+// delivery that must succeed.
+func benchRouter(b *testing.B, r *router.Router, body string) {
+	srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
+	defer srv.Close()
+	if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
+		b.Fatalf("%s", a.Body)
+	}
+	benchHTTP(b, srv.URL, body)
+}
+
 // BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each decoded
 // into router.MessageItem (HandleItems) and validated, through real HTTP on 127.0.0.1 (olctl), or read into a
 // wire.Doc (HandleDoc) and checked (doc), against a bare net/http handler that reads the body and answers 200
@@ -56,12 +67,7 @@ func BenchmarkInput(b *testing.B) {
 			}
 			return router.TestConnectResult{Result: "OK"}, nil
 		})
-		srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
-		defer srv.Close()
-		if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
-			b.Fatalf("%s", a.Body)
-		}
-		benchHTTP(b, srv.URL, body)
+		benchRouter(b, r, body)
 	})
 	b.Run("doc", func(b *testing.B) { // HandleDoc: DATA read into a wire.Doc, each item's fields checked
 		r := router.New()
@@ -76,12 +82,7 @@ func BenchmarkInput(b *testing.B) {
 			}
 			return router.TestConnectResult{Result: "OK"}, nil
 		})
-		srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
-		defer srv.Close()
-		if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
-			b.Fatalf("%s", a.Body)
-		}
-		benchHTTP(b, srv.URL, body)
+		benchRouter(b, r, body)
 	})
 	b.Run("bare", func(b *testing.B) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
