@@ -65,10 +65,13 @@ func ParseDoc(s string) (*Doc, error) {
 
 // Parse decodes s into d, reusing d's memory: a Doc parsed again and again allocates nothing once it has
 // held its largest input. On error d is empty. The Doc reads s's memory.
-func (d *Doc) Parse(s string) error {
+func (d *Doc) Parse(s string) error { return d.parse(s, maxDocInput) }
+
+// parse is Parse with the input limit as an argument, so that tests can reach it.
+func (d *Doc) parse(s string, limit int) error {
 	d.reset()
-	if len(s) > maxDocInput {
-		return &SyntaxError{Offset: maxDocInput, Msg: fmt.Sprintf("input of %d bytes is larger than the %d a Doc holds", len(s), maxDocInput)}
+	if len(s) > limit {
+		return &SyntaxError{Offset: limit, Msg: fmt.Sprintf("input of %d bytes is larger than the %d a Doc holds", len(s), limit)}
 	}
 	p := docParser{scanner: scanner{s: s}, nodes: d.nodes}
 	if cap(p.nodes) == 0 {

@@ -218,6 +218,22 @@ func TestDocRefusals(t *testing.T) {
 	}
 }
 
+// An input past the limit is refused before it is read, and leaves the Doc empty.
+func TestDocInputLimit(t *testing.T) {
+	var d Doc
+	if err := d.Parse("N;"); err != nil || !d.Root().IsNull() {
+		t.Fatal(err)
+	}
+	err := d.parse("a:0:{}", 5)
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Offset != 5 || !strings.Contains(se.Msg, "larger than the 5 a Doc holds") || d.Root().Exists() {
+		t.Fatalf("%v, root %v", err, d.Root().Kind())
+	}
+	if maxDocInput != 1<<29-1 {
+		t.Fatalf("the limit is %d, but node offsets have 29 bits", maxDocInput)
+	}
+}
+
 // A reused Doc allocates nothing for a packet no larger than one it held.
 func TestDocParseAllocatesNothingWhenReused(t *testing.T) {
 	raw, _ := tenItemPacket(t)
