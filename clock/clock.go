@@ -25,6 +25,19 @@ type systemClock struct{}
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// Until returns a channel that receives the time once c reaches t, at once when it has. A clock that arms a
+// timer for a moment itself (the Fake's AfterTime) does it in one step; otherwise Until reads the time and
+// arms After with the difference. Against a Fake, the second way could miss t: a Set between reading the time
+// and arming the timer would put the deadline past t, and a test that then waits at t would wait forever.
+func Until(c Clock, t time.Time) <-chan time.Time {
+	if a, ok := c.(interface {
+		AfterTime(t time.Time) <-chan time.Time
+	}); ok {
+		return a.AfterTime(t)
+	}
+	return c.After(t.Sub(c.Now()))
+}
+
 // Or returns c, or the system clock when c is nil. Constructors use it to default an optional clock.
 func Or(c Clock) Clock {
 	if c == nil {
@@ -60,12 +73,24 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) After(d time.Duration) <-chan time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.arm(f.now.Add(d))
+}
+
+// AfterTime returns a channel that receives the fake time once it reaches t, at once when it has (see Until).
+func (f *Fake) AfterTime(t time.Time) <-chan time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.arm(t)
+}
+
+// arm returns a timer channel for at; f.mu is held.
+func (f *Fake) arm(at time.Time) <-chan time.Time {
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !at.After(f.now) {
 		ch <- f.now
 		return ch
 	}
-	f.waiters = append(f.waiters, waiter{at: f.now.Add(d), ch: ch})
+	f.waiters = append(f.waiters, waiter{at: at, ch: ch})
 	return ch
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -34,7 +35,7 @@ func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 	if at, ok, err := s.store.nextDue(ctx, s.store.mysql()); err != nil {
 		failed = true
 	} else if ok {
-		due = clk.After(at.Sub(clk.Now()))
+		due = clock.Until(clk, at) // not After(at - Now): a fake clock set in between would miss at
 	}
 	if s.store.mysql() || failed {
 		poll = clk.After(s.cfg.PollInterval)

@@ -808,11 +808,15 @@ func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []m
 }
 
 // nextDue returns the earliest time a lane becomes ready (a block or confirmation deadline ending, or, with
-// withLeases, another process's lease expiring).
+// withLeases, another process's lease expiring). A lane that is ready already, because its deadline passed
+// after the caller last looked for one, gives a time not after now, so that the caller's timer fires at once:
+// leaving it out, as only future deadlines were once counted, left a worker asleep beside a ready lane when
+// the clock passed the deadline between its two looks. A leased lane whose deadline has passed is not ready
+// (its holder settles it), so it is left out, and the caller does not spin.
 func (s *Store) nextDue(ctx context.Context, withLeases bool) (time.Time, bool, error) {
 	now := s.nowMS()
 	var due sql.NullInt64
-	err := s.rdb().QueryRowContext(ctx, `SELECT MIN(next_at_ms) FROM conn_lane WHERE idle = 0 AND next_at_ms > ?`, now).Scan(&due)
+	err := s.rdb().QueryRowContext(ctx, `SELECT MIN(next_at_ms) FROM conn_lane WHERE idle = 0 AND (next_at_ms > ? OR lease_until_ms <= ?)`, now, now).Scan(&due)
 	if err != nil {
 		return time.Time{}, false, err
 	}

@@ -122,3 +122,45 @@ func TestCombinedWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestNextDue: the time a worker sleeps until. A lane whose deadline the clock has passed since the worker
+// last looked is due at once (a clock step between the worker's two looks once left it asleep beside a ready
+// lane); a leased lane is due only when its holder settles it (SQLite) or its lease ends (MySQL), never at once,
+// so that a worker does not spin while a batch is in flight.
+func TestNextDue(t *testing.T) {
+	ctx := context.Background()
+	now := time.UnixMilli(1_800_000_000_000)
+	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+	cases := []struct {
+		name       string
+		lanes      [][2]int64 // next_at_ms, lease_until_ms
+		withLeases bool
+		want       int64 // 0: nothing due
+	}{
+		{name: "a future deadline", lanes: [][2]int64{{ms(time.Minute), 0}}, want: ms(time.Minute)},
+		{name: "a deadline reached meanwhile: at once", lanes: [][2]int64{{ms(0), 0}, {ms(time.Minute), 0}}, want: ms(0)},
+		{name: "a deadline passed meanwhile: at once", lanes: [][2]int64{{ms(-time.Second), 0}}, want: ms(-time.Second)},
+		{name: "a leased lane past its deadline: not at once", lanes: [][2]int64{{ms(-time.Second), ms(time.Hour)}}},
+		{name: "a leased lane past its deadline, with leases: when the lease ends", lanes: [][2]int64{{ms(-time.Second), ms(time.Hour)}}, withLeases: true, want: ms(time.Hour)},
+		{name: "a leased lane with a later deadline, with leases: the lease's end, to look again", lanes: [][2]int64{{ms(2 * time.Hour), ms(time.Hour)}}, withLeases: true, want: ms(time.Hour)},
+		{name: "nothing queued"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testdb.SQLite(t)
+			st, err := newStore(ctx, db, clock.NewFake(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range tc.lanes {
+				if _, err := db.ExecContext(ctx, `INSERT INTO conn_lane (site_id, line, idle, next_at_ms, lease_until_ms) VALUES (1, ?, 0, ?, ?)`, itoa(i), l[0], l[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at, ok, err := st.nextDue(ctx, tc.withLeases)
+			if err != nil || ok != (tc.want != 0) || ok && at.UnixMilli() != tc.want {
+				t.Fatalf("nextDue = %v, %v, %v; want %v", at.UnixMilli(), ok, err, tc.want)
+			}
+		})
+	}
+}
