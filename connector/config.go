@@ -134,7 +134,8 @@ type Config struct {
 	// Workers is the number of lines dispatched concurrently by this process. Default 4.
 	Workers int
 	// PollInterval is how often the dispatcher looks for work that another process made ready (MySQL
-	// only). Default 1 s.
+	// only, on Clock), and how long a worker waits after a database error before it looks again (real
+	// time). Default 1 s.
 	PollInterval time.Duration
 	// DedupRetention is how long a webhook item's DedupKey is remembered. Default 48 h.
 	DedupRetention time.Duration

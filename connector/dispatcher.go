@@ -37,8 +37,17 @@ func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 	} else if ok {
 		due = clock.Until(clk, at) // not After(at - Now): a fake clock set in between would miss at
 	}
-	if s.store.mysql() || failed {
+	if s.store.mysql() {
 		poll = clk.After(s.cfg.PollInterval)
+	}
+	var retry <-chan time.Time
+	if failed {
+		// A failed look (a database error) is retried after PollInterval of real time, whatever the clock:
+		// the error is not on the queue's schedule, and a fake clock that a test moves only when the queue
+		// has answered would otherwise leave the dispatcher asleep after one.
+		t := time.NewTimer(s.cfg.PollInterval)
+		defer t.Stop()
+		retry = t.C
 	}
 	s.waiting.Add(1)
 	defer s.waiting.Add(-1)
@@ -47,6 +56,7 @@ func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 	case <-wake:
 	case <-due:
 	case <-poll:
+	case <-retry:
 	}
 }
 

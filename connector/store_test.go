@@ -164,3 +164,26 @@ func TestNextDue(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitAfterAFailure: a worker whose look failed retries after PollInterval of real time even when the
+// injected clock stands still; one that found nothing due (SQLite) sleeps until woken, without spinning.
+func TestWaitAfterAFailure(t *testing.T) {
+	clk := clock.NewFake(t0)
+	s := newTestServer(t, nil, Config{DSN: testdb.SQLiteDSN(t), Clock: clk, NoDispatch: true, PollInterval: 20 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	s.wait(ctx, nil, true)
+	if ctx.Err() != nil {
+		t.Fatal("a failed look was not retried while the fake clock stood still")
+	}
+	if d := time.Since(start); d < 20*time.Millisecond {
+		t.Fatalf("retried after %v, before PollInterval", d)
+	}
+	idle, cancelIdle := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelIdle()
+	s.wait(idle, nil, false)
+	if idle.Err() == nil {
+		t.Fatal("a worker with nothing due woke before its context ended")
+	}
+}
