@@ -44,11 +44,7 @@ func HandleDoc(r *Router, command string, h DocHandler) {
 		}
 		return docList(doc.Root())
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.handlers[command] = handler
-	r.decoders[command] = decode
-	r.rebuild()
+	r.set(command, handler, decode)
 }
 
 // docList checks that root is a list of items as Packet.Items does: an array, or an empty DATA (null, "" or

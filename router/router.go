@@ -147,10 +147,20 @@ func (r *Router) Handle(command string, h HandlerFunc) {
 	if command == "" || h == nil {
 		panic("router: Handle needs a command and a handler")
 	}
+	r.set(command, h, nil)
+}
+
+// set puts h under command, with dec, the Input's decoder of its DATA (HandleItems, HandleDoc; nil: the tree),
+// and rebuilds the routing table.
+func (r *Router) set(command string, h HandlerFunc, dec itemDecoder) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.handlers[command] = h
-	delete(r.decoders, command)
+	if dec == nil {
+		delete(r.decoders, command)
+	} else {
+		r.decoders[command] = dec
+	}
 	r.rebuild()
 }
 

@@ -47,11 +47,7 @@ func HandleItems[T any](r *Router, command string, h ItemsHandler[T]) {
 		}
 		return &typedItems[T]{items: items, errs: errs}, nil
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.handlers[command] = handler
-	r.decoders[command] = decode
-	r.rebuild()
+	r.set(command, handler, decode)
 }
 
 // bindTyped binds decoded items into a []T, item by item.
