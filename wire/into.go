@@ -230,36 +230,6 @@ func (k *arrayKeys) add(d *scanner, key akey, bit uint64, count int) error {
 	return nil
 }
 
-// key reads an array key: an integer, or a string (a string that PHP stores as an integer becomes one), with
-// its text and digest bit.
-func (in *into) key() (key akey, text string, bit uint64, err error) {
-	d := &in.d
-	if d.pos >= len(d.s) {
-		return akey{}, "", 0, d.errf("unexpected end of input, want a key")
-	}
-	switch d.s[d.pos] {
-	case 'i':
-		k, _, err := d.integer()
-		if err != nil {
-			return akey{}, "", 0, err
-		}
-		return akey{n: k, isInt: true}, "", intKeyBit(k), nil
-	case 's':
-		k, err := d.sstr()
-		if err != nil {
-			return akey{}, "", 0, err
-		}
-		if n, ok := intKey(k); ok {
-			return akey{n: n, isInt: true}, k, intKeyBit(n), nil
-		}
-		if len(k) == 0 {
-			return akey{}, "", 1, nil
-		}
-		return akey{s: k}, k, 1 << strSlot(k), nil
-	}
-	return akey{}, "", 0, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
-}
-
 // structure reads an array into a struct as binder.structure binds one: entries matched to fields in order,
 // unknown keys into the `,rest` map or dropped. Its loop over the entries, slice's and UnserializeItems' are
 // written out: a shared loop calling back for each value made a typed decode 10–20 % slower.
@@ -280,7 +250,7 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 	var keys *arrayKeys
 	next := 0 // the field after the last one matched: keys mostly come in the fields' order
 	for i := 0; i < n; i++ {
-		key, ks, bit, err := in.key()
+		key, ks, _, bit, err := in.d.arrayKey()
 		if err != nil {
 			return err
 		}
@@ -371,7 +341,7 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 	}
 	var keys arrayKeys
 	for i := 0; i < n; i++ {
-		key, _, bit, err := in.key()
+		key, _, _, bit, err := in.d.arrayKey()
 		if err != nil {
 			return err
 		}
@@ -424,7 +394,7 @@ func UnserializeItems[T any](s string) (items []T, itemErrs []error, err error) 
 	}
 	var keys arrayKeys
 	for i := 0; i < n; i++ {
-		key, _, bit, err := in.key()
+		key, _, _, bit, err := in.d.arrayKey()
 		if err != nil {
 			return nil, nil, err
 		}
