@@ -250,7 +250,7 @@ func (in *into) structure(dv reflect.Value, depth int) error {
 	var keys *arrayKeys
 	next := 0 // the field after the last one matched: keys mostly come in the fields' order
 	for i := 0; i < n; i++ {
-		key, ks, _, bit, err := in.d.arrayKey()
+		key, ks, bit, err := in.d.arrayKey()
 		if err != nil {
 			return err
 		}
@@ -341,7 +341,7 @@ func (in *into) slice(dv reflect.Value, depth int) error {
 	}
 	var keys arrayKeys
 	for i := 0; i < n; i++ {
-		key, _, _, bit, err := in.d.arrayKey()
+		key, _, bit, err := in.d.arrayKey()
 		if err != nil {
 			return err
 		}
@@ -394,7 +394,7 @@ func UnserializeItems[T any](s string) (items []T, itemErrs []error, err error) 
 	}
 	var keys arrayKeys
 	for i := 0; i < n; i++ {
-		key, _, _, bit, err := in.d.arrayKey()
+		key, _, bit, err := in.d.arrayKey()
 		if err != nil {
 			return nil, nil, err
 		}

@@ -507,34 +507,32 @@ func (d *scanner) refuse(tag byte) error {
 }
 
 // arrayKey reads an array key: an integer, or a string (a string that PHP stores as an integer becomes one),
-// with a string key's text, where the key's text starts (an integer's digits, a string's bytes) and its digest
-// bit (see intKeyBit).
-func (d *scanner) arrayKey() (key akey, text string, start int, bit uint64, err error) {
+// with a string key's text and the key's digest bit (see intKeyBit).
+func (d *scanner) arrayKey() (key akey, text string, bit uint64, err error) {
 	if d.pos >= len(d.s) {
-		return akey{}, "", 0, 0, d.errf("unexpected end of input, want a key")
+		return akey{}, "", 0, d.errf("unexpected end of input, want a key")
 	}
 	switch d.s[d.pos] {
 	case 'i':
-		k, start, err := d.integer()
+		k, _, err := d.integer()
 		if err != nil {
-			return akey{}, "", 0, 0, err
+			return akey{}, "", 0, err
 		}
-		return akey{n: k, isInt: true}, "", start, intKeyBit(k), nil
+		return akey{n: k, isInt: true}, "", intKeyBit(k), nil
 	case 's':
 		k, err := d.sstr()
 		if err != nil {
-			return akey{}, "", 0, 0, err
+			return akey{}, "", 0, err
 		}
-		start := d.pos - 2 - len(k)
 		if n, ok := intKey(k); ok {
-			return akey{n: n, isInt: true}, k, start, intKeyBit(n), nil
+			return akey{n: n, isInt: true}, k, intKeyBit(n), nil
 		}
 		if len(k) == 0 {
-			return akey{}, "", start, 1, nil
+			return akey{}, "", 1, nil
 		}
-		return akey{s: k}, k, start, 1 << strSlot(k), nil
+		return akey{s: k}, k, 1 << strSlot(k), nil
 	}
-	return akey{}, "", 0, 0, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
+	return akey{}, "", 0, d.errf("array keys must be integers or strings, got %q", d.s[d.pos])
 }
 
 // header reads an array's `:<n>:{` (after its 'a') at depth: the count, checked against MaxDepth,
