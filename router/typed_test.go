@@ -19,7 +19,7 @@ func TestHandleItems(t *testing.T) {
 	clk, send, good := typedSetup(t)
 	// decoded is good as the Input decodes it (PHP integers are int64, #EMPTY# is "").
 	decoded := func() []any {
-		ser, err := wire.SerializeStubbed(good)
+		ser, err := wire.SerializeStubbed(good, wire.Legacy)
 		if err != nil {
 			t.Fatal(err)
 		}

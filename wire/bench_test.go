@@ -25,7 +25,7 @@ func tenItemPacket(tb testing.TB) (raw []byte, value any) {
 		msg.(*Map).Set("id", "17000000000"+strconv.Itoa(10+i))
 		items[i] = c
 	}
-	raw, err := SerializeStubbed(items)
+	raw, err := SerializeStubbed(items, Legacy)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func BenchmarkEncode10Items(b *testing.B) {
 		buf := make([]byte, 0, len(raw))
 		for b.Loop() {
 			var err error
-			if buf, err = AppendSerialize(buf[:0], items, true); err != nil {
+			if buf, err = appendSerialize(buf[:0], items, stubLegacy); err != nil {
 				b.Fatal(err)
 			}
 		}

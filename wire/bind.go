@@ -159,6 +159,18 @@ func isZeroSrc(src any) bool {
 	return false
 }
 
+// isEmptyArray reports whether src is an array with no elements: the "#EMPTY_ARRAY#" of a current sender,
+// unstubbed, where a scalar is expected reads as the scalar's zero value.
+func isEmptyArray(src any) bool {
+	switch s := src.(type) {
+	case []any:
+		return len(s) == 0
+	case *Map:
+		return s == nil || len(s.Entries) == 0
+	}
+	return false
+}
+
 func truthy(src any) bool {
 	switch s := src.(type) {
 	case nil:
@@ -185,6 +197,10 @@ func (b *binder) toString(src any) (string, error) {
 		return "", nil
 	case string:
 		return s, nil
+	case []any, *Map:
+		if isEmptyArray(s) {
+			return "", nil
+		}
 	case int64:
 		return strconv.FormatInt(s, 10), nil
 	case float64:
@@ -214,6 +230,10 @@ func (b *binder) toInt(src any) (int64, error) {
 			return 0, b.fail("want an integer, got %v", s)
 		}
 		return int64(s), nil
+	case []any, *Map:
+		if isEmptyArray(s) {
+			return 0, nil
+		}
 	case string:
 		if s == "" {
 			return 0, nil

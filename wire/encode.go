@@ -12,8 +12,13 @@ import (
 	"sync"
 )
 
-// EmptyStub is the string that stands for an empty value on the wire (PROTOCOL.md §2.1).
-const EmptyStub = "#EMPTY#"
+// The strings that stand for empty values on the wire (docs/protocol.md §3.3): EmptyStub for every empty value
+// in the legacy profile and for "", nil and false in the current one; EmptyArrayStub for an empty array in the
+// current profile.
+const (
+	EmptyStub      = "#EMPTY#"
+	EmptyArrayStub = "#EMPTY_ARRAY#"
+)
 
 // Serialize encodes v in PHP's serialize() format, exactly as PHP would serialize the equivalent array.
 //
@@ -23,14 +28,24 @@ const EmptyStub = "#EMPTY#"
 // `json` tag, else the field name; "-" skips a field, "omitempty" drops an empty one; untagged embedded
 // structs are flattened), and pointers and interfaces to these. Like PHP, a string key that reads as a
 // canonical integer is written as an integer key.
-func Serialize(v any) ([]byte, error) { return AppendSerialize(nil, v, false) }
+func Serialize(v any) ([]byte, error) { return appendSerialize(nil, v, stubNone) }
 
-// SerializeStubbed is Serialize after the #EMPTY# rule of §2.1: every empty value ("", nil, false, an array
-// with no elements), at any depth, is written as the string "#EMPTY#"; 0, 0.0 and "0" are kept.
-func SerializeStubbed(v any) ([]byte, error) { return AppendSerialize(nil, v, true) }
+// SerializeStubbed is Serialize after the profile's stub rule (docs/protocol.md §3.3): every empty value ("",
+// nil, false, an array with no elements), at any depth, is written as "#EMPTY#", except that the current
+// profile writes an empty array as "#EMPTY_ARRAY#"; 0, 0.0 and "0" are kept.
+func SerializeStubbed(v any, p Profile) ([]byte, error) { return appendSerialize(nil, v, p.stubs()) }
 
-// AppendSerialize appends the serialization of v to dst, with the #EMPTY# rule when stub is true.
-func AppendSerialize(dst []byte, v any, stub bool) ([]byte, error) {
+// stubMode is the stub rule an encoder applies.
+type stubMode uint8
+
+const (
+	stubNone    stubMode = iota // Serialize: empty values as they are
+	stubLegacy                  // every empty value → #EMPTY#
+	stubCurrent                 // empty arrays → #EMPTY_ARRAY#, other empty values → #EMPTY#
+)
+
+// appendSerialize appends the serialization of v to dst under the stub rule.
+func appendSerialize(dst []byte, v any, stub stubMode) ([]byte, error) {
 	// Encoders are pooled for their key path (kept for errors): a fresh one would allocate it on the first
 	// named key, and the encoder itself escapes through the reflection paths.
 	e := encoderPool.Get().(*encoder)
@@ -65,7 +80,7 @@ func (e *EncodeError) Error() string {
 
 type encoder struct {
 	buf  []byte
-	stub bool
+	stub stubMode
 	path []string // keys leading to the value being encoded, for errors
 }
 
@@ -121,20 +136,32 @@ func (e *encoder) arrayHeader(n int) {
 
 func (e *encoder) emptyStub() { e.str(EmptyStub) }
 
+// emptyArray writes an array with no elements under the stub rule.
+func (e *encoder) emptyArray() {
+	switch e.stub {
+	case stubLegacy:
+		e.str(EmptyStub)
+	case stubCurrent:
+		e.str(EmptyArrayStub)
+	default:
+		e.buf = append(e.buf, 'a', ':', '0', ':', '{', '}')
+	}
+}
+
 func (e *encoder) value(v any, depth int) error {
 	if depth > MaxDepth {
 		return e.fail("nesting deeper than %d", MaxDepth)
 	}
 	switch x := v.(type) {
 	case nil:
-		if e.stub {
+		if e.stub != stubNone {
 			e.emptyStub()
 		} else {
 			e.buf = append(e.buf, 'N', ';')
 		}
 		return nil
 	case string:
-		if e.stub && x == "" {
+		if e.stub != stubNone && x == "" {
 			e.emptyStub()
 		} else {
 			e.str(x)
@@ -144,7 +171,7 @@ func (e *encoder) value(v any, depth int) error {
 		switch {
 		case x:
 			e.buf = append(e.buf, 'b', ':', '1', ';')
-		case e.stub:
+		case e.stub != stubNone:
 			e.emptyStub()
 		default:
 			e.buf = append(e.buf, 'b', ':', '0', ';')
@@ -160,8 +187,8 @@ func (e *encoder) value(v any, depth int) error {
 		e.float(x)
 		return nil
 	case []any:
-		if len(x) == 0 && e.stub {
-			e.emptyStub()
+		if len(x) == 0 {
+			e.emptyArray()
 			return nil
 		}
 		e.arrayHeader(len(x))
@@ -175,7 +202,8 @@ func (e *encoder) value(v any, depth int) error {
 		return nil
 	case *Map:
 		if x == nil {
-			return e.value(nil, depth)
+			e.emptyArray()
+			return nil
 		}
 		return e.phpMap(x, depth)
 	case Map:
@@ -196,7 +224,7 @@ func (e *encoder) value(v any, depth int) error {
 		e.float(f)
 		return nil
 	case []byte:
-		if e.stub && len(x) == 0 {
+		if e.stub != stubNone && len(x) == 0 {
 			e.emptyStub()
 		} else {
 			e.str(string(x))
@@ -223,8 +251,8 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func (e *encoder) stringMap(x map[string]any, depth int) error {
-	if len(x) == 0 && e.stub {
-		e.emptyStub()
+	if len(x) == 0 {
+		e.emptyArray()
 		return nil
 	}
 	keys := sortedKeys(x)
@@ -242,8 +270,8 @@ func (e *encoder) stringMap(x map[string]any, depth int) error {
 }
 
 func (e *encoder) stringStringMap(x map[string]string, depth int) error {
-	if len(x) == 0 && e.stub {
-		e.emptyStub()
+	if len(x) == 0 {
+		e.emptyArray()
 		return nil
 	}
 	if depth+1 > MaxDepth {
@@ -253,7 +281,7 @@ func (e *encoder) stringStringMap(x map[string]string, depth int) error {
 	e.arrayHeader(len(keys))
 	for _, k := range keys {
 		e.strKey(k)
-		if v := x[k]; e.stub && v == "" {
+		if v := x[k]; e.stub != stubNone && v == "" {
 			e.emptyStub()
 		} else {
 			e.str(v)
@@ -270,8 +298,8 @@ func (e *encoder) float(f float64) {
 }
 
 func (e *encoder) phpMap(m *Map, depth int) error {
-	if len(m.Entries) == 0 && e.stub {
-		e.emptyStub()
+	if len(m.Entries) == 0 {
+		e.emptyArray()
 		return nil
 	}
 	e.arrayHeader(len(m.Entries))
@@ -313,12 +341,7 @@ func (e *encoder) reflectValue(rv reflect.Value, depth int) error {
 		return e.value(rv.String(), depth)
 	case reflect.Slice:
 		if rv.IsNil() {
-			if e.stub {
-				e.emptyStub()
-			} else {
-				e.arrayHeader(0)
-				e.buf = append(e.buf, '}')
-			}
+			e.emptyArray()
 			return nil
 		}
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
@@ -327,8 +350,8 @@ func (e *encoder) reflectValue(rv reflect.Value, depth int) error {
 		fallthrough
 	case reflect.Array:
 		n := rv.Len()
-		if n == 0 && e.stub {
-			e.emptyStub()
+		if n == 0 {
+			e.emptyArray()
 			return nil
 		}
 		e.arrayHeader(n)
@@ -381,8 +404,8 @@ func (e *encoder) reflectMap(rv reflect.Value, depth int) error {
 		}
 		entries = append(entries, kv{key: key, s: fmt.Sprint(key), val: iter.Value()})
 	}
-	if len(entries) == 0 && e.stub {
-		e.emptyStub()
+	if len(entries) == 0 {
+		e.emptyArray()
 		return nil
 	}
 	sort.Slice(entries, func(i, j int) bool {
@@ -418,8 +441,8 @@ func (e *encoder) reflectStruct(rv reflect.Value, depth int) error {
 			}
 		}
 	}
-	if n == 0 && e.stub {
-		e.emptyStub()
+	if n == 0 {
+		e.emptyArray()
 		return nil
 	}
 	e.arrayHeader(n)

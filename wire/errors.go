@@ -2,19 +2,28 @@ package wire
 
 import "fmt"
 
-// Code is a protocol error code (PROTOCOL.md §3).
+// Code is a protocol error code (docs/protocol.md §5).
 type Code string
 
-// The protocol's error codes.
+// The protocol's error codes: packet-level, reader-side, connecting and item-level ones of Bitrix, then this
+// project's own (docs/protocol.md §5).
 const (
 	CodeHashEmpty             Code = "HASH_EMPTY"
 	CodeLicence               Code = "LICENCE_ERROR"
 	CodeReplay                Code = "REPLAY"
 	CodeBadPacket             Code = "BAD_PACKET"
+	CodeNoConnector           Code = "CONNECTOR_ID_NOT_SPECIFIED"
+	CodeUnknownConnector      Code = "IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR"
 	CodeUnknownCommand        Code = "IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND"
 	CodeNotActiveLine         Code = "NOT_ACTIVE_LINE"
+	CodeModuleNotInstalled    Code = "MODULE_NOT_INSTALLED"
+	CodeAnswerMalformed       Code = "ANSWER_MALFORMED"
+	CodeNetwork               Code = "NETWORK_ERROR"
+	CodeUndefined             Code = "ERROR_UNDEFINED"
 	CodeNoUserIM              Code = "CONNECTOR_PROXY_NO_USER_IM"
 	CodeNoAddUser             Code = "CONNECTOR_PROXY_NO_ADD_USER"
+	CodeNotAllRequiredData    Code = "IMCONNECTOR_NOT_ALL_THE_REQUIRED_DATA"
+	CodeUnsupportedType       Code = "PROVIDER_UNSUPPORTED_TYPE_INCOMING_MESSAGE"
 	CodeFailedSaveSettings    Code = "FAILED_TO_SAVE_SETTINGS_CONNECTOR"
 	CodeFailedTestConnector   Code = "FAILED_TO_TEST_CONNECTOR"
 	CodeFailedRegister        Code = "FAILED_REGISTER_CONNECTOR"

@@ -83,8 +83,8 @@ func TestGoSerializeReadByPHP(t *testing.T) {
 	var corpus [][]byte
 	for i := 0; i < 600; i++ {
 		v := genValue(r, 0)
-		for _, stub := range []bool{false, true} {
-			b, err := AppendSerialize(nil, v, stub)
+		for _, stub := range []stubMode{stubNone, stubLegacy, stubCurrent} {
+			b, err := appendSerialize(nil, v, stub)
 			if err != nil {
 				t.Fatal(err)
 			}

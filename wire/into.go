@@ -124,7 +124,7 @@ func (in *into) value(dv reflect.Value, depth int) error {
 		if err != nil {
 			return err
 		}
-		if v == EmptyStub {
+		if v == EmptyStub || v == EmptyArrayStub {
 			v = ""
 		}
 		dv.SetString(v)

@@ -11,6 +11,7 @@ const (
 	FieldLicence   = "BX_LICENCE"
 	FieldDomain    = "BX_DOMAIN"
 	FieldType      = "BX_TYPE"
+	FieldRegion    = "BX_REGION"
 	FieldVersion   = "BX_VERSION"
 	FieldConnector = "CONNECTOR"
 	FieldLine      = "LINE"
@@ -43,12 +44,15 @@ type Packet struct {
 	Licence   string // BX_LICENCE (portal → server only)
 	Domain    string // BX_DOMAIN (portal → server only)
 	Type      string // BX_TYPE, "CP" when empty
+	Region    string // BX_REGION (portal → server, current profile, sent when not empty)
 	Version   string // BX_VERSION
 	Connector string // CONNECTOR
 	Line      string // LINE
 	// Data is DATA before serialization (any value Serialize takes) or after DecodeData (as Unserialize
-	// returns it, with every #EMPTY# turned back into "").
+	// returns it, with every #EMPTY# turned back into "" and every #EMPTY_ARRAY# into an empty list).
 	Data any
+	// Profile decides how Encode writes empty values and whether it sends BX_REGION (docs/protocol.md §3).
+	Profile Profile
 
 	// Set by Parse.
 	Fields    Fields // the fields as received, in order
@@ -63,10 +67,10 @@ type Packet struct {
 var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // Encode returns the packet's unsigned fields in the order of dir, every empty top-level value replaced by
-// #EMPTY#, and DATA = base64(serialize(stub(Data))). Pass the result to Signer.Sign.
+// #EMPTY#, and DATA = base64(serialize(stub(Data))) under the packet's profile. Pass the result to Signer.Sign.
 func (p *Packet) Encode(dir Direction) (Fields, error) {
 	bp := encodePool.Get().(*[]byte)
-	ser, err := AppendSerialize((*bp)[:0], p.Data, true)
+	ser, err := appendSerialize((*bp)[:0], p.Data, p.Profile.stubs())
 	if err != nil {
 		encodePool.Put(bp)
 		return nil, err
@@ -96,21 +100,27 @@ func (p *Packet) Encode(dir Direction) (Fields, error) {
 			{FieldData, data},
 		}, nil
 	}
-	return Fields{
-		{FieldCommand, StubField(p.Command)},
-		{FieldLicence, StubField(p.Licence)},
-		{FieldDomain, StubField(p.Domain)},
-		{FieldType, StubField(typ)},
-		{FieldVersion, StubField(p.Version)},
-		{FieldConnector, StubField(p.Connector)},
-		{FieldLine, StubField(p.Line)},
-		{FieldData, data},
-	}, nil
+	fields := make(Fields, 0, 9)
+	fields = append(fields,
+		Field{FieldCommand, StubField(p.Command)},
+		Field{FieldLicence, StubField(p.Licence)},
+		Field{FieldDomain, StubField(p.Domain)},
+		Field{FieldType, StubField(typ)})
+	if p.Profile == Current && p.Region != "" {
+		fields = append(fields, Field{FieldRegion, p.Region})
+	}
+	return append(fields,
+		Field{FieldVersion, StubField(p.Version)},
+		Field{FieldConnector, StubField(p.Connector)},
+		Field{FieldLine, StubField(p.Line)},
+		Field{FieldData, data}), nil
 }
 
 // Parse reads received fields into a Packet without verifying them and without decoding DATA (verify first,
 // then DecodeData). A missing BX_COMMAND or DATA, or a portal → server packet without BX_LICENCE or
-// BX_DOMAIN, is BAD_PACKET. Top-level values have #EMPTY# turned back into "".
+// BX_DOMAIN, is BAD_PACKET. Top-level values have both stubs turned back into "". The packet's Profile is
+// the one its BX_VERSION names (ProfileOf); a server → portal packet's version is the server's and says
+// nothing of the portal, so a caller that knows better sets Profile itself.
 func Parse(fields Fields, dir Direction) (*Packet, error) {
 	p := &Packet{Fields: fields}
 	for _, f := range fields {
@@ -124,6 +134,8 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 			p.Domain = v
 		case FieldType:
 			p.Type = v
+		case FieldRegion:
+			p.Region = v
 		case FieldVersion:
 			p.Version = v
 		case FieldConnector:
@@ -142,6 +154,7 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 			p.Hash = f.Value
 		}
 	}
+	p.Profile = ProfileOf(p.Version)
 	if p.Command == "" {
 		return p, Errorf(CodeBadPacket, "the packet has no %s", FieldCommand)
 	}
@@ -159,7 +172,8 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 	return p, nil
 }
 
-// DecodeData decodes RawData into Data: base64, then PHP unserialize, then #EMPTY# back to "". Errors are
+// DecodeData decodes RawData into Data: base64, then PHP unserialize, then both stubs undone (#EMPTY# → "",
+// #EMPTY_ARRAY# → an empty list), whatever the profile. Errors are
 // BAD_PACKET and say where the bytes went wrong.
 func (p *Packet) DecodeData() error {
 	raw, err := decodeBase64(p.RawData)
@@ -192,7 +206,7 @@ func (p *Packet) DecodeDoc(d *Doc) error {
 }
 
 // Items returns Data as a list: the items of a server → portal packet or the arguments of a portal → server
-// one. An empty DATA ("#EMPTY#") is an empty list; a *Map is taken in its order.
+// one. An empty DATA ("#EMPTY#" or "#EMPTY_ARRAY#") is an empty list; a *Map is taken in its order.
 func (p *Packet) Items() ([]any, error) {
 	switch d := p.Data.(type) {
 	case nil:

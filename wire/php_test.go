@@ -61,9 +61,47 @@ func TestSerializeScalars(t *testing.T) {
 		if want == "" {
 			want = tc.want
 		}
-		got, _ = SerializeStubbed(tc.in)
+		got, _ = SerializeStubbed(tc.in, Legacy)
 		if string(got) != want {
-			t.Errorf("SerializeStubbed(%#v) = %s, want %s", tc.in, got, want)
+			t.Errorf("SerializeStubbed(%#v, Legacy) = %s, want %s", tc.in, got, want)
+		}
+		if !strings.Contains(tc.want, "a:0:{}") { // no empty array: the profiles stub alike
+			if got, _ = SerializeStubbed(tc.in, Current); string(got) != want {
+				t.Errorf("SerializeStubbed(%#v, Current) = %s, want %s", tc.in, got, want)
+			}
+		}
+	}
+}
+
+// TestSerializeStubbedCurrent: the current profile writes an empty array, at any depth and of any Go type, as
+// #EMPTY_ARRAY#, and every other empty value as #EMPTY#.
+func TestSerializeStubbedCurrent(t *testing.T) {
+	type settings struct {
+		Channels []string `php:"channels"`
+		Greeting string   `php:"greeting"`
+	}
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{[]any{}, `s:13:"#EMPTY_ARRAY#";`},
+		{[]string(nil), `s:13:"#EMPTY_ARRAY#";`},
+		{(*Map)(nil), `s:13:"#EMPTY_ARRAY#";`},
+		{map[string]any{}, `s:13:"#EMPTY_ARRAY#";`},
+		{map[string]string{}, `s:13:"#EMPTY_ARRAY#";`},
+		{map[int]int{}, `s:13:"#EMPTY_ARRAY#";`},
+		{[0]int{}, `s:13:"#EMPTY_ARRAY#";`},
+		{nil, `s:7:"#EMPTY#";`},
+		{NewMap("b", 1, "a", NewMap()), `a:2:{s:1:"b";i:1;s:1:"a";s:13:"#EMPTY_ARRAY#";}`},
+		{settings{}, `a:2:{s:8:"channels";s:13:"#EMPTY_ARRAY#";s:8:"greeting";s:7:"#EMPTY#";}`},
+		{[]any{[]any{}, "", false, "0", 0}, `a:5:{i:0;s:13:"#EMPTY_ARRAY#";i:1;s:7:"#EMPTY#";i:2;s:7:"#EMPTY#";i:3;s:1:"0";i:4;i:0;}`},
+	} {
+		got, err := SerializeStubbed(tc.in, Current)
+		if err != nil {
+			t.Fatalf("SerializeStubbed(%#v, Current): %v", tc.in, err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("SerializeStubbed(%#v, Current) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }
@@ -102,13 +140,13 @@ func TestSerializeStructs(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
-	got, _ = SerializeStubbed([]file{{URL: "u"}})
+	got, _ = SerializeStubbed([]file{{URL: "u"}}, Legacy)
 	if want := `a:1:{i:0;a:1:{s:3:"url";s:1:"u";}}`; string(got) != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	got, _ = SerializeStubbed(struct {
 		A string `php:"a,omitempty"`
-	}{})
+	}{}, Legacy)
 	if want := `s:7:"#EMPTY#";`; string(got) != want {
 		t.Fatalf("an empty struct is an empty array: got %s", got)
 	}

@@ -1,6 +1,6 @@
 package wire
 
-// IsEmpty reports whether v is empty in the sense of §2.1: "", nil, false, or an array with no elements.
+// IsEmpty reports whether v is empty in the sense of docs/protocol.md §3.3: "", nil, false, or an array with no elements.
 // 0, 0.0 and "0" are not empty.
 func IsEmpty(v any) bool {
 	switch x := v.(type) {
@@ -28,21 +28,26 @@ func StubField(s string) string {
 	return s
 }
 
-// UnstubField returns a top-level field value as received: "" for "#EMPTY#".
+// UnstubField returns a top-level field value as received: "" for "#EMPTY#" and "#EMPTY_ARRAY#" (a field is
+// text, so an empty array reads as "").
 func UnstubField(s string) string {
-	if s == EmptyStub {
+	if s == EmptyStub || s == EmptyArrayStub {
 		return ""
 	}
 	return s
 }
 
-// Unstub turns every "#EMPTY#" in a decoded value back into "", at any depth. Lists and maps are changed in
-// place; the (possibly new) value is returned.
+// Unstub undoes both stubs in a decoded value, at any depth and whatever the sender's profile: "#EMPTY#"
+// becomes "" and "#EMPTY_ARRAY#" an empty list. Lists and maps are changed in place; the (possibly new) value
+// is returned.
 func Unstub(v any) any {
 	switch x := v.(type) {
 	case string:
-		if x == EmptyStub {
+		switch x {
+		case EmptyStub:
 			return ""
+		case EmptyArrayStub:
+			return []any{}
 		}
 	case []any:
 		for i, el := range x {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,19 @@ type vector struct {
 	DataPHP    json.RawMessage `json:"data_php"`
 	Fields     json.RawMessage `json:"fields"`
 	Serialized string          `json:"serialized"`
+	Profile    string          `json:"profile"` // "" is legacy: the first vectors predate the current profile
+}
+
+// profile returns the vector's profile.
+func (v vector) profile(t testing.TB) Profile {
+	if v.Profile == "" {
+		return Legacy
+	}
+	p, err := ParseProfile(v.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // loadVectors reads the project's copy of the vectors and, when the shared ones are beside the checkout,
@@ -103,7 +117,10 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 	for name, v := range vs {
 		t.Run(name, func(t *testing.T) {
 			want := vectorFields(t, v)
+			profile := v.profile(t)
 			p := &Packet{
+				Profile:   profile,
+				Region:    want.Get(FieldRegion),
 				Command:   UnstubField(want.Get(FieldCommand)),
 				Licence:   UnstubField(want.Get(FieldLicence)),
 				Domain:    UnstubField(want.Get(FieldDomain)),
@@ -121,7 +138,7 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 				dir = ToPortal
 			}
 			if v.Serialized != "" {
-				got, err := SerializeStubbed(p.Data)
+				got, err := SerializeStubbed(p.Data, profile)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -195,7 +212,10 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 			if err := pp.DecodeData(); err != nil {
 				t.Fatal(err)
 			}
-			reser, _ := SerializeStubbed(pp.Data)
+			if len(v.DataPHP) > 0 && !reflect.DeepEqual(normalizeForCompare(pp.Data), normalizeForCompare(p.Data)) {
+				t.Fatalf("decoded DATA with the stubs undone:\n got %#v\nwant %#v", pp.Data, p.Data)
+			}
+			reser, _ := SerializeStubbed(pp.Data, profile)
 			raw, _ := base64.StdEncoding.DecodeString(want.Get(FieldData))
 			if !bytes.Equal(reser, raw) {
 				t.Fatalf("decode → encode changed DATA:\n got %s\nwant %s", reser, raw)
@@ -210,5 +230,36 @@ func TestVectorHashOverReorderedFieldsFails(t *testing.T) {
 	f[0], f[1] = f[1], f[0]
 	if err := Verify(f, Credentials{Mode: MD5, LicenceKey: v.LicenceKey}, nil); !errorsIs(err, ErrLicence) {
 		t.Fatalf("reordered fields: err = %v, want LICENCE_ERROR", err)
+	}
+}
+
+// normalizeForCompare turns decoded and JSON-read values into one form: integers as int64, maps as *Map.
+func normalizeForCompare(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i] = normalizeForCompare(el)
+		}
+		return out
+	case *Map:
+		m := &Map{Entries: make([]Entry, len(x.Entries))}
+		for i, e := range x.Entries {
+			m.Entries[i] = Entry{Key: e.Key, Value: normalizeForCompare(e.Value)}
+		}
+		return m
+	}
+	return v
+}
+
+func TestVectorsOfBothProfiles(t *testing.T) {
+	counts := map[Profile]int{}
+	for _, v := range loadVectors(t) {
+		counts[v.profile(t)]++
+	}
+	if counts[Legacy] < 4 || counts[Current] < 8 {
+		t.Fatalf("vectors per profile: %v, want at least 4 legacy and 8 current", counts)
 	}
 }
