@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // Account is a Bot Framework channel account.

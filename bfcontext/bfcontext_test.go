@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 func testStore(t *testing.T, s Store) {

@@ -16,7 +16,7 @@ import (
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/emoji"
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 type sendOptions struct {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/olctl/olctl/bfcontext"
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 	"maragu.dev/goqite"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

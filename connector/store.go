@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

@@ -19,9 +19,9 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

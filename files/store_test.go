@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // storeCase runs fn against each Store implementation: memory, disk+SQLite, disk+MariaDB.

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

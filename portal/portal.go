@@ -34,8 +34,8 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
 )

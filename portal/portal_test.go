@@ -13,11 +13,11 @@ import (
 
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

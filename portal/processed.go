@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // ItemKey identifies a processed receivingMessage item (PROTOCOL.md §5.1 step 6): connector, line, chat id

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // migrations of the portal's own tables: the record of processed items (ItemKey.Sum, 24 bytes: the table

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
+	"github.com/olctl/olctl/sqldb"
 )
 
 func TestItemKeyHashSeparatesParts(t *testing.T) {

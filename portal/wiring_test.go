@@ -11,11 +11,11 @@ import (
 	"testing"
 
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // MaxKeyBytes bounds an external key ("<connector>|<id>"): the unique index of the SQL store holds at most

@@ -14,8 +14,8 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
 )

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/olctl/olctl/internal/sqldb"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 func TestParseDSN(t *testing.T) {
