@@ -139,15 +139,15 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 	p.OnReceivedTypingStart(onMessage(EvReceivedTypingStart))
 	p.OnReceivedStatusDelivery(func(_ context.Context, s portal.StatusDelivery) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusDelivery, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
-			MessageID: s.Message.ID, IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
+			MessageID: s.Message.FirstID(), IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
 	})
 	p.OnReceivedStatusReading(func(_ context.Context, s portal.StatusReading) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusReading, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
-			MessageID: s.Message.ID})
+			MessageID: s.Message.FirstID()})
 	})
 	p.OnReceivedError(func(_ context.Context, s portal.ReceivedError) error {
-		return e.emit(eventJSON{Event: EvReceivedError, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
-			MessageID: s.Message.ID, Error: &eventErrorJSON{Code: s.Error.Code, Message: s.Error.Message}})
+		return e.emit(eventJSON{Event: EvReceivedError, Connector: s.Connector, Line: s.Line, ChatID: s.ChatID,
+			MessageID: s.MessageID, Error: &eventErrorJSON{Code: s.Code, Message: s.MessageConnector}})
 	})
 	p.OnReceivedStatusBlock(func(_ context.Context, s portal.StatusBlock) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusBlock, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
@@ -158,7 +158,7 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 			Status: &eventStatus{Active: s.Active, Connection: s.Connection, Register: s.Register, Error: s.Error}})
 	})
 	p.OnChatNameChanged(func(_ context.Context, c portal.ChatName) error {
-		return e.emit(eventJSON{Event: EvChatNameChanged, Connector: c.Connector, Line: c.Line, ChatID: c.Chat.ID,
-			ChatName: c.Chat.Name})
+		return e.emit(eventJSON{Event: EvChatNameChanged, Connector: c.Connector, Line: c.Line, ChatID: c.ChatID,
+			ChatName: c.Name})
 	})
 }

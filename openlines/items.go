@@ -115,6 +115,8 @@ type User struct {
 type Picture struct {
 	URL     string   `php:"url" json:"url,omitempty"`
 	Headers []Header `php:"headers" json:"headers,omitempty"`
+	// Other holds keys this struct does not name (a user's digest covers them).
+	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
 
 // Header is one HTTP header to send when downloading a file or a picture.

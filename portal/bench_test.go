@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
-	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
 	"github.com/olctl/olctl/wire"
 )
@@ -37,7 +37,7 @@ func (s *packetSource) body(b *testing.B) string {
 		)
 	}
 	// Not Sender.Body: its t.Helper calls would serialise the parallel clients on b's lock.
-	f, err := s.send.Unsigned(router.CommandReceivingMessage, items)
+	f, err := s.send.Unsigned(openlines.CommandReceivingMessage, items)
 	if err == nil {
 		f, err = s.send.Signer.Sign(f)
 	}

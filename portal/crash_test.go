@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
-	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -50,7 +50,7 @@ func TestCrashSafety(t *testing.T) {
 			// First run: m2's handler fails; m4's confirmation is lost.
 			a := newRig(t, md5Creds, nil, withDSN(dsn))
 			a.p.OnReceivedMessage(subscriber("m2"))
-			ans := a.post(t, router.CommandReceivingMessage, []any{msgs["m1"], msgs["m2"], msgs["m3"]})
+			ans := a.post(t, openlines.CommandReceivingMessage, []any{msgs["m1"], msgs["m2"], msgs["m3"]})
 			if !reflect.DeepEqual(ans.Codes(), []wire.Code{wire.CodeInternal}) {
 				t.Fatalf("answer %s", ans.Body)
 			}
@@ -59,7 +59,7 @@ func TestCrashSafety(t *testing.T) {
 				t.Fatalf("confirmations %+v", got)
 			}
 			a.confirm.setFail(errors.New("connector server unreachable"))
-			if ans := a.post(t, router.CommandReceivingMessage, []any{msgs["m4"]}); !errors.Is(ans.Err, wire.ErrInternal) {
+			if ans := a.post(t, openlines.CommandReceivingMessage, []any{msgs["m4"]}); !errors.Is(ans.Err, wire.ErrInternal) {
 				t.Fatalf("answer %s", ans.Body)
 			}
 			a.srv.Close()
@@ -71,7 +71,7 @@ func TestCrashSafety(t *testing.T) {
 			// cautious, m1 again.
 			b := newRig(t, md5Creds, nil, withDSN(dsn))
 			b.p.OnReceivedMessage(subscriber(""))
-			ans = b.post(t, router.CommandReceivingMessage, []any{msgs["m1"], msgs["m2"], msgs["m4"]})
+			ans = b.post(t, openlines.CommandReceivingMessage, []any{msgs["m1"], msgs["m2"], msgs["m4"]})
 			if ans.Err != nil || string(ans.Response.Data) != `{"RESULT":"OK","CONFIRMED":3,"DUPLICATES":2}` {
 				t.Fatalf("answer %s", ans.Body)
 			}
@@ -104,7 +104,7 @@ func TestTwoPortalsOnOneSQLiteFile(t *testing.T) {
 
 	a := newRig(t, md5Creds, nil, withDSN(dsn))
 	a.p.OnReceivedMessage(count)
-	if ans := a.post(t, router.CommandReceivingMessage, []any{m1}); ans.Err != nil {
+	if ans := a.post(t, openlines.CommandReceivingMessage, []any{m1}); ans.Err != nil {
 		t.Fatalf("answer %s", ans.Body)
 	}
 	if err := a.p.Flush(ctx); err != nil {
@@ -114,14 +114,14 @@ func TestTwoPortalsOnOneSQLiteFile(t *testing.T) {
 	b := newRig(t, md5Creds, nil, withDSN(dsn))
 	b.p.OnReceivedMessage(count)
 	// b finds a's record of m1; a finds b's record of m2.
-	if ans := b.post(t, router.CommandReceivingMessage, []any{m1, m2}); ans.Err != nil ||
+	if ans := b.post(t, openlines.CommandReceivingMessage, []any{m1, m2}); ans.Err != nil ||
 		string(ans.Response.Data) != `{"RESULT":"OK","CONFIRMED":2,"DUPLICATES":1}` {
 		t.Fatalf("answer %s", ans.Body)
 	}
 	if err := b.p.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ans := a.post(t, router.CommandReceivingMessage, []any{m2}); ans.Err != nil ||
+	if ans := a.post(t, openlines.CommandReceivingMessage, []any{m2}); ans.Err != nil ||
 		string(ans.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":1}` {
 		t.Fatalf("answer %s", ans.Body)
 	}
@@ -137,7 +137,7 @@ func TestServeAfterClose(t *testing.T) {
 	if err := r.p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if ans := r.post(t, router.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "one")}); ans.Err != nil {
+	if ans := r.post(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "one")}); ans.Err != nil {
 		t.Fatalf("answer %s", ans.Body)
 	}
 	if n := countRows(t, r.db, "olctl_portal_processed"); n != 1 {

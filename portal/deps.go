@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/openlines"
 )
 
 // The steps of the pipeline are small interfaces, so that a portal backend (or a test) can replace any of
@@ -39,14 +39,14 @@ func (f FileFailure) Unwrap() error { return f.Err }
 // FileImporter downloads and registers the files of an item (step 2). It never fails as a whole: it returns
 // the ids of the files it imported, in order, and a failure for each other one.
 type FileImporter interface {
-	Import(ctx context.Context, files []router.File) ([]FileID, []FileFailure)
+	Import(ctx context.Context, files []openlines.File) ([]FileID, []FileFailure)
 }
 
 // UserSyncer turns the external user of an item into an internal user (step 3): created when new, updated
 // when changed, and its id returned. It must create at most one internal user per (connector, user.id), also
 // under concurrent calls.
 type UserSyncer interface {
-	SyncUser(ctx context.Context, connector string, u router.User) (userID string, err error)
+	SyncUser(ctx context.Context, connector string, u openlines.User) (userID string, err error)
 }
 
 // Delivered names one item the portal processed, for setStatusDelivered (step 6).

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/openlines"
 )
 
 // Message is the event of one receivingMessage item after the pipeline of PROTOCOL.md §5.1: its text with
@@ -15,54 +15,54 @@ import (
 type Message struct {
 	Connector string // the (virtual) connector, e.g. botframework.skype
 	Line      string
-	Type      router.MessageType // never empty: message when the item had no type_message
+	Type      openlines.MessageType // never empty: message when the item had no type_message
 
-	Chat      router.Chat
+	Chat      openlines.Chat
 	MessageID string    // the external message id
 	Date      time.Time // message.date (zero when absent), UTC
 	Text      string    // message.text with emoji converted to icon tags
 	RawText   string    // message.text as received
 
-	UserID string      // the internal user id
-	User   router.User // the external user as received
+	UserID string         // the internal user id
+	User   openlines.User // the external user as received
 
 	Files         []FileID      // internal ids of the imported files, in order
 	FileFailures  []FileFailure // the files that could not be imported (dropped from Files)
 	FailedBigFile bool          // one of the files was over the size limit (failed_big_file)
 
 	// Item is the item as received (before conversion).
-	Item router.MessageItem
+	Item openlines.MessageItem
 }
 
 // StatusDelivery is the event of one receivingStatusDelivery item: the portal's message IM reached the
 // messenger, where its id is Message.ID. The subscriber records the external id.
 type StatusDelivery struct {
 	Connector, Line string
-	router.StatusDeliveryItem
+	openlines.StatusDeliveryItem
 }
 
 // StatusReading is the event of one receivingStatusReading item: the customer read Message.
 type StatusReading struct {
 	Connector, Line string
-	router.StatusReadingItem
+	openlines.StatusReadingItem
 }
 
 // ReceivedError is the event of one receivingError item: the messenger refused Message.
 type ReceivedError struct {
 	Connector, Line string
-	router.ErrorItem
+	openlines.ErrorItem
 }
 
 // StatusBlock is the event of one receivingStatusBlock item: the customer blocked the channel.
 type StatusBlock struct {
 	Connector, Line string
-	router.StatusBlockItem
+	openlines.StatusBlockItem
 }
 
-// ChatName is the event of one setChatName item: Chat.Name is the chat's new name.
+// ChatName is the event of setChatName: Name is the new name of the chat ChatID.
 type ChatName struct {
 	Connector, Line string
-	router.ChatNameItem
+	openlines.ChatName
 }
 
 // ErrSubscriber is wrapped by the error of an item whose subscriber failed or panicked.
@@ -111,7 +111,7 @@ func call[T any](ctx context.Context, fn func(context.Context, T) error, ev T) (
 
 // events holds the subscribers of every event.
 type events struct {
-	messages  map[router.MessageType]*subscribers[Message]
+	messages  map[openlines.MessageType]*subscribers[Message]
 	delivery  subscribers[StatusDelivery]
 	reading   subscribers[StatusReading]
 	errors    subscribers[ReceivedError]
@@ -121,9 +121,9 @@ type events struct {
 }
 
 func newEvents() *events {
-	e := &events{messages: map[router.MessageType]*subscribers[Message]{}}
-	for _, t := range []router.MessageType{router.MessageNew, router.MessageUpdate, router.MessageDelete,
-		router.MessagePost, router.MessagePostUpdate, router.MessageTypingStart} {
+	e := &events{messages: map[openlines.MessageType]*subscribers[Message]{}}
+	for _, t := range []openlines.MessageType{openlines.MessageNew, openlines.MessageUpdate, openlines.MessageDelete,
+		openlines.MessagePost, openlines.MessagePostUpdate, openlines.MessageTypingStart} {
 		e.messages[t] = &subscribers[Message]{}
 	}
 	return e
@@ -134,33 +134,33 @@ func newEvents() *events {
 // item unconfirmed, so the connector server delivers it again. fn may be called again for an item whose
 // processing failed after fn succeeded (e.g. a later subscriber failed): make it idempotent by message id.
 func (p *Portal) OnReceivedMessage(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessageNew].add(fn)
+	p.events.messages[openlines.MessageNew].add(fn)
 }
 
 // OnReceivedMessageUpdate subscribes fn to edited messages (message_update); see OnReceivedMessage.
 func (p *Portal) OnReceivedMessageUpdate(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessageUpdate].add(fn)
+	p.events.messages[openlines.MessageUpdate].add(fn)
 }
 
 // OnReceivedMessageDel subscribes fn to deleted messages (message_del); see OnReceivedMessage.
 func (p *Portal) OnReceivedMessageDel(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessageDelete].add(fn)
+	p.events.messages[openlines.MessageDelete].add(fn)
 }
 
 // OnReceivedPost subscribes fn to new posts (post); see OnReceivedMessage.
 func (p *Portal) OnReceivedPost(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessagePost].add(fn)
+	p.events.messages[openlines.MessagePost].add(fn)
 }
 
 // OnReceivedPostUpdate subscribes fn to edited posts (post_update); see OnReceivedMessage.
 func (p *Portal) OnReceivedPostUpdate(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessagePostUpdate].add(fn)
+	p.events.messages[openlines.MessagePostUpdate].add(fn)
 }
 
 // OnReceivedTypingStart subscribes fn to typing notifications (typing_start). They are not recorded as
 // processed: a redelivered one fires again.
 func (p *Portal) OnReceivedTypingStart(fn func(ctx context.Context, m Message) error) {
-	p.events.messages[router.MessageTypingStart].add(fn)
+	p.events.messages[openlines.MessageTypingStart].add(fn)
 }
 
 // OnReceivedStatusDelivery subscribes fn to receivingStatusDelivery items. A failure answers the packet with

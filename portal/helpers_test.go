@@ -13,8 +13,8 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
-	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
@@ -41,7 +41,7 @@ type fakeUsers struct {
 	fail    error
 }
 
-func (f *fakeUsers) SyncUser(_ context.Context, connector string, u router.User) (string, error) {
+func (f *fakeUsers) SyncUser(_ context.Context, connector string, u openlines.User) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
@@ -72,10 +72,10 @@ func (f *fakeUsers) stats() (creates, calls int) {
 type fakeFiles struct {
 	mu   sync.Mutex
 	next portal.FileID
-	seen []router.File
+	seen []openlines.File
 }
 
-func (f *fakeFiles) Import(_ context.Context, files []router.File) ([]portal.FileID, []portal.FileFailure) {
+func (f *fakeFiles) Import(_ context.Context, files []openlines.File) ([]portal.FileID, []portal.FileFailure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []portal.FileID

@@ -34,6 +34,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
@@ -216,24 +217,23 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	}
 
 	p.metrics = router.NewMetrics(p.clock)
-	p.router = router.New(router.WithLogger(p.logger))
+	p.router = router.New()
 	p.router.Use(router.Logging(p.logger, p.clock), p.metrics.Middleware())
-	router.HandleItems(p.router, router.CommandReceivingMessage, p.receivingMessage)
-	p.router.Handle(router.CommandReceivingStatusDelivery, p.receivingStatusDelivery)
-	p.router.Handle(router.CommandReceivingStatusReading, p.receivingStatusReading)
-	p.router.Handle(router.CommandReceivingError, p.receivingError)
-	p.router.Handle(router.CommandReceivingStatusBlock, p.receivingStatusBlock)
-	p.router.Handle(router.CommandDeactivateConnector, p.deactivateConnector)
-	p.router.Handle(router.CommandSetChatName, p.setChatName)
+	router.Handle(p.router, openlines.CommandReceivingMessage, p.receivingMessage)
+	router.Handle(p.router, openlines.CommandReceivingStatusDelivery, p.receivingStatusDelivery)
+	router.Handle(p.router, openlines.CommandReceivingStatusReading, p.receivingStatusReading)
+	router.Handle(p.router, openlines.CommandReceivingError, p.receivingError)
+	router.Handle(p.router, openlines.CommandReceivingStatusBlock, p.receivingStatusBlock)
+	router.Handle(p.router, openlines.CommandDeactivateConnector, p.deactivateConnector)
+	router.Handle(p.router, openlines.CommandSetChatName, p.setChatName)
 	opts := []router.InputOption{
 		router.WithCredentials(cfg.Credentials), router.WithClock(p.clock), router.WithMaxBody(cfg.MaxBody),
-		router.WithInputLogger(p.logger), router.WithObserver(p.metrics),
+		router.WithLogger(p.logger), router.WithObserver(p.metrics),
 	}
 	if cfg.ReplayGuard != nil {
 		opts = append(opts, router.WithReplayGuard(cfg.ReplayGuard))
 	}
-	p.input = router.NewInput(p.router, opts...)
-	if err := p.input.Err(); err != nil {
+	if p.input, err = router.NewInput(p.router, opts...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return p, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
@@ -40,7 +41,7 @@ func TestVectorsAcceptedAsTheyAre(t *testing.T) {
 			if a.Status != 200 || a.Err != nil {
 				t.Fatalf("answer %d %s", a.Status, a.Body)
 			}
-			if v.Fields.Get(wire.FieldCommand) == router.CommandTestConnect {
+			if v.Fields.Get(wire.FieldCommand) == openlines.CommandTestConnect {
 				if string(a.Response.Data) != `{"RESULT":"OK"}` || len(log.all()) != 0 {
 					t.Fatalf("testConnect: %s %v", a.Body, log.all())
 				}
@@ -55,7 +56,7 @@ func TestVectorsAcceptedAsTheyAre(t *testing.T) {
 			if m.Text != wantText || m.RawText != "Привет :smile: can you help? :+1:" {
 				t.Fatalf("text %q", m.Text)
 			}
-			if m.Connector != "botframework.skype" || m.Line != "3" || m.Type != router.MessageNew || m.Chat.ID != "a:conv-42" ||
+			if m.Connector != "botframework.skype" || m.Line != "3" || m.Type != openlines.MessageNew || m.Chat.ID != "a:conv-42" ||
 				m.MessageID != "1700000000001" || !m.Date.Equal(time.Unix(1700000000, 0)) || m.UserID != "u1" || m.User.ID != "29:1A2b3C" {
 				t.Fatalf("message %+v", m)
 			}
@@ -91,8 +92,8 @@ func TestEveryCommandInBothModes(t *testing.T) {
 		data    string
 	}
 	steps := []step{
-		{command: router.CommandTestConnect, data: `{"RESULT":"OK"}`},
-		{command: router.CommandReceivingMessage, items: []any{
+		{command: openlines.CommandTestConnect, data: `{"RESULT":"OK"}`},
+		{command: openlines.CommandReceivingMessage, items: []any{
 			msgItem("ext-1", "c1", "m1", "hello :wave:"),
 			msgItem("ext-1", "c1", "m1", "hello again", "type_message", "message_update"),
 			msgItem("ext-2", "c2", "m2", "", "type_message", "typing_start"),
@@ -107,23 +108,23 @@ func TestEveryCommandInBothModes(t *testing.T) {
 			`post botframework.skype/3 c1/p1 user=u1 text="a post"`,
 			`post_update botframework.skype/3 c1/p1 user=u1 text="a post, edited"`,
 		}, data: `{"RESULT":"OK","CONFIRMED":6,"DUPLICATES":0}`},
-		{command: router.CommandReceivingStatusDelivery, items: []any{
+		{command: openlines.CommandReceivingStatusDelivery, items: []any{
 			wire.NewMap("im", wire.NewMap("chat_id", 12, "message_id", 345), "message", wire.NewMap("id", "ext-m-9", "date", 1700000001), "chat", wire.NewMap("id", "c1")),
 		}, events: []string{"delivery botframework.skype/3 im=12/345 ext=ext-m-9 chat=c1"}, data: `{"RESULT":"OK"}`},
-		{command: router.CommandReceivingStatusReading, items: []any{
+		{command: openlines.CommandReceivingStatusReading, items: []any{
 			wire.NewMap("chat", wire.NewMap("id", "c1"), "message", wire.NewMap("id", "ext-m-9")),
 			wire.NewMap("chat", wire.NewMap("id", "c1"), "message", wire.NewMap("id", "ext-m-10")),
 		}, events: []string{"reading botframework.skype/3 chat=c1 message=ext-m-9", "reading botframework.skype/3 chat=c1 message=ext-m-10"}, data: `{"RESULT":"OK"}`},
-		{command: router.CommandReceivingError, items: []any{
+		{command: openlines.CommandReceivingError, items: []any{
 			wire.NewMap("chat", wire.NewMap("id", "c1"), "message", wire.NewMap("id", "ext-m-9"), "error", wire.NewMap("code", "403", "message", "bot blocked")),
 		}, events: []string{"error botframework.skype/3 chat=c1 message=ext-m-9 403: bot blocked"}, data: `{"RESULT":"OK"}`},
-		{command: router.CommandReceivingStatusBlock, items: []any{
+		{command: openlines.CommandReceivingStatusBlock, items: []any{
 			wire.NewMap("chat", wire.NewMap("id", "c1"), "user", wire.NewMap("id", "ext-1")),
 		}, events: []string{"block botframework.skype/3 chat=c1 user=ext-1"}, data: `{"RESULT":"OK"}`},
-		{command: router.CommandSetChatName, items: []any{
+		{command: openlines.CommandSetChatName, items: []any{
 			wire.NewMap("chat", wire.NewMap("id", "c1", "name", "Ann's questions")),
 		}, events: []string{`chatname botframework.skype/3 chat=c1 name="Ann's questions"`}, data: `{"RESULT":"OK"}`},
-		{command: router.CommandDeactivateConnector,
+		{command: openlines.CommandDeactivateConnector,
 			events: []string{"status botframework.skype/3 active=true connection=true register=true error=true"}, data: `{"RESULT":"OK"}`},
 	}
 	for _, creds := range []wire.Credentials{md5Creds, hmacCreds} {
@@ -176,7 +177,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		codes  []wire.Code
 	}
 	resign := func(r *rig, data string) string {
-		f, err := r.send.Unsigned(router.CommandReceivingMessage, good)
+		f, err := r.send.Unsigned(openlines.CommandReceivingMessage, good)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,25 +194,25 @@ func TestBadInputStoresNothing(t *testing.T) {
 	}
 	cases := []bad{
 		{name: "missing BX_HASH", creds: md5Creds, body: func(r *rig) string {
-			f := r.send.Fields(t, router.CommandReceivingMessage, good)
+			f := r.send.Fields(t, openlines.CommandReceivingMessage, good)
 			return f[:len(f)-1].Encode()
 		}, status: 200, codes: []wire.Code{wire.CodeHashEmpty}},
 		{name: "wrong hash", creds: md5Creds, body: func(r *rig) string {
 			s := routertest.NewSender(t, wire.Credentials{LicenceKey: "another-key"}, nil, "botframework.skype", "3")
-			return s.Body(t, router.CommandReceivingMessage, good)
+			return s.Body(t, openlines.CommandReceivingMessage, good)
 		}, status: 200, codes: []wire.Code{wire.CodeLicence}},
 		{name: "hash over reordered fields", creds: hmacCreds, body: func(r *rig) string {
-			f := r.send.Fields(t, router.CommandReceivingMessage, good)
+			f := r.send.Fields(t, openlines.CommandReceivingMessage, good)
 			f[2], f[3] = f[3], f[2]
 			return f.Encode()
 		}, status: 200, codes: []wire.Code{wire.CodeLicence}},
 		{name: "stale timestamp", creds: hmacCreds, body: func(r *rig) string {
 			s := routertest.NewSender(t, hmacCreds, clock.NewFake(epoch.Add(-10*time.Minute)), "botframework.skype", "3")
-			return s.Body(t, router.CommandReceivingMessage, good)
+			return s.Body(t, openlines.CommandReceivingMessage, good)
 		}, status: 200, codes: []wire.Code{wire.CodeReplay}},
 		{name: "md5 packet to an hmac receiver", creds: hmacCreds, body: func(r *rig) string {
 			s := routertest.NewSender(t, md5Creds, nil, "botframework.skype", "3")
-			return s.Body(t, router.CommandReceivingMessage, good)
+			return s.Body(t, openlines.CommandReceivingMessage, good)
 		}, status: 200, codes: []wire.Code{wire.CodeLicence}},
 		{name: "bad base64", creds: md5Creds, body: func(r *rig) string { return resign(r, "!!!") }, status: 200, codes: []wire.Code{wire.CodeBadPacket}},
 		{name: "bad serialize", creds: md5Creds, body: func(r *rig) string { return resign(r, b64(`a:1:{i:0;a:1:{s:4:"user"`)) }, status: 200, codes: []wire.Code{wire.CodeBadPacket}},
@@ -220,20 +221,20 @@ func TestBadInputStoresNothing(t *testing.T) {
 		}, status: 200, codes: []wire.Code{wire.CodeBadPacket}},
 		{name: "an item without user.id", creds: md5Creds, body: func(r *rig) string {
 			it := msgItem("", "c1", "m1", "hi")
-			return r.send.Body(t, router.CommandReceivingMessage, []any{it})
+			return r.send.Body(t, openlines.CommandReceivingMessage, []any{it})
 		}, status: 200, codes: []wire.Code{wire.CodeNoUserIM}},
 		{name: "an item without user", creds: md5Creds, body: func(r *rig) string {
-			return r.send.Body(t, router.CommandReceivingMessage, []any{wire.NewMap("message", wire.NewMap("id", "m1"), "chat", wire.NewMap("id", "c1"))})
+			return r.send.Body(t, openlines.CommandReceivingMessage, []any{wire.NewMap("message", wire.NewMap("id", "m1"), "chat", wire.NewMap("id", "c1"))})
 		}, status: 200, codes: []wire.Code{wire.CodeNoUserIM}},
 		{name: "an item that is not an array", creds: md5Creds, body: func(r *rig) string {
-			return r.send.Body(t, router.CommandReceivingMessage, []any{"just text"})
+			return r.send.Body(t, openlines.CommandReceivingMessage, []any{"just text"})
 		}, status: 200, codes: []wire.Code{wire.CodeBadPacket}},
 		{name: "unknown command", creds: md5Creds, body: func(r *rig) string {
 			return r.send.Body(t, "receivingMessages", good)
 		}, status: 200, codes: []wire.Code{wire.CodeUnknownCommand}},
 		{name: "GET", creds: md5Creds, method: http.MethodGet, body: func(r *rig) string { return "" }, status: 405, codes: []wire.Code{wire.CodeMethodNotAllowed}},
 		{name: "oversize body", creds: md5Creds, body: func(r *rig) string {
-			return r.send.Body(t, router.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", strings.Repeat("é", 5<<20))})
+			return r.send.Body(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", strings.Repeat("é", 5<<20))})
 		}, status: 413, codes: []wire.Code{wire.CodeRequestEntityTooLarge}},
 	}
 	for _, c := range cases {
@@ -254,7 +255,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 	}
 	t.Run("reused nonce", func(t *testing.T) {
 		r := newRig(t, hmacCreds, nil)
-		body := r.send.Body(t, router.CommandReceivingMessage, good)
+		body := r.send.Body(t, openlines.CommandReceivingMessage, good)
 		if a := routertest.Post(t, nil, r.srv.URL, body); a.Err != nil {
 			t.Fatal(a.Err)
 		}
@@ -268,7 +269,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 	t.Run("a subscriber that panics", func(t *testing.T) {
 		r := newRig(t, md5Creds, nil)
 		r.p.OnReceivedMessage(func(context.Context, portal.Message) error { panic("subscriber bug") })
-		a := r.post(t, router.CommandReceivingMessage, good)
+		a := r.post(t, openlines.CommandReceivingMessage, good)
 		if !reflect.DeepEqual(a.Codes(), []wire.Code{wire.CodeInternal}) || !strings.Contains(a.Response.Errors[0].Message, "subscriber bug") {
 			t.Fatalf("answer %s", a.Body)
 		}
@@ -284,7 +285,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 			t.Fatalf("answer %d %s", a.Status, a.Body)
 		}
 		// The portal still serves.
-		if a := r.post(t, router.CommandTestConnect, nil); a.Err != nil {
+		if a := r.post(t, openlines.CommandTestConnect, nil); a.Err != nil {
 			t.Fatal(a.Err)
 		}
 	})
@@ -321,7 +322,7 @@ func TestPartialFailure(t *testing.T) {
 		}
 		return nil
 	})
-	a := r.post(t, router.CommandReceivingMessage, []any{
+	a := r.post(t, openlines.CommandReceivingMessage, []any{
 		msgItem("ext-1", "c1", "m1", "one"),
 		msgItem("", "c1", "m2", "no user"),
 		msgItem("ext-1", "c1", "m3", "fail me"),
@@ -362,7 +363,7 @@ func TestRepeatInOnePacketSharesTheFateOfTheFirst(t *testing.T) {
 		}
 		return nil
 	})
-	a := r.post(t, router.CommandReceivingMessage, []any{
+	a := r.post(t, openlines.CommandReceivingMessage, []any{
 		msgItem("ext-1", "c1", "bad", "x"), msgItem("ext-1", "c1", "ok", "y"), msgItem("ext-1", "c1", "bad", "x"),
 	})
 	if !reflect.DeepEqual(a.Codes(), []wire.Code{wire.CodeInternal, wire.CodeInternal}) ||
@@ -386,7 +387,7 @@ func TestDuplicatesAreConfirmedButNotFiredAgain(t *testing.T) {
 			msgItem("ext-1", "c1", "", "", "type_message", "typing_start"),
 		}
 		for i := 0; i < 3; i++ {
-			a := r.post(t, router.CommandReceivingMessage, items)
+			a := r.post(t, openlines.CommandReceivingMessage, items)
 			if a.Err != nil {
 				t.Fatal(a.Err)
 			}
@@ -399,7 +400,7 @@ func TestDuplicatesAreConfirmedButNotFiredAgain(t *testing.T) {
 			}
 		}
 		// A second, different edit of m1 and its deletion are new events.
-		a := r.post(t, router.CommandReceivingMessage, []any{
+		a := r.post(t, openlines.CommandReceivingMessage, []any{
 			msgItem("ext-1", "c1", "m1", "edit 2", "type_message", "message_update"),
 			msgItem("ext-1", "c1", "m1", "", "type_message", "message_del"),
 		})
@@ -424,7 +425,7 @@ func TestDuplicatesAreConfirmedButNotFiredAgain(t *testing.T) {
 		}
 		// The same message on another line or connector is another item.
 		other := routertest.NewSender(t, md5Creds, nil, "botframework.skype", "4")
-		if a := routertest.Post(t, nil, r.srv.URL, other.Body(t, router.CommandReceivingMessage, items[:1])); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":0}` {
+		if a := routertest.Post(t, nil, r.srv.URL, other.Body(t, openlines.CommandReceivingMessage, items[:1])); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":0}` {
 			t.Fatalf("other line: %s", a.Body)
 		}
 	})
@@ -445,7 +446,7 @@ func TestConcurrentRedeliveryFiresOnce(t *testing.T) {
 	items := []any{msgItem("ext-1", "c1", "m1", "a"), msgItem("ext-1", "c1", "m2", "b")}
 	const n = 8
 	answers := make(chan routertest.Answer, n)
-	body := r.send.Body(t, router.CommandReceivingMessage, items)
+	body := r.send.Body(t, openlines.CommandReceivingMessage, items)
 	for i := 0; i < n; i++ {
 		go func() { answers <- routertest.Post(t, nil, r.srv.URL, body) }()
 	}
@@ -464,7 +465,7 @@ func TestConcurrentRedeliveryFiresOnce(t *testing.T) {
 	if a := <-answers; string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":2,"DUPLICATES":0}` {
 		t.Fatalf("answer %s", a.Body)
 	}
-	if a := r.post(t, router.CommandReceivingMessage, items); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":2,"DUPLICATES":2}` {
+	if a := r.post(t, openlines.CommandReceivingMessage, items); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":2,"DUPLICATES":2}` {
 		t.Fatalf("redelivery %s", a.Body)
 	}
 	if fired["m1"] != 1 || fired["m2"] != 1 || len(r.confirm.all()) != 2 {
@@ -484,7 +485,7 @@ func TestFilesUsersAndContexts(t *testing.T) {
 	}
 	it := msgItem("ext-1", "c1", "m1", "files", "recipient", wire.NewMap("id", "28:bot", "name", "bot"), "service_url", "https://smba/")
 	it.Set("message", wire.NewMap("id", "m1", "text", "files", "files", files))
-	a := r.post(t, router.CommandReceivingMessage, []any{it})
+	a := r.post(t, openlines.CommandReceivingMessage, []any{it})
 	if a.Err != nil {
 		t.Fatal(a.Err)
 	}
@@ -493,7 +494,7 @@ func TestFilesUsersAndContexts(t *testing.T) {
 		m.FileFailures[0].Index != 1 || m.FileFailures[1].Code != "failed_status" || !m.Date.IsZero() {
 		t.Fatalf("message %+v", m)
 	}
-	if h := r.files.seen[0].Headers; len(h) != 1 || h[0] != (router.Header{Name: "Authorization", Value: "Bearer x"}) {
+	if h := r.files.seen[0].Headers; len(h) != 1 || h[0] != (openlines.Header{Name: "Authorization", Value: "Bearer x"}) {
 		t.Fatalf("headers %+v", h)
 	}
 	// The context is kept for real botframework connectors only, for message and message_update.
@@ -515,7 +516,7 @@ func TestFilesUsersAndContexts(t *testing.T) {
 		chat := "chat-" + strconv.Itoa(i)
 		s := routertest.NewSender(t, md5Creds, nil, c.connector, "3")
 		item := msgItem("ext-1", chat, "m1", "x", "type_message", c.typ, "recipient", wire.NewMap("id", "28:bot", "name", "bot"), "service_url", "https://smba/")
-		if a := routertest.Post(t, nil, r.srv.URL, s.Body(t, router.CommandReceivingMessage, []any{item})); a.Err != nil {
+		if a := routertest.Post(t, nil, r.srv.URL, s.Body(t, openlines.CommandReceivingMessage, []any{item})); a.Err != nil {
 			t.Fatal(a.Err)
 		}
 		_, err := r.p.ChatContexts().Get(ctx, chat, c.connector)
@@ -530,7 +531,7 @@ func TestUserSyncFailure(t *testing.T) {
 	r.users.fail = errors.New("users table locked")
 	var log eventLog
 	subscribeAll(r.p, &log)
-	a := r.post(t, router.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "hi")})
+	a := r.post(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "hi")})
 	if !reflect.DeepEqual(a.Codes(), []wire.Code{wire.CodeNoAddUser}) || !errors.Is(a.Err, wire.ErrNoAddUser) {
 		t.Fatalf("answer %s", a.Body)
 	}
@@ -549,7 +550,7 @@ func TestOtherCommandsReportBadItemsAndFailures(t *testing.T) {
 		}
 		return nil
 	})
-	a := r.post(t, router.CommandReceivingStatusReading, []any{
+	a := r.post(t, openlines.CommandReceivingStatusReading, []any{
 		wire.NewMap("chat", wire.NewMap("id", "c1"), "message", wire.NewMap("id", "ok")),
 		wire.NewMap("message", wire.NewMap("id", "no chat")),
 		wire.NewMap("chat", wire.NewMap("id", "c1"), "message", wire.NewMap("id", "boom")),
@@ -561,11 +562,11 @@ func TestOtherCommandsReportBadItemsAndFailures(t *testing.T) {
 	if got := log.all(); len(got) != 2 {
 		t.Fatalf("events %v", got)
 	}
-	if a := r.post(t, router.CommandReceivingStatusDelivery, []any{wire.NewMap("chat", wire.NewMap("id", "c1"))}); !errors.Is(a.Err, wire.ErrBadPacket) {
+	if a := r.post(t, openlines.CommandReceivingStatusDelivery, []any{wire.NewMap("chat", wire.NewMap("id", "c1"))}); !errors.Is(a.Err, wire.ErrBadPacket) {
 		t.Fatalf("delivery without im: %s", a.Body)
 	}
 	r.p.OnUpdateStatusConnector(func(context.Context, portal.ConnectorStatus) error { return errors.New("no admin") })
-	if a := r.post(t, router.CommandDeactivateConnector, nil); !errors.Is(a.Err, wire.ErrInternal) {
+	if a := r.post(t, openlines.CommandDeactivateConnector, nil); !errors.Is(a.Err, wire.ErrInternal) {
 		t.Fatalf("deactivate: %s", a.Body)
 	}
 	// The status is stored before the event: the emergency is not lost with the subscriber.
@@ -580,12 +581,12 @@ func TestConfirmationFailure(t *testing.T) {
 	subscribeAll(r.p, &log)
 	r.confirm.setFail(errors.New("connection refused"))
 	items := []any{msgItem("ext-1", "c1", "m1", "hi")}
-	a := r.post(t, router.CommandReceivingMessage, items)
+	a := r.post(t, openlines.CommandReceivingMessage, items)
 	if !errors.Is(a.Err, wire.ErrInternal) || !strings.Contains(string(a.Body), "connection refused") {
 		t.Fatalf("answer %s", a.Body)
 	}
 	r.confirm.setFail(nil)
-	if a := r.post(t, router.CommandReceivingMessage, items); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":1}` {
+	if a := r.post(t, openlines.CommandReceivingMessage, items); string(a.Response.Data) != `{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":1}` {
 		t.Fatalf("redelivery %s", a.Body)
 	}
 	if n := len(log.all()); n != 1 {

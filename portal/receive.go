@@ -12,29 +12,22 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/bfcontext"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/wire"
 )
-
-// ReceiveResult is the DATA of the answer to a receivingMessage packet whose items were all handled.
-type ReceiveResult struct {
-	Result     string `json:"RESULT"`                // "OK"
-	Confirmed  int    `json:"CONFIRMED"`             // items confirmed with setStatusDelivered (new and duplicate)
-	Duplicates int    `json:"DUPLICATES"`            // items processed before: confirmed, event not fired again
-	InProgress int    `json:"IN_PROGRESS,omitempty"` // items another packet was processing at the same time
-}
 
 // itemKey returns the duplicate-suppression key of an item, or false for an item that is never suppressed
 // (typing_start). The key is PROTOCOL.md §5.1's (connector, line, chat id, message id) plus a variant:
 // the type, so that message_del or message_update of a message is not taken for the message itself, and for
 // an edit a digest of its content, so that a second edit of the same message is not taken for the first.
-func itemKey(connector, line string, it *router.MessageItem) (ItemKey, bool) {
+func itemKey(connector, line string, it *openlines.MessageItem) (ItemKey, bool) {
 	t := it.Type()
-	if t == router.MessageTypingStart {
+	if t == openlines.MessageTypingStart {
 		return ItemKey{}, false
 	}
 	v := string(t)
-	if t == router.MessageUpdate || t == router.MessagePostUpdate {
+	if t == openlines.MessageUpdate || t == openlines.MessagePostUpdate {
 		h := sha256.New()
 		fmt.Fprintf(h, "%d:%s;%d;", len(it.Message.Text), it.Message.Text, it.Message.Date)
 		for _, f := range it.Message.Files {
@@ -42,12 +35,12 @@ func itemKey(connector, line string, it *router.MessageItem) (ItemKey, bool) {
 		}
 		v += ":" + hex.EncodeToString(h.Sum(nil)[:12])
 	}
-	return ItemKey{Connector: connector, Line: line, ChatID: it.Chat.ID, MessageID: it.Message.ID, Variant: v, Date: it.Message.Date}, true
+	return ItemKey{Connector: connector, Line: line, ChatID: it.Chat.ID, MessageID: it.Message.FirstID(), Variant: v, Date: it.Message.Date}, true
 }
 
 // slot is the state of one item of a packet through the pipeline.
 type slot struct {
-	item    router.MessageItem
+	item    openlines.MessageItem
 	key     recordKey
 	dedup   bool // the item has a key
 	claimed bool // this packet holds the key's in-flight claim
@@ -68,7 +61,7 @@ const (
 
 // receivingMessage runs the pipeline of §5.1 over every item of a packet, in order, then confirms the items
 // that succeeded with one setStatusDelivered call.
-func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, items []router.MessageItem, itemErrs []error) (any, error) {
+func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, items []openlines.MessageItem, itemErrs []error) error {
 	// The server may give up waiting; work once started is finished, so that an event that fired is also
 	// recorded and confirmed.
 	ctx = context.WithoutCancel(ctx)
@@ -118,7 +111,7 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 	}()
 
 	if err := p.markSeen(ctx, slots); err != nil {
-		return nil, err
+		return err
 	}
 
 	done := make([]recordKey, 0, len(slots))
@@ -152,26 +145,27 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 			"line", req.Line, "items", len(done), "error", err)
 	}
 
-	res := ReceiveResult{Result: "OK"}
+	var duplicates, inProgress int
 	confirm := make([]Delivered, 0, len(slots))
 	var failures []*wire.Error
 	for i := range slots {
 		s := &slots[i]
 		switch s.state {
 		case slotDone, slotDuplicate:
-			confirm = append(confirm, Delivered{ChatID: s.item.Chat.ID, MessageID: s.item.Message.ID})
+			confirm = append(confirm, Delivered{ChatID: s.item.Chat.ID, MessageID: s.item.Message.FirstID()})
 			if s.state == slotDuplicate {
-				res.Duplicates++
+				duplicates++
 			}
 		case slotInProgress:
-			res.InProgress++
+			inProgress++
 		case slotFailed:
 			p.logger.Warn("portal: item not confirmed", "connector", req.Connector, "line", req.Line, "item", i,
 				"chat", s.item.Chat.ID, "message", s.item.Message.ID, "code", string(wire.CodeOf(s.err)), "error", s.err.Error())
 			failures = append(failures, itemError(i, &s.item, s.err))
 		}
 	}
-	res.Confirmed = len(confirm)
+	p.logger.Debug("portal: packet handled", "connector", req.Connector, "line", req.Line, "confirmed", len(confirm),
+		"duplicates", duplicates, "in_progress", inProgress)
 	if len(confirm) > 0 {
 		if err := p.confirm.ConfirmDelivered(ctx, req.Connector, req.Line, confirm); err != nil {
 			p.logger.Error("portal: setStatusDelivered failed; the server will deliver the items again",
@@ -180,9 +174,9 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 		}
 	}
 	if len(failures) > 0 {
-		return nil, &wire.ResponseError{Errors: failures}
+		return &wire.ResponseError{Errors: failures}
 	}
-	return res, nil
+	return nil
 }
 
 // maxPooledSlots is the largest packet whose slots are pooled (Portal.slots): a packet's slots are about
@@ -215,10 +209,10 @@ func (s *slot) fail(err error) {
 }
 
 // itemError is the answer's error for a failed item: its code, and a message naming the item.
-func itemError(i int, it *router.MessageItem, err error) *wire.Error {
+func itemError(i int, it *openlines.MessageItem, err error) *wire.Error {
 	msg := "item " + strconv.Itoa(i)
-	if it.Chat.ID != "" || it.Message.ID != "" {
-		msg += fmt.Sprintf(" (chat %.64q, message %.64q)", it.Chat.ID, it.Message.ID)
+	if it.Chat.ID != "" || it.Message.FirstID() != "" {
+		msg += fmt.Sprintf(" (chat %.64q, message %.64q)", it.Chat.ID, it.Message.FirstID())
 	}
 	return &wire.Error{Code: wire.CodeOf(err), Message: msg + ": " + reason(err), Err: err}
 }
@@ -269,13 +263,13 @@ func (p *Portal) markSeen(ctx context.Context, slots []slot) error {
 var ErrUserSync = errors.New("portal: the user could not be synced")
 
 // process runs steps 1–5 of §5.1 for one valid item.
-func (p *Portal) process(ctx context.Context, req *router.Request, it *router.MessageItem) error {
+func (p *Portal) process(ctx context.Context, req *router.Request, it *openlines.MessageItem) error {
 	m := Message{
 		Connector: req.Connector,
 		Line:      req.Line,
 		Type:      it.Type(),
 		Chat:      it.Chat,
-		MessageID: it.Message.ID,
+		MessageID: it.Message.FirstID(),
 		RawText:   it.Message.Text,
 		Text:      it.Message.Text,
 		User:      it.User,
@@ -306,10 +300,10 @@ func (p *Portal) process(ctx context.Context, req *router.Request, it *router.Me
 	}
 	m.UserID = uid
 	// 4. Bot Framework context.
-	if RealConnector(req.Connector) == "botframework" && (m.Type == router.MessageNew || m.Type == router.MessageUpdate) &&
-		(it.Recipient.ID != "" || it.ServiceURL != "") {
+	if RealConnector(req.Connector) == "botframework" && (m.Type == openlines.MessageNew || m.Type == openlines.MessageUpdate) &&
+		(it.Recipient.String("id") != "" || it.ServiceURL != "") {
 		c := bfcontext.Context{ChatID: it.Chat.ID, Connector: req.Connector,
-			From: bfcontext.Account{ID: it.Recipient.ID, Name: it.Recipient.Name}, ServiceURL: it.ServiceURL}
+			From: bfcontext.Account{ID: it.Recipient.String("id"), Name: it.Recipient.String("name")}, ServiceURL: it.ServiceURL}
 		if err := p.chatCache.put(ctx, c); err != nil {
 			return &wire.Error{Code: wire.CodeInternal, Message: "storing the Bot Framework chat context", Err: err}
 		}
@@ -323,7 +317,7 @@ func (p *Portal) process(ctx context.Context, req *router.Request, it *router.Me
 
 // syncUser syncs one user at a time per (connector, user.id) in this process, so that concurrent packets
 // for a new user do not race to create it (the UserSyncer guards against other processes).
-func (p *Portal) syncUser(ctx context.Context, connector string, u router.User) (string, error) {
+func (p *Portal) syncUser(ctx context.Context, connector string, u openlines.User) (string, error) {
 	unlock := p.userLocks.lock(connector + "|" + u.ID)
 	defer unlock()
 	return p.users.SyncUser(ctx, connector, u)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/testdb"
-	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -388,4 +388,4 @@ func noSoleLock(t *testing.T, err error) {
 
 type nopFiles struct{}
 
-func (nopFiles) Import(context.Context, []router.File) ([]FileID, []FileFailure) { return nil, nil }
+func (nopFiles) Import(context.Context, []openlines.File) ([]FileID, []FileFailure) { return nil, nil }

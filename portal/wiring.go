@@ -11,7 +11,7 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
-	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
@@ -42,7 +42,7 @@ func newFileImporter(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog
 // options).
 func NewFileImporter(imp *files.Importer) FileImporter { return fileImporter{imp} }
 
-func (f fileImporter) Import(ctx context.Context, in []router.File) ([]FileID, []FileFailure) {
+func (f fileImporter) Import(ctx context.Context, in []openlines.File) ([]FileID, []FileFailure) {
 	atts := make([]files.Attachment, len(in))
 	for i, x := range in {
 		atts[i] = files.Attachment{URL: x.URL, Name: x.Name, Type: x.Type}
@@ -114,7 +114,7 @@ type userSyncer struct{ s *users.Syncer }
 // NewUserSyncer adapts a users.Syncer to the pipeline (for a Config.Users with its own store or options).
 func NewUserSyncer(s *users.Syncer) UserSyncer { return userSyncer{s} }
 
-func (u userSyncer) SyncUser(ctx context.Context, connector string, in router.User) (string, error) {
+func (u userSyncer) SyncUser(ctx context.Context, connector string, in openlines.User) (string, error) {
 	id, _, err := u.s.Sync(ctx, connector, ExternalUser(in))
 	if err != nil {
 		return "", err
@@ -124,7 +124,7 @@ func (u userSyncer) SyncUser(ctx context.Context, connector string, in router.Us
 
 // ExternalUser converts the user of an item to the users package's form, every key kept (the unknown ones
 // in Extra), so that its hash covers all of it.
-func ExternalUser(in router.User) users.ExternalUser {
+func ExternalUser(in openlines.User) users.ExternalUser {
 	out := users.ExternalUser{
 		ID: in.ID, Name: in.Name, LastName: in.LastName, Title: in.Title, URL: in.URL, Gender: in.Gender,
 		Email: in.Email, Phone: in.Phone, Extra: in.Other,

@@ -12,8 +12,8 @@ import (
 
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
-	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
@@ -50,7 +50,7 @@ func TestConcurrentPacketsForOneNewUser(t *testing.T) {
 		const n = 200
 		bodies := make([]string, n)
 		for i := range bodies {
-			bodies[i] = send.Body(t, router.CommandReceivingMessage, []any{
+			bodies[i] = send.Body(t, openlines.CommandReceivingMessage, []any{
 				msgItem("29:new-user", "conv-1", fmt.Sprintf("m%d", i), "hello", "user", wire.NewMap("id", "29:new-user", "name", "Ann Lee", "email", "ann@example.com")),
 			})
 		}
@@ -166,7 +166,7 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 		wire.NewMap("url", fileSrv.URL+"/report", "headers", []any{wire.NewMap("name", "Authorization", "value", "Bearer t")}),
 		wire.NewMap("url", fileSrv.URL+"/forbidden"),
 	}))
-	a := routertest.Post(t, nil, srv.URL, send.Body(t, router.CommandReceivingMessage, []any{it}))
+	a := routertest.Post(t, nil, srv.URL, send.Body(t, openlines.CommandReceivingMessage, []any{it}))
 	if a.Err != nil {
 		t.Fatalf("answer %s", a.Body)
 	}

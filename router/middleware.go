@@ -20,11 +20,11 @@ func Logging(l *slog.Logger, clk clock.Clock) Middleware {
 	}
 	clk = clock.Or(clk)
 	return func(next HandlerFunc) HandlerFunc {
-		return func(ctx context.Context, req *Request) (any, error) {
+		return func(ctx context.Context, req *Request) error {
 			start := clk.Now()
-			data, err := next(ctx, req)
+			err := next(ctx, req)
 			if err == nil && !l.Enabled(ctx, slog.LevelDebug) {
-				return data, nil
+				return nil
 			}
 			attrs := []any{"command", req.Command, "connector", req.Connector, "line", req.Line,
 				"items", req.ItemCount(), "duration", clk.Now().Sub(start)}
@@ -36,7 +36,7 @@ func Logging(l *slog.Logger, clk clock.Clock) Middleware {
 			default:
 				l.WarnContext(ctx, "router: packet refused", append(attrs, "code", string(wire.CodeOf(err)), "error", err.Error())...)
 			}
-			return data, err
+			return err
 		}
 	}
 }
@@ -48,33 +48,26 @@ type Observer interface {
 	Observe(command string, code wire.Code, d time.Duration)
 }
 
-// Observe returns middleware that reports every routed packet to o, timed on clk (nil: the system clock).
-// Unknown commands are reported as "(unknown)", so that a sender cannot grow the set of names.
+// Observe returns middleware that reports every routed packet to o under its command as registered (so that
+// a sender cannot grow the set of names), timed on clk (nil: the system clock).
 func Observe(o Observer, clk clock.Clock) Middleware {
 	clk = clock.Or(clk)
 	return func(next HandlerFunc) HandlerFunc {
-		return func(ctx context.Context, req *Request) (any, error) {
+		return func(ctx context.Context, req *Request) error {
 			start := clk.Now()
-			data, err := next(ctx, req)
-			cmd := req.Command
+			err := next(ctx, req)
 			var code wire.Code
 			if err != nil {
 				code = wire.CodeOf(err)
-				if code == wire.CodeUnknownCommand {
-					cmd = UnknownCommandLabel
-				}
 			}
-			o.Observe(cmd, code, clk.Now().Sub(start))
-			return data, err
+			o.Observe(req.Command, code, clk.Now().Sub(start))
+			return err
 		}
 	}
 }
 
-// Labels Metrics files packets under when they have no routable command.
-const (
-	UnknownCommandLabel = "(unknown)"
-	RefusedLabel        = "(refused)"
-)
+// RefusedLabel is the command Metrics files the packets refused before routing under.
+const RefusedLabel = "(refused)"
 
 // Metrics counts packets per command: how many, how many failed by protocol code, and their total and
 // longest duration. It is an Observer; use Middleware for the Router and WithObserver for the Input. Safe for

@@ -3,12 +3,12 @@ package wire_test
 import (
 	"testing"
 
-	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
 // BenchmarkDecodeTyped10Items decodes the 10-item receivingMessage DATA of BenchmarkDecode10Items into the
-// protocol's typed items, []router.MessageItem: the tree way (UnserializeString, Unstub, Bind, as the router
+// protocol's typed items, []openlines.MessageItem: the tree way (UnserializeString, Unstub, Bind, as the router
 // did) and in one pass (UnserializeInto). BenchmarkDecode10Items/php, in the same run, is PHP's unserialize
 // of the same bytes into its own arrays.
 func BenchmarkDecodeTyped10Items(b *testing.B) {
@@ -18,7 +18,7 @@ func BenchmarkDecodeTyped10Items(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
-			var items []router.MessageItem
+			var items []openlines.MessageItem
 			if err := wire.UnserializeInto(s, &items); err != nil || len(items) != 10 {
 				b.Fatal(err)
 			}
@@ -32,7 +32,7 @@ func BenchmarkDecodeTyped10Items(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var items []router.MessageItem
+			var items []openlines.MessageItem
 			if err := wire.Bind(wire.Unstub(v), &items); err != nil || len(items) != 10 {
 				b.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/connector/botframework/schema"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/wire"
 )
@@ -24,9 +25,9 @@ import (
 // and confirms received messages.
 type portalEvents struct {
 	mu         sync.Mutex
-	messages   []router.MessageItem
+	messages   []openlines.MessageItem
 	connectors []string
-	deliveries []router.StatusDeliveryItem
+	deliveries []openlines.StatusDeliveryItem
 	changed    chan struct{}
 }
 
@@ -64,8 +65,8 @@ func TestEndToEnd(t *testing.T) {
 	ev := &portalEvents{changed: make(chan struct{})}
 	var cl *client.Client
 	r := router.New()
-	r.Handle(router.CommandReceivingMessage, func(ctx context.Context, req *router.Request) (any, error) {
-		items, err := router.BindItems[router.MessageItem](req.Items)
+	r.Handle(openlines.CommandReceivingMessage, func(ctx context.Context, req *router.Request) (any, error) {
+		items, err := router.BindItems[openlines.MessageItem](req.Items)
 		if err != nil {
 			return nil, err
 		}
@@ -80,8 +81,8 @@ func TestEndToEnd(t *testing.T) {
 		ev.mu.Unlock()
 		return map[string]bool{"RESULT": true}, cl.SetStatusDelivered(ctx, confirm, client.Connector(req.Connector), client.Line(req.Line))
 	})
-	r.Handle(router.CommandReceivingStatusDelivery, func(ctx context.Context, req *router.Request) (any, error) {
-		items, err := router.BindItems[router.StatusDeliveryItem](req.Items)
+	r.Handle(openlines.CommandReceivingStatusDelivery, func(ctx context.Context, req *router.Request) (any, error) {
+		items, err := router.BindItems[openlines.StatusDeliveryItem](req.Items)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,6 @@
 // Package routertest helps tests talk to a router.Input the way a connector server does: it builds signed
-// server → portal packets with package wire, posts them over real HTTP, and reads the PHP test vectors of
-// PROTOCOL.md §8 with their field order kept.
+// server → portal packets with package wire in either profile, posts them over real HTTP, and reads the PHP
+// test vectors of docs/protocol.md §12 with their field order kept.
 package routertest
 
 import (
@@ -22,7 +22,10 @@ type Sender struct {
 	Signer    *wire.Signer
 	Connector string // CONNECTOR of every packet
 	Line      string // LINE of every packet
-	Version   string // BX_VERSION (default "1.0.0")
+	Version   string // BX_VERSION, the server's (default "1.0.0")
+	// Profile is the generation of the portal the packets go to: how empty values are stubbed
+	// (docs/protocol.md §3.3; default wire.Current).
+	Profile wire.Profile
 }
 
 // NewSender returns a Sender signing with c on clk (nil: the system clock), for connector and line.
@@ -54,7 +57,8 @@ func (s *Sender) Unsigned(command string, items any) (wire.Fields, error) {
 	if items == nil {
 		items = []any{}
 	}
-	p := &wire.Packet{Command: command, Connector: s.Connector, Line: s.Line, Version: s.Version, Data: items}
+	p := &wire.Packet{Command: command, Connector: s.Connector, Line: s.Line, Version: s.Version, Data: items,
+		Profile: s.Profile}
 	return p.Encode(wire.ToPortal)
 }
 
@@ -119,12 +123,13 @@ func Do(t testing.TB, c *http.Client, method, url, body string) Answer {
 	return a
 }
 
-// Vector is one packet of the PHP test vectors (PROTOCOL.md §8).
+// Vector is one packet of the PHP test vectors (docs/protocol.md §12).
 type Vector struct {
 	Name       string
 	LicenceKey string
 	Secret     string
-	Fields     wire.Fields // in the order PHP produced them
+	Profile    wire.Profile // the profile the vector was stubbed for (none named: legacy)
+	Fields     wire.Fields  // in the order PHP produced them
 }
 
 // Credentials returns the credentials the vector was signed with.
@@ -154,6 +159,7 @@ func parseVectors(b []byte) ([]Vector, error) {
 	var raw map[string]struct {
 		LicenceKey string          `json:"licence_key"`
 		Secret     string          `json:"secret"`
+		Profile    string          `json:"profile"`
 		Fields     json.RawMessage `json:"fields"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -165,7 +171,13 @@ func parseVectors(b []byte) ([]Vector, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		out = append(out, Vector{Name: name, LicenceKey: r.LicenceKey, Secret: r.Secret, Fields: f})
+		profile := wire.Legacy
+		if r.Profile != "" {
+			if profile, err = wire.ParseProfile(r.Profile); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		out = append(out, Vector{Name: name, LicenceKey: r.LicenceKey, Secret: r.Secret, Profile: profile, Fields: f})
 	}
 	return out, nil
 }
