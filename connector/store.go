@@ -313,7 +313,7 @@ func (s *Store) closeStmts() {
 
 // stx is a write transaction whose queries use the store's prepared statements.
 type stx struct {
-	tx    *sql.Tx
+	tx    *sqldb.Tx
 	s     *Store
 	after []func()
 }

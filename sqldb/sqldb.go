@@ -1,6 +1,3 @@
-// Package sqldb opens the SQL databases olctl keeps its state in: an embedded SQLite file (pure Go, no cgo)
-// by default and MySQL/MariaDB for production. It hides the few differences between the two dialects that
-// the stores care about and runs their schema migrations.
 package sqldb
 
 import (
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -22,28 +21,58 @@ type Dialect string
 
 // The dialects olctl supports.
 const (
-	SQLite Dialect = "sqlite"
-	MySQL  Dialect = "mysql"
+	SQLite   Dialect = "sqlite"
+	MySQL    Dialect = "mysql" // MySQL or MariaDB
+	Postgres Dialect = "postgres"
 )
 
-// DB is a *sql.DB that knows its dialect.
+// DB is a *sql.DB that knows its dialect. Its statements take ? placeholders in every dialect (see Rebind).
 type DB struct {
 	*sql.DB
 	Dialect Dialect
 }
 
-// ErrBadDSN is returned for a DSN that names no supported database.
-var ErrBadDSN = errors.New("sqldb: bad DSN")
+// Errors of Open and New.
+var (
+	// ErrBadDSN is returned for a DSN that names no supported database.
+	ErrBadDSN = errors.New("sqldb: bad DSN")
+	// ErrBadDialect is returned by New for a dialect other than SQLite, MySQL and Postgres.
+	ErrBadDialect = errors.New("sqldb: unknown dialect")
+)
 
-// sqliteIdleConns is the number of idle connections kept to a SQLite file.
-const sqliteIdleConns = 16
+// New wraps a database the caller opened: SQLite through modernc.org/sqlite, MySQL or MariaDB through
+// github.com/go-sql-driver/mysql, PostgreSQL through github.com/jackc/pgx/v5/stdlib. The caller keeps
+// its pool settings and closes db. A SQLite database should be opened as Open does (busy timeout, WAL,
+// _txlock=immediate), or concurrent writers fail with SQLITE_BUSY.
+func New(db *sql.DB, d Dialect) (*DB, error) {
+	if db == nil {
+		return nil, errors.New("sqldb: database is nil")
+	}
+	switch d {
+	case SQLite, MySQL, Postgres:
+		return &DB{DB: db, Dialect: d}, nil
+	}
+	return nil, fmt.Errorf("%w %q (want %q, %q or %q)", ErrBadDialect, string(d), SQLite, MySQL, Postgres)
+}
+
+// Pool sizes of the server databases. A connector server needs a connection per dispatch worker, for the
+// committer and for the webhooks and confirmations in flight; PostgreSQL's connections are processes
+// (100 by default per server, shared by every process of a deployment), so its pool is smaller.
+const (
+	sqliteIdleConns = 16
+	mysqlOpenConns  = 64
+	pgOpenConns     = 32
+	serverIdleConns = 16
+	connLifetime    = 5 * time.Minute
+)
 
 // Open opens the database a DSN names and checks that it answers:
 //
 //   - "sqlite:PATH", "file:PATH", a path ending in .db/.sqlite, or ":memory:" open SQLite
 //     (WAL journal, 10 s busy timeout, immediate write transactions, foreign keys on);
 //   - "mysql://DSN" or a go-sql-driver DSN such as "root@tcp(127.0.0.1:3306)/olctl?parseTime=true"
-//     open MySQL/MariaDB (parseTime is forced on).
+//     open MySQL/MariaDB (parseTime is forced on);
+//   - "postgres://…" or "postgresql://…" open PostgreSQL through pgx.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	dialect, target, err := parse(dsn)
 	if err != nil {
@@ -67,13 +96,22 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	case MySQL:
 		db, err = sql.Open("mysql", target)
 		if err == nil {
-			db.SetMaxOpenConns(64)
-			db.SetMaxIdleConns(16)
-			db.SetConnMaxLifetime(5 * time.Minute)
+			db.SetMaxOpenConns(mysqlOpenConns)
 		}
+	case Postgres:
+		var cfg *pgx.ConnConfig
+		if cfg, err = pgx.ParseConfig(target); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadDSN, err)
+		}
+		db = stdlib.OpenDB(*cfg)
+		db.SetMaxOpenConns(pgOpenConns)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: open %s: %w", dialect, err)
+	}
+	if dialect != SQLite {
+		db.SetMaxIdleConns(serverIdleConns)
+		db.SetConnMaxLifetime(connLifetime)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
@@ -87,6 +125,8 @@ func parse(dsn string) (Dialect, string, error) {
 	switch {
 	case dsn == "":
 		return "", "", fmt.Errorf("%w: empty", ErrBadDSN)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return Postgres, dsn, nil
 	case strings.HasPrefix(dsn, "mysql://"):
 		return mysqlDSN(strings.TrimPrefix(dsn, "mysql://"))
 	case strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
@@ -98,7 +138,7 @@ func parse(dsn string) (Dialect, string, error) {
 	case strings.HasPrefix(dsn, "file:"), strings.HasSuffix(dsn, ".db"), strings.HasSuffix(dsn, ".sqlite"):
 		return SQLite, sqliteDSN(dsn), nil
 	}
-	return "", "", fmt.Errorf("%w: %q (want sqlite:PATH, PATH.db, mysql://DSN or user@tcp(host:port)/db)", ErrBadDSN, dsn)
+	return "", "", fmt.Errorf("%w: %q (want sqlite:PATH, PATH.db, mysql://DSN, user@tcp(host:port)/db or postgres://…)", ErrBadDSN, dsn)
 }
 
 func sqliteDSN(p string) string {
@@ -138,8 +178,22 @@ func mysqlDSN(dsn string) (Dialect, string, error) {
 	return MySQL, cfg.FormatDSN(), nil
 }
 
-// IsUniqueViolation reports whether err is a unique or primary key violation in either dialect.
+// sqlState is implemented by the errors of PostgreSQL drivers (pgx's *pgconn.PgError, lib/pq's *pq.Error).
+type sqlState interface{ SQLState() string }
+
+func pgState(err error) string {
+	var e sqlState
+	if errors.As(err, &e) {
+		return e.SQLState()
+	}
+	return ""
+}
+
+// IsUniqueViolation reports whether err is a unique or primary key violation, in any dialect.
 func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		return me.Number == 1062
@@ -148,78 +202,22 @@ func IsUniqueViolation(err error) bool {
 	if errors.As(err, &se) {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
+	return pgState(err) == "23505"
+}
+
+// IsRetryable reports whether err ended a transaction that may simply run again: a deadlock or a lock wait
+// timeout (MySQL), a deadlock, a serialization failure or a lock not available (PostgreSQL).
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1213 || me.Number == 1205
+	}
+	switch pgState(err) {
+	case "40P01", "40001", "55P03":
+		return true
+	}
 	return false
-}
-
-// Migration is one schema step of a component: its statements for each dialect, run in order once.
-type Migration struct {
-	Version int
-	SQLite  []string
-	MySQL   []string
-}
-
-// Migrate brings component's schema up to date, recording applied versions in olctl_schema. It is safe to
-// call at every start and from several processes at once: on MySQL a named lock serialises them, on SQLite
-// the whole migration runs in one immediate (write-locked) transaction, DDL included.
-func (d *DB) Migrate(ctx context.Context, component string, steps []Migration) error {
-	conn, err := d.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	var exec interface {
-		ExecContext(context.Context, string, ...any) (sql.Result, error)
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	} = conn
-	var tx *sql.Tx
-	if d.Dialect == MySQL {
-		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", "olctl_migrate_"+component).Scan(&got); err != nil {
-			return fmt.Errorf("sqldb: migrate %s: lock: %w", component, err)
-		}
-		if !got.Valid || got.Int64 != 1 {
-			return fmt.Errorf("sqldb: migrate %s: could not take the migration lock", component)
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", "olctl_migrate_"+component) //nolint:errcheck
-	} else {
-		tx, err = conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the DSN sets _txlock=immediate)
-		if err != nil {
-			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
-		}
-		defer tx.Rollback() //nolint:errcheck
-		exec = tx
-	}
-	if _, err := exec.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS olctl_schema (
-		component VARCHAR(64) NOT NULL,
-		version INTEGER NOT NULL,
-		PRIMARY KEY (component, version))`); err != nil {
-		return fmt.Errorf("sqldb: migrate %s: %w", component, err)
-	}
-	for _, m := range steps {
-		var n int
-		if err := exec.QueryRowContext(ctx, "SELECT COUNT(*) FROM olctl_schema WHERE component = ? AND version = ?", component, m.Version).Scan(&n); err != nil {
-			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
-		}
-		if n > 0 {
-			continue
-		}
-		stmts := m.SQLite
-		if d.Dialect == MySQL {
-			stmts = m.MySQL
-		}
-		for _, s := range stmts {
-			if _, err := exec.ExecContext(ctx, s); err != nil {
-				return fmt.Errorf("sqldb: migrate %s to version %d: %w", component, m.Version, err)
-			}
-		}
-		if _, err := exec.ExecContext(ctx, "INSERT INTO olctl_schema (component, version) VALUES (?, ?)", component, m.Version); err != nil && !IsUniqueViolation(err) {
-			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
-		}
-	}
-	if tx != nil {
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("sqldb: migrate %s: %w", component, err)
-		}
-	}
-	return nil
 }
