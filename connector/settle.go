@@ -1,0 +1,193 @@
+package connector
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+)
+
+func (s *Store) countUpto(ctx context.Context, tx *stx, laneID, upto int64) (int, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM conn_queue WHERE lane_id = ? AND id <= ?`, laneID, upto).Scan(&n)
+	return n, err
+}
+
+// succeedTx resets a lane's failures; it is ready again (after the lanes served less recently).
+func (s *Store) succeedTx(ctx context.Context, tx *stx, laneID, now int64) error {
+	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
+		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateReady, now, laneID)
+	return err
+}
+
+// failTx counts a failure and blocks the lane for the next period of the schedule.
+func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64, schedule []time.Duration) error {
+	attempts := l.attempts + 1
+	first := l.firstFail
+	if attempts == 1 || first == 0 {
+		first = now
+	}
+	period := schedule[min(attempts, len(schedule))-1]
+	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = ?, first_fail_ms = ?, next_at_ms = ?,
+		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateBlocked, attempts, first, now+period.Milliseconds(), l.id)
+	return err
+}
+
+// deadLetterTx moves every queued item of a lane to the dead-letter table.
+func (s *Store) deadLetterTx(ctx context.Context, tx *stx, l *lane, now int64) (int, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
+		created_ms, dead_ms, attempts, first_fail_ms)
+		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE lane_id = ?`,
+		l.siteID, l.line, now, l.attempts, l.firstFail, l.id); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ?`, l.id)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// finishResult says how a sent batch settled.
+type finishResult struct {
+	lost      bool   // the lease had passed to another process: nothing was changed
+	confirmed int64  // items deleted by this finish (accepted packets other than receivingMessage)
+	awaiting  bool   // the batch waits for setStatusDelivered
+	next      *batch // with cont: the lane's next batch, leased to the caller in the same transaction
+}
+
+// finish settles a sent batch: a failure blocks the lane; an accepted receivingMessage batch waits for its
+// confirmation unless it already came; any other accepted batch is deleted. With cont, a lane that settled
+// successfully and has more items stays leased and its next batch is returned (one transaction instead of
+// a finish and a claim).
+func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, schedule []time.Duration, confirmTimeout, leaseTTL time.Duration, batchSize int, cont bool) (finishResult, error) {
+	var res finishResult
+	err := s.write(ctx, func(tx *stx) error {
+		res = finishResult{}
+		now := s.nowMS()
+		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE id = ?`+s.forUpdate(false), b.lane.id))
+		if err != nil {
+			return err
+		}
+		if l.leaseOwner != owner {
+			res.lost = true
+			return nil
+		}
+		switch {
+		case sendErr != nil:
+			return s.failTx(ctx, tx, l, now, schedule)
+		case strings.EqualFold(b.command, CmdReceivingMessage):
+			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
+			if err != nil {
+				return err
+			}
+			if remaining > 0 {
+				res.awaiting = true
+				_, err = tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0 WHERE id = ?`,
+					stateAwaiting, now+confirmTimeout.Milliseconds(), l.id)
+				return err
+			}
+			// The portal confirmed (setStatusDelivered, counted there) before it answered.
+		default:
+			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id >= ? AND id <= ?`, l.id, b.first, b.last)
+			if err != nil {
+				return err
+			}
+			res.confirmed, _ = r.RowsAffected()
+		}
+		if !cont {
+			return s.succeedTx(ctx, tx, l.id, now)
+		}
+		next, err := s.headBatch(ctx, tx, l, batchSize)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET idle = 1 WHERE id = ?`, l.id)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
+			lease_until_ms = ?, sent_upto = ? WHERE id = ?`, stateReady, now, now+leaseTTL.Milliseconds(), next.last, l.id); err != nil {
+			return err
+		}
+		l.sentUpto = next.last
+		res.next = next
+		return nil
+	})
+	return res, err
+}
+
+// msgKey is the (chat id, message id) of a confirmed item.
+type msgKey struct{ chat, msg string }
+
+// confirm deletes the sent receivingMessage items of (site, line) that the portal confirmed and unblocks
+// the lane at once when nothing it sent remains unconfirmed. It returns the number of items deleted.
+func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []msgKey) (int64, bool, error) {
+	var total int64
+	var unblocked bool
+	err := s.write(ctx, func(tx *stx) error {
+		total, unblocked = 0, false
+		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE site_id = ? AND line = ?`+s.forUpdate(false), siteID, line))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The sent items (a batch or two) are read and matched here, and deleted by one statement of a
+		// fixed shape (prepared once): by their range when the portal confirmed all of them, the usual case.
+		want := make(map[msgKey]bool, len(keys))
+		for _, k := range keys {
+			want[k] = true
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id, command, chat_id, msg_id FROM conn_queue WHERE lane_id = ? AND id <= ? ORDER BY id`, l.id, l.sentUpto)
+		if err != nil {
+			return err
+		}
+		var del []int64
+		sent := 0
+		for rows.Next() {
+			var id int64
+			var cmd string
+			var k msgKey
+			if err := rows.Scan(&id, &cmd, &k.chat, &k.msg); err != nil {
+				rows.Close()
+				return err
+			}
+			sent++
+			if cmd == CmdReceivingMessage && want[k] {
+				del = append(del, id)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		switch {
+		case len(del) == 0:
+			return nil
+		case len(del) == sent:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id <= ?`, l.id, l.sentUpto); err != nil {
+				return err
+			}
+		default:
+			for _, id := range del {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE id = ?`, id); err != nil {
+					return err
+				}
+			}
+		}
+		total = int64(len(del))
+		if l.leaseOwner != "" || (l.state != stateAwaiting && l.state != stateBlocked) || len(del) < sent {
+			return nil
+		}
+		unblocked = true
+		return s.succeedTx(ctx, tx, l.id, s.nowMS())
+	})
+	return total, unblocked, err
+}
