@@ -115,10 +115,14 @@ func BenchmarkSync(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		var key any = users.Key("botframework.skype", benchUser.ID)
+		if db.Dialect == sqldb.Postgres {
+			key = []byte(key.(string)) // BYTEA
+		}
 		i := 0
 		for b.Loop() {
 			i++
-			if _, err := db.ExecContext(ctx, "UPDATE olctl_users SET title = ? WHERE ext_key = ?", strconv.Itoa(i), users.Key("botframework.skype", benchUser.ID)); err != nil {
+			if _, err := db.ExecContext(ctx, "UPDATE olctl_users SET title = ? WHERE ext_key = ?", strconv.Itoa(i), key); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -128,6 +132,8 @@ func BenchmarkSync(b *testing.B) {
 	b.Run("baseline-update-sqlite", func(b *testing.B) { baselineUpdate(b, testdb.SQLite(b)) })
 	b.Run("changed-mariadb", func(b *testing.B) { changed(b, testdb.MySQL(b)) })
 	b.Run("baseline-update-mariadb", func(b *testing.B) { baselineUpdate(b, testdb.MySQL(b)) })
+	b.Run("changed-postgres", func(b *testing.B) { changed(b, testdb.Postgres(b)) })
+	b.Run("baseline-update-postgres", func(b *testing.B) { baselineUpdate(b, testdb.Postgres(b)) })
 }
 
 // BenchmarkHash measures the canonical serialization and md5 of a typical user alone.

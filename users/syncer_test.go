@@ -321,10 +321,23 @@ func TestSQLStore(t *testing.T) {
 			t.Fatal("overlong key accepted")
 		}
 		// Keys are compared byte for byte (utf8mb4_bin), not case- or accent-insensitively.
-		for _, k := range []string{"C|1", "c|1 ", "c|é", "c|e"} {
+		for _, k := range []string{"C|1", "c|1 ", "c|é", "c|e", "c|\x00", "c|\uFFFD"} {
 			if _, err := s.Create(ctx, users.User{Key: k}); err != nil {
 				t.Fatalf("Create %q: %v", k, err)
 			}
+		}
+		// A NUL is kept in the key everywhere, and in the fields except on PostgreSQL, whose text holds
+		// none: there it is stored as U+FFFD.
+		nul := users.User{Key: "c|n\x00l", Connector: "c", ExternalID: "n\x00l", Name: "N\x00L", Hash: strings.Repeat("b", 32)}
+		if nul.ID, err = s.Create(ctx, nul); err != nil {
+			t.Fatalf("Create with a NUL: %v", err)
+		}
+		want := nul
+		if db.Dialect == sqldb.Postgres {
+			want.ExternalID, want.Name = "n\uFFFDl", "N\uFFFDL"
+		}
+		if got, err := s.Get(ctx, nul.Key); err != nil || got != want {
+			t.Fatalf("Get = %+v, %v; want %+v", got, err, want)
 		}
 	})
 }
