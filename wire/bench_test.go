@@ -37,32 +37,13 @@ func BenchmarkDecode10Items(b *testing.B) {
 	// DecodeData hands the decoder the base64-decoded bytes as a string without a copy, and PHP's unserialize
 	// takes a string: the string form is what both sides decode.
 	s := string(raw)
-	// doc is the decoder's fastest form (a new Doc per packet, as PHP builds a new array); tree builds the Go
-	// values ([]any, *Map) Unserialize returns, which is what elliotchance/phpserialize builds too.
+	// tree builds the Go values ([]any, *Map) Unserialize returns, which is what elliotchance/phpserialize
+	// builds too.
 	b.Run("tree", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := UnserializeString(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("doc", func(b *testing.B) { // a new Doc for every packet
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := ParseDoc(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("doc-reused", func(b *testing.B) { // one Doc parsed again and again
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		var d Doc
-		for b.Loop() {
-			if err := d.Parse(s); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -14,6 +14,6 @@
 //	fields, err := wire.ReadForm(r, wire.DefaultMaxBody)
 //	p, err := wire.Parse(fields, wire.ToPortal)
 //	err = wire.Verify(fields, creds, guard)
-//	err = p.DecodeData()        // the tree of Go values, or
-//	err = p.DecodeDoc(&doc)     // a Doc: the fastest read, no Go values built
+//	err = p.DecodeData()                                  // the tree of Go values, or
+//	items, itemErrs, err := wire.DecodeItems[MyItem](p)   // typed items
 package wire

@@ -3,7 +3,9 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -192,7 +194,7 @@ func intoSeeds(tb testing.TB) []string {
 }
 
 func TestUnserializeIntoMatchesBind(t *testing.T) {
-	for _, s := range intoSeeds(t) {
+	for _, s := range append(intoSeeds(t), edgeSeeds()...) {
 		intoCheck(t, s)
 		itemsCheck(t, s)
 	}
@@ -211,7 +213,7 @@ func TestUnserializeIntoNilDestination(t *testing.T) {
 // FuzzUnserializeInto checks UnserializeInto against UnserializeString + Unstub + Bind: the same value or the
 // same error, for every input.
 func FuzzUnserializeInto(f *testing.F) {
-	for _, s := range intoSeeds(f) {
+	for _, s := range append(intoSeeds(f), edgeSeeds()...) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -228,5 +230,75 @@ func TestUnserializeIntoManyTypes(t *testing.T) {
 	}
 	if n.X.X.X.X.X.X.X.X.X.X == nil || n.X.X.X.X.X.X.X.X.X.X.X.S != "s" || n.X.X.X.X.X.X.X.X.X.S != "s" {
 		t.Fatalf("%+v", n)
+	}
+}
+
+// edgeSeeds are inputs on the edges of the parser's integer and float readers, its list/map decision and
+// its duplicate key check.
+func edgeSeeds() []string {
+	many := func(n int, key func(i int) string) string {
+		var b strings.Builder
+		b.WriteString("a:" + itoa(n) + ":{")
+		for i := range n {
+			b.WriteString(key(i) + "N;")
+		}
+		return b.String() + "}"
+	}
+	return []string{
+		"i:2147483647;", "i:2147483648;", "i:-2147483648;", "i:-2147483649;", "i:9223372036854775807;",
+		"i:-9223372036854775808;", "i:9223372036854775808;", "i:+12;", "i:+12345678901;", "i:00000000000000000000012345678901;",
+		`a:1:{s:11:"12345678901";N;}`, `a:1:{s:11:"-2147483649";b:1;}`, `a:1:{s:2:"-0";N;}`, `a:1:{s:2:"07";N;}`,
+		`a:2:{s:1:"0";N;s:1:"1";N;}`, `a:2:{i:0;N;i:0;N;}`, `a:2:{i:1;N;i:0;N;}`, `a:3:{i:0;N;i:1;N;s:1:"1";N;}`,
+		`a:2:{s:0:"";N;s:0:"";N;}`, `a:2:{s:11:"12345678901";N;i:12345678901;N;}`,
+		"d:INF;", "d:-INF;", "d:NAN;", "d:-0;", "d:1.5E+300;", "d:x;", "b:2;", "b:1", "N", "",
+		many(16, func(i int) string { return "i:" + itoa(i) + ";" }),
+		many(17, func(i int) string { return `s:1:"` + string(rune('a'+i)) + `";` }),
+		many(20, func(i int) string { return `s:1:"` + string(rune('a'+i%18)) + `";` }), // a repeat after 16
+		many(20, func(i int) string { return "i:" + itoa(i*7) + ";" }),
+		many(20, func(i int) string { return "i:" + itoa(i%17) + ";" }),
+		strings.Repeat("a:1:{i:0;", 64) + "N;" + strings.Repeat("}", 64),
+		strings.Repeat("a:1:{i:0;", 65) + "N;" + strings.Repeat("}", 65),
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// Every decoded form refuses what Unserialize refuses, with a *SyntaxError that is BAD_PACKET: an object
+// inside an array, a repeated key, a string shorter than its length, trailing bytes.
+func TestDecodeRefusals(t *testing.T) {
+	for _, s := range []string{`a:1:{i:0;O:1:"A":0:{}}`, `a:2:{s:1:"a";N;s:1:"a";N;}`, `s:5:"abc";`, `i:1;x`} {
+		_, treeErr := UnserializeString(s)
+		var v any
+		typedErr := UnserializeInto(s, &v)
+		_, _, itemsErr := UnserializeItems[item](s)
+		for _, err := range []error{treeErr, typedErr, itemsErr} {
+			var se *SyntaxError
+			if !errors.As(err, &se) || !errors.Is(err, ErrBadPacket) {
+				t.Errorf("%q: %v, want a *SyntaxError that is BAD_PACKET", s, err)
+			}
+		}
+	}
+}
+
+// DecodeItems reads the items DecodeData and Items give, for every PHP vector.
+func TestDecodeItemsVectors(t *testing.T) {
+	for name, v := range loadVectors(t) {
+		p := &Packet{RawData: vectorFields(t, v).Get(FieldData)}
+		typed, itemErrs, err := DecodeItems[any](p)
+		if err != nil || itemErrs != nil {
+			t.Fatal(name, err, itemErrs)
+		}
+		if err := p.DecodeData(); err != nil {
+			t.Fatal(name, err)
+		}
+		items, err := p.Items()
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		ws, _ := Serialize(items)
+		gs, _ := Serialize(typed)
+		if len(typed) != len(items) || !bytes.Equal(ws, gs) {
+			t.Fatalf("%s: DecodeItems gives %s, DecodeData %s", name, gs, ws)
+		}
 	}
 }

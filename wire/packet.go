@@ -189,22 +189,6 @@ func (p *Packet) DecodeData() error {
 	return nil
 }
 
-// DecodeDoc decodes RawData into d (base64, then ParseDoc's checks) without building Data: the fastest way
-// to read DATA, and one that allocates only the base64-decoded bytes when d is reused. Strings are as sent:
-// Value.Text reads "#EMPTY#" as "", and Value.Decode binds with every "#EMPTY#" as "". Errors are
-// DecodeData's. On error d is empty.
-func (p *Packet) DecodeDoc(d *Doc) error {
-	raw, err := decodeBase64(p.RawData)
-	if err != nil {
-		d.reset()
-		return &Error{Code: CodeBadPacket, Message: "DATA is not base64", Err: err}
-	}
-	if err := d.Parse(unsafeString(raw)); err != nil { // raw is ours and never written again: no copy
-		return &Error{Code: CodeBadPacket, Message: "DATA", Err: err}
-	}
-	return nil
-}
-
 // Items returns Data as a list: the items of a server → portal packet or the arguments of a portal → server
 // one. An empty DATA ("#EMPTY#" or "#EMPTY_ARRAY#") is an empty list; a *Map is taken in its order.
 func (p *Packet) Items() ([]any, error) {

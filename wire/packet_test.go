@@ -68,10 +68,6 @@ func TestParseAndDecode(t *testing.T) {
 		if err := p.DecodeData(); !errors.Is(err, ErrBadPacket) {
 			t.Errorf("DecodeData(%s) = %v", raw, err)
 		}
-		d, _ := ParseDoc("N;")
-		if err := p.DecodeDoc(d); !errors.Is(err, ErrBadPacket) || CodeOf(err) != CodeBadPacket || d.Root().Exists() {
-			t.Errorf("DecodeDoc(%s) = %v, root %v", raw, err, d.Root().Kind())
-		}
 	}
 	if _, err := (&Packet{Data: int64(1)}).Items(); err == nil {
 		t.Error("an integer DATA is not a list")
