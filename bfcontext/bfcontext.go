@@ -74,7 +74,7 @@ func (s *MemoryStore) Put(_ context.Context, c Context) (bool, error) {
 	return true, nil
 }
 
-// SQLStore is a Store in the table olctl_bf_context (SQLite or MySQL).
+// SQLStore is a Store in the table olctl_bf_context (SQLite, MySQL or PostgreSQL).
 type SQLStore struct{ db *sqldb.DB }
 
 var migrations = []sqldb.Migration{{
@@ -91,6 +91,12 @@ var migrations = []sqldb.Migration{{
 		from_json TEXT NOT NULL,
 		service_url TEXT NOT NULL,
 		PRIMARY KEY (chat_id, connector)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`},
+	Postgres: []string{`CREATE TABLE olctl_bf_context (
+		chat_id VARCHAR(255) NOT NULL,
+		connector VARCHAR(128) NOT NULL,
+		from_json TEXT NOT NULL,
+		service_url TEXT NOT NULL,
+		PRIMARY KEY (chat_id, connector))`},
 }}
 
 // NewSQLStore returns a Store on db, creating its table when needed.
