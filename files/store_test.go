@@ -16,7 +16,7 @@ import (
 	"github.com/olctl/olctl/sqldb"
 )
 
-// storeCase runs fn against each Store implementation: memory, disk+SQLite, disk+MariaDB.
+// eachStore runs fn against each Store implementation: memory, and disk with SQLite, MariaDB and PostgreSQL.
 func eachStore(t *testing.T, fn func(t *testing.T, s files.Store, objects func() int)) {
 	t.Run("memory", func(t *testing.T) {
 		s := files.NewMemoryStore()
@@ -145,19 +145,32 @@ func TestStore(t *testing.T) {
 }
 
 func TestDiskStoreRefusesBadMeta(t *testing.T) {
-	s, err := files.NewDiskStore(context.Background(), t.TempDir(), testdb.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range []files.Meta{
-		{Name: string(bytes.Repeat([]byte("n"), 256))},
-		{Name: "ok", Type: string(bytes.Repeat([]byte("t"), 256))},
-		{Name: "bad\xff"},
-	} {
-		if _, err := s.Put(context.Background(), m, bytes.NewReader(nil)); err == nil {
-			t.Fatalf("Put(%.20q, %.20q) succeeded", m.Name, m.Type)
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		s, err := files.NewDiskStore(context.Background(), t.TempDir(), db)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		for _, m := range []files.Meta{
+			{Name: string(bytes.Repeat([]byte("n"), 256))},
+			{Name: "ok", Type: string(bytes.Repeat([]byte("t"), 256))},
+			{Name: "bad\xff"},
+			{Name: "nul\x00.txt"},
+			{Name: "ok", Type: "text/plain\x00"},
+		} {
+			if _, err := s.Put(context.Background(), m, bytes.NewReader(nil)); err == nil {
+				t.Fatalf("Put(%.20q, %.20q) succeeded", m.Name, m.Type)
+			}
+		}
+		// The longest name and type stored, in multi-byte characters, are kept whole.
+		long := files.Meta{Name: string(bytes.Repeat([]byte("é"), files.MaxStoredNameBytes/2)), Type: string(bytes.Repeat([]byte("t"), files.MaxStoredTypeBytes))}
+		id, err := s.Put(context.Background(), long, bytes.NewReader([]byte("x")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := s.Stat(context.Background(), id); err != nil || m.Name != long.Name || m.Type != long.Type {
+			t.Fatalf("Stat = %q %q, %v", m.Name, m.Type, err)
+		}
+	})
 	if _, err := files.NewDiskStore(context.Background(), "", testdb.SQLite(t)); err == nil {
 		t.Fatal("NewDiskStore without a directory succeeded")
 	}
