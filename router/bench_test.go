@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/router/routertest"
 	"github.com/olctl/olctl/wire"
@@ -38,8 +39,7 @@ func benchHTTP(b *testing.B, url, body string) {
 // benchRouter serves r through an Input on 127.0.0.1 and posts body to it as benchHTTP does, after one
 // delivery that must succeed.
 func benchRouter(b *testing.B, r *router.Router, body string) {
-	srv := httptest.NewServer(router.NewInput(r, router.WithCredentials(md5Creds)))
-	defer srv.Close()
+	srv := serve(b, r, md5Creds, nil)
 	if a := routertest.Post(b, nil, srv.URL, body); a.Err != nil {
 		b.Fatalf("%s", a.Body)
 	}
@@ -47,40 +47,24 @@ func benchRouter(b *testing.B, r *router.Router, body string) {
 }
 
 // BenchmarkInput measures md5-verified, decoded and routed receivingMessage packets of 10 items, each decoded
-// into router.MessageItem (HandleItems) and validated, through real HTTP on 127.0.0.1 (olctl), or read into a
-// wire.Doc (HandleDoc) and checked (doc), against a bare net/http handler that reads the body and answers 200
-// under the same load (bare).
+// into openlines.MessageItem and validated, through real HTTP on 127.0.0.1 (olctl), against a bare net/http
+// handler that reads the body and answers 200 under the same load (bare).
 func BenchmarkInput(b *testing.B) {
 	send := routertest.NewSender(b, md5Creds, nil, "botframework.skype", "3")
-	body := send.Body(b, router.CommandReceivingMessage, tenItems())
+	body := send.Body(b, openlines.CommandReceivingMessage, tenItems())
 
 	b.Run("olctl", func(b *testing.B) {
 		r := router.New()
-		router.HandleItems(r, router.CommandReceivingMessage, func(_ context.Context, _ *router.Request, items []router.MessageItem, errs []error) (any, error) {
+		router.Handle(r, openlines.CommandReceivingMessage, func(_ context.Context, _ *router.Request, items []openlines.MessageItem, errs []error) error {
 			if len(items) != 10 || errs != nil {
-				return nil, wire.Errorf(wire.CodeBadPacket, "%d items, errors %v", len(items), errs)
+				return wire.Errorf(wire.CodeBadPacket, "%d items, errors %v", len(items), errs)
 			}
 			for i := range items {
 				if err := items[i].Validate(); err != nil {
-					return nil, err
+					return err
 				}
 			}
-			return router.TestConnectResult{Result: "OK"}, nil
-		})
-		benchRouter(b, r, body)
-	})
-	b.Run("doc", func(b *testing.B) { // HandleDoc: DATA read into a wire.Doc, each item's fields checked
-		r := router.New()
-		router.HandleDoc(r, router.CommandReceivingMessage, func(_ context.Context, _ *router.Request, items wire.Value) (any, error) {
-			if items.Len() != 10 {
-				return nil, wire.Errorf(wire.CodeBadPacket, "%d items", items.Len())
-			}
-			for _, it := range items.Entries() {
-				if it.Get("user").Get("id").Text() == "" || it.Get("chat").Get("id").Text() == "" || it.Get("message").Get("id").Text() == "" {
-					return nil, wire.Errorf(wire.CodeBadPacket, "an item without user, chat or message id")
-				}
-			}
-			return router.TestConnectResult{Result: "OK"}, nil
+			return nil
 		})
 		benchRouter(b, r, body)
 	})

@@ -12,59 +12,97 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
+	"github.com/olctl/olctl/router/routertest"
 	"github.com/olctl/olctl/wire"
 )
 
-func TestDispatch(t *testing.T) {
+// handle registers a handler of raw items that runs f.
+func handle(r *router.Router, command string, f func(ctx context.Context, req *router.Request) error) {
+	router.Handle(r, command, func(ctx context.Context, req *router.Request, _ []any, _ []error) error { return f(ctx, req) })
+}
+
+// post sends command with items to srv and returns the answer.
+func post(t *testing.T, url string, send *routertest.Sender, command string, items any) routertest.Answer {
+	t.Helper()
+	return routertest.Post(t, nil, url, send.Body(t, command, items))
+}
+
+func TestRouting(t *testing.T) {
+	clk := clock.NewFake(epoch)
 	r := router.New()
-	r.Handle("receivingMessage", func(_ context.Context, req *router.Request) (any, error) { return "exact:" + req.Command, nil })
-	r.Handle("Other", func(_ context.Context, req *router.Request) (any, error) { return "folded:" + req.Command, nil })
-	r.Handle("fails", func(context.Context, *router.Request) (any, error) { return nil, wire.ErrNoUserIM })
+	var mu sync.Mutex
+	var got []string
+	seen := func(ctx context.Context, req *router.Request) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, req.Command)
+		return nil
+	}
+	handle(r, "receivingMessage", seen)
+	handle(r, "Other", seen)
+	handle(r, "fails", func(context.Context, *router.Request) error { return wire.ErrNoUserIM })
+	handle(r, "several", func(context.Context, *router.Request) error {
+		return &wire.ResponseError{Errors: []*wire.Error{wire.Errorf(wire.CodeNoUserIM, "item 0"), wire.Errorf(wire.CodeInternal, "item 1")}}
+	})
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
 	cases := []struct {
-		cmd  string
-		want any
-		code wire.Code
+		cmd, routed, body string
+		codes             []wire.Code
 	}{
-		{cmd: "receivingMessage", want: "exact:receivingMessage"},
-		{cmd: "RECEIVINGMESSAGE", want: "exact:RECEIVINGMESSAGE"},
-		{cmd: "other", want: "folded:other"},
-		{cmd: "testConnect", want: router.TestConnectResult{Result: "OK"}},
-		{cmd: "testconnect", want: router.TestConnectResult{Result: "OK"}},
-		{cmd: "fails", code: wire.CodeNoUserIM},
-		{cmd: "nope", code: wire.CodeUnknownCommand},
-		{cmd: "", code: wire.CodeUnknownCommand},
+		{cmd: "receivingMessage", routed: "receivingMessage", body: `{"OK":true,"DATA":[]}`},
+		{cmd: "RECEIVINGMESSAGE", routed: "receivingMessage", body: `{"OK":true,"DATA":[]}`},
+		{cmd: "other", routed: "Other", body: `{"OK":true,"DATA":[]}`},
+		{cmd: "testConnect", body: `{"OK":true,"DATA":{"RESULT":"OK"}}`},
+		{cmd: "TESTCONNECT", body: `{"OK":true,"DATA":{"RESULT":"OK"}}`},
+		{cmd: "fails", codes: []wire.Code{wire.CodeNoUserIM}},
+		{cmd: "several", codes: []wire.Code{wire.CodeNoUserIM, wire.CodeInternal}},
+		{cmd: "nope", codes: []wire.Code{wire.CodeUnknownCommand}},
 	}
 	for _, c := range cases {
 		t.Run(c.cmd, func(t *testing.T) {
-			got, err := r.Dispatch(context.Background(), &router.Request{Command: c.cmd})
-			if c.code != "" {
-				if wire.CodeOf(err) != c.code || got != nil {
-					t.Fatalf("got %v, %v; want code %s", got, err, c.code)
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			a := post(t, srv.URL, send, c.cmd, nil)
+			if c.codes != nil {
+				if a.Response == nil || a.Response.OK || fmt.Sprint(a.Codes()) != fmt.Sprint(c.codes) {
+					t.Fatalf("answer %s, want %v", a.Body, c.codes)
 				}
 				return
 			}
-			if err != nil || got != c.want {
-				t.Fatalf("got %v, %v; want %v", got, err, c.want)
+			if string(a.Body) != c.body {
+				t.Fatalf("answer %s, want %s", a.Body, c.body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if c.routed != "" && (len(got) != 1 || got[0] != c.routed) {
+				t.Fatalf("routed to %v, want %s", got, c.routed)
 			}
 		})
 	}
 }
 
 func TestTestConnectCanBeReplaced(t *testing.T) {
+	clk := clock.NewFake(epoch)
 	r := router.New()
-	r.Handle(router.CommandTestConnect, func(context.Context, *router.Request) (any, error) { return nil, wire.ErrFailedTestConnector })
-	if _, err := r.Dispatch(context.Background(), &router.Request{Command: "testConnect"}); !errors.Is(err, wire.ErrFailedTestConnector) {
-		t.Fatal(err)
+	handle(r, openlines.CommandTestConnect, func(context.Context, *router.Request) error { return wire.ErrFailedTestConnector })
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
+	if a := post(t, srv.URL, send, openlines.CommandTestConnect, nil); !errors.Is(a.Err, wire.ErrFailedTestConnector) {
+		t.Fatalf("answer %s", a.Body)
 	}
 }
 
 func TestMiddlewareOrderAndScope(t *testing.T) {
+	clk := clock.NewFake(epoch)
 	var mu sync.Mutex
 	var trace []string
 	mw := func(name string) router.Middleware {
 		return func(next router.HandlerFunc) router.HandlerFunc {
-			return func(ctx context.Context, req *router.Request) (any, error) {
+			return func(ctx context.Context, req *router.Request) error {
 				mu.Lock()
 				trace = append(trace, name+">"+req.Command)
 				mu.Unlock()
@@ -73,46 +111,57 @@ func TestMiddlewareOrderAndScope(t *testing.T) {
 		}
 	}
 	r := router.New()
-	r.Handle("before", func(context.Context, *router.Request) (any, error) { return nil, nil })
+	handle(r, "before", func(context.Context, *router.Request) error { return nil })
 	r.Use(mw("a"), nil, mw("b"))
-	r.Handle("after", func(context.Context, *router.Request) (any, error) { return nil, nil })
+	handle(r, "after", func(context.Context, *router.Request) error { return nil })
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
 	for _, cmd := range []string{"before", "after", "testConnect", "unknown"} {
-		_, _ = r.Dispatch(context.Background(), &router.Request{Command: cmd})
+		post(t, srv.URL, send, cmd, nil)
 	}
-	want := "a>before b>before a>after b>after a>testConnect b>testConnect a>unknown b>unknown"
+	// A packet refused before routing (the unknown command) reaches no middleware.
+	want := "a>before b>before a>after b>after a>testConnect b>testConnect"
 	if got := strings.Join(trace, " "); got != want {
 		t.Fatalf("trace %q\nwant  %q", got, want)
 	}
 }
 
 func TestPanicsBecomeInternalErrors(t *testing.T) {
+	clk := clock.NewFake(epoch)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	m := router.NewMetrics(nil)
-	r := router.New(router.WithLogger(logger))
+	r := router.New()
 	r.Use(m.Middleware())
-	r.Handle("handler", func(context.Context, *router.Request) (any, error) { panic("handler boom") })
-	r.Handle("runtime", func(_ context.Context, req *router.Request) (any, error) {
-		return req.Items[5], nil // a runtime error: index out of range
+	handle(r, "handler", func(context.Context, *router.Request) error { panic("handler boom") })
+	router.Handle(r, "runtime", func(_ context.Context, _ *router.Request, items []any, _ []error) error {
+		_ = items[5] // a runtime error: index out of range
+		return nil
 	})
 	r.Use(func(next router.HandlerFunc) router.HandlerFunc {
-		return func(ctx context.Context, req *router.Request) (any, error) {
+		return func(ctx context.Context, req *router.Request) error {
 			if req.Command == "middleware" {
 				panic(fmt.Errorf("middleware boom"))
 			}
 			return next(ctx, req)
 		}
 	})
+	handle(r, "middleware", func(context.Context, *router.Request) error { return nil })
+	srv := serve(t, r, md5Creds, clk, router.WithLogger(logger))
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
 	for _, cmd := range []string{"handler", "runtime", "middleware"} {
-		got, err := r.Dispatch(context.Background(), &router.Request{Command: cmd})
-		if got != nil || wire.CodeOf(err) != wire.CodeInternal || !errors.Is(err, router.ErrHandlerPanic) {
-			t.Fatalf("%s: %v, %v", cmd, got, err)
+		a := post(t, srv.URL, send, cmd, nil)
+		if a.Status != 200 || a.Response == nil || a.Response.OK || a.Codes()[0] != wire.CodeInternal ||
+			!strings.Contains(a.Response.Errors[0].Message, "router: handler panicked") {
+			t.Fatalf("%s: %s", cmd, a.Body)
 		}
 	}
-	if !strings.Contains(logs.String(), "handler boom") || !strings.Contains(logs.String(), "stack=") {
-		t.Fatalf("panic not logged with its stack:\n%s", logs.String())
+	for _, s := range []string{"handler boom", "index out of range", "middleware boom", "stack="} {
+		if !strings.Contains(logs.String(), s) {
+			t.Fatalf("%q not logged:\n%s", s, logs.String())
+		}
 	}
-	// The handler panic is inside the metrics middleware (counted); the middleware panic is outside it.
+	// The handler panics are inside the metrics middleware (counted); the middleware panic is outside it.
 	snap := m.Snapshot()
 	if len(snap) != 2 || snap[0].Errors[wire.CodeInternal] != 1 || snap[1].Errors[wire.CodeInternal] != 1 {
 		t.Fatalf("%+v", snap)
@@ -125,20 +174,21 @@ func TestLogging(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	r := router.New()
 	r.Use(router.Logging(logger, clk))
-	r.Handle("slow", func(context.Context, *router.Request) (any, error) { clk.Advance(3 * time.Second); return nil, nil })
-	r.Handle("bad", func(context.Context, *router.Request) (any, error) {
-		return nil, wire.Errorf(wire.CodeNoUserIM, "item 2 has no user.id")
+	handle(r, "slow", func(context.Context, *router.Request) error { clk.Advance(3 * time.Second); return nil })
+	handle(r, "bad", func(context.Context, *router.Request) error {
+		return wire.Errorf(wire.CodeNoUserIM, "item 2 has no user.id")
 	})
-	r.Handle("broken", func(context.Context, *router.Request) (any, error) { return nil, errors.New("disk full") })
-	for _, cmd := range []string{"slow", "bad", "broken", "nope"} {
-		_, _ = r.Dispatch(context.Background(), &router.Request{Command: cmd, Connector: "botframework", Line: "3", Items: []any{1, 2}})
+	handle(r, "broken", func(context.Context, *router.Request) error { return errors.New("disk full") })
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
+	for _, cmd := range []string{"slow", "bad", "broken"} {
+		post(t, srv.URL, send, cmd, []any{1, 2})
 	}
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
 	want := []string{
 		`level=DEBUG msg="router: packet handled" command=slow connector=botframework line=3 items=2 duration=3s`,
 		`level=WARN msg="router: packet refused" command=bad connector=botframework line=3 items=2 duration=0s code=CONNECTOR_PROXY_NO_USER_IM error="CONNECTOR_PROXY_NO_USER_IM: item 2 has no user.id"`,
 		`level=ERROR msg="router: packet failed" command=broken connector=botframework line=3 items=2 duration=0s code=INTERNAL_ERROR error="disk full"`,
-		`level=WARN msg="router: packet refused" command=nope connector=botframework line=3 items=2 duration=0s code=IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("logs:\n%s", logs.String())
@@ -155,24 +205,27 @@ func TestMetrics(t *testing.T) {
 	m := router.NewMetrics(clk)
 	r := router.New()
 	r.Use(m.Middleware())
-	r.Handle("a", func(_ context.Context, req *router.Request) (any, error) {
-		clk.Advance(time.Duration(len(req.Items)) * time.Millisecond)
-		if len(req.Items) == 3 {
-			return nil, wire.ErrNoUserIM
+	handle(r, "a", func(_ context.Context, req *router.Request) error {
+		clk.Advance(time.Duration(req.ItemCount()) * time.Millisecond)
+		if req.ItemCount() == 3 {
+			return wire.ErrNoUserIM
 		}
-		return nil, nil
+		return nil
 	})
+	srv := serve(t, r, md5Creds, clk, router.WithObserver(m))
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
 	for _, n := range []int{1, 5, 3} {
-		_, _ = r.Dispatch(context.Background(), &router.Request{Command: "a", Items: make([]any, n)})
+		post(t, srv.URL, send, "a", make([]any, n))
 	}
+	post(t, srv.URL, send, "A", make([]any, 0)) // filed under the command as registered
 	for _, cmd := range []string{"x1", "x2", "x3"} {
-		_, _ = r.Dispatch(context.Background(), &router.Request{Command: cmd})
+		post(t, srv.URL, send, cmd, nil)
 	}
-	_, _ = r.Dispatch(context.Background(), &router.Request{Command: "testConnect"})
+	post(t, srv.URL, send, "testConnect", nil)
 	got := m.Snapshot()
 	want := []router.CommandStats{
-		{Command: router.UnknownCommandLabel, Requests: 3, Errors: map[wire.Code]uint64{wire.CodeUnknownCommand: 3}},
-		{Command: "a", Requests: 3, Errors: map[wire.Code]uint64{wire.CodeNoUserIM: 1}, Total: 9 * time.Millisecond, Max: 5 * time.Millisecond},
+		{Command: router.RefusedLabel, Requests: 3, Errors: map[wire.Code]uint64{wire.CodeUnknownCommand: 3}},
+		{Command: "a", Requests: 4, Errors: map[wire.Code]uint64{wire.CodeNoUserIM: 1}, Total: 9 * time.Millisecond, Max: 5 * time.Millisecond},
 		{Command: "testConnect", Requests: 1},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -184,39 +237,44 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestHandleWhileServing: Handle and Use may be called while packets are served; every packet meanwhile is
+// answered by a complete routing table.
 func TestHandleWhileServing(t *testing.T) {
+	clk := clock.NewFake(epoch)
 	r := router.New()
+	handle(r, "c7", func(context.Context, *router.Request) error { return nil })
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
+	body := send.Body(t, "c7", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				_, _ = r.Dispatch(ctx, &router.Request{Command: "c7"})
+			for n := 0; n < 200 && ctx.Err() == nil; n++ {
+				if a := routertest.Post(t, nil, srv.URL, body); a.Err != nil {
+					t.Errorf("answer %s", a.Body)
+					return
+				}
 			}
 		}()
 	}
 	for i := 0; i < 50; i++ {
-		r.Handle(fmt.Sprintf("c%d", i), func(context.Context, *router.Request) (any, error) { return nil, nil })
+		handle(r, fmt.Sprintf("c%d", i), func(context.Context, *router.Request) error { return nil })
 		r.Use(func(next router.HandlerFunc) router.HandlerFunc { return next })
 	}
 	cancel()
 	wg.Wait()
-	if n := len(r.Commands()); n != 51 {
-		t.Fatalf("%d commands", n)
-	}
-	if _, err := r.Dispatch(context.Background(), &router.Request{Command: "c7"}); err != nil {
-		t.Fatal(err)
+	if a := post(t, srv.URL, send, "c49", nil); a.Err != nil {
+		t.Fatalf("answer %s", a.Body)
 	}
 }
 
 func TestHandleRefusesNothing(t *testing.T) {
 	for _, f := range []func(){
-		func() {
-			router.New().Handle("", func(context.Context, *router.Request) (any, error) { return nil, nil })
-		},
-		func() { router.New().Handle("x", nil) },
+		func() { handle(router.New(), "", func(context.Context, *router.Request) error { return nil }) },
+		func() { router.Handle[any](router.New(), "x", nil) },
 	} {
 		func() {
 			defer func() {
@@ -229,64 +287,65 @@ func TestHandleRefusesNothing(t *testing.T) {
 	}
 }
 
-func TestBindItemsNamesTheItem(t *testing.T) {
-	items := []any{
-		wire.NewMap("user", wire.NewMap("id", "u1")),
-		wire.NewMap("user", wire.NewMap("id", []any{"not", "a", "string"})),
-	}
-	_, err := router.BindItems[router.MessageItem](items)
-	var be *wire.BindError
-	if !errors.Is(err, wire.ErrBadPacket) || !errors.As(err, &be) || !strings.Contains(err.Error(), "item 1") || be.Path != "user.id" {
-		t.Fatalf("%v (%#v)", err, be)
-	}
-	if _, err := router.BindItems[router.MessageItem]([]any{"a string"}); !errors.Is(err, wire.ErrBadPacket) {
-		t.Fatal(err)
+// lineGate is a fake line gate: receivingMessage and setChatName pass only for the (real connector, line)
+// pairs in open, as a portal's gate does with its stored line status.
+func lineGate(open map[string]bool) router.Middleware {
+	return func(next router.HandlerFunc) router.HandlerFunc {
+		return func(ctx context.Context, req *router.Request) error {
+			gated := req.Command == openlines.CommandReceivingMessage || req.Command == openlines.CommandSetChatName
+			if gated && !open[req.RealConnector+"/"+req.Line] {
+				return wire.Errorf(wire.CodeNotActiveLine, "connector %s is not active on line %s", req.RealConnector, req.Line)
+			}
+			return next(ctx, req)
+		}
 	}
 }
 
-func TestItemValidation(t *testing.T) {
-	ok := func() router.MessageItem {
-		return router.MessageItem{User: router.User{ID: "u"}, Chat: router.Chat{ID: "c"}, Message: router.Message{ID: "m"}}
-	}
+// TestLineGate: a gate used as the innermost middleware refuses receivingMessage and setChatName of a closed
+// line with NOT_ACTIVE_LINE before any handler runs, keyed by the real connector; other commands and open
+// lines pass; the outer middleware sees the refusal under its command.
+func TestLineGate(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	rec := &recorder{}
+	r := newRouter(rec, false)
+	m := router.NewMetrics(clk)
+	r.Use(m.Middleware(), lineGate(map[string]bool{"botframework/3": true}))
+	srv := serve(t, r, md5Creds, clk)
 	cases := []struct {
-		name string
-		edit func(*router.MessageItem)
-		code wire.Code
+		connector, line, command string
+		code                     wire.Code // "" for handled
 	}{
-		{name: "complete", edit: func(*router.MessageItem) {}},
-		{name: "no user.id", edit: func(m *router.MessageItem) { m.User.ID = "" }, code: wire.CodeNoUserIM},
-		{name: "no chat.id", edit: func(m *router.MessageItem) { m.Chat.ID = "" }, code: wire.CodeBadPacket},
-		{name: "no message.id", edit: func(m *router.MessageItem) { m.Message.ID = "" }, code: wire.CodeBadPacket},
-		{name: "typing without message.id", edit: func(m *router.MessageItem) { m.Message.ID = ""; m.TypeMessage = router.MessageTypingStart }},
-		{name: "unknown type", edit: func(m *router.MessageItem) { m.TypeMessage = "reaction" }, code: wire.CodeBadPacket},
+		{"botframework.skype", "3", openlines.CommandReceivingMessage, ""},
+		{"botframework.webchat", "3", openlines.CommandSetChatName, ""},
+		{"botframework.skype", "4", openlines.CommandReceivingMessage, wire.CodeNotActiveLine},
+		{"botframework.skype", "4", openlines.CommandSetChatName, wire.CodeNotActiveLine},
+		{"vkgroup", "3", openlines.CommandReceivingMessage, wire.CodeNotActiveLine},
+		{"botframework.skype", "4", openlines.CommandReceivingStatusDelivery, ""},
+		{"botframework.skype", "4", openlines.CommandDeactivateConnector, ""},
+		{"botframework.skype", "4", openlines.CommandTestConnect, ""},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			m := ok()
-			c.edit(&m)
-			err := m.Validate()
-			if (c.code == "" && err != nil) || (c.code != "" && wire.CodeOf(err) != c.code) {
-				t.Fatalf("%v, want %q", err, c.code)
+		t.Run(c.connector+"/"+c.line+" "+c.command, func(t *testing.T) {
+			before := rec.count()
+			send := routertest.NewSender(t, md5Creds, clk, c.connector, c.line)
+			a := post(t, srv.URL, send, c.command, commandItems[c.command].items)
+			if c.code == "" {
+				if a.Err != nil || (c.command != openlines.CommandTestConnect && rec.count() != before+1) {
+					t.Fatalf("answer %s, %d calls", a.Body, rec.count()-before)
+				}
+				return
+			}
+			if a.Response == nil || a.Response.OK || len(a.Codes()) != 1 || a.Codes()[0] != c.code {
+				t.Fatalf("answer %s, want %s", a.Body, c.code)
+			}
+			if rec.count() != before {
+				t.Fatal("the handler ran behind a closed gate")
 			}
 		})
 	}
-	others := []struct {
-		name string
-		v    interface{ Validate() error }
-		ok   bool
-	}{
-		{"delivery", &router.StatusDeliveryItem{IM: router.IMRef{MessageID: "1"}, Chat: router.Chat{ID: "c"}}, true},
-		{"delivery without im", &router.StatusDeliveryItem{Chat: router.Chat{ID: "c"}}, false},
-		{"delivery without chat", &router.StatusDeliveryItem{IM: router.IMRef{MessageID: "1"}}, false},
-		{"reading", &router.StatusReadingItem{Chat: router.Chat{ID: "c"}}, true},
-		{"reading without chat", &router.StatusReadingItem{}, false},
-		{"error without chat", &router.ErrorItem{}, false},
-		{"block without chat", &router.StatusBlockItem{}, false},
-		{"chat name without chat", &router.ChatNameItem{}, false},
-	}
-	for _, o := range others {
-		if err := o.v.Validate(); (err == nil) != o.ok || (err != nil && !errors.Is(err, wire.ErrBadPacket)) {
-			t.Errorf("%s: %v", o.name, err)
-		}
+	snap := m.Snapshot()
+	if len(snap) != 5 || snap[1].Command != openlines.CommandReceivingMessage || snap[1].Errors[wire.CodeNotActiveLine] != 2 ||
+		snap[3].Command != openlines.CommandSetChatName || snap[3].Errors[wire.CodeNotActiveLine] != 1 {
+		t.Fatalf("%+v", snap)
 	}
 }
