@@ -294,7 +294,7 @@ func TestBotFrameworkFailures(t *testing.T) {
 	s.events.mu.Lock()
 	e := s.events.errors[0]
 	s.events.mu.Unlock()
-	if e.Chat.ID != "conv-bf" {
+	if e.ChatID != "5" || e.MessageID != "901" { // the portal's own ids (docs/protocol.md §7)
 		t.Errorf("error event: %+v", e)
 	}
 	if a, r := sends(); a != 1 || r != 3 {

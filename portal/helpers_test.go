@@ -245,7 +245,7 @@ func subscribeAll(p *portal.Portal, l *eventLog) {
 		return nil
 	})
 	p.OnReceivedError(func(_ context.Context, e portal.ReceivedError) error {
-		l.add(fmt.Sprintf("error %s/%s chat=%s message=%s %s: %s", e.Connector, e.Line, e.Chat.ID, e.Message.ID, e.Error.Code, e.Error.Message))
+		l.add(fmt.Sprintf("error %s/%s chat=%s message=%s %s: %s", e.Connector, e.Line, e.ChatID, e.MessageID, e.Code, e.MessageConnector))
 		return nil
 	})
 	p.OnReceivedStatusBlock(func(_ context.Context, s portal.StatusBlock) error {
@@ -257,7 +257,7 @@ func subscribeAll(p *portal.Portal, l *eventLog) {
 		return nil
 	})
 	p.OnChatNameChanged(func(_ context.Context, c portal.ChatName) error {
-		l.add(fmt.Sprintf("chatname %s/%s chat=%s name=%q", c.Connector, c.Line, c.Chat.ID, c.Chat.Name))
+		l.add(fmt.Sprintf("chatname %s/%s chat=%s name=%q", c.Connector, c.Line, c.ChatID, c.Name))
 		return nil
 	})
 }

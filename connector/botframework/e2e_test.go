@@ -2,6 +2,7 @@ package botframework_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
@@ -65,35 +65,37 @@ func TestEndToEnd(t *testing.T) {
 	ev := &portalEvents{changed: make(chan struct{})}
 	var cl *client.Client
 	r := router.New()
-	r.Handle(openlines.CommandReceivingMessage, func(ctx context.Context, req *router.Request) (any, error) {
-		items, err := router.BindItems[openlines.MessageItem](req.Items)
-		if err != nil {
-			return nil, err
+	router.Handle(r, openlines.CommandReceivingMessage, func(ctx context.Context, req *router.Request, items []openlines.MessageItem, itemErrs []error) error {
+		if err := errors.Join(itemErrs...); err != nil {
+			return err
 		}
-		confirm := make([]client.StatusItem, 0, len(items))
+		confirm := make([]openlines.StatusItem, 0, len(items))
 		ev.mu.Lock()
 		for _, it := range items {
 			ev.messages = append(ev.messages, it)
 			ev.connectors = append(ev.connectors, req.Connector)
-			confirm = append(confirm, client.StatusItem{Chat: client.ChatRef{ID: it.Chat.ID}, Message: client.MessageRef{ID: it.Message.ID}})
+			confirm = append(confirm, openlines.StatusItem{Chat: openlines.ChatRef{ID: it.Chat.ID}, Message: openlines.MessageRef{ID: it.Message.FirstID()}})
 		}
 		ev.notify()
 		ev.mu.Unlock()
-		return map[string]bool{"RESULT": true}, cl.SetStatusDelivered(ctx, confirm, client.Connector(req.Connector), client.Line(req.Line))
+		return cl.SetStatusDelivered(ctx, confirm, client.Connector(req.Connector), client.Line(req.Line))
 	})
-	r.Handle(openlines.CommandReceivingStatusDelivery, func(ctx context.Context, req *router.Request) (any, error) {
-		items, err := router.BindItems[openlines.StatusDeliveryItem](req.Items)
-		if err != nil {
-			return nil, err
+	router.Handle(r, openlines.CommandReceivingStatusDelivery, func(ctx context.Context, req *router.Request, items []openlines.StatusDeliveryItem, itemErrs []error) error {
+		if err := errors.Join(itemErrs...); err != nil {
+			return err
 		}
 		ev.mu.Lock()
 		ev.deliveries = append(ev.deliveries, items...)
 		ev.notify()
 		ev.mu.Unlock()
-		return map[string]bool{"RESULT": true}, nil
+		return nil
 	})
+	in, err := router.NewInput(r, router.WithCredentials(wire.Credentials{Mode: wire.MD5, LicenceKey: key}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/pub/imconnector/", router.NewInput(r, router.WithCredentials(wire.Credentials{Mode: wire.MD5, LicenceKey: key})))
+	mux.Handle("/pub/imconnector/", in)
 	portal := httptest.NewServer(mux)
 	defer portal.Close()
 
@@ -145,20 +147,19 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("the redelivered activity was queued again: %d messages", n)
 	}
 	if connector != "botframework.skype" || first.User.ID != "29:user" || first.User.Name != "Ann Lee" || first.Chat.ID != conv ||
-		first.Message.ID != "act-1" || first.Message.Text != "hi 👍" || len(first.Message.Files) != 1 ||
-		first.Message.Files[0].URL != "https://files.example/cat.png" || first.Recipient.ID != bf.Bot().ID ||
+		first.Message.FirstID() != "act-1" || first.Message.Text != "hi 👍" || len(first.Message.Files) != 1 ||
+		first.Message.Files[0].URL != "https://files.example/cat.png" || first.Recipient.String("id") != bf.Bot().ID ||
 		first.ServiceURL != bf.ServiceURL() {
 		t.Fatalf("portal got %s %+v", connector, first)
 	}
 
 	// The operator answers with an icon tag and a file; the chat context comes from the received item.
-	from := bfcontext.Account{ID: first.Recipient.ID, Name: first.Recipient.Name}
-	err = cl.SendMessage(ctx, []client.OutgoingMessage{{
-		IM: client.IMRef{ChatID: "42", MessageID: "1001"},
-		Message: client.OutgoingContent{UserID: "7", Text: "thanks [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]",
-			Files: []client.OutgoingFile{{Name: "invoice.pdf", Type: "file", Link: "https://portal.example/f/invoice.pdf", Size: 3}}},
-		Chat:       client.ChatRef{ID: conv},
-		From:       &from,
+	err = cl.SendMessage(ctx, []openlines.OutgoingMessage{{
+		IM: openlines.IMRef{ChatID: "42", MessageID: "1001"},
+		Message: openlines.OutgoingContent{UserID: "7", Text: "thanks [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]",
+			Files: []openlines.OutgoingFile{{Name: "invoice.pdf", Type: "file", Link: "https://portal.example/f/invoice.pdf", Size: 3}}},
+		Chat:       openlines.ChatRef{ID: conv},
+		From:       first.Recipient, // the whole recipient map (docs/protocol.md §8.4)
 		ServiceURL: first.ServiceURL,
 	}}, client.Connector("botframework")) // the server looks the line connector up by the exact id it was set up with
 	if err != nil {
@@ -175,7 +176,7 @@ func TestEndToEnd(t *testing.T) {
 	ev.mu.Lock()
 	d := ev.deliveries[0]
 	ev.mu.Unlock()
-	if d.Message.ID != rec.ID || d.IM.MessageID != "1001" || d.Chat.ID != conv {
+	if d.Message.FirstID() != rec.ID || d.IM.MessageID != "1001" || d.Chat.ID != conv {
 		t.Fatalf("delivery %+v, activity id %q", d, rec.ID)
 	}
 }
