@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -289,12 +290,12 @@ func (s *Server) mTestConnect(ctx context.Context, c *call) (any, error) {
 				return nil, err
 			}
 		}
-		return ok(), nil
+		return openlines.TestConnectAnswer{Result: "OK"}, nil
 	}
 	if err := s.testPortal(ctx, c); err != nil {
 		return nil, err
 	}
-	return ok(), nil
+	return openlines.TestConnectAnswer{Result: "OK"}, nil
 }
 
 // testPortal checks the other direction: the portal's own endpoint answers a signed testConnect.
