@@ -80,12 +80,12 @@ func WithLogger(l *slog.Logger) InputOption {
 // checks, DATA) to o, with the command "" (default: none). Routed packets are measured by middleware.
 func WithObserver(o Observer) InputOption { return func(in *Input) { in.observer = o } }
 
-// WithConnectors names the real connector ids the portal serves ("botframework", …): a packet for any other
-// is refused with IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR. A virtual id given here is an error. Without
-// it, every connector is accepted.
+// WithConnectors names the real connector ids the portal serves ("botframework", …, in any case): a packet
+// for any other is refused with IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR. A virtual or empty id is an
+// error. Without it, or with no ids, every connector is accepted.
 func WithConnectors(real ...string) InputOption {
 	return func(in *Input) {
-		if in.connectors == nil {
+		if len(real) > 0 && in.connectors == nil {
 			in.connectors = map[string]bool{}
 		}
 		for _, id := range real {

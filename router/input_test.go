@@ -675,8 +675,11 @@ func TestNewInputRefusesABadConfig(t *testing.T) {
 			t.Errorf("%s: %v, %v", c.name, in, err)
 		}
 	}
-	if _, err := router.NewInput(r, router.WithCredentials(md5Creds), router.WithConnectors()); err != nil {
-		t.Fatal(err)
+	// WithConnectors with no ids restricts nothing.
+	srv := serve(t, r, md5Creds, nil, router.WithConnectors())
+	send := routertest.NewSender(t, md5Creds, nil, "telegrambot", "3")
+	if a := routertest.Post(t, nil, srv.URL, send.Body(t, openlines.CommandTestConnect, nil)); a.Err != nil {
+		t.Fatalf("answer %s", a.Body)
 	}
 }
 

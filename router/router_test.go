@@ -349,3 +349,23 @@ func TestLineGate(t *testing.T) {
 		t.Fatalf("%+v", snap)
 	}
 }
+
+// TestHandleReplacesWithAnotherType: a command registered again gets its items in the new handler's type.
+func TestHandleReplacesWithAnotherType(t *testing.T) {
+	clk := clock.NewFake(epoch)
+	rec := &recorder{}
+	r := router.New()
+	router.Handle(r, openlines.CommandReceivingMessage, record[openlines.MessageItem](rec))
+	srv := serve(t, r, md5Creds, clk)
+	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
+	items := commandItems[openlines.CommandReceivingMessage].items
+	post(t, srv.URL, send, openlines.CommandReceivingMessage, items)
+	if it := oneItem[openlines.MessageItem](t, rec); it.User.ID != "u1" {
+		t.Fatalf("item %+v", it)
+	}
+	router.Handle(r, openlines.CommandReceivingMessage, record[any](rec))
+	post(t, srv.URL, send, openlines.CommandReceivingMessage, items)
+	if it := oneItem[any](t, rec); it.(*wire.Map).Len() != 6 {
+		t.Fatalf("item %#v", it)
+	}
+}
