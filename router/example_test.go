@@ -56,8 +56,8 @@ func ExampleNewInput() {
 	// botframework.skype/3: chat a:conv-42 is now "Ann's order"
 	// 200 {"OK":true,"DATA":[]}
 	// 200 {"OK":true,"DATA":{"RESULT":"OK"}}
-	// 200 {"OK":false,"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND","MESSAGE":"unknown command \"sendCoffee\""}]}
-	// 200 {"OK":false,"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR","MESSAGE":"this portal does not serve connector \"telegrambot\""}]}
+	// 200 {"OK":false,"DATA":[],"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_COMMAND","MESSAGE":"unknown command \"sendCoffee\""}]}
+	// 200 {"OK":false,"DATA":[],"ERROR":[{"CODE":"IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR","MESSAGE":"this portal does not serve connector \"telegrambot\""}]}
 	// router: bad input config: no credentials (use WithCredentials)
 }
 
@@ -128,5 +128,5 @@ func ExampleRouter_Use() {
 	// Output:
 	// processing 1 items of botframework.skype
 	// 200 {"OK":true,"DATA":[]}
-	// 200 {"OK":false,"ERROR":[{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"the line is not active"}]}
+	// 200 {"OK":false,"DATA":[],"ERROR":[{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"the line is not active"}]}
 }

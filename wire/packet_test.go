@@ -87,7 +87,7 @@ func TestResponses(t *testing.T) {
 	if err != nil || !r.OK || string(r.Data) != `{"RESULT":"OK"}` {
 		t.Fatalf("%+v %v", r, err)
 	}
-	multi := []byte(`{"OK":false,"ERROR":[{"CODE":"LICENCE_ERROR","MESSAGE":"bad"},{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"off"}]}`)
+	multi := []byte(`{"OK":false,"DATA":[],"ERROR":[{"CODE":"LICENCE_ERROR","MESSAGE":"bad"},{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"off"}]}`)
 	_, err = ParseResponse(multi)
 	var re *ResponseError
 	if !errors.As(err, &re) || len(re.Errors) != 2 || !errors.Is(err, ErrLicence) || !errors.Is(err, ErrNotActiveLine) || errors.Is(err, ErrReplay) {

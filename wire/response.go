@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Response is the JSON envelope of every answer (PROTOCOL.md §3).
+// Response is the JSON envelope of every answer (docs/protocol.md §5).
 type Response struct {
 	OK     bool            `json:"OK"`
 	Data   json.RawMessage `json:"DATA,omitempty"`
@@ -35,10 +35,11 @@ func OKBody(data any) ([]byte, error) {
 	return json.Marshal(r)
 }
 
-// ErrorBody returns the body of an OK:false answer for err: each wrapped *Error becomes one item (a
-// *ResponseError gives all of its items); anything else is INTERNAL_ERROR.
+// ErrorBody returns the body of an OK:false answer for err, {"OK":false,"DATA":[],"ERROR":[…]} as Bitrix writes
+// it (docs/protocol.md §5): each wrapped *Error becomes one item (a *ResponseError gives all of its items);
+// anything else is INTERNAL_ERROR.
 func ErrorBody(err error) []byte {
-	r := Response{OK: false, Errors: ErrorItems(err)}
+	r := Response{OK: false, Data: json.RawMessage("[]"), Errors: ErrorItems(err)}
 	b, _ := json.Marshal(r)
 	return b
 }
