@@ -36,6 +36,8 @@ func BenchmarkQueue(b *testing.B) {
 	b.Run("goqite-sqlite", func(b *testing.B) { benchGoqite(b, testdb.SQLite(b)) })
 	b.Run("olctl-mariadb", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 1) })
 	b.Run("olctl-mariadb-burst50", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 50) })
+	b.Run("olctl-postgres", func(b *testing.B) { benchOlctl(b, testdb.PostgresDSN(b), 1) })
+	b.Run("olctl-postgres-burst50", func(b *testing.B) { benchOlctl(b, testdb.PostgresDSN(b), 50) })
 }
 
 // benchOlctl posts b.N items, perHook per webhook request (1: one activity per request, as messengers do;

@@ -146,7 +146,7 @@ func (c *committer) commit(group []*enqueueReq, late bool) {
 		}
 		return order[i].line < order[j].line
 	})
-	late = late && !c.st.mysql()
+	late = late && c.st.sqlite()
 	err := c.st.write(ctx, func(tx *stx) error {
 		if late { // once: a retry runs the same group
 			late = false

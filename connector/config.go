@@ -84,9 +84,10 @@ func (s Site) validate() error {
 // Config configures a Server. The zero value (plus at least one Site) gives a working server on a temporary
 // SQLite file on 127.0.0.1 with the echo channel.
 type Config struct {
-	// DSN names the database (see sqldb.Open): a SQLite path ("sqlite:/var/lib/olctl/connector.db") or
-	// MySQL/MariaDB ("root@tcp(127.0.0.1:3306)/olctl"). Default: a SQLite file in a new temporary directory
-	// that Close removes. Ignored when DB is set.
+	// DSN names the database (see sqldb.Open): a SQLite path ("sqlite:/var/lib/olctl/connector.db"),
+	// MySQL/MariaDB ("root@tcp(127.0.0.1:3306)/olctl") or PostgreSQL ("postgres://olctl@db:5432/olctl").
+	// Several servers may share one MySQL or PostgreSQL database. Default: a SQLite file in a new temporary
+	// directory that Close removes. Ignored when DB is set.
 	DSN string
 	// DB is an open database to use instead of DSN; the server migrates it and does not close it.
 	DB *sqldb.DB

@@ -32,12 +32,12 @@ func (s *Server) worker(ctx context.Context) {
 func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 	clk := s.cfg.Clock
 	var due, poll <-chan time.Time
-	if at, ok, err := s.store.nextDue(ctx, s.store.mysql()); err != nil {
+	if at, ok, err := s.store.nextDue(ctx, !s.store.sqlite()); err != nil {
 		failed = true
 	} else if ok {
 		due = clock.Until(clk, at) // not After(at - Now): a fake clock set in between would miss at
 	}
-	if s.store.mysql() {
+	if !s.store.sqlite() {
 		poll = clk.After(s.cfg.PollInterval)
 	}
 	var retry <-chan time.Time

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -89,11 +90,11 @@ func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, 
 	if err != nil {
 		return 0, nil, err
 	}
-	// Locks the lane (MySQL) so that enqueues of one line commit in id order and its dedup keys are checked
-	// and inserted by one transaction at a time, and marks it busy. SQLite's write transactions are
-	// exclusive already, and a lane that is busy is not rewritten (one page less to log per commit).
+	// Locks the lane (MySQL, PostgreSQL) so that enqueues of one line commit in id order and its dedup keys
+	// are checked and inserted by one transaction at a time, and marks it busy. SQLite's write transactions
+	// are exclusive already, and a lane that is busy is not rewritten (one page less to log per commit).
 	q := `UPDATE conn_lane SET idle = 0 WHERE id = ?`
-	if !s.mysql() {
+	if s.sqlite() {
 		q += ` AND idle <> 0`
 	}
 	if _, err := tx.ExecContext(ctx, q, lane); err != nil {
@@ -130,7 +131,7 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 	if len(keys) == 0 {
 		return ps, nil
 	}
-	if !s.mysql() {
+	if s.db.Dialect != sqldb.MySQL {
 		return s.insertDedupKeys(ctx, tx, lane, ps, keys, now)
 	}
 	seen := map[string]bool{}
@@ -167,13 +168,14 @@ func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []pr
 	return keep, nil
 }
 
-// insertDedupKeys is dropDuplicates in one statement per 200 keys (SQLite): the keys are inserted unless
-// present, and RETURNING lists those inserted, the new ones (a key twice in ps is inserted once).
+// insertDedupKeys is dropDuplicates in one statement per 200 keys (SQLite, PostgreSQL): the keys are
+// inserted unless present, and RETURNING lists those inserted, the new ones (a key twice in ps is inserted
+// once).
 func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []prepared, keys []any, now int64) ([]prepared, error) {
 	if len(keys) == 1 {
 		// One key (one item per webhook, the usual case): the count of rows inserted tells, without the
 		// temporary table that RETURNING fills.
-		r, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`, lane, keys[0], now)
+		r, err := tx.ExecContext(ctx, s.insertIgnore(`conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`), lane, keys[0], now)
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +220,7 @@ func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []p
 // row made while the clock stood earlier may outlive its retention until a later prune; none goes early.
 func (s *Store) pruneDedup(ctx context.Context, before int64) error {
 	return s.write(ctx, func(tx *stx) error {
-		if s.mysql() {
+		if !s.sqlite() {
 			_, err := tx.ExecContext(ctx, `DELETE FROM conn_dedup WHERE created_ms < ?`, before)
 			return err
 		}

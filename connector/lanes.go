@@ -28,7 +28,7 @@ func (s *Store) laneID(ctx context.Context, tx *stx, lanes *laneCache, siteID in
 	if v, ok := lanes.m.Load(laneKey{siteID, line}); ok {
 		return v.(int64), nil
 	}
-	if _, err := tx.ExecContext(ctx, s.insertIgnore()+` INTO conn_lane (site_id, line) VALUES (?, ?)`, siteID, line); err != nil {
+	if _, err := tx.ExecContext(ctx, s.insertIgnore(`conn_lane (site_id, line) VALUES (?, ?)`), siteID, line); err != nil {
 		return 0, err
 	}
 	var id int64

@@ -186,8 +186,13 @@ func multiItems() int {
 	return 30000
 }
 
-func TestThreeProcessesOneMariaDB(t *testing.T) {
-	dsn := testdb.MySQLDSN(t)
+func TestThreeProcessesOneMariaDB(t *testing.T) { testThreeProcesses(t, testdb.MySQLDSN(t)) }
+
+func TestThreeProcessesOnePostgres(t *testing.T) { testThreeProcesses(t, testdb.PostgresDSN(t)) }
+
+// testThreeProcesses drains a backlog with three server processes on one database: every item reaches the
+// portal once, in order per line, no line has two packets in flight, and every process takes part.
+func testThreeProcesses(t *testing.T, dsn string) {
 	const lines, procs = 20, 3
 	total := multiItems()
 	p, cs, elapsed := drainWithProcesses(t, dsn, procs, lines, total, 0)

@@ -97,7 +97,7 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if !s.store.mysql() {
+	if s.store.sqlite() {
 		if err := s.store.releaseLeases(s.ctx); err != nil {
 			return nil, fmt.Errorf("connector: release leases: %w", err)
 		}

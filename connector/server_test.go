@@ -47,12 +47,9 @@ func settle(t testing.TB, s *Server) {
 	}
 }
 
-// eachDB runs fn on SQLite (a temporary file) and on MariaDB (a fresh database; skipped loudly without
-// OLCTL_TEST_MYSQL_DSN) with the DSN to give the server.
-func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, testdb.SQLiteDSN(t)) })
-	t.Run("mysql", func(t *testing.T) { fn(t, testdb.MySQLDSN(t)) })
-}
+// eachDB runs fn on SQLite (a temporary file), MariaDB and PostgreSQL (a fresh database each; skipped loudly
+// without OLCTL_TEST_MYSQL_DSN or OLCTL_TEST_POSTGRES_DSN) with the DSN to give the server.
+func eachDB(t *testing.T, fn func(t *testing.T, dsn string)) { testdb.EachDSN(t, fn) }
 
 func queueLen(t testing.TB, s *Server) int {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/sqldb"
 )
 
 // TestCombinedWrite checks SQLite's flat combining: writes that queue up while another holds the writer's
@@ -125,8 +126,8 @@ func TestCombinedWrite(t *testing.T) {
 
 // TestNextDue: the time a worker sleeps until. A lane whose deadline the clock has passed since the worker
 // last looked is due at once (a clock step between the worker's two looks once left it asleep beside a ready
-// lane); a leased lane is due only when its holder settles it (SQLite) or its lease ends (MySQL), never at once,
-// so that a worker does not spin while a batch is in flight.
+// lane); a leased lane is due only when its holder settles it (SQLite) or its lease ends (MySQL, PostgreSQL),
+// never at once, so that a worker does not spin while a batch is in flight.
 func TestNextDue(t *testing.T) {
 	ctx := context.Background()
 	now := time.UnixMilli(1_800_000_000_000)
@@ -145,24 +146,28 @@ func TestNextDue(t *testing.T) {
 		{name: "a leased lane with a later deadline, with leases: the lease's end, to look again", lanes: [][2]int64{{ms(2 * time.Hour), ms(time.Hour)}}, withLeases: true, want: ms(time.Hour)},
 		{name: "nothing queued"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			db := testdb.SQLite(t)
-			st, err := newStore(ctx, db, clock.NewFake(now))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, l := range tc.lanes {
-				if _, err := db.ExecContext(ctx, `INSERT INTO conn_lane (site_id, line, idle, next_at_ms, lease_until_ms) VALUES (1, ?, 0, ?, ?)`, itoa(i), l[0], l[1]); err != nil {
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				st, err := newStore(ctx, db, clock.NewFake(now))
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			at, ok, err := st.nextDue(ctx, tc.withLeases)
-			if err != nil || ok != (tc.want != 0) || ok && at.UnixMilli() != tc.want {
-				t.Fatalf("nextDue = %v, %v, %v; want %v", at.UnixMilli(), ok, err, tc.want)
-			}
-		})
-	}
+				if _, err := db.ExecContext(ctx, `DELETE FROM conn_lane`); err != nil {
+					t.Fatal(err)
+				}
+				for i, l := range tc.lanes {
+					if _, err := db.ExecContext(ctx, `INSERT INTO conn_lane (site_id, line, idle, next_at_ms, lease_until_ms) VALUES (1, ?, 0, ?, ?)`, itoa(i), l[0], l[1]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				at, ok, err := st.nextDue(ctx, tc.withLeases)
+				if err != nil || ok != (tc.want != 0) || ok && at.UnixMilli() != tc.want {
+					t.Fatalf("nextDue = %v, %v, %v; want %v", at.UnixMilli(), ok, err, tc.want)
+				}
+			})
+		}
+	})
 }
 
 // TestWaitAfterAFailure: a worker whose look failed retries after PollInterval of real time even when the
