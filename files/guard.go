@@ -44,9 +44,10 @@ var blockedPrefixes = func() []netip.Prefix {
 	return ps
 }()
 
-// publicAddr reports whether a is a public unicast address a download may connect to.
+// publicAddr reports whether a is a public unicast address a download may connect to. The check is of the
+// address without its IPv6 zone (a netip.Prefix never contains a zoned address, so "::1%lo" would pass it).
 func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	if !a.IsValid() {
 		return false
 	}

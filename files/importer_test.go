@@ -333,6 +333,8 @@ func TestImportGuard(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/",      // cloud metadata
 		"http://0.0.0.0:" + port + "/x",                 // "this host"
 		"http://[::ffff:127.0.0.1]:" + port + "/mapped", // IPv4-mapped loopback
+		"http://[::1%25lo]:" + port + "/zoned",          // IPv6 loopback with a zone
+		"http://[fe80::1%25lo]:" + port + "/zoned",      // link-local with a zone
 	}
 	imp := files.NewImporter(files.NewMemoryStore(), files.WithConnectTimeout(5*time.Second))
 	for _, u := range urls {

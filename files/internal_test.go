@@ -44,6 +44,10 @@ func TestPublicAddr(t *testing.T) {
 		{"64:ff9b::a00:1", false},
 		{"2002:7f00:1::", false},
 		{"ff02::1", false},
+		{"::1%lo", false},
+		{"fe80::1%eth0", false},
+		{"::ffff:127.0.0.1%lo", false},
+		{"2606:4700:4700::1111%eth0", true},
 	}
 	for _, tt := range tests {
 		if got := publicAddr(netip.MustParseAddr(tt.addr)); got != tt.public {
