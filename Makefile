@@ -5,9 +5,10 @@ BIN := $(CURDIR)/.bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 export OLCTL_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true
+export OLCTL_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit fuzz bench mariadb clean
+.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit fuzz bench mariadb postgres clean
 
 all: build
 
@@ -17,7 +18,7 @@ build:
 demo: build
 	$(BIN)/olctl demo
 
-test: fmt vet staticcheck mariadb sdkcheck unit fuzz
+test: fmt vet staticcheck mariadb postgres sdkcheck unit fuzz
 
 # Every Go file as gofmt writes it (the list of those that are not, and a failure).
 fmt:
@@ -41,6 +42,10 @@ staticcheck: $(STATICCHECK)
 mariadb:
 	@scripts/mariadb-up
 
+# Starts PostgreSQL when it is installed but not answering; the tests that need it read OLCTL_TEST_POSTGRES_DSN.
+postgres:
+	@scripts/postgres-up
+
 # Microsoft's botframework-connector (pinned by package-lock.json) for the bftest SDK check; skipped without npm
 # (and then that test skips loudly, or fails under CI=true).
 SDKCHECK := bftest/testdata/sdkcheck
@@ -58,7 +63,7 @@ unit:
 fuzz:
 	@scripts/fuzz-all $(FUZZTIME)
 
-bench: build mariadb
+bench: build mariadb postgres
 	$(GO) run ./bench -md BENCHMARKS.md $(BENCHFLAGS)
 
 clean:
