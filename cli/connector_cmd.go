@@ -138,7 +138,7 @@ func (f *Factory) connectorServe(ctx context.Context, o *connectorServeOptions) 
 	}
 	srv, err := connector.NewServer(connector.Config{
 		DSN: o.db, Sites: sites, Channels: channels, Addr: o.listen, PublicURL: strings.TrimRight(o.publicURL, "/"),
-		Batch: o.batch, ConfirmTimeout: o.confirm, Schedule: schedule, Logger: logger, Clock: f.Clock,
+		Queue: connector.Policy{Batch: o.batch, ConfirmTimeout: o.confirm, Schedule: schedule}, Logger: logger, Clock: f.Clock,
 	})
 	if err != nil {
 		return fmt.Errorf("connector serve: %w", err)

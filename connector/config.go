@@ -112,26 +112,10 @@ type Config struct {
 	// MaxBody caps request bodies on both endpoints. Default wire.DefaultMaxBody (8 MiB).
 	MaxBody int64
 
-	// Batch is the most items per receivingMessage packet. Default 50.
-	Batch int
-	// Linger is how long the dispatcher may hold the next packet of a busy line for more items: when items
-	// for the line arrived while its previous packet (of fewer than Batch items) was out and webhooks are
-	// still being queued, the next packet waits until Batch items are there, the webhooks stop (2 ms
-	// without one), or Linger has passed. Fewer, fuller packets cost the server and the portal much less
-	// than one per item (with one-item webhooks from 8 clients: ~17 items per packet instead of ~5); a
-	// lone message is never delayed. Default 10 ms; negative disables.
-	Linger time.Duration
-	// ConfirmTimeout is how long the dispatcher waits for setStatusDelivered after a receivingMessage
-	// packet was accepted. Default 30 s.
-	ConfirmTimeout time.Duration
-	// Schedule is the back-off schedule. Default DefaultSchedule.
-	Schedule []time.Duration
+	// Queue is how the dispatcher sends a line's items: batch, linger, confirmation wait, back-off, lease.
+	Queue Policy
 	// SendTimeout bounds one packet to a portal. Default 30 s.
 	SendTimeout time.Duration
-	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch; a process that
-	// dies mid-send frees its lines after this long (MySQL; on SQLite one process owns the queue and a
-	// restart frees them at once). It must exceed SendTimeout. Default 2×SendTimeout.
-	LeaseTTL time.Duration
 	// Workers is the number of lines dispatched concurrently by this process. Default 4.
 	Workers int
 	// PollInterval is how often the dispatcher looks for work that another process made ready (MySQL
@@ -154,6 +138,58 @@ type Config struct {
 	HTTPClient *http.Client
 }
 
+// Policy is how the dispatcher sends the queue of a line (docs/protocol.md §11). The zero value gives the
+// defaults.
+type Policy struct {
+	// Batch is the most items per receivingMessage packet. Default 50.
+	Batch int
+	// Linger is how long the dispatcher may hold the next packet of a busy line for more items: when items
+	// for the line arrived while its previous packet (of fewer than Batch items) was out and webhooks are
+	// still being queued, the next packet waits until Batch items are there, the webhooks stop (2 ms
+	// without one), or Linger has passed. Fewer, fuller packets cost the server and the portal much less
+	// than one per item (with one-item webhooks from 8 clients: ~17 items per packet instead of ~5); a
+	// lone message is never delayed. Default 10 ms; negative disables.
+	Linger time.Duration
+	// ConfirmTimeout is how long the dispatcher waits for a legacy portal's setStatusDelivered after it
+	// accepted a receivingMessage packet (a current portal acknowledges by its answer). Default 30 s.
+	ConfirmTimeout time.Duration
+	// Schedule is the back-off schedule. Default DefaultSchedule.
+	Schedule []time.Duration
+	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch; a process that
+	// dies mid-send frees its lines after this long (MySQL; on SQLite one process owns the queue and a
+	// restart frees them at once). It must exceed Config.SendTimeout. Default 2×SendTimeout.
+	LeaseTTL time.Duration
+}
+
+// withDefaults fills the zero fields and checks the rest against the send timeout.
+func (p Policy) withDefaults(sendTimeout time.Duration) (Policy, error) {
+	if p.Batch <= 0 {
+		p.Batch = DefaultBatch
+	}
+	if p.Linger == 0 {
+		p.Linger = DefaultLinger
+	}
+	if p.ConfirmTimeout <= 0 {
+		p.ConfirmTimeout = DefaultConfirmTimeout
+	}
+	if len(p.Schedule) == 0 {
+		p.Schedule = DefaultSchedule
+	}
+	for i, d := range p.Schedule {
+		if d <= 0 {
+			return p, fmt.Errorf("connector: Queue.Schedule[%d] = %v: periods must be positive", i, d)
+		}
+	}
+	p.Schedule = append([]time.Duration(nil), p.Schedule...)
+	if p.LeaseTTL <= 0 {
+		p.LeaseTTL = 2 * sendTimeout
+	}
+	if p.LeaseTTL <= sendTimeout {
+		return p, fmt.Errorf("connector: Queue.LeaseTTL (%v) must exceed SendTimeout (%v)", p.LeaseTTL, sendTimeout)
+	}
+	return p, nil
+}
+
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	if out.Channels == nil {
@@ -174,32 +210,12 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.MaxBody <= 0 {
 		out.MaxBody = wire.DefaultMaxBody
 	}
-	if out.Batch <= 0 {
-		out.Batch = DefaultBatch
-	}
-	if out.Linger == 0 {
-		out.Linger = DefaultLinger
-	}
-	if out.ConfirmTimeout <= 0 {
-		out.ConfirmTimeout = DefaultConfirmTimeout
-	}
-	if len(out.Schedule) == 0 {
-		out.Schedule = DefaultSchedule
-	}
-	for i, d := range out.Schedule {
-		if d <= 0 {
-			return out, fmt.Errorf("connector: Schedule[%d] = %v: periods must be positive", i, d)
-		}
-	}
-	out.Schedule = append([]time.Duration(nil), out.Schedule...)
 	if out.SendTimeout <= 0 {
 		out.SendTimeout = DefaultSendTimeout
 	}
-	if out.LeaseTTL <= 0 {
-		out.LeaseTTL = 2 * out.SendTimeout
-	}
-	if out.LeaseTTL <= out.SendTimeout {
-		return out, fmt.Errorf("connector: LeaseTTL (%v) must exceed SendTimeout (%v)", out.LeaseTTL, out.SendTimeout)
+	var err error
+	if out.Queue, err = out.Queue.withDefaults(out.SendTimeout); err != nil {
+		return out, err
 	}
 	if out.Workers <= 0 {
 		out.Workers = DefaultWorkers

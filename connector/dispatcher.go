@@ -66,7 +66,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	if ready, err := s.store.anyReady(ctx); err != nil || !ready {
 		return false, err
 	}
-	res, err := s.store.claim(ctx, s.owner, s.cfg.Batch, s.cfg.Schedule, s.cfg.LeaseTTL, s.cfg.ConfirmTimeout)
+	res, err := s.store.claim(ctx, s.owner)
 	if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
 	}
@@ -113,7 +113,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 				return true, nil // as above: the lease is left
 			}
 		}
-		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, s.cfg.Schedule, s.cfg.ConfirmTimeout, s.cfg.LeaseTTL, s.cfg.Batch, cont)
+		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, cont)
 		if ferr != nil {
 			return true, fmt.Errorf("finish: %w", ferr)
 		}
@@ -139,21 +139,21 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 // nobody advances from holding packets). A lone message is never delayed, and the line stays leased to
 // this worker (one sender) meanwhile.
 func (s *Server) linger(ctx context.Context, b *batch, since int64) {
-	if s.cfg.Linger <= 0 || len(b.ids) >= s.cfg.Batch || itemless(b.command) {
+	if s.cfg.Queue.Linger <= 0 || len(b.ids) >= s.cfg.Queue.Batch || itemless(b.command) {
 		return
 	}
 	n, changed := s.enq.arrivals(b.lane.id)
 	if n == since {
 		return // nothing came while the packet was out: the line is not busy
 	}
-	timeout := s.cfg.Clock.After(s.cfg.Linger)
+	timeout := s.cfg.Clock.After(s.cfg.Queue.Linger)
 	var grace *time.Timer
 	defer func() {
 		if grace != nil {
 			grace.Stop()
 		}
 	}()
-	for n-since < int64(s.cfg.Batch) {
+	for n-since < int64(s.cfg.Queue.Batch) {
 		var graceC <-chan time.Time
 		switch quiet := s.enq.quiet(); {
 		case quiet && grace == nil:

@@ -94,7 +94,7 @@ type claimResult struct {
 
 // claim finds one lane that is ready and either settles it (confirmation deadline, dead letters, nothing
 // left) or leases it to owner and returns its next batch.
-func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule []time.Duration, leaseTTL, confirmTimeout time.Duration) (claimResult, error) {
+func (s *Store) claim(ctx context.Context, owner string) (claimResult, error) {
 	var res claimResult
 	err := s.write(ctx, func(tx *stx) error {
 		res = claimResult{}
@@ -116,14 +116,14 @@ func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule
 			}
 			if remaining > 0 { // the confirmation did not come in time
 				res.timedOut = true
-				return s.failTx(ctx, tx, l, now, schedule)
+				return s.failTx(ctx, tx, l, now)
 			}
 			res.unblocked = true
 			if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
 				return err
 			}
 		case stateBlocked:
-			if l.attempts >= len(schedule) { // the last block ended
+			if l.attempts >= len(s.pol.Schedule) { // the last block ended
 				n, err := s.deadLetterTx(ctx, tx, l, now)
 				if err != nil {
 					return err
@@ -134,7 +134,7 @@ func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule
 				}
 			}
 		}
-		b, err := s.headBatch(ctx, tx, l, batchSize)
+		b, err := s.headBatch(ctx, tx, l)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = ?, lease_until_ms = ?, sent_upto = ? WHERE id = ?`,
-			owner, now+leaseTTL.Milliseconds(), b.last, l.id); err != nil {
+			owner, now+s.pol.LeaseTTL.Milliseconds(), b.last, l.id); err != nil {
 			return err
 		}
 		l.sentUpto = b.last
@@ -153,8 +153,9 @@ func (s *Store) claim(ctx context.Context, owner string, batchSize int, schedule
 	return res, err
 }
 
-func (s *Store) headBatch(ctx context.Context, tx *stx, l *lane, size int) (*batch, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, item, created_ms FROM conn_queue WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, size)
+// headBatch reads the head of a lane: up to Policy.Batch items with the command and connector of the first.
+func (s *Store) headBatch(ctx context.Context, tx *stx, l *lane) (*batch, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, item, created_ms FROM conn_queue WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, s.pol.Batch)
 	if err != nil {
 		return nil, err
 	}

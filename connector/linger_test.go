@@ -33,7 +33,7 @@ func TestLinger(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := clock.NewFake(t0)
 			p := newFakePortal(t, "key-linger", clk)
-			s := newTestServer(t, p, Config{Clock: clk, Workers: 1, Batch: 5, Linger: tc.linger})
+			s := newTestServer(t, p, Config{Clock: clk, Workers: 1, Queue: Policy{Batch: 5, Linger: tc.linger}})
 			hook := p.connect("echo", "1", nil)
 			post := func(first, n int) {
 				t.Helper()

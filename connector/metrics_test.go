@@ -32,7 +32,7 @@ func scrape(t testing.TB, base, sample string) float64 {
 
 func TestMetricsAndHealth(t *testing.T) {
 	p := newFakePortal(t, "key-metrics", nil)
-	s := newTestServer(t, p, Config{Batch: 5})
+	s := newTestServer(t, p, Config{Queue: Policy{Batch: 5}})
 	hook := p.connect("echo", "1", nil)
 	postWebhook(t, hook, echoItems("c", 0, 12))
 	waitFor(t, 5*time.Second, "12 events", func() bool { return len(p.Events()) == 12 })

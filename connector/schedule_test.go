@@ -111,7 +111,7 @@ func TestRecoveryMidSchedule(t *testing.T) { eachDB(t, testRecoveryMidSchedule) 
 func testRecoveryMidSchedule(t *testing.T, dsn string) {
 	clk := clock.NewFake(t0)
 	p := newFakePortal(t, "key-recovery", clk)
-	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 3, Batch: 50})
+	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 3, Queue: Policy{Batch: 50}})
 	hook := p.connect("echo", "1", nil)
 	p.down.Store(true)
 	for i := 0; i < 4; i++ {
@@ -159,7 +159,7 @@ func TestConfirmTimeoutAndPartialConfirm(t *testing.T) {
 func testConfirmTimeoutAndPartialConfirm(t *testing.T, dsn string) {
 	clk := clock.NewFake(t0)
 	p := newFakePortal(t, "key-confirm", clk)
-	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 1, Batch: 10, ConfirmTimeout: 30 * time.Second})
+	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 1, Queue: Policy{Batch: 10, ConfirmTimeout: 30 * time.Second}})
 	hook := p.connect("echo", "1", nil)
 	p.halfConf.Store(true)
 	postWebhook(t, hook, echoItems("c", 0, 10))

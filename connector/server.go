@@ -92,6 +92,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.store.own = s.ownDB
+	s.store.pol = c.Queue
 	for _, site := range c.Sites {
 		if _, err := s.store.upsertSite(s.ctx, site); err != nil {
 			return nil, err
@@ -136,11 +137,6 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.guard = wire.NewReplayGuard(c.Clock)
 	s.enq = newCommitter(s.store)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.enq.run()
-	}()
 	s.m = newMetrics(s.store)
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(c.ServerPath, s.handlePortal)
@@ -194,7 +190,6 @@ func (s *Server) Close() error {
 			err = s.httpSrv.Shutdown(ctx) // no handler is running after this, so no enqueue is waiting
 		}
 		s.cancel()
-		close(s.enq.stop)
 		s.wg.Wait()
 		s.cleanup()
 	})

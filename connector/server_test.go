@@ -73,7 +73,7 @@ func testEndToEndEcho(t *testing.T, dsn string) {
 		t.Run(name, func(t *testing.T) {
 			p := newFakePortal(t, "licence-key-1", nil)
 			p.async.Store(async)
-			s := newTestServer(t, p, Config{Batch: 10, DSN: dsn, PollInterval: 50 * time.Millisecond})
+			s := newTestServer(t, p, Config{Queue: Policy{Batch: 10}, DSN: dsn, PollInterval: 50 * time.Millisecond})
 			line := "7"
 			if async { // the same database: another line, or its dedup keys would drop the items
 				line = "8"

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"time"
 )
 
 func (s *Store) countUpto(ctx context.Context, tx *stx, laneID, upto int64) (int, error) {
@@ -22,13 +21,13 @@ func (s *Store) succeedTx(ctx context.Context, tx *stx, laneID, now int64) error
 }
 
 // failTx counts a failure and blocks the lane for the next period of the schedule.
-func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64, schedule []time.Duration) error {
+func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64) error {
 	attempts := l.attempts + 1
 	first := l.firstFail
 	if attempts == 1 || first == 0 {
 		first = now
 	}
-	period := schedule[min(attempts, len(schedule))-1]
+	period := s.pol.Schedule[min(attempts, len(s.pol.Schedule))-1]
 	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = ?, first_fail_ms = ?, next_at_ms = ?,
 		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateBlocked, attempts, first, now+period.Milliseconds(), l.id)
 	return err
@@ -62,7 +61,7 @@ type finishResult struct {
 // confirmation unless it already came; any other accepted batch is deleted. With cont, a lane that settled
 // successfully and has more items stays leased and its next batch is returned (one transaction instead of
 // a finish and a claim).
-func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, schedule []time.Duration, confirmTimeout, leaseTTL time.Duration, batchSize int, cont bool) (finishResult, error) {
+func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, cont bool) (finishResult, error) {
 	var res finishResult
 	err := s.write(ctx, func(tx *stx) error {
 		res = finishResult{}
@@ -77,7 +76,7 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 		}
 		switch {
 		case sendErr != nil:
-			return s.failTx(ctx, tx, l, now, schedule)
+			return s.failTx(ctx, tx, l, now)
 		case strings.EqualFold(b.command, CmdReceivingMessage):
 			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
 			if err != nil {
@@ -86,7 +85,7 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 			if remaining > 0 {
 				res.awaiting = true
 				_, err = tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0 WHERE id = ?`,
-					stateAwaiting, now+confirmTimeout.Milliseconds(), l.id)
+					stateAwaiting, now+s.pol.ConfirmTimeout.Milliseconds(), l.id)
 				return err
 			}
 			// The portal confirmed (setStatusDelivered, counted there) before it answered.
@@ -100,7 +99,7 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 		if !cont {
 			return s.succeedTx(ctx, tx, l.id, now)
 		}
-		next, err := s.headBatch(ctx, tx, l, batchSize)
+		next, err := s.headBatch(ctx, tx, l)
 		if err != nil {
 			return err
 		}
@@ -112,7 +111,7 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?,
-			lease_until_ms = ?, sent_upto = ? WHERE id = ?`, stateReady, now, now+leaseTTL.Milliseconds(), next.last, l.id); err != nil {
+			lease_until_ms = ?, sent_upto = ? WHERE id = ?`, stateReady, now, now+s.pol.LeaseTTL.Milliseconds(), next.last, l.id); err != nil {
 			return err
 		}
 		l.sentUpto = next.last

@@ -152,6 +152,7 @@ type Store struct {
 	lmu    sync.Mutex
 	lcache map[string]cachedLine // webhook hash → line connector
 	nstmts atomic.Int32
+	pol    Policy // how the queue is sent (the server's; defaults in a store opened for inspection)
 }
 
 // Open opens (and migrates) the store a DSN names, for inspection tools: see Store.QueueStats, QueueList and
@@ -174,7 +175,11 @@ func newStore(ctx context.Context, db *sqldb.DB, clk clock.Clock) (*Store, error
 	if err := db.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("connector: migrate: %w", err)
 	}
-	return &Store{db: db, clk: clk}, nil
+	pol, err := Policy{}.withDefaults(DefaultSendTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{db: db, clk: clk, pol: pol}, nil
 }
 
 // Close closes the database when the store opened it.

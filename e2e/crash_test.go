@@ -60,14 +60,14 @@ func runChildConnector() int {
 		mode, secrets = wire.HMACSHA256, []string{hmacSecret}
 	}
 	srv, err := connector.NewServer(connector.Config{
-		Channels:       channels,
-		DSN:            os.Getenv(childDSNEnv),
-		Addr:           os.Getenv(childAddrEnv),
-		Sites:          []connector.Site{{LicenceKey: licenceKey, Mode: mode, Secrets: secrets, Domain: os.Getenv(childPortalEnv)}},
-		ConfirmTimeout: 5 * time.Second,
-		// A crash mid-send leaves an unconfirmed batch: retry it soon.
-		Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second,
-			time.Second, time.Second, time.Second, time.Second, time.Second, time.Second},
+		Channels: channels,
+		DSN:      os.Getenv(childDSNEnv),
+		Addr:     os.Getenv(childAddrEnv),
+		Sites:    []connector.Site{{LicenceKey: licenceKey, Mode: mode, Secrets: secrets, Domain: os.Getenv(childPortalEnv)}},
+		Queue: connector.Policy{ConfirmTimeout: 5 * time.Second,
+			// A crash mid-send leaves an unconfirmed batch: retry it soon.
+			Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second,
+				time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)

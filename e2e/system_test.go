@@ -170,15 +170,13 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 		botframework.WithRetry(3, 10*time.Millisecond, 100*time.Millisecond),
 	))
 	srv, err := connector.NewServer(connector.Config{
-		DB:             cfg.serverDB,
-		Sites:          []connector.Site{site},
-		Channels:       channels,
-		Batch:          cfg.batch,
-		ConfirmTimeout: cfg.confirm,
-		SendTimeout:    cfg.sendTO,
-		Schedule:       cfg.schedule,
-		Clock:          cfg.clock,
-		Logger:         logger,
+		DB:          cfg.serverDB,
+		Sites:       []connector.Site{site},
+		Channels:    channels,
+		Queue:       connector.Policy{Batch: cfg.batch, ConfirmTimeout: cfg.confirm, Schedule: cfg.schedule},
+		SendTimeout: cfg.sendTO,
+		Clock:       cfg.clock,
+		Logger:      logger,
 	})
 	if err != nil {
 		t.Fatalf("connector.NewServer: %v", err)
