@@ -300,7 +300,7 @@ func (c *checker) tlsConfig(host string) *tls.Config {
 // signed runs testConnect, the clock skew from its answer, and listConnector.
 func (c *checker) signed(ctx context.Context, cl *client.Client) {
 	start := c.f.Clock.Now()
-	res, err := cl.Call(ctx, "testConnect")
+	res, err := cl.Call(ctx, "testConnect", nil)
 	lat := c.since(start)
 	received := c.f.Clock.Now()
 	var header http.Header
@@ -330,7 +330,7 @@ func (c *checker) signed(ctx context.Context, cl *client.Client) {
 	}
 
 	start = c.f.Clock.Now()
-	res, err = cl.CallWith(ctx, "listConnector", nil, client.Fresh())
+	res, err = cl.Call(ctx, "listConnector", nil, client.Fresh())
 	lat = c.since(start)
 	if err != nil {
 		row := failedCall("listConnector", err)
@@ -359,9 +359,6 @@ func describeCallError(ce *client.Error) string {
 	var parts []string
 	for _, e := range ce.Errors {
 		parts = append(parts, e.Error())
-	}
-	if ce.Err != nil {
-		parts = append(parts, ce.Err.Error())
 	}
 	s := strings.Join(parts, "; ")
 	switch {

@@ -20,8 +20,6 @@ func (f *Factory) clientOptions(cfg *Config, extra ...client.Option) ([]client.O
 		client.WithTimeout(cfg.Timeout),
 		client.WithHTTPClient(f.HTTPClient),
 		client.WithClock(f.Clock),
-		client.WithUserAgent("olctl/" + Version),
-		client.WithVersion("olctl/" + Version),
 	}
 	if cfg.Signing == wire.HMACSHA256 {
 		opts = append(opts, client.WithSigning(wire.HMACSHA256, cfg.Secrets...))

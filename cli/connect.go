@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -132,7 +133,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	}
 
 	settings := wire.NewMap()
-	if client.RealConnector(cfg.Connector) == "botframework" {
+	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
 		for _, s := range botFrameworkSettings {
 			v := *o.bf[s.Key]
 			if err := ask(&v, s.Label, "", s.Secret); err != nil {
@@ -173,7 +174,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	var failure error
 	for _, s := range steps {
 		start := f.Clock.Now()
-		res, err := cl.CallWith(cmd.Context(), s.method, s.args)
+		res, err := cl.Call(cmd.Context(), s.method, s.args)
 		st := connectStep{Step: s.method, Status: checkOK,
 			LatencyMS: float64(f.Clock.Now().Sub(start).Microseconds()) / 1000}
 		if err != nil {
@@ -193,7 +194,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	}
 	if failure == nil && rep.WebhookURL == "" {
 		// Older servers answer register without the URL: ask for the connector's links.
-		if res, err := cl.CallWith(cmd.Context(), "infoConnectLink", nil, client.Fresh()); err == nil {
+		if res, err := cl.Call(cmd.Context(), "infoConnectLink", nil, client.Fresh()); err == nil {
 			rep.WebhookURL = findWebhookURL(res.Raw)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
@@ -317,7 +318,7 @@ func (f *Factory) startDemo(ctx context.Context, dir string, logger *slog.Logger
 	}
 	raw, _ := json.Marshal(data)
 	if d.webhook = findWebhookURL(raw); d.webhook == "" {
-		res, err := d.pclient.CallWith(ctx, "infoConnectLink", nil, client.Connector("botframework"), client.Line("1"), client.Fresh())
+		res, err := d.pclient.Call(ctx, "infoConnectLink", nil, client.Connector("botframework"), client.Line("1"), client.Fresh())
 		if err == nil {
 			d.webhook = findWebhookURL(res.Raw)
 		}
@@ -365,10 +366,10 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 	reply := emoji.New().ToIcons("Hi! It ships today :truck:")
 	delivered := d.expect(func(ev eventJSON) bool { return ev.Event == EvReceivedStatusDelivery && ev.ChatID == conv })
 	t4 := now()
-	err = d.pclient.SendMessage(ctx, []client.OutgoingMessage{{
-		IM:      client.IMRef{ChatID: "42", MessageID: "operator-1"},
-		Message: client.OutgoingContent{UserID: "1", Text: reply},
-		Chat:    client.ChatRef{ID: conv},
+	err = d.pclient.SendMessage(ctx, []openlines.OutgoingMessage{{
+		IM:      openlines.IMRef{ChatID: "42", MessageID: "operator-1"},
+		Message: openlines.OutgoingContent{UserID: "1", Text: reply},
+		Chat:    openlines.ChatRef{ID: conv},
 	}}, client.Connector(ev.Connector), client.Line(ev.Line))
 	if err != nil {
 		return fmt.Errorf("demo: the operator's reply: %w", err)

@@ -107,7 +107,7 @@ func isNetwork(err error) bool {
 		de *net.DNSError
 	)
 	switch {
-	case errors.Is(err, client.ErrTransport), errors.Is(err, client.ErrHTTPStatus):
+	case errors.Is(err, &wire.Error{Code: wire.CodeNetwork}), errors.Is(err, &wire.Error{Code: wire.CodeAnswerMalformed}):
 		return true
 	case errors.Is(err, wire.ErrEmptyServerResponse), errors.Is(err, wire.ErrMethodNotAllowed),
 		errors.Is(err, wire.ErrTooLarge):

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -88,7 +89,7 @@ func (f *Factory) remoteCall(cmd *cobra.Command, method string, args []any, boun
 			return err
 		}
 	}
-	res, err := c.CallWith(cmd.Context(), method, args, opts...)
+	res, err := c.Call(cmd.Context(), method, args, opts...)
 	if err != nil {
 		return err
 	}
@@ -98,7 +99,7 @@ func (f *Factory) remoteCall(cmd *cobra.Command, method string, args []any, boun
 func (f *Factory) printResult(cfg *Config, method string, res *client.Result) error {
 	connector := cfg.Connector
 	if connector == "" {
-		connector = client.DefaultConnector
+		connector = openlines.ConnectorAll
 	}
 	doc := callResultJSON{Method: method, Connector: connector, Line: cfg.Line, OK: true, Data: rawOrNull(res.Raw)}
 	if cfg.JSON() {
@@ -257,7 +258,6 @@ func yamlValue(n *yaml.Node) (any, error) {
 }
 
 func newCallCmd(f *Factory) *cobra.Command {
-	var idempotent bool
 	cmd := &cobra.Command{
 		Use:   "call METHOD [ARG ...]",
 		Short: "Call any remote method",
@@ -273,14 +273,9 @@ list of methods, and the server answers METHOD_NOT_FOUND for one it does not kno
 			for _, a := range args[1:] {
 				callArgs = append(callArgs, parseArg(a))
 			}
-			var opts []client.CallOption
-			if idempotent {
-				opts = append(opts, client.Idempotent())
-			}
-			return f.remoteCall(cmd, args[0], callArgs, false, opts...)
+			return f.remoteCall(cmd, args[0], callArgs, false)
 		},
 	}
-	cmd.Flags().BoolVar(&idempotent, "idempotent", false, "mark the call as a read that may be retried")
 	return cmd
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/emoji"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 )
 
@@ -31,10 +31,10 @@ type sendOptions struct {
 
 // sendResultJSON is the JSON document of `olctl send`.
 type sendResultJSON struct {
-	OK        bool                   `json:"ok"`
-	Connector string                 `json:"connector"`
-	Line      string                 `json:"line"`
-	Message   client.OutgoingMessage `json:"message"`
+	OK        bool                      `json:"ok"`
+	Connector string                    `json:"connector"`
+	Line      string                    `json:"line"`
+	Message   openlines.OutgoingMessage `json:"message"`
 }
 
 func newSendCmd(f *Factory) *cobra.Command {
@@ -84,7 +84,7 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 	if !o.raw {
 		text = emoji.New().ToIcons(text)
 	}
-	files := make([]client.OutgoingFile, 0, len(o.files))
+	files := make([]openlines.OutgoingFile, 0, len(o.files))
 	for _, raw := range o.files {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -94,7 +94,7 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		if name == "." || name == "/" {
 			name = "file"
 		}
-		files = append(files, client.OutgoingFile{Name: name, Link: raw})
+		files = append(files, openlines.OutgoingFile{Name: name, Link: raw})
 	}
 	msgID := o.messageID
 	if msgID == "" {
@@ -106,10 +106,10 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 	if imChat == "" {
 		imChat = o.chat
 	}
-	msg := client.OutgoingMessage{
-		IM:      client.IMRef{ChatID: imChat, MessageID: msgID},
-		Message: client.OutgoingContent{UserID: o.userID, Text: text, Files: files},
-		Chat:    client.ChatRef{ID: o.chat},
+	msg := openlines.OutgoingMessage{
+		IM:      openlines.IMRef{ChatID: imChat, MessageID: msgID},
+		Message: openlines.OutgoingContent{UserID: o.userID, Text: text, Files: files},
+		Chat:    openlines.ChatRef{ID: o.chat},
 	}
 
 	var extra []client.Option
@@ -133,13 +133,7 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		return err
 	}
 	// Wait for the answer: a person (or a script) needs to know whether the server took the message.
-	if err := cl.SendMessage(ctx, []client.OutgoingMessage{msg}, client.WaitForAnswer()); err != nil {
-		if errors.Is(err, client.ErrNoChatContext) {
-			if o.db == "" {
-				return &UsageError{Err: fmt.Errorf("%w (give --db, the portal database 'olctl serve --db' writes)", err)}
-			}
-			return &UsageError{Err: fmt.Errorf("%w: no message from this chat reached the portal of --db yet", err)}
-		}
+	if err := cl.SendMessage(ctx, []openlines.OutgoingMessage{msg}, client.FireAndForget(false)); err != nil {
 		return err
 	}
 	if cfg.JSON() {

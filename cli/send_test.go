@@ -58,7 +58,7 @@ func TestSendBotFrameworkContextFromDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := store.Put(ctx, bfcontext.Context{ChatID: "29:conv", Connector: "botframework.skype",
-		From: bfcontext.Account{ID: "28:bot", Name: "Bot"}, ServiceURL: "https://smba.example.com/"}); err != nil {
+		From: wire.NewMap("id", "28:bot", "name", "Bot"), ServiceURL: "https://smba.example.com/"}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -79,14 +79,17 @@ func TestSendBotFrameworkContextFromDB(t *testing.T) {
 		}
 	}
 
-	// Without --db, or for a chat the portal never saw, a botframework message cannot be addressed.
-	r := run(t, runOpts{env: env}, "send", "--chat", "29:conv", "hi").wantCode(t, ExitUsage)
-	if !strings.Contains(r.err, "--db") {
-		t.Fatalf("stderr %q does not point at --db", r.err)
+	// Without --db, or for a chat the portal never saw, the message goes unchanged (docs/protocol.md §8.4).
+	run(t, runOpts{env: env}, "send", "--chat", "29:conv", "hi").wantCode(t, 0)
+	run(t, runOpts{env: env}, "send", "--chat", "29:other", "--db", path, "hi").wantCode(t, 0)
+	calls = fs.received()
+	if len(calls) != 3 {
+		t.Fatalf("calls %+v", calls)
 	}
-	run(t, runOpts{env: env}, "send", "--chat", "29:other", "--db", path, "hi").wantCode(t, ExitUsage)
-	if len(fs.received()) != 1 {
-		t.Fatal("a message without context was sent")
+	for _, c := range calls[1:] {
+		if got := describeValue(c.Args); strings.Contains(got, "from=") || strings.Contains(got, "service_url=") {
+			t.Fatalf("a message without a stored context was changed: %s", got)
+		}
 	}
 }
 

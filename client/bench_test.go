@@ -17,100 +17,109 @@ import (
 var benchSettings = Settings{"bot_handle": "helpdesk", "app_id": "6f3c2a1e-0000-4b5b-9c1d-2f6a7e8b9c0d",
 	"app_secret": "Zx9!mPq2$Lk7#Wr4", "welcome": strings.Repeat("Hello, how can we help? ", 4)}
 
-// BenchmarkCall measures a signed Call round trip (encode + sign + POST + parse the answer + decode DATA)
-// against a bare handler that answers OK without verifying, next to the baseline: a plain http.Post of a body
-// of the same size to the same handler, reading the answer. Both use http.DefaultClient's transport with
-// keep-alive. The client's own overhead is olctl/baseline - 1 (goal: under 15 %).
+var benchAnswer = []byte(`{"OK":true,"DATA":{"RESULT":"OK","ID":"12345","NAME":"Helpdesk bot"}}`)
+
+func benchClient(b *testing.B, url string, opts ...Option) *Client {
+	all := append([]Option{WithDomain(testDomain), WithLicenceKey(testLicenceKey), WithConnector("botframework.skype"),
+		WithLine("3")}, opts...)
+	c, err := New(url, all...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// benchBody is the signed form body of the benchmarks' saveSettings call, as c sends it.
+func benchBody(b *testing.B, c *Client) []byte {
+	fields, err := c.packet("saveSettings", []any{benchSettings}, callConfig{connector: "botframework.skype", line: "3"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	signed, err := c.signer.Sign(fields)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []byte(signed.Encode())
+}
+
+// BenchmarkCall measures a signed Call round trip (encode + sign + POST + read the answer by docs/protocol.md
+// §5) to a bare handler that answers OK without verifying, next to the baseline: a plain POST of the same body
+// with the same headers to the same handler, reading the answer. The current profile closes the connection
+// after each call (Connection: close, as Bitrix does), and so does the baseline; legacy keeps it alive, and
+// so does its baseline. The client's own overhead is olctl/baseline - 1.
 func BenchmarkCall(b *testing.B) {
-	okBody := []byte(`{"OK":true,"DATA":{"RESULT":"OK","ID":"12345","NAME":"Helpdesk bot"}}`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(okBody)
+		_, _ = w.Write(benchAnswer)
 	}))
 	defer srv.Close()
-	settings := benchSettings
 	ctx := context.Background()
-
-	newClient := func(b *testing.B, opts ...Option) *Client {
-		all := append([]Option{WithDomain(testDomain), WithLicenceKey(testLicenceKey), WithConnector("botframework.skype"),
-			WithLine("3"), WithHTTPClient(http.DefaultClient)}, opts...)
-		c, err := New(srv.URL, all...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
-	}
 	run := func(b *testing.B, c *Client) {
 		b.ReportAllocs()
 		start := time.Now()
 		for b.Loop() {
-			res, err := c.Call(ctx, "saveSettings", settings)
+			res, err := c.Call(ctx, "saveSettings", []any{benchSettings})
 			if err != nil || len(res.Raw) == 0 {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
 	}
-	b.Run("olctl", func(b *testing.B) { run(b, newClient(b)) })
-	b.Run("olctl-hmac", func(b *testing.B) { run(b, newClient(b, WithHMAC(testSecret))) })
-	b.Run("baseline", func(b *testing.B) {
-		// A body of the size the client sends.
-		c := newClient(b)
-		fields, err := (&wire.Packet{Command: "saveSettings", Licence: c.licence, Domain: testDomain,
-			Version: c.cfg.version, Connector: "botframework.skype", Line: "3", Data: []any{settings}}).Encode(wire.ToServer)
-		if err != nil {
-			b.Fatal(err)
-		}
-		signed, _ := c.signer.Sign(fields)
-		body := []byte(signed.Encode())
+	baseline := func(b *testing.B, c *Client, close bool) {
+		body := benchBody(b, c)
+		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		b.ReportAllocs()
 		start := time.Now()
 		for b.Loop() {
-			resp, err := http.Post(srv.URL, "application/x-www-form-urlencoded", bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, c.URL(), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Close = close
+			resp, err := hc.Do(req)
 			if err != nil {
 				b.Fatal(err)
 			}
 			got, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 || len(got) != len(okBody) {
+			if err != nil || resp.StatusCode != 200 || len(got) != len(benchAnswer) {
 				b.Fatal(err, resp.StatusCode)
 			}
 		}
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
-	})
+	}
+	b.Run("olctl", func(b *testing.B) { run(b, benchClient(b, srv.URL)) })
+	b.Run("olctl-hmac", func(b *testing.B) { run(b, benchClient(b, srv.URL, WithSigning(wire.HMACSHA256, testSecret))) })
+	b.Run("baseline", func(b *testing.B) { baseline(b, benchClient(b, srv.URL), true) })
+	b.Run("olctl-legacy", func(b *testing.B) { run(b, benchClient(b, srv.URL, WithProfile(wire.Legacy))) })
+	b.Run("baseline-keepalive", func(b *testing.B) { baseline(b, benchClient(b, srv.URL, WithProfile(wire.Legacy)), false) })
 }
 
-// BenchmarkEncodeSign is the client's own work per call as issue 3 defines it (encode + sign + decode), with
-// no network: the packet's encoding, its signature and form body, and the parsing of a typical answer, as
-// Call does them. make bench sets it against BenchmarkCall/olctl (a whole round trip) from the same run; its
-// baseline here is building and form-encoding the same fields with no signature and no answer.
+// BenchmarkEncodeSign is the client's own work per call (encode + sign + read the answer), with no network:
+// the packet's encoding, its signature and form body, and the reading of a typical answer, as Call does them.
+// make bench sets it against BenchmarkCall/olctl (a whole round trip) from the same run; its baseline here
+// is building and form-encoding the same fields with no signature and no answer.
 func BenchmarkEncodeSign(b *testing.B) {
-	c, err := New("http://127.0.0.1:1", WithDomain(testDomain), WithLicenceKey(testLicenceKey))
-	if err != nil {
-		b.Fatal(err)
-	}
-	answerBody := []byte(`{"OK":true,"DATA":{"RESULT":"OK","ID":"12345","NAME":"Helpdesk bot"}}`)
-	p := wire.Packet{Command: "saveSettings", Licence: c.licence, Domain: testDomain, Version: c.cfg.version,
-		Connector: "botframework.skype", Line: "3", Data: []any{benchSettings}}
+	c := benchClient(b, "http://127.0.0.1:1")
+	cc := callConfig{connector: "botframework.skype", line: "3"}
+	args := []any{benchSettings}
 	b.Run("olctl", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			fields, err := p.Encode(wire.ToServer)
+			fields, err := c.packet("saveSettings", args, cc)
 			if err != nil {
 				b.Fatal(err)
 			}
 			signed, _ := c.signer.Sign(fields)
-			_ = signed.AppendEncode(make([]byte, 0, 1024))
-			if env, err := parseResponse(answerBody); err != nil || len(env.Data) == 0 {
-				b.Fatal(err)
+			_ = signed.AppendEncode(make([]byte, 0, signed.EncodedSizeHint()))
+			if data, errs := readEnvelope(benchAnswer); errs != nil || len(data) == 0 {
+				b.Fatal(errs)
 			}
 		}
 	})
 	b.Run("baseline", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			fields, err := p.Encode(wire.ToServer)
+			fields, err := c.packet("saveSettings", args, cc)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -133,35 +142,27 @@ func (t cannedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // BenchmarkClientCPU isolates the client's own work per call with an in-memory transport: olctl is a signed
-// Call (resty, encode, sign, parse, decode); baseline is http.Client.Post of a same-size body reading the
-// answer, on the same transport. The difference is what the client adds to every round trip.
+// Call (request, encode, sign, read); baseline is http.Client.Do of the same body on the same transport. The
+// difference is what the client adds to every round trip.
 func BenchmarkClientCPU(b *testing.B) {
-	okBody := []byte(`{"OK":true,"DATA":{"RESULT":"OK","ID":"12345","NAME":"Helpdesk bot"}}`)
-	hc := &http.Client{Transport: cannedTransport{okBody}}
-	settings := benchSettings
-	c, err := New("http://connector.invalid", WithDomain(testDomain), WithLicenceKey(testLicenceKey),
-		WithConnector("botframework.skype"), WithLine("3"), WithHTTPClient(hc))
-	if err != nil {
-		b.Fatal(err)
-	}
+	hc := &http.Client{Transport: cannedTransport{benchAnswer}}
+	c := benchClient(b, "http://connector.invalid", WithHTTPClient(hc))
 	ctx := context.Background()
 	b.Run("olctl", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := c.Call(ctx, "saveSettings", settings); err != nil {
+			if _, err := c.Call(ctx, "saveSettings", []any{benchSettings}); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("baseline", func(b *testing.B) {
-		fields, _ := (&wire.Packet{Command: "saveSettings", Licence: c.licence, Domain: testDomain,
-			Version: c.cfg.version, Connector: "botframework.skype", Line: "3", Data: []any{settings}}).Encode(wire.ToServer)
-		signed, _ := c.signer.Sign(fields)
-		body := []byte(signed.Encode())
+		body := benchBody(b, c)
 		b.ReportAllocs()
 		for b.Loop() {
-			resp, err := hc.Post("http://connector.invalid/imwebhook/portal.php", "application/x-www-form-urlencoded",
-				bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, c.URL(), bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := hc.Do(req)
 			if err != nil {
 				b.Fatal(err)
 			}

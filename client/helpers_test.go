@@ -3,12 +3,10 @@ package client
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/client/clienttest"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/wire"
 )
@@ -19,129 +17,55 @@ const (
 	testSecret     = "s3cret-hmac"
 )
 
+var testEpoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
 // signing is one of the two modes the tests run in.
 type signing struct {
 	name  string
-	mode  wire.Mode
 	creds wire.Credentials
 	opts  []Option
 }
 
 func signings() []signing {
 	return []signing{
-		{name: "md5", mode: wire.MD5, creds: wire.Credentials{Mode: wire.MD5, LicenceKey: testLicenceKey}},
-		{name: "hmac-sha256", mode: wire.HMACSHA256,
-			creds: wire.Credentials{Mode: wire.HMACSHA256, LicenceKey: testLicenceKey, Secrets: []string{testSecret}},
-			opts:  []Option{WithHMAC(testSecret)}},
+		{name: "md5", creds: wire.Credentials{Mode: wire.MD5, LicenceKey: testLicenceKey}},
+		{name: "hmac-sha256", creds: wire.Credentials{Mode: wire.HMACSHA256, Secrets: []string{testSecret}},
+			opts: []Option{WithSigning(wire.HMACSHA256, testSecret)}},
 	}
 }
 
-// received is one packet the fake connector server took, verified and decoded.
-type received struct {
-	Fields wire.Fields
-	Packet *wire.Packet
-	Args   []any
-	Err    error // the verification or parse error, if any
-	Header http.Header
-	ctx    context.Context // the request's context
-}
-
-// fakeServer is an httptest connector server: it verifies every packet with wire (signature and, in hardened
-// mode, a replay guard on the same fake clock as the client), records it, and answers with the handler.
-type fakeServer struct {
-	t     *testing.T
-	srv   *httptest.Server
+// fixture is a fake connector server and the fake clock it shares with its clients.
+type fixture struct {
+	*clienttest.Server
 	sign  signing
-	guard *wire.ReplayGuard
 	clock *clock.Fake
-
-	mu      sync.Mutex
-	packets []received
-	handle  func(n int, p received, w http.ResponseWriter) // n counts from 1
 }
 
-var testEpoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-
-func newFakeServer(t *testing.T, s signing, handle func(n int, p received, w http.ResponseWriter)) *fakeServer {
+func newFixture(t *testing.T, s signing, opts ...clienttest.Option) *fixture {
 	t.Helper()
 	clk := clock.NewFake(testEpoch)
-	fs := &fakeServer{t: t, sign: s, clock: clk, guard: wire.NewReplayGuard(clk), handle: handle}
-	fs.srv = httptest.NewServer(http.HandlerFunc(fs.serve))
-	t.Cleanup(fs.srv.Close)
-	return fs
+	srv := clienttest.NewServer(t, s.creds, append([]clienttest.Option{clienttest.WithClock(clk)}, opts...)...)
+	return &fixture{Server: srv, sign: s, clock: clk}
 }
 
-func (fs *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
-	rec := received{Header: r.Header.Clone(), ctx: r.Context()}
-	fields, err := wire.ReadForm(r, wire.DefaultMaxBody)
-	rec.Fields = fields
-	if err == nil {
-		err = wire.Verify(fields, fs.sign.creds, fs.guard)
-	}
-	if err == nil {
-		rec.Packet, err = wire.Parse(fields, wire.ToServer)
-	}
-	if err == nil {
-		err = rec.Packet.DecodeData()
-	}
-	if err == nil {
-		rec.Args, err = rec.Packet.Items()
-	}
-	rec.Err = err
-	fs.mu.Lock()
-	fs.packets = append(fs.packets, rec)
-	n := len(fs.packets)
-	handle := fs.handle
-	fs.mu.Unlock()
-	if err != nil {
-		wire.WriteResponse(w, nil, err)
-		return
-	}
-	if handle == nil {
-		wire.WriteResponse(w, nil, nil)
-		return
-	}
-	handle(n, rec, w)
-}
-
-func (fs *fakeServer) setHandle(h func(n int, p received, w http.ResponseWriter)) {
-	fs.mu.Lock()
-	fs.handle = h
-	fs.mu.Unlock()
-}
-
-func (fs *fakeServer) received() []received {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return slices.Clone(fs.packets)
-}
-
-func (fs *fakeServer) count() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return len(fs.packets)
-}
-
-// client returns a Client on the server with the server's signing, sharing its fake clock.
-func (fs *fakeServer) client(t *testing.T, opts ...Option) *Client {
+// md5Fixture is a fixture in md5 mode.
+func md5Fixture(t *testing.T, opts ...clienttest.Option) *fixture {
 	t.Helper()
-	all := []Option{WithDomain(testDomain), WithLicenceKey(testLicenceKey), WithClock(fs.clock),
-		WithConnector("botframework.skype"), WithLine("3"), WithVersion("test-1")}
-	all = append(all, fs.sign.opts...)
-	all = append(all, opts...)
-	c, err := New(fs.srv.URL, all...)
+	return newFixture(t, signings()[0], opts...)
+}
+
+// client returns a Client on the fixture's server with its signing and clock, for connector
+// botframework.skype on line 3.
+func (f *fixture) client(t *testing.T, opts ...Option) *Client {
+	t.Helper()
+	all := []Option{WithDomain(testDomain), WithLicenceKey(testLicenceKey), WithClock(f.clock),
+		WithConnector("botframework.skype"), WithLine("3")}
+	all = append(all, f.sign.opts...)
+	c, err := New(f.URL, append(all, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
-}
-
-func answer(w http.ResponseWriter, data any) { wire.WriteResponse(w, data, nil) }
-
-func answerRaw(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -161,4 +85,21 @@ func waitWaiters(t *testing.T, clk *clock.Fake, n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// codesOf returns the protocol codes of a client error, nil for nil, and fails for any other error.
+func codesOf(t *testing.T, err error) []wire.Code {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	e, ok := err.(*Error)
+	if !ok {
+		t.Fatalf("error %T %v is not a *client.Error", err, err)
+	}
+	return e.Codes()
+}
+
+func answerRaw(status int, body string) clienttest.Handler {
+	return func(w http.ResponseWriter, _ *clienttest.Call) { clienttest.Raw(w, status, body) }
 }

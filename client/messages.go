@@ -3,110 +3,128 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/olctl/olctl/bfcontext"
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
-// ChatRef names an external chat: chat.id of PROTOCOL.md §5.
-type ChatRef struct {
-	ID string `php:"id" json:"id"`
-}
-
-// MessageRef names an external message: message.id.
-type MessageRef struct {
-	ID string `php:"id" json:"id"`
-}
-
-// StatusItem is one item of setStatusDelivered and setStatusReading: {chat:{id}, message:{id}}.
-type StatusItem struct {
-	Chat    ChatRef    `php:"chat" json:"chat"`
-	Message MessageRef `php:"message" json:"message"`
-}
-
-// IMRef names the portal's own chat and message: im:{chat_id, message_id}.
-type IMRef struct {
-	ChatID    string `php:"chat_id" json:"chat_id"`
-	MessageID string `php:"message_id" json:"message_id"`
-}
-
-// OutgoingFile is a file of an outgoing message; files travel as links, never as bytes.
-type OutgoingFile struct {
-	Name string `php:"name" json:"name"`
-	Type string `php:"type" json:"type"`
-	Link string `php:"link" json:"link"`
-	Size int64  `php:"size" json:"size"`
-}
-
-// OutgoingContent is the message part of an outgoing message: message:{user_id, text, files}.
-//
-// ID names the messenger's ids of the message for updateMessage and deleteMessage (the ids that
-// receivingStatusDelivery reported); it is left out of sendMessage.
-type OutgoingContent struct {
-	ID     []string       `php:"id,omitempty" json:"id,omitempty"`
-	UserID string         `php:"user_id" json:"user_id"`
-	Text   string         `php:"text" json:"text"`
-	Files  []OutgoingFile `php:"files" json:"files"`
-}
-
-// OutgoingMessage is one item of sendMessage, updateMessage and deleteMessage (PROTOCOL.md §6):
-// {im:{chat_id, message_id}, message:{user_id, text, files:[{name, type, link, size}]}, chat:{id}}.
-//
-// From and ServiceURL are the Bot Framework context of the chat. For a real botframework connector the
-// client fills them from the WithChatContext store when they are unset; for other connectors they are left
-// out of the packet unless set.
-type OutgoingMessage struct {
-	IM         IMRef              `php:"im" json:"im"`
-	Message    OutgoingContent    `php:"message" json:"message"`
-	Chat       ChatRef            `php:"chat" json:"chat"`
-	From       *bfcontext.Account `php:"from,omitempty" json:"from,omitempty"`
-	ServiceURL string             `php:"service_url,omitempty" json:"service_url,omitempty"`
-}
-
-// RealConnector returns the real connector of a connector id: the lower-cased part before the first '.'
-// ("botframework.skype" → "botframework").
-func RealConnector(id string) string {
-	if i := strings.IndexByte(id, '.'); i >= 0 {
-		id = id[:i]
+// withChatContext returns the arguments of a sendMessage, updateMessage or deleteMessage call of a real
+// botframework connector with each message's chat context merged in (docs/protocol.md §8.4): the stored
+// from and service_url replace the message's, as Bitrix's array_merge does; a chat with no stored context
+// keeps the message unchanged, and is logged. The caller's slice is never changed. Other calls, and message
+// lists that are not a []openlines.OutgoingMessage, are returned as they are.
+func (c *Client) withChatContext(ctx context.Context, method string, cc callConfig, args []any) ([]any, error) {
+	if openlines.RealConnector(cc.connector) != openlines.Botframework || !carriesMessages(method) || len(args) == 0 {
+		return args, nil
 	}
-	return strings.ToLower(id)
-}
-
-// withChatContext returns msgs with the stored Bot Framework context merged in when connector is a
-// botframework connector; msgs itself is never modified.
-func (c *Client) withChatContext(ctx context.Context, connector string, msgs []OutgoingMessage) ([]OutgoingMessage, error) {
-	if RealConnector(connector) != "botframework" {
-		return msgs, nil
+	msgs, ok := args[0].([]openlines.OutgoingMessage)
+	if !ok {
+		return args, nil
 	}
-	out := make([]OutgoingMessage, len(msgs))
-	copy(out, msgs)
-	for i := range out {
-		m := &out[i]
-		if m.From != nil && m.From.ID != "" && m.ServiceURL != "" {
+	merged := make([]openlines.OutgoingMessage, len(msgs))
+	copy(merged, msgs)
+	for i := range merged {
+		m := &merged[i]
+		bc, err := c.chatContext(ctx, m.Chat.ID, cc.connector)
+		if errors.Is(err, bfcontext.ErrNotFound) {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "olctl client: no Bot Framework context stored for the chat; the message goes unchanged",
+				slog.String("method", method), slog.String("connector", cc.connector), slog.String("chat", m.Chat.ID))
 			continue
 		}
-		if m.Chat.ID == "" {
-			return nil, fmt.Errorf("message #%d: chat.id is empty", i+1)
-		}
-		if c.cfg.chatContext == nil {
-			return nil, fmt.Errorf("message #%d (chat %q): %w: connector %q needs a store (WithChatContext)",
-				i+1, m.Chat.ID, ErrNoChatContext, connector)
-		}
-		bc, err := c.cfg.chatContext.Get(ctx, m.Chat.ID, connector)
-		if errors.Is(err, bfcontext.ErrNotFound) {
-			return nil, fmt.Errorf("message #%d (chat %q on %q): %w: %w", i+1, m.Chat.ID, connector, ErrNoChatContext, err)
-		}
 		if err != nil {
-			return nil, fmt.Errorf("message #%d (chat %q on %q): reading the chat context: %w", i+1, m.Chat.ID, connector, err)
+			return nil, &Error{Method: method, Connector: cc.connector, Line: cc.line, Errors: []*wire.Error{{
+				Code: wire.CodeInternal, Message: "reading the Bot Framework context of chat " + m.Chat.ID, Err: err}}}
 		}
-		if m.From == nil || m.From.ID == "" {
-			from := bc.From
-			m.From = &from
+		if bc.From.Len() > 0 {
+			m.From = bc.From
 		}
-		if m.ServiceURL == "" {
+		if bc.ServiceURL != "" {
 			m.ServiceURL = bc.ServiceURL
 		}
 	}
+	out := append([]any{merged}, args[1:]...)
 	return out, nil
+}
+
+func (c *Client) chatContext(ctx context.Context, chatID, connector string) (bfcontext.Context, error) {
+	if c.cfg.chatContext == nil || chatID == "" {
+		return bfcontext.Context{}, bfcontext.ErrNotFound
+	}
+	return c.cfg.chatContext.Get(ctx, chatID, connector)
+}
+
+// carriesMessages reports whether a method's first argument is a list of outgoing messages.
+func carriesMessages(method string) bool {
+	for _, m := range []string{openlines.MethodSendMessage, openlines.MethodUpdateMessage, openlines.MethodDeleteMessage} {
+		if strings.EqualFold(method, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// SendMessage calls sendMessage(msgs), fire-and-forget: operator messages to the messenger, in the current
+// shape (DATA [[msg, …]]: im, message {user_id, text, files, attachments, params}, chat). For a real
+// botframework connector the chats' stored Bot Framework context is merged in (WithChatContext).
+func (c *Client) SendMessage(ctx context.Context, msgs []openlines.OutgoingMessage, opts ...CallOption) error {
+	return c.sendMessages(ctx, openlines.MethodSendMessage, msgs, opts)
+}
+
+// SendTyping tells the messenger the operator is typing in the chats of msgs: a sendMessage whose items have
+// message.type typing_start (openlines.TypeTypingStart), as current Bitrix sends it; the caller's slice is
+// not changed.
+func (c *Client) SendTyping(ctx context.Context, msgs []openlines.OutgoingMessage, opts ...CallOption) error {
+	typing := make([]openlines.OutgoingMessage, len(msgs))
+	copy(typing, msgs)
+	for i := range typing {
+		typing[i].Message.Type = openlines.TypeTypingStart
+	}
+	return c.sendMessages(ctx, openlines.MethodSendMessage, typing, opts)
+}
+
+// UpdateMessage calls updateMessage(msgs), fire-and-forget: {im, message {id: [external ids], text}, chat},
+// with the Bot Framework context merged as SendMessage.
+func (c *Client) UpdateMessage(ctx context.Context, msgs []openlines.OutgoingMessage, opts ...CallOption) error {
+	return c.sendMessages(ctx, openlines.MethodUpdateMessage, msgs, opts)
+}
+
+// DeleteMessage calls deleteMessage(msgs), fire-and-forget: {im, message {id: [external ids]}, chat}, with
+// the Bot Framework context merged as SendMessage.
+func (c *Client) DeleteMessage(ctx context.Context, msgs []openlines.OutgoingMessage, opts ...CallOption) error {
+	return c.sendMessages(ctx, openlines.MethodDeleteMessage, msgs, opts)
+}
+
+func (c *Client) sendMessages(ctx context.Context, method string, msgs []openlines.OutgoingMessage, opts []CallOption) error {
+	if len(msgs) == 0 {
+		cc := c.callConfig(method, opts)
+		return &Error{Method: method, Connector: cc.connector, Line: cc.line,
+			Errors: []*wire.Error{wire.Errorf(wire.CodeNotAllRequiredData, "no messages to send")}}
+	}
+	_, err := c.Call(ctx, method, []any{msgs}, opts...)
+	return err
+}
+
+// SetStatusDelivered calls setStatusDelivered(items), fire-and-forget: a legacy portal confirms the
+// messages it received, so that the server stops redelivering them (docs/protocol.md §11).
+func (c *Client) SetStatusDelivered(ctx context.Context, items []openlines.StatusItem, opts ...CallOption) error {
+	_, err := c.Call(ctx, openlines.MethodSetStatusDelivered, []any{items}, opts...)
+	return err
+}
+
+// SetStatusReading calls setStatusReading(items), fire-and-forget: the operator read these messages. It goes
+// only to the connectors that take it (WithReadingConnectors: vkgroup, avito); for any other it is not sent
+// and returns nil, as Bitrix does.
+func (c *Client) SetStatusReading(ctx context.Context, items []openlines.StatusItem, opts ...CallOption) error {
+	_, err := c.Call(ctx, openlines.MethodSetStatusReading, []any{items}, opts...)
+	return err
+}
+
+// InitializeReceiveMessages calls initializeReceiveMessages(status), fire-and-forget: the line starts (true)
+// or stops (false) taking messages.
+func (c *Client) InitializeReceiveMessages(ctx context.Context, status bool, opts ...CallOption) error {
+	_, err := c.Call(ctx, openlines.MethodInitializeReceiveMessages, []any{status}, opts...)
+	return err
 }

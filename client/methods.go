@@ -3,24 +3,19 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
 // Settings are a connector's settings as saveSettings takes them and readSettings returns them (for Bot
-// Framework: bot_handle, app_id, app_secret). Keys are sent in sorted order; readSettings masks secrets.
+// Framework: bot_handle, app_id, app_secret). Keys go out in sorted order; readSettings masks secrets. A
+// caller that needs another order passes a *wire.Map to Call.
 type Settings map[string]any
 
-// String returns the value under key (matched exactly, else ignoring case) as a string: strings as they
-// are, numbers and booleans formatted, anything else "".
-func (s Settings) String(key string) string { return Data(s).String(key) }
-
-// Data is a JSON object answered by the server, for answers whose keys depend on the channel.
+// Data is a JSON object a server answered, for answers whose keys depend on the channel.
 type Data map[string]any
 
 // Get returns the value under key, matched exactly, else ignoring case.
@@ -36,21 +31,15 @@ func (d Data) Get(key string) (any, bool) {
 	return nil, false
 }
 
-// String returns the value under key as a string: strings as they are, numbers and booleans formatted,
-// anything else (absent, null, arrays, objects) "".
+// String returns the value under key (as Get finds it) as text: strings as they are, numbers and booleans
+// formatted, anything else (absent, null, arrays, objects) "".
 func (d Data) String(key string) string {
-	v, _ := d.Get(key)
-	return scalarString(v)
-}
-
-// scalarString formats a decoded JSON scalar; anything else is "".
-func scalarString(v any) string {
-	switch x := v.(type) {
+	switch x, _ := d.Get(key); x := x.(type) {
 	case string:
 		return x
 	case json.Number:
 		return x.String()
-	case bool, float64, int, int64:
+	case bool:
 		return fmt.Sprint(x)
 	}
 	return ""
@@ -62,373 +51,255 @@ type ConnectorEntry struct {
 	Name string `json:"name"`
 }
 
-// ConnectorInfo is the answer of infoConnect: what the messenger side of a connected line looks like (the bot's
-// id, name, public link, …). ID, Name, URL and URLIM are read from the keys id, name, url and url_im (any
-// case); Data holds the whole answer.
-type ConnectorInfo struct {
-	ID    string
-	Name  string
-	URL   string
-	URLIM string
-	Data  Data
-}
-
-// ConnectorStatus is the state of one connector of a line, as infoConnectorsLine reports it: the flags of
-// PROTOCOL.md §7 (read from ACTIVE, CONNECTION, REGISTER, ERROR in any case; true, 1, "Y" and "1" count as
-// set) and the whole entry in Data.
-type ConnectorStatus struct {
-	Active     bool
-	Connection bool
-	Register   bool
-	Error      bool
-	Data       Data
-}
-
-// SaveSettings calls saveSettings(settings): it stores the connector's settings on the server. The cache is
-// dropped.
+// SaveSettings calls saveSettings(settings): the server stores the connector's settings for the line. The
+// line's cached answers are dropped.
 func (c *Client) SaveSettings(ctx context.Context, settings Settings, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "saveSettings", []any{settings}, opts...)
+	_, err := c.Call(ctx, openlines.MethodSaveSettings, []any{settings}, opts...)
 	return err
 }
 
-// TestConnect calls testConnect(): the server checks the saved settings against the messenger. It is retried
-// as a read. An answer whose DATA is false, or whose DATA.RESULT is present and not "OK", is
-// FAILED_TO_TEST_CONNECTOR.
+// TestConnect calls testConnect(): the server checks the saved settings against the messenger. It is judged
+// by OK alone, as Bitrix's portal judges it, and retried as a read.
 func (c *Client) TestConnect(ctx context.Context, opts ...CallOption) error {
-	const method = "testConnect"
-	res, err := c.CallWith(ctx, method, nil, opts...)
-	if err != nil {
-		return err
-	}
-	cc := c.callConfig(method, opts)
-	switch x := res.Data().(type) {
-	case bool:
-		if !x {
-			return c.resultError(method, cc, res, wire.Errorf(wire.CodeFailedTestConnector, "the server answered false"))
-		}
-	case map[string]any:
-		if r, ok := Data(x).Get("RESULT"); ok {
-			if s, _ := r.(string); !strings.EqualFold(s, "OK") && r != true {
-				return c.resultError(method, cc, res, wire.Errorf(wire.CodeFailedTestConnector, "the server answered RESULT %v", r))
-			}
-		}
-	}
-	return nil
+	_, err := c.Call(ctx, openlines.MethodTestConnect, nil, opts...)
+	return err
 }
 
 // Register calls register(): the server activates the connector for the line. It returns the server's DATA
-// (channel-specific, e.g. the webhook address to configure at the messenger). The cache is dropped.
+// (channel-specific, e.g. the webhook address to configure at the messenger; empty when none). The line's
+// cached answers are dropped.
 func (c *Client) Register(ctx context.Context, opts ...CallOption) (Data, error) {
-	return c.callData(ctx, "register", nil, opts)
+	return c.callData(ctx, openlines.MethodRegister, nil, opts)
 }
 
-// Unregister calls unregister(): the connector stops serving the line but keeps its settings. The cache is
-// dropped.
+// Unregister calls unregister(): the connector stops serving the line but keeps its settings. The line's
+// cached answers are dropped.
 func (c *Client) Unregister(ctx context.Context, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "unregister", nil, opts...)
+	_, err := c.Call(ctx, openlines.MethodUnregister, nil, opts...)
 	return err
 }
 
 // DeleteConnector calls deleteConnector(): the server forgets the line's connector and its settings. The
-// cache is dropped.
+// line's cached answers are dropped.
 func (c *Client) DeleteConnector(ctx context.Context, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "deleteConnector", nil, opts...)
+	_, err := c.Call(ctx, openlines.MethodDeleteConnector, nil, opts...)
 	return err
 }
 
 // ReadSettings calls readSettings(): the connector's saved settings, secrets masked. Retried as a read.
 func (c *Client) ReadSettings(ctx context.Context, opts ...CallOption) (Settings, error) {
-	d, err := c.callData(ctx, "readSettings", nil, opts)
+	d, err := c.callData(ctx, openlines.MethodReadSettings, nil, opts)
 	return Settings(d), err
 }
 
-// InfoConnect calls infoConnect(), through the cache (see WithCacheTTL and Fresh).
-func (c *Client) InfoConnect(ctx context.Context, opts ...CallOption) (*ConnectorInfo, error) {
-	v, err := c.cached(ctx, "infoConnect", opts, func(res *Result) (any, error) {
-		var d Data
-		if err := res.Decode(&d); err != nil {
-			return nil, err
-		}
-		return &ConnectorInfo{ID: d.String("id"), Name: d.String("name"), URL: d.String("url"),
-			URLIM: d.String("url_im"), Data: d}, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	info := *v.(*ConnectorInfo)
-	info.Data = maps.Clone(info.Data)
-	return &info, nil
+// InfoConnect calls infoConnect(): what the server knows of the line's connector (its status, links,
+// channel data). Cached (WithCacheTTL, Fresh).
+func (c *Client) InfoConnect(ctx context.Context, opts ...CallOption) (Data, error) {
+	return c.callData(ctx, openlines.MethodInfoConnect, nil, opts)
 }
 
-// InfoConnectLink calls infoConnectLink(), through the cache: the public links of the connected channel(s).
+// InfoConnectLink calls infoConnectLink(): the public links of the line's channel(s). Cached.
 func (c *Client) InfoConnectLink(ctx context.Context, opts ...CallOption) (Data, error) {
-	v, err := c.cached(ctx, "infoConnectLink", opts, func(res *Result) (any, error) {
-		var d Data
-		err := res.Decode(&d)
-		return d, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return maps.Clone(v.(Data)), nil
+	return c.callData(ctx, openlines.MethodInfoConnectLink, nil, opts)
 }
 
-// ListConnector calls listConnector(), through the cache: the connectors the server offers, in the server's
-// order. DATA may be an object {id: name} (or {id: {name: …}}) or a list of {id, name}.
-func (c *Client) ListConnector(ctx context.Context, opts ...CallOption) ([]ConnectorEntry, error) {
-	v, err := c.cached(ctx, "listConnector", opts, func(res *Result) (any, error) {
-		return parseConnectorList(res.Raw)
-	})
+// InfoConnectorsLine calls infoConnectorsLine(lineID), connector-less: every connector of a line, by
+// connector id, each entry as the server gives it. Cached.
+func (c *Client) InfoConnectorsLine(ctx context.Context, lineID string, opts ...CallOption) (map[string]Data, error) {
+	res, err := c.Call(ctx, openlines.MethodInfoConnectorsLine, []any{lineID}, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(v.([]ConnectorEntry)), nil
-}
-
-// InfoConnectorsLine calls infoConnectorsLine(lineID): the state of every connector of a line, by connector id.
-// Retried as a read.
-func (c *Client) InfoConnectorsLine(ctx context.Context, lineID string, opts ...CallOption) (map[string]ConnectorStatus, error) {
-	const method = "infoConnectorsLine"
-	res, err := c.CallWith(ctx, method, []any{lineID}, opts...)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]json.RawMessage
-	if err := res.Decode(&raw); err != nil {
-		return nil, c.resultError(method, c.callConfig(method, opts), res, err)
-	}
-	out := make(map[string]ConnectorStatus, len(raw))
-	for id, r := range raw {
-		var v any
-		if err := decodeData(r, &v); err != nil {
-			return nil, c.resultError(method, c.callConfig(method, opts), res, err)
-		}
-		st := ConnectorStatus{}
-		switch x := v.(type) {
-		case map[string]any:
-			d := Data(x)
-			st.Data = d
-			st.Active = truthy(d, "ACTIVE")
-			st.Connection = truthy(d, "CONNECTION")
-			st.Register = truthy(d, "REGISTER")
-			st.Error = truthy(d, "ERROR")
-		default:
-			st.Active = isTrue(x)
-		}
-		out[id] = st
+	out := map[string]Data{}
+	if err := res.Decode(&out); err != nil {
+		return nil, c.shapeError(openlines.MethodInfoConnectorsLine, res, err)
 	}
 	return out, nil
 }
 
-// DeleteLine calls deleteLine(lineID): the server forgets every connector of the line. The cache is dropped.
+// DeleteLine calls deleteLine(lineID), connector-less: the server forgets every connector of the line. The
+// line's cached answers are dropped.
 func (c *Client) DeleteLine(ctx context.Context, lineID string, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "deleteLine", []any{lineID}, opts...)
+	_, err := c.Call(ctx, openlines.MethodDeleteLine, []any{lineID}, opts...)
 	return err
 }
 
-// SendMessage calls sendMessage(messages), fire-and-forget: operator messages to the messenger. For a real
-// botframework connector the chat context (from, service_url) is merged from the WithChatContext store.
-func (c *Client) SendMessage(ctx context.Context, msgs []OutgoingMessage, opts ...CallOption) error {
-	return c.sendMessages(ctx, "sendMessage", msgs, opts)
-}
-
-// UpdateMessage calls updateMessage(messages), fire-and-forget, with the chat context merged as SendMessage.
-func (c *Client) UpdateMessage(ctx context.Context, msgs []OutgoingMessage, opts ...CallOption) error {
-	return c.sendMessages(ctx, "updateMessage", msgs, opts)
-}
-
-// DeleteMessage calls deleteMessage(messages), fire-and-forget, with the chat context merged as SendMessage.
-func (c *Client) DeleteMessage(ctx context.Context, msgs []OutgoingMessage, opts ...CallOption) error {
-	return c.sendMessages(ctx, "deleteMessage", msgs, opts)
-}
-
-// SetStatusDelivered calls setStatusDelivered(items), fire-and-forget: the portal confirms the messages it
-// processed (PROTOCOL.md §5.1 step 6), so that the server stops redelivering them.
-func (c *Client) SetStatusDelivered(ctx context.Context, items []StatusItem, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "setStatusDelivered", []any{items}, opts...)
-	return err
-}
-
-// SetStatusReading calls setStatusReading(items), fire-and-forget: the operator has read these messages.
-func (c *Client) SetStatusReading(ctx context.Context, items []StatusItem, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "setStatusReading", []any{items}, opts...)
-	return err
-}
-
-// InitializeReceiveMessages calls initializeReceiveMessages(status), fire-and-forget: the line starts (true)
-// or stops (false) taking messages.
-func (c *Client) InitializeReceiveMessages(ctx context.Context, status bool, opts ...CallOption) error {
-	_, err := c.CallWith(ctx, "initializeReceiveMessages", []any{status}, opts...)
-	return err
-}
-
-// Connect connects a line's connector: saveSettings(settings) → testConnect() → register(), stopping at the
-// first failure with a *ConnectError naming the step under its protocol code (FAILED_TO_SAVE_SETTINGS_CONNECTOR,
-// FAILED_TO_TEST_CONNECTOR, FAILED_REGISTER_CONNECTOR). It returns register's DATA.
-func (c *Client) Connect(ctx context.Context, settings Settings, opts ...CallOption) (Data, error) {
-	if err := c.SaveSettings(ctx, settings, opts...); err != nil {
-		return nil, &ConnectError{Step: "saveSettings", Code: wire.CodeFailedSaveSettings, Err: err}
-	}
-	if err := c.TestConnect(ctx, opts...); err != nil {
-		return nil, &ConnectError{Step: "testConnect", Code: wire.CodeFailedTestConnector, Err: err}
-	}
-	d, err := c.Register(ctx, opts...)
+// ListConnector calls listConnector(), connector-less: the connectors the server offers, in the server's
+// order. DATA may be an object {id: name} (or {id: {name: …}}) or a list of ids or of {id, name}. Cached.
+func (c *Client) ListConnector(ctx context.Context, opts ...CallOption) ([]ConnectorEntry, error) {
+	res, err := c.Call(ctx, openlines.MethodListConnector, nil, opts...)
 	if err != nil {
-		return nil, &ConnectError{Step: "register", Code: wire.CodeFailedRegister, Err: err}
+		return nil, err
 	}
-	return d, nil
-}
-
-func (c *Client) sendMessages(ctx context.Context, method string, msgs []OutgoingMessage, opts []CallOption) error {
-	cc := c.callConfig(method, opts)
-	if len(msgs) == 0 {
-		return &Error{Method: method, Connector: cc.connector, Line: cc.line, Err: errors.New("no messages to send")}
-	}
-	merged, err := c.withChatContext(ctx, cc.connector, msgs)
+	out, err := parseConnectorList(res.Raw)
 	if err != nil {
-		return &Error{Method: method, Connector: cc.connector, Line: cc.line, Err: err}
+		return nil, c.shapeError(openlines.MethodListConnector, res, err)
 	}
-	_, err = c.CallWith(ctx, method, []any{merged}, opts...)
-	return err
+	return out, nil
 }
 
-// callData makes a call whose DATA is an object (or absent, [] or true, all read as an empty object).
+// callData makes a call whose DATA is an object (or does not count, read as an empty one).
 func (c *Client) callData(ctx context.Context, method string, args []any, opts []CallOption) (Data, error) {
-	res, err := c.CallWith(ctx, method, args, opts...)
+	res, err := c.Call(ctx, method, args, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if b, ok := res.Data().(bool); ok && b {
-		return Data{}, nil // a bare true: success without details
+	d := Data{}
+	if len(res.Raw) > 0 && res.Raw[0] == '[' {
+		return d, nil // a list where an object was expected: PHP's array of no named keys
 	}
-	var d Data
 	if err := res.Decode(&d); err != nil {
-		return nil, c.resultError(method, c.callConfig(method, opts), res, err)
-	}
-	if d == nil {
-		d = Data{}
+		return nil, c.shapeError(method, res, err)
 	}
 	return d, nil
 }
 
-// cached runs a read through the cache; parse turns the answer into the value kept.
-func (c *Client) cached(ctx context.Context, method string, opts []CallOption, parse func(*Result) (any, error)) (any, error) {
-	cc := c.callConfig(method, opts)
-	key := method + "\x00" + cc.connector + "\x00" + cc.line
-	v, err := c.cache.get(ctx, key, cc.fresh, func(ctx context.Context) (any, error) {
-		res, err := c.call(ctx, method, nil, cc)
-		if err != nil {
-			return nil, err
-		}
-		v, err := parse(res)
-		if err != nil {
-			return nil, c.resultError(method, cc, res, err)
-		}
-		return v, nil
-	})
-	if err != nil {
-		var e *Error
-		if !errors.As(err, &e) { // the caller's context ended while waiting
-			err = &Error{Method: method, Connector: cc.connector, Line: cc.line, Err: err}
-		}
-		return nil, err
-	}
-	return v, nil
-}
-
-// resultError is an answer that arrived but does not have the shape its method promises.
-func (c *Client) resultError(method string, cc callConfig, res *Result, err error) *Error {
-	e := &Error{Method: method, Connector: cc.connector, Line: cc.line, StatusCode: res.StatusCode,
-		Header: res.Header, Attempts: res.Attempts}
-	var we *wire.Error
-	if errors.As(err, &we) {
-		e.Errors = []*wire.Error{we}
-	} else {
-		e.Err = err
-	}
-	return e
-}
-
-func truthy(d Data, key string) bool {
-	v, _ := d.Get(key)
-	return isTrue(v)
-}
-
-func isTrue(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case json.Number:
-		return x.String() != "0" && x.String() != "0.0"
-	case string:
-		switch strings.ToLower(x) {
-		case "y", "yes", "1", "true", "on":
-			return true
-		}
-	}
-	return false
+// shapeError is an answer that arrived but does not have the shape its method promises: ANSWER_MALFORMED.
+func (c *Client) shapeError(method string, res *Result, err error) *Error {
+	return &Error{Method: method, StatusCode: res.StatusCode, Header: res.Header, Attempts: res.Attempts,
+		Errors: []*wire.Error{{Code: wire.CodeAnswerMalformed, Message: "DATA of " + method, Err: err}}}
 }
 
 // parseConnectorList reads listConnector's DATA keeping the server's order.
 func parseConnectorList(raw json.RawMessage) ([]ConnectorEntry, error) {
-	var v any
-	if err := decodeData(raw, &v); err != nil {
-		return nil, err
-	}
 	out := []ConnectorEntry{}
-	switch v.(type) {
-	case nil:
+	if len(raw) == 0 {
 		return out, nil
-	case []any:
+	}
+	if raw[0] == '[' {
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
 			return nil, err
 		}
 		for i, it := range items {
-			var s string
-			if json.Unmarshal(it, &s) == nil {
-				out = append(out, ConnectorEntry{ID: s, Name: s})
+			var id string
+			if json.Unmarshal(it, &id) == nil {
+				out = append(out, ConnectorEntry{ID: id, Name: id})
 				continue
 			}
 			var d Data
-			if err := json.Unmarshal(it, &d); err != nil {
-				return nil, fmt.Errorf("listConnector item #%d is neither a string nor an object: %w", i+1, err)
+			if err := json.Unmarshal(it, &d); err != nil || d.String("id") == "" {
+				return nil, fmt.Errorf("item #%d is neither an id nor an object with an id", i+1)
 			}
-			e := ConnectorEntry{ID: d.String("id"), Name: d.String("name")}
-			if e.ID == "" {
-				return nil, fmt.Errorf("listConnector item #%d has no id", i+1)
-			}
-			out = append(out, e)
-		}
-		return out, nil
-	case map[string]any:
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.UseNumber()
-		if _, err := dec.Token(); err != nil { // {
-			return nil, err
-		}
-		for dec.More() {
-			tk, err := dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			id, _ := tk.(string)
-			var val any
-			if err := dec.Decode(&val); err != nil {
-				return nil, err
-			}
-			e := ConnectorEntry{ID: id, Name: scalarString(val)}
-			switch x := val.(type) {
-			case map[string]any:
-				d := Data(x)
-				e.Name = d.String("name")
-				if s := d.String("id"); s != "" {
-					e.ID = s
-				}
-			}
-			out = append(out, e)
+			out = append(out, ConnectorEntry{ID: d.String("id"), Name: d.String("name")})
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("listConnector DATA is a %T, not a list or an object", v)
+	var byID map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &byID); err != nil {
+		return nil, err
+	}
+	for _, id := range orderedKeys(raw) {
+		e := ConnectorEntry{ID: id}
+		var d Data
+		if json.Unmarshal(byID[id], &e.Name) != nil && json.Unmarshal(byID[id], &d) == nil {
+			e.Name = d.String("name")
+			if s := d.String("id"); s != "" {
+				e.ID = s
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Connect connects a line's connector as Bitrix's portal does (docs/protocol.md §10): saveSettings(settings)
+// → testConnect() → register(), setting ACTIVE, CONNECTION and REGISTER in turn in the line status store
+// (WithLineStatus) under the real connector id and the line; full success also clears ERROR. The first
+// failing step stops it: its flag and the later ones are cleared, ERROR is left as it was, and the *Error
+// carries the step's code (FAILED_TO_SAVE_SETTINGS_CONNECTOR, FAILED_TO_TEST_CONNECTOR,
+// FAILED_REGISTER_CONNECTOR) followed by the server's errors. Connect returns register's DATA.
+func (c *Client) Connect(ctx context.Context, settings Settings, opts ...CallOption) (Data, error) {
+	cc := c.callConfig(openlines.MethodSaveSettings, opts)
+	if err := c.refuse(ctx, openlines.MethodSaveSettings, cc); err != nil {
+		return nil, err
+	}
+	st := connectStatus{c: c, real: openlines.RealConnector(cc.connector), line: cc.line}
+	if err := st.load(ctx); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		method string
+		code   wire.Code
+		run    func() (Data, error)
+	}{
+		{openlines.MethodSaveSettings, wire.CodeFailedSaveSettings, func() (Data, error) {
+			return nil, c.SaveSettings(ctx, settings, opts...)
+		}},
+		{openlines.MethodTestConnect, wire.CodeFailedTestConnector, func() (Data, error) {
+			return nil, c.TestConnect(ctx, opts...)
+		}},
+		{openlines.MethodRegister, wire.CodeFailedRegister, func() (Data, error) { return c.Register(ctx, opts...) }},
+	}
+	var data Data
+	for i, step := range steps {
+		d, err := step.run()
+		if err != nil {
+			if serr := st.set(ctx, i, false); serr != nil {
+				return nil, serr
+			}
+			return nil, stepError(step.method, step.code, cc, err)
+		}
+		if err := st.set(ctx, i, true); err != nil {
+			return nil, err
+		}
+		data = d
+	}
+	return data, nil
+}
+
+// stepError is a failed Connect step: the step's code first, then the errors of the call.
+func stepError(method string, code wire.Code, cc callConfig, err error) *Error {
+	e := &Error{Method: method, Connector: cc.connector, Line: cc.line}
+	if ce, ok := err.(*Error); ok {
+		*e = *ce
+	}
+	e.Errors = append([]*wire.Error{wire.Errorf(code, "step %s failed", method)}, e.Errors...)
+	return e
+}
+
+// connectStatus is the line status Connect writes, step by step.
+type connectStatus struct {
+	c          *Client
+	real, line string
+	s          openlines.LineStatus
+}
+
+func (st *connectStatus) load(ctx context.Context) error {
+	if st.c.cfg.lineStatus == nil {
+		return nil
+	}
+	s, err := st.c.cfg.lineStatus.LineStatus(ctx, st.real, st.line)
+	if err != nil {
+		return st.storeError(openlines.MethodSaveSettings, err)
+	}
+	st.s = s
+	return nil
+}
+
+// set records the outcome of step i (0 saveSettings, 1 testConnect, 2 register): success sets its flag
+// (register's also clears Error), failure clears its flag and the later ones.
+func (st *connectStatus) set(ctx context.Context, step int, ok bool) error {
+	if st.c.cfg.lineStatus == nil {
+		return nil
+	}
+	flags := []*bool{&st.s.Active, &st.s.Connection, &st.s.Register}
+	*flags[step] = ok
+	if ok && step == len(flags)-1 {
+		st.s.Error = false
+	}
+	if !ok || step == 0 {
+		for _, f := range flags[step+1:] {
+			*f = false
+		}
+	}
+	if err := st.c.cfg.lineStatus.SetLineStatus(ctx, st.real, st.line, st.s); err != nil {
+		return st.storeError([]string{openlines.MethodSaveSettings, openlines.MethodTestConnect, openlines.MethodRegister}[step], err)
+	}
+	return nil
+}
+
+func (st *connectStatus) storeError(method string, err error) *Error {
+	return &Error{Method: method, Connector: st.real, Line: st.line,
+		Errors: []*wire.Error{{Code: wire.CodeInternal, Message: "the line status store", Err: err}}}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/client/clienttest"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/wire"
 )
@@ -33,78 +34,83 @@ func drive(t *testing.T, clk *clock.Fake, done <-chan struct{}, step time.Durati
 	}
 }
 
-func hangUp(w http.ResponseWriter) {
-	conn, _, err := w.(http.Hijacker).Hijack()
-	if err == nil {
-		conn.Close()
-	}
+func fail503(w http.ResponseWriter) bool {
+	clienttest.Raw(w, http.StatusServiceUnavailable, "busy")
+	return true
 }
 
+func fail429(w http.ResponseWriter, retryAfter string) bool {
+	w.Header().Set("Retry-After", retryAfter)
+	clienttest.Raw(w, http.StatusTooManyRequests, "slow down")
+	return true
+}
+
+// Only the read-only methods are retried, after NETWORK_ERROR, a 5xx or a 429; each attempt is signed afresh.
 func TestRetries(t *testing.T) {
 	policy := Retry{MaxRetries: 3, MinWait: 100 * time.Millisecond, MaxWait: 10 * time.Second}
 	tests := []struct {
 		name     string
 		method   string
 		fail     func(n int, w http.ResponseWriter) bool // answers a failure for attempt n and reports true
-		opts     []CallOption
-		wantN    int // requests the server gets
-		wantErr  error
-		wantCode wire.Code
+		wantN    int                                     // packets the server gets
+		wantCode wire.Code                               // "" for success
 	}{
 		{name: "503 then OK", method: "testConnect", wantN: 2,
 			fail: func(n int, w http.ResponseWriter) bool { return n == 1 && fail503(w) }},
 		{name: "429 twice then OK", method: "listConnector", wantN: 3,
 			fail: func(n int, w http.ResponseWriter) bool { return n <= 2 && fail429(w, "1") }},
-		{name: "connection closed then OK", method: "readSettings", wantN: 2,
+		{name: "hang-up then OK", method: "readSettings", wantN: 2,
 			fail: func(n int, w http.ResponseWriter) bool {
 				if n == 1 {
 					hangUp(w)
 				}
 				return n == 1
 			}},
-		{name: "every info method is a read", method: "infoConnectorsLine", wantN: 2,
+		{name: "every info method is read-only", method: "infoConnectorsLine", wantN: 2,
 			fail: func(n int, w http.ResponseWriter) bool { return n == 1 && fail503(w) }},
-		{name: "custom method marked idempotent", method: "myRead", opts: []CallOption{Idempotent()}, wantN: 2,
+		{name: "any list method is read-only", method: "listSomething", wantN: 2,
 			fail: func(n int, w http.ResponseWriter) bool { return n == 1 && fail503(w) }},
-		{name: "retries exhausted", method: "infoConnect", wantN: 4, wantErr: ErrHTTPStatus,
+		{name: "retries exhausted", method: "infoConnect", wantN: 4, wantCode: wire.CodeNetwork,
 			fail: func(n int, w http.ResponseWriter) bool { return fail503(w) }},
-		{name: "write is not retried", method: "saveSettings", wantN: 1, wantErr: ErrHTTPStatus,
+		{name: "a write is not retried", method: "saveSettings", wantN: 1, wantCode: wire.CodeNetwork,
 			fail: func(n int, w http.ResponseWriter) bool { return fail503(w) }},
-		{name: "write is not retried after a transport error", method: "register", wantN: 1, wantErr: ErrTransport,
+		{name: "a write is not retried after a hang-up", method: "register", wantN: 1, wantCode: wire.CodeNetwork,
 			fail: func(n int, w http.ResponseWriter) bool { hangUp(w); return true }},
-		{name: "fire-and-forget is not retried", method: "sendMessage", wantN: 1, wantErr: ErrHTTPStatus,
+		{name: "a custom method is not retried", method: "myRead", wantN: 1, wantCode: wire.CodeNetwork,
 			fail: func(n int, w http.ResponseWriter) bool { return fail503(w) }},
-		{name: "OK false is not retried", method: "testConnect", wantN: 1, wantErr: ErrLicence,
-			fail: func(n int, w http.ResponseWriter) bool {
-				wire.WriteResponse(w, nil, wire.ErrLicence)
-				return true
-			}},
-		{name: "4xx is not retried", method: "testConnect", wantN: 1, wantErr: ErrHTTPStatus,
-			fail: func(n int, w http.ResponseWriter) bool { answerRaw(w, 404, "no"); return true }},
-		{name: "Retry-After beyond MaxWait gives up", method: "testConnect", wantN: 1, wantErr: ErrHTTPStatus,
+		{name: "fire-and-forget is not retried", method: "sendMessage", wantN: 1, wantCode: wire.CodeNetwork,
+			fail: func(n int, w http.ResponseWriter) bool { return fail503(w) }},
+		{name: "OK false is not retried", method: "testConnect", wantN: 1, wantCode: wire.CodeLicence,
+			fail: func(n int, w http.ResponseWriter) bool { clienttest.Fail(w, wire.CodeLicence); return true }},
+		{name: "a malformed answer is not retried", method: "testConnect", wantN: 1, wantCode: wire.CodeAnswerMalformed,
+			fail: func(n int, w http.ResponseWriter) bool { clienttest.Raw(w, 200, "<html>"); return true }},
+		{name: "a 4xx is not retried", method: "testConnect", wantN: 1, wantCode: wire.CodeNetwork,
+			fail: func(n int, w http.ResponseWriter) bool { clienttest.Raw(w, 404, "no"); return true }},
+		{name: "Retry-After beyond MaxWait gives up", method: "testConnect", wantN: 1, wantCode: wire.CodeNetwork,
 			fail: func(n int, w http.ResponseWriter) bool { return fail429(w, "3600") }},
 	}
 	for _, s := range signings() {
 		for _, tt := range tests {
 			t.Run(s.name+"/"+tt.name, func(t *testing.T) {
-				fs := newFakeServer(t, s, func(n int, p received, w http.ResponseWriter) {
-					if !tt.fail(n, w) {
-						answer(w, map[string]any{"RESULT": "OK"})
+				f := newFixture(t, s, clienttest.Lenient())
+				f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
+					if !tt.fail(call.N, w) {
+						clienttest.OK(w, map[string]any{"RESULT": "OK"})
 					}
 				})
-				c := fs.client(t, WithRetry(policy))
+				c := f.client(t, WithRetry(policy))
 				done := make(chan struct{})
 				var res *Result
 				var err error
 				go func() {
 					defer close(done)
-					res, err = c.CallWith(ctxT(t), tt.method, nil, tt.opts...)
+					res, err = c.Call(ctxT(t), tt.method, nil)
 				}()
-				drive(t, fs.clock, done, time.Second)
-				if got := fs.count(); got != tt.wantN {
-					t.Errorf("server got %d requests, want %d", got, tt.wantN)
+				drive(t, f.clock, done, time.Second)
+				if got := f.Count(); got != tt.wantN {
+					t.Errorf("server got %d packets, want %d", got, tt.wantN)
 				}
-				if tt.wantErr == nil {
+				if tt.wantCode == "" {
 					if err != nil {
 						t.Fatalf("err = %v", err)
 					}
@@ -112,23 +118,20 @@ func TestRetries(t *testing.T) {
 						t.Errorf("Attempts %d, want %d", res.Attempts, tt.wantN)
 					}
 				} else {
-					if !errors.Is(err, tt.wantErr) {
-						t.Fatalf("err = %v, want %v", err, tt.wantErr)
-					}
-					var ce *Error
-					if errors.As(err, &ce) && ce.Attempts != tt.wantN {
-						t.Errorf("Error.Attempts %d, want %d", ce.Attempts, tt.wantN)
+					var e *Error
+					if wire.CodeOf(err) != tt.wantCode || !errors.As(err, &e) || e.Attempts != tt.wantN {
+						t.Fatalf("err = %v (attempts %d), want %s after %d", err, e.Attempts, tt.wantCode, tt.wantN)
 					}
 				}
 				nonces := map[string]bool{}
-				for i, p := range fs.received() {
-					if p.Err != nil {
-						t.Errorf("attempt %d refused by the server: %v", i+1, p.Err)
+				for _, call := range f.Calls() {
+					if call.Err != nil {
+						t.Errorf("packet %d refused by the server: %v", call.N, call.Err)
 					}
-					if s.mode == wire.HMACSHA256 {
-						nonce := p.Fields.Get("BX_NONCE")
+					if s.creds.Mode == wire.HMACSHA256 {
+						nonce := call.Fields.Get("BX_NONCE")
 						if nonces[nonce] {
-							t.Errorf("attempt %d reuses nonce %s", i+1, nonce)
+							t.Errorf("packet %d reuses nonce %s", call.N, nonce)
 						}
 						nonces[nonce] = true
 					}
@@ -138,39 +141,28 @@ func TestRetries(t *testing.T) {
 	}
 }
 
-func fail503(w http.ResponseWriter) bool {
-	answerRaw(w, http.StatusServiceUnavailable, "busy")
-	return true
-}
-
-func fail429(w http.ResponseWriter, retryAfter string) bool {
-	w.Header().Set("Retry-After", retryAfter)
-	answerRaw(w, http.StatusTooManyRequests, "slow down")
-	return true
-}
-
-// A retried hardened packet passes the replay guard because it is signed afresh; the same packet sent twice
-// does not: this is what the guard would do to a retry that resent the first attempt's bytes.
+// A retried hmac-sha256 packet passes the replay guard because it is signed afresh; the first attempt's
+// bytes sent again do not.
 func TestHardenedRetryIsSignedAfresh(t *testing.T) {
-	s := signings()[1]
-	fs := newFakeServer(t, s, func(n int, _ received, w http.ResponseWriter) {
-		if n == 1 {
+	f := newFixture(t, signings()[1], clienttest.Lenient())
+	f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
+		if call.N == 1 {
 			fail503(w)
 			return
 		}
-		answer(w, nil)
+		clienttest.OK(w, nil)
 	})
-	c := fs.client(t, WithRetry(Retry{MaxRetries: 1, MinWait: time.Second, MaxWait: time.Second}))
+	c := f.client(t, WithRetry(Retry{MaxRetries: 1, MinWait: time.Second, MaxWait: time.Second}))
 	done := make(chan struct{})
 	var err error
 	go func() { defer close(done); err = c.TestConnect(ctxT(t)) }()
-	waitWaiters(t, fs.clock, 1)
-	fs.clock.Advance(time.Second) // the timestamp moves too
+	waitWaiters(t, f.clock, 1)
+	f.clock.Advance(time.Second) // the timestamp moves too
 	<-done
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := fs.received()
+	got := f.Calls()
 	if len(got) != 2 || got[0].Err != nil || got[1].Err != nil {
 		t.Fatalf("packets %+v", got)
 	}
@@ -179,13 +171,12 @@ func TestHardenedRetryIsSignedAfresh(t *testing.T) {
 		a.Get("BX_TIMESTAMP") == b.Get("BX_TIMESTAMP") {
 		t.Errorf("the retry was not re-signed:\n%v\n%v", a, b)
 	}
-	// Replaying the first attempt's exact bytes is refused.
-	resp, err := http.Post(fs.srv.URL, "application/x-www-form-urlencoded", strings.NewReader(a.Encode()))
+	resp, err := http.Post(f.URL+DefaultPath, "application/x-www-form-urlencoded", strings.NewReader(a.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if last := fs.received()[2]; !errors.Is(last.Err, wire.ErrReplay) {
+	if last := f.Last(t); !errors.Is(last.Err, wire.ErrReplay) {
 		t.Fatalf("the replayed packet got %v, want REPLAY", last.Err)
 	}
 }
@@ -193,33 +184,34 @@ func TestHardenedRetryIsSignedAfresh(t *testing.T) {
 func TestRetryAfterIsHonoured(t *testing.T) {
 	for _, header := range []string{"3", testEpoch.Add(3 * time.Second).Format(http.TimeFormat)} {
 		t.Run(header, func(t *testing.T) {
-			fs := newFakeServer(t, signings()[0], func(n int, _ received, w http.ResponseWriter) {
-				if n == 1 {
+			f := md5Fixture(t)
+			f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
+				if call.N == 1 {
 					fail429(w, header)
 					return
 				}
-				answer(w, nil)
+				clienttest.OK(w, nil)
 			})
-			c := fs.client(t, WithRetry(Retry{MaxRetries: 1, MinWait: 10 * time.Millisecond, MaxWait: time.Minute}))
+			c := f.client(t, WithRetry(Retry{MaxRetries: 1, MinWait: 10 * time.Millisecond, MaxWait: time.Minute}))
 			done := make(chan struct{})
 			var err error
 			go func() { defer close(done); err = c.TestConnect(ctxT(t)) }()
-			waitWaiters(t, fs.clock, 1)
-			fs.clock.Advance(2900 * time.Millisecond)
-			if fs.clock.Waiters() != 1 || fs.count() != 1 {
-				t.Fatalf("retried before Retry-After: waiters %d, requests %d", fs.clock.Waiters(), fs.count())
+			waitWaiters(t, f.clock, 1)
+			f.clock.Advance(2900 * time.Millisecond)
+			if f.clock.Waiters() != 1 || f.Count() != 1 {
+				t.Fatalf("retried before Retry-After: waiters %d, packets %d", f.clock.Waiters(), f.Count())
 			}
-			fs.clock.Advance(200 * time.Millisecond)
+			f.clock.Advance(200 * time.Millisecond)
 			<-done
-			if err != nil || fs.count() != 2 {
-				t.Fatalf("err %v, requests %d", err, fs.count())
+			if err != nil || f.Count() != 2 {
+				t.Fatalf("err %v, packets %d", err, f.Count())
 			}
 		})
 	}
 }
 
 func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
-	c, err := New("http://x", WithDomain(testDomain), WithLicenceKey("k"),
+	c, err := New("http://x", WithDomain(testDomain),
 		WithRetry(Retry{MaxRetries: 10, MinWait: 100 * time.Millisecond, MaxWait: time.Second}))
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +245,7 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
-	c, _ := New("http://x", WithDomain(testDomain), WithLicenceKey("k"), WithClock(clock.NewFake(testEpoch)))
+	c, _ := New("http://x", WithDomain(testDomain), WithClock(clock.NewFake(testEpoch)))
 	tests := map[string]time.Duration{
 		"":     0,
 		"5":    5 * time.Second,
@@ -273,42 +265,40 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
-	fs := newFakeServer(t, signings()[0], func(n int, p received, w http.ResponseWriter) {
-		if n == 1 {
-			time.Sleep(400 * time.Millisecond) // longer than the attempt's budget
+	f := md5Fixture(t)
+	f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
+		if call.N == 1 {
+			select { // longer than the attempt's budget
+			case <-call.Context.Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
 		}
-		answer(w, nil)
+		clienttest.OK(w, nil)
 	})
-	c := fs.client(t, WithTimeout(100*time.Millisecond),
+	c := f.client(t, WithTimeout(100*time.Millisecond),
 		WithRetry(Retry{MaxRetries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
 	done := make(chan struct{})
 	var err error
 	go func() { defer close(done); err = c.TestConnect(ctxT(t)) }()
-	drive(t, fs.clock, done, time.Millisecond)
+	drive(t, f.clock, done, time.Millisecond)
 	if err != nil {
 		t.Fatalf("err = %v", err)
 	}
-	if fs.count() != 2 {
-		t.Errorf("%d requests, want 2", fs.count())
-	}
-
-	// Without retries the timeout is a transport error, not the caller's deadline.
-	c = fs.client(t, WithTimeout(100*time.Millisecond), WithRetry(Retry{}))
-	fs.setHandle(func(n int, p received, w http.ResponseWriter) { time.Sleep(400 * time.Millisecond) })
-	err = c.TestConnect(ctxT(t))
-	if !errors.Is(err, ErrTransport) || errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrTransport only", err)
+	if f.Count() != 2 {
+		t.Errorf("%d packets, want 2", f.Count())
 	}
 }
 
 func TestContextCancellation(t *testing.T) {
 	t.Run("during the request", func(t *testing.T) {
 		entered := make(chan struct{}, 1)
-		fs := newFakeServer(t, signings()[1], func(n int, p received, w http.ResponseWriter) {
+		f := newFixture(t, signings()[1])
+		f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
 			entered <- struct{}{}
-			<-p.ctx.Done()
+			<-call.Context.Done()
 		})
-		c := fs.client(t)
+		c := f.client(t)
 		ctx, cancel := context.WithCancel(ctxT(t))
 		errc := make(chan error, 1)
 		go func() { errc <- c.TestConnect(ctx) }()
@@ -316,51 +306,53 @@ func TestContextCancellation(t *testing.T) {
 		cancel()
 		select {
 		case err := <-errc:
-			if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTransport) {
-				t.Fatalf("err = %v, want context.Canceled and not ErrTransport", err)
+			if !errors.Is(err, context.Canceled) || wire.CodeOf(err) != wire.CodeNetwork {
+				t.Fatalf("err = %v, want NETWORK_ERROR and context.Canceled", err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("the call did not return after cancel")
 		}
-		if fs.count() != 1 {
-			t.Errorf("%d requests: a cancelled read was retried", fs.count())
+		if f.Count() != 1 {
+			t.Errorf("%d packets: a cancelled read was retried", f.Count())
 		}
 	})
 	t.Run("during the retry wait", func(t *testing.T) {
-		fs := newFakeServer(t, signings()[0], func(n int, p received, w http.ResponseWriter) { fail503(w) })
-		c := fs.client(t)
+		f := md5Fixture(t)
+		f.Handle(func(w http.ResponseWriter, _ *clienttest.Call) { fail503(w) })
+		c := f.client(t)
 		ctx, cancel := context.WithCancel(ctxT(t))
 		errc := make(chan error, 1)
 		go func() { errc <- c.TestConnect(ctx) }()
-		waitWaiters(t, fs.clock, 1)
+		waitWaiters(t, f.clock, 1)
 		cancel()
 		err := <-errc
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrHTTPStatus) || errors.Is(err, ErrTransport) {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "HTTP 503") {
 			t.Fatalf("err = %v, want context.Canceled with the last status", err)
 		}
-		if fs.count() != 1 {
-			t.Errorf("%d requests", fs.count())
+		if f.Count() != 1 {
+			t.Errorf("%d packets", f.Count())
 		}
 	})
 	t.Run("already cancelled", func(t *testing.T) {
-		fs := newFakeServer(t, signings()[0], nil)
+		f := md5Fixture(t)
 		ctx, cancel := context.WithCancel(ctxT(t))
 		cancel()
-		if err := fs.client(t).TestConnect(ctx); !errors.Is(err, context.Canceled) {
+		if err := f.client(t).TestConnect(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v", err)
 		}
-		if _, err := fs.client(t).ListConnector(ctx); !errors.Is(err, context.Canceled) {
+		if _, err := f.client(t).ListConnector(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("ListConnector err = %v", err)
 		}
 	})
 	t.Run("deadline shorter than the back-off", func(t *testing.T) {
-		fs := newFakeServer(t, signings()[0], func(n int, p received, w http.ResponseWriter) { fail429(w, "5") })
-		c := fs.client(t, WithRetry(Retry{MaxRetries: 3, MinWait: time.Millisecond, MaxWait: time.Minute}))
+		f := md5Fixture(t)
+		f.Handle(func(w http.ResponseWriter, _ *clienttest.Call) { fail429(w, "5") })
+		c := f.client(t, WithRetry(Retry{MaxRetries: 3, MinWait: time.Millisecond, MaxWait: time.Minute}))
 		ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
 		defer cancel()
 		start := time.Now()
 		err := c.TestConnect(ctx)
-		if !errors.Is(err, ErrHTTPStatus) || time.Since(start) > time.Second {
+		if !strings.Contains(err.Error(), "HTTP 429") || time.Since(start) > time.Second {
 			t.Fatalf("err = %v after %v; want the 429 at once", err, time.Since(start))
 		}
 	})

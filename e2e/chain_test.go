@@ -12,6 +12,7 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/openlines"
 )
 
 // TestChain sends a customer message from the messenger to the portal and the operator's reply back, for both
@@ -68,10 +69,10 @@ func testChain(t *testing.T, cfg systemConfig) {
 	}
 
 	// Operator → customer.
-	err = s.client.SendMessage(ctx, []client.OutgoingMessage{{
-		IM:      client.IMRef{ChatID: "77", MessageID: "501"},
-		Message: client.OutgoingContent{UserID: "9", Text: "thanks " + icon, Files: []client.OutgoingFile{{Name: "manual.pdf", Type: "application/pdf", Link: "https://portal.example.com/f/1", Size: 1234}}},
-		Chat:    client.ChatRef{ID: conv},
+	err = s.client.SendMessage(ctx, []openlines.OutgoingMessage{{
+		IM:      openlines.IMRef{ChatID: "77", MessageID: "501"},
+		Message: openlines.OutgoingContent{UserID: "9", Text: "thanks " + icon, Files: []openlines.OutgoingFile{{Name: "manual.pdf", Type: "application/pdf", Link: "https://portal.example.com/f/1", Size: 1234}}},
+		Chat:    openlines.ChatRef{ID: conv},
 	}}, client.Connector(msg.Connector), client.Line(lineID))
 	if err != nil {
 		t.Fatalf("SendMessage: %v", err)
@@ -105,12 +106,12 @@ func testChain(t *testing.T, cfg systemConfig) {
 		t.Errorf("delivery = %+v, want message id %q for im 77/501", d, rec.ID)
 	}
 	// The operator edits, then deletes the reply: the messenger's activity is updated and deleted by its id.
-	edit := client.OutgoingMessage{
-		IM:      client.IMRef{ChatID: "77", MessageID: "501"},
-		Message: client.OutgoingContent{ID: []string{rec.ID}, UserID: "9", Text: "thanks, edited"},
-		Chat:    client.ChatRef{ID: conv},
+	edit := openlines.OutgoingMessage{
+		IM:      openlines.IMRef{ChatID: "77", MessageID: "501"},
+		Message: openlines.OutgoingContent{ID: []string{rec.ID}, UserID: "9", Text: "thanks, edited"},
+		Chat:    openlines.ChatRef{ID: conv},
 	}
-	if err := s.client.UpdateMessage(ctx, []client.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
+	if err := s.client.UpdateMessage(ctx, []openlines.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
 		t.Fatalf("UpdateMessage: %v", err)
 	}
 	upd, err := s.bf.WaitFor(ctx, bftest.All(bftest.ByOp(bftest.OpUpdate), bftest.ByConversation(conv)))
@@ -120,7 +121,7 @@ func testChain(t *testing.T, cfg systemConfig) {
 	if upd.ActivityID != rec.ID || upd.Activity.Text != "thanks, edited" {
 		t.Errorf("update of %q with %q, want %q with the new text", upd.ActivityID, upd.Activity.Text, rec.ID)
 	}
-	if err := s.client.DeleteMessage(ctx, []client.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
+	if err := s.client.DeleteMessage(ctx, []openlines.OutgoingMessage{edit}, client.Connector(msg.Connector), client.Line(lineID)); err != nil {
 		t.Fatalf("DeleteMessage: %v", err)
 	}
 	del, err := s.bf.WaitFor(ctx, bftest.All(bftest.ByOp(bftest.OpDelete), bftest.ByConversation(conv)))

@@ -18,6 +18,7 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 )
 
@@ -259,9 +260,9 @@ func TestBotFrameworkFailures(t *testing.T) {
 	s.events.mu.Unlock()
 	reply := func(id, text string) {
 		t.Helper()
-		err := s.client.SendMessage(ctx, []client.OutgoingMessage{{
-			IM: client.IMRef{ChatID: "5", MessageID: id}, Message: client.OutgoingContent{UserID: "1", Text: text},
-			Chat: client.ChatRef{ID: "conv-bf"},
+		err := s.client.SendMessage(ctx, []openlines.OutgoingMessage{{
+			IM: openlines.IMRef{ChatID: "5", MessageID: id}, Message: openlines.OutgoingContent{UserID: "1", Text: text},
+			Chat: openlines.ChatRef{ID: "conv-bf"},
 		}}, client.Connector(virtual), client.Line(lineID))
 		if err != nil {
 			t.Fatal(err)
