@@ -44,13 +44,13 @@ type MessageItem struct {
 	Message Message `php:"message" json:"message"`
 	Chat    Chat    `php:"chat" json:"chat"`
 	// TypeMessage is as received; Type returns it lower-cased, with "" read as MessageNew.
-	TypeMessage MessageType `php:"type_message" json:"type_message,omitempty"`
-	Extra       Extra       `php:"extra" json:"extra,omitempty"`
-	Ref         Ref         `php:"ref" json:"ref,omitempty"`
+	TypeMessage MessageType `php:"type_message,omitempty" json:"type_message,omitempty"`
+	Extra       Extra       `php:"extra,omitempty" json:"extra,omitempty"`
+	Ref         Ref         `php:"ref,omitempty" json:"ref,omitempty"`
 	// Recipient is the whole recipient map (for Bot Framework the bot account the customer wrote to);
 	// ServiceURL is where the channel takes answers.
-	Recipient  *wire.Map `php:"recipient" json:"recipient,omitempty"`
-	ServiceURL string    `php:"service_url" json:"service_url,omitempty"`
+	Recipient  *wire.Map `php:"recipient,omitempty" json:"recipient,omitempty"`
+	ServiceURL string    `php:"service_url,omitempty" json:"service_url,omitempty"`
 	// Other holds keys of the item this struct does not name.
 	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
@@ -97,24 +97,24 @@ func (m *MessageItem) ValidateContent() error {
 // User is the external user of an item (docs/protocol.md §7.1, §8.2).
 type User struct {
 	ID       string  `php:"id" json:"id"`
-	Name     string  `php:"name" json:"name,omitempty"`
-	LastName string  `php:"last_name" json:"last_name,omitempty"`
-	Title    string  `php:"title" json:"title,omitempty"`
-	URL      string  `php:"url" json:"url,omitempty"`
-	Gender   string  `php:"gender" json:"gender,omitempty"` // male or female
-	Picture  Picture `php:"picture" json:"picture,omitempty"`
-	Email    string  `php:"email" json:"email,omitempty"`
-	Phone    string  `php:"phone" json:"phone,omitempty"`
+	Name     string  `php:"name,omitempty" json:"name,omitempty"`
+	LastName string  `php:"last_name,omitempty" json:"last_name,omitempty"`
+	Title    string  `php:"title,omitempty" json:"title,omitempty"`
+	URL      string  `php:"url,omitempty" json:"url,omitempty"`
+	Gender   string  `php:"gender,omitempty" json:"gender,omitempty"` // male or female
+	Picture  Picture `php:"picture,omitempty" json:"picture,omitempty"`
+	Email    string  `php:"email,omitempty" json:"email,omitempty"`
+	Phone    string  `php:"phone,omitempty" json:"phone,omitempty"`
 	// SkipPhoneValidate is the "Y" flag of legacy Bitrix (current Bitrix moves it into extra).
-	SkipPhoneValidate string `php:"skip_phone_validate" json:"skip_phone_validate,omitempty"`
+	SkipPhoneValidate string `php:"skip_phone_validate,omitempty" json:"skip_phone_validate,omitempty"`
 	// Other holds keys this struct does not name.
 	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
 
 // Picture is a user's avatar: its URL and the headers to fetch it with.
 type Picture struct {
-	URL     string   `php:"url" json:"url,omitempty"`
-	Headers []Header `php:"headers" json:"headers,omitempty"`
+	URL     string   `php:"url,omitempty" json:"url,omitempty"`
+	Headers []Header `php:"headers,omitempty" json:"headers,omitempty"`
 	// Other holds keys this struct does not name (a user's digest covers them).
 	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
@@ -129,16 +129,16 @@ type Header struct {
 type Message struct {
 	// ID is the messenger's message id: a string, or for receivingStatusDelivery a list of them (IDs reads
 	// both).
-	ID   any    `php:"id" json:"id,omitempty"`
-	Date int64  `php:"date" json:"date,omitempty"` // unix seconds
-	Text string `php:"text" json:"text,omitempty"`
+	ID   any    `php:"id,omitempty" json:"id,omitempty"`
+	Date int64  `php:"date,omitempty" json:"date,omitempty"` // unix seconds
+	Text string `php:"text,omitempty" json:"text,omitempty"`
 	// Type is message.type of receivingStatusBlock (message_deny, message_allow).
-	Type        string       `php:"type" json:"type,omitempty"`
-	Files       []File       `php:"files" json:"files,omitempty"`
-	Attachments []Attachment `php:"attachments" json:"attachments,omitempty"`
+	Type        string       `php:"type,omitempty" json:"type,omitempty"`
+	Files       []File       `php:"files,omitempty" json:"files,omitempty"`
+	Attachments []Attachment `php:"attachments,omitempty" json:"attachments,omitempty"`
 	// FailedBigFile is set by the server when the messenger's file was too large for it (PHP truthiness).
-	FailedBigFile bool   `php:"failed_big_file" json:"failed_big_file,omitempty"`
-	DisableCRM    string `php:"disable_crm" json:"disable_crm,omitempty"`
+	FailedBigFile bool   `php:"failed_big_file,omitempty" json:"failed_big_file,omitempty"`
+	DisableCRM    string `php:"disable_crm,omitempty" json:"disable_crm,omitempty"`
 	// Other holds keys this struct does not name.
 	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
@@ -191,24 +191,24 @@ func scalarText(v any) string {
 // File is one file of an incoming message to download (docs/protocol.md §8.3).
 type File struct {
 	URL     string   `php:"url" json:"url"`
-	Name    string   `php:"name" json:"name,omitempty"`
-	Type    string   `php:"type" json:"type,omitempty"`
-	Headers []Header `php:"headers" json:"headers,omitempty"`
+	Name    string   `php:"name,omitempty" json:"name,omitempty"`
+	Type    string   `php:"type,omitempty" json:"type,omitempty"`
+	Headers []Header `php:"headers,omitempty" json:"headers,omitempty"`
 }
 
 // Chat is the chat (conversation) of an item.
 type Chat struct {
 	ID   string `php:"id" json:"id"`
-	Name string `php:"name" json:"name,omitempty"`
+	Name string `php:"name,omitempty" json:"name,omitempty"`
 	// URL is the chat's original post; the portal makes it the chat's description.
-	URL string `php:"url" json:"url,omitempty"`
+	URL string `php:"url,omitempty" json:"url,omitempty"`
 }
 
 // Extra is an item's extra data; current Bitrix moves the "Y" flags skip_phone_validate and disable_crm here.
 type Extra struct {
-	LastMessageID     string `php:"last_message_id" json:"last_message_id,omitempty"`
-	SkipPhoneValidate string `php:"skip_phone_validate" json:"skip_phone_validate,omitempty"`
-	DisableCRM        string `php:"disable_crm" json:"disable_crm,omitempty"`
+	LastMessageID     string `php:"last_message_id,omitempty" json:"last_message_id,omitempty"`
+	SkipPhoneValidate string `php:"skip_phone_validate,omitempty" json:"skip_phone_validate,omitempty"`
+	DisableCRM        string `php:"disable_crm,omitempty" json:"disable_crm,omitempty"`
 	// Other holds keys this struct does not name.
 	Other map[string]any `php:",rest" json:"other,omitempty"`
 }
@@ -216,7 +216,7 @@ type Extra struct {
 // Ref is where a command_start came from; a source that does not start with "btrx" also makes the item a
 // message.
 type Ref struct {
-	Source string `php:"source" json:"source,omitempty"`
+	Source string `php:"source,omitempty" json:"source,omitempty"`
 }
 
 // IMRef names a message on the portal's side: its internal chat and message ids.
