@@ -205,6 +205,24 @@ func IsUniqueViolation(err error) bool {
 	return pgState(err) == "23505"
 }
 
+// IsInvalidText reports whether err is the database refusing a text value it cannot store: invalid UTF-8
+// (MySQL, PostgreSQL) or a NUL character (PostgreSQL). SQLite stores any bytes. The value is the caller's
+// bad input, to be answered as such, not a failure of the database.
+func IsInvalidText(err error) bool {
+	if err == nil {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number == 1366 || me.Number == 1300 // incorrect string value, invalid character string
+	}
+	switch pgState(err) {
+	case "22021", "22P05": // character not in repertoire, untranslatable character
+		return true
+	}
+	return false
+}
+
 // IsRetryable reports whether err ended a transaction that may simply run again: a deadlock or a lock wait
 // timeout (MySQL), a deadlock, a serialization failure or a lock not available (PostgreSQL).
 func IsRetryable(err error) bool {

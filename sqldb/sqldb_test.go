@@ -181,3 +181,32 @@ func TestPlaceholders(t *testing.T) {
 		}
 	})
 }
+
+// TestInvalidText: text a database cannot store is told apart from other failures. SQLite stores any
+// bytes, MySQL refuses invalid UTF-8 (a NUL is a character there), PostgreSQL refuses both.
+func TestInvalidText(t *testing.T) {
+	refused := map[sqldb.Dialect][]bool{ // for "a\xffb", "a\x00b"
+		sqldb.SQLite:   {false, false},
+		sqldb.MySQL:    {true, false},
+		sqldb.Postgres: {true, true},
+	}
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		create := "CREATE TABLE x (v TEXT NOT NULL)"
+		if db.Dialect == sqldb.MySQL {
+			create += " DEFAULT CHARSET=utf8mb4"
+		}
+		if _, err := db.ExecContext(ctx, create); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range []string{"a\xffb", "a\x00b"} {
+			_, err := db.ExecContext(ctx, "INSERT INTO x (v) VALUES (?)", v)
+			if want := refused[db.Dialect][i]; (err != nil) != want || err != nil && !sqldb.IsInvalidText(err) {
+				t.Errorf("%q: err = %v, want refused %v and IsInvalidText", v, err, want)
+			}
+		}
+		if sqldb.IsInvalidText(errors.New("x")) || sqldb.IsInvalidText(nil) {
+			t.Error("a plain error is not invalid text")
+		}
+	})
+}
