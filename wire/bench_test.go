@@ -43,7 +43,7 @@ func BenchmarkDecode10Items(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := UnserializeString(s); err != nil {
+			if _, err := unserialize(s); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -389,7 +389,7 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 	for _, e := range entries {
 		ks := KeyString(e.Key)
 		f := matchField(fields, ks)
-		if f == nil {
+		if f < 0 {
 			if rest.IsValid() {
 				if rest.IsNil() {
 					rest.Set(reflect.MakeMap(rest.Type()))
@@ -405,7 +405,7 @@ func (b *binder) structure(src any, dv reflect.Value) error {
 			continue
 		}
 		b.push(ks)
-		if err := b.bind(e.Value, fieldFor(dv, f.index)); err != nil {
+		if err := b.bind(e.Value, fieldFor(dv, fields[f].index)); err != nil {
 			return err
 		}
 		b.pop()
@@ -427,18 +427,20 @@ func KeyString(k any) string {
 	return fmt.Sprint(k)
 }
 
-func matchField(fields []fieldInfo, key string) *fieldInfo {
+// matchField returns the index of the field key names: the first whose name is key, else the first whose
+// name is key ignoring case, else -1. The `,rest` field has no name.
+func matchField(fields []fieldInfo, key string) int {
 	for i := range fields {
 		if !fields[i].rest && fields[i].name == key {
-			return &fields[i]
+			return i
 		}
 	}
 	for i := range fields {
 		if !fields[i].rest && strings.EqualFold(fields[i].name, key) {
-			return &fields[i]
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // fieldFor returns the settable field at index, allocating nil embedded pointers on the way.

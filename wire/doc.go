@@ -1,12 +1,12 @@
-// Package wire is the one place that knows the Open Lines packet format (PROTOCOL.md §1–4): the ordered
-// form fields of a packet, the #EMPTY# stubs, the PHP serialize codec of DATA, the legacy md5 and hardened
-// hmac-sha256 signatures with their replay window, and the JSON answer envelope. The client, the router and
-// the connector server build and read packets only through it.
+// Package wire is the one place that knows the Open Lines packet format (docs/protocol.md §2–6): the ordered
+// form fields of a packet, the empty-value stubs of both profiles, the PHP serialize codec of DATA, the md5
+// and hmac-sha256 signatures with their replay window, and the JSON answer envelope. The client, the router,
+// the portal and the connector server build and read packets only through it.
 //
 // Sending a packet:
 //
-//	fields, _ := (&wire.Packet{Command: "testConnect", ...}).Encode(wire.ToServer)
-//	signed, _ := signer.Sign(fields)
+//	fields, err := (&wire.Packet{Command: "receivingMessage", Data: items, Profile: wire.Legacy}).Encode(wire.ToPortal)
+//	signed, err := signer.Sign(fields)
 //	body := signed.Encode() // application/x-www-form-urlencoded, in order
 //
 // Receiving one:
@@ -14,6 +14,13 @@
 //	fields, err := wire.ReadForm(r, wire.DefaultMaxBody)
 //	p, err := wire.Parse(fields, wire.ToPortal)
 //	err = wire.Verify(fields, creds, guard)
-//	err = p.DecodeData()                                  // the tree of Go values, or
-//	items, itemErrs, err := wire.DecodeItems[MyItem](p)   // typed items
+//	items, itemErrs, err := wire.DecodeItems[openlines.MessageItem](p) // typed items, or
+//	err = p.DecodeData()                                              // the tree of Go values in p.Data
+//
+// DATA has one parser: it checks the whole input (objects, enums and references, repeated keys, trailing bytes,
+// nesting past MaxDepth and more than MaxElements elements are refused with a *SyntaxError at the byte where
+// the problem is, which is BAD_PACKET) and the tree (Unserialize, DecodeData: []any, *Map, string, int64,
+// float64, bool, nil) and the typed items (DecodeItems) are both built from its output, so they accept and
+// refuse the same inputs alike. Bind binds a tree into Go values with the rules of PHP code reading it; typed
+// items are bound exactly as Bind binds the items of DecodeData's tree.
 package wire

@@ -46,24 +46,12 @@ const (
 
 // appendSerialize appends the serialization of v to dst under the stub rule.
 func appendSerialize(dst []byte, v any, stub stubMode) ([]byte, error) {
-	// Encoders are pooled for their key path (kept for errors): a fresh one would allocate it on the first
-	// named key, and the encoder itself escapes through the reflection paths.
-	e := encoderPool.Get().(*encoder)
-	e.buf, e.stub, e.path = dst, stub, e.path[:0]
-	err := e.value(v, 0)
-	out := e.buf
-	e.buf = nil
-	clear(e.path[:cap(e.path)]) // drop the keys' memory
-	if cap(e.path) <= 64 {
-		encoderPool.Put(e)
-	}
-	if err != nil {
+	e := encoder{buf: dst, stub: stub}
+	if err := e.value(v, 0); err != nil {
 		return dst, err
 	}
-	return out, nil
+	return e.buf, nil
 }
-
-var encoderPool = sync.Pool{New: func() any { return &encoder{path: make([]string, 0, 8)} }}
 
 // EncodeError is a Go value that cannot be serialized.
 type EncodeError struct {

@@ -1,5 +1,11 @@
 package wire
 
-// For the external benchmarks (package wire_test), which bind into router's item types: router imports
+// For the external benchmarks (package wire_test), which bind into openlines' item types: openlines imports
 // wire, so they cannot live in package wire.
 var TenItemPacket = tenItemPacket
+
+// UnserializeString and UnserializeItems decode serialized bytes before base64, as PHP's unserialize does
+// in the benchmarks beside them.
+func UnserializeString(s string) (any, error) { return unserialize(s) }
+
+func UnserializeItems[T any](s string) ([]T, []error, error) { return unserializeItems[T](s) }

@@ -49,7 +49,7 @@ func (f Fields) Names() []string {
 // Encode returns the fields as an application/x-www-form-urlencoded body, in order.
 func (f Fields) Encode() string {
 	// The buffer is sized once and never written again after it becomes the string: no growth, no copy.
-	return unsafeString(f.AppendEncode(make([]byte, 0, f.EncodedSizeHint())))
+	return bytesString(f.AppendEncode(make([]byte, 0, f.EncodedSizeHint())))
 }
 
 // EncodedSizeHint is a size to reserve for the form encoding of the fields: their bytes, the separators and
@@ -249,7 +249,17 @@ func sharedString(b []byte, from, to int) string {
 	if to <= from {
 		return ""
 	}
-	return unsafe.String(&b[from], to-from)
+	return bytesString(b[from:to])
+}
+
+// bytesString returns b as a string without a copy; b must never be written again. This is the package's one
+// use of unsafe: a packet's body and its decoded DATA are read as strings where they lie, so that the fields
+// and the decoded strings cost no copy of a body that can be megabytes.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // HTTPStatus returns the HTTP status an error is answered with: 405 for a wrong method, 413 for an oversize

@@ -141,7 +141,7 @@ func TestPHPRefusesWhatGoRefuses(t *testing.T) {
 	bad := []string{"i:1", `s:5:"abc";`, "b:2;", `a:1:{i:0;N;`, "x:1;"}
 	in := make([]string, len(bad))
 	for i, b := range bad {
-		if _, err := UnserializeString(b); err == nil {
+		if _, err := unserialize(b); err == nil {
 			t.Fatalf("Go accepted %q", b)
 		}
 		in[i] = base64.StdEncoding.EncodeToString([]byte(b))

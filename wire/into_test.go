@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// intoTarget covers every kind of destination UnserializeInto reads in place or hands to Bind.
+// intoTarget covers every kind of destination into reads from the nodes or hands to Bind.
 type intoTarget struct {
 	item
 	S    string            `php:"s"`
@@ -29,7 +29,7 @@ type intoTarget struct {
 	Rest map[string]any    `php:",rest"`
 }
 
-// nest1 … nest10 are more struct types than UnserializeInto remembers per call.
+// nest1 … nest10 are ten nested struct types.
 type (
 	nest1 struct {
 		X nest2
@@ -73,8 +73,8 @@ type (
 	}
 )
 
-// intoCheck reports a difference between UnserializeInto and UnserializeString + Unstub + Bind on s, for
-// each destination type.
+// intoCheck reports a difference between the typed decode (unserializeInto) and unserialize + Unstub + Bind
+// on s, for each destination type.
 func intoCheck(t *testing.T, s string) {
 	t.Helper()
 	for _, mk := range []func() any{
@@ -88,11 +88,11 @@ func intoCheck(t *testing.T, s string) {
 		func() any { return new(nest1) },
 	} {
 		want, got := mk(), mk()
-		v, wantErr := UnserializeString(s)
+		v, wantErr := unserialize(s)
 		if wantErr == nil {
 			wantErr = Bind(Unstub(v), want)
 		}
-		gotErr := UnserializeInto(s, got)
+		gotErr := unserializeInto(s, got)
 		if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
 			t.Fatalf("%T from %q:\n tree: %v\n into: %v", want, s, wantErr, gotErr)
 		}
@@ -108,14 +108,14 @@ func intoCheck(t *testing.T, s string) {
 	}
 }
 
-// itemsCheck reports a difference between UnserializeItems and UnserializeString + Unstub + Packet.Items +
-// Bind of each item.
+// itemsCheck reports a difference between the typed items (unserializeItems) and unserialize + Unstub +
+// Packet.Items + Bind of each item.
 func itemsCheck(t *testing.T, s string) {
 	t.Helper()
-	got, gotErrs, gotErr := UnserializeItems[intoTarget](s)
+	got, gotErrs, gotErr := unserializeItems[intoTarget](s)
 	var want []intoTarget
 	var wantErrs []error
-	v, wantErr := UnserializeString(s)
+	v, wantErr := unserialize(s)
 	if wantErr == nil {
 		p := Packet{Data: Unstub(v)}
 		var list []any
@@ -200,18 +200,33 @@ func TestUnserializeIntoMatchesBind(t *testing.T) {
 	}
 }
 
-func TestUnserializeIntoNilDestination(t *testing.T) {
-	var p *item
-	if err := UnserializeInto(`a:0:{}`, p); err == nil || err.Error() != Bind(nil, p).Error() {
-		t.Fatalf("nil destination: %v", err)
+// unserializeInto decodes s into the Go value dst points to as DecodeItems decodes an item: the nodes of the
+// one parser bound with into, which the tests hold to unserialize + Unstub + Bind.
+func unserializeInto(s string, dst any) error {
+	ns, err := parse(s)
+	if err != nil {
+		return err
 	}
-	if _, ok := UnserializeInto(`x`, nil).(*SyntaxError); !ok {
-		t.Fatal("a syntax error does not come first")
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return Bind(nil, dst)
 	}
+	in := into{tree: tree{nodes: ns, unstub: true}}
+	in.b.path = in.b.pathBuf[:0]
+	return in.value(0, rv.Elem())
 }
 
-// FuzzUnserializeInto checks UnserializeInto against UnserializeString + Unstub + Bind: the same value or the
-// same error, for every input.
+// unserializeItems is DecodeItems on serialized bytes (before base64).
+func unserializeItems[T any](s string) ([]T, []error, error) {
+	ns, err := parse(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bindItems[T](ns)
+}
+
+// FuzzUnserializeInto checks the typed decode against the tree: unserializeInto and unserializeItems against
+// unserialize + Unstub + Bind, the same values or the same errors, for every input.
 func FuzzUnserializeInto(f *testing.F) {
 	for _, s := range append(intoSeeds(f), edgeSeeds()...) {
 		f.Add(s)
@@ -225,7 +240,7 @@ func FuzzUnserializeInto(f *testing.F) {
 func TestUnserializeIntoManyTypes(t *testing.T) {
 	s := strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12)
 	var n nest1
-	if err := UnserializeInto(s, &n); err != nil {
+	if err := unserializeInto(s, &n); err != nil {
 		t.Fatal(err)
 	}
 	if n.X.X.X.X.X.X.X.X.X.X == nil || n.X.X.X.X.X.X.X.X.X.X.X.S != "s" || n.X.X.X.X.X.X.X.X.X.S != "s" {
@@ -267,10 +282,10 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // inside an array, a repeated key, a string shorter than its length, trailing bytes.
 func TestDecodeRefusals(t *testing.T) {
 	for _, s := range []string{`a:1:{i:0;O:1:"A":0:{}}`, `a:2:{s:1:"a";N;s:1:"a";N;}`, `s:5:"abc";`, `i:1;x`} {
-		_, treeErr := UnserializeString(s)
+		_, treeErr := unserialize(s)
 		var v any
-		typedErr := UnserializeInto(s, &v)
-		_, _, itemsErr := UnserializeItems[item](s)
+		typedErr := unserializeInto(s, &v)
+		_, _, itemsErr := unserializeItems[item](s)
 		for _, err := range []error{treeErr, typedErr, itemsErr} {
 			var se *SyntaxError
 			if !errors.As(err, &se) || !errors.Is(err, ErrBadPacket) {

@@ -1,8 +1,8 @@
 package wire
 
 import (
+	"encoding/base64"
 	"fmt"
-	"sync"
 )
 
 // Names of the packet fields (PROTOCOL.md §2).
@@ -63,26 +63,14 @@ type Packet struct {
 	Hash      string // BX_HASH
 }
 
-// encodePool holds serialization buffers for Encode.
-var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // Encode returns the packet's unsigned fields in the order of dir, every empty top-level value replaced by
 // #EMPTY#, and DATA = base64(serialize(stub(Data))) under the packet's profile. Pass the result to Signer.Sign.
 func (p *Packet) Encode(dir Direction) (Fields, error) {
-	bp := encodePool.Get().(*[]byte)
-	ser, err := appendSerialize((*bp)[:0], p.Data, p.Profile.stubs())
+	ser, err := appendSerialize(nil, p.Data, p.Profile.stubs())
 	if err != nil {
-		encodePool.Put(bp)
 		return nil, err
 	}
-	// The base64 text is written after the serialization in the same pooled buffer: one allocation (the
-	// DATA string) per packet.
-	all := appendBase64(ser, ser)
-	data := string(all[len(ser):])
-	if cap(all) <= 256<<10 { // do not keep the memory of a rare large packet
-		*bp = all[:0]
-		encodePool.Put(bp)
-	}
+	data := base64.StdEncoding.EncodeToString(ser)
 	typ := p.Type
 	if typ == "" {
 		typ = TypeCP
@@ -172,27 +160,29 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 	return p, nil
 }
 
-// DecodeData decodes RawData into Data: base64, then PHP unserialize, then both stubs undone (#EMPTY# → "",
-// #EMPTY_ARRAY# → an empty list), whatever the profile. Errors are
-// BAD_PACKET and say where the bytes went wrong.
+// DecodeData decodes RawData into Data: base64, then PHP unserialize, with both stubs undone (#EMPTY# → "",
+// #EMPTY_ARRAY# → an empty list) whatever the profile. Errors are BAD_PACKET and say where the bytes went
+// wrong. Strings share the memory of one copy of the decoded bytes.
 func (p *Packet) DecodeData() error {
-	raw, err := decodeBase64(p.RawData)
+	raw, err := base64.StdEncoding.DecodeString(p.RawData)
 	if err != nil {
 		return &Error{Code: CodeBadPacket, Message: "DATA is not base64", Err: err}
 	}
-	v, err := UnserializeString(unsafeString(raw)) // raw is ours and never written again: no copy
-
+	ns, err := parse(bytesString(raw)) // raw is ours and never written again
 	if err != nil {
 		return &Error{Code: CodeBadPacket, Message: "DATA", Err: err}
 	}
-	p.Data = Unstub(v)
+	p.Data = (&tree{nodes: ns, unstub: true}).value(0)
 	return nil
 }
 
 // Items returns Data as a list: the items of a server → portal packet or the arguments of a portal → server
 // one. An empty DATA ("#EMPTY#" or "#EMPTY_ARRAY#") is an empty list; a *Map is taken in its order.
-func (p *Packet) Items() ([]any, error) {
-	switch d := p.Data.(type) {
+func (p *Packet) Items() ([]any, error) { return listOf(p.Data) }
+
+// listOf returns a decoded DATA as a list of items, as Packet.Items does.
+func listOf(data any) ([]any, error) {
+	switch d := data.(type) {
 	case nil:
 		return nil, nil
 	case string:
@@ -208,5 +198,5 @@ func (p *Packet) Items() ([]any, error) {
 		}
 		return out, nil
 	}
-	return nil, Errorf(CodeBadPacket, "DATA is a %T, not a list", p.Data)
+	return nil, Errorf(CodeBadPacket, "DATA is a %T, not a list", data)
 }

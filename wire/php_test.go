@@ -183,7 +183,7 @@ func TestUnserializeValues(t *testing.T) {
 		{`a:2:{s:1:"z";i:1;s:1:"a";i:2;}`, &Map{Entries: []Entry{{"z", int64(1)}, {"a", int64(2)}}}},
 		{`a:1:{s:1:"0";b:1;}`, []any{true}},
 	} {
-		got, err := UnserializeString(tc.in)
+		got, err := unserialize(tc.in)
 		if err != nil {
 			t.Errorf("Unserialize(%s): %v", tc.in, err)
 			continue
@@ -192,7 +192,7 @@ func TestUnserializeValues(t *testing.T) {
 			t.Errorf("Unserialize(%s) = %#v, want %#v", tc.in, got, tc.want)
 		}
 	}
-	if v, _ := UnserializeString("d:NAN;"); !math.IsNaN(v.(float64)) {
+	if v, _ := unserialize("d:NAN;"); !math.IsNaN(v.(float64)) {
 		t.Error("NAN")
 	}
 }
@@ -236,7 +236,7 @@ func TestUnserializeRefusesWithOffset(t *testing.T) {
 		{deep, 9*MaxDepth + 1, "nesting deeper"},
 		{`a:1:{i:0;N;`, 11, "end of input"},
 	} {
-		_, err := UnserializeString(tc.in)
+		_, err := unserialize(tc.in)
 		var se *SyntaxError
 		if !errors.As(err, &se) {
 			t.Errorf("Unserialize(%.40q): err = %v, want a SyntaxError", tc.in, err)
@@ -262,7 +262,7 @@ func TestUnserializeElementLimit(t *testing.T) {
 		b.WriteString("}")
 	}
 	b.WriteString("}")
-	_, err := UnserializeString(b.String())
+	_, err := unserialize(b.String())
 	if err == nil || !strings.Contains(err.Error(), "more than 100000 elements") {
 		t.Fatalf("err = %v, want the element limit", err)
 	}
@@ -288,7 +288,7 @@ func TestMap(t *testing.T) {
 }
 
 func TestUnstubAndIsEmpty(t *testing.T) {
-	v, _ := UnserializeString(`a:2:{s:1:"a";s:7:"#EMPTY#";s:1:"b";a:1:{i:0;s:7:"#EMPTY#";}}`)
+	v, _ := unserialize(`a:2:{s:1:"a";s:7:"#EMPTY#";s:1:"b";a:1:{i:0;s:7:"#EMPTY#";}}`)
 	v = Unstub(v)
 	m := v.(*Map)
 	if m.String("a") != "" {
@@ -321,7 +321,7 @@ func TestUnserializeManyKeysIsLinear(t *testing.T) {
 		b.WriteString(`s:` + strconv.Itoa(len(k)) + `:"` + k + `";N;`)
 	}
 	b.WriteString("}")
-	v, err := UnserializeString(b.String())
+	v, err := unserialize(b.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestUnserializeKeysInOneBucket(t *testing.T) {
 			b.WriteString(`s:5:"` + k + `";i:` + strconv.Itoa(j) + `;`)
 		}
 		b.WriteString("}")
-		v, err := UnserializeString(b.String())
+		v, err := unserialize(b.String())
 		if err != nil {
 			t.Fatalf("%d keys: %v", n, err)
 		}
@@ -353,7 +353,7 @@ func TestUnserializeKeysInOneBucket(t *testing.T) {
 			}
 		}
 		dup := strings.Replace(b.String(), fmt.Sprintf(`"a%03da"`, n-1), fmt.Sprintf(`"a%03da"`, (n-1)/2), 1)
-		if _, err := UnserializeString(dup); err == nil || !strings.Contains(err.Error(), "duplicate array key") {
+		if _, err := unserialize(dup); err == nil || !strings.Contains(err.Error(), "duplicate array key") {
 			t.Fatalf("%d keys with a repeat: %v", n, err)
 		}
 	}
@@ -365,7 +365,7 @@ func TestShortStrings(t *testing.T) {
 	for n := 0; n <= 120; n++ {
 		v := strings.Repeat(`x";`, n/3+1)[:n]
 		in := `a:1:{s:` + strconv.Itoa(len(v)) + `:"` + v + `";s:` + strconv.Itoa(len(v)) + `:"` + v + `";}`
-		got, err := UnserializeString(in)
+		got, err := unserialize(in)
 		if n > 0 {
 			if err != nil {
 				t.Fatalf("%d: %v", n, err)
@@ -376,7 +376,7 @@ func TestShortStrings(t *testing.T) {
 		}
 		bad := `a:1:{s:1:"k";s:` + strconv.Itoa(len(v)+1) + `:"` + v + `";}`
 		var se *SyntaxError
-		if _, err := UnserializeString(bad); !errors.As(err, &se) {
+		if _, err := unserialize(bad); !errors.As(err, &se) {
 			t.Fatalf("%d: a wrong length was accepted: %v", n, err)
 		}
 	}

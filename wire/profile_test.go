@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/base64"
 	"reflect"
 	"testing"
 )
@@ -129,6 +130,6 @@ func TestEncodeRegion(t *testing.T) {
 	}
 }
 
-func b64(b []byte) string { return string(appendBase64(nil, b)) }
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
 func has(f Fields, name string) bool { _, ok := f.Lookup(name); return ok }

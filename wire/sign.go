@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"bufio"
 	"container/heap"
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,11 +11,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/olctl/olctl/clock"
 )
@@ -162,64 +164,41 @@ func (s *Signer) AppendHash(dst []byte, fields Fields) []byte {
 	return appendMD5(dst, &s.md5Secret, fields)
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// signedString appends S (§4): the values of every field but BX_HASH joined with '|'.
-func signedString(dst []byte, fields Fields) []byte {
+// writeSigned writes S (§4), the values of every field but BX_HASH joined with '|', into h.
+func writeSigned(h hash.Hash, fields Fields) {
+	w := bufio.NewWriterSize(h, 1024) // the values are copied into the hash a KiB at a time: no copy of S
 	first := true
 	for _, f := range fields {
 		if f.Name == FieldHash {
 			continue
 		}
 		if !first {
-			dst = append(dst, '|')
+			_ = w.WriteByte('|')
 		}
 		first = false
-		dst = append(dst, f.Value...)
+		_, _ = w.WriteString(f.Value)
 	}
-	return dst
+	_ = w.Flush() // a hash never fails to write
 }
 
+// appendMD5 appends the legacy signature: md5hex(md5hex(S) + secret), where secret is md5hex(licence key).
 func appendMD5(dst []byte, secret *[32]byte, fields Fields) []byte {
-	bp := bufPool.Get().(*[]byte)
-	buf := signedString((*bp)[:0], fields)
-	inner := md5.Sum(buf)
-	*bp = buf[:0]
-	bufPool.Put(bp)
+	h := md5.New()
+	writeSigned(h, fields)
 	var outer [64]byte
-	hex.Encode(outer[:32], inner[:])
+	var inner [md5.Size]byte
+	hex.Encode(outer[:32], h.Sum(inner[:0]))
 	copy(outer[32:], secret[:])
 	sum := md5.Sum(outer[:])
 	return hex.AppendEncode(dst, sum[:])
 }
 
-// appendHMAC is HMAC-SHA256 (RFC 2104) over S written out with sha256.Sum256 on a pooled buffer, so that
-// signing does not allocate (crypto/hmac allocates two hash states per call).
+// appendHMAC appends the hardened signature: hex(HMAC-SHA256(key, S)).
 func appendHMAC(dst []byte, key []byte, fields Fields) []byte {
-	const block = sha256.BlockSize
-	var k [block]byte
-	if len(key) > block {
-		sum := sha256.Sum256(key)
-		copy(k[:], sum[:])
-	} else {
-		copy(k[:], key)
-	}
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for i := 0; i < block; i++ {
-		buf = append(buf, k[i]^0x36)
-	}
-	buf = signedString(buf, fields)
-	inner := sha256.Sum256(buf)
-	buf = buf[:0]
-	for i := 0; i < block; i++ {
-		buf = append(buf, k[i]^0x5c)
-	}
-	buf = append(buf, inner[:]...)
-	outer := sha256.Sum256(buf)
-	*bp = buf[:0]
-	bufPool.Put(bp)
-	return hex.AppendEncode(dst, outer[:])
+	h := hmac.New(sha256.New, key)
+	writeSigned(h, fields)
+	var sum [sha256.Size]byte
+	return hex.AppendEncode(dst, h.Sum(sum[:0]))
 }
 
 // Verify checks the signature of received fields against c, over the fields in the order received, in
@@ -244,8 +223,11 @@ func Verify(fields Fields, c Credentials, guard *ReplayGuard) error {
 	case mode == HMACSHA256 && sign != string(HMACSHA256):
 		return Errorf(CodeLicence, "unknown signature scheme %q", sign)
 	}
-	gotBytes := unsafe.Slice(unsafe.StringData(got), len(got))
-	var want [64]byte
+	var want, gotBytes [64]byte // the longest signature is 64 hex digits
+	gotLen := copy(gotBytes[:], got)
+	if len(got) > len(gotBytes) {
+		gotLen = 0 // longer than any signature: compares with none
+	}
 	match := 0
 	if mode == MD5 {
 		if c.LicenceKey == "" {
@@ -254,13 +236,13 @@ func Verify(fields Fields, c Credentials, guard *ReplayGuard) error {
 		sum := md5.Sum([]byte(c.LicenceKey))
 		var secret [32]byte
 		hex.Encode(secret[:], sum[:])
-		match = subtle.ConstantTimeCompare(appendMD5(want[:0], &secret, fields), gotBytes)
+		match = subtle.ConstantTimeCompare(appendMD5(want[:0], &secret, fields), gotBytes[:gotLen])
 	} else {
 		for _, s := range c.Secrets {
 			if s == "" {
 				continue
 			}
-			match |= subtle.ConstantTimeCompare(appendHMAC(want[:0], []byte(s), fields), gotBytes)
+			match |= subtle.ConstantTimeCompare(appendHMAC(want[:0], []byte(s), fields), gotBytes[:gotLen])
 		}
 	}
 	if match != 1 {

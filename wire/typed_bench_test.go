@@ -8,9 +8,9 @@ import (
 )
 
 // BenchmarkDecodeTyped10Items decodes the 10-item receivingMessage DATA of BenchmarkDecode10Items into the
-// protocol's typed items, []openlines.MessageItem: the tree way (UnserializeString, Unstub, Bind, as the router
-// did) and in one pass (UnserializeInto). BenchmarkDecode10Items/php, in the same run, is PHP's unserialize
-// of the same bytes into its own arrays.
+// protocol's typed items, []openlines.MessageItem: the way DecodeItems does, from the parser's nodes (olctl),
+// and the tree way (the tree, Unstub, Bind). BenchmarkDecode10Items/php, in the same run, is PHP's
+// unserialize of the same bytes into its own arrays.
 func BenchmarkDecodeTyped10Items(b *testing.B) {
 	raw, _ := wire.TenItemPacket(b)
 	s := string(raw)
@@ -18,9 +18,9 @@ func BenchmarkDecodeTyped10Items(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
-			var items []openlines.MessageItem
-			if err := wire.UnserializeInto(s, &items); err != nil || len(items) != 10 {
-				b.Fatal(err)
+			items, itemErrs, err := wire.UnserializeItems[openlines.MessageItem](s)
+			if err != nil || itemErrs != nil || len(items) != 10 {
+				b.Fatal(err, itemErrs)
 			}
 		}
 	})
