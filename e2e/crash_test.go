@@ -118,6 +118,7 @@ func TestConnectorKilledMidStream(t *testing.T) {
 	}{
 		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "connector.db") }},
 		{"mariadb", func(t *testing.T) string { return testdb.MySQLDSN(t) }},
+		{"postgres", func(t *testing.T) string { return testdb.PostgresDSN(t) }},
 	} {
 		t.Run(db.name, func(t *testing.T) { testKilledMidStream(t, db.dsn(t)) })
 	}

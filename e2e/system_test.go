@@ -61,7 +61,7 @@ type dbKind struct {
 }
 
 func dbKinds() []dbKind {
-	return []dbKind{{"sqlite", testdb.SQLite}, {"mariadb", testdb.MySQL}}
+	return []dbKind{{"sqlite", testdb.SQLite}, {"mariadb", testdb.MySQL}, {"postgres", testdb.Postgres}}
 }
 
 // events collects what the portal fired, for assertions without sleeping.
