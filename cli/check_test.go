@@ -81,7 +81,7 @@ func TestCheck(t *testing.T) {
 			row:      "testConnect", category: "server", codes: []string{"FAILED_TO_TEST_CONNECTOR"}},
 		{name: "not the protocol", env: html.env(), code: 1,
 			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip",
-			row:      "testConnect", category: "network", codes: []string{"EMPTY_SERVER_RESPONSE"}},
+			row:      "testConnect", category: "network", codes: []string{"ANSWER_MALFORMED"}},
 		{name: "unreachable", env: md5.env("OLCTL_SERVER", closedURL(t)), code: 1,
 			statuses: "config=ok dns=ok tcp=fail tls=skip testConnect=skip clock=skip listConnector=skip",
 			row:      "tcp", category: "network"},

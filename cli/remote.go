@@ -97,11 +97,11 @@ func (f *Factory) remoteCall(cmd *cobra.Command, method string, args []any, boun
 }
 
 func (f *Factory) printResult(cfg *Config, method string, res *client.Result) error {
-	connector := cfg.Connector
-	if connector == "" {
-		connector = openlines.ConnectorAll
+	connector, line := cfg.Connector, cfg.Line
+	if openlines.IsConnectorLess(method) {
+		connector, line = openlines.ConnectorAll, "" // what the client sends for them
 	}
-	doc := callResultJSON{Method: method, Connector: connector, Line: cfg.Line, OK: true, Data: rawOrNull(res.Raw)}
+	doc := callResultJSON{Method: method, Connector: connector, Line: line, OK: true, Data: rawOrNull(res.Raw)}
 	if cfg.JSON() {
 		return writeJSON(f.IO.Out, doc)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -29,9 +30,14 @@ func TestRemoteMethodsSuccess(t *testing.T) {
 						args = append(args, "7")
 					}
 					r := run(t, runOpts{env: fs.env()}, args...).wantCode(t, 0)
+					// Connector-less methods go out with "all" and an empty LINE (docs/protocol.md §3.1).
+					wantConnector, wantLine := "botframework", "3"
+					if openlines.IsConnectorLess(m.Name) {
+						wantConnector, wantLine = openlines.ConnectorAll, ""
+					}
 					var doc callResultJSON
 					r.decodeJSON(t, &doc)
-					if doc.Method != m.Name || !doc.OK || doc.Connector != "botframework" || doc.Line != "3" {
+					if doc.Method != m.Name || !doc.OK || doc.Connector != wantConnector || doc.Line != wantLine {
 						t.Fatalf("JSON %+v", doc)
 					}
 					if want := `{"method":"` + m.Name + `","nested":{"b":2,"a":1}}`; compactJSON(t, doc.Data) != want {
@@ -48,7 +54,7 @@ func TestRemoteMethodsSuccess(t *testing.T) {
 					if len(calls[0].Args) != len(wantArgs) || (len(wantArgs) > 0 && !reflect.DeepEqual(calls[0].Args, wantArgs)) {
 						t.Fatalf("args %#v, want %#v", calls[0].Args, wantArgs)
 					}
-					if calls[0].Connector != "botframework" || calls[0].Line != "3" {
+					if calls[0].Connector != wantConnector || calls[0].Line != wantLine {
 						t.Fatalf("connector/line %q/%q", calls[0].Connector, calls[0].Line)
 					}
 				})
@@ -158,7 +164,7 @@ func TestRemoteErrorJSON(t *testing.T) {
 	}{
 		{"server", fs.env(), ExitFailed, "server", []string{"METHOD_NOT_FOUND"}},
 		{"auth", fs.env("OLCTL_LICENCE_KEY", "another-key-00000000000"), ExitAuth, "auth", []string{"LICENCE_ERROR"}},
-		{"network", fs.env("OLCTL_SERVER", closedURL(t)), ExitNetwork, "network", []string{}},
+		{"network", fs.env("OLCTL_SERVER", closedURL(t)), ExitNetwork, "network", []string{"NETWORK_ERROR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,14 +26,15 @@ func TestSend(t *testing.T) {
 	if len(calls) != 1 || calls[0].Method != "sendMessage" || calls[0].Connector != "echo" {
 		t.Fatalf("calls %+v", calls)
 	}
-	want := "[[{im={chat_id=chat-1 message_id=m-1} message={user_id=42 text=hello world files=[{name=invoice.pdf type= link=https://files.example.com/a/invoice.pdf size=0}]} chat={id=chat-1}}]]"
+	// The current shape of a file (docs/protocol.md §10): name, type, mime, link, downloadLink, size, sizef.
+	want := "[[{im={chat_id=chat-1 message_id=m-1} message={user_id=42 text=hello world files=[{name=invoice.pdf type= mime= link=https://files.example.com/a/invoice.pdf downloadLink= size=0 sizef=}]} chat={id=chat-1}}]]"
 	if got := describeValue(calls[0].Args); got != want {
 		t.Fatalf("args\n got %s\nwant %s", got, want)
 	}
 
 	// --raw keeps the text as it is.
 	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "echo")}, "send", "--chat", "c3", "--raw", ":+1:").wantCode(t, 0)
-	if got := describeValue(fs.received()[1].Args); !strings.Contains(got, "text=:+1: files") {
+	if got := describeValue(fs.received()[1].Args); !strings.Contains(got, "text=:+1:}") {
 		t.Fatalf("--raw changed the text: %s", got)
 	}
 
