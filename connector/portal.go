@@ -55,6 +55,7 @@ var overridable = map[string]bool{"infoconnectlink": true, "setstatusreading": t
 func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	data, err := s.portal(r)
+	err = badText(err)
 	code := "OK"
 	if err != nil {
 		code = string(wire.CodeOf(err))

@@ -405,6 +405,15 @@ func (d sdb) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Ro
 	return d.s.db.QueryRowContext(ctx, q, args...)
 }
 
+// badText turns a database's refusal of a text value (invalid UTF-8; on PostgreSQL also a NUL) into the
+// BAD_PACKET it is: the caller sent text the records cannot hold. The transaction was rolled back.
+func badText(err error) error {
+	if sqldb.IsInvalidText(err) {
+		return wire.Errorf(wire.CodeBadPacket, "text the database cannot store (invalid UTF-8 or a NUL): %v", err)
+	}
+	return err
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)

@@ -16,6 +16,7 @@ import (
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	n, err := s.webhook(r)
+	err = badText(err)
 	code := "OK"
 	status := http.StatusOK
 	if err != nil {
