@@ -10,6 +10,8 @@ import (
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/portal"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -44,6 +46,7 @@ var botFrameworkSettings = []struct {
 
 type connectOptions struct {
 	yes   bool
+	db    string
 	bf    map[string]*string
 	extra []string
 }
@@ -56,7 +59,9 @@ func newConnectCmd(f *Factory) *cobra.Command {
 		Long: `Connect a connector of a line: the wizard asks for what is missing (server, domain, licence key, connector,
 line and, for Bot Framework, the bot handle, app id and app secret; secrets are read without echo), then runs
 saveSettings → testConnect → register with a line per step (✓/✗ and its time), and prints the webhook URL to
-paste into the bot's settings.
+paste into the bot's settings. With --db (the portal database 'olctl serve --db' reads), each step that
+succeeds sets the line's status there: ACTIVE, CONNECTION, REGISTER, and ERROR cleared once all three did, so
+that the receiving portal's line gate lets the line's messages in.
 
 It never prompts when stdin is not a terminal or with --yes: then every value must come from flags, the
 environment or the config file, and a missing one is a usage error (exit 2) naming them.`,
@@ -71,6 +76,7 @@ environment or the config file, and a missing one is a usage error (exit 2) nami
 		o.bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
 	}
 	cmd.Flags().StringArrayVar(&o.extra, "set", nil, "another setting as key=value (repeatable)")
+	cmd.Flags().StringVar(&o.db, "db", "", "portal database where the line's status is written (SQLite path or mysql://… DSN)")
 	return cmd
 }
 
@@ -166,6 +172,21 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	if err != nil {
 		return &UsageError{Err: err}
 	}
+	var statuses *portal.SQLStatusStore
+	var status openlines.LineStatus
+	if o.db != "" {
+		db, err := sqldb.Open(cmd.Context(), o.db)
+		if err != nil {
+			return &UsageError{Err: fmt.Errorf("--db: %w", err)}
+		}
+		defer db.Close()
+		if statuses, err = portal.NewSQLStatusStore(cmd.Context(), db, f.Clock); err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+		if status, err = statuses.LineStatus(cmd.Context(), cfg.Connector, cfg.Line); err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+	}
 	rep := connectReport{Server: cfg.Server, Connector: cfg.Connector, Line: cfg.Line, Steps: []connectStep{}}
 	steps := []struct {
 		method string
@@ -190,6 +211,20 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 		if err != nil {
 			failure = err
 			break
+		}
+		// docs/protocol.md §10: each step sets its flag of (real connector, line); all three clear ERROR.
+		switch s.method {
+		case "saveSettings":
+			status.Active = true
+		case "testConnect":
+			status.Connection = true
+		case "register":
+			status.Register, status.Error = true, false
+		}
+		if statuses != nil {
+			if err := statuses.SetLineStatus(cmd.Context(), cfg.Connector, cfg.Line, status); err != nil {
+				return fmt.Errorf("--db: %w", err)
+			}
 		}
 	}
 	if failure == nil && rep.WebhookURL == "" {

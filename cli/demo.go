@@ -163,7 +163,7 @@ func (d *demoEnv) recordAnswers(h http.Handler) http.Handler {
 			body, err := io.ReadAll(io.LimitReader(r.Body, wire.DefaultMaxBody+1))
 			if err == nil {
 				if fields, err := wire.ParseForm(string(body)); err == nil {
-					cmd = fields.Get(wire.FieldCommand)
+					cmd = fields.Get("BX_COMMAND")
 				}
 			}
 			r.Body = io.NopCloser(strings.NewReader(string(body)))
@@ -354,13 +354,13 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 	}
 	t2 := now()
 	add("receivingMessage", "connector", "portal event", t1, t2, "OnReceivedMessage: "+*ev.Text)
-	if t3, ok := d.waitAnswer(ctx, "receivingMessage", t1); ok {
+	if t3, ok := d.waitAnswer(ctx, "receivingMessage", t0); ok {
 		// The answer is timed where it was written; the event above where this goroutine saw it, which on a
 		// busy machine can be later: the hop cannot end before the one it follows.
 		if t3.Before(t2) {
 			t3 = t2
 		}
-		add("setStatusDelivered", "portal", "connector", t2, t3, "delivery confirmed, packet answered")
+		add("OK answer", "portal", "connector", t2, t3, "packet acknowledged (current profile)")
 	}
 
 	reply := emoji.New().ToIcons("Hi! It ships today :truck:")

@@ -32,7 +32,8 @@ func TestStandaloneCommandsEndToEnd(t *testing.T) {
 
 	var rep connectReport
 	run(t, runOpts{env: env}, "connect", "--json", "--connector", "botframework", "--bot-handle", "e2e-bot",
-		"--app-id", bftest.DefaultAppID, "--app-secret", bftest.DefaultAppSecret).wantCode(t, 0).decodeJSON(t, &rep)
+		"--app-id", bftest.DefaultAppID, "--app-secret", bftest.DefaultAppSecret, "--db", filepath.Join(dir, "portal.db")).
+		wantCode(t, 0).decodeJSON(t, &rep)
 
 	say := make(chan result, 1)
 	go func() {

@@ -18,13 +18,14 @@ const (
 	EvReceivedMessageDel     = "OnReceivedMessageDel"
 	EvReceivedPost           = "OnReceivedPost"
 	EvReceivedPostUpdate     = "OnReceivedPostUpdate"
-	EvReceivedTypingStart    = "OnReceivedTypingStart"
+	EvReceivedStatusWrites   = "OnReceivedStatusWrites"
+	EvReceivedCommandStart   = "OnReceivedCommandStart"
 	EvReceivedStatusDelivery = "OnReceivedStatusDelivery"
 	EvReceivedStatusReading  = "OnReceivedStatusReading"
 	EvReceivedError          = "OnReceivedError"
 	EvReceivedStatusBlock    = "OnReceivedStatusBlock"
 	EvUpdateStatusConnector  = "OnUpdateStatusConnector"
-	EvChatNameChanged        = "OnChatNameChanged"
+	EvNewChatName            = "OnNewChatName"
 )
 
 // eventJSON is one line `olctl serve` prints per event. Fields that do not apply to an event are left out.
@@ -136,7 +137,8 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 	p.OnReceivedMessageDel(onMessage(EvReceivedMessageDel))
 	p.OnReceivedPost(onMessage(EvReceivedPost))
 	p.OnReceivedPostUpdate(onMessage(EvReceivedPostUpdate))
-	p.OnReceivedTypingStart(onMessage(EvReceivedTypingStart))
+	p.OnReceivedStatusWrites(onMessage(EvReceivedStatusWrites))
+	p.OnReceivedCommandStart(onMessage(EvReceivedCommandStart))
 	p.OnReceivedStatusDelivery(func(_ context.Context, s portal.StatusDelivery) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusDelivery, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
 			MessageID: s.Message.FirstID(), IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
@@ -151,14 +153,14 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 	})
 	p.OnReceivedStatusBlock(func(_ context.Context, s portal.StatusBlock) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusBlock, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
-			User: &eventUserJSON{ID: s.User.ID, Name: s.User.Name, LastName: s.User.LastName}})
+			Type: s.Message.Type, UserID: s.UserID, User: &eventUserJSON{ID: s.User.ID, Name: s.User.Name, LastName: s.User.LastName}})
 	})
-	p.OnUpdateStatusConnector(func(_ context.Context, s portal.ConnectorStatus) error {
+	p.OnUpdateStatusConnector(func(_ context.Context, s portal.StatusConnector) error {
 		return e.emit(eventJSON{Event: EvUpdateStatusConnector, Connector: s.Connector, Line: s.Line,
-			Status: &eventStatus{Active: s.Active, Connection: s.Connection, Register: s.Register, Error: s.Error}})
+			Status: &eventStatus{Active: s.Status.Active, Connection: s.Status.Connection, Register: s.Status.Register, Error: s.Status.Error}})
 	})
-	p.OnChatNameChanged(func(_ context.Context, c portal.ChatName) error {
-		return e.emit(eventJSON{Event: EvChatNameChanged, Connector: c.Connector, Line: c.Line, ChatID: c.ChatID,
+	p.OnNewChatName(func(_ context.Context, c portal.ChatName) error {
+		return e.emit(eventJSON{Event: EvNewChatName, Connector: c.Connector, Line: c.Line, ChatID: c.ChatID,
 			ChatName: c.Name})
 	})
 }

@@ -28,6 +28,7 @@ type serveOptions struct {
 	allowPrivate bool
 	path         string
 	logLevel     string
+	profile      string
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -37,8 +38,10 @@ func newServeCmd(f *Factory) *cobra.Command {
 		Short: "Run a ready portal receiver that prints every event as a JSON line",
 		Long: `Run a portal receiver (portal.New) until interrupted: it takes the connector server's packets at
 --path, runs the receive pipeline (emoji, files, users, Bot Framework context) with SQLite stores (--db) and a
-file store directory (--files-dir), prints every event as one JSON line on stdout (--events FILE to append
-them to a file instead) and confirms deliveries to --server with setStatusDelivered.
+file store directory (--files-dir), and prints every event as one JSON line on stdout (--events FILE to append
+them to a file instead). The OK answer acknowledges each packet; with --profile legacy the receiver also
+confirms deliveries to --server with setStatusDelivered. Messages are let in only for lines connected with
+'olctl connect --db' on the same database.
 
 It signs and verifies with the global --licence-key, --signing and --secret; --domain is this receiver's
 public base URL (default http://ADDR). Downloads of attachments from loopback and private addresses are
@@ -57,6 +60,7 @@ refused unless --allow-private-networks is given.`,
 	fl.BoolVar(&o.allowPrivate, "allow-private-networks", false, "allow attachment downloads from loopback and private addresses")
 	fl.StringVar(&o.path, "path", "/pub/imconnector/", "path of the portal endpoint")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	fl.StringVar(&o.profile, "profile", "current", "the Bitrix generation to act as: current or legacy (confirms with setStatusDelivered)")
 	return cmd
 }
 
@@ -96,12 +100,16 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	if domain == "" {
 		domain = "http://" + ln.Addr().String()
 	}
+	profile, err := wire.ParseProfile(o.profile)
+	if err != nil {
+		return usageErrorf("--profile: %v", err)
+	}
 	creds := cfg.Credentials()
 	if creds.Mode != wire.HMACSHA256 {
 		creds.Secrets = nil
 	}
 	p, err := portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: cfg.Server, Domain: domain, DSN: o.db, DataDir: o.dataDir, FilesDir: o.filesDir,
+		Credentials: creds, ServerURL: cfg.Server, Domain: domain, DSN: o.db, DataDir: o.dataDir, FilesDir: o.filesDir, Profile: profile,
 		HTTPClient: f.HTTPClient, Logger: logger, Clock: f.Clock,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(o.allowPrivate)},
 	})

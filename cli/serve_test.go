@@ -64,7 +64,8 @@ func TestServePortalReceiver(t *testing.T) {
 				env[k] = v
 			}
 			var rep connectReport
-			run(t, runOpts{env: env}, "connect", "--json", "--set", "entity=e2").wantCode(t, 0).decodeJSON(t, &rep)
+			run(t, runOpts{env: env}, "connect", "--json", "--set", "entity=e2", "--db", filepath.Join(dir, "portal.db")).
+				wantCode(t, 0).decodeJSON(t, &rep)
 
 			resp, err := http.Post(rep.WebhookURL, "application/json", strings.NewReader(
 				`{"user":{"id":"u9","name":"Ann Lee"},"message":{"id":"m9","text":"thanks :+1:","date":1700000000},"chat":{"id":"c9"}}`))
@@ -84,7 +85,7 @@ func TestServePortalReceiver(t *testing.T) {
 			}
 			if ev.Event != EvReceivedMessage || ev.Connector != "echo" || ev.Line != "2" || ev.ChatID != "c9" || ev.MessageID != "m9" ||
 				ev.Text == nil || *ev.Text != "thanks [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]" ||
-				ev.RawText == nil || *ev.RawText != "thanks :+1:" || ev.UserID == "" || ev.User.Name != "Ann Lee" ||
+				ev.RawText == nil || *ev.RawText != "thanks :+1:" || ev.UserID == "" || ev.User.Name != "Ann" || ev.User.LastName != "Lee" ||
 				ev.Date == nil || ev.Date.Unix() != 1700000000 {
 				t.Fatalf("event %s", lines[0])
 			}

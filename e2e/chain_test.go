@@ -102,7 +102,7 @@ func testChain(t *testing.T, cfg systemConfig) {
 	s.events.mu.Lock()
 	d := s.events.deliveries[0]
 	s.events.mu.Unlock()
-	if d.Message.ID != rec.ID || d.IM.ChatID != "77" || d.IM.MessageID != "501" {
+	if len(d.ExternalIDs) != 1 || d.ExternalIDs[0] != rec.ID || d.IM.ChatID != "77" || d.IM.MessageID != "501" {
 		t.Errorf("delivery = %+v, want message id %q for im 77/501", d, rec.ID)
 	}
 	// The operator edits, then deletes the reply: the messenger's activity is updated and deleted by its id.

@@ -173,7 +173,7 @@ func testKilledMidStream(t *testing.T, dsn string) {
 
 	c := startChild(t, dsn, addr, portalHTTP)
 	defer func() { c.Kill() }()
-	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey))
+	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey), client.WithLineStatus(p.LineStatuses()))
 	if err != nil {
 		t.Fatal(err)
 	}

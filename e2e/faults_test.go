@@ -78,7 +78,7 @@ type confirmFault struct {
 	calls atomic.Int64
 }
 
-func (c *confirmFault) ConfirmDelivered(ctx context.Context, connector, line string, items []portal.Delivered) error {
+func (c *confirmFault) ConfirmDelivered(ctx context.Context, connector, line string, items []openlines.StatusItem) error {
 	c.calls.Add(1)
 	mode, _ := c.mode.Load().(string)
 	switch mode {
@@ -314,13 +314,13 @@ func TestReRegisterMovesBot(t *testing.T) {
 	s.connect(ctx, t, "2")
 	s.events.wait(ctx, t, "deactivateConnector at line 1", func() bool {
 		for _, st := range s.events.statuses {
-			if st.Line == "1" && st.Error {
+			if st.Line == "1" && st.Status.Error {
 				return true
 			}
 		}
 		return false
 	})
-	st, err := s.portal.Status(ctx, botframework.ID, "1")
+	st, _, err := s.portal.LineStatus(ctx, botframework.ID, "1")
 	if err != nil || !st.Error {
 		t.Fatalf("status of line 1: %+v %v", st, err)
 	}

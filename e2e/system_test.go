@@ -69,7 +69,7 @@ type events struct {
 	mu         sync.Mutex
 	messages   []portal.Message
 	deliveries []portal.StatusDelivery
-	statuses   []portal.ConnectorStatus
+	statuses   []portal.StatusConnector
 	errors     []portal.ReceivedError
 	changed    chan struct{}
 }
@@ -193,6 +193,13 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 	if cfg.mode.creds.Mode == wire.HMACSHA256 {
 		opts = append(opts, client.WithSigning(wire.HMACSHA256, cfg.mode.creds.Secrets...))
 	}
+	// A portal whose confirmations are faulted is a legacy one: only legacy portals confirm
+	// (setStatusDelivered); its clients say so in BX_VERSION, by which the server tells the site's profile.
+	profile := wire.Current
+	if cfg.confirmWrap != nil {
+		profile = wire.Legacy
+		opts = append(opts, client.WithProfile(wire.Legacy))
+	}
 	var confirmer portal.Confirmer
 	if cfg.confirmWrap != nil {
 		c, err := client.New(srv.URL(), opts...)
@@ -210,6 +217,7 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 		DataDir:     t.TempDir(),
 		Clock:       cfg.clock,
 		Logger:      logger,
+		Profile:     profile,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
 	})
 	if err != nil {
@@ -228,7 +236,8 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 	hmu.Lock()
 	handler = h
 	hmu.Unlock()
-	c, err := client.New(srv.URL(), append(opts, client.WithChatContext(p.ChatContexts()))...)
+	// The operator's client connects the lines: it writes their status where the portal's gate reads it.
+	c, err := client.New(srv.URL(), append(opts, client.WithChatContext(p.ChatContexts()), client.WithLineStatus(p.LineStatuses()))...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
 	}

@@ -13,22 +13,6 @@ type FileID int64
 // String returns the id in decimal.
 func (id FileID) String() string { return strconv.FormatInt(int64(id), 10) }
 
-// Header is one HTTP header an attachment must be fetched with (PROTOCOL.md §5: `headers[{name, value}]`),
-// for instance a bearer token for a messenger's attachment URL.
-type Header struct {
-	Name  string `php:"name" json:"name"`
-	Value string `php:"value" json:"value"`
-}
-
-// Attachment is one entry of an incoming message's `files` (PROTOCOL.md §5: `{url*, name?, type?,
-// headers?[{name, value}]}`). Its tags let wire.Bind fill it from a decoded packet.
-type Attachment struct {
-	URL     string   `php:"url" json:"url"`
-	Name    string   `php:"name" json:"name,omitempty"`
-	Type    string   `php:"type" json:"type,omitempty"`
-	Headers []Header `php:"headers" json:"headers,omitempty"`
-}
-
 // The codes a Failure carries. CodeBigFile is the protocol's own code for an oversize file (§5.1 step 2);
 // the others say what else went wrong.
 const (
@@ -103,3 +87,21 @@ func (f Failure) Error() string {
 
 // Unwrap returns the cause.
 func (f Failure) Unwrap() error { return f.Err }
+
+// Temporary reports whether the failure may pass, so that importing the file again later may succeed: the
+// connection or the transfer failed, the download timed out, the store could not keep the bytes, or the
+// server answered 408, 425, 429 or 5xx. The others (a refused address, a bad attachment, a file over the
+// size limit, any other status) fail again every time.
+func (f Failure) Temporary() bool {
+	switch f.Code {
+	case CodeDownload, CodeTimeout, CodeStore:
+		return true
+	case CodeStatus:
+		var se *StatusError
+		if errors.As(f.Err, &se) {
+			c := se.StatusCode
+			return c == 408 || c == 425 || c == 429 || c >= 500
+		}
+	}
+	return false
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 )
 
 // BenchmarkImport imports 1 000 small files (1 KiB each, distinct in every round) from a local server.
@@ -30,11 +31,11 @@ func BenchmarkImport(b *testing.B) {
 	}))
 	defer srv.Close()
 	round := 0
-	attachments := func() []files.Attachment {
+	attachments := func() []openlines.File {
 		round++
-		atts := make([]files.Attachment, n)
+		atts := make([]openlines.File, n)
 		for i := range atts {
-			atts[i] = files.Attachment{URL: fmt.Sprintf("%s/f/%d.bin?round=%d", srv.URL, i, round)}
+			atts[i] = openlines.File{URL: fmt.Sprintf("%s/f/%d.bin?round=%d", srv.URL, i, round)}
 		}
 		return atts
 	}

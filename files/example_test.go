@@ -10,6 +10,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 )
 
 func ExampleImporter_Import() {
@@ -27,7 +28,7 @@ func ExampleImporter_Import() {
 	store := files.NewMemoryStore()
 	// httptest listens on 127.0.0.1, which the importer refuses unless told otherwise.
 	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true), files.WithMaxSize(10<<20))
-	ids, failures := imp.Import(context.Background(), []files.Attachment{
+	ids, failures := imp.Import(context.Background(), []openlines.File{
 		{URL: cdn.URL + "/avatars/42?token=abc"},
 		{URL: cdn.URL + "/gone.pdf"},
 	})

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
 // Defaults of an Importer.
@@ -24,7 +26,7 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultTimeout        = 2 * time.Minute
 	DefaultMaxConcurrent  = 8
-	DefaultUserAgent      = "olctl-files/1"
+	DefaultUserAgent      = "Bitrix Connector Client" // what Bitrix sends (docs/protocol.md §8.3)
 )
 
 // Option configures an Importer.
@@ -92,6 +94,13 @@ func WithClock(c clock.Clock) Option {
 	return func(i *Importer) { i.clock = clock.Or(c) }
 }
 
+// WithProfile sets the generation whose naming rules the importer follows (docs/protocol.md §8.3). Current
+// (the default) keeps the last 50 characters of a given name and reads a missing one from the answer's
+// Content-Disposition; legacy does neither.
+func WithProfile(p wire.Profile) Option {
+	return func(i *Importer) { i.profile = p }
+}
+
 // WithUserAgent sets the User-Agent sent unless an attachment's headers carry one. Default DefaultUserAgent.
 func WithUserAgent(ua string) Option {
 	return func(i *Importer) {
@@ -113,6 +122,7 @@ type Importer struct {
 	log            *slog.Logger
 	clock          clock.Clock
 	userAgent      string
+	profile        wire.Profile
 
 	client *http.Client
 	sem    chan struct{}
@@ -172,7 +182,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // It returns the ids of the files that were imported, in the order of atts, and a Failure for each one that
 // was not (its Index says which). It never fails as a whole: ctx ending turns the remaining attachments into
 // failures.
-func (i *Importer) Import(ctx context.Context, atts []Attachment) ([]FileID, []Failure) {
+func (i *Importer) Import(ctx context.Context, atts []openlines.File) ([]FileID, []Failure) {
 	type result struct {
 		id  FileID
 		err *Failure
@@ -200,7 +210,7 @@ func (i *Importer) Import(ctx context.Context, atts []Attachment) ([]FileID, []F
 	return ids, fails
 }
 
-func (i *Importer) importOne(ctx context.Context, n int, a Attachment) (FileID, *Failure) {
+func (i *Importer) importOne(ctx context.Context, n int, a openlines.File) (FileID, *Failure) {
 	fail := func(code string, err error) (FileID, *Failure) {
 		i.log.WarnContext(ctx, "files: attachment not imported", "index", n, "url", redact(a.URL), "code", code, "err", err)
 		return 0, &Failure{Index: n, URL: a.URL, Code: code, Err: err}
@@ -241,7 +251,7 @@ func (i *Importer) importOne(ctx context.Context, n int, a Attachment) (FileID, 
 }
 
 // request builds the GET of an attachment, refusing what cannot be fetched.
-func (i *Importer) request(a Attachment) (*http.Request, error) {
+func (i *Importer) request(a openlines.File) (*http.Request, error) {
 	raw := strings.TrimSpace(a.URL)
 	if raw == "" {
 		return nil, fmt.Errorf("%w: url is empty", ErrBadAttachment)
@@ -301,7 +311,7 @@ func validHeaderName(s string) bool {
 }
 
 // download fetches one attachment and streams it into the store. code classifies err.
-func (i *Importer) download(ctx context.Context, req *http.Request, a Attachment) (FileID, string, error) {
+func (i *Importer) download(ctx context.Context, req *http.Request, a openlines.File) (FileID, string, error) {
 	resp, err := i.client.Do(req)
 	if err != nil {
 		switch {
@@ -329,7 +339,7 @@ func (i *Importer) download(ctx context.Context, req *http.Request, a Attachment
 	}
 	mt := chooseType(a.Type, resp.Header.Get("Content-Type"), http.DetectContentType(head))
 	meta := Meta{
-		Name:    fileName(a.Name, resp.Request.URL, mt),
+		Name:    fileName(a.Name, resp.Header.Get("Content-Disposition"), resp.Request.URL, a.URL, mt, i.profile),
 		Type:    mt,
 		Created: i.clock.Now(),
 	}

@@ -3,6 +3,8 @@ package files_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 )
 
 var pngBytes = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89")
@@ -28,6 +31,15 @@ func fileServer(t *testing.T) *httptest.Server {
 	mux.HandleFunc("/files/report.pdf", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/pdf")
 		_, _ = w.Write([]byte("%PDF-1.4 report"))
+	})
+	mux.HandleFunc("/download", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Header().Set("Content-Disposition", `attachment; filename="invoice 7.pdf"`)
+		if r.Header.Get("User-Agent") != files.DefaultUserAgent {
+			http.Error(w, "who are you", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte("%PDF-1.4 invoice"))
 	})
 	mux.HandleFunc("/files/final.txt", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -120,41 +132,42 @@ func TestImport(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		att  files.Attachment
+		att  openlines.File
 		want want
 	}{
-		{"plain pdf", files.Attachment{URL: "/files/report.pdf"}, want{name: "report.pdf", typ: "application/pdf", body: "%PDF-1.4 report"}},
-		{"given name and type win", files.Attachment{URL: "/plain", Name: "notes.md", Type: "text/markdown"}, want{name: "notes.md", typ: "text/markdown", body: "hello"}},
-		{"name without extension gets one from the type", files.Attachment{URL: "/plain", Name: "readme"}, want{name: "readme.txt", typ: "text/plain", body: "hello"}},
-		{"given type gives the extension", files.Attachment{URL: "/raw/avatar", Name: "me", Type: "image/jpeg"}, want{name: "me.jpg", typ: "image/jpeg", body: string(pngBytes)}},
-		{"missing name: URL base name without query", files.Attachment{URL: "/files/report.pdf?token=secret&x=1"}, want{name: "report.pdf", typ: "application/pdf", body: "%PDF-1.4 report"}},
-		{"missing name: URL without a base name", files.Attachment{URL: "/"}, want{name: "file.txt", typ: "text/plain", body: "root"}},
-		{"missing name: escaped URL name", files.Attachment{URL: "/dl/my%20report%20%C3%A9t%C3%A9"}, want{name: "my report été.txt", typ: "text/plain", body: "named by URL"}},
-		{"sniffed: no Content-Type", files.Attachment{URL: "/raw/avatar"}, want{name: "avatar.png", typ: "image/png", body: string(pngBytes)}},
-		{"sniffed: octet-stream says nothing", files.Attachment{URL: "/octet/picture"}, want{name: "picture.png", typ: "image/png", body: string(pngBytes)}},
-		{"unknown binary stays octet-stream", files.Attachment{URL: "/blob"}, want{name: "blob.bin", typ: "application/octet-stream", body: "\x00\x01\x02\x03\xff"}},
-		{"hostile name ../../etc/passwd", files.Attachment{URL: "/plain", Name: "../../etc/passwd"}, want{name: "passwd.txt", typ: "text/plain", body: "hello"}},
-		{"hostile Windows path", files.Attachment{URL: "/plain", Name: `..\..\Windows\win.ini`}, want{name: "win.ini", typ: "text/plain", body: "hello"}},
-		{"hostile control characters and RTL override", files.Attachment{URL: "/plain", Name: "inv\x00oice\r\n\u202Efdp.exe"}, want{name: "invoicefdp.exe", typ: "text/plain", body: "hello"}},
-		{"hostile name in the URL", files.Attachment{URL: "/dl/..%2F..%2Fetc%2Fpasswd"}, want{name: "passwd.txt", typ: "text/plain", body: "named by URL"}},
-		{"hostile dots only", files.Attachment{URL: "/plain", Name: ".."}, want{name: "file.txt", typ: "text/plain", body: "hello"}},
-		{"redirects: 1", files.Attachment{URL: "/redirect/1"}, want{name: "final.txt", typ: "text/plain", body: "final"}},
-		{"redirects: 5 is the maximum", files.Attachment{URL: "/redirect/5"}, want{name: "final.txt", typ: "text/plain", body: "final"}},
-		{"redirects: 6 is too many", files.Attachment{URL: "/redirect/6"}, want{code: files.CodeDownload, is: files.ErrTooManyRedirects}},
-		{"redirect to ftp", files.Attachment{URL: "/redirect-ftp"}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
-		{"headers sent", files.Attachment{URL: "/auth", Headers: []files.Header{{"Authorization", "Bearer t0ken"}, {"x-trace", "42"}, {"User-Agent", "bot/2"}}}, want{name: "auth.png", typ: "image/png", body: string(pngBytes)}},
-		{"headers kept over a same-host redirect", files.Attachment{URL: "/redirect-auth", Headers: []files.Header{{"Authorization", "Bearer t0ken"}, {"X-Trace", "42"}, {"User-Agent", "bot/2"}}}, want{name: "auth.png", typ: "image/png", body: string(pngBytes)}},
-		{"headers missing: 403", files.Attachment{URL: "/auth"}, want{code: files.CodeStatus, status: 403}},
-		{"404", files.Attachment{URL: "/missing"}, want{code: files.CodeStatus, status: 404}},
-		{"only 200 counts: 204", files.Attachment{URL: "/nocontent"}, want{code: files.CodeStatus, status: 204}},
-		{"oversize, declared", files.Attachment{URL: "/big/declared"}, want{code: files.CodeBigFile, is: files.ErrTooBig}},
-		{"oversize, endless stream cut off", files.Attachment{URL: "/big/endless"}, want{code: files.CodeBigFile, is: files.ErrTooBig}},
-		{"exactly the maximum size", files.Attachment{URL: "/exact", Name: "y.bin"}, want{name: "y.bin", typ: "application/octet-stream", body: string(make([]byte, 64<<10))}},
-		{"empty URL", files.Attachment{}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
-		{"ftp URL", files.Attachment{URL: "ftp://example.com/a.txt"}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
-		{"header with a line break", files.Attachment{URL: "/plain", Headers: []files.Header{{"X-A", "1\r\nHost: evil"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
-		{"header with a bad name", files.Attachment{URL: "/plain", Headers: []files.Header{{"X A", "1"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
-		{"header that may not be set", files.Attachment{URL: "/plain", Headers: []files.Header{{"Host", "evil"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"plain pdf", openlines.File{URL: "/files/report.pdf"}, want{name: "report.pdf", typ: "application/pdf", body: "%PDF-1.4 report"}},
+		{"given name and type win", openlines.File{URL: "/plain", Name: "notes.md", Type: "text/markdown"}, want{name: "notes.md", typ: "text/markdown", body: "hello"}},
+		{"name without extension gets one from the type", openlines.File{URL: "/plain", Name: "readme"}, want{name: "readme.txt", typ: "text/plain", body: "hello"}},
+		{"given type gives the extension", openlines.File{URL: "/raw/avatar", Name: "me", Type: "image/jpeg"}, want{name: "me.jpg", typ: "image/jpeg", body: string(pngBytes)}},
+		{"missing name: URL base name without query", openlines.File{URL: "/files/report.pdf?token=secret&x=1"}, want{name: "report.pdf", typ: "application/pdf", body: "%PDF-1.4 report"}},
+		{"missing name: URL without a base name", openlines.File{URL: "/"}, want{name: "generated.txt", typ: "text/plain", body: "root"}},
+		{"missing name: Content-Disposition, with Bitrix's User-Agent", openlines.File{URL: "/download"}, want{name: "invoice 7.pdf", typ: "application/pdf", body: "%PDF-1.4 invoice"}},
+		{"missing name: escaped URL name", openlines.File{URL: "/dl/my%20report%20%C3%A9t%C3%A9"}, want{name: "my report été.txt", typ: "text/plain", body: "named by URL"}},
+		{"sniffed: no Content-Type", openlines.File{URL: "/raw/avatar"}, want{name: "avatar.png", typ: "image/png", body: string(pngBytes)}},
+		{"sniffed: octet-stream says nothing", openlines.File{URL: "/octet/picture"}, want{name: "picture.png", typ: "image/png", body: string(pngBytes)}},
+		{"unknown binary stays octet-stream", openlines.File{URL: "/blob"}, want{name: "blob.bin", typ: "application/octet-stream", body: "\x00\x01\x02\x03\xff"}},
+		{"hostile name ../../etc/passwd", openlines.File{URL: "/plain", Name: "../../etc/passwd"}, want{name: "passwd.txt", typ: "text/plain", body: "hello"}},
+		{"hostile Windows path", openlines.File{URL: "/plain", Name: `..\..\Windows\win.ini`}, want{name: "win.ini", typ: "text/plain", body: "hello"}},
+		{"hostile control characters and RTL override", openlines.File{URL: "/plain", Name: "inv\x00oice\r\n\u202Efdp.exe"}, want{name: "invoicefdp.exe", typ: "text/plain", body: "hello"}},
+		{"hostile name in the URL", openlines.File{URL: "/dl/..%2F..%2Fetc%2Fpasswd"}, want{name: "passwd.txt", typ: "text/plain", body: "named by URL"}},
+		{"hostile dots only", openlines.File{URL: "/plain", Name: ".."}, want{name: "generated.txt", typ: "text/plain", body: "hello"}},
+		{"redirects: 1", openlines.File{URL: "/redirect/1"}, want{name: "final.txt", typ: "text/plain", body: "final"}},
+		{"redirects: 5 is the maximum", openlines.File{URL: "/redirect/5"}, want{name: "final.txt", typ: "text/plain", body: "final"}},
+		{"redirects: 6 is too many", openlines.File{URL: "/redirect/6"}, want{code: files.CodeDownload, is: files.ErrTooManyRedirects}},
+		{"redirect to ftp", openlines.File{URL: "/redirect-ftp"}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"headers sent", openlines.File{URL: "/auth", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t0ken"}, {Name: "x-trace", Value: "42"}, {Name: "User-Agent", Value: "bot/2"}}}, want{name: "auth.png", typ: "image/png", body: string(pngBytes)}},
+		{"headers kept over a same-host redirect", openlines.File{URL: "/redirect-auth", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t0ken"}, {Name: "X-Trace", Value: "42"}, {Name: "User-Agent", Value: "bot/2"}}}, want{name: "auth.png", typ: "image/png", body: string(pngBytes)}},
+		{"headers missing: 403", openlines.File{URL: "/auth"}, want{code: files.CodeStatus, status: 403}},
+		{"404", openlines.File{URL: "/missing"}, want{code: files.CodeStatus, status: 404}},
+		{"only 200 counts: 204", openlines.File{URL: "/nocontent"}, want{code: files.CodeStatus, status: 204}},
+		{"oversize, declared", openlines.File{URL: "/big/declared"}, want{code: files.CodeBigFile, is: files.ErrTooBig}},
+		{"oversize, endless stream cut off", openlines.File{URL: "/big/endless"}, want{code: files.CodeBigFile, is: files.ErrTooBig}},
+		{"exactly the maximum size", openlines.File{URL: "/exact", Name: "y.bin"}, want{name: "y.bin", typ: "application/octet-stream", body: string(make([]byte, 64<<10))}},
+		{"empty URL", openlines.File{}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"ftp URL", openlines.File{URL: "ftp://example.com/a.txt"}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"header with a line break", openlines.File{URL: "/plain", Headers: []openlines.Header{{Name: "X-A", Value: "1\r\nHost: evil"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"header with a bad name", openlines.File{URL: "/plain", Headers: []openlines.Header{{Name: "X A", Value: "1"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
+		{"header that may not be set", openlines.File{URL: "/plain", Headers: []openlines.Header{{Name: "Host", Value: "evil"}}}, want{code: files.CodeBadAttachment, is: files.ErrBadAttachment}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +179,7 @@ func TestImport(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			ids, fails := imp.Import(ctx, []files.Attachment{att})
+			ids, fails := imp.Import(ctx, []openlines.File{att})
 			if tt.want.code != "" {
 				if len(ids) != 0 || len(fails) != 1 {
 					t.Fatalf("ids %v, failures %v: want one failure", ids, fails)
@@ -198,6 +211,10 @@ func TestImport(t *testing.T) {
 			}
 			defer rc.Close()
 			body, _ := io.ReadAll(rc)
+			if tt.want.name == "generated.txt" { // a name generated from the URL (docs/protocol.md §8.3)
+				sum := sha256.Sum256([]byte(att.URL))
+				tt.want.name = "file-" + hex.EncodeToString(sum[:6]) + ".txt"
+			}
 			if m.Name != tt.want.name || m.Type != tt.want.typ || string(body) != tt.want.body || m.Size != int64(len(tt.want.body)) {
 				t.Fatalf("stored %q %q %d bytes %.40q, want %q %q %.40q", m.Name, m.Type, m.Size, body, tt.want.name, tt.want.typ, tt.want.body)
 			}
@@ -209,7 +226,7 @@ func TestImportManyKeepsOrder(t *testing.T) {
 	srv := fileServer(t)
 	store := files.NewMemoryStore()
 	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true))
-	atts := []files.Attachment{
+	atts := []openlines.File{
 		{URL: srv.URL + "/plain", Name: "a.txt"},
 		{URL: srv.URL + "/missing"},
 		{URL: srv.URL + "/files/report.pdf"},
@@ -258,9 +275,9 @@ func TestImportMaxConcurrent(t *testing.T) {
 	defer srv.Close()
 	store := files.NewMemoryStore()
 	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true), files.WithMaxConcurrent(limit))
-	var atts []files.Attachment
+	var atts []openlines.File
 	for i := range n {
-		atts = append(atts, files.Attachment{URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
+		atts = append(atts, openlines.File{URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -292,7 +309,7 @@ func TestImportTimeout(t *testing.T) {
 	}
 	done := make(chan res, 1)
 	go func() {
-		ids, fails := imp.Import(context.Background(), []files.Attachment{{URL: srv.URL + "/slow"}})
+		ids, fails := imp.Import(context.Background(), []openlines.File{{URL: srv.URL + "/slow"}})
 		done <- res{ids, fails}
 	}()
 	<-started
@@ -339,7 +356,7 @@ func TestImportGuard(t *testing.T) {
 	imp := files.NewImporter(files.NewMemoryStore(), files.WithConnectTimeout(5*time.Second))
 	for _, u := range urls {
 		t.Run(u, func(t *testing.T) {
-			ids, fails := imp.Import(context.Background(), []files.Attachment{{URL: u}})
+			ids, fails := imp.Import(context.Background(), []openlines.File{{URL: u}})
 			if len(ids) != 0 || len(fails) != 1 {
 				t.Fatalf("ids %v failures %v", ids, fails)
 			}
@@ -354,7 +371,7 @@ func TestImportGuard(t *testing.T) {
 	}
 	// With the option, the same server is fine.
 	imp = files.NewImporter(files.NewMemoryStore(), files.WithAllowPrivateNetworks(true))
-	if ids, fails := imp.Import(context.Background(), []files.Attachment{{URL: srv.URL + "/x"}}); len(ids) != 1 {
+	if ids, fails := imp.Import(context.Background(), []openlines.File{{URL: srv.URL + "/x"}}); len(ids) != 1 {
 		t.Fatalf("with private networks allowed: %v", fails)
 	}
 }
@@ -364,7 +381,7 @@ func TestImportContextCanceled(t *testing.T) {
 	imp := files.NewImporter(files.NewMemoryStore(), files.WithAllowPrivateNetworks(true))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	ids, fails := imp.Import(ctx, []files.Attachment{{URL: srv.URL + "/plain"}, {URL: srv.URL + "/plain"}})
+	ids, fails := imp.Import(ctx, []openlines.File{{URL: srv.URL + "/plain"}, {URL: srv.URL + "/plain"}})
 	if len(ids) != 0 || len(fails) != 2 || !errors.Is(fails[0], context.Canceled) {
 		t.Fatalf("ids %v failures %v", ids, fails)
 	}
@@ -384,7 +401,7 @@ func TestFailureError(t *testing.T) {
 }
 
 func TestImportWithoutStore(t *testing.T) {
-	ids, fails := files.NewImporter(nil).Import(context.Background(), []files.Attachment{{URL: "https://example.com/a.png"}})
+	ids, fails := files.NewImporter(nil).Import(context.Background(), []openlines.File{{URL: "https://example.com/a.png"}})
 	if len(ids) != 0 || len(fails) != 1 || fails[0].Code != files.CodeStore {
 		t.Fatalf("ids %v failures %v", ids, fails)
 	}

@@ -2,6 +2,8 @@ package files
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -9,6 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 	"unicode"
 	"unicode/utf8"
 )
@@ -121,6 +126,7 @@ func TestChooseType(t *testing.T) {
 	}
 }
 
+// TestFileName: the naming rules of docs/protocol.md §8.3 in each profile.
 func TestFileName(t *testing.T) {
 	u := func(s string) *url.URL {
 		x, err := url.Parse(s)
@@ -129,20 +135,56 @@ func TestFileName(t *testing.T) {
 		}
 		return x
 	}
+	long := strings.Repeat("ж", 60) + ".pdf"
+	generated := func(source string) string {
+		sum := sha256.Sum256([]byte(source))
+		return "file-" + hex.EncodeToString(sum[:6])
+	}
 	tests := []struct {
-		given, url, typ, want string
+		profile                            wire.Profile
+		given, disposition, url, typ, want string
 	}{
-		{"", "https://cdn.example.com/a/photo.jpeg?x=1", "image/jpeg", "photo.jpeg"},
-		{"", "https://cdn.example.com/a/photo?x=1.png", "image/png", "photo.png"},
-		{"", "https://cdn.example.com/", "application/pdf", "file.pdf"},
-		{"", "https://cdn.example.com", "text/plain", "file.txt"},
-		{"", "https://cdn.example.com/x", "application/x-unknown", "x"},
-		{"doc", "https://cdn.example.com/ignored.bin", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "doc.docx"},
-		{" spaced.txt ", "https://cdn.example.com/", "text/plain", "spaced.txt"},
+		{wire.Current, "", "", "https://cdn.example.com/a/photo.jpeg?x=1", "image/jpeg", "photo.jpeg"},
+		{wire.Current, "", "", "https://cdn.example.com/a/photo?x=1.png", "image/png", "photo.png"},
+		{wire.Current, "", "", "https://cdn.example.com/", "application/pdf", generated("https://cdn.example.com/") + ".pdf"},
+		{wire.Current, "", "", "https://cdn.example.com", "text/plain", generated("https://cdn.example.com") + ".txt"},
+		{wire.Current, "", "", "https://cdn.example.com/x", "application/x-unknown", "x"},
+		{wire.Current, "doc", "", "https://cdn.example.com/ignored.bin", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "doc.docx"},
+		{wire.Current, " spaced.txt ", "", "https://cdn.example.com/", "text/plain", "spaced.txt"},
+		{wire.Current, long, "", "https://cdn.example.com/", "application/pdf", string([]rune(long)[14:])},
+		{wire.Legacy, long, "", "https://cdn.example.com/", "application/pdf", long},
+		{wire.Current, "", `attachment; filename="report 2024.pdf"`, "https://cdn.example.com/download", "application/pdf", "report 2024.pdf"},
+		{wire.Current, "", `attachment; filename*=UTF-8''%D0%BE%D1%82%D1%87%D1%91%D1%82.pdf`, "https://cdn.example.com/download", "application/pdf", "отчёт.pdf"},
+		{wire.Legacy, "", `attachment; filename="report.pdf"`, "https://cdn.example.com/download", "application/pdf", "download.pdf"},
+		{wire.Current, "given.txt", `attachment; filename="other.pdf"`, "https://cdn.example.com/download", "text/plain", "given.txt"},
+		{wire.Current, "..", "", "https://cdn.example.com/", "text/plain", generated("https://cdn.example.com/") + ".txt"},
 	}
 	for _, tt := range tests {
-		if got := fileName(tt.given, u(tt.url), tt.typ); got != tt.want {
-			t.Errorf("fileName(%q, %s, %s) = %q, want %q", tt.given, tt.url, tt.typ, got, tt.want)
+		if got := fileName(tt.given, tt.disposition, u(tt.url), tt.url, tt.typ, tt.profile); got != tt.want {
+			t.Errorf("%s: fileName(%q, %q, %s, %s) = %q, want %q", tt.profile, tt.given, tt.disposition, tt.url, tt.typ, got, tt.want)
+		}
+	}
+}
+
+// TestFailureTemporary: which failures may pass, so that the item is tried again later.
+func TestFailureTemporary(t *testing.T) {
+	for _, tt := range []struct {
+		f    Failure
+		want bool
+	}{
+		{Failure{Code: CodeDownload}, true},
+		{Failure{Code: CodeTimeout}, true},
+		{Failure{Code: CodeStore}, true},
+		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 503}}, true},
+		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 429}}, true},
+		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 404}}, false},
+		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 204}}, false},
+		{Failure{Code: CodeBigFile}, false},
+		{Failure{Code: CodeBlocked}, false},
+		{Failure{Code: CodeBadAttachment}, false},
+	} {
+		if got := tt.f.Temporary(); got != tt.want {
+			t.Errorf("%s %v: Temporary() = %v", tt.f.Code, tt.f.Err, got)
 		}
 	}
 }
@@ -179,12 +221,12 @@ func TestGuardOnRedirect(t *testing.T) {
 	defer srv.Close()
 	only := netip.MustParseAddr("127.0.0.1")
 	imp := NewImporter(NewMemoryStore(), func(i *Importer) { i.allowAddr = func(a netip.Addr) bool { return a.Unmap() == only } })
-	if ids, fails := imp.Import(context.Background(), []Attachment{{URL: srv.URL + "/fine"}}); len(ids) != 1 {
+	if ids, fails := imp.Import(context.Background(), []openlines.File{{URL: srv.URL + "/fine"}}); len(ids) != 1 {
 		t.Fatalf("allowed host: %v", fails)
 	}
 	for _, path := range []string{"/to-private"} {
 		hits.Store(0)
-		ids, fails := imp.Import(context.Background(), []Attachment{{URL: srv.URL + path}})
+		ids, fails := imp.Import(context.Background(), []openlines.File{{URL: srv.URL + path}})
 		if len(ids) != 0 || len(fails) != 1 || fails[0].Code != CodeBlocked {
 			t.Fatalf("%s: ids %v failures %v", path, ids, fails)
 		}

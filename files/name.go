@@ -1,19 +1,27 @@
 package files
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"mime"
 	"net/url"
 	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/olctl/olctl/wire"
 )
 
 // MaxNameBytes bounds a sanitized file name (in bytes of UTF-8, extension included).
 const MaxNameBytes = 200
 
-// DefaultName is the name of a file that has none: no `name` and a URL without a base name.
+// DefaultName is what SanitizeName makes of a name with nothing left in it. An imported file without a name
+// gets a generated one instead (see fileName).
 const DefaultName = "file"
+
+// currentNameRunes is how much of a given name the current generation keeps: its last 50 characters.
+const currentNameRunes = 50
 
 // extensions maps the media types messengers send to the extension a name gets when it has none. It is a
 // fixed table, not the system's mime.types, so that names do not depend on the machine.
@@ -165,6 +173,14 @@ func nameFromURL(u *url.URL) string {
 // UTF-8 with "_", trims spaces and dots at both ends, and bounds the length to MaxNameBytes keeping the
 // extension. A name with nothing left becomes DefaultName.
 func SanitizeName(name string) string {
+	if name = sanitize(name); name == "" {
+		return DefaultName
+	}
+	return name
+}
+
+// sanitize is SanitizeName with "" for a name with nothing left.
+func sanitize(name string) string {
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
 		name = name[i+1:]
 	}
@@ -187,9 +203,6 @@ func SanitizeName(name string) string {
 		}
 	}
 	name = strings.Trim(b.String(), " .")
-	if name == "" {
-		return DefaultName
-	}
 	if len(name) > MaxNameBytes {
 		ext := path.Ext(name)
 		if len(ext) > 16 || len(ext) >= MaxNameBytes/2 {
@@ -212,18 +225,45 @@ func truncateUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// fileName builds the stored name of a download: the attachment's name, else the final URL's base name, else
-// DefaultName; sanitized; with the type's extension added when it has none.
-func fileName(given string, final *url.URL, mediaType string) string {
+// fileName builds the stored name of a download (docs/protocol.md §8.3): the attachment's name (current:
+// its last 50 characters), else (current) the answer's Content-Disposition file name, else the final URL's
+// base name (the query never counts); sanitized; a name with nothing left is generated from the source URL
+// ("file-" and 12 hex digits: the same file gets the same name when it is imported again); a name without
+// a "." gets the type's extension.
+func fileName(given, disposition string, final *url.URL, source, mediaType string, profile wire.Profile) string {
 	name := strings.TrimSpace(given)
+	if profile == wire.Current {
+		if r := []rune(name); len(r) > currentNameRunes {
+			name = string(r[len(r)-currentNameRunes:])
+		}
+		if name == "" {
+			name = dispositionName(disposition)
+		}
+	}
 	if name == "" {
 		name = nameFromURL(final)
 	}
-	name = SanitizeName(name)
-	if path.Ext(name) == "" {
+	if name = sanitize(name); name == "" {
+		sum := sha256.Sum256([]byte(source))
+		name = "file-" + hex.EncodeToString(sum[:6])
+	}
+	if !strings.Contains(name, ".") {
 		if ext := ExtensionFor(mediaType); ext != "" {
 			name = truncateUTF8(name, MaxNameBytes-len(ext)) + ext
 		}
 	}
 	return name
+}
+
+// dispositionName is the file name of a Content-Disposition value (filename*, RFC 5987, wins over
+// filename), or "".
+func dispositionName(v string) string {
+	if v == "" {
+		return ""
+	}
+	_, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return ""
+	}
+	return params["filename"]
 }

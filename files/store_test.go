@@ -13,6 +13,7 @@ import (
 
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 )
 
@@ -185,7 +186,7 @@ func TestImportIntoDiskStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	imp := files.NewImporter(s, files.WithAllowPrivateNetworks(true), files.WithMaxSize(64<<10))
-	ids, fails := imp.Import(context.Background(), []files.Attachment{
+	ids, fails := imp.Import(context.Background(), []openlines.File{
 		{URL: srv.URL + "/files/report.pdf"},
 		{URL: srv.URL + "/big/endless"},
 		{URL: srv.URL + "/raw/avatar"},

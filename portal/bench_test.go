@@ -50,7 +50,7 @@ func (s *packetSource) body(b *testing.B) string {
 // countingConfirmer counts confirmed items.
 type countingConfirmer struct{ items atomic.Int64 }
 
-func (c *countingConfirmer) ConfirmDelivered(_ context.Context, _, _ string, items []portal.Delivered) error {
+func (c *countingConfirmer) ConfirmDelivered(_ context.Context, _, _ string, items []openlines.StatusItem) error {
 	c.items.Add(int64(len(items)))
 	return nil
 }
@@ -62,10 +62,11 @@ func load(b *testing.B, url string, src *packetSource) {
 }
 
 // BenchmarkInput measures receivingMessage packets of 10 new items each (users cached, no files) through
-// real HTTP on 127.0.0.1: verified (md5), decoded, routed and run through the whole pipeline — emoji,
-// user sync, Bot Framework context, event, duplicate check and record in SQLite, one confirmation per
-// packet (to an in-process confirmer) — (olctl), against a bare net/http handler that reads the body and
-// answers 200 under the same load, same packets included (bare).
+// real HTTP on 127.0.0.1: verified (md5), decoded, gated, stored durably in SQLite (duplicates checked there),
+// run through the whole pipeline — emoji, user sync, Bot Framework context, event, each item's result
+// recorded — and, in the legacy profile, confirmed with one setStatusDelivered per packet (to an in-process
+// confirmer) — (olctl), against a bare net/http handler that reads the body and answers 200 under the same
+// load, same packets included (bare).
 func BenchmarkInput(b *testing.B) {
 	b.Run("olctl", func(b *testing.B) {
 		confirm := &countingConfirmer{}
@@ -75,11 +76,15 @@ func BenchmarkInput(b *testing.B) {
 			DB:          db,
 			Files:       &fakeFiles{},
 			Confirmer:   confirm,
+			Profile:     wire.Legacy,
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer p.Close()
+		if err := p.SetLineStatus(context.Background(), "botframework", "3", openLine); err != nil {
+			b.Fatal(err)
+		}
 		var events atomic.Int64
 		p.OnReceivedMessage(func(context.Context, portal.Message) error { events.Add(1); return nil })
 		srv := httptest.NewServer(p.Handler())

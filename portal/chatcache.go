@@ -2,9 +2,8 @@ package portal
 
 import (
 	"context"
-	"time"
-
 	"sync"
+	"time"
 
 	"github.com/olctl/olctl/bfcontext"
 	"github.com/olctl/olctl/clock"
@@ -17,7 +16,7 @@ const (
 )
 
 // chatCache remembers the contexts it wrote, so that the next items of a chat, which carry the same context,
-// cost no database access (PROTOCOL.md §5.1 step 4 writes only a changed context; this skips the read too).
+// cost no database access (docs/protocol.md §8.4: only a changed context is written; this skips the read too).
 // Another process sharing the database may change a context meanwhile: an entry is trusted for ttl only.
 type chatCache struct {
 	store bfcontext.Store
@@ -56,7 +55,7 @@ func (cc *chatCache) put(ctx context.Context, c bfcontext.Context) error {
 	cc.mu.Lock()
 	e, ok := cc.m[k]
 	cc.mu.Unlock()
-	if ok && e.c == c && now.Sub(e.at) < cc.ttl {
+	if ok && e.c.Equal(c) && now.Sub(e.at) < cc.ttl {
 		return nil
 	}
 	if _, err := cc.store.Put(ctx, c); err != nil {

@@ -10,34 +10,51 @@ import (
 	"github.com/olctl/olctl/openlines"
 )
 
-// Message is the event of one receivingMessage item after the pipeline of PROTOCOL.md §5.1: its text with
-// emoji turned into icon tags, its files imported, its user synced to an internal user.
+// Message is the event of one receivingMessage item after the pipeline (docs/protocol.md §7.1, §8): its user
+// synced to an internal one, its attachments rendered into the text, its files imported, the server's
+// failed_big_file warning put first, hex escapes decoded and emoji turned into icon tags.
 type Message struct {
-	Connector string // the (virtual) connector, e.g. botframework.skype
+	Connector string // as received, usually virtual: botframework.skype
 	Line      string
-	Type      openlines.MessageType // never empty: message when the item had no type_message
+	Type      openlines.MessageType // lower-cased; never empty
 
-	Chat      openlines.Chat
-	MessageID string    // the external message id
-	Date      time.Time // message.date (zero when absent), UTC
-	Text      string    // message.text with emoji converted to icon tags
-	RawText   string    // message.text as received
+	Chat openlines.Chat // as received
+	// ChatDescription is chat.url made into the chat's description ("Link to original post: …"), or "".
+	ChatDescription string
+	MessageID       string    // message.id, the messenger's id ("" when the item has none)
+	Date            time.Time // message.date, UTC (zero when absent)
+	Text            string    // the text after the pipeline
+	RawText         string    // message.text as received
 
 	UserID string         // the internal user id
-	User   openlines.User // the external user as received
+	User   openlines.User // the external user, its name split (docs/protocol.md §8.2)
 
-	Files         []FileID      // internal ids of the imported files, in order
-	FileFailures  []FileFailure // the files that could not be imported (dropped from Files)
-	FailedBigFile bool          // one of the files was over the size limit (failed_big_file)
+	Files        []FileID      // internal ids of the imported files, in order
+	FileFailures []FileFailure // the files that could not be imported (left out of Files)
+	// FailedBigFile is the server's message.failed_big_file: the messenger's file was too large for the
+	// connector server, and Text starts with the warning.
+	FailedBigFile bool
+	// Attachments are message.attachments as data (their rendering is in Text).
+	Attachments []openlines.Attachment
+	Extra       openlines.Extra // with the flags current Bitrix moves there (skip_phone_validate, disable_crm)
+	Ref         openlines.Ref
 
-	// Item is the item as received (before conversion).
+	// Item is the item as received.
 	Item openlines.MessageItem
+
+	// ItemID is the item's id in the portal's store, the same on every delivery of the event: a subscriber
+	// that must not act twice keeps the ids it acted on. Attempt is 1 on the first delivery; a later one may
+	// follow an earlier delivery whose result was not recorded (see the package documentation).
+	ItemID  int64
+	Attempt int
 }
 
-// StatusDelivery is the event of one receivingStatusDelivery item: the portal's message IM reached the
-// messenger, where its id is Message.ID. The subscriber records the external id.
+// StatusDelivery is the event of one receivingStatusDelivery item: the portal's message IM.MessageID (in
+// chat IM.ChatID) reached the messenger, where its ids are ExternalIDs. Store them: updateMessage and
+// deleteMessage name the message by them. The message counts as delivered and read.
 type StatusDelivery struct {
 	Connector, Line string
+	ExternalIDs     []string // message.id as a list
 	openlines.StatusDeliveryItem
 }
 
@@ -47,21 +64,37 @@ type StatusReading struct {
 	openlines.StatusReadingItem
 }
 
-// ReceivedError is the event of one receivingError item: the messenger refused Message.
+// ReceivedError is the event of one receivingError item (docs/protocol.md §7): the messenger refused or could
+// not delete the portal's message MessageID of chat ChatID (internal ids).
 type ReceivedError struct {
 	Connector, Line string
 	openlines.ErrorItem
+	// User is the internal id of the external UserID, "" when the portal does not know that user.
+	User string
+	// Notice is the text to post into the chat ChatID: for CONNECTOR_NOT_SEND_MESSAGE_CHAT "could not be
+	// delivered", asking to reconnect the connector when Reconnect; for CONNECTOR_ERROR_DELETE_MESSAGE "could
+	// not delete"; each quoting MessageConnector. "" for other codes.
+	Notice string
+	// Reconnect: params.errorCode is CONNECTOR_HAS_EXPIRED_ACCESS_TOKEN_USER, the connector's access expired.
+	Reconnect bool
+	// Undelivered is the internal message to mark undelivered (MessageID), "" for a failed deletion.
+	Undelivered string
 }
 
-// StatusBlock is the event of one receivingStatusBlock item: the customer blocked the channel.
+// StatusBlock is the event of one receivingStatusBlock item: the customer blocked the channel (Blocked,
+// message_deny) or unblocked it (message_allow).
 type StatusBlock struct {
 	Connector, Line string
+	Blocked         bool
+	UserID          string // the internal id of User.ID, "" when the portal does not know that user
 	openlines.StatusBlockItem
 }
 
-// ChatName is the event of setChatName: Name is the new name of the chat ChatID.
+// ChatName is the event of setChatName: the chat ChatID (external) is now called Name.
 type ChatName struct {
 	Connector, Line string
+	// User is the internal id of the external UserID, "" when the portal does not know that user.
+	User string
 	openlines.ChatName
 }
 
@@ -111,28 +144,29 @@ func call[T any](ctx context.Context, fn func(context.Context, T) error, ev T) (
 
 // events holds the subscribers of every event.
 type events struct {
-	messages  map[openlines.MessageType]*subscribers[Message]
-	delivery  subscribers[StatusDelivery]
-	reading   subscribers[StatusReading]
-	errors    subscribers[ReceivedError]
-	block     subscribers[StatusBlock]
-	connector subscribers[ConnectorStatus]
-	chatName  subscribers[ChatName]
+	messages map[openlines.MessageType]*subscribers[Message]
+	delivery subscribers[StatusDelivery]
+	reading  subscribers[StatusReading]
+	errors   subscribers[ReceivedError]
+	block    subscribers[StatusBlock]
+	chatName subscribers[ChatName]
+	// The changes of a line's status.
+	statusAdd, statusUpdate, statusDelete subscribers[StatusConnector]
 }
 
 func newEvents() *events {
 	e := &events{messages: map[openlines.MessageType]*subscribers[Message]{}}
 	for _, t := range []openlines.MessageType{openlines.MessageNew, openlines.MessageUpdate, openlines.MessageDelete,
-		openlines.MessagePost, openlines.MessagePostUpdate, openlines.MessageTypingStart} {
+		openlines.MessagePost, openlines.MessagePostUpdate, openlines.MessageTypingStart, openlines.MessageCommandStart} {
 		e.messages[t] = &subscribers[Message]{}
 	}
 	return e
 }
 
-// OnReceivedMessage subscribes fn to new messages (type_message "message" or absent). Subscribers run in the
-// order they were added, one item at a time in packet order; an error (or panic) of any of them leaves the
-// item unconfirmed, so the connector server delivers it again. fn may be called again for an item whose
-// processing failed after fn succeeded (e.g. a later subscriber failed): make it idempotent by message id.
+// OnReceivedMessage subscribes fn to new messages (type_message "message" or absent). Subscribers run in
+// the order they were added; an error (or panic) of any of them keeps the item in the portal's store for a
+// retry with back-off (Config.Retry), after which all of them run again. See the package documentation for
+// how often an event can be delivered.
 func (p *Portal) OnReceivedMessage(fn func(ctx context.Context, m Message) error) {
 	p.events.messages[openlines.MessageNew].add(fn)
 }
@@ -157,40 +191,61 @@ func (p *Portal) OnReceivedPostUpdate(fn func(ctx context.Context, m Message) er
 	p.events.messages[openlines.MessagePostUpdate].add(fn)
 }
 
-// OnReceivedTypingStart subscribes fn to typing notifications (typing_start). They are not recorded as
-// processed: a redelivered one fires again.
-func (p *Portal) OnReceivedTypingStart(fn func(ctx context.Context, m Message) error) {
+// OnReceivedCommandStart subscribes fn to bot start commands (command_start). An item whose ref.source is
+// set and does not start with "btrx" is also a message: OnReceivedMessage fires for it after fn. See
+// OnReceivedMessage.
+func (p *Portal) OnReceivedCommandStart(fn func(ctx context.Context, m Message) error) {
+	p.events.messages[openlines.MessageCommandStart].add(fn)
+}
+
+// OnReceivedStatusWrites subscribes fn to typing notices (typing_start). A typing notice is momentary: it
+// fires once when it arrives, is neither kept for a retry nor checked for duplicates, and a failing fn is
+// logged.
+func (p *Portal) OnReceivedStatusWrites(fn func(ctx context.Context, m Message) error) {
 	p.events.messages[openlines.MessageTypingStart].add(fn)
 }
 
-// OnReceivedStatusDelivery subscribes fn to receivingStatusDelivery items. A failure answers the packet with
-// INTERNAL_ERROR for that item.
+// OnReceivedStatusDelivery subscribes fn to receivingStatusDelivery items. An error keeps the item for a
+// retry, as for messages.
 func (p *Portal) OnReceivedStatusDelivery(fn func(ctx context.Context, s StatusDelivery) error) {
 	p.events.delivery.add(fn)
 }
 
-// OnReceivedStatusReading subscribes fn to receivingStatusReading items.
+// OnReceivedStatusReading subscribes fn to receivingStatusReading items; see OnReceivedStatusDelivery.
 func (p *Portal) OnReceivedStatusReading(fn func(ctx context.Context, s StatusReading) error) {
 	p.events.reading.add(fn)
 }
 
-// OnReceivedError subscribes fn to receivingError items.
+// OnReceivedError subscribes fn to receivingError items; see OnReceivedStatusDelivery.
 func (p *Portal) OnReceivedError(fn func(ctx context.Context, e ReceivedError) error) {
 	p.events.errors.add(fn)
 }
 
-// OnReceivedStatusBlock subscribes fn to receivingStatusBlock items.
+// OnReceivedStatusBlock subscribes fn to receivingStatusBlock items: a block or an unblock (s.Blocked); see
+// OnReceivedStatusDelivery.
 func (p *Portal) OnReceivedStatusBlock(fn func(ctx context.Context, s StatusBlock) error) {
 	p.events.block.add(fn)
 }
 
-// OnUpdateStatusConnector subscribes fn to changes of a connector's status made by the connector server
-// (deactivateConnector), with the status as stored after the change.
-func (p *Portal) OnUpdateStatusConnector(fn func(ctx context.Context, s ConnectorStatus) error) {
-	p.events.connector.add(fn)
+// OnNewChatName subscribes fn to setChatName; see OnReceivedStatusDelivery.
+func (p *Portal) OnNewChatName(fn func(ctx context.Context, c ChatName) error) {
+	p.events.chatName.add(fn)
 }
 
-// OnChatNameChanged subscribes fn to setChatName items.
-func (p *Portal) OnChatNameChanged(fn func(ctx context.Context, c ChatName) error) {
-	p.events.chatName.add(fn)
+// OnAddStatusConnector subscribes fn to a line getting its first status through this portal (SetLineStatus,
+// the connect flow). Status events are fired after the change is stored; an error of fn is logged.
+func (p *Portal) OnAddStatusConnector(fn func(ctx context.Context, s StatusConnector) error) {
+	p.events.statusAdd.add(fn)
+}
+
+// OnUpdateStatusConnector subscribes fn to changes of a line's stored status: SetLineStatus, and
+// deactivateConnector, which sets ERROR (the connection was taken over elsewhere); see OnAddStatusConnector.
+func (p *Portal) OnUpdateStatusConnector(fn func(ctx context.Context, s StatusConnector) error) {
+	p.events.statusUpdate.add(fn)
+}
+
+// OnDeleteStatusConnector subscribes fn to a line's status being deleted (DeleteLineStatus); see
+// OnAddStatusConnector.
+func (p *Portal) OnDeleteStatusConnector(fn func(ctx context.Context, s StatusConnector) error) {
+	p.events.statusDelete.add(fn)
 }

@@ -9,16 +9,17 @@ import (
 	"os"
 	"strings"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
 
 // A portal backend gets a working receiver in a few lines: New wires emoji, files, users, the Bot Framework
-// chat context, the SQL stores (SQLite in DataDir here) and the client that confirms delivery.
+// chat context, the SQL stores (SQLite in DataDir here) and the client.
 func ExampleNew() {
 	creds := wire.Credentials{Mode: wire.MD5, LicenceKey: "DEMO-LICENCE-KEY-0001"}
 
-	// The connector server, faked: it takes the portal's setStatusDelivered.
+	// The connector server, faked: it takes the portal's calls.
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		wire.WriteResponse(w, map[string]string{"RESULT": "OK"}, nil)
 	}))
@@ -39,6 +40,11 @@ func ExampleNew() {
 		panic(err)
 	}
 	defer p.Close()
+	// The line is connected: p.Client().Connect sets its status, or here directly.
+	err = p.SetLineStatus(context.Background(), "botframework", "3", openlines.LineStatus{Active: true, Connection: true, Register: true})
+	if err != nil {
+		panic(err)
+	}
 	p.OnReceivedMessage(func(ctx context.Context, m portal.Message) error {
 		fmt.Printf("%s, line %s, chat %s, user %s: %s\n", m.Connector, m.Line, m.Chat.ID, m.UserID, m.Text)
 		return nil
@@ -56,7 +62,7 @@ func ExampleNew() {
 			"chat", wire.NewMap("id", "a:conv-42"),
 		)}}
 	fields, _ := packet.Encode(wire.ToPortal)
-	signer, _ := wire.NewSigner(creds)
+	signer, _ := wire.NewSigner(creds, nil)
 	signed, _ := signer.Sign(fields)
 	resp, err := http.Post(site.URL+"/pub/imconnector/", "application/x-www-form-urlencoded", strings.NewReader(signed.Encode()))
 	if err != nil {
@@ -67,5 +73,5 @@ func ExampleNew() {
 	fmt.Println(string(body))
 	// Output:
 	// botframework.skype, line 3, chat a:conv-42, user 1: Hello [ICON=/bitrix/images/emoji/1f44b.svg?v=2.2.5 title=:wave:]
-	// {"OK":true,"DATA":{"RESULT":"OK","CONFIRMED":1,"DUPLICATES":0}}
+	// {"OK":true,"DATA":[]}
 }

@@ -1,21 +1,3 @@
-// Package portal is the receive side of a portal (PROTOCOL.md §5): an http.Handler for the packets the
-// connector server pushes, and the pipeline behind receivingMessage. For every item, in order, it converts
-// emoji to icon tags (emoji), imports the files (files), syncs the external user to an internal one
-// (users), keeps the Bot Framework chat context of real botframework connectors (bfcontext), and fires the
-// event for the item's type to the subscribers registered in Go. After the packet it confirms the items
-// that succeeded with one setStatusDelivered call (client). An item that was processed before is confirmed
-// again without firing twice: the record of processed items is in SQL and survives restarts. The other
-// commands (delivery and reading status, errors, block, deactivateConnector, setChatName) fire their events;
-// deactivateConnector also marks the connector ERROR in the status store.
-//
-//	p, err := portal.New(ctx, portal.Config{
-//		Credentials: wire.Credentials{Mode: wire.MD5, LicenceKey: key},
-//		ServerURL:   "https://connector.example.com",
-//		Domain:      "https://portal.example.com",
-//		DataDir:     "/var/lib/portal", // SQLite file and imported files; or DSN: "mysql://..."
-//	})
-//	p.OnReceivedMessage(func(ctx context.Context, m portal.Message) error { ... })
-//	http.Handle("/pub/imconnector/", p.Handler())
 package portal
 
 import (
@@ -26,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,18 +31,30 @@ type Config struct {
 	// or hmac-sha256 with Secrets (any verifies, the first signs). LicenceKey is needed in both modes for
 	// the calls' BX_LICENCE unless Confirmer is replaced. Required.
 	Credentials wire.Credentials
-	// ServerURL is the connector server's base URL, where setStatusDelivered goes. Required unless Confirmer
+	// ServerURL is the connector server's base URL, where the portal's calls go. Required unless Confirmer
 	// is replaced.
 	ServerURL string
 	// Domain is this portal's base URL (BX_DOMAIN), where the server calls back. Required unless Confirmer
 	// is replaced.
 	Domain string
+	// Profile is the generation of Bitrix the portal acts as (docs/protocol.md §1): the order of the
+	// pipeline's steps and the acknowledgement. Current (the default): the OK answer acknowledges a packet.
+	// Legacy: the portal also confirms the packet's items with setStatusDelivered. Both generations' packets
+	// are read either way.
+	Profile wire.Profile
+	// AdmitUnknownLines lets receivingMessage and setChatName through the line gate for a line with no
+	// stored status, for a receiver whose lines some other system connects. Default false: such a line is
+	// refused with NOT_ACTIVE_LINE, as is any line not ACTIVE, CONNECTION and REGISTER without ERROR.
+	AdmitUnknownLines bool
+	// Connectors are the real connector ids the portal serves ("botframework", …): a packet for another is
+	// refused with IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR. Default: every connector.
+	Connectors []string
 
 	// DB is an open database to keep the portal's state in; Close does not close it. Default: the database
 	// DSN names.
 	DB *sqldb.DB
-	// DSN names the database when DB is nil: a SQLite path or "mysql://…" (see sqldb.Open). Default: the
-	// SQLite file portal.db in DataDir.
+	// DSN names the database when DB is nil: a SQLite path, "mysql://…" or "postgres://…" (see sqldb.Open).
+	// Default: the SQLite file portal.db in DataDir.
 	DSN string
 	// DataDir holds the default SQLite file and, under files/, the imported files. Needed when DB and DSN
 	// are empty or Files is not replaced.
@@ -70,9 +65,11 @@ type Config struct {
 	// HTTPClient makes the calls to the connector server (default: a new client on http.DefaultTransport).
 	// File downloads use the files package's own guarded transport.
 	HTTPClient *http.Client
-	// Logger receives refused packets, failed items and files (default: discard).
+	// Logger receives refused packets, rejected and failed items, retries and dead letters (default:
+	// discard).
 	Logger *slog.Logger
-	// Clock is the time of records, the replay window and timings (default: the system clock).
+	// Clock is the time of the retry schedule, leases, the replay window and timings (default: the system
+	// clock).
 	Clock clock.Clock
 	// MaxBody caps a packet's body (default 8 MiB).
 	MaxBody int64
@@ -82,29 +79,29 @@ type Config struct {
 	// again (default DefaultChatContextTTL; negative: always read). Another process sharing the database
 	// may change a context meanwhile; within the TTL this portal does not notice and skips rewriting it.
 	ChatContextTTL time.Duration
-	// RecordDelay is how long the record of processed items may trail their confirmation: the records of
-	// the packets processed within it are written together, in one transaction (default DefaultRecordDelay;
-	// negative: each packet's record is durable before its items are confirmed). Items waiting for their
-	// record are known to this process at once. A crash within the delay can fire the items of the last
-	// moments again after the restart if the server did not get their confirmation. Close and Flush write
-	// what is waiting.
-	RecordDelay time.Duration
+	// Locale is the text the pipeline writes: the failed_big_file warning, the rendering of attachments, the
+	// chat description, the notices of receivingError (default DefaultLocale, Bitrix's English; an empty
+	// field keeps its default).
+	Locale Locale
+	// Retry is how items that failed for now are retried (default: DefaultRetrySchedule, DefaultLease).
+	Retry RetryPolicy
 
 	// EmojiOptions, FileOptions, UserOptions and ClientOptions are passed to the default emoji converter, file
-	// importer, user syncer and client (after the options New derives from this Config).
+	// importer, user syncer and client (after the options New derives from this Config). The converter
+	// decodes hex escapes and makes icon tags by default, in both profiles; emoji.WithIcons(false) keeps
+	// Unicode emoji, as a current Bitrix portal does.
 	EmojiOptions  []emoji.Option
 	FileOptions   []files.Option
 	UserOptions   []users.Option // e.g. users.WithAvatars to import pictures
 	ClientOptions []client.Option
 
 	// Replacements (nil: the real implementation).
-	Converter    TextConverter   // emoji.New(EmojiOptions...)
-	Files        FileImporter    // files.NewImporter on a DiskStore in FilesDir
-	Users        UserSyncer      // users.NewSyncer on the SQL store in the database
-	Confirmer    Confirmer       // client.New(ServerURL, …).SetStatusDelivered
-	ChatContexts bfcontext.Store // bfcontext.NewSQLStore in the database
-	Processed    ProcessedStore  // NewSQLProcessedStore in the database
-	Status       StatusStore     // NewSQLStatusStore in the database
+	Converter    TextConverter             // emoji.New(EmojiOptions...)
+	Files        FileImporter              // files.NewImporter on a DiskStore in FilesDir
+	Users        UserSyncer                // users.NewSyncer on the SQL store in the database
+	Confirmer    Confirmer                 // client.New(ServerURL, …).SetStatusDelivered
+	ChatContexts bfcontext.Store           // bfcontext.NewSQLStore in the database
+	Status       openlines.LineStatusStore // NewSQLStatusStore in the database
 }
 
 // Portal receives packets and runs the pipeline. Safe for concurrent use; subscribe before serving.
@@ -120,10 +117,15 @@ type Portal struct {
 	confirm   Confirmer
 	chats     bfcontext.Store
 	chatCache *chatCache
-	processed ProcessedStore
-	ownStore  *SQLProcessedStore // closed by Close
-	record    *recorder
-	status    StatusStore
+	items     *itemStore
+	status    *lineStatuses
+	retrier   *retrier
+
+	profile      wire.Profile
+	admitUnknown bool
+	steps        []step
+	locale       Locale
+	retry        RetryPolicy
 
 	logger  *slog.Logger
 	clock   clock.Clock
@@ -131,24 +133,33 @@ type Portal struct {
 	closeDB bool
 
 	events    *events
-	inflight  claims
-	slots     sync.Pool // *[]slot of finished packets, cleared
+	stats     itemCounters
 	userLocks keyedMutex
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // ErrConfig is wrapped by every error New returns for a Config that cannot work.
 var ErrConfig = errors.New("portal: bad config")
 
 // New builds a Portal from cfg: it opens (and migrates) the database, builds the steps the Config does not
-// replace and registers the handlers of every §5 command. Close releases what it opened.
+// replace, registers the handlers of every command and starts the retries of stored items. Close stops them
+// and releases what New opened.
 func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	p := &Portal{
-		logger: cfg.Logger,
-		clock:  clock.Or(cfg.Clock),
-		events: newEvents(),
+		logger:       cfg.Logger,
+		clock:        clock.Or(cfg.Clock),
+		events:       newEvents(),
+		profile:      cfg.Profile,
+		admitUnknown: cfg.AdmitUnknownLines,
+		locale:       cfg.Locale.orDefault(),
+		steps:        currentSteps,
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
+	}
+	if p.profile == wire.Legacy {
+		p.steps = legacySteps
 	}
 	defer func() {
 		if err != nil {
@@ -158,15 +169,16 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	if err := cfg.Credentials.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: credentials: %w", ErrConfig, err)
 	}
-	needDB := cfg.Users == nil || cfg.ChatContexts == nil || cfg.Processed == nil || cfg.Status == nil || cfg.Files == nil
-	if needDB {
-		if p.db, p.closeDB, err = openDB(ctx, cfg); err != nil {
-			return nil, err
-		}
+	if p.retry, err = cfg.Retry.orDefault(); err != nil {
+		return nil, err
 	}
-
-	p.conv = cfg.Converter
-	if p.conv == nil {
+	if p.db, p.closeDB, err = openDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if p.items, err = newItemStore(ctx, p.db); err != nil {
+		return nil, err
+	}
+	if p.conv = cfg.Converter; p.conv == nil {
 		p.conv = emoji.New(cfg.EmojiOptions...)
 	}
 	if p.chats = cfg.ChatContexts; p.chats == nil {
@@ -179,26 +191,13 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		ttl = DefaultChatContextTTL
 	}
 	p.chatCache = newChatCache(p.chats, p.clock, ttl, DefaultChatContextSize)
-	if p.processed = cfg.Processed; p.processed == nil {
-		if p.ownStore, err = NewSQLProcessedStore(ctx, p.db); err != nil {
-			return nil, err
-		}
-		p.processed = p.ownStore
-	}
-	delay := cfg.RecordDelay
-	if delay == 0 {
-		delay = DefaultRecordDelay
-	}
-	p.record = newRecorder(p.processed, p.clock, delay, p.logger)
-	if p.ownStore != nil {
-		p.record.filter = p.openFilter(ctx, p.ownStore)
-		p.record.rebuildFilter()
-	}
-	if p.status = cfg.Status; p.status == nil {
-		if p.status, err = NewSQLStatusStore(ctx, p.db); err != nil {
+	store := cfg.Status
+	if store == nil {
+		if store, err = NewSQLStatusStore(ctx, p.db, p.clock); err != nil {
 			return nil, err
 		}
 	}
+	p.status = &lineStatuses{store: store, events: p.events, clock: p.clock, logf: p.logger.Warn}
 	if p.files = cfg.Files; p.files == nil {
 		if p.files, err = newFileImporter(ctx, cfg, p.db, p.logger, p.clock); err != nil {
 			return nil, err
@@ -210,7 +209,7 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		}
 	}
 	if p.confirm = cfg.Confirmer; p.confirm == nil {
-		if p.client, err = newClient(cfg, p.chats, p.logger, p.clock); err != nil {
+		if p.client, err = newClient(cfg, p.chats, p.LineStatuses(), p.logger, p.clock); err != nil {
 			return nil, err
 		}
 		p.confirm = clientConfirmer{p.client}
@@ -218,40 +217,50 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 
 	p.metrics = router.NewMetrics(p.clock)
 	p.router = router.New()
-	p.router.Use(router.Logging(p.logger, p.clock), p.metrics.Middleware())
+	p.router.Use(router.Logging(p.logger, p.clock), p.metrics.Middleware(), p.gate)
 	router.Handle(p.router, openlines.CommandReceivingMessage, p.receivingMessage)
-	router.Handle(p.router, openlines.CommandReceivingStatusDelivery, p.receivingStatusDelivery)
-	router.Handle(p.router, openlines.CommandReceivingStatusReading, p.receivingStatusReading)
-	router.Handle(p.router, openlines.CommandReceivingError, p.receivingError)
-	router.Handle(p.router, openlines.CommandReceivingStatusBlock, p.receivingStatusBlock)
+	router.Handle(p.router, openlines.CommandReceivingStatusDelivery, handleEach(p, fireDelivery))
+	router.Handle(p.router, openlines.CommandReceivingStatusReading, handleEach(p, fireReading))
+	router.Handle(p.router, openlines.CommandReceivingError, handleEach(p, fireError))
+	router.Handle(p.router, openlines.CommandReceivingStatusBlock, handleEach(p, fireBlock))
+	router.Handle(p.router, openlines.CommandSetChatName, handleEach(p, fireChatName))
 	router.Handle(p.router, openlines.CommandDeactivateConnector, p.deactivateConnector)
-	router.Handle(p.router, openlines.CommandSetChatName, p.setChatName)
 	opts := []router.InputOption{
 		router.WithCredentials(cfg.Credentials), router.WithClock(p.clock), router.WithMaxBody(cfg.MaxBody),
-		router.WithLogger(p.logger), router.WithObserver(p.metrics),
+		router.WithLogger(p.logger), router.WithObserver(p.metrics), router.WithProfile(p.profile),
 	}
 	if cfg.ReplayGuard != nil {
 		opts = append(opts, router.WithReplayGuard(cfg.ReplayGuard))
 	}
+	if len(cfg.Connectors) > 0 {
+		opts = append(opts, router.WithConnectors(cfg.Connectors...))
+	}
 	if p.input, err = router.NewInput(p.router, opts...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	p.retrier = newRetrier(p)
+	p.retrier.start()
 	return p, nil
 }
 
-// openFilter returns the filter of recorded keys for a SQLite database this portal can lock (see
-// keyFilter), or nil.
-func (p *Portal) openFilter(ctx context.Context, store *SQLProcessedStore) *keyFilter {
-	path, err := store.sqlitePath(ctx)
-	if err != nil || path == "" {
-		return nil
+// gate is the line gate (docs/protocol.md §7): receivingMessage and setChatName for a line whose status
+// (by its real connector id) is not ACTIVE, CONNECTION and REGISTER without ERROR are refused with
+// NOT_ACTIVE_LINE before anything is processed; a line with no status passes only with AdmitUnknownLines.
+func (p *Portal) gate(next router.HandlerFunc) router.HandlerFunc {
+	return func(ctx context.Context, req *router.Request) error {
+		if !strings.EqualFold(req.Command, openlines.CommandReceivingMessage) && !strings.EqualFold(req.Command, openlines.CommandSetChatName) {
+			return next(ctx, req)
+		}
+		st, found, err := p.status.lookup(ctx, req.RealConnector, req.Line)
+		if err != nil {
+			return &wire.Error{Code: wire.CodeInternal, Message: "reading the line's status", Err: err}
+		}
+		if st.Open() || !found && p.admitUnknown {
+			return next(ctx, req)
+		}
+		return wire.Errorf(wire.CodeNotActiveLine, "line %.64q of %.64q is not active (active %v, connection %v, register %v, error %v)",
+			req.Line, req.RealConnector, st.Active, st.Connection, st.Register, st.Error)
 	}
-	lock, err := openSoleLock(path + "-portal-lock")
-	if err != nil {
-		p.logger.Debug("portal: no filter of recorded keys; every item is looked up in the database", "error", err)
-		return nil
-	}
-	return newKeyFilter(store, lock, p.logger)
 }
 
 func openDB(ctx context.Context, cfg Config) (*sqldb.DB, bool, error) {
@@ -281,58 +290,88 @@ func (p *Portal) Handler() http.Handler { return p.input }
 // Router returns the Router behind Handler, to add middleware or handle more commands.
 func (p *Portal) Router() *router.Router { return p.router }
 
-// Metrics returns the counters of every packet the portal answered, by command and error code.
+// Metrics returns the counters of every packet the portal answered, by command and error code. ItemStats
+// has the figures of the items.
 func (p *Portal) Metrics() *router.Metrics { return p.metrics }
 
-// Client returns the Output client New built for confirmations, or nil when Confirmer was replaced. Use it
-// to answer customers: it shares the portal's Bot Framework chat contexts.
+// Client returns the Output client New built, or nil when Confirmer was replaced. Use it to answer
+// customers: it shares the portal's Bot Framework chat contexts.
 func (p *Portal) Client() *client.Client { return p.client }
 
 // ChatContexts returns the Bot Framework chat context store the pipeline writes.
 func (p *Portal) ChatContexts() bfcontext.Store { return p.chats }
 
-// Status returns the status of a connector on a line.
-func (p *Portal) Status(ctx context.Context, connector, line string) (ConnectorStatus, error) {
-	return p.status.Get(ctx, connector, line)
+// LineStatuses returns the store of the lines' statuses as the connect flow writes it (client.Connect sets
+// ACTIVE, CONNECTION and REGISTER there): keyed by the real connector id (a virtual one is stored under its
+// real one); changes made through it fire OnAddStatusConnector and OnUpdateStatusConnector.
+func (p *Portal) LineStatuses() openlines.LineStatusStore { return statusStore{p.status} }
+
+// LineStatus returns the status of connector (real or virtual) on a line, and whether one is stored.
+func (p *Portal) LineStatus(ctx context.Context, connector, line string) (openlines.LineStatus, bool, error) {
+	return p.status.lookup(ctx, openlines.RealConnector(connector), line)
 }
 
-// SetStatus stores the status of a connector on a line (e.g. ACTIVE, CONNECTION and REGISTER after
-// client.Connect succeeded).
-func (p *Portal) SetStatus(ctx context.Context, s ConnectorStatus) error {
-	return p.status.Put(ctx, s, p.clock.Now())
+// SetLineStatus stores the status of connector (real or virtual) on a line, firing OnAddStatusConnector or
+// OnUpdateStatusConnector.
+func (p *Portal) SetLineStatus(ctx context.Context, connector, line string, s openlines.LineStatus) error {
+	return p.status.set(ctx, openlines.RealConnector(connector), line, s)
 }
 
-// PruneProcessed forgets the processed items recorded more than age ago and returns how many. Run it daily
-// with an age of a few days (the connector server stops redelivering an item after 24 h).
-func (p *Portal) PruneProcessed(ctx context.Context, age time.Duration) (int64, error) {
-	n, err := p.processed.Prune(ctx, p.clock.Now().Add(-age))
-	if n > 0 {
-		p.record.rebuildFilter() // forget the pruned keys
-	}
-	return n, err
+// DeleteLineStatus forgets the status of connector (real or virtual) on a line, firing
+// OnDeleteStatusConnector when there was one.
+func (p *Portal) DeleteLineStatus(ctx context.Context, connector, line string) error {
+	return p.status.delete(ctx, openlines.RealConnector(connector), line)
 }
 
-// Flush writes the record of processed items that is waiting (see Config.RecordDelay) and returns once it
-// is durable.
-func (p *Portal) Flush(ctx context.Context) error {
-	return p.record.flush(ctx)
-}
-
-// Close writes the record of processed items that is waiting and closes the database New opened (not one
-// given as Config.DB). Stop serving first: a packet handled after Close is recorded before it is
-// confirmed, but its database may be gone.
+// Close stops the retries (waiting for the one in progress) and closes the database New opened (not one
+// given as Config.DB). Stop serving first. Close twice is harmless.
 func (p *Portal) Close() error {
-	var errs []error
-	if p.record != nil { // kept: a packet served after Close is recorded at once
-		errs = append(errs, p.record.close(context.Background()))
+	p.closeOnce.Do(func() {
+		var errs []error
+		if p.retrier != nil {
+			p.retrier.close()
+		}
+		if p.items != nil {
+			errs = append(errs, p.items.close())
+		}
+		if p.closeDB && p.db != nil {
+			errs = append(errs, p.db.Close())
+		}
+		p.closeErr = errors.Join(errs...)
+	})
+	return p.closeErr
+}
+
+// keyedMutex is one mutex per key, dropped when nobody holds or waits for it.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
 	}
-	if p.ownStore != nil {
-		errs = append(errs, p.ownStore.Close())
-		p.ownStore = nil
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
 	}
-	if p.closeDB && p.db != nil {
-		errs = append(errs, p.db.Close())
-		p.db = nil
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
 	}
-	return errors.Join(errs...)
 }

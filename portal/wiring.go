@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -34,7 +35,7 @@ func newFileImporter(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog
 	if err != nil {
 		return nil, fmt.Errorf("portal: file store: %w", err)
 	}
-	opts := append([]files.Option{files.WithLogger(logger), files.WithClock(clk)}, cfg.FileOptions...)
+	opts := append([]files.Option{files.WithLogger(logger), files.WithClock(clk), files.WithProfile(cfg.Profile)}, cfg.FileOptions...)
 	return NewFileImporter(files.NewImporter(store, opts...)), nil
 }
 
@@ -43,26 +44,19 @@ func newFileImporter(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog
 func NewFileImporter(imp *files.Importer) FileImporter { return fileImporter{imp} }
 
 func (f fileImporter) Import(ctx context.Context, in []openlines.File) ([]FileID, []FileFailure) {
-	atts := make([]files.Attachment, len(in))
-	for i, x := range in {
-		atts[i] = files.Attachment{URL: x.URL, Name: x.Name, Type: x.Type}
-		for _, h := range x.Headers {
-			atts[i].Headers = append(atts[i].Headers, files.Header{Name: h.Name, Value: h.Value})
-		}
-	}
-	ids, fails := f.imp.Import(ctx, atts)
+	ids, fails := f.imp.Import(ctx, in)
 	out := make([]FileID, len(ids))
 	for i, id := range ids {
 		out[i] = FileID(id)
 	}
 	var failures []FileFailure
 	for _, x := range fails {
-		failures = append(failures, FileFailure{Index: x.Index, URL: x.URL, Code: x.Code, Err: x.Err})
+		failures = append(failures, FileFailure{Index: x.Index, URL: x.URL, Code: x.Code, Temporary: x.Temporary(), Err: x.Err})
 	}
 	return out, failures
 }
 
-func newClient(cfg Config, chats bfcontext.Store, logger *slog.Logger, clk clock.Clock) (*client.Client, error) {
+func newClient(cfg Config, chats bfcontext.Store, statuses openlines.LineStatusStore, logger *slog.Logger, clk clock.Clock) (*client.Client, error) {
 	mode := cfg.Credentials.Mode
 	if mode == "" {
 		mode = wire.MD5
@@ -72,6 +66,8 @@ func newClient(cfg Config, chats bfcontext.Store, logger *slog.Logger, clk clock
 		client.WithLicenceKey(cfg.Credentials.LicenceKey),
 		client.WithSigning(mode, cfg.Credentials.Secrets...),
 		client.WithChatContext(chats),
+		client.WithLineStatus(statuses),
+		client.WithProfile(cfg.Profile),
 		client.WithLogger(logger),
 		client.WithClock(clk),
 	}
@@ -80,7 +76,7 @@ func newClient(cfg Config, chats bfcontext.Store, logger *slog.Logger, clk clock
 	}
 	c, err := client.New(cfg.ServerURL, append(opts, cfg.ClientOptions...)...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the client for confirmations: %w", ErrConfig, err)
+		return nil, fmt.Errorf("%w: the client: %w", ErrConfig, err)
 	}
 	return c, nil
 }
@@ -91,12 +87,8 @@ type clientConfirmer struct{ c *client.Client }
 // NewConfirmer adapts a client.Client to the pipeline (for a Config.Confirmer with its own options).
 func NewConfirmer(c *client.Client) Confirmer { return clientConfirmer{c} }
 
-func (c clientConfirmer) ConfirmDelivered(ctx context.Context, connector, line string, items []Delivered) error {
-	out := make([]client.StatusItem, len(items))
-	for i, d := range items {
-		out[i] = client.StatusItem{Chat: client.ChatRef{ID: d.ChatID}, Message: client.MessageRef{ID: d.MessageID}}
-	}
-	return c.c.SetStatusDelivered(ctx, out, client.Connector(connector), client.Line(line))
+func (c clientConfirmer) ConfirmDelivered(ctx context.Context, connector, line string, items []openlines.StatusItem) error {
+	return c.c.SetStatusDelivered(ctx, items, client.Connector(connector), client.Line(line))
 }
 
 func newUserSyncer(ctx context.Context, cfg Config, db *sqldb.DB, logger *slog.Logger, clk clock.Clock) (UserSyncer, error) {
@@ -122,16 +114,32 @@ func (u userSyncer) SyncUser(ctx context.Context, connector string, in openlines
 	return strconv.FormatInt(int64(id), 10), nil
 }
 
+// LookupUser returns the internal id of a user synced before, or "".
+func (u userSyncer) LookupUser(ctx context.Context, connector, externalID string) (string, error) {
+	id, err := u.s.Lookup(ctx, connector, externalID)
+	switch {
+	case errors.Is(err, users.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return strconv.FormatInt(int64(id), 10), nil
+}
+
 // ExternalUser converts the user of an item to the users package's form, every key kept (the unknown ones
 // in Extra), so that its hash covers all of it.
 func ExternalUser(in openlines.User) users.ExternalUser {
 	out := users.ExternalUser{
 		ID: in.ID, Name: in.Name, LastName: in.LastName, Title: in.Title, URL: in.URL, Gender: in.Gender,
 		Email: in.Email, Phone: in.Phone, Extra: in.Other,
-		Picture: users.Picture{URL: in.Picture.URL, Extra: in.Picture.Other},
+		Picture: users.Picture{URL: in.Picture.URL, Headers: in.Picture.Headers, Extra: in.Picture.Other},
 	}
-	for _, h := range in.Picture.Headers {
-		out.Picture.Headers = append(out.Picture.Headers, files.Header{Name: h.Name, Value: h.Value})
+	if in.SkipPhoneValidate != "" { // a named field of the item, an unknown one of the user: hashed all the same
+		out.Extra = cloneMap(in.Other)
+		if out.Extra == nil {
+			out.Extra = map[string]any{}
+		}
+		out.Extra["skip_phone_validate"] = in.SkipPhoneValidate
 	}
 	return out
 }

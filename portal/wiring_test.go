@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
@@ -30,12 +31,15 @@ func TestConcurrentPacketsForOneNewUser(t *testing.T) {
 		var urls []string
 		for range 2 {
 			p, err := portal.New(context.Background(), portal.Config{
-				Credentials: md5Creds, DB: db, Files: &fakeFiles{}, Confirmer: confirm,
+				Credentials: md5Creds, DB: db, Files: &fakeFiles{}, Confirmer: confirm, Profile: wire.Legacy,
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close()
+			if err := p.SetLineStatus(context.Background(), "botframework", "3", openLine); err != nil {
+				t.Fatal(err)
+			}
 			p.OnReceivedMessage(func(_ context.Context, m portal.Message) error {
 				mu.Lock()
 				ids[m.UserID]++
@@ -124,8 +128,9 @@ func (s *connectorServer) all() []*wire.Packet {
 }
 
 // TestNewWiresTheRealPackages runs a packet through portal.New with nothing replaced: emoji, files (a real
-// download from a local server), users, the SQLite database in DataDir and the client confirming to a fake
-// connector server.
+// download from a local server), users, the SQLite database in DataDir and the client, which connects the
+// line (writing its status where the gate reads it) and confirms delivery (legacy) to a fake connector
+// server.
 func TestNewWiresTheRealPackages(t *testing.T) {
 	server := &connectorServer{}
 	cs := httptest.NewServer(server)
@@ -146,6 +151,7 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 		ServerURL:   cs.URL,
 		Domain:      "https://portal.example.com",
 		DataDir:     dir,
+		Profile:     wire.Legacy,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
 	})
 	if err != nil {
@@ -154,6 +160,13 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 	defer p.Close()
 	if p.Client() == nil {
 		t.Fatal("no client")
+	}
+	ctx := context.Background()
+	if _, err := p.Client().Connect(ctx, client.Settings{"bot_handle": "b"}, client.Connector("botframework.skype"), client.Line("3")); err != nil {
+		t.Fatal(err)
+	}
+	if st, found, err := p.LineStatus(ctx, "botframework", "3"); err != nil || !found || !st.Open() {
+		t.Fatalf("status after Connect %+v %v %v", st, found, err)
 	}
 	var got []portal.Message
 	p.OnReceivedMessage(func(_ context.Context, m portal.Message) error { got = append(got, m); return nil })
@@ -179,10 +192,10 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 		t.Fatalf("message %+v", m)
 	}
 	calls := server.all()
-	if len(calls) != 1 {
+	if len(calls) != 4 { // saveSettings, testConnect, register, setStatusDelivered
 		t.Fatalf("%d calls to the server", len(calls))
 	}
-	c := calls[0]
+	c := calls[3]
 	if c.Command != "setStatusDelivered" || c.Connector != "botframework.skype" || c.Line != "3" || c.Domain != "https://portal.example.com" {
 		t.Fatalf("call %+v", c)
 	}
@@ -191,10 +204,7 @@ func TestNewWiresTheRealPackages(t *testing.T) {
 		t.Fatalf("DATA %#v", c.Data)
 	}
 	// The same database holds every store, and the chat context reaches the client's store.
-	if err := p.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, table := range []string{"olctl_users", "olctl_files", "olctl_bf_context", "olctl_portal_processed"} {
+	for _, table := range []string{"olctl_users", "olctl_files", "olctl_bf_context", "olctl_portal_items", "olctl_portal_status"} {
 		if countRows(t, openDB(t, dir), table) != 1 {
 			t.Errorf("table %s", table)
 		}

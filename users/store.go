@@ -18,11 +18,11 @@ type User struct {
 	Key        string // "<connector>|<external id>", unique
 	Connector  string
 	ExternalID string
-	Name       string // after the two-word split (PROTOCOL.md §5.1 step 3)
+	Name       string // after the two-part split; the title or the guest name when the user gave neither name
 	LastName   string
 	Title      string
 	URL        string
-	Gender     string
+	Gender     string // "M", "F" or "" (from male, female)
 	Email      string
 	Phone      string
 	PictureURL string       // the picture URL the photo was imported from

@@ -15,6 +15,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -46,7 +47,7 @@ func (o Outcome) String() string {
 
 // AvatarImporter imports a user's picture. *files.Importer is one.
 type AvatarImporter interface {
-	Import(ctx context.Context, atts []files.Attachment) ([]files.FileID, []files.Failure)
+	Import(ctx context.Context, atts []openlines.File) ([]files.FileID, []files.Failure)
 }
 
 // Defaults of a Syncer.
@@ -55,6 +56,8 @@ const (
 	DefaultCacheTTL  = 10 * time.Minute
 	// MaxFieldBytes bounds each stored text field (the size of a MySQL TEXT).
 	MaxFieldBytes = 65535
+	// DefaultGuestName is the name of a user who gave none (Bitrix's English).
+	DefaultGuestName = "Guest"
 )
 
 // Option configures a Syncer.
@@ -71,6 +74,15 @@ func WithLogger(l *slog.Logger) Option {
 	return func(s *Syncer) {
 		if l != nil {
 			s.log = l
+		}
+	}
+}
+
+// WithGuestName sets the name of a user with neither name nor last_name nor title. Default DefaultGuestName.
+func WithGuestName(name string) Option {
+	return func(s *Syncer) {
+		if name != "" {
+			s.guest = name
 		}
 	}
 }
@@ -104,6 +116,7 @@ type Syncer struct {
 	cacheSize int
 	cacheTTL  time.Duration
 	clock     clock.Clock
+	guest     string
 
 	seed  maphash.Seed
 	mu    sync.RWMutex
@@ -140,6 +153,7 @@ func NewSyncer(store Store, opts ...Option) *Syncer {
 		cacheSize: DefaultCacheSize,
 		cacheTTL:  DefaultCacheTTL,
 		clock:     clock.System(),
+		guest:     DefaultGuestName,
 		flights:   map[flightKey]*flight{},
 		seed:      maphash.MakeSeed(),
 	}
@@ -239,19 +253,25 @@ func (s *Syncer) record(connector string, u *ExternalUser, sum [md5.Size]byte) (
 		Key:        key,
 		Connector:  connector,
 		ExternalID: u.ID,
-		Name:       strings.TrimSpace(u.Name),
-		LastName:   strings.TrimSpace(u.LastName),
+		Name:       u.Name,
+		LastName:   u.LastName,
 		Title:      u.Title,
 		URL:        u.URL,
-		Gender:     u.Gender,
+		Gender:     gender(u.Gender),
 		Email:      u.Email,
 		Phone:      u.Phone,
 		PictureURL: u.Picture.URL,
 		Hash:       hex.EncodeToString(sum[:]),
 	}
-	if r.LastName == "" {
-		if w := strings.Fields(r.Name); len(w) == 2 {
-			r.Name, r.LastName = w[0], w[1]
+	if r.LastName == "" { // split on single spaces into exactly two parts (docs/protocol.md §8.2)
+		if first, last, ok := strings.Cut(r.Name, " "); ok && !strings.Contains(last, " ") {
+			r.Name, r.LastName = first, last
+		}
+	}
+	if r.Name == "" && r.LastName == "" {
+		r.Name = r.Title
+		if r.Name == "" {
+			r.Name = s.guest
 		}
 	}
 	for _, f := range []struct {
@@ -265,6 +285,17 @@ func (s *Syncer) record(connector string, u *ExternalUser, sum [md5.Size]byte) (
 		*f.v = clean(*f.v)
 	}
 	return r, nil
+}
+
+// gender is PERSONAL_GENDER: "M" for male, "F" for female, else "".
+func gender(g string) string {
+	switch g {
+	case "male":
+		return "M"
+	case "female":
+		return "F"
+	}
+	return ""
 }
 
 // syncStore compares with the store and writes what differs. It retries when a concurrent writer got in
@@ -324,7 +355,7 @@ func (s *Syncer) avatar(ctx context.Context, key string, u *ExternalUser) (files
 	if s.avatars == nil {
 		return 0, false
 	}
-	ids, fails := s.avatars.Import(ctx, []files.Attachment{{URL: u.Picture.URL, Headers: u.Picture.Headers}})
+	ids, fails := s.avatars.Import(ctx, []openlines.File{{URL: u.Picture.URL, Headers: u.Picture.Headers}})
 	if len(ids) == 1 {
 		return ids[0], true
 	}
@@ -360,4 +391,27 @@ func (s *Syncer) Forget(connector, id string) {
 	s.mu.Lock()
 	delete(s.cache, cacheKey{connector, id})
 	s.mu.Unlock()
+}
+
+// Lookup returns the internal id of the user id of connector, synced before, or ErrNotFound. It reads the
+// cache first, the store on a miss; it never creates a user.
+func (s *Syncer) Lookup(ctx context.Context, connector, id string) (InternalID, error) {
+	k := cacheKey{connector, id}
+	if s.cache != nil {
+		now := s.clock.Now().UnixNano()
+		s.mu.RLock()
+		e, ok := s.cache[k]
+		s.mu.RUnlock()
+		if ok && now < e.expires {
+			return e.id, nil
+		}
+	}
+	if s.store == nil {
+		return 0, errors.New("users: the syncer has no store")
+	}
+	u, err := s.store.Get(ctx, Key(connector, id))
+	if err != nil {
+		return 0, err
+	}
+	return u.ID, nil
 }

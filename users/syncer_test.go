@@ -155,29 +155,64 @@ func TestSyncWrites(t *testing.T) {
 	})
 }
 
+// TestSyncNameSplit: Bitrix's rules of docs/protocol.md §8.2. An empty last_name and a name that splits on
+// single spaces into exactly two parts give name and last_name (a double space or a tab is no split); a user
+// with neither name is named by its title, else "Guest"; the gender is stored as M or F.
 func TestSyncNameSplit(t *testing.T) {
 	tests := []struct {
-		name, last, wantName, wantLast string
+		name, last, title, gender, wantName, wantLast, wantGender string
 	}{
-		{"John Smith", "", "John", "Smith"},
-		{"  John \t Smith ", "", "John", "Smith"},
-		{"John", "", "John", ""},
-		{"John Ronald Tolkien", "", "John Ronald Tolkien", ""},
-		{"John Smith", "Doe", "John Smith", "Doe"},
-		{"Анна Ли", "", "Анна", "Ли"},
-		{"", "", "", ""},
+		{"John Smith", "", "", "male", "John", "Smith", "M"},
+		{"John  Smith", "", "", "female", "John  Smith", "", "F"},
+		{"John\tSmith", "", "", "", "John\tSmith", "", ""},
+		{"John", "", "", "other", "John", "", ""},
+		{"John Ronald Tolkien", "", "", "", "John Ronald Tolkien", "", ""},
+		{"John Smith", "Doe", "", "", "John Smith", "Doe", ""},
+		{"Анна Ли", "", "", "", "Анна", "Ли", ""},
+		{"", "", "Dr. Who", "", "Dr. Who", "", ""},
+		{"", "", "", "", "Guest", "", ""},
+		{"", "Doe", "", "", "", "Doe", ""},
 	}
 	store := users.NewMemoryStore()
 	s := users.NewSyncer(store)
 	for i, tt := range tests {
-		id, _, err := s.Sync(context.Background(), "telegram", users.ExternalUser{ID: string(rune('a' + i)), Name: tt.name, LastName: tt.last})
+		id, _, err := s.Sync(context.Background(), "telegram", users.ExternalUser{ID: string(rune('a' + i)), Name: tt.name,
+			LastName: tt.last, Title: tt.title, Gender: tt.gender})
 		if err != nil {
 			t.Fatal(err)
 		}
 		u, _ := store.ByID(context.Background(), id)
-		if u.Name != tt.wantName || u.LastName != tt.wantLast {
-			t.Errorf("%q/%q: stored %q/%q, want %q/%q", tt.name, tt.last, u.Name, u.LastName, tt.wantName, tt.wantLast)
+		if u.Name != tt.wantName || u.LastName != tt.wantLast || u.Gender != tt.wantGender {
+			t.Errorf("%q/%q: stored %q/%q %q, want %q/%q %q", tt.name, tt.last, u.Name, u.LastName, u.Gender, tt.wantName, tt.wantLast, tt.wantGender)
 		}
+	}
+	g := users.NewSyncer(store, users.WithGuestName("Гость"))
+	id, _, err := g.Sync(context.Background(), "telegram", users.ExternalUser{ID: "nameless"})
+	if u, _ := store.ByID(context.Background(), id); err != nil || u.Name != "Гость" {
+		t.Fatalf("%+v %v", u, err)
+	}
+}
+
+// TestLookup finds a synced user by its external id, from the cache or the store, and never creates one.
+func TestLookup(t *testing.T) {
+	ctx := context.Background()
+	store := users.NewMemoryStore()
+	s := users.NewSyncer(store)
+	id, _, err := s.Sync(ctx, "telegram", users.ExternalUser{ID: "7", Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold := users.NewSyncer(store) // nothing cached: the store answers
+	for _, syncer := range []*users.Syncer{s, cold} {
+		if got, err := syncer.Lookup(ctx, "telegram", "7"); err != nil || got != id {
+			t.Fatalf("Lookup = %v, %v; want %v", got, err, id)
+		}
+		if _, err := syncer.Lookup(ctx, "telegram", "8"); !errors.Is(err, users.ErrNotFound) {
+			t.Fatalf("an unknown user: %v", err)
+		}
+	}
+	if store.Len() != 1 {
+		t.Fatalf("%d users", store.Len())
 	}
 }
 
@@ -191,12 +226,12 @@ func TestSyncErrors(t *testing.T) {
 		is        error
 		mention   string
 	}{
-		{"no id", users.NewMemoryStore(), "telegram", users.ExternalUser{Name: "Ann"}, wire.ErrNoUserIM, "no id"},
-		{"no connector", users.NewMemoryStore(), "", ann, wire.ErrNoAddUser, "connector"},
-		{"connector with a bar", users.NewMemoryStore(), "a|b", ann, wire.ErrNoAddUser, "connector"},
-		{"overlong id", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: strings.Repeat("x", 600)}, wire.ErrNoAddUser, "key"},
-		{"id not UTF-8", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "a\xff"}, wire.ErrNoAddUser, "UTF-8"},
-		{"overlong name", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.ErrNoAddUser, "field name"},
+		{"no id", users.NewMemoryStore(), "telegram", users.ExternalUser{Name: "Ann"}, wire.CodeNoUserIM, "no id"},
+		{"no connector", users.NewMemoryStore(), "", ann, wire.CodeNoAddUser, "connector"},
+		{"connector with a bar", users.NewMemoryStore(), "a|b", ann, wire.CodeNoAddUser, "connector"},
+		{"overlong id", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: strings.Repeat("x", 600)}, wire.CodeNoAddUser, "key"},
+		{"id not UTF-8", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "a\xff"}, wire.CodeNoAddUser, "UTF-8"},
+		{"overlong name", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.CodeNoAddUser, "field name"},
 		{"store fails", &countingStore{Store: users.NewMemoryStore(), fail: boom}, "telegram", ann, boom, "database is down"},
 		{"no store", nil, "telegram", ann, nil, "no store"},
 	}

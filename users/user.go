@@ -13,7 +13,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -39,8 +39,8 @@ type ExternalUser struct {
 
 // Picture is the user's avatar: where to fetch it and with which headers.
 type Picture struct {
-	URL     string         `php:"url" json:"url,omitempty"`
-	Headers []files.Header `php:"headers" json:"headers,omitempty"`
+	URL     string             `php:"url" json:"url,omitempty"`
+	Headers []openlines.Header `php:"headers" json:"headers,omitempty"`
 	// Extra holds the picture's other keys.
 	Extra map[string]any `php:",rest" json:"-"`
 }
@@ -330,7 +330,7 @@ func (o *object) picture(p *Picture, depth int) {
 }
 
 // headers writes "headers":[{"name":…,"value":…},…] unless there are none.
-func (o *object) headers(hs []files.Header, depth int) {
+func (o *object) headers(hs []openlines.Header, depth int) {
 	if len(hs) == 0 {
 		return
 	}
@@ -411,9 +411,9 @@ func appendValue(dst []byte, v any, depth int) ([]byte, bool) {
 		return appendList(dst, len(x), func(i int) any { return x[i] }, depth)
 	case []string:
 		return appendList(dst, len(x), func(i int) any { return x[i] }, depth)
-	case []files.Header:
+	case []openlines.Header:
 		return appendList(dst, len(x), func(i int) any { return x[i] }, depth)
-	case files.Header:
+	case openlines.Header:
 		return appendObject(dst, []string{"name", "value"}, func(k string) any {
 			if k == "name" {
 				return x.Name

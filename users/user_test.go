@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
 )
@@ -24,7 +24,7 @@ func TestCanonicalJSON(t *testing.T) {
 		{"id only", users.ExternalUser{ID: "7"}, `{"id":"7"}`},
 		{"named fields sorted", users.ExternalUser{ID: "7", Name: "Ann Lee", Phone: "+1", Email: "a@x", Gender: "female", Title: "Dr", URL: "https://x/u/7", LastName: "L"},
 			`{"email":"a@x","gender":"female","id":"7","last_name":"L","name":"Ann Lee","phone":"+1","title":"Dr","url":"https://x/u/7"}`},
-		{"picture", users.ExternalUser{ID: "7", Picture: users.Picture{URL: "https://x/a.png", Headers: []files.Header{{Name: "Authorization", Value: "Bearer t"}, {}}}},
+		{"picture", users.ExternalUser{ID: "7", Picture: users.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}, {}}}},
 			`{"id":"7","picture":{"headers":[{"name":"Authorization","value":"Bearer t"},""],"url":"https://x/a.png"}}`},
 		{"empty picture left out", users.ExternalUser{ID: "7", Picture: users.Picture{Extra: map[string]any{"x": ""}}}, `{"id":"7"}`},
 		{"extras merged in order", users.ExternalUser{ID: "7", Name: "A", Extra: map[string]any{"zeta": int64(5), "alpha": true, "mid": 1.5, "no": false, "nil": nil, "empty": []any{}}},
@@ -167,7 +167,7 @@ func randomUser(r *rand.Rand) users.ExternalUser {
 	u := users.ExternalUser{ID: str() + "id", Name: str(), LastName: str(), Title: str(), URL: str(), Gender: str(), Email: str(), Phone: str(),
 		Picture: users.Picture{URL: str()}}
 	for range r.IntN(3) {
-		u.Picture.Headers = append(u.Picture.Headers, files.Header{Name: str(), Value: str()})
+		u.Picture.Headers = append(u.Picture.Headers, openlines.Header{Name: str(), Value: str()})
 	}
 	for range r.IntN(4) {
 		if u.Extra == nil {
@@ -293,13 +293,13 @@ func TestFromMap(t *testing.T) {
 		{"protocol fields", wire.NewMap("id", "29:1", "name", "Ann", "last_name", "Lee", "title", "Dr", "url", "https://x", "gender", "female",
 			"picture", wire.NewMap("url", "https://x/a.png", "headers", []any{wire.NewMap("name", "A", "value", "B")}), "email", "a@x", "phone", "+1"),
 			users.ExternalUser{ID: "29:1", Name: "Ann", LastName: "Lee", Title: "Dr", URL: "https://x", Gender: "female",
-				Picture: users.Picture{URL: "https://x/a.png", Headers: []files.Header{{Name: "A", Value: "B"}}}, Email: "a@x", Phone: "+1"}, ""},
+				Picture: users.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "A", Value: "B"}}}, Email: "a@x", Phone: "+1"}, ""},
 		{"integer id", wire.NewMap("id", int64(123456)), users.ExternalUser{ID: "123456"}, ""},
 		{"unknown keys kept", wire.NewMap("id", "1", "locale", "en", "tenant", wire.NewMap("id", "t")),
 			users.ExternalUser{ID: "1", Extra: map[string]any{"locale": "en", "tenant": wire.NewMap("id", "t")}}, ""},
 		{"picture as a plain URL", wire.NewMap("id", "1", "picture", "https://x/a.png"), users.ExternalUser{ID: "1", Picture: users.Picture{URL: "https://x/a.png"}}, ""},
 		{"picture headers as a map", wire.NewMap("id", "1", "picture", wire.NewMap("url", "u", "headers", wire.NewMap("Authorization", "Bearer t"))),
-			users.ExternalUser{ID: "1", Picture: users.Picture{URL: "u", Headers: []files.Header{{Name: "Authorization", Value: "Bearer t"}}}}, ""},
+			users.ExternalUser{ID: "1", Picture: users.Picture{URL: "u", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}}}}, ""},
 		{"Go map", map[string]any{"id": "1", "name": "Ann"}, users.ExternalUser{ID: "1", Name: "Ann"}, ""},
 		{"no id", wire.NewMap("name", "Ann"), users.ExternalUser{}, wire.CodeNoUserIM},
 		{"empty id", wire.NewMap("id", ""), users.ExternalUser{}, wire.CodeNoUserIM},
@@ -334,7 +334,7 @@ func TestFromMap(t *testing.T) {
 	if in.String("picture") != "https://x/a.png" {
 		t.Fatal("FromMap changed its input")
 	}
-	if _, err := users.FromMap(wire.NewMap("name", "x")); !errors.Is(err, wire.ErrNoUserIM) {
+	if _, err := users.FromMap(wire.NewMap("name", "x")); !errors.Is(err, wire.CodeNoUserIM) {
 		t.Fatalf("errors.Is(%v, ErrNoUserIM) is false", err)
 	}
 }
