@@ -1,6 +1,10 @@
 // Command bench runs the project's Go benchmarks and reports every figure as a ratio against a baseline
-// measured in the same run (`make bench`). It prints a table (or JSON with -json) and, with -md, writes the
-// results with the machine's core count and Go version to a Markdown file (BENCHMARKS.md).
+// measured in the same run (`make bench`, which runs it from this directory). It prints a table (or JSON
+// with -json) and, with -md, writes the results with the machine's core count and Go version to a Markdown
+// file (BENCHMARKS.md).
+//
+// The benchmarks are those of the SDK's packages and of this module's (queue, phpcodec): the baselines that
+// need a library of their own live here, so that the SDK's go.mod does not carry them.
 package main
 
 import (
@@ -31,14 +35,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the results as one JSON document")
 	md := fs.String("md", "", "write the results as Markdown to this file (e.g. BENCHMARKS.md)")
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for every suite")
-	only := fs.String("only", "", "run only the suites whose package contains this string")
+	only := fs.String("only", "", "run only the suites whose package contains this string (and their baselines')")
+	root := fs.String("root", "..", "the repository's root directory (the SDK module)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var results []Comparison
 	measured := map[string]Result{}
+	run := selected(*only)
 	for _, s := range suites {
-		if *only != "" && !strings.Contains(s.Pkg, *only) {
+		if !run[s.Pkg] {
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: %s %s\n", s.Pkg, s.Pattern)
@@ -50,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// sits next to a run of its baseline and both see the same moment of a shared machine.
 		var runs []Result
 		for range max(1, s.Count) {
-			out, err := runSuite(s, bt)
+			out, err := runSuite(*root, s, bt)
 			if err != nil {
 				fmt.Fprintf(stderr, "bench: %s: %v\n%s\n", s.Pkg, err, out)
 				return 1
@@ -99,6 +105,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// selected is the set of packages whose suites run for -only: those whose path contains only (every one when
+// it is empty), and the packages of their comparisons' baselines.
+func selected(only string) map[string]bool {
+	run := map[string]bool{}
+	for _, s := range suites {
+		if strings.Contains(s.Pkg, only) {
+			run[s.Pkg] = true
+		}
+	}
+	for _, c := range comparisons {
+		if strings.Contains(c.Pkg, only) && c.BaselinePkg != "" {
+			run[c.BaselinePkg] = true
+		}
+	}
+	return run
+}
+
 // Env is the machine the numbers were measured on.
 type Env struct {
 	Cores     int    `json:"cores"`
@@ -121,10 +144,12 @@ type Result struct {
 	Metrics map[string]float64 `json:"metrics"`
 }
 
-func runSuite(s Suite, benchtime string) ([]byte, error) {
+func runSuite(root string, s Suite, benchtime string) ([]byte, error) {
+	dir, pkg := s.location(root)
 	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=1", "-benchtime=" + benchtime,
-		"-timeout=20m", s.Pkg}
+		"-timeout=20m", pkg}
 	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), s.Env...)
 	var buf bytes.Buffer
 	cmd.Stdout = &buf
@@ -225,7 +250,8 @@ func markdown(env Env, cs []Comparison, figs []Figure) string {
 		}
 	}
 	b.WriteString("\nThe machine is a shared 2-core VM: the same ratio moves by 10–30 % from run to run (both sides of a\n" +
-		"comparison run in the same `go test` process, one after the other, so load hits them unevenly). Goals marked\n" +
+		"comparison run one after the other, in the same `go test` process but for the goqite baseline, which runs in\n" +
+		"the bench module right after the connector's queue benchmark, so load hits them unevenly). Goals marked\n" +
 		"\"no\" are not met; the issues' closing notes say why and what would close them.\n")
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"testing"
 )
 
@@ -50,5 +51,66 @@ BenchmarkB-2   10   9 ns/op
 	}
 	if rs[1].Metrics["ns/op"] != 8 { // even count: the mean of the middle two
 		t.Errorf("B = %v", rs[1].Metrics)
+	}
+}
+
+func TestCrossPackageBaseline(t *testing.T) {
+	m := map[string]Result{
+		"./connector BenchmarkQueue/olctl-sqlite":    {Metrics: map[string]float64{"items/s": 6000}},
+		"./bench/queue BenchmarkQueue/goqite-sqlite": {Metrics: map[string]float64{"items/s": 2000}},
+	}
+	c := Comparison{Pkg: "./connector", BaselinePkg: "./bench/queue", Subject: "BenchmarkQueue/olctl-sqlite",
+		Baseline: "BenchmarkQueue/goqite-sqlite", SubjectMetric: "items/s", BaselineMetric: "items/s", GoalRatio: 2}
+	c.evaluate(m)
+	if c.Ratio != 3 || c.MetText() != "yes" {
+		t.Fatalf("evaluate = %+v", c)
+	}
+	same := Comparison{Pkg: "./connector", Subject: "BenchmarkQueue/olctl-sqlite", Baseline: "BenchmarkQueue/goqite-sqlite",
+		SubjectMetric: "items/s", BaselineMetric: "items/s"}
+	same.evaluate(m)
+	if same.MetText() != "benchmark did not run" {
+		t.Fatalf("a baseline of another package found without BaselinePkg: %+v", same)
+	}
+}
+
+func TestSuiteLocation(t *testing.T) {
+	for _, tc := range []struct{ pkg, dir, want string }{
+		{"./wire", "..", "./wire"},
+		{"./connector/botframework", "..", "./connector/botframework"},
+		{"./bench/queue", filepath.Join("..", "bench"), "./queue"},
+		{"./benchmarks", "..", "./benchmarks"},
+	} {
+		dir, pkg := Suite{Pkg: tc.pkg}.location("..")
+		if dir != tc.dir || pkg != tc.want {
+			t.Errorf("%s: go test %s in %s, want %s in %s", tc.pkg, pkg, dir, tc.want, tc.dir)
+		}
+	}
+}
+
+// TestSuitesExist checks every suite's package and every comparison's packages are benchmarked.
+func TestSuitesExist(t *testing.T) {
+	pkgs := map[string]bool{}
+	for _, s := range suites {
+		pkgs[s.Pkg] = true
+	}
+	for _, c := range comparisons {
+		if !pkgs[c.Pkg] || (c.BaselinePkg != "" && !pkgs[c.BaselinePkg]) {
+			t.Errorf("%q: no suite runs %s %s", c.Title, c.Pkg, c.BaselinePkg)
+		}
+	}
+	for _, f := range figures {
+		if !pkgs[f.Pkg] {
+			t.Errorf("%q: no suite runs %s", f.Title, f.Pkg)
+		}
+	}
+}
+
+func TestSelectedRunsBaselines(t *testing.T) {
+	run := selected("connector")
+	if !run["./connector"] || !run["./bench/queue"] || run["./wire"] || run["./bench/phpcodec"] {
+		t.Errorf("selected(connector) = %v", run)
+	}
+	if all := selected(""); len(all) == 0 || !all["./wire"] || !all["./bench/phpcodec"] {
+		t.Errorf("selected() = %v", all)
 	}
 }

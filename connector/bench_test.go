@@ -1,39 +1,31 @@
 package connector
 
 import (
-	"context"
-	_ "embed"
-	"errors"
-	"github.com/olctl/olctl/internal/proctest"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
-	"github.com/olctl/olctl/sqldb"
-	"maragu.dev/goqite"
 )
 
-//go:embed testdata/goqite_schema_sqlite.sql
-var goqiteSchema string
-
-// Benchmark parameters shared by the olctl and goqite runs: the same items, posted by the same number of
-// concurrent producers, one item per webhook (a messenger posts one activity per request).
+// Benchmark parameters, the same in the goqite baseline (the bench module's queue package): the same items,
+// posted by the same number of concurrent producers, one item per webhook (a messenger posts one activity
+// per request).
 const (
 	benchLines     = 8
 	benchProducers = 8
-	benchConsumers = 4
 )
 
-// BenchmarkQueue measures items per second from webhook to confirmed delivery (olctl: HTTP webhook → SQL
-// queue → signed receivingMessage packet → fake portal → setStatusDelivered → delete) against goqite doing
-// send → receive → delete of the same item bodies on the same kind of SQLite database (the baseline).
+// BenchmarkQueue measures items per second from webhook to confirmed delivery (HTTP webhook → SQL queue →
+// signed receivingMessage packet → fake portal → setStatusDelivered → delete). Its baseline, goqite doing
+// send → receive → delete of the same item bodies on the same kind of SQLite database, is
+// BenchmarkQueue/goqite-sqlite of the bench module's queue package: make bench sets the two side by side.
 func BenchmarkQueue(b *testing.B) {
 	b.Run("olctl-sqlite", func(b *testing.B) { benchOlctl(b, testdb.SQLiteDSN(b), 1) })
 	b.Run("olctl-sqlite-burst50", func(b *testing.B) { benchOlctl(b, testdb.SQLiteDSN(b), 50) })
-	b.Run("goqite-sqlite", func(b *testing.B) { benchGoqite(b, testdb.SQLite(b)) })
 	b.Run("olctl-mariadb", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 1) })
 	b.Run("olctl-mariadb-burst50", func(b *testing.B) { benchOlctl(b, testdb.MySQLDSN(b), 50) })
 	b.Run("olctl-postgres", func(b *testing.B) { benchOlctl(b, testdb.PostgresDSN(b), 1) })
@@ -88,66 +80,4 @@ func benchOlctl(b *testing.B, dsn string, perHook int) {
 	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
 	packets, _, _, _ := p.counts()
 	b.ReportMetric(float64(b.N)/float64(packets), "items/packet")
-}
-
-func benchGoqite(b *testing.B, db *sqldb.DB) {
-	ctx := context.Background()
-	if _, err := db.ExecContext(ctx, goqiteSchema); err != nil {
-		b.Fatal(err)
-	}
-	q := goqite.New(goqite.NewOpts{DB: db.DB, Name: "bench", Timeout: time.Minute})
-	bodies := make([][]byte, b.N)
-	for i := range bodies {
-		bodies[i] = echoItems("c"+strconv.Itoa(i%benchLines), i, 1)
-	}
-	b.ResetTimer()
-	cpu0 := proctest.CPUTime()
-	start := time.Now()
-	var next, done atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < benchProducers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= b.N {
-					return
-				}
-				if err := q.Send(ctx, goqite.Message{Body: bodies[i]}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for w := 0; w < benchConsumers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for done.Load() < int64(b.N) {
-				m, err := q.Receive(ctx)
-				if err != nil {
-					if !errors.Is(err, context.Canceled) {
-						b.Error(err)
-					}
-					return
-				}
-				if m == nil {
-					time.Sleep(time.Millisecond)
-					continue
-				}
-				if err := q.Delete(ctx, m.ID); err != nil {
-					b.Error(err)
-					return
-				}
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")
-	b.ReportMetric(float64((proctest.CPUTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/item")
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/elliotchance/phpserialize"
 )
 
 // tenItemPacket is the DATA of a receivingMessage packet with 10 items shaped like the PHP vector's.
@@ -37,22 +35,13 @@ func BenchmarkDecode10Items(b *testing.B) {
 	// DecodeData hands the decoder the base64-decoded bytes as a string without a copy, and PHP's unserialize
 	// takes a string: the string form is what both sides decode.
 	s := string(raw)
-	// tree builds the Go values ([]any, *Map) Unserialize returns, which is what elliotchance/phpserialize
-	// builds too.
+	// tree builds the Go values ([]any, *Map) Unserialize returns. The bench module's phpcodec package sets
+	// Unserialize beside elliotchance/phpserialize on these bytes.
 	b.Run("tree", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := unserialize(s); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("elliotchance", func(b *testing.B) {
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := phpserialize.UnmarshalIndexedArray(raw); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -69,19 +58,6 @@ func BenchmarkEncode10Items(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = appendSerialize(buf[:0], items, stubLegacy); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("elliotchance", func(b *testing.B) {
-		ev, err := phpserialize.UnmarshalIndexedArray(raw)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(int64(len(raw)))
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := phpserialize.Marshal(ev, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
