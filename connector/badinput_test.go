@@ -142,7 +142,7 @@ func TestPortalEndpointBadInput(t *testing.T) {
 		{"bad domain", "POST", unsigned(&wire.Packet{Command: "saveSettings", Licence: wire.Licence(p.key), Domain: "javascript:x", Connector: "echo", Line: "1", Data: []any{settings}}), 200, wire.CodeBadPacket},
 		{"long line", "POST", unsigned(&wire.Packet{Command: "saveSettings", Licence: wire.Licence(p.key), Domain: p.URL(), Connector: "echo", Line: strings.Repeat("9", 65), Data: []any{settings}}), 200, wire.CodeBadPacket},
 		{"unknown method", "POST", good(p, "dropDatabase", settings).Encode(), 200, wire.CodeMethodNotFound},
-		{"unknown connector", "POST", unsigned(&wire.Packet{Command: "saveSettings", Licence: wire.Licence(p.key), Domain: p.URL(), Connector: "nope", Line: "1", Data: []any{settings}}), 200, CodeUnknownConnector},
+		{"unknown connector", "POST", unsigned(&wire.Packet{Command: "saveSettings", Licence: wire.Licence(p.key), Domain: p.URL(), Connector: "nope", Line: "1", Data: []any{settings}}), 200, wire.CodeUnknownConnector},
 		{"settings not a map", "POST", good(p, "saveSettings", "x").Encode(), 200, wire.CodeFailedSaveSettings},
 		{"nested setting", "POST", good(p, "saveSettings", wire.NewMap("a", []any{1})).Encode(), 200, wire.CodeFailedSaveSettings},
 		{"message not an array", "POST", good(p, "sendMessage", []any{"x"}).Encode(), 200, wire.CodeBadPacket},
@@ -198,8 +198,8 @@ func TestWebhookBadInput(t *testing.T) {
 		code                    wire.Code
 	}{
 		{"GET", "GET", hook, "", 405, wire.CodeMethodNotAllowed},
-		{"unknown channel", "POST", base + "nope?h=" + hash, good, 404, CodeUnknownConnector},
-		{"upper-case channel", "POST", base + "ECHO?h=" + hash, good, 404, CodeUnknownConnector},
+		{"unknown channel", "POST", base + "nope?h=" + hash, good, 404, wire.CodeUnknownConnector},
+		{"upper-case channel", "POST", base + "ECHO?h=" + hash, good, 404, wire.CodeUnknownConnector},
 		{"no hash", "POST", base + "echo", good, 404, wire.CodeNotActiveLine},
 		{"unknown hash", "POST", base + "echo?h=0123456789abcdef0123456789abcdef", good, 404, wire.CodeNotActiveLine},
 		{"another channel's hash", "POST", base + "echo?h=" + otherHash, good, 404, wire.CodeNotActiveLine},

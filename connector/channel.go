@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -98,7 +99,7 @@ type Line struct {
 }
 
 // Real returns the real connector id of the line (the lower-cased part of Connector before the first '.').
-func (l *Line) Real() string { return RealID(l.Connector) }
+func (l *Line) Real() string { return openlines.RealConnector(l.Connector) }
 
 // Registration is what Register reports.
 type Registration struct {
@@ -142,15 +143,6 @@ type Env struct {
 // Factory builds a channel for one server.
 type Factory func(Env) (Channel, error)
 
-// RealID returns the real connector id of a connector id: the lower-cased part before the first '.'
-// ("BotFramework.Skype" → "botframework").
-func RealID(connector string) string {
-	if i := strings.IndexByte(connector, '.'); i >= 0 {
-		connector = connector[:i]
-	}
-	return strings.ToLower(connector)
-}
-
 // Channels is a registry of channel factories by real connector id. The zero value is empty and ready to
 // use; a Channels is safe for concurrent use. It holds no instances: a Server builds its channels from it
 // with its own Env.
@@ -188,12 +180,12 @@ func (c *Channels) Register(realID string, f Factory) error {
 // Lookup returns the real id and factory a connector id (real or virtual) resolves to, or an
 // ErrUnknownConnector error.
 func (c *Channels) Lookup(connector string) (string, Factory, error) {
-	id := RealID(connector)
+	id := openlines.RealConnector(connector)
 	c.mu.RLock()
 	f, ok := c.factories[id]
 	c.mu.RUnlock()
 	if !ok || id == "" {
-		return "", nil, &wire.Error{Code: CodeUnknownConnector, Message: fmt.Sprintf("no channel for connector %q", connector)}
+		return "", nil, &wire.Error{Code: wire.CodeUnknownConnector, Message: fmt.Sprintf("no channel for connector %q", connector)}
 	}
 	return id, f, nil
 }
@@ -236,15 +228,9 @@ func chID(ch Channel) string {
 	return ch.ID()
 }
 
-// Codes the connector server answers beyond the ones of PROTOCOL.md §3. They travel in the ERROR list like
-// every other code.
-const (
-	// CodeUnknownConnector: the packet or webhook names a connector no channel serves.
-	CodeUnknownConnector wire.Code = "CONNECTOR_NOT_FOUND"
-)
-
-// ErrUnknownConnector is the sentinel of CodeUnknownConnector, for errors.Is.
-var ErrUnknownConnector = &wire.Error{Code: CodeUnknownConnector}
+// ErrUnknownConnector matches (errors.Is) the error of a packet or webhook that names a connector no channel
+// serves: wire.CodeUnknownConnector.
+var ErrUnknownConnector = &wire.Error{Code: wire.CodeUnknownConnector}
 
 // StatusError is a webhook error with the HTTP status to answer the messenger with.
 type StatusError struct {
@@ -272,7 +258,7 @@ func webhookStatus(err error) int {
 			return http.StatusRequestEntityTooLarge
 		case wire.CodeInternal:
 			return http.StatusInternalServerError
-		case wire.CodeNotActiveLine, CodeUnknownConnector:
+		case wire.CodeNotActiveLine, wire.CodeUnknownConnector:
 			return http.StatusNotFound
 		}
 		return http.StatusBadRequest

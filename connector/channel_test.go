@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
-func TestRealID(t *testing.T) {
+// TestLineReal: a line's real connector is the lower-cased id before the first '.'.
+func TestLineReal(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"botframework", "botframework"},
 		{"botframework.skype", "botframework"},
@@ -17,8 +19,8 @@ func TestRealID(t *testing.T) {
 		{"echo", "echo"},
 		{"", ""},
 	} {
-		if got := RealID(tc.in); got != tc.want {
-			t.Errorf("RealID(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := (&Line{Connector: tc.in}).Real(); got != tc.want {
+			t.Errorf("Line{Connector: %q}.Real() = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
@@ -110,12 +112,16 @@ func TestEchoSend(t *testing.T) {
 	if err != nil || len(out) != 1 || out[0].Command != "receivingStatusDelivery" {
 		t.Fatalf("Send = %+v, %v", out, err)
 	}
-	if got := path(out[0].Item, "im", "message_id"); got != "77" {
-		t.Errorf("delivery im.message_id = %v", got)
+	if d := out[0].Item.(openlines.StatusDeliveryItem); d.IM.MessageID != "77" || d.IM.ChatID != "5" || len(d.Message.IDs()) != 1 || d.Chat.ID != "c1" {
+		t.Errorf("delivery %+v", d)
 	}
 	out, err = e.Send(context.Background(), &Line{Connector: "echo", Settings: map[string]string{"fail_send": "Y"}}, "sendMessage", []any{item})
 	if err != nil || len(out) != 1 || out[0].Command != "receivingError" {
 		t.Fatalf("Send fail_send = %+v, %v", out, err)
+	}
+	// A flat receivingError with the portal's own ids (docs/protocol.md §7).
+	if f := out[0].Item.(openlines.ErrorItem); f.Code != openlines.ErrorNotSendMessageChat || f.ChatID != "5" || f.MessageID != "77" || f.Validate() != nil {
+		t.Errorf("error %+v", f)
 	}
 	if len(e.Sent()) != 2 {
 		t.Errorf("Sent = %d", len(e.Sent()))

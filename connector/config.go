@@ -50,6 +50,41 @@ type Site struct {
 	Secrets []string
 	// Domain is the portal's base URL; empty means learned from the BX_DOMAIN of its first verified packet.
 	Domain string
+	// Profile is the portal's generation, which decides the stubs of the packets it gets and how it
+	// acknowledges them (docs/protocol.md §11). Empty means ProfileAuto.
+	Profile SiteProfile
+}
+
+// SiteProfile says how the server tells a site's generation.
+type SiteProfile string
+
+const (
+	// ProfileAuto: current when the site's last verified packet had a BX_VERSION of 22.800.0 or later
+	// (wire.ProfileOf), else legacy.
+	ProfileAuto SiteProfile = "auto"
+	// ProfileLegacy: pushes stub every empty value as #EMPTY#, receivingMessage items are acknowledged by
+	// setStatusDelivered within Policy.ConfirmTimeout, setChatName is not sent.
+	ProfileLegacy SiteProfile = "legacy"
+	// ProfileCurrent: empty arrays are stubbed #EMPTY_ARRAY#, a packet is acknowledged by its OK answer.
+	ProfileCurrent SiteProfile = "current"
+)
+
+// ParseSiteProfile reads "auto", "legacy" or "current" (any case; "" is ProfileAuto).
+func ParseSiteProfile(s string) (SiteProfile, error) {
+	switch p := SiteProfile(strings.ToLower(strings.TrimSpace(s))); p {
+	case "", ProfileAuto:
+		return ProfileAuto, nil
+	case ProfileLegacy, ProfileCurrent:
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown site profile %q (want auto, legacy or current)", s)
+}
+
+func (s Site) profile() SiteProfile {
+	if s.Profile == "" {
+		return ProfileAuto
+	}
+	return s.Profile
 }
 
 func (s Site) licence() string {
@@ -77,6 +112,11 @@ func (s Site) validate() error {
 	}
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("site %s: %w", s.licence(), err)
+	}
+	switch s.profile() {
+	case ProfileAuto, ProfileLegacy, ProfileCurrent:
+	default:
+		return fmt.Errorf("site %s: unknown profile %q (want auto, legacy or current)", s.licence(), s.Profile)
 	}
 	return nil
 }

@@ -1,14 +1,15 @@
 package connector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -89,18 +90,23 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	// go so that the other lanes get their turn.
 	for i := 1; b != nil; i++ {
 		var sendErr error
+		result := "ok"
 		if err != nil {
 			sendErr = err
 		} else {
+			b.byAnswer = site.generation() == wire.Current || !confirmable(b.command)
 			start := time.Now()
-			sendErr = s.sendBatch(ctx, site, b)
+			var sent bool
+			sent, sendErr = s.sendBatch(ctx, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
+			if !sent && sendErr == nil {
+				result = "skipped"
+			}
 		}
 		if ctx.Err() != nil {
 			// Shutting down: leave the lease; a restart (SQLite) or its expiry (MySQL) sends the batch again.
 			return true, nil
 		}
-		result := "ok"
 		if sendErr != nil {
 			result = "error"
 			s.m.failures.WithLabelValues("send").Inc()
@@ -139,7 +145,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 // nobody advances from holding packets). A lone message is never delayed, and the line stays leased to
 // this worker (one sender) meanwhile.
 func (s *Server) linger(ctx context.Context, b *batch, since int64) {
-	if s.cfg.Queue.Linger <= 0 || len(b.ids) >= s.cfg.Queue.Batch || itemless(b.command) {
+	if s.cfg.Queue.Linger <= 0 || len(b.ids) >= s.cfg.Queue.Batch || shapeOf(b.command) != shapeList {
 		return
 	}
 	n, changed := s.enq.arrivals(b.lane.id)
@@ -187,29 +193,46 @@ const lingerGrace = 2 * time.Millisecond
 // maxConsecutive is how many batches of one lane a worker sends before it lets the lane go.
 const maxConsecutive = 8
 
-// sendBatch sends one batch to its portal and checks the answer.
-func (s *Server) sendBatch(ctx context.Context, site *siteRec, b *batch) error {
-	items := make([]any, 0, len(b.blobs))
-	if !itemless(b.command) {
+// sendBatch sends one batch to its portal in the site's generation and checks the answer. It reports false,
+// sending nothing, for a batch the site's generation does not know (setChatName to a legacy site): that
+// batch is done.
+func (s *Server) sendBatch(ctx context.Context, site *siteRec, b *batch) (bool, error) {
+	gen := site.generation()
+	if b.command == openlines.CommandSetChatName && gen == wire.Legacy {
+		s.log.Debug("connector: setChatName not sent to a legacy portal", "site", site.domain, "line", b.lane.line)
+		return false, nil
+	}
+	var data any = []any{}
+	switch shapeOf(b.command) {
+	case shapeList:
+		items := make([]any, 0, len(b.blobs))
 		for i, blob := range b.blobs {
 			v, err := wire.Unserialize(blob)
 			if err != nil {
-				return fmt.Errorf("stored item %d: %w", b.ids[i], err)
+				return false, fmt.Errorf("stored item %d: %w", b.ids[i], err)
 			}
 			items = append(items, v)
 		}
+		data = items
+	case shapeOne:
+		v, err := wire.Unserialize(b.blobs[0])
+		if err != nil {
+			return false, fmt.Errorf("stored item %d: %w", b.ids[0], err)
+		}
+		data = v
 	}
-	_, err := s.post(ctx, site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: items})
-	return err
+	_, err := s.post(ctx, site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: data, Profile: gen})
+	return true, err
 }
 
 // post signs a packet for a portal, sends it and returns the answer; a transport error, a non-200 status
-// and OK:false are errors.
+// and OK:false are errors. The packet's empty values are stubbed in the site's generation.
 func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire.Response, error) {
 	if site.domain == "" {
 		return nil, fmt.Errorf("portal %s has not told its domain yet", site.site.licence())
 	}
 	p.Version = s.cfg.Version
+	p.Profile = site.generation()
 	fields, err := p.Encode(wire.ToPortal)
 	if err != nil {
 		return nil, err
@@ -221,7 +244,7 @@ func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	defer cancel()
 	target := trimSlash(site.domain) + s.cfg.PortalPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(signed.AppendEncode(make([]byte, 0, signed.EncodedSizeHint()))))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(signed.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +258,7 @@ func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, fmt.Errorf("%s answered HTTP %d", target, resp.StatusCode)
 	}
 	return wire.ParseResponse(body)

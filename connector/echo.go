@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -124,7 +125,7 @@ func (e *Echo) Receive(_ context.Context, l *Line, _ *http.Request, body []byte)
 		if !ok {
 			return nil, wire.Errorf(wire.CodeBadPacket, "echo webhook: items[%d] is not an object", i)
 		}
-		in := Incoming{Command: "receivingMessage", Connector: l.Connector}
+		in := Incoming{Command: openlines.CommandReceivingMessage, Connector: l.Connector}
 		rest := &wire.Map{Entries: make([]wire.Entry, 0, len(m.Entries))}
 		dedup, hasDedup := "", false
 		for _, en := range m.Entries {
@@ -137,7 +138,7 @@ func (e *Echo) Receive(_ context.Context, l *Line, _ *http.Request, body []byte)
 				rest.Entries = append(rest.Entries, en)
 			}
 		}
-		if in.Command == "receivingMessage" {
+		if in.Command == openlines.CommandReceivingMessage {
 			for _, p := range [][2]string{{"user", "id"}, {"message", "id"}, {"chat", "id"}} {
 				if scalarString(path(rest, p[0], p[1])) == "" {
 					return nil, wire.Errorf(wire.CodeBadPacket, "echo webhook: items[%d].%s.%s is missing", i, p[0], p[1])
@@ -161,36 +162,33 @@ func (e *Echo) Send(_ context.Context, l *Line, method string, items []any) ([]I
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, it := range items {
-		var m struct {
-			IM struct {
-				ChatID    string `php:"chat_id"`
-				MessageID string `php:"message_id"`
-			} `php:"im"`
-			Chat struct {
-				ID string `php:"id"`
-			} `php:"chat"`
+		if _, ok := it.(*wire.Map); !ok {
+			return nil, fmt.Errorf("echo: item %d is not an array", i)
 		}
-		if err := wire.Bind(it, &m); err != nil {
-			return nil, fmt.Errorf("echo: item %d: %w", i, err)
+		var m openlines.OutgoingMessage
+		if err := wire.Bind(path(it, "im"), &m.IM); err != nil {
+			return nil, fmt.Errorf("echo: item %d: im: %w", i, err)
+		}
+		if err := wire.Bind(path(it, "chat"), &m.Chat); err != nil {
+			return nil, fmt.Errorf("echo: item %d: chat: %w", i, err)
 		}
 		e.sent = append(e.sent, Sent{Site: l.SiteDomain, Line: l.LineID, Connector: l.Connector, Method: method, Item: it})
 		if l.Settings["fail_send"] == "Y" {
-			out = append(out, Incoming{Command: "receivingError", Connector: l.Connector, Item: wire.NewMap(
-				"chat", wire.NewMap("id", m.Chat.ID),
-				"message", wire.NewMap("id", m.IM.MessageID),
-				"error", wire.NewMap("code", "ECHO_FAIL", "message", "fail_send is set"),
-			)})
+			out = append(out, Incoming{Command: openlines.CommandReceivingError, Connector: l.Connector, Item: openlines.ErrorItem{
+				Code: openlines.ErrorNotSendMessageChat, ChatID: m.IM.ChatID, MessageID: m.IM.MessageID,
+				MessageConnector: "fail_send is set", Params: openlines.ErrorParams{ErrorCode: "ECHO_FAIL"},
+			}})
 			continue
 		}
-		if method != "sendMessage" {
+		if method != openlines.MethodSendMessage {
 			continue
 		}
 		e.seq++
-		out = append(out, Incoming{Command: "receivingStatusDelivery", Connector: l.Connector, Item: wire.NewMap(
-			"im", wire.NewMap("chat_id", m.IM.ChatID, "message_id", m.IM.MessageID),
-			"message", wire.NewMap("id", "echo-"+strconv.FormatInt(e.seq, 10), "date", e.clk.Now().Unix()),
-			"chat", wire.NewMap("id", m.Chat.ID),
-		)})
+		out = append(out, Incoming{Command: openlines.CommandReceivingStatusDelivery, Connector: l.Connector, Item: openlines.StatusDeliveryItem{
+			IM:      m.IM,
+			Message: openlines.Message{ID: []string{"echo-" + strconv.FormatInt(e.seq, 10)}, Date: e.clk.Now().Unix()},
+			Chat:    openlines.Chat{ID: m.Chat.ID},
+		}})
 	}
 	return out, nil
 }

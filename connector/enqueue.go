@@ -9,23 +9,32 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
-// Server → portal commands the server sends itself.
+// shape is how the queued items of a command make the DATA of a packet (docs/protocol.md §3.2).
+type shape uint8
+
 const (
-	CmdReceivingMessage       = "receivingMessage"
-	CmdReceivingStatusDeliver = "receivingStatusDelivery"
-	CmdReceivingError         = "receivingError"
-	CmdDeactivateConnector    = "deactivateConnector"
-	CmdTestConnect            = "testConnect"
+	shapeList  shape = iota // the list of the items, up to Policy.Batch per packet
+	shapeEmpty              // no items: one packet per queued entry, DATA an empty array (testConnect, deactivateConnector)
+	shapeOne                // one map: one packet per item, DATA the item itself (setChatName)
 )
 
-// itemless commands carry no items: each queued one is its own packet with an empty DATA.
-func itemless(cmd string) bool {
-	return strings.EqualFold(cmd, CmdDeactivateConnector) || strings.EqualFold(cmd, CmdTestConnect)
+func shapeOf(command string) shape {
+	switch strings.ToLower(command) {
+	case "testconnect", "deactivateconnector":
+		return shapeEmpty
+	case "setchatname":
+		return shapeOne
+	}
+	return shapeList
 }
+
+// confirmable reports whether a legacy portal confirms the items of a command with setStatusDelivered.
+func confirmable(command string) bool { return command == openlines.CommandReceivingMessage }
 
 // prepared is an item ready to be stored.
 type prepared struct {
@@ -40,7 +49,7 @@ func prepare(items []Incoming, defConnector string) ([]prepared, error) {
 	for i, in := range items {
 		p := prepared{command: in.Command, connector: strings.ToLower(in.Connector)}
 		if p.command == "" {
-			p.command = CmdReceivingMessage
+			p.command = openlines.CommandReceivingMessage
 		}
 		if p.connector == "" {
 			p.connector = strings.ToLower(defConnector)
@@ -52,15 +61,26 @@ func prepare(items []Incoming, defConnector string) ([]prepared, error) {
 		if p.blob, err = wire.Serialize(in.Item); err != nil {
 			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
 		}
-		if !itemless(p.command) && in.Item != nil {
+		if shapeOf(p.command) != shapeEmpty && in.Item != nil {
 			v := in.Item
 			if _, ok := v.(*wire.Map); !ok { // other shapes (structs, Go maps) are read back in PHP terms
 				if v, err = wire.Unserialize(p.blob); err != nil {
 					return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
 				}
 			}
-			p.chatID = scalarString(path(v, "chat", "id"))
-			p.msgID = scalarString(path(v, "message", "id"))
+			if shapeOf(p.command) == shapeOne {
+				p.chatID = scalarString(path(v, "chat_id"))
+			} else {
+				p.chatID = scalarString(path(v, "chat", "id"))
+				p.msgID = scalarString(path(v, "message", "id"))
+			}
+			if confirmable(p.command) && p.msgID == "" {
+				// A legacy portal confirms an item by (chat.id, message.id): an item without an id gets one
+				// of its own, unique in its chat.
+				if p.blob, p.msgID, err = withMessageID(v); err != nil {
+					return nil, wire.Errorf(wire.CodeBadPacket, "item %d: %v", i, err)
+				}
+			}
 		}
 		if len(p.chatID) > maxKeyLen || len(p.msgID) > maxKeyLen {
 			return nil, wire.Errorf(wire.CodeBadPacket, "item %d: chat.id or message.id longer than %d bytes", i, maxKeyLen)
@@ -72,6 +92,27 @@ func prepare(items []Incoming, defConnector string) ([]prepared, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// withMessageID gives an item (a *wire.Map; a copy is changed) a generated message.id and returns it
+// serialized.
+func withMessageID(v any) ([]byte, string, error) {
+	item, ok := v.(*wire.Map)
+	if !ok {
+		return nil, "", errors.New("the item is not an array")
+	}
+	item = &wire.Map{Entries: slices.Clone(item.Entries)}
+	m := &wire.Map{}
+	if msg, ok := item.Get("message"); ok {
+		if old, ok := msg.(*wire.Map); ok {
+			m.Entries = slices.Clone(old.Entries)
+		}
+	}
+	id := "olctl-" + randomHex(8)
+	m.Set("id", id)
+	item.Set("message", m)
+	blob, err := wire.Serialize(item)
+	return blob, id, err
 }
 
 // enqueueTx stores items for (site, line) in order inside tx; items whose DedupKey was seen are dropped.

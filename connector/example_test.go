@@ -58,6 +58,6 @@ func ExampleChannels_Register() {
 	fmt.Println(ch.ID())
 	// Output:
 	// mychannel <nil>
-	// CONNECTOR_NOT_FOUND: no channel for connector "other"
+	// IMCONNECTOR_NOT_SPECIFIED_CORRECT_CONNECTOR: no channel for connector "other"
 	// mychannel
 }

@@ -13,6 +13,7 @@ import (
 type LaneStats struct {
 	Site         string    `json:"site"` // the portal's domain
 	Licence      string    `json:"licence"`
+	Profile      string    `json:"profile"` // the site's generation: legacy or current (docs/protocol.md §11)
 	Line         string    `json:"line"`
 	Pending      int       `json:"pending"`
 	State        string    `json:"state"` // idle, ready, sending, awaiting, blocked
@@ -33,7 +34,7 @@ type QueueStats struct {
 // QueueStats returns the state of every line that has or had queued items.
 func (s *Store) QueueStats(ctx context.Context) (QueueStats, error) {
 	var st QueueStats
-	rows, err := s.db.QueryContext(ctx, `SELECT l.id, s.domain, s.licence, l.line, l.idle, l.state, l.attempts, l.first_fail_ms, l.next_at_ms,
+	rows, err := s.db.QueryContext(ctx, `SELECT l.id, s.domain, s.licence, s.profile, s.version, l.line, l.idle, l.state, l.attempts, l.first_fail_ms, l.next_at_ms,
 		l.lease_owner, l.lease_until_ms,
 		(SELECT COUNT(*) FROM conn_queue q WHERE q.lane_id = l.id),
 		(SELECT COUNT(*) FROM conn_dead d WHERE d.lane_id = l.id)
@@ -47,12 +48,13 @@ func (s *Store) QueueStats(ctx context.Context) (QueueStats, error) {
 		var (
 			id, firstFail, nextAt, leaseUntil int64
 			idle, state                       int
-			owner                             string
+			owner, profile, version           string
 			ls                                LaneStats
 		)
-		if err := rows.Scan(&id, &ls.Site, &ls.Licence, &ls.Line, &idle, &state, &ls.Attempts, &firstFail, &nextAt, &owner, &leaseUntil, &ls.Pending, &ls.Dead); err != nil {
+		if err := rows.Scan(&id, &ls.Site, &ls.Licence, &profile, &version, &ls.Line, &idle, &state, &ls.Attempts, &firstFail, &nextAt, &owner, &leaseUntil, &ls.Pending, &ls.Dead); err != nil {
 			return st, err
 		}
+		ls.Profile = (&siteRec{site: Site{Profile: SiteProfile(profile)}, version: version}).generation().String()
 		switch {
 		case owner != "" && leaseUntil > now:
 			ls.State = "sending"

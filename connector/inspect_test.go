@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -60,7 +61,7 @@ func TestQueueInspection(t *testing.T) {
 			if err != nil || len(items) != tc.want {
 				t.Fatalf("%d items, %v; want %d", len(items), err, tc.want)
 			}
-			if tc.want > 0 && (items[0].MessageID != tc.first || items[0].Command != CmdReceivingMessage || items[0].Connector != "echo") {
+			if tc.want > 0 && (items[0].MessageID != tc.first || items[0].Command != openlines.CommandReceivingMessage || items[0].Connector != "echo") {
 				t.Errorf("first item %+v", items[0])
 			}
 			if tc.want > 0 && scalarString(path(items[0].Item, "message", "id")) != tc.first {

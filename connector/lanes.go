@@ -70,6 +70,10 @@ type batch struct {
 	ids       []int64
 	created   []int64
 	blobs     [][]byte
+	// byAnswer: the portal acknowledges the batch by its OK answer (a current site, or a command that is
+	// never confirmed); otherwise a legacy portal confirms each item with setStatusDelivered. The
+	// dispatcher sets it once it knows the site.
+	byAnswer bool
 }
 
 // anyReady tells, without a write transaction, whether some lane may be ready for claim.
@@ -153,33 +157,37 @@ func (s *Store) claim(ctx context.Context, owner string) (claimResult, error) {
 	return res, err
 }
 
-// headBatch reads the head of a lane: up to Policy.Batch items with the command and connector of the first.
+// headBatch reads the head of a lane: up to Policy.Batch items with the command and connector of the first
+// (one for commands whose packets hold one item or none). A batch never holds two items with the same
+// (chat.id, message.id), so that a confirmation names exactly one of them.
 func (s *Store) headBatch(ctx context.Context, tx *stx, l *lane) (*batch, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, item, created_ms FROM conn_queue WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, s.pol.Batch)
+	rows, err := tx.QueryContext(ctx, `SELECT id, command, connector, chat_id, msg_id, item, created_ms FROM conn_queue
+		WHERE lane_id = ? ORDER BY id LIMIT ?`, l.id, s.pol.Batch)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var b *batch
+	var keys map[msgKey]bool
 	for rows.Next() {
 		var id, created int64
 		var cmd, conn string
+		var k msgKey
 		var blob []byte
-		if err := rows.Scan(&id, &cmd, &conn, &blob, &created); err != nil {
+		if err := rows.Scan(&id, &cmd, &conn, &k.chat, &k.msg, &blob, &created); err != nil {
 			return nil, err
 		}
 		if b == nil {
 			b = &batch{lane: l, command: cmd, connector: conn, first: id}
-		} else if cmd != b.command || conn != b.connector || itemless(cmd) {
+			keys = map[msgKey]bool{}
+		} else if cmd != b.command || conn != b.connector || shapeOf(cmd) != shapeList || (k.msg != "" && keys[k]) {
 			break
 		}
+		keys[k] = true
 		b.ids = append(b.ids, id)
 		b.created = append(b.created, created)
 		b.blobs = append(b.blobs, blob)
 		b.last = id
-		if itemless(cmd) {
-			break
-		}
 	}
 	return b, rows.Err()
 }

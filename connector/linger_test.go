@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 )
 
 // TestLinger checks when the dispatcher holds a busy line's next packet for more items: only after a packet
@@ -44,7 +45,7 @@ func TestLinger(t *testing.T) {
 			sizes := func() []int {
 				var out []int
 				for _, pk := range p.Packets() {
-					if pk.Command == CmdReceivingMessage {
+					if pk.Command == openlines.CommandReceivingMessage {
 						out = append(out, len(pk.Items))
 					}
 				}

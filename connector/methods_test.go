@@ -99,7 +99,7 @@ func TestRemoteMethods(t *testing.T) {
 	if code := callErr(t, p, "noSuchMethod", "echo.x", "1"); code != wire.CodeMethodNotFound {
 		t.Errorf("unknown method: %q", code)
 	}
-	if code := callErr(t, p, "saveSettings", "nochannel", "1", wire.NewMap("a", "b")); code != CodeUnknownConnector {
+	if code := callErr(t, p, "saveSettings", "nochannel", "1", wire.NewMap("a", "b")); code != wire.CodeUnknownConnector {
 		t.Errorf("unknown connector: %q", code)
 	}
 	if code := callErr(t, p, "saveSettings", "echo", "1", "not settings"); code != wire.CodeFailedSaveSettings {

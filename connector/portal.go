@@ -28,25 +28,34 @@ type call struct {
 
 type method func(s *Server, ctx context.Context, c *call) (any, error)
 
-// methods are the remote methods of PROTOCOL.md §6, by lower-case name.
-var methods = map[string]method{
-	"savesettings":              (*Server).mSaveSettings,
-	"testconnect":               (*Server).mTestConnect,
-	"register":                  (*Server).mRegister,
-	"unregister":                (*Server).mUnregister,
-	"deleteconnector":           (*Server).mDeleteConnector,
-	"readsettings":              (*Server).mReadSettings,
-	"infoconnect":               (*Server).mInfoConnect,
-	"infoconnectlink":           (*Server).mInfoConnectLink,
-	"listconnector":             (*Server).mListConnector,
-	"infoconnectorsline":        (*Server).mInfoConnectorsLine,
-	"deleteline":                (*Server).mDeleteLine,
-	"sendmessage":               (*Server).mSend,
-	"updatemessage":             (*Server).mSend,
-	"deletemessage":             (*Server).mSend,
-	"setstatusdelivered":        (*Server).mSetStatusDelivered,
-	"setstatusreading":          (*Server).mNoop,
-	"initializereceivemessages": (*Server).mNoop,
+// methods are the remote methods of docs/protocol.md §10, by lower-case name.
+var methods = byLowerName(map[string]method{
+	openlines.MethodSaveSettings:              (*Server).mSaveSettings,
+	openlines.MethodTestConnect:               (*Server).mTestConnect,
+	openlines.MethodRegister:                  (*Server).mRegister,
+	openlines.MethodUnregister:                (*Server).mUnregister,
+	openlines.MethodDeleteConnector:           (*Server).mDeleteConnector,
+	openlines.MethodReadSettings:              (*Server).mReadSettings,
+	openlines.MethodInfoConnect:               (*Server).mInfoConnect,
+	openlines.MethodInfoConnectLink:           (*Server).mInfoConnectLink,
+	openlines.MethodListConnector:             (*Server).mListConnector,
+	openlines.MethodInfoConnectorsLine:        (*Server).mInfoConnectorsLine,
+	openlines.MethodDeleteLine:                (*Server).mDeleteLine,
+	openlines.MethodSaveDomainSite:            (*Server).mSaveDomainSite,
+	openlines.MethodSendMessage:               (*Server).mSend,
+	openlines.MethodUpdateMessage:             (*Server).mSend,
+	openlines.MethodDeleteMessage:             (*Server).mSend,
+	openlines.MethodSetStatusDelivered:        (*Server).mSetStatusDelivered,
+	openlines.MethodSetStatusReading:          (*Server).mNoop,
+	openlines.MethodInitializeReceiveMessages: (*Server).mNoop,
+})
+
+func byLowerName(in map[string]method) map[string]method {
+	out := make(map[string]method, len(in))
+	for name, m := range in {
+		out[strings.ToLower(name)] = m
+	}
+	return out
 }
 
 // overridable are the methods a channel's MethodProvider may answer instead of the server.
@@ -102,10 +111,11 @@ func (s *Server) portal(r *http.Request) (data any, err error) {
 	if err := checkDomain(p.Domain); err != nil {
 		return nil, err
 	}
-	if err := s.store.setDomain(ctx, site, p.Domain); err != nil {
-		return nil, err
+	if len(p.Version) > maxVersionLen {
+		return nil, wire.Errorf(wire.CodeBadPacket, "BX_VERSION longer than %d bytes", maxVersionLen)
 	}
-	if site, err = s.store.siteByLicence(ctx, p.Licence); err != nil {
+	// The packet tells the site's domain and, with ProfileAuto, its generation (docs/protocol.md §11).
+	if site, err = s.store.noteSite(ctx, site, p.Domain, p.Version); err != nil {
 		return nil, err
 	}
 	c := &call{site: site, p: p, args: args, connector: strings.ToLower(p.Connector), line: p.Line}
@@ -134,10 +144,10 @@ func checkDomain(d string) error {
 }
 
 func (s *Server) channelMethod(connector, name string) Method {
-	if connector == "" || connector == "all" {
+	if connector == "" || connector == openlines.ConnectorAll {
 		return nil
 	}
-	return s.methods[RealID(connector)][name]
+	return s.methods[openlines.RealConnector(connector)][name]
 }
 
 func (s *Server) callChannelMethod(ctx context.Context, c *call, fn Method) (any, error) {
@@ -154,8 +164,8 @@ func (s *Server) callChannelMethod(ctx context.Context, c *call, fn Method) (any
 
 // bound returns the channel and (when it exists) the line connector a call is about.
 func (s *Server) bound(ctx context.Context, c *call) (Channel, *lineRec, error) {
-	if c.connector == "" || c.connector == "all" {
-		return nil, nil, wire.Errorf(wire.CodeBadPacket, "CONNECTOR must name a connector")
+	if c.connector == "" || c.connector == openlines.ConnectorAll {
+		return nil, nil, wire.Errorf(wire.CodeBadPacket, "%s needs CONNECTOR to name a connector, not %q", c.p.Command, c.p.Connector)
 	}
 	if c.line == "" {
 		return nil, nil, wire.Errorf(wire.CodeBadPacket, "LINE is empty")
@@ -165,10 +175,10 @@ func (s *Server) bound(ctx context.Context, c *call) (Channel, *lineRec, error) 
 		return nil, nil, err
 	}
 	l, err := s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, c.connector)
-	if err == nil && l == nil && RealID(c.connector) != c.connector {
+	if err == nil && l == nil && openlines.RealConnector(c.connector) != c.connector {
 		// A virtual connector (botframework.skype) is carried by the line's real one: the portal answers a chat
 		// with the connector its items came with.
-		l, err = s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, RealID(c.connector))
+		l, err = s.store.lineBy(ctx, s.store.rdb(), `site_id = ? AND line = ? AND connector = ?`, c.site.id, c.line, openlines.RealConnector(c.connector))
 	}
 	return ch, l, err
 }
@@ -204,7 +214,7 @@ func (c *call) arg(i int) any {
 	return nil
 }
 
-// settingsArg reads saveSettings' argument: a map of scalar values.
+// settingsArg reads saveSettings' argument: a map of scalar values ("0" stays "0").
 func settingsArg(v any) (map[string]string, error) {
 	out := map[string]string{}
 	switch x := v.(type) {
@@ -221,7 +231,11 @@ func settingsArg(v any) (map[string]string, error) {
 			}
 			switch val := e.Value.(type) {
 			case *wire.Map, []any:
-				return nil, wire.Errorf(wire.CodeFailedSaveSettings, "setting %q must be a scalar", k)
+				// An empty array (#EMPTY_ARRAY# from a current portal) is an empty setting.
+				if !wire.IsEmpty(val) {
+					return nil, wire.Errorf(wire.CodeFailedSaveSettings, "setting %q must be a scalar", k)
+				}
+				out[k] = ""
 			default:
 				out[k] = scalarString(val)
 			}
@@ -271,45 +285,40 @@ func (s *Server) mSaveSettings(ctx context.Context, c *call) (any, error) {
 	return res, nil
 }
 
+// mTestConnect answers testConnect: the channel tests the line connector when there is one (a LINE of a
+// connector set up), and the portal's own endpoint must answer a signed testConnect.
 func (s *Server) mTestConnect(ctx context.Context, c *call) (any, error) {
-	if c.connector != "" && c.connector != "all" {
-		ch, l, err := s.bound(ctx, c)
-		if err != nil {
+	var l *lineRec
+	var ch Channel
+	if c.connector != "" && c.connector != openlines.ConnectorAll && c.line != "" {
+		var err error
+		if ch, l, err = s.bound(ctx, c); err != nil {
 			return nil, err
 		}
-		if l != nil {
-			if err := ch.TestConnect(ctx, s.line(c.site, l)); err != nil {
-				_ = s.store.setFlags(ctx, l.id, ptr(false), nil, ptr(true))
-				return nil, withCode(err, wire.CodeFailedTestConnector)
-			}
+	}
+	if l != nil {
+		if err := ch.TestConnect(ctx, s.line(c.site, l)); err != nil {
+			_ = s.store.setFlags(ctx, l.id, ptr(false), nil, ptr(true))
+			return nil, withCode(err, wire.CodeFailedTestConnector)
 		}
-		if err := s.testPortal(ctx, c); err != nil {
-			return nil, err
-		}
-		if l != nil {
-			if err := s.store.setFlags(ctx, l.id, ptr(true), nil, ptr(false)); err != nil {
-				return nil, err
-			}
-		}
-		return openlines.TestConnectAnswer{Result: "OK"}, nil
 	}
 	if err := s.testPortal(ctx, c); err != nil {
 		return nil, err
 	}
+	if l != nil {
+		if err := s.store.setFlags(ctx, l.id, ptr(true), nil, ptr(false)); err != nil {
+			return nil, err
+		}
+	}
 	return openlines.TestConnectAnswer{Result: "OK"}, nil
 }
 
-// testPortal checks the other direction: the portal's own endpoint answers a signed testConnect.
+// testPortal checks the other direction: the portal's own endpoint answers a signed testConnect. The answer
+// counts by OK alone (docs/protocol.md §5): a legacy portal adds {"RESULT":"OK"}, a current one DATA [].
 func (s *Server) testPortal(ctx context.Context, c *call) error {
-	resp, err := s.post(ctx, c.site, &wire.Packet{Command: CmdTestConnect, Connector: c.p.Connector, Line: c.line, Data: []any{}})
+	_, err := s.post(ctx, c.site, &wire.Packet{Command: openlines.CommandTestConnect, Connector: c.p.Connector, Line: c.line, Data: []any{}})
 	if err != nil {
 		return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint %s%s does not answer testConnect: %v", trimSlash(c.site.domain), s.cfg.PortalPath, err)
-	}
-	var d struct {
-		Result string `json:"RESULT"`
-	}
-	if err := decodeJSON(resp.Data, &d); err != nil || !strings.EqualFold(d.Result, "OK") {
-		return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint answered testConnect without RESULT OK")
 	}
 	return nil
 }
@@ -332,7 +341,7 @@ func (s *Server) mRegister(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	for _, m := range movedFrom {
-		s.m.enqueued.WithLabelValues(CmdDeactivateConnector).Inc()
+		s.m.enqueued.WithLabelValues(openlines.CommandDeactivateConnector).Inc()
 		s.log.Warn("connector: entity moved; old line connector deleted and deactivated",
 			"entity_real", l.realID, "old_line", m.line, "old_connector", m.connector, "new_line", l.line)
 	}
@@ -530,7 +539,7 @@ func (s *Server) mSend(ctx context.Context, c *call) (any, error) {
 		return ok(), nil
 	}
 	method := c.p.Command
-	for _, m := range []string{"sendMessage", "updateMessage", "deleteMessage"} {
+	for _, m := range []string{openlines.MethodSendMessage, openlines.MethodUpdateMessage, openlines.MethodDeleteMessage} {
 		if strings.EqualFold(m, method) {
 			method = m
 		}
@@ -597,6 +606,19 @@ func (s *Server) mSetStatusDelivered(ctx context.Context, c *call) (any, error) 
 }
 
 func (s *Server) mNoop(context.Context, *call) (any, error) { return ok(), nil }
+
+// mSaveDomainSite records the portal's new public base URL (its argument): the server's packets go there
+// from now on.
+func (s *Server) mSaveDomainSite(ctx context.Context, c *call) (any, error) {
+	domain := trimSlash(scalarString(c.arg(0)))
+	if err := checkDomain(domain); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.noteSite(ctx, c.site, domain, c.site.version); err != nil {
+		return nil, err
+	}
+	return ok(), nil
+}
 
 func decodeJSON(raw []byte, v any) error {
 	if len(raw) == 0 {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -40,6 +41,11 @@ type fakePortal struct {
 	async    atomic.Bool                   // confirm after answering instead of before
 	latency  atomic.Int64                  // extra time (ns) each receivingMessage packet takes, like a remote portal
 	gate     atomic.Pointer[chan struct{}] // when set, receivingMessage packets wait until it is closed
+	// version is the BX_VERSION of the portal's calls: "test" (not dotted decimal: legacy) unless a test
+	// makes it current (wire.CurrentVersion). A current portal answers DATA [] and never confirms.
+	version atomic.Value
+	// domain is the BX_DOMAIN of the portal's calls when not empty (a portal served elsewhere), else URL().
+	domain string
 
 	mu          sync.Mutex
 	packets     []gotPacket
@@ -49,6 +55,7 @@ type fakePortal struct {
 	inflight    map[string]int // line → packets being handled (concurrency check)
 	overlaps    int            // packets for a line that arrived while another for it was in flight
 	confirmErrs int
+	confirms    atomic.Int64 // setStatusDelivered calls made
 }
 
 type gotPacket struct {
@@ -57,6 +64,8 @@ type gotPacket struct {
 	Connector string
 	Line      string
 	Items     []any
+	RawData   string // DATA as received (base64)
+	Data      any    // DATA decoded, stubs undone
 }
 
 type event struct {
@@ -76,6 +85,7 @@ func newFakePortalCreds(t testing.TB, key string, creds wire.Credentials, clk cl
 		t.Fatal(err)
 	}
 	p.guard = wire.NewReplayGuard(p.clk)
+	p.version.Store("test")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +97,9 @@ func newFakePortalCreds(t testing.TB, key string, creds wire.Credentials, clk cl
 }
 
 func (p *fakePortal) URL() string { return p.srv.URL }
+
+// current reports whether the portal plays the current generation (its BX_VERSION is 22.800.0 or later).
+func (p *fakePortal) current() bool { return wire.ProfileOf(p.version.Load().(string)) == wire.Current }
 
 func (p *fakePortal) site() Site {
 	return Site{LicenceKey: p.key, Mode: p.creds.Mode, Secrets: p.creds.Secrets}
@@ -140,12 +153,13 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		return nil, nil, err
 	}
 	p.mu.Lock()
-	if pk.Command == CmdReceivingMessage {
+	if pk.Command == openlines.CommandReceivingMessage {
 		p.attempts = append(p.attempts, p.clk.Now())
 	}
-	p.packets = append(p.packets, gotPacket{At: p.clk.Now(), Command: pk.Command, Connector: pk.Connector, Line: pk.Line, Items: items})
+	p.packets = append(p.packets, gotPacket{At: p.clk.Now(), Command: pk.Command, Connector: pk.Connector, Line: pk.Line, Items: items,
+		RawData: pk.RawData, Data: pk.Data})
 	p.inflight[pk.Line]++
-	if p.inflight[pk.Line] > 1 && pk.Command == CmdReceivingMessage {
+	if p.inflight[pk.Line] > 1 && pk.Command == openlines.CommandReceivingMessage {
 		p.overlaps++
 	}
 	p.mu.Unlock()
@@ -157,10 +171,14 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	if p.refuse.Load() {
 		return nil, nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test")
 	}
-	if pk.Command == CmdTestConnect {
+	current := p.current()
+	if current && pk.Command != openlines.CommandReceivingMessage {
+		return []any{}, nil, nil // a current portal drops its handlers' data: {"OK":true,"DATA":[]}
+	}
+	if pk.Command == openlines.CommandTestConnect {
 		return map[string]string{"RESULT": "OK"}, nil, nil
 	}
-	if pk.Command != CmdReceivingMessage {
+	if pk.Command != openlines.CommandReceivingMessage {
 		return map[string]bool{"RESULT": true}, nil, nil
 	}
 	if d := time.Duration(p.latency.Load()); d > 0 {
@@ -184,6 +202,9 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		confirm = append(confirm, wire.NewMap("chat", wire.NewMap("id", chat), "message", wire.NewMap("id", msg)))
 	}
 	p.mu.Unlock()
+	if current {
+		return []any{}, nil, nil // acknowledged by this answer
+	}
 	if p.noConf.Load() || len(confirm) == 0 {
 		return map[string]bool{"RESULT": true}, nil, nil
 	}
@@ -195,6 +216,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 }
 
 func (p *fakePortal) confirm(connector, line string, items []any) {
+	p.confirms.Add(1)
 	if _, err := p.call(context.Background(), "setStatusDelivered", connector, line, items); err != nil {
 		p.mu.Lock()
 		p.confirmErrs++
@@ -208,14 +230,20 @@ func (p *fakePortal) call(ctx context.Context, method, connector, line string, a
 	if err != nil {
 		return nil, err
 	}
-	return p.post(ctx, fields.Encode())
+	return p.post(ctx, method, connector, fields.Encode())
 }
 
 func (p *fakePortal) fields(method, connector, line string, args ...any) (wire.Fields, error) {
 	if args == nil {
 		args = []any{}
 	}
-	pk := &wire.Packet{Command: method, Licence: wire.Licence(p.key), Domain: p.URL(), Connector: connector, Line: line, Version: "test", Data: args}
+	version := p.version.Load().(string)
+	domain := p.domain
+	if domain == "" {
+		domain = p.URL()
+	}
+	pk := &wire.Packet{Command: method, Licence: wire.Licence(p.key), Domain: domain, Connector: connector, Line: line, Version: version,
+		Data: args, Profile: wire.ProfileOf(version), Region: "eu"}
 	f, err := pk.Encode(wire.ToServer)
 	if err != nil {
 		return nil, err
@@ -223,17 +251,30 @@ func (p *fakePortal) fields(method, connector, line string, args ...any) (wire.F
 	return p.signer.Sign(f)
 }
 
-func (p *fakePortal) post(ctx context.Context, body string) (*wire.Response, error) {
+// post sends a signed body as the portal's generation does: a current portal adds the unsigned
+// ?connector=&command= query, the Referer, its own User-Agent, and both send x-bitrix-licence
+// (docs/protocol.md §2).
+func (p *fakePortal) post(ctx context.Context, method, connector, body string) (*wire.Response, error) {
 	eps, _ := p.server.Load().([]string)
 	if len(eps) == 0 {
 		return nil, fmt.Errorf("fake portal: no server endpoint")
 	}
 	ep := eps[int(p.rr.Add(1))%len(eps)]
+	ua := "Bitrix Connector Client"
+	if p.current() {
+		ep += "?connector=" + connector + "&command=" + method
+		ua += " CP"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", ua)
+	req.Header.Set("x-bitrix-licence", wire.Licence(p.key))
+	if p.current() {
+		req.Header.Set("Referer", p.URL())
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, err

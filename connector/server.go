@@ -232,7 +232,7 @@ func (s *Server) Channel(connector string) (Channel, error) {
 	}
 	ch, ok := s.channels[id]
 	if !ok {
-		return nil, &wire.Error{Code: CodeUnknownConnector, Message: fmt.Sprintf("no channel for connector %q", connector)}
+		return nil, &wire.Error{Code: wire.CodeUnknownConnector, Message: fmt.Sprintf("no channel for connector %q", connector)}
 	}
 	return ch, nil
 }

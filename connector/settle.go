@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 )
 
 func (s *Store) countUpto(ctx context.Context, tx *stx, laneID, upto int64) (int, error) {
@@ -52,13 +51,14 @@ func (s *Store) deadLetterTx(ctx context.Context, tx *stx, l *lane, now int64) (
 // finishResult says how a sent batch settled.
 type finishResult struct {
 	lost      bool   // the lease had passed to another process: nothing was changed
-	confirmed int64  // items deleted by this finish (accepted packets other than receivingMessage)
+	confirmed int64  // items deleted by this finish (batches acknowledged by the answer)
 	awaiting  bool   // the batch waits for setStatusDelivered
 	next      *batch // with cont: the lane's next batch, leased to the caller in the same transaction
 }
 
-// finish settles a sent batch: a failure blocks the lane; an accepted receivingMessage batch waits for its
-// confirmation unless it already came; any other accepted batch is deleted. With cont, a lane that settled
+// finish settles a sent batch (docs/protocol.md §11): a failure blocks the lane; an accepted batch that a
+// legacy portal confirms item by item waits for the confirmations that have not come yet; any other
+// accepted batch is acknowledged by the answer and deleted. With cont, a lane that settled
 // successfully and has more items stays leased and its next batch is returned (one transaction instead of
 // a finish and a claim).
 func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, cont bool) (finishResult, error) {
@@ -77,7 +77,7 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 		switch {
 		case sendErr != nil:
 			return s.failTx(ctx, tx, l, now)
-		case strings.EqualFold(b.command, CmdReceivingMessage):
+		case !b.byAnswer:
 			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
 			if err != nil {
 				return err
@@ -159,7 +159,7 @@ func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []m
 				return err
 			}
 			sent++
-			if cmd == CmdReceivingMessage && want[k] {
+			if confirmable(cmd) && want[k] {
 				del = append(del, id)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
@@ -127,6 +128,21 @@ var migrations = []sqldb.Migration{{
 	// on their age goes: one page less to log per webhook commit, one b-tree insert less per item.
 	Version: 2,
 	SQLite:  []string{`DROP INDEX conn_dedup_created`},
+}, {
+	// A site's generation (docs/protocol.md §11): its configured profile and the BX_VERSION of its last
+	// verified packet.
+	Version: 3,
+	SQLite: []string{
+		`ALTER TABLE conn_site ADD COLUMN profile TEXT NOT NULL DEFAULT 'auto'`,
+		`ALTER TABLE conn_site ADD COLUMN version TEXT NOT NULL DEFAULT ''`,
+	},
+	MySQL: []string{
+		`ALTER TABLE conn_site ADD COLUMN profile VARCHAR(16) NOT NULL DEFAULT 'auto', ADD COLUMN version VARCHAR(64) NOT NULL DEFAULT ''`,
+	},
+	Postgres: []string{
+		`ALTER TABLE conn_site ADD COLUMN profile TEXT NOT NULL DEFAULT 'auto'`,
+		`ALTER TABLE conn_site ADD COLUMN version TEXT NOT NULL DEFAULT ''`,
+	},
 }}
 
 // Limits of identifiers stored in the records (longer ones are refused with BAD_PACKET).
@@ -135,6 +151,7 @@ const (
 	maxConnectorLen = 128
 	maxKeyLen       = 255
 	maxParamName    = 128
+	maxVersionLen   = 64
 )
 
 // Store is the connector server's SQL state: sites, line connectors and their parameters, the queue and the
@@ -423,15 +440,28 @@ func randomHex(n int) string {
 // ---- sites ----
 
 type siteRec struct {
-	loaded time.Time
-	id     int64
-	site   Site // credentials
-	domain string
-	signer *wire.Signer
+	loaded  time.Time
+	id      int64
+	site    Site // credentials and configured profile
+	domain  string
+	version string // the BX_VERSION of the site's last verified packet
+	signer  *wire.Signer
 }
 
-// upsertSite stores a configured site (its credentials override the stored ones; an empty Domain keeps the
-// stored domain).
+// generation is the profile the site is pushed and acknowledged in: the configured one, or with
+// ProfileAuto the one its last verified packet's BX_VERSION names (legacy before any).
+func (r *siteRec) generation() wire.Profile {
+	switch r.site.Profile {
+	case ProfileLegacy:
+		return wire.Legacy
+	case ProfileCurrent:
+		return wire.Current
+	}
+	return wire.ProfileOf(r.version)
+}
+
+// upsertSite stores a configured site (its credentials and profile override the stored ones; an empty
+// Domain keeps the stored domain).
 func (s *Store) upsertSite(ctx context.Context, site Site) (*siteRec, error) {
 	lic := site.licence()
 	c := site.credentials()
@@ -442,8 +472,8 @@ func (s *Store) upsertSite(ctx context.Context, site Site) (*siteRec, error) {
 		err := tx.QueryRowContext(ctx, `SELECT id, domain FROM conn_site WHERE licence = ?`+s.forUpdate(false), lic).Scan(&id, &domain)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			_, err = tx.ExecContext(ctx, `INSERT INTO conn_site (licence, domain, mode, licence_key, secrets, created_ms) VALUES (?, ?, ?, ?, ?, ?)`,
-				lic, site.Domain, string(c.Mode), site.LicenceKey, secrets, s.nowMS())
+			_, err = tx.ExecContext(ctx, `INSERT INTO conn_site (licence, domain, mode, licence_key, secrets, profile, created_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, lic, site.Domain, string(c.Mode), site.LicenceKey, secrets, string(site.profile()), s.nowMS())
 			return err
 		case err != nil:
 			return err
@@ -451,8 +481,8 @@ func (s *Store) upsertSite(ctx context.Context, site Site) (*siteRec, error) {
 		if site.Domain == "" {
 			site.Domain = domain
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE conn_site SET domain = ?, mode = ?, licence_key = ?, secrets = ? WHERE id = ?`,
-			site.Domain, string(c.Mode), site.LicenceKey, secrets, id)
+		_, err = tx.ExecContext(ctx, `UPDATE conn_site SET domain = ?, mode = ?, licence_key = ?, secrets = ?, profile = ? WHERE id = ?`,
+			site.Domain, string(c.Mode), site.LicenceKey, secrets, string(site.profile()), id)
 		return err
 	})
 	if err != nil {
@@ -497,18 +527,18 @@ func (s *Store) siteByID(ctx context.Context, id int64) (*siteRec, error) {
 
 func (s *Store) loadSite(ctx context.Context, where string, arg any) (*siteRec, error) {
 	var (
-		r                       siteRec
-		lic, mode, key, secrets string
+		r                                siteRec
+		lic, mode, key, secrets, profile string
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, licence, domain, mode, licence_key, secrets FROM conn_site WHERE `+where, arg).
-		Scan(&r.id, &lic, &r.domain, &mode, &key, &secrets)
+	err := s.db.QueryRowContext(ctx, `SELECT id, licence, domain, mode, licence_key, secrets, profile, version FROM conn_site WHERE `+where, arg).
+		Scan(&r.id, &lic, &r.domain, &mode, &key, &secrets, &profile, &r.version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wire.Errorf(wire.CodeLicence, "unknown portal")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("connector: load site: %w", err)
 	}
-	r.site = Site{LicenceKey: key, Licence: lic, Mode: wire.Mode(mode), Domain: r.domain}
+	r.site = Site{LicenceKey: key, Licence: lic, Mode: wire.Mode(mode), Domain: r.domain, Profile: SiteProfile(profile)}
 	if secrets != "" {
 		r.site.Secrets = strings.Split(secrets, "\n")
 	}
@@ -521,23 +551,26 @@ func (s *Store) loadSite(ctx context.Context, where string, arg any) (*siteRec, 
 	return &r, nil
 }
 
-// setDomain records the BX_DOMAIN a site's verified packet carried.
-func (s *Store) setDomain(ctx context.Context, r *siteRec, domain string) error {
-	if domain == "" || domain == r.domain {
-		return nil
+// noteSite records what a site's verified packet told: its BX_DOMAIN (an empty one is ignored) and its
+// BX_VERSION. It writes only when they changed, and returns the site as it is now.
+func (s *Store) noteSite(ctx context.Context, r *siteRec, domain, version string) (*siteRec, error) {
+	if domain == "" {
+		domain = r.domain
+	}
+	if domain == r.domain && version == r.version {
+		return r, nil
 	}
 	err := s.write(ctx, func(tx *stx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE conn_site SET domain = ? WHERE id = ?`, domain, r.id)
+		_, err := tx.ExecContext(ctx, `UPDATE conn_site SET domain = ?, version = ? WHERE id = ?`, domain, version, r.id)
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nr := *r
-	nr.domain = domain
-	nr.site.Domain = domain
+	nr.domain, nr.site.Domain, nr.version = domain, domain, version
 	s.sites.Store(nr.site.licence(), &nr)
-	return nil
+	return &nr, nil
 }
 
 // ---- line connectors ----
@@ -690,7 +723,7 @@ func (s *Store) saveLine(ctx context.Context, siteID int64, line, connector stri
 		}
 		if l == nil {
 			id, err := s.db.InsertID(ctx, tx, `INSERT INTO conn_line (site_id, line, connector, real_id, hash, active, created_ms, updated_ms)
-				VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, siteID, line, connector, RealID(connector), randomHex(16), now, now)
+				VALUES (?, ?, ?, ?, ?, 1, ?, ?)`, siteID, line, connector, openlines.RealConnector(connector), randomHex(16), now, now)
 			if err != nil {
 				return err
 			}
@@ -825,7 +858,7 @@ func (s *Store) claimEntity(ctx context.Context, l *lineRec, entity string) ([]m
 					if err := s.deleteLineTx(ctx, tx, o); err != nil {
 						return err
 					}
-					if err := s.enqueueTx(ctx, tx, o.siteID, o.line, []Incoming{{Command: CmdDeactivateConnector, Connector: o.connector}}, now); err != nil {
+					if err := s.enqueueTx(ctx, tx, o.siteID, o.line, []Incoming{{Command: openlines.CommandDeactivateConnector, Connector: o.connector}}, now); err != nil {
 						return err
 					}
 					out = append(out, moved{o.siteID, o.line, o.connector})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -60,8 +61,8 @@ func (s *Server) webhook(r *http.Request) (n int, err error) {
 	}
 	real := r.PathValue("real")
 	ch, err := s.Channel(real)
-	if err != nil || RealID(real) != real {
-		return 0, &wire.Error{Code: CodeUnknownConnector, Message: "no channel " + real}
+	if err != nil || openlines.RealConnector(real) != real {
+		return 0, &wire.Error{Code: wire.CodeUnknownConnector, Message: "no channel " + real}
 	}
 	hash := r.URL.Query().Get("h")
 	if hash == "" || len(hash) > 64 {

@@ -1,6 +1,7 @@
 package openlines
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/olctl/olctl/wire"
@@ -148,6 +149,8 @@ func (m *Message) IDs() []string {
 	switch x := m.ID.(type) {
 	case nil:
 		return nil
+	case []string: // as a sender builds it
+		return slices.DeleteFunc(slices.Clone(x), func(s string) bool { return s == "" })
 	case []any:
 		out := make([]string, 0, len(x))
 		for _, v := range x {

@@ -168,6 +168,7 @@ func TestMessageIDs(t *testing.T) {
 		{int64(7), []string{"7"}},
 		{[]any{"x", int64(2)}, []string{"x", "2"}},
 		{wire.NewMap("0", "y"), []string{"y"}},
+		{[]string{"p", "", "q"}, []string{"p", "q"}}, // as a sender builds it
 	} {
 		m := Message{ID: tc.id}
 		got := m.IDs()

@@ -14,6 +14,8 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
 // benchActivity is a typical Teams message with a file and a card.
@@ -116,9 +118,9 @@ func BenchmarkSend(b *testing.B) {
 	line := &Line{LineID: "3", Connector: "botframework.msteams", Settings: map[string]string{
 		SettingBotHandle: "b", SettingAppID: bf.AppID(), SettingAppSecret: bf.AppSecret()}}
 	conv := "19:abc@thread.skype;messageid=1520"
-	var m outMsg
-	m.IM.ChatID, m.IM.MessageID, m.Chat.ID, m.Message.Text = "42", "1", conv, "Thanks, your order ships today."
-	m.From, m.ServiceURL = &Account{ID: bf.Bot().ID, Name: bf.Bot().Name}, bf.ServiceURL()
+	m := outMsg{IM: openlines.IMRef{ChatID: "42", MessageID: "1"}, Chat: openlines.ChatRef{ID: conv},
+		Message: openlines.OutgoingContent{Text: "Thanks, your order ships today."},
+		From:    wire.NewMap("id", bf.Bot().ID, "name", bf.Bot().Name), ServiceURL: bf.ServiceURL()}
 	item := decoded(b, m)
 	ctx := context.Background()
 	b.Run("olctl", func(b *testing.B) {

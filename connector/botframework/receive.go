@@ -13,76 +13,8 @@ import (
 
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
-)
-
-// Items of PROTOCOL.md §5 as the channel builds them (serialized by wire in field order).
-
-// Account is a user or bot account of an item: user{id, name} and recipient{id, name}.
-type Account struct {
-	ID   string `php:"id"`
-	Name string `php:"name,omitempty"`
-}
-
-// File is a file of an incoming message: a link the portal downloads, with the headers to send (the bot's
-// token for files kept by the Connector service itself, as Skype and Teams keep pasted images).
-type File struct {
-	URL     string   `php:"url"`
-	Name    string   `php:"name,omitempty"`
-	Type    string   `php:"type,omitempty"`
-	Headers []Header `php:"headers,omitempty"`
-}
-
-// Header is one HTTP header of a File download.
-type Header struct {
-	Name  string `php:"name"`
-	Value string `php:"value"`
-}
-
-// CardAttachment is an attachment without a file link (a card): its content type and JSON content.
-type CardAttachment struct {
-	Type    string `php:"type"`
-	Name    string `php:"name,omitempty"`
-	Content string `php:"content,omitempty"`
-}
-
-// Message is message{id, date, text, files, attachments} of an incoming item.
-type Message struct {
-	ID          string           `php:"id"`
-	Date        int64            `php:"date"`
-	Text        string           `php:"text"`
-	Files       []File           `php:"files,omitempty"`
-	Attachments []CardAttachment `php:"attachments,omitempty"`
-}
-
-// Chat is chat{id, name} of an item.
-type Chat struct {
-	ID   string `php:"id"`
-	Name string `php:"name,omitempty"`
-}
-
-// MessageItem is one receivingMessage item. Recipient (the bot account, kept by the portal as the chat's
-// `from`) and ServiceURL are the Bot Framework context of PROTOCOL.md §5.1 step 4.
-type MessageItem struct {
-	User        Account `php:"user"`
-	Message     Message `php:"message"`
-	Chat        Chat    `php:"chat"`
-	TypeMessage string  `php:"type_message,omitempty"`
-	Recipient   Account `php:"recipient"`
-	ServiceURL  string  `php:"service_url"`
-}
-
-// BlockItem is a receivingStatusBlock item: the user removed the bot.
-type BlockItem struct {
-	Chat Chat    `php:"chat"`
-	User Account `php:"user"`
-}
-
-// Values of MessageItem.TypeMessage.
-const (
-	TypeMessageUpdate = "message_update"
-	TypeMessageDelete = "message_del"
-	TypeTypingStart   = "typing_start"
 )
 
 // Receive validates the webhook's token and turns its activity into items (see Map). A rejected token is
@@ -129,7 +61,7 @@ func (c *Channel) Receive(ctx context.Context, l *Line, r *http.Request, body []
 // as they are (their download will fail and be reported by the portal).
 func (c *Channel) authorizeFiles(ctx context.Context, l *Line, items []connector.Incoming) {
 	for i := range items {
-		it, ok := items[i].Item.(MessageItem)
+		it, ok := items[i].Item.(openlines.MessageItem)
 		if !ok || len(it.Message.Files) == 0 {
 			continue
 		}
@@ -147,61 +79,56 @@ func (c *Channel) authorizeFiles(ctx context.Context, l *Line, items []connector
 				c.log.Warn("botframework: no token for a service-hosted file", "line", l.LineID, "error", err)
 				return
 			}
-			it.Message.Files[j].Headers = []Header{{Name: "Authorization", Value: "Bearer " + tok}}
+			it.Message.Files[j].Headers = []openlines.Header{{Name: "Authorization", Value: "Bearer " + tok}}
 		}
 		items[i].Item = it
 	}
 }
 
-// Map turns an authenticated activity into items for the portal, on the virtual connector
-// botframework.<channelId>:
+// Map turns an authenticated activity into items for the portal (docs/protocol.md §7), on the virtual
+// connector botframework.<channelId>:
 //
 //   - message → receivingMessage: user from `from`, chat from `conversation`, message.id = activity id, text,
 //     attachments with a link → files {url, name, type} (Teams' file download info included), other
-//     attachments (cards) → message.attachments; recipient and service_url for answers.
+//     attachments (cards) → message.attachments as {card: {type, name, content}}; the whole recipient and
+//     service_url for answers (docs/protocol.md §8.4).
 //   - messageUpdate → the same with type_message message_update; messageDelete → message_del; typing →
 //     typing_start.
-//   - contactRelationUpdate with action remove → receivingStatusBlock.
-//   - anything else (conversationUpdate, event, invoke, ...) → no item.
+//   - contactRelationUpdate → receivingStatusBlock: action remove (the user removed or blocked the bot) →
+//     message_deny, add → message_allow.
+//   - conversationUpdate naming the conversation → setChatName {name, chat_id, user_id} (the server sends it to
+//     current portals only).
+//   - anything else (event, invoke, endOfConversation, ...) → no item.
 //
 // The DedupKey of an item identifies the activity (channel, conversation, type and id; the timestamp too for
 // messageUpdate, whose id is the edited message's), so a redelivered activity is queued once.
 func (c *Channel) Map(a *schema.Activity) ([]connector.Incoming, error) {
-	var typeMessage string
+	var typeMessage openlines.MessageType
 	switch a.Type {
 	case schema.TypeMessage:
 	case schema.TypeMessageUpdate:
-		typeMessage = TypeMessageUpdate
+		typeMessage = openlines.MessageUpdate
 	case schema.TypeMessageDelete:
-		typeMessage = TypeMessageDelete
+		typeMessage = openlines.MessageDelete
 	case schema.TypeTyping:
-		typeMessage = TypeTypingStart
+		typeMessage = openlines.MessageTypingStart
 	case schema.TypeContactRelation:
-		if a.Action != "remove" {
-			return nil, nil
-		}
-		if err := need(a, false); err != nil {
-			return nil, err
-		}
-		return []connector.Incoming{{
-			Command:   "receivingStatusBlock",
-			Connector: VirtualConnector(a.ChannelID),
-			Item:      BlockItem{Chat: Chat{ID: a.Conversation.ID}, User: Account{ID: a.From.ID, Name: a.From.Name}},
-			DedupKey:  dedupKey(a),
-		}}, nil
+		return c.mapBlock(a)
+	case schema.TypeConversationUpdate:
+		return c.mapChatName(a)
 	default:
 		return nil, nil
 	}
 	if err := need(a, a.Type != schema.TypeTyping); err != nil {
 		return nil, err
 	}
-	msg := Message{ID: a.ID, Text: a.Text}
+	msg := openlines.Message{ID: a.ID, Text: a.Text}
 	if !a.Timestamp.IsZero() {
 		msg.Date = a.Timestamp.Unix()
 	} else {
 		msg.Date = c.clock.Now().Unix()
 	}
-	if msg.ID == "" { // typing indicators may come without an id
+	if a.ID == "" { // typing indicators may come without an id
 		msg.ID = fmt.Sprintf("typing-%d", c.clock.Now().UnixNano())
 	}
 	for _, at := range a.Attachments {
@@ -212,21 +139,74 @@ func (c *Channel) Map(a *schema.Activity) ([]connector.Incoming, error) {
 		if at.ContentType == "text/html" && len(at.Content) > 0 && a.Text != "" {
 			continue // Teams repeats the message text as an HTML attachment
 		}
-		msg.Attachments = append(msg.Attachments, CardAttachment{Type: at.ContentType, Name: at.Name, Content: string(at.Content)})
+		msg.Attachments = append(msg.Attachments, openlines.Attachment{Other: map[string]any{
+			"card": wire.NewMap("type", at.ContentType, "name", at.Name, "content", string(at.Content)),
+		}})
 	}
-	item := MessageItem{
-		User:        Account{ID: a.From.ID, Name: a.From.Name},
+	item := openlines.MessageItem{
+		User:        openlines.User{ID: a.From.ID, Name: a.From.Name},
 		Message:     msg,
-		Chat:        Chat{ID: a.Conversation.ID, Name: a.Conversation.Name},
+		Chat:        openlines.Chat{ID: a.Conversation.ID, Name: a.Conversation.Name},
 		TypeMessage: typeMessage,
-		Recipient:   Account{ID: a.Recipient.ID, Name: a.Recipient.Name},
+		Recipient:   account(a.Recipient),
 		ServiceURL:  a.ServiceURL,
 	}
-	in := connector.Incoming{Command: "receivingMessage", Connector: VirtualConnector(a.ChannelID), Item: item}
+	in := connector.Incoming{Command: openlines.CommandReceivingMessage, Connector: VirtualConnector(a.ChannelID), Item: item}
 	if a.ID != "" {
 		in.DedupKey = dedupKey(a)
 	}
 	return []connector.Incoming{in}, nil
+}
+
+// mapBlock maps a contactRelationUpdate: the user removed (blocked) or added (unblocked) the bot.
+func (c *Channel) mapBlock(a *schema.Activity) ([]connector.Incoming, error) {
+	var kind string
+	switch a.Action {
+	case schema.ActionRemove:
+		kind = openlines.BlockDeny
+	case schema.ActionAdd:
+		kind = openlines.BlockAllow
+	default:
+		return nil, nil
+	}
+	if err := need(a, false); err != nil {
+		return nil, err
+	}
+	return []connector.Incoming{{
+		Command:   openlines.CommandReceivingStatusBlock,
+		Connector: VirtualConnector(a.ChannelID),
+		Item: openlines.StatusBlockItem{Chat: openlines.Chat{ID: a.Conversation.ID}, User: openlines.User{ID: a.From.ID, Name: a.From.Name},
+			Message: openlines.Message{Type: kind}},
+		DedupKey: dedupKey(a),
+	}}, nil
+}
+
+// mapChatName maps a conversationUpdate that names the conversation (a group chat created or renamed).
+func (c *Channel) mapChatName(a *schema.Activity) ([]connector.Incoming, error) {
+	if a.Conversation.Name == "" {
+		return nil, nil
+	}
+	if err := need(a, false); err != nil {
+		return nil, err
+	}
+	return []connector.Incoming{{
+		Command:   openlines.CommandSetChatName,
+		Connector: VirtualConnector(a.ChannelID),
+		Item:      openlines.ChatName{Name: a.Conversation.Name, ChatID: a.Conversation.ID, UserID: a.From.ID},
+		DedupKey:  dedupKey(a),
+	}}, nil
+}
+
+// account is a channel account as the recipient map of an item: {id, name, role}, empty keys left out.
+func account(a schema.ChannelAccount) *wire.Map {
+	m := wire.NewMap("id", a.ID)
+	if a.Name != "" {
+		m.Set("name", a.Name)
+	}
+	if a.Role != "" {
+		m.Set("role", a.Role)
+	}
+	return m
 }
 
 // need checks the fields every mapped activity must have.
@@ -279,17 +259,17 @@ type teamsFileInfo struct {
 const teamsFileType = "application/vnd.microsoft.teams.file.download.info"
 
 // fileOf returns the file of an attachment that links one.
-func fileOf(at schema.Attachment) (File, bool) {
+func fileOf(at schema.Attachment) (openlines.File, bool) {
 	if at.ContentType == teamsFileType {
 		var info teamsFileInfo
 		if json.Unmarshal(at.Content, &info) == nil && info.DownloadURL != "" {
-			return File{URL: info.DownloadURL, Name: at.Name, Type: typeOf("", at.Name, info.FileType)}, true
+			return openlines.File{URL: info.DownloadURL, Name: at.Name, Type: typeOf("", at.Name, info.FileType)}, true
 		}
 	}
 	if at.ContentURL == "" || strings.HasPrefix(at.ContentType, "application/vnd.microsoft.card.") {
-		return File{}, false
+		return openlines.File{}, false
 	}
-	return File{URL: at.ContentURL, Name: at.Name, Type: typeOf(at.ContentType, at.Name, "")}, true
+	return openlines.File{URL: at.ContentURL, Name: at.Name, Type: typeOf(at.ContentType, at.Name, "")}, true
 }
 
 // typeOf returns a MIME type for a file: contentType when it is one, else from the name's or the given

@@ -13,6 +13,8 @@ import (
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
 func TestReceiveMessage(t *testing.T) {
@@ -33,21 +35,22 @@ func TestReceiveMessage(t *testing.T) {
 		t.Fatalf("receive: %+v", got)
 	}
 	in := got.items[0]
-	want := MessageItem{
-		User: Account{ID: "29:user-1", Name: "29:user-1"},
-		Message: Message{ID: id, Date: t0.Unix(), Text: "hi :)",
-			Files: []File{
+	want := openlines.MessageItem{
+		User: openlines.User{ID: "29:user-1", Name: "29:user-1"},
+		Message: openlines.Message{ID: id, Date: t0.Unix(), Text: "hi :)",
+			Files: []openlines.File{
 				{URL: "https://files.example/cat.png", Name: "cat.png", Type: "image/png"},
 				{URL: "https://files.example/dog.jpg", Name: "dog.jpg", Type: "image/jpeg"},
 				{URL: "https://sharepoint.example/report.pdf", Name: "report.pdf", Type: "application/pdf"},
 			},
-			Attachments: []CardAttachment{{Type: "application/vnd.microsoft.card.hero", Content: `{"title":"Card"}`}},
+			Attachments: []openlines.Attachment{{Other: map[string]any{
+				"card": wire.NewMap("type", "application/vnd.microsoft.card.hero", "name", "", "content", `{"title":"Card"}`)}}},
 		},
-		Chat:       Chat{ID: "19:abc@thread.skype;messageid=15"},
-		Recipient:  Account{ID: r.bf.Bot().ID, Name: r.bf.Bot().Name},
+		Chat:       openlines.Chat{ID: "19:abc@thread.skype;messageid=15"},
+		Recipient:  wire.NewMap("id", r.bf.Bot().ID, "name", r.bf.Bot().Name),
 		ServiceURL: r.bf.ServiceURL(),
 	}
-	if in.Command != "receivingMessage" || in.Connector != "botframework.skype" || in.DedupKey == "" || !reflect.DeepEqual(in.Item, want) {
+	if in.Command != openlines.CommandReceivingMessage || in.Connector != "botframework.skype" || in.DedupKey == "" || !reflect.DeepEqual(in.Item, want) {
 		t.Fatalf("incoming %+v\nwant item %+v", in, want)
 	}
 }
@@ -62,7 +65,7 @@ func TestMapTypes(t *testing.T) {
 		name        string
 		a           schema.Activity
 		wantCommand string
-		wantType    string
+		wantType    openlines.MessageType
 		wantNone    bool
 		wantErr     string
 	}{
@@ -71,13 +74,20 @@ func TestMapTypes(t *testing.T) {
 		{name: "delete", a: with(func(a *schema.Activity) { a.Type = "messageDelete"; a.Text = "" }), wantCommand: "receivingMessage", wantType: "message_del"},
 		{name: "typing", a: with(func(a *schema.Activity) { a.Type = "typing"; a.Text = "" }), wantCommand: "receivingMessage", wantType: "typing_start"},
 		{name: "typing without id", a: with(func(a *schema.Activity) { a.Type = "typing"; a.ID = "" }), wantCommand: "receivingMessage", wantType: "typing_start"},
-		{name: "conversationUpdate ignored", a: with(func(a *schema.Activity) {
+		{name: "conversationUpdate names the chat", a: with(func(a *schema.Activity) {
 			a.Type = "conversationUpdate"
 			a.MembersAdded = []schema.ChannelAccount{{ID: "28:bot"}}
+		}), wantCommand: "setChatName"},
+		{name: "conversationUpdate without a name ignored", a: with(func(a *schema.Activity) {
+			a.Type = "conversationUpdate"
+			a.Conversation.Name = ""
 		}), wantNone: true},
 		{name: "event ignored", a: with(func(a *schema.Activity) { a.Type = "event"; a.Name = "x" }), wantNone: true},
-		{name: "contact added ignored", a: with(func(a *schema.Activity) { a.Type = "contactRelationUpdate"; a.Action = "add" }), wantNone: true},
-		{name: "contact removed blocks", a: with(func(a *schema.Activity) { a.Type = "contactRelationUpdate"; a.Action = "remove" }), wantCommand: "receivingStatusBlock"},
+		{name: "contact added unblocks", a: with(func(a *schema.Activity) { a.Type = "contactRelationUpdate"; a.Action = "add" }),
+			wantCommand: "receivingStatusBlock", wantType: openlines.BlockAllow},
+		{name: "contact removed blocks", a: with(func(a *schema.Activity) { a.Type = "contactRelationUpdate"; a.Action = "remove" }),
+			wantCommand: "receivingStatusBlock", wantType: openlines.BlockDeny},
+		{name: "contact relation of another action ignored", a: with(func(a *schema.Activity) { a.Type = "contactRelationUpdate"; a.Action = "x" }), wantNone: true},
 		{name: "message without id", a: with(func(a *schema.Activity) { a.ID = "" }), wantErr: "without id"},
 		{name: "message without conversation", a: with(func(a *schema.Activity) { a.Conversation.ID = "" }), wantErr: "conversation.id"},
 		{name: "message without channel, from, serviceUrl", a: with(func(a *schema.Activity) { a.ChannelID, a.From.ID, a.ServiceURL = "", "", "" }),
@@ -108,16 +118,20 @@ func TestMapTypes(t *testing.T) {
 				t.Fatalf("items %+v", items)
 			}
 			switch it := items[0].Item.(type) {
-			case MessageItem:
+			case openlines.MessageItem:
 				if it.TypeMessage != tt.wantType || it.User.Name != "Ann Lee" || it.Chat.Name != "Support" || it.Message.ID == "" ||
-					it.Recipient.ID != "28:bot" || it.ServiceURL != "https://smba.example/" {
+					it.Recipient.String("id") != "28:bot" || it.ServiceURL != "https://smba.example/" {
 					t.Fatalf("item %+v", it)
 				}
 				if (tt.a.ID == "") != (items[0].DedupKey == "") {
 					t.Fatalf("dedup key %q for id %q", items[0].DedupKey, tt.a.ID)
 				}
-			case BlockItem:
-				if it.Chat.ID != "c1" || it.User.ID != "u1" {
+			case openlines.StatusBlockItem:
+				if it.Chat.ID != "c1" || it.User.ID != "u1" || it.Message.Type != string(tt.wantType) || it.Validate() != nil {
+					t.Fatalf("item %+v", it)
+				}
+			case openlines.ChatName:
+				if it.Name != "Support" || it.ChatID != "c1" || it.UserID != "u1" || items[0].DedupKey == "" {
 					t.Fatalf("item %+v", it)
 				}
 			default:
@@ -186,7 +200,7 @@ func TestUnknownFieldsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.next(t)
-	if got.err != nil || got.items[0].Item.(MessageItem).Message.Text != "t" {
+	if got.err != nil || got.items[0].Item.(openlines.MessageItem).Message.Text != "t" {
 		t.Fatalf("got %+v", got)
 	}
 }
@@ -414,7 +428,7 @@ func TestServiceHostedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := r.next(t).items[0].Item.(MessageItem).Message.Files
+	files := r.next(t).items[0].Item.(openlines.MessageItem).Message.Files
 	if len(files) != 2 || len(files[0].Headers) != 1 || files[0].Headers[0].Name != "Authorization" || len(files[1].Headers) != 0 {
 		t.Fatalf("files %+v", files)
 	}

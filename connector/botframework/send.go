@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -81,73 +83,14 @@ func retryable(status int) bool {
 	return false
 }
 
-// outItem is one sendMessage/updateMessage/deleteMessage item (PROTOCOL.md §6) with the chat's Bot Framework
-// context merged in by the portal's client.
-type outItem struct {
-	IM struct {
-		ChatID    string `php:"chat_id"`
-		MessageID string `php:"message_id"`
-	} `php:"im"`
-	Message struct {
-		ID     any    `php:"id"` // the external ids to update or delete: a string or a list
-		UserID string `php:"user_id"`
-		Text   string `php:"text"`
-		Files  []struct {
-			Name string `php:"name"`
-			Type string `php:"type"`
-			Link string `php:"link"`
-		} `php:"files"`
-	} `php:"message"`
-	Chat struct {
-		ID string `php:"id"`
-	} `php:"chat"`
-	From       Account `php:"from"`
-	ServiceURL string  `php:"service_url"`
-}
-
-// DeliveryItem is a receivingStatusDelivery item: the portal's message IM became the activity Message.ID.
-type DeliveryItem struct {
-	IM      IMRef        `php:"im"`
-	Message DeliveredRef `php:"message"`
-	Chat    Chat         `php:"chat"`
-}
-
-// IMRef names the portal's chat and message.
-type IMRef struct {
-	ChatID    string `php:"chat_id"`
-	MessageID string `php:"message_id"`
-}
-
-// DeliveredRef is the activity id and the delivery time (unix seconds).
-type DeliveredRef struct {
-	ID   string `php:"id"`
-	Date int64  `php:"date"`
-}
-
-// ErrorItem is a receivingError item.
-type ErrorItem struct {
-	IM      IMRef      `php:"im"`
-	Chat    Chat       `php:"chat"`
-	Message MessageRef `php:"message"`
-	Error   ErrorInfo  `php:"error"`
-}
-
-// MessageRef names a message by id.
-type MessageRef struct {
-	ID string `php:"id"`
-}
-
-// ErrorInfo is the code and message of an ErrorItem.
-type ErrorInfo struct {
-	Code    string `php:"code"`
-	Message string `php:"message"`
-}
-
-// Send delivers sendMessage, updateMessage and deleteMessage items in order as activities to
+// Send delivers sendMessage, updateMessage and deleteMessage items (openlines.OutgoingMessage, with the chat's
+// Bot Framework context merged in by the portal) in order as activities to
 // {service_url}/v3/conversations/{chat.id}/activities[/{id}]. A sent message is reported with
-// receivingStatusDelivery (its activity id is the external message id, needed to update and delete it later);
-// an item that fails is reported with receivingError. It returns an error, sending nothing, when the line has
-// no working token or the method is not one of the three.
+// receivingStatusDelivery {im, message:{id:[activity id], date}, chat:{id}} (its activity id is the external
+// message id, needed to update and delete it later); an item that fails is reported with a flat
+// receivingError (docs/protocol.md §7). A typing notice (message.type typing_start) becomes a typing
+// activity and is reported on failure only. It returns an error, sending nothing, when the line has no
+// working token or the method is not one of the three.
 func (c *Channel) Send(ctx context.Context, l *Line, method string, items []any) ([]connector.Incoming, error) {
 	switch method = strings.ToLower(method); method {
 	case "sendmessage", "updatemessage", "deletemessage":
@@ -165,8 +108,8 @@ func (c *Channel) Send(ctx context.Context, l *Line, method string, items []any)
 	}
 	out := make([]connector.Incoming, 0, len(items))
 	for i, raw := range items {
-		var it outItem
-		err := wire.Bind(raw, &it)
+		var it openlines.OutgoingMessage
+		err := wire.Bind(withIDList(raw), &it)
 		var delivered string
 		if err == nil {
 			delivered, err = c.sendOne(ctx, ts, l, method, &it)
@@ -176,21 +119,63 @@ func (c *Channel) Send(ctx context.Context, l *Line, method string, items []any)
 		switch {
 		case err != nil:
 			c.log.Warn("botframework: sending failed", "method", method, "line", l.LineID, "chat", it.Chat.ID, "error", err)
-			out = append(out, connector.Incoming{Command: "receivingError", Connector: l.Connector, Item: ErrorItem{
-				IM:      IMRef{ChatID: it.IM.ChatID, MessageID: it.IM.MessageID},
-				Chat:    Chat{ID: it.Chat.ID},
-				Message: MessageRef{ID: it.IM.MessageID},
-				Error:   ErrorInfo{Code: errorCode(err), Message: err.Error()},
-			}})
-		case method == "sendmessage":
-			out = append(out, connector.Incoming{Command: "receivingStatusDelivery", Connector: l.Connector, Item: DeliveryItem{
-				IM:      IMRef{ChatID: it.IM.ChatID, MessageID: it.IM.MessageID},
-				Message: DeliveredRef{ID: delivered, Date: c.clock.Now().Unix()},
-				Chat:    Chat{ID: it.Chat.ID},
-			}})
+			out = append(out, connector.Incoming{Command: openlines.CommandReceivingError, Connector: l.Connector, Item: failure(method, &it, err)})
+		case method == "sendmessage" && delivered != "":
+			out = append(out, connector.Incoming{Command: openlines.CommandReceivingStatusDelivery, Connector: l.Connector,
+				Item: openlines.StatusDeliveryItem{
+					IM:      it.IM,
+					Message: openlines.Message{ID: []string{delivered}, Date: c.clock.Now().Unix()},
+					Chat:    openlines.Chat{ID: it.Chat.ID},
+				}})
 		}
 	}
 	return out, nil
+}
+
+// failure is the receivingError item of an outgoing item that could not be sent: the portal's own chat and
+// message ids, the messenger's message and code.
+func failure(method string, it *openlines.OutgoingMessage, err error) openlines.ErrorItem {
+	code := openlines.ErrorNotSendMessageChat
+	if method == "deletemessage" {
+		code = openlines.ErrorDeleteMessage
+	}
+	return openlines.ErrorItem{
+		Code:             code,
+		ChatID:           it.IM.ChatID,
+		MessageID:        it.IM.MessageID,
+		MessageConnector: err.Error(),
+		Params:           openlines.ErrorParams{ErrorCode: errorCode(err)},
+	}
+}
+
+// withIDList returns an item whose message.id, when a single id, is a list of it (the shape of
+// openlines.OutgoingContent.ID); other items are returned as they are.
+func withIDList(raw any) any {
+	item, ok := raw.(*wire.Map)
+	if !ok {
+		return raw
+	}
+	m, _ := item.Get("message")
+	msg, ok := m.(*wire.Map)
+	if !ok {
+		return raw
+	}
+	id, ok := msg.Get("id")
+	if !ok {
+		return raw
+	}
+	switch id.(type) {
+	case []any, *wire.Map, nil:
+		return raw
+	}
+	if wire.IsEmpty(id) {
+		return raw
+	}
+	nm := &wire.Map{Entries: slices.Clone(msg.Entries)}
+	nm.Set("id", []any{id})
+	ni := &wire.Map{Entries: slices.Clone(item.Entries)}
+	ni.Set("message", nm)
+	return ni
 }
 
 // errorCode returns the code of a receivingError for err.
@@ -206,13 +191,14 @@ func errorCode(err error) string {
 	case errors.As(err, &api):
 		return "NETWORK_ERROR"
 	case errors.Is(err, ErrToken):
-		return "TOKEN_ERROR"
+		return openlines.ErrorExpiredToken
 	}
 	return string(wire.CodeOf(err))
 }
 
-// sendOne sends one item and returns the new activity id (sendMessage).
-func (c *Channel) sendOne(ctx context.Context, ts *tokenSource, l *Line, method string, it *outItem) (string, error) {
+// sendOne sends one item and returns the new activity id (a sendMessage that is not a typing notice).
+func (c *Channel) sendOne(ctx context.Context, ts *tokenSource, l *Line, method string, it *openlines.OutgoingMessage) (string, error) {
+	from := accountOf(it.From)
 	var missing []string
 	if it.Chat.ID == "" {
 		missing = append(missing, "chat.id")
@@ -220,7 +206,7 @@ func (c *Channel) sendOne(ctx context.Context, ts *tokenSource, l *Line, method 
 	if it.ServiceURL == "" {
 		missing = append(missing, "service_url")
 	}
-	if it.From.ID == "" && method != "deletemessage" {
+	if from.ID == "" && method != "deletemessage" {
 		missing = append(missing, "from.id")
 	}
 	if len(missing) > 0 {
@@ -236,18 +222,33 @@ func (c *Channel) sendOne(ctx context.Context, ts *tokenSource, l *Line, method 
 	key := sentKey(l, it)
 	a := schema.Activity{
 		Type:         schema.TypeMessage,
-		From:         schema.ChannelAccount{ID: it.From.ID, Name: it.From.Name},
+		From:         from,
 		Conversation: schema.ConversationAccount{ID: it.Chat.ID},
 		Text:         c.o.fromIcons(it.Message.Text),
 	}
 	for _, f := range it.Message.Files {
-		if f.Link == "" {
+		link := f.DownloadLink
+		if link == "" {
+			link = f.Link
+		}
+		if link == "" {
 			continue
 		}
-		a.Attachments = append(a.Attachments, schema.Attachment{ContentType: fileType(f.Type, f.Name), ContentURL: f.Link, Name: f.Name})
+		ct := f.MIME
+		if !strings.Contains(ct, "/") {
+			ct = fileType(f.Type, f.Name)
+		}
+		a.Attachments = append(a.Attachments, schema.Attachment{ContentType: ct, ContentURL: link, Name: f.Name})
 	}
-	switch method {
-	case "sendmessage":
+	switch {
+	case method == "sendmessage" && strings.EqualFold(it.Message.Type, openlines.TypeTypingStart):
+		u, err := schema.ActivitiesURL(it.ServiceURL, it.Chat.ID, "")
+		if err != nil {
+			return "", wire.Errorf(wire.CodeBadPacket, "botframework: %v", err)
+		}
+		_, err = c.call(ctx, ts, http.MethodPost, u, &schema.Activity{Type: schema.TypeTyping, From: from, Conversation: a.Conversation})
+		return "", err
+	case method == "sendmessage":
 		if a.Text == "" && len(a.Attachments) == 0 {
 			return "", wire.Errorf(wire.CodeBadPacket, "botframework: the message has neither text nor files")
 		}
@@ -264,60 +265,43 @@ func (c *Channel) sendOne(ctx context.Context, ts *tokenSource, l *Line, method 
 		}
 		c.sent.add(key, rr.ID)
 		return rr.ID, nil
-	default:
-		ids := externalIDs(it.Message.ID)
-		if len(ids) == 0 {
-			ids = c.sent.get(key)
-		}
-		if len(ids) == 0 {
-			return "", wire.Errorf(wire.CodeBadPacket,
-				"botframework: no activity id for portal message %q in chat %q (message.id is empty and it was not sent through this server)",
-				it.IM.MessageID, it.Chat.ID)
-		}
-		for _, id := range ids {
-			u, err := schema.ActivitiesURL(it.ServiceURL, it.Chat.ID, id)
-			if err != nil {
-				return "", wire.Errorf(wire.CodeBadPacket, "botframework: %v", err)
-			}
-			if method == "deletemessage" {
-				_, err = c.call(ctx, ts, http.MethodDelete, u, nil)
-			} else {
-				a.ID = id
-				_, err = c.call(ctx, ts, http.MethodPut, u, &a)
-			}
-			if err != nil {
-				return "", err
-			}
-		}
-		return "", nil
 	}
+	ids := it.Message.ID
+	if len(ids) == 0 {
+		ids = c.sent.get(key)
+	}
+	if len(ids) == 0 {
+		return "", wire.Errorf(wire.CodeBadPacket,
+			"botframework: no activity id for portal message %q in chat %q (message.id is empty and it was not sent through this server)",
+			it.IM.MessageID, it.Chat.ID)
+	}
+	for _, id := range ids {
+		u, err := schema.ActivitiesURL(it.ServiceURL, it.Chat.ID, id)
+		if err != nil {
+			return "", wire.Errorf(wire.CodeBadPacket, "botframework: %v", err)
+		}
+		if method == "deletemessage" {
+			_, err = c.call(ctx, ts, http.MethodDelete, u, nil)
+		} else {
+			a.ID = id
+			_, err = c.call(ctx, ts, http.MethodPut, u, &a)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", nil
 }
 
-// externalIDs reads message.id: a string, a number or a list of them.
-func externalIDs(v any) []string {
-	switch x := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		var out []string
-		for _, e := range x {
-			out = append(out, externalIDs(e)...)
-		}
-		return out
-	case *wire.Map:
-		var out []string
-		for _, e := range x.Entries {
-			out = append(out, externalIDs(e.Value)...)
-		}
-		return out
-	case string:
-		if x == "" {
-			return nil
-		}
-		return []string{x}
-	default:
-		return []string{fmt.Sprint(x)}
+// accountOf reads the from of an outgoing item (the stored recipient map of the chat) as a channel account.
+func accountOf(v any) schema.ChannelAccount {
+	var a struct {
+		ID   string `php:"id"`
+		Name string `php:"name"`
+		Role string `php:"role"`
 	}
+	_ = wire.Bind(v, &a) // anything that is not an account has no id, which sendOne reports
+	return schema.ChannelAccount{ID: a.ID, Name: a.Name, Role: a.Role}
 }
 
 // fileType returns the MIME type of an outgoing file: t when it is one (portals also send "image" or "file"),
@@ -494,7 +478,7 @@ type sentIndex struct {
 
 func newSentIndex(max int) *sentIndex { return &sentIndex{max: max, ids: map[string][]string{}} }
 
-func sentKey(l *Line, it *outItem) string {
+func sentKey(l *Line, it *openlines.OutgoingMessage) string {
 	return l.SiteDomain + "\x00" + l.LineID + "\x00" + it.Chat.ID + "\x00" + it.IM.ChatID + "\x00" + it.IM.MessageID
 }
 

@@ -14,44 +14,25 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework/schema"
 	"github.com/olctl/olctl/emoji"
+	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
-// out is an outgoing item as the portal's client sends it (PROTOCOL.md §6) with the chat context merged in.
-type outFile struct {
-	Name string `php:"name"`
-	Type string `php:"type"`
-	Link string `php:"link"`
-	Size int64  `php:"size"`
-}
-
-type outMsg struct {
-	IM struct {
-		ChatID    string `php:"chat_id"`
-		MessageID string `php:"message_id"`
-	} `php:"im"`
-	Message struct {
-		ID     any       `php:"id,omitempty"`
-		UserID string    `php:"user_id"`
-		Text   string    `php:"text"`
-		Files  []outFile `php:"files"`
-	} `php:"message"`
-	Chat struct {
-		ID string `php:"id"`
-	} `php:"chat"`
-	From       *Account `php:"from,omitempty"`
-	ServiceURL string   `php:"service_url,omitempty"`
-}
-
-func (r *rig) msg(t *testing.T, chat, imID, text string, files ...outFile) any {
+// msg is an outgoing item as the portal's client sends it (docs/protocol.md §10), with the chat's context
+// merged in, decoded as the channel gets it.
+func (r *rig) msg(t *testing.T, chat, imID, text string, files ...openlines.OutgoingFile) any {
 	t.Helper()
-	var m outMsg
-	m.IM.ChatID, m.IM.MessageID = "42", imID
-	m.Message.UserID, m.Message.Text, m.Message.Files = "7", text, files
-	m.Chat.ID = chat
-	m.From = &Account{ID: r.bf.Bot().ID, Name: r.bf.Bot().Name}
-	m.ServiceURL = r.bf.ServiceURL()
-	return decoded(t, m)
+	return decoded(t, openlines.OutgoingMessage{
+		IM:         openlines.IMRef{ChatID: "42", MessageID: imID},
+		Message:    openlines.OutgoingContent{UserID: "7", Text: text, Files: files},
+		Chat:       openlines.ChatRef{ID: chat},
+		From:       wire.NewMap("id", r.bf.Bot().ID, "name", r.bf.Bot().Name),
+		ServiceURL: r.bf.ServiceURL(),
+	})
 }
+
+// outMsg is an outgoing item of a test to fill in.
+type outMsg = openlines.OutgoingMessage
 
 func TestSendMessage(t *testing.T) {
 	r := newRig(t, nil, WithEmoji(func(s string) string {
@@ -61,9 +42,9 @@ func TestSendMessage(t *testing.T) {
 	chat := "19:abc@thread.skype;messageid=1520/x"
 	items := []any{
 		r.msg(t, chat, "1001", "ok [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]",
-			outFile{Name: "cat.png", Type: "image", Link: "https://portal.example/f/cat.png?x=1", Size: 10},
-			outFile{Name: "doc", Type: "application/pdf", Link: "https://portal.example/f/doc"},
-			outFile{Name: "blob.zzz", Type: "file", Link: "https://portal.example/f/blob"}),
+			openlines.OutgoingFile{Name: "cat.png", Type: "image", Link: "https://portal.example/f/cat.png?x=1", Size: 10},
+			openlines.OutgoingFile{Name: "doc", Type: "application/pdf", Link: "https://portal.example/f/doc"},
+			openlines.OutgoingFile{Name: "blob.zzz", Type: "file", Link: "https://portal.example/f/blob"}),
 	}
 	out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", items)
 	if err != nil {
@@ -96,8 +77,8 @@ func TestSendMessage(t *testing.T) {
 	if len(out) != 1 || out[0].Command != "receivingStatusDelivery" || out[0].Connector != "botframework.msteams" {
 		t.Fatalf("out %+v", out)
 	}
-	d := out[0].Item.(DeliveryItem)
-	if d.Message.ID != rec.ID || d.IM.MessageID != "1001" || d.IM.ChatID != "42" || d.Chat.ID != chat || d.Message.Date != t0.Unix() {
+	d := out[0].Item.(openlines.StatusDeliveryItem)
+	if d.Message.FirstID() != rec.ID || len(d.Message.IDs()) != 1 || d.IM.MessageID != "1001" || d.IM.ChatID != "42" || d.Chat.ID != chat || d.Message.Date != t0.Unix() {
 		t.Fatalf("delivery %+v (activity id %q)", d, rec.ID)
 	}
 
@@ -123,22 +104,25 @@ func TestUpdateByExternalID(t *testing.T) {
 	r.bf.AddActivity("c1", "ext|1")
 	r.bf.AddActivity("c1", "ext|2")
 	tests := []struct {
-		name string
-		id   any
+		name    string
+		id      any
+		updates int
 	}{
-		{"string", "ext|1"},
-		{"list", []any{"ext|1", "ext|2"}},
+		{"string", "ext|1", 1},
+		{"list", []any{"ext|1", "ext|2"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var m outMsg
-			m.IM.MessageID, m.Chat.ID, m.Message.Text, m.Message.ID = "9", "c1", "new", tt.id
-			m.From, m.ServiceURL = &Account{ID: "28:bot"}, r.bf.ServiceURL()
+			m := outMsg{IM: openlines.IMRef{MessageID: "9"}, Chat: openlines.ChatRef{ID: "c1"}, Message: openlines.OutgoingContent{Text: "new"},
+				From: wire.NewMap("id", "28:bot"), ServiceURL: r.bf.ServiceURL()}
+			item := decoded(t, m).(*wire.Map)
+			msg, _ := item.Get("message")
+			msg.(*wire.Map).Set("id", tt.id) // as the portal sent it: one id or a list
 			n := len(r.bf.Activities())
-			if out, err := r.ch.Send(ctxT(t), r.line, "updateMessage", []any{decoded(t, m)}); err != nil || len(out) != 0 {
+			if out, err := r.ch.Send(ctxT(t), r.line, "updateMessage", []any{item}); err != nil || len(out) != 0 {
 				t.Fatalf("%+v %v", out, err)
 			}
-			if got := len(r.bf.Activities()) - n; got != len(externalIDs(tt.id)) {
+			if got := len(r.bf.Activities()) - n; got != tt.updates {
 				t.Fatalf("%d updates", got)
 			}
 		})
@@ -149,15 +133,11 @@ func TestSendItemErrors(t *testing.T) {
 	r := newRig(t, nil)
 	good := r.msg(t, "c", "1", "hi")
 	noContext := func() any {
-		var m outMsg
-		m.IM.MessageID, m.Chat.ID, m.Message.Text = "2", "c", "x"
-		return decoded(t, m)
+		return decoded(t, outMsg{IM: openlines.IMRef{MessageID: "2"}, Chat: openlines.ChatRef{ID: "c"}, Message: openlines.OutgoingContent{Text: "x"}})
 	}()
 	plainHTTP := func() any {
-		var m outMsg
-		m.IM.MessageID, m.Chat.ID, m.Message.Text = "3", "c", "x"
-		m.From, m.ServiceURL = &Account{ID: "b"}, "http://smba.example/"
-		return decoded(t, m)
+		return decoded(t, outMsg{IM: openlines.IMRef{MessageID: "3"}, Chat: openlines.ChatRef{ID: "c"}, Message: openlines.OutgoingContent{Text: "x"},
+			From: wire.NewMap("id", "b"), ServiceURL: "http://smba.example/"})
 	}()
 	tests := []struct {
 		name     string
@@ -187,8 +167,8 @@ func TestSendItemErrors(t *testing.T) {
 			if len(out) < 1 || out[0].Command != "receivingError" {
 				t.Fatalf("out %+v", out)
 			}
-			e := out[0].Item.(ErrorItem)
-			if e.Error.Code != tt.wantCode || !strings.Contains(e.Error.Message, tt.wantMsg) {
+			e := out[0].Item.(openlines.ErrorItem)
+			if e.Params.ErrorCode != tt.wantCode || !strings.Contains(e.MessageConnector, tt.wantMsg) {
 				t.Fatalf("error item %+v", e)
 			}
 			// The failed item was not sent; the good one after it was.
@@ -264,8 +244,8 @@ func TestSendRetries(t *testing.T) {
 				}
 				return
 			}
-			e := out[0].Item.(ErrorItem)
-			if out[0].Command != "receivingError" || e.Error.Code != tt.wantInCode || !strings.Contains(e.Error.Message, tt.wantInMsg) {
+			e := out[0].Item.(openlines.ErrorItem)
+			if out[0].Command != "receivingError" || e.Params.ErrorCode != tt.wantInCode || !strings.Contains(e.MessageConnector, tt.wantInMsg) {
 				t.Fatalf("out %+v", out)
 			}
 		})
@@ -306,9 +286,8 @@ func TestSendNetworkFailure(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String() + "/"
 	l.Close()
-	var m outMsg
-	m.IM.MessageID, m.Chat.ID, m.Message.Text = "1", "c", "x"
-	m.From, m.ServiceURL = &Account{ID: "b"}, dead
+	m := outMsg{IM: openlines.IMRef{MessageID: "1"}, Chat: openlines.ChatRef{ID: "c"}, Message: openlines.OutgoingContent{Text: "x"},
+		From: wire.NewMap("id", "b"), ServiceURL: dead}
 	done := make(chan struct{})
 	var out []connector.Incoming
 	var err error
@@ -322,8 +301,8 @@ func TestSendNetworkFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := out[0].Item.(ErrorItem)
-	if e.Error.Code != "NETWORK_ERROR" || !strings.Contains(e.Error.Message, "after 3 attempts") {
+	e := out[0].Item.(openlines.ErrorItem)
+	if e.Params.ErrorCode != "NETWORK_ERROR" || !strings.Contains(e.MessageConnector, "after 3 attempts") {
 		t.Fatalf("error item %+v", e)
 	}
 
@@ -353,7 +332,7 @@ func TestSendContextCancelled(t *testing.T) {
 	}
 	cancel()
 	<-done
-	if len(out) != 1 || out[0].Command != "receivingError" || out[0].Item.(ErrorItem).Error.Code != "Throttled" {
+	if len(out) != 1 || out[0].Command != "receivingError" || out[0].Item.(openlines.ErrorItem).Params.ErrorCode != "Throttled" {
 		t.Fatalf("out %+v", out)
 	}
 }

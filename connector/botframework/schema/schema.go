@@ -48,6 +48,12 @@ const (
 	TypeEndOfConversation  = "endOfConversation"
 )
 
+// Actions of a contactRelationUpdate activity.
+const (
+	ActionAdd    = "add"    // the user added (or unblocked) the bot
+	ActionRemove = "remove" // the user removed (or blocked) the bot
+)
+
 // Text formats.
 const (
 	TextFormatPlain    = "plain"
