@@ -129,8 +129,12 @@ const (
 		WHERE id = ? AND attempts = ? AND state = 0`
 )
 
-// commit writes ops in one transaction and fills their results.
+// commit writes ops in one transaction and fills their results. One op is one statement, a transaction of
+// its own.
 func (s *itemStore) commit(ctx context.Context, ops []*itemOp) error {
+	if len(ops) == 1 {
+		return s.apply(ctx, nil, ops[0])
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -144,7 +148,7 @@ func (s *itemStore) commit(ctx context.Context, ops []*itemOp) error {
 	return tx.Commit()
 }
 
-// apply runs one op in tx.
+// apply runs one op in tx (nil: on its own).
 func (s *itemStore) apply(ctx context.Context, tx *sql.Tx, op *itemOp) error {
 	op.took = false
 	var q string
@@ -166,7 +170,9 @@ func (s *itemStore) apply(ctx context.Context, tx *sql.Tx, op *itemOp) error {
 	if err != nil {
 		return err
 	}
-	st = tx.StmtContext(ctx, st)
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
 	if op.kind == opInsert && s.db.Dialect == sqldb.Postgres {
 		err := st.QueryRowContext(ctx, args...).Scan(&op.id)
 		if errors.Is(err, sql.ErrNoRows) {
