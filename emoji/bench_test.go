@@ -43,9 +43,10 @@ func emoji20In1K() string {
 
 // unicode20In1K is emoji20In1K with the emoji in Unicode.
 func unicode20In1K() string {
-	s := emoji20In1K()
-	cm := kyokomi.CodeMap()
-	return regexp.MustCompile(`:[a-z0-9_+]+:`).ReplaceAllStringFunc(s, func(m string) string { return cm[m] })
+	c := New()
+	return regexp.MustCompile(`:[a-z0-9_+]+:`).ReplaceAllStringFunc(emoji20In1K(), func(m string) string {
+		return c.FromIcons(c.ToIcons(m))
+	})
 }
 
 func BenchmarkToIcons(b *testing.B) {
@@ -88,8 +89,8 @@ func naiveFromIcons(text string) string {
 	t := load()
 	return naiveTag.ReplaceAllStringFunc(text, func(m string) string {
 		file := naiveTag.FindStringSubmatch(m)[1]
-		if idx := t.files.get(file); idx >= 0 {
-			return t.unicode(idx)
+		if idx, ok := t.files[file]; ok {
+			return t.emojis[idx].unicode
 		}
 		return m
 	})
