@@ -8,7 +8,7 @@ export OLCTL_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true
 export OLCTL_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit fuzz bench mariadb postgres clean
+.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit examples fuzz bench mariadb postgres clean
 
 all: build
 
@@ -18,7 +18,7 @@ build:
 demo: build
 	$(BIN)/olctl demo
 
-test: fmt vet staticcheck mariadb postgres sdkcheck unit fuzz
+test: fmt vet staticcheck mariadb postgres sdkcheck unit examples fuzz
 
 # Every Go file as gofmt writes it (the list of those that are not, and a failure).
 fmt:
@@ -39,6 +39,7 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	cd bench && $(STATICCHECK) ./...
+	cd examples && $(STATICCHECK) ./...
 
 # Starts MariaDB when it is installed but not answering; the tests that need it read OLCTL_TEST_MYSQL_DSN.
 mariadb:
@@ -63,6 +64,11 @@ $(SDKCHECK)/node_modules/.installed: $(SDKCHECK)/package-lock.json
 unit:
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -race -count=1 ./...
+
+# The SDK's snippets as a user's module runs them (examples/, its own go.mod with a replace to this
+# repository), end to end on 127.0.0.1: SQLite, and PostgreSQL through OLCTL_TEST_POSTGRES_DSN.
+examples: postgres
+	cd examples && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 # A short run of every fuzz target (FUZZTIME each, 10s by default).
 fuzz:
