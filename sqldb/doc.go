@@ -9,7 +9,9 @@
 //   - MySQL or MariaDB, through github.com/go-sql-driver/mysql. DSNs: "mysql://DSN" or a driver DSN such as
 //     "user:pass@tcp(db:3306)/olctl".
 //   - PostgreSQL, through github.com/jackc/pgx/v5/stdlib. DSNs: "postgres://user:pass@db:5432/olctl" or
-//     "postgresql://…", with pgx's parameters (sslmode, connect_timeout, …).
+//     "postgresql://…", with pgx's parameters (sslmode, connect_timeout, …) and server settings:
+//     "…?search_path=olctl" keeps the tables in the schema olctl, which the user must be allowed to create
+//     tables in (PostgreSQL 15 and later let only the owner of the database create them in public).
 //
 // On MySQL and PostgreSQL several processes may share one database: the connector server's queue takes its
 // lanes with SELECT … FOR UPDATE SKIP LOCKED, and the unique keys of the stores keep concurrent creates of
