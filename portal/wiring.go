@@ -107,7 +107,7 @@ type userSyncer struct{ s *users.Syncer }
 func NewUserSyncer(s *users.Syncer) UserSyncer { return userSyncer{s} }
 
 func (u userSyncer) SyncUser(ctx context.Context, connector string, in openlines.User) (string, error) {
-	id, _, err := u.s.Sync(ctx, connector, ExternalUser(in))
+	id, _, err := u.s.Sync(ctx, connector, in)
 	if err != nil {
 		return "", err
 	}
@@ -124,22 +124,4 @@ func (u userSyncer) LookupUser(ctx context.Context, connector, externalID string
 		return "", err
 	}
 	return strconv.FormatInt(int64(id), 10), nil
-}
-
-// ExternalUser converts the user of an item to the users package's form, every key kept (the unknown ones
-// in Extra), so that its hash covers all of it.
-func ExternalUser(in openlines.User) users.ExternalUser {
-	out := users.ExternalUser{
-		ID: in.ID, Name: in.Name, LastName: in.LastName, Title: in.Title, URL: in.URL, Gender: in.Gender,
-		Email: in.Email, Phone: in.Phone, Extra: in.Other,
-		Picture: users.Picture{URL: in.Picture.URL, Headers: in.Picture.Headers, Extra: in.Picture.Other},
-	}
-	if in.SkipPhoneValidate != "" { // a named field of the item, an unknown one of the user: hashed all the same
-		out.Extra = cloneMap(in.Other)
-		if out.Extra == nil {
-			out.Extra = map[string]any{}
-		}
-		out.Extra["skip_phone_validate"] = in.SkipPhoneValidate
-	}
-	return out
 }

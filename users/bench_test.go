@@ -7,16 +7,17 @@ import (
 	"testing"
 
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
 )
 
 // benchUser is a typical Bot Framework user: the named fields, a picture with a header, two unknown keys.
-var benchUser = users.ExternalUser{
+var benchUser = openlines.User{
 	ID: "29:1A2b3C4d5E6f7G8h9I0j", Name: "Ann Lee", Email: "ann.lee@example.com", Phone: "+1 555 0100",
 	URL:     "https://teams.example.com/u/ann",
-	Picture: users.Picture{URL: "https://cdn.example.com/avatars/29-1A2b3C.png"},
-	Extra:   map[string]any{"locale": "en-US", "aadObjectId": "6f1c2b1a-0c57-4e32-8d3b-1f8a9f0f1d22"},
+	Picture: openlines.Picture{URL: "https://cdn.example.com/avatars/29-1A2b3C.png"},
+	Other:   map[string]any{"locale": "en-US", "aadObjectId": "6f1c2b1a-0c57-4e32-8d3b-1f8a9f0f1d22"},
 }
 
 // BenchmarkSync measures Sync. cached-unchanged is the hot path of every message of a known user (goal:
@@ -88,7 +89,7 @@ func BenchmarkSync(b *testing.B) {
 		defer store.Close()
 		s := users.NewSyncer(store)
 		u := benchUser
-		u.Extra = map[string]any{"locale": "en-US"}
+		u.Other = map[string]any{"locale": "en-US"}
 		if _, _, err := s.Sync(ctx, "botframework.skype", u); err != nil {
 			b.Fatal(err)
 		}
@@ -140,6 +141,6 @@ func BenchmarkSync(b *testing.B) {
 func BenchmarkHash(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = benchUser.Hash()
+		_ = users.Hash(&benchUser)
 	}
 }

@@ -38,11 +38,11 @@ func ExampleSyncer_Sync() {
 	// CONNECTOR_PROXY_NO_USER_IM
 }
 
-func ExampleExternalUser_CanonicalJSON() {
+func ExampleCanonicalJSON() {
 	a, _ := users.FromMap(wire.NewMap("name", "Ann Lee", "id", int64(7), "phone", "", "tenant", wire.NewMap("region", "eu", "id", "t1")))
 	b, _ := users.FromMap(wire.NewMap("tenant", wire.NewMap("id", "t1", "region", "eu"), "id", "7", "name", "Ann Lee"))
-	fmt.Println(string(a.CanonicalJSON()))
-	fmt.Println(a.Hash() == b.Hash())
+	fmt.Println(string(users.CanonicalJSON(&a)))
+	fmt.Println(users.Hash(&a) == users.Hash(&b))
 	// Output:
 	// {"id":"7","name":"Ann Lee","tenant":{"id":"t1","region":"eu"}}
 	// true

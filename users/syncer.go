@@ -175,7 +175,7 @@ func NewSyncer(store Store, opts ...Option) *Syncer {
 //
 // Errors: a user without id is CONNECTOR_PROXY_NO_USER_IM; a missing connector, an overlong key or field is
 // CONNECTOR_PROXY_NO_ADD_USER (naming the field); store errors are returned wrapped.
-func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (InternalID, Outcome, error) {
+func (s *Syncer) Sync(ctx context.Context, connector string, u openlines.User) (InternalID, Outcome, error) {
 	if u.ID == "" {
 		return 0, 0, wire.Errorf(wire.CodeNoUserIM, "users: the user of connector %q has no id", connector)
 	}
@@ -187,7 +187,7 @@ func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (In
 	}
 	k := cacheKey{connector, u.ID}
 	bp := getBuf()
-	*bp = u.appendCanonical((*bp)[:0])
+	*bp = appendCanonical((*bp)[:0], &u)
 	// The cache compares a fast keyed 64-bit fingerprint of the canonical bytes (seeded per Syncer, so it
 	// cannot be steered by crafted input); the md5 that the store keeps is computed only on a miss.
 	fp := maphash.Bytes(s.seed, *bp)
@@ -241,7 +241,7 @@ func (s *Syncer) Sync(ctx context.Context, connector string, u ExternalUser) (In
 }
 
 // record builds the stored record of u: names split, text cleaned and bounded.
-func (s *Syncer) record(connector string, u *ExternalUser, sum [md5.Size]byte) (User, error) {
+func (s *Syncer) record(connector string, u *openlines.User, sum [md5.Size]byte) (User, error) {
 	key := Key(connector, u.ID)
 	if len(key) > MaxKeyBytes {
 		return User{}, wire.Errorf(wire.CodeNoAddUser, "users: key %.40q… is %d bytes, at most %d", key, len(key), MaxKeyBytes)
@@ -300,7 +300,7 @@ func gender(g string) string {
 
 // syncStore compares with the store and writes what differs. It retries when a concurrent writer got in
 // between (a create that lost the race, a record deleted under an update).
-func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, fp uint64) (InternalID, Outcome, error) {
+func (s *Syncer) syncStore(ctx context.Context, rec User, u *openlines.User, fp uint64) (InternalID, Outcome, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		old, err := s.store.Get(ctx, rec.Key)
 		switch {
@@ -351,7 +351,7 @@ func (s *Syncer) syncStore(ctx context.Context, rec User, u *ExternalUser, fp ui
 	return 0, 0, fmt.Errorf("users: sync %s: the record kept changing under concurrent writers", rec.Key)
 }
 
-func (s *Syncer) avatar(ctx context.Context, key string, u *ExternalUser) (files.FileID, bool) {
+func (s *Syncer) avatar(ctx context.Context, key string, u *openlines.User) (files.FileID, bool) {
 	if s.avatars == nil {
 		return 0, false
 	}

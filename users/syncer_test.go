@@ -15,6 +15,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/users"
 	"github.com/olctl/olctl/wire"
@@ -76,13 +77,13 @@ func eachStore(t *testing.T, fn func(t *testing.T, s users.Store, rows func() in
 	})
 }
 
-var ann = users.ExternalUser{ID: "29:1A2b3C", Name: "Ann Lee", Email: "ann@example.com", Extra: map[string]any{"locale": "en"}}
+var ann = openlines.User{ID: "29:1A2b3C", Name: "Ann Lee", Email: "ann@example.com", Other: map[string]any{"locale": "en"}}
 
-func with(u users.ExternalUser, f func(u *users.ExternalUser)) users.ExternalUser {
+func with(u openlines.User, f func(u *openlines.User)) openlines.User {
 	c := u
-	c.Extra = map[string]any{}
-	for k, v := range u.Extra {
-		c.Extra[k] = v
+	c.Other = map[string]any{}
+	for k, v := range u.Other {
+		c.Other[k] = v
 	}
 	f(&c)
 	return c
@@ -97,12 +98,12 @@ func TestSyncWrites(t *testing.T) {
 		s := users.NewSyncer(cs, users.WithClock(fake), users.WithCacheTTL(time.Minute))
 		cold := users.NewSyncer(cs) // another process: its own, empty cache
 		noCache := users.NewSyncer(cs, users.WithCacheSize(0))
-		changed := with(ann, func(u *users.ExternalUser) { u.Email = "ann@new.example.com" })
-		unknownChanged := with(changed, func(u *users.ExternalUser) { u.Extra["locale"] = "ru" })
+		changed := with(ann, func(u *openlines.User) { u.Email = "ann@new.example.com" })
+		unknownChanged := with(changed, func(u *openlines.User) { u.Other["locale"] = "ru" })
 		steps := []struct {
 			name          string
 			syncer        *users.Syncer
-			user          users.ExternalUser
+			user          openlines.User
 			advance       time.Duration
 			want          users.Outcome
 			reads, writes int64
@@ -115,10 +116,10 @@ func TestSyncWrites(t *testing.T) {
 			{"changed user again, cached", s, changed, 0, users.Unchanged, 0, 0},
 			{"the other syncer's cached hash is stale: read, no write", cold, changed, 0, users.Unchanged, 1, 0},
 			{"an unknown field changed: updated", s, unknownChanged, 0, users.Updated, 1, 1},
-			{"absent and empty are equal", s, with(unknownChanged, func(u *users.ExternalUser) { u.Extra["nickname"] = "" }), 0, users.Unchanged, 0, 0},
+			{"absent and empty are equal", s, with(unknownChanged, func(u *openlines.User) { u.Other["nickname"] = "" }), 0, users.Unchanged, 0, 0},
 			{"after the cache TTL: read again", s, unknownChanged, time.Minute, users.Unchanged, 1, 0},
 			{"and cached again", s, unknownChanged, 0, users.Unchanged, 0, 0},
-			{"another user is created", s, users.ExternalUser{ID: "29:other"}, 0, users.Created, 1, 1},
+			{"another user is created", s, openlines.User{ID: "29:other"}, 0, users.Created, 1, 1},
 		}
 		var firstID users.InternalID
 		for _, st := range steps {
@@ -145,7 +146,7 @@ func TestSyncWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := users.User{ID: firstID, Key: "botframework.skype|29:1A2b3C", Connector: "botframework.skype", ExternalID: "29:1A2b3C",
-			Name: "Ann", LastName: "Lee", Email: "ann@new.example.com", Hash: unknownChanged.Hash()}
+			Name: "Ann", LastName: "Lee", Email: "ann@new.example.com", Hash: users.Hash(&unknownChanged)}
 		if got != want {
 			t.Fatalf("stored %+v\nwant   %+v", got, want)
 		}
@@ -176,7 +177,7 @@ func TestSyncNameSplit(t *testing.T) {
 	store := users.NewMemoryStore()
 	s := users.NewSyncer(store)
 	for i, tt := range tests {
-		id, _, err := s.Sync(context.Background(), "telegram", users.ExternalUser{ID: string(rune('a' + i)), Name: tt.name,
+		id, _, err := s.Sync(context.Background(), "telegram", openlines.User{ID: string(rune('a' + i)), Name: tt.name,
 			LastName: tt.last, Title: tt.title, Gender: tt.gender})
 		if err != nil {
 			t.Fatal(err)
@@ -187,7 +188,7 @@ func TestSyncNameSplit(t *testing.T) {
 		}
 	}
 	g := users.NewSyncer(store, users.WithGuestName("Гость"))
-	id, _, err := g.Sync(context.Background(), "telegram", users.ExternalUser{ID: "nameless"})
+	id, _, err := g.Sync(context.Background(), "telegram", openlines.User{ID: "nameless"})
 	if u, _ := store.ByID(context.Background(), id); err != nil || u.Name != "Гость" {
 		t.Fatalf("%+v %v", u, err)
 	}
@@ -198,7 +199,7 @@ func TestLookup(t *testing.T) {
 	ctx := context.Background()
 	store := users.NewMemoryStore()
 	s := users.NewSyncer(store)
-	id, _, err := s.Sync(ctx, "telegram", users.ExternalUser{ID: "7", Name: "Ann"})
+	id, _, err := s.Sync(ctx, "telegram", openlines.User{ID: "7", Name: "Ann"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,16 +223,16 @@ func TestSyncErrors(t *testing.T) {
 		name      string
 		store     users.Store
 		connector string
-		user      users.ExternalUser
+		user      openlines.User
 		is        error
 		mention   string
 	}{
-		{"no id", users.NewMemoryStore(), "telegram", users.ExternalUser{Name: "Ann"}, wire.CodeNoUserIM, "no id"},
+		{"no id", users.NewMemoryStore(), "telegram", openlines.User{Name: "Ann"}, wire.CodeNoUserIM, "no id"},
 		{"no connector", users.NewMemoryStore(), "", ann, wire.CodeNoAddUser, "connector"},
 		{"connector with a bar", users.NewMemoryStore(), "a|b", ann, wire.CodeNoAddUser, "connector"},
-		{"overlong id", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: strings.Repeat("x", 600)}, wire.CodeNoAddUser, "key"},
-		{"id not UTF-8", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "a\xff"}, wire.CodeNoAddUser, "UTF-8"},
-		{"overlong name", users.NewMemoryStore(), "telegram", users.ExternalUser{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.CodeNoAddUser, "field name"},
+		{"overlong id", users.NewMemoryStore(), "telegram", openlines.User{ID: strings.Repeat("x", 600)}, wire.CodeNoAddUser, "key"},
+		{"id not UTF-8", users.NewMemoryStore(), "telegram", openlines.User{ID: "a\xff"}, wire.CodeNoAddUser, "UTF-8"},
+		{"overlong name", users.NewMemoryStore(), "telegram", openlines.User{ID: "1", Name: strings.Repeat("n", users.MaxFieldBytes+1)}, wire.CodeNoAddUser, "field name"},
 		{"store fails", &countingStore{Store: users.NewMemoryStore(), fail: boom}, "telegram", ann, boom, "database is down"},
 		{"no store", nil, "telegram", ann, nil, "no store"},
 	}
@@ -247,7 +248,7 @@ func TestSyncErrors(t *testing.T) {
 
 func TestSyncCleansInvalidUTF8(t *testing.T) {
 	eachStore(t, func(t *testing.T, store users.Store, _ func() int) {
-		id, _, err := users.NewSyncer(store).Sync(context.Background(), "telegram", users.ExternalUser{ID: "1", Name: "bad\xffname"})
+		id, _, err := users.NewSyncer(store).Sync(context.Background(), "telegram", openlines.User{ID: "1", Name: "bad\xffname"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +267,7 @@ func TestSyncConcurrentCreate(t *testing.T) {
 		for _, mode := range []string{"one-syncer", "syncer-per-goroutine"} {
 			t.Run(mode, func(t *testing.T) {
 				shared := users.NewSyncer(store)
-				u := users.ExternalUser{ID: "race-" + mode, Name: "Race Condition"}
+				u := openlines.User{ID: "race-" + mode, Name: "Race Condition"}
 				before := rows()
 				var wg sync.WaitGroup
 				ids := make([]users.InternalID, n)
@@ -399,7 +400,7 @@ func TestSyncAvatar(t *testing.T) {
 	fstore := files.NewMemoryStore()
 	store := users.NewMemoryStore()
 	s := users.NewSyncer(store, users.WithAvatars(files.NewImporter(fstore, files.WithAllowPrivateNetworks(true))))
-	u := users.ExternalUser{ID: "1", Name: "Ann", Picture: users.Picture{URL: srv.URL + "/a.png"}}
+	u := openlines.User{ID: "1", Name: "Ann", Picture: openlines.Picture{URL: srv.URL + "/a.png"}}
 	photoOf := func(id users.InternalID) (files.FileID, string) {
 		rec, err := store.ByID(ctx, id)
 		if err != nil {
@@ -409,18 +410,18 @@ func TestSyncAvatar(t *testing.T) {
 	}
 	steps := []struct {
 		name      string
-		user      func(u *users.ExternalUser)
+		user      func(u *openlines.User)
 		want      users.Outcome
 		downloads int64
 		photoName string // the stored name of the photo; "" for none
 	}{
-		{"created with its picture", func(u *users.ExternalUser) {}, users.Created, 1, "a.png"},
-		{"unchanged: no download", func(u *users.ExternalUser) {}, users.Unchanged, 0, "a.png"},
-		{"another field changed: same picture, no download", func(u *users.ExternalUser) { u.Title = "Dr" }, users.Updated, 0, "a.png"},
-		{"new picture replaces the photo", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/b.png" }, users.Updated, 1, "b.png"},
-		{"picture gone: the photo stays", func(u *users.ExternalUser) { u.Picture = users.Picture{} }, users.Updated, 0, "b.png"},
-		{"broken picture: the photo stays", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/missing.png" }, users.Updated, 1, "b.png"},
-		{"a later change retries it", func(u *users.ExternalUser) { u.Picture.URL = srv.URL + "/c.png" }, users.Updated, 1, "c.png"},
+		{"created with its picture", func(u *openlines.User) {}, users.Created, 1, "a.png"},
+		{"unchanged: no download", func(u *openlines.User) {}, users.Unchanged, 0, "a.png"},
+		{"another field changed: same picture, no download", func(u *openlines.User) { u.Title = "Dr" }, users.Updated, 0, "a.png"},
+		{"new picture replaces the photo", func(u *openlines.User) { u.Picture.URL = srv.URL + "/b.png" }, users.Updated, 1, "b.png"},
+		{"picture gone: the photo stays", func(u *openlines.User) { u.Picture = openlines.Picture{} }, users.Updated, 0, "b.png"},
+		{"broken picture: the photo stays", func(u *openlines.User) { u.Picture.URL = srv.URL + "/missing.png" }, users.Updated, 1, "b.png"},
+		{"a later change retries it", func(u *openlines.User) { u.Picture.URL = srv.URL + "/c.png" }, users.Updated, 1, "c.png"},
 	}
 	for _, st := range steps {
 		st.user(&u)
@@ -443,7 +444,7 @@ func TestSyncAvatar(t *testing.T) {
 		}
 	}
 	// A new user whose picture fails is still created, without a photo.
-	id, out, err := s.Sync(ctx, "telegram", users.ExternalUser{ID: "2", Picture: users.Picture{URL: srv.URL + "/missing/x.png"}})
+	id, out, err := s.Sync(ctx, "telegram", openlines.User{ID: "2", Picture: openlines.Picture{URL: srv.URL + "/missing/x.png"}})
 	if err != nil || out != users.Created {
 		t.Fatalf("%s %v", out, err)
 	}
@@ -453,7 +454,7 @@ func TestSyncAvatar(t *testing.T) {
 	// Without WithAvatars the picture URL is recorded and nothing is downloaded.
 	hits.Store(0)
 	plain := users.NewSyncer(store)
-	id, _, err = plain.Sync(ctx, "telegram", users.ExternalUser{ID: "3", Picture: users.Picture{URL: srv.URL + "/d.png"}})
+	id, _, err = plain.Sync(ctx, "telegram", openlines.User{ID: "3", Picture: openlines.Picture{URL: srv.URL + "/d.png"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,13 +468,13 @@ func TestSyncCacheBounded(t *testing.T) {
 	s := users.NewSyncer(cs, users.WithCacheSize(2))
 	ctx := context.Background()
 	for _, id := range []string{"a", "b", "c"} {
-		if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: id}); err != nil {
+		if _, _, err := s.Sync(ctx, "x", openlines.User{ID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cs.take()
 	// The last one synced is cached (eviction makes room before an insert).
-	if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: "c"}); err != nil {
+	if _, _, err := s.Sync(ctx, "x", openlines.User{ID: "c"}); err != nil {
 		t.Fatal(err)
 	}
 	if reads, _ := cs.take(); reads != 0 {
@@ -481,7 +482,7 @@ func TestSyncCacheBounded(t *testing.T) {
 	}
 	// Three users, room for two: a or b was evicted, so syncing both reads at least once (at most twice).
 	for _, id := range []string{"a", "b"} {
-		if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: id}); err != nil {
+		if _, _, err := s.Sync(ctx, "x", openlines.User{ID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -491,7 +492,7 @@ func TestSyncCacheBounded(t *testing.T) {
 	s.Forget("x", "a")
 	s.Forget("x", "b")
 	s.Forget("x", "c")
-	if _, _, err := s.Sync(ctx, "x", users.ExternalUser{ID: "a"}); err != nil {
+	if _, _, err := s.Sync(ctx, "x", openlines.User{ID: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if reads, _ := cs.take(); reads != 1 {

@@ -17,41 +17,13 @@ import (
 	"github.com/olctl/olctl/wire"
 )
 
-// ExternalUser is the `user` of an incoming item (PROTOCOL.md §5: `user{id*, name, last_name, title, url,
-// gender: male|female, picture{url, headers?}, email, phone}`). Keys the protocol does not name are kept in
-// Extra, so that the hash covers every field the user carries. The tags let wire.Bind fill it; FromMap is the
-// lenient way to do so.
-type ExternalUser struct {
-	ID       string  `php:"id" json:"id"`
-	Name     string  `php:"name" json:"name,omitempty"`
-	LastName string  `php:"last_name" json:"last_name,omitempty"`
-	Title    string  `php:"title" json:"title,omitempty"`
-	URL      string  `php:"url" json:"url,omitempty"`
-	Gender   string  `php:"gender" json:"gender,omitempty"`
-	Picture  Picture `php:"picture" json:"picture,omitzero"`
-	Email    string  `php:"email" json:"email,omitempty"`
-	Phone    string  `php:"phone" json:"phone,omitempty"`
-	// Extra holds the keys the protocol does not name, with their decoded values (strings, int64, float64,
-	// bool, nil, []any, *wire.Map; hand-made users may also use other scalars, []string and map[string]any).
-	// A key equal to one of the named fields' keys is ignored.
-	Extra map[string]any `php:",rest" json:"-"`
-}
-
-// Picture is the user's avatar: where to fetch it and with which headers.
-type Picture struct {
-	URL     string             `php:"url" json:"url,omitempty"`
-	Headers []openlines.Header `php:"headers" json:"headers,omitempty"`
-	// Extra holds the picture's other keys.
-	Extra map[string]any `php:",rest" json:"-"`
-}
-
 // FromMap reads an external user from a decoded packet value (a *wire.Map, or a map[string]any), leniently:
 // scalars convert as PHP would (an integer id becomes its decimal string), a picture given as a plain URL
 // string is taken as {url}, picture headers given as a name → value map are taken as a list, and every other
-// key is kept in Extra. A user without an id is CONNECTOR_PROXY_NO_USER_IM; a value of the wrong shape is
+// key is kept in Other. A user without an id is CONNECTOR_PROXY_NO_USER_IM; a value of the wrong shape is
 // BAD_PACKET (the error names the field).
-func FromMap(v any) (ExternalUser, error) {
-	var u ExternalUser
+func FromMap(v any) (openlines.User, error) {
+	var u openlines.User
 	switch m := v.(type) {
 	case *wire.Map:
 		v = normalizeUser(m)
@@ -75,10 +47,10 @@ func FromMap(v any) (ExternalUser, error) {
 		return u, wire.Errorf(wire.CodeBadPacket, "users: user must be an array, got %T", v)
 	}
 	if err := wire.Bind(v, &u); err != nil {
-		return ExternalUser{}, fmt.Errorf("users: user: %w", err)
+		return openlines.User{}, fmt.Errorf("users: user: %w", err)
 	}
 	if u.ID == "" {
-		return ExternalUser{}, wire.Errorf(wire.CodeNoUserIM, "users: the user has no id")
+		return openlines.User{}, wire.Errorf(wire.CodeNoUserIM, "users: the user has no id")
 	}
 	return u, nil
 }
@@ -129,19 +101,20 @@ func headerMap(m *wire.Map) bool {
 	return m.Len() > 0
 }
 
-// Key returns the external key of a user of connector: "<connector>|<id>" (PROTOCOL.md §5.1 step 3).
+// Key returns the external key (XML_ID) of a user of connector as received: "<connector>|<id>"
+// (docs/protocol.md §8.2).
 func Key(connector, id string) string { return connector + "|" + id }
 
 // Hash returns the md5 (lower-case hex) of the user's canonical serialization, CanonicalJSON.
-func (u *ExternalUser) Hash() string {
-	s := u.sum()
+func Hash(u *openlines.User) string {
+	s := sum(u)
 	return hex.EncodeToString(s[:])
 }
 
-func (u *ExternalUser) sum() [md5.Size]byte {
+func sum(u *openlines.User) [md5.Size]byte {
 	bp := getBuf()
 	defer putBuf(bp)
-	*bp = u.appendCanonical((*bp)[:0])
+	*bp = appendCanonical((*bp)[:0], u)
 	return md5.Sum(*bp)
 }
 
@@ -157,7 +130,7 @@ func putBuf(b *[]byte) {
 }
 
 // CanonicalJSON returns the serialization the hash is computed over. It covers every field the user
-// carries, the named ones and Extra, and does not depend on the order keys arrived in:
+// carries, the named ones and Other, and does not depend on the order keys arrived in:
 //
 //   - a JSON object (RFC 8259) of all keys, sorted by their bytes, at every level; no whitespace;
 //   - every scalar is written as a JSON string: strings as they are, integers in decimal, floats in Go's
@@ -171,23 +144,25 @@ func putBuf(b *[]byte) {
 //   - nesting deeper than 64 levels is written as the string "…".
 //
 // For example {"id":"7","name":"Ann Lee","picture":{"url":"https://x/a.png"}}.
-func (u *ExternalUser) CanonicalJSON() []byte {
-	return u.appendCanonical(nil)
+func CanonicalJSON(u *openlines.User) []byte {
+	return appendCanonical(nil, u)
 }
 
 // The named keys in sorted order.
-var namedKeys = []string{"email", "gender", "id", "last_name", "name", "phone", "picture", "title", "url"}
+var namedKeys = []string{"email", "gender", "id", "last_name", "name", "phone", "picture", "skip_phone_validate", "title", "url"}
 
 func isNamedKey(k string) bool {
 	switch k {
-	case "email", "gender", "id", "last_name", "name", "phone", "picture", "title", "url":
+	case "email", "gender", "id", "last_name", "name", "phone", "picture", "skip_phone_validate", "title", "url":
 		return true
 	}
 	return false
 }
 
-func (u *ExternalUser) named(k string) string {
+func named(u *openlines.User, k string) string {
 	switch k {
+	case "skip_phone_validate":
+		return u.SkipPhoneValidate
 	case "email":
 		return u.Email
 	case "gender":
@@ -248,23 +223,23 @@ func (o *object) value(key string, v any, depth int) {
 	o.count++
 }
 
-func (u *ExternalUser) appendCanonical(dst []byte) []byte {
+func appendCanonical(dst []byte, u *openlines.User) []byte {
 	o := object{buf: dst}
 	o.open()
-	if len(u.Extra) == 0 {
+	if len(u.Other) == 0 {
 		for _, k := range namedKeys {
 			if k == "picture" {
 				o.picture(&u.Picture, 1)
 				continue
 			}
-			o.str(k, u.named(k))
+			o.str(k, named(u, k))
 		}
 		o.close()
 		return o.buf
 	}
 	var kbuf [16]string
 	extra := kbuf[:0]
-	for k := range u.Extra {
+	for k := range u.Other {
 		if !isNamedKey(k) {
 			extra = append(extra, k)
 		}
@@ -276,12 +251,12 @@ func (u *ExternalUser) appendCanonical(dst []byte) []byte {
 			if k := namedKeys[i]; k == "picture" {
 				o.picture(&u.Picture, 1)
 			} else {
-				o.str(k, u.named(k))
+				o.str(k, named(u, k))
 			}
 			i++
 			continue
 		}
-		o.value(extra[j], u.Extra[extra[j]], 1)
+		o.value(extra[j], u.Other[extra[j]], 1)
 		j++
 	}
 	o.close()
@@ -289,8 +264,8 @@ func (u *ExternalUser) appendCanonical(dst []byte) []byte {
 }
 
 // picture writes "picture":{…} unless the picture is empty.
-func (o *object) picture(p *Picture, depth int) {
-	if p.URL == "" && len(p.Headers) == 0 && len(p.Extra) == 0 {
+func (o *object) picture(p *openlines.Picture, depth int) {
+	if p.URL == "" && len(p.Headers) == 0 && len(p.Other) == 0 {
 		return
 	}
 	mark, count := len(o.buf), o.count
@@ -302,8 +277,8 @@ func (o *object) picture(p *Picture, depth int) {
 	in := object{buf: o.buf}
 	in.open()
 	keys := []string{"headers", "url"}
-	if len(p.Extra) > 0 {
-		for k := range p.Extra {
+	if len(p.Other) > 0 {
+		for k := range p.Other {
 			if k != "headers" && k != "url" {
 				keys = append(keys, k)
 			}
@@ -317,7 +292,7 @@ func (o *object) picture(p *Picture, depth int) {
 		case "headers":
 			in.headers(p.Headers, depth+1)
 		default:
-			in.value(k, p.Extra[k], depth+1)
+			in.value(k, p.Other[k], depth+1)
 		}
 	}
 	in.close()

@@ -18,31 +18,32 @@ import (
 func TestCanonicalJSON(t *testing.T) {
 	tests := []struct {
 		name string
-		u    users.ExternalUser
+		u    openlines.User
 		want string
 	}{
-		{"id only", users.ExternalUser{ID: "7"}, `{"id":"7"}`},
-		{"named fields sorted", users.ExternalUser{ID: "7", Name: "Ann Lee", Phone: "+1", Email: "a@x", Gender: "female", Title: "Dr", URL: "https://x/u/7", LastName: "L"},
+		{"id only", openlines.User{ID: "7"}, `{"id":"7"}`},
+		{"named fields sorted", openlines.User{ID: "7", Name: "Ann Lee", Phone: "+1", Email: "a@x", Gender: "female", Title: "Dr", URL: "https://x/u/7", LastName: "L"},
 			`{"email":"a@x","gender":"female","id":"7","last_name":"L","name":"Ann Lee","phone":"+1","title":"Dr","url":"https://x/u/7"}`},
-		{"picture", users.ExternalUser{ID: "7", Picture: users.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}, {}}}},
+		{"picture", openlines.User{ID: "7", Picture: openlines.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}, {}}}},
 			`{"id":"7","picture":{"headers":[{"name":"Authorization","value":"Bearer t"},""],"url":"https://x/a.png"}}`},
-		{"empty picture left out", users.ExternalUser{ID: "7", Picture: users.Picture{Extra: map[string]any{"x": ""}}}, `{"id":"7"}`},
-		{"extras merged in order", users.ExternalUser{ID: "7", Name: "A", Extra: map[string]any{"zeta": int64(5), "alpha": true, "mid": 1.5, "no": false, "nil": nil, "empty": []any{}}},
+		{"the skip flag is a named key", openlines.User{ID: "7", SkipPhoneValidate: "Y", Other: map[string]any{"skip_phone_validate": "N"}}, `{"id":"7","skip_phone_validate":"Y"}`},
+		{"empty picture left out", openlines.User{ID: "7", Picture: openlines.Picture{Other: map[string]any{"x": ""}}}, `{"id":"7"}`},
+		{"extras merged in order", openlines.User{ID: "7", Name: "A", Other: map[string]any{"zeta": int64(5), "alpha": true, "mid": 1.5, "no": false, "nil": nil, "empty": []any{}}},
 			`{"alpha":"1","id":"7","mid":"1.5","name":"A","zeta":"5"}`},
-		{"extra under a named key is ignored", users.ExternalUser{ID: "7", Extra: map[string]any{"name": "shadow", "id": "8"}}, `{"id":"7"}`},
-		{"nested extras sorted, empties dropped, list positions kept", users.ExternalUser{ID: "7", Extra: map[string]any{
+		{"extra under a named key is ignored", openlines.User{ID: "7", Other: map[string]any{"name": "shadow", "id": "8"}}, `{"id":"7"}`},
+		{"nested extras sorted, empties dropped, list positions kept", openlines.User{ID: "7", Other: map[string]any{
 			"profile": wire.NewMap("b", "2", "a", wire.NewMap("y", "", "x", int64(1)), "c", []any{"", nil, "z"}),
 		}}, `{"id":"7","profile":{"a":{"x":"1"},"b":"2","c":["","","z"]}}`},
-		{"picture extras", users.ExternalUser{ID: "7", Picture: users.Picture{URL: "u", Extra: map[string]any{"width": int64(64), "url": "shadow"}}},
+		{"picture extras", openlines.User{ID: "7", Picture: openlines.Picture{URL: "u", Other: map[string]any{"width": int64(64), "url": "shadow"}}},
 			`{"id":"7","picture":{"url":"u","width":"64"}}`},
-		{"escaping", users.ExternalUser{ID: "q\"\\\n\t\x01\u2028<&>é\xff"}, `{"id":"q\"\\\n\t\u0001\u2028<&>é\ufffd"}`},
+		{"escaping", openlines.User{ID: "q\"\\\n\t\x01\u2028<&>é\xff"}, `{"id":"q\"\\\n\t\u0001\u2028<&>é\ufffd"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(tt.u.CanonicalJSON()); got != tt.want {
+			if got := string(users.CanonicalJSON(&tt.u)); got != tt.want {
 				t.Fatalf("CanonicalJSON =\n%s\nwant\n%s", got, tt.want)
 			}
-			if !json.Valid(tt.u.CanonicalJSON()) {
+			if !json.Valid(users.CanonicalJSON(&tt.u)) {
 				t.Fatal("not valid JSON")
 			}
 		})
@@ -100,13 +101,13 @@ func reference(v any) any {
 	panic(fmt.Sprintf("reference: %T", v))
 }
 
-func referenceJSON(t testing.TB, u users.ExternalUser) []byte {
+func referenceJSON(t testing.TB, u openlines.User) []byte {
 	m := map[string]any{}
-	for k, v := range u.Extra {
+	for k, v := range u.Other {
 		m[k] = v
 	}
 	pic := map[string]any{}
-	for k, v := range u.Picture.Extra {
+	for k, v := range u.Picture.Other {
 		pic[k] = v
 	}
 	pic["url"] = u.Picture.URL
@@ -116,7 +117,7 @@ func referenceJSON(t testing.TB, u users.ExternalUser) []byte {
 	}
 	pic["headers"] = hs
 	for k, v := range map[string]any{"id": u.ID, "name": u.Name, "last_name": u.LastName, "title": u.Title, "url": u.URL,
-		"gender": u.Gender, "email": u.Email, "phone": u.Phone, "picture": pic} {
+		"gender": u.Gender, "email": u.Email, "phone": u.Phone, "skip_phone_validate": u.SkipPhoneValidate, "picture": pic} {
 		m[k] = v
 	}
 	var buf bytes.Buffer
@@ -129,7 +130,7 @@ func referenceJSON(t testing.TB, u users.ExternalUser) []byte {
 }
 
 // randomUser makes a user with random strings (control characters, invalid UTF-8, U+2028 …) and extras.
-func randomUser(r *rand.Rand) users.ExternalUser {
+func randomUser(r *rand.Rand) openlines.User {
 	alphabet := []string{"a", "Z", "0", " ", "\"", "\\", "\n", "\t", "\b", "\f", "\x00", "\x1f", "\x7f", "<", "&", "é", "😀", "\u2028", "\u2029", "\xff", "\xc3", "|", "#EMPTY#"}
 	str := func() string {
 		n := r.IntN(6)
@@ -164,19 +165,19 @@ func randomUser(r *rand.Rand) users.ExternalUser {
 			return m
 		}
 	}
-	u := users.ExternalUser{ID: str() + "id", Name: str(), LastName: str(), Title: str(), URL: str(), Gender: str(), Email: str(), Phone: str(),
-		Picture: users.Picture{URL: str()}}
+	u := openlines.User{ID: str() + "id", Name: str(), LastName: str(), Title: str(), URL: str(), Gender: str(), Email: str(), Phone: str(),
+		Picture: openlines.Picture{URL: str()}}
 	for range r.IntN(3) {
 		u.Picture.Headers = append(u.Picture.Headers, openlines.Header{Name: str(), Value: str()})
 	}
 	for range r.IntN(4) {
-		if u.Extra == nil {
-			u.Extra = map[string]any{}
+		if u.Other == nil {
+			u.Other = map[string]any{}
 		}
-		u.Extra["x_"+str()] = value(0)
+		u.Other["x_"+str()] = value(0)
 	}
 	if r.IntN(3) == 0 {
-		u.Picture.Extra = map[string]any{"w_" + str(): value(0)}
+		u.Picture.Other = map[string]any{"w_" + str(): value(0)}
 	}
 	return u
 }
@@ -187,7 +188,7 @@ func TestCanonicalJSONMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
 		u := randomUser(r)
-		got, want := u.CanonicalJSON(), referenceJSON(t, u)
+		got, want := users.CanonicalJSON(&u), referenceJSON(t, u)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("user %d %#v:\ngot  %s\nwant %s", i, u, got, want)
 		}
@@ -198,8 +199,8 @@ func FuzzCanonicalJSON(f *testing.F) {
 	f.Add("7", "Ann Lee", "", "https://x/a.png", "k", "v")
 	f.Add("\xff", "\u2028", "\x00", "", "", "\"")
 	f.Fuzz(func(t *testing.T, id, name, last, pic, ek, ev string) {
-		u := users.ExternalUser{ID: id, Name: name, LastName: last, Picture: users.Picture{URL: pic}, Extra: map[string]any{"x" + ek: ev}}
-		if got, want := u.CanonicalJSON(), referenceJSON(t, u); !bytes.Equal(got, want) {
+		u := openlines.User{ID: id, Name: name, LastName: last, Picture: openlines.Picture{URL: pic}, Other: map[string]any{"x" + ek: ev}}
+		if got, want := users.CanonicalJSON(&u), referenceJSON(t, u); !bytes.Equal(got, want) {
 			t.Fatalf("got  %s\nwant %s", got, want)
 		}
 	})
@@ -222,7 +223,7 @@ func TestHashKeyOrderIndependent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := base.Hash()
+	want := users.Hash(&base)
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20 {
 		shuffled := slices.Clone(entries)
@@ -236,7 +237,7 @@ func TestHashKeyOrderIndependent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Hash() != want {
+		if users.Hash(&u) != want {
 			t.Fatalf("order %v changes the hash", shuffled)
 		}
 	}
@@ -251,8 +252,8 @@ func TestHashKeyOrderIndependent(t *testing.T) {
 		m := &wire.Map{Entries: slices.Clone(entries)}
 		f(m)
 		u, _ := users.FromMap(m)
-		if u.Hash() != want {
-			t.Errorf("equivalent change %d altered the hash: %s", i, u.CanonicalJSON())
+		if users.Hash(&u) != want {
+			t.Errorf("equivalent change %d altered the hash: %s", i, users.CanonicalJSON(&u))
 		}
 	}
 	different := map[string]func(m *wire.Map){
@@ -277,7 +278,7 @@ func TestHashKeyOrderIndependent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Hash() == want {
+		if users.Hash(&u) == want {
 			t.Errorf("changing %s did not change the hash", name)
 		}
 	}
@@ -287,27 +288,27 @@ func TestFromMap(t *testing.T) {
 	tests := []struct {
 		name string
 		in   any
-		want users.ExternalUser
+		want openlines.User
 		code wire.Code
 	}{
 		{"protocol fields", wire.NewMap("id", "29:1", "name", "Ann", "last_name", "Lee", "title", "Dr", "url", "https://x", "gender", "female",
 			"picture", wire.NewMap("url", "https://x/a.png", "headers", []any{wire.NewMap("name", "A", "value", "B")}), "email", "a@x", "phone", "+1"),
-			users.ExternalUser{ID: "29:1", Name: "Ann", LastName: "Lee", Title: "Dr", URL: "https://x", Gender: "female",
-				Picture: users.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "A", Value: "B"}}}, Email: "a@x", Phone: "+1"}, ""},
-		{"integer id", wire.NewMap("id", int64(123456)), users.ExternalUser{ID: "123456"}, ""},
+			openlines.User{ID: "29:1", Name: "Ann", LastName: "Lee", Title: "Dr", URL: "https://x", Gender: "female",
+				Picture: openlines.Picture{URL: "https://x/a.png", Headers: []openlines.Header{{Name: "A", Value: "B"}}}, Email: "a@x", Phone: "+1"}, ""},
+		{"integer id", wire.NewMap("id", int64(123456)), openlines.User{ID: "123456"}, ""},
 		{"unknown keys kept", wire.NewMap("id", "1", "locale", "en", "tenant", wire.NewMap("id", "t")),
-			users.ExternalUser{ID: "1", Extra: map[string]any{"locale": "en", "tenant": wire.NewMap("id", "t")}}, ""},
-		{"picture as a plain URL", wire.NewMap("id", "1", "picture", "https://x/a.png"), users.ExternalUser{ID: "1", Picture: users.Picture{URL: "https://x/a.png"}}, ""},
+			openlines.User{ID: "1", Other: map[string]any{"locale": "en", "tenant": wire.NewMap("id", "t")}}, ""},
+		{"picture as a plain URL", wire.NewMap("id", "1", "picture", "https://x/a.png"), openlines.User{ID: "1", Picture: openlines.Picture{URL: "https://x/a.png"}}, ""},
 		{"picture headers as a map", wire.NewMap("id", "1", "picture", wire.NewMap("url", "u", "headers", wire.NewMap("Authorization", "Bearer t"))),
-			users.ExternalUser{ID: "1", Picture: users.Picture{URL: "u", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}}}}, ""},
-		{"Go map", map[string]any{"id": "1", "name": "Ann"}, users.ExternalUser{ID: "1", Name: "Ann"}, ""},
-		{"no id", wire.NewMap("name", "Ann"), users.ExternalUser{}, wire.CodeNoUserIM},
-		{"empty id", wire.NewMap("id", ""), users.ExternalUser{}, wire.CodeNoUserIM},
-		{"no user", "", users.ExternalUser{}, wire.CodeNoUserIM},
-		{"nil user", nil, users.ExternalUser{}, wire.CodeNoUserIM},
-		{"a string user", "bob", users.ExternalUser{}, wire.CodeBadPacket},
-		{"an id array", wire.NewMap("id", []any{"x"}), users.ExternalUser{}, wire.CodeBadPacket},
-		{"a number", int64(5), users.ExternalUser{}, wire.CodeBadPacket},
+			openlines.User{ID: "1", Picture: openlines.Picture{URL: "u", Headers: []openlines.Header{{Name: "Authorization", Value: "Bearer t"}}}}, ""},
+		{"Go map", map[string]any{"id": "1", "name": "Ann"}, openlines.User{ID: "1", Name: "Ann"}, ""},
+		{"no id", wire.NewMap("name", "Ann"), openlines.User{}, wire.CodeNoUserIM},
+		{"empty id", wire.NewMap("id", ""), openlines.User{}, wire.CodeNoUserIM},
+		{"no user", "", openlines.User{}, wire.CodeNoUserIM},
+		{"nil user", nil, openlines.User{}, wire.CodeNoUserIM},
+		{"a string user", "bob", openlines.User{}, wire.CodeBadPacket},
+		{"an id array", wire.NewMap("id", []any{"x"}), openlines.User{}, wire.CodeBadPacket},
+		{"a number", int64(5), openlines.User{}, wire.CodeBadPacket},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -321,7 +322,7 @@ func TestFromMap(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got.CanonicalJSON()) != string(tt.want.CanonicalJSON()) || got.Picture.URL != tt.want.Picture.URL || len(got.Extra) != len(tt.want.Extra) {
+			if string(users.CanonicalJSON(&got)) != string(users.CanonicalJSON(&tt.want)) || got.Picture.URL != tt.want.Picture.URL || len(got.Other) != len(tt.want.Other) {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
