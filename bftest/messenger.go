@@ -38,6 +38,29 @@ func (s *Server) SendUserMessage(ctx context.Context, webhook, conversation, use
 	})
 }
 
+// SendContactRelation plays a user who removes (blocks) or adds back (unblocks) the bot, as Skype reports it:
+// a contactRelationUpdate activity with action schema.ActionRemove or schema.ActionAdd, from the user, in the
+// conversation. It returns the activity id.
+func (s *Server) SendContactRelation(ctx context.Context, webhook, conversation, user, action string) (string, error) {
+	return s.SendActivity(ctx, webhook, schema.Activity{
+		Type:         schema.TypeContactRelation,
+		Action:       action,
+		From:         schema.ChannelAccount{ID: user, Name: user},
+		Conversation: schema.ConversationAccount{ID: conversation},
+	})
+}
+
+// SendConversationName plays a group conversation that gets its name (created or renamed): a
+// conversationUpdate activity carrying conversation.name, from the user who named it. It returns the activity
+// id.
+func (s *Server) SendConversationName(ctx context.Context, webhook, conversation, name, user string) (string, error) {
+	return s.SendActivity(ctx, webhook, schema.Activity{
+		Type:         schema.TypeConversationUpdate,
+		From:         schema.ChannelAccount{ID: user, Name: user},
+		Conversation: schema.ConversationAccount{ID: conversation, Name: name, IsGroup: true},
+	})
+}
+
 // SendActivity completes a (see Complete), posts it to the webhook with a bearer token the fake mints for it
 // (none under NoAuth) and returns its id. Sending the same activity twice (same id) plays the service's
 // redelivery.

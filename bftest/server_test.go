@@ -334,6 +334,36 @@ func TestSendUserMessage(t *testing.T) {
 	}
 }
 
+// TestSendContactRelationAndName: the fake plays block, unblock and a named group conversation with the
+// activities the service sends for them.
+func TestSendContactRelationAndName(t *testing.T) {
+	s := NewServer(t, WithChannelID("skype"))
+	got := make(chan schema.Activity, 3)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a schema.Activity
+		_ = json.NewDecoder(r.Body).Decode(&a)
+		got <- a
+	}))
+	defer hook.Close()
+	ctx := context.Background()
+	for _, action := range []string{schema.ActionRemove, schema.ActionAdd} {
+		id, err := s.SendContactRelation(ctx, hook.URL, "conv/2", "29:ann", action)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := <-got; a.ID != id || a.Type != schema.TypeContactRelation || a.Action != action || a.From.ID != "29:ann" ||
+			a.Conversation.ID != "conv/2" || a.Recipient != s.Bot() || a.ServiceURL != s.ServiceURL() || a.TextFormat != "" {
+			t.Fatalf("%s: activity %+v", action, a)
+		}
+	}
+	if _, err := s.SendConversationName(ctx, hook.URL, "19:group", "Support team", "29:ann"); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-got; a.Type != schema.TypeConversationUpdate || a.Conversation.Name != "Support team" || !a.Conversation.IsGroup || a.From.ID != "29:ann" {
+		t.Fatalf("conversationUpdate %+v", a)
+	}
+}
+
 func TestMintTokenVariants(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := NewServer(t, WithClock(fake))

@@ -180,3 +180,92 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("delivery %+v, activity id %q", d, rec.ID)
 	}
 }
+
+// TestBlockAndChatNameEndToEnd: the customer blocks and unblocks the bot and names the group chat (bftest's
+// contactRelationUpdate and conversationUpdate); a current portal gets receivingStatusBlock items
+// message_deny then message_allow, and setChatName as one map.
+func TestBlockAndChatNameEndToEnd(t *testing.T) {
+	const key = "e2e-block-key"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bf := bftest.NewServer(t, bftest.WithChannelID("skype"))
+
+	var mu sync.Mutex
+	var blocks []openlines.StatusBlockItem
+	var names []openlines.ChatName
+	r := router.New()
+	router.Handle(r, openlines.CommandReceivingStatusBlock, func(_ context.Context, _ *router.Request, items []openlines.StatusBlockItem, itemErrs []error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		blocks = append(blocks, items...)
+		return errors.Join(itemErrs...)
+	})
+	router.Handle(r, openlines.CommandSetChatName, func(_ context.Context, _ *router.Request, items []openlines.ChatName, itemErrs []error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		names = append(names, items...)
+		return errors.Join(itemErrs...)
+	})
+	in, err := router.NewInput(r, router.WithCredentials(wire.Credentials{Mode: wire.MD5, LicenceKey: key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/pub/imconnector/", in)
+	portal := httptest.NewServer(mux)
+	defer portal.Close()
+
+	chs := connector.NewChannels()
+	if err := chs.Register(botframework.ID, botframework.New(
+		botframework.WithOpenIDMetadataURL(bf.OpenIDMetadataURL()), botframework.WithTokenURL(bf.TokenURL()))); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := connector.NewServer(connector.Config{DSN: testdb.SQLiteDSN(t), Sites: []connector.Site{{LicenceKey: key}}, Channels: chs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer srv.Close()
+	cl, err := client.New(srv.URL(), client.WithDomain(portal.URL), client.WithLicenceKey(key), client.WithProfile(wire.Current),
+		client.WithConnector("botframework"), client.WithLine("3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := cl.Connect(ctx, client.Settings{"bot_handle": "olbot", "app_id": bf.AppID(), "app_secret": bf.AppSecret()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := reg.String("URL_WEBHOOK")
+	for _, action := range []string{schema.ActionRemove, schema.ActionAdd} {
+		if _, err := bf.SendContactRelation(ctx, webhook, "29:conv", "29:ann", action); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bf.SendConversationName(ctx, webhook, "19:group", "Support team", "29:ann"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		done := len(blocks) == 2 && len(names) == 1
+		mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the portal got %d blocks and %d chat names", len(blocks), len(names))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !blocks[0].Blocked() || blocks[1].Blocked() || blocks[0].Chat.ID != "29:conv" || blocks[0].User.ID != "29:ann" ||
+		blocks[0].Message.Type != openlines.BlockDeny || blocks[1].Message.Type != openlines.BlockAllow {
+		t.Fatalf("blocks %+v", blocks)
+	}
+	if n := names[0]; n.Name != "Support team" || n.ChatID != "19:group" || n.UserID != "29:ann" {
+		t.Fatalf("chat name %+v", n)
+	}
+	st, err := srv.QueueStats(ctx)
+	if err != nil || st.Pending != 0 || st.Dead != 0 {
+		t.Fatalf("queue %+v %v", st, err)
+	}
+}
