@@ -2,6 +2,7 @@ package portal_test
 
 import (
 	"context"
+	"encoding/base64"
 	"reflect"
 	"strings"
 	"testing"
@@ -228,5 +229,45 @@ func TestBotFrameworkContext(t *testing.T) {
 		if c.stored && (got.From.String("role") != "bot" || got.From.String("id") != "28:bot" || got.ServiceURL != "https://smba/") {
 			t.Errorf("%s: context %+v", c.connector, got)
 		}
+	}
+}
+
+// TestEmptyArraysEverywhere: a current packet with #EMPTY_ARRAY# (and #EMPTY#) in every place an item can
+// hold one is processed; the stubs are undone before the pipeline sees them.
+func TestEmptyArraysEverywhere(t *testing.T) {
+	r := newRig(t, md5Creds, nil)
+	var log eventLog
+	subscribeAll(r.p, &log)
+	item := wire.NewMap(
+		"user", wire.NewMap("id", "ext-1", "name", "Ann Lee", "last_name", "", "title", "", "url", "", "gender", "",
+			"picture", []any{}, "email", "", "phone", "", "skip_phone_validate", ""),
+		"message", wire.NewMap("id", "m1", "date", 1700000000, "text", "hi", "files", []any{}, "attachments", []any{},
+			"failed_big_file", "", "disable_crm", ""),
+		"chat", wire.NewMap("id", "c1", "name", "", "url", ""),
+		"type_message", "",
+		"extra", []any{},
+		"ref", []any{},
+		"recipient", []any{},
+		"service_url", "",
+	)
+	body := r.send.Body(t, openlines.CommandReceivingMessage, []any{item})
+	a := routertest.Post(t, nil, r.srv.URL, body)
+	if a.Err != nil || string(a.Response.Data) != "[]" {
+		t.Fatalf("answer %s", a.Body)
+	}
+	msgs := log.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("events %v", log.all())
+	}
+	m := msgs[0]
+	if m.Text != "hi" || m.Type != openlines.MessageNew || m.FailedBigFile || len(m.Files) != 0 || len(m.Attachments) != 0 ||
+		m.User.Name != "Ann" || m.User.LastName != "Lee" || m.ChatDescription != "" || m.Ref.Source != "" {
+		t.Fatalf("message %+v", m)
+	}
+	// What went over the wire did hold the stubs.
+	data := r.send.Fields(t, openlines.CommandReceivingMessage, []any{item}).Get("DATA")
+	raw, err := base64.StdEncoding.DecodeString(data)
+	if err != nil || strings.Count(string(raw), `s:13:"#EMPTY_ARRAY#"`) != 6 || !strings.Contains(string(raw), `s:7:"#EMPTY#"`) {
+		t.Fatalf("DATA %s %v", raw, err)
 	}
 }
