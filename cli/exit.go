@@ -95,7 +95,7 @@ func ExitCode(err error) int {
 
 // isAuth reports a refused signature or licence.
 func isAuth(err error) bool {
-	return errors.Is(err, wire.ErrLicence) || errors.Is(err, wire.ErrReplay) || errors.Is(err, wire.ErrHashEmpty)
+	return errors.Is(err, wire.CodeLicence) || errors.Is(err, wire.CodeReplay) || errors.Is(err, wire.CodeHashEmpty)
 }
 
 // isNetwork reports an error of the network or of the HTTP transport: the server did not answer in the protocol.
@@ -107,10 +107,10 @@ func isNetwork(err error) bool {
 		de *net.DNSError
 	)
 	switch {
-	case errors.Is(err, &wire.Error{Code: wire.CodeNetwork}), errors.Is(err, &wire.Error{Code: wire.CodeAnswerMalformed}):
+	case errors.Is(err, wire.CodeNetwork), errors.Is(err, wire.CodeAnswerMalformed):
 		return true
-	case errors.Is(err, wire.ErrEmptyServerResponse), errors.Is(err, wire.ErrMethodNotAllowed),
-		errors.Is(err, wire.ErrTooLarge):
+	case errors.Is(err, wire.CodeEmptyServerResponse), errors.Is(err, wire.CodeMethodNotAllowed),
+		errors.Is(err, wire.CodeRequestEntityTooLarge):
 		return true
 	case errors.As(err, &de), errors.As(err, &oe), errors.As(err, &ue), errors.As(err, &ne):
 		return true

@@ -56,7 +56,7 @@ func startFakeServer(t *testing.T, creds wire.Credentials, useTLS bool) *fakeSer
 			return map[string]any{"botframework": "Microsoft Bot Framework", "echo": "Echo"}, nil
 		},
 	}, header: http.Header{}}
-	guard := wire.NewReplayGuard(nil)
+	guard := wire.NewReplayGuard(nil, 0)
 	fs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fields, err := wire.ReadForm(r, 0)
 		if err != nil {

@@ -84,7 +84,7 @@ func fakePortal(t *testing.T, creds wire.Credentials) (*httptest.Server, *atomic
 			wire.WriteResponse(w, nil, err)
 			return
 		}
-		if fields.Get(wire.FieldCommand) == "testConnect" {
+		if fields.Get("BX_COMMAND") == "testConnect" {
 			wire.WriteResponse(w, map[string]any{"RESULT": "OK"}, nil)
 			return
 		}

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,8 +55,7 @@ func New(serverURL string, opts ...Option) (*Client, error) {
 	}
 	clk := clock.Or(cfg.clock)
 	key := licenceKey(cfg.licenceKey)
-	signer, err := wire.NewSigner(wire.Credentials{Mode: cfg.mode, LicenceKey: key, Secrets: cfg.secrets},
-		wire.WithSignerClock(clk))
+	signer, err := wire.NewSigner(wire.Credentials{Mode: cfg.mode, LicenceKey: key, Secrets: cfg.secrets}, clk)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -340,8 +338,7 @@ func (c *Client) newRequest(ctx context.Context, method string, fields wire.Fiel
 	if err != nil {
 		return nil, err
 	}
-	body := signed.AppendEncode(make([]byte, 0, signed.EncodedSizeHint()))
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.requestURL(method, cc), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.requestURL(method, cc), strings.NewReader(signed.Encode()))
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func TestConnect(t *testing.T) {
 				}
 				if err != nil {
 					var e *Error
-					if !errors.As(err, &e) || e.Method != tt.failAt || e.Attempts != 1 || !errors.Is(err, wire.ErrLicence) {
+					if !errors.As(err, &e) || e.Method != tt.failAt || e.Attempts != 1 || !errors.Is(err, wire.CodeLicence) {
 						t.Errorf("error %+v", e)
 					}
 				}

@@ -14,7 +14,7 @@
 //		client.Connector("botframework"), client.Line("3"))
 //	res, err := c.Call(ctx, "anyMethod", []any{arg1, arg2}, client.Connector("botframework"), client.Line("3"))
 //	err = c.SendMessage(ctx, msgs, client.Connector(pkt.Connector), client.Line(pkt.Line))
-//	if errors.Is(err, wire.ErrLicence) { … } // or wire.CodeOf(err), or errors.As(err, &*client.Error)
+//	if errors.Is(err, wire.CodeLicence) { … } // or wire.CodeOf(err), or errors.As(err, &*client.Error)
 //
 // # One call
 //
@@ -64,7 +64,7 @@
 // Every failure is an *Error carrying at least one protocol error (*wire.Error), in order: the server's,
 // the reader's (ANSWER_MALFORMED, EMPTY_SERVER_RESPONSE, NETWORK_ERROR) or the client's refusal; Connect
 // puts its step's code first (FAILED_TO_SAVE_SETTINGS_CONNECTOR, FAILED_TO_TEST_CONNECTOR,
-// FAILED_REGISTER_CONNECTOR). errors.Is matches any carried code against the wire sentinels and the causes
+// FAILED_REGISTER_CONNECTOR). errors.Is matches any carried code (a wire.Code) and the causes
 // they wrap (context.Canceled, …), wire.CodeOf gives the first code. Configuration errors of New match
 // ErrConfig and name every missing or invalid setting at once.
 //

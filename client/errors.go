@@ -17,9 +17,9 @@ var ErrConfig = errors.New("client: invalid configuration")
 // NETWORK_ERROR for no connection, a timeout or a status outside 2xx), or the client's own refusal
 // (CONNECTOR_ID_NOT_SPECIFIED); Connect puts its step's code first (FAILED_TO_TEST_CONNECTOR, …).
 //
-// errors.Is matches any carried code against the wire sentinels (wire.ErrLicence, or &wire.Error{Code:
-// wire.CodeNetwork}) and the causes they wrap (context.Canceled, …); wire.CodeOf returns the first code, and
-// errors.As reaches the first *wire.Error and its cause.
+// errors.Is matches any carried code (errors.Is(err, wire.CodeNetwork)) and the causes they wrap
+// (context.Canceled, …); wire.CodeOf returns the first code, and errors.As reaches the first *wire.Error and
+// its cause.
 type Error struct {
 	Method     string        // the remote method, as sent
 	Connector  string        // CONNECTOR as sent

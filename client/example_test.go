@@ -25,7 +25,7 @@ func connectorServer(licenceKey string) *httptest.Server {
 			wire.WriteResponse(w, nil, err)
 			return
 		}
-		switch fields.Get(wire.FieldCommand) {
+		switch fields.Get("BX_COMMAND") {
 		case openlines.MethodRegister:
 			wire.WriteResponse(w, map[string]string{"URL_WEBHOOK": "https://connector.example.com/imwebhook/botframework?h=7f3a"}, nil)
 		case openlines.MethodListConnector:
@@ -75,7 +75,7 @@ func ExampleClient_Call() {
 
 	// A connector-bound method names its connector and line.
 	_, err = c.Call(ctx, "readSettings", nil, client.Connector("botframework"), client.Line("3"))
-	fmt.Println(wire.CodeOf(err), errors.Is(err, wire.ErrNotActiveLine))
+	fmt.Println(wire.CodeOf(err), errors.Is(err, wire.CodeNotActiveLine))
 
 	// Without a connector it is refused before anything is sent.
 	_, err = c.Call(ctx, "readSettings", nil)

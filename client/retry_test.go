@@ -176,7 +176,7 @@ func TestHardenedRetryIsSignedAfresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if last := f.Last(t); !errors.Is(last.Err, wire.ErrReplay) {
+	if last := f.Last(t); !errors.Is(last.Err, wire.CodeReplay) {
 		t.Fatalf("the replayed packet got %v, want REPLAY", last.Err)
 	}
 }

@@ -61,7 +61,7 @@ func signedWithData(t *testing.T, p *fakePortal, data string) string {
 		t.Fatal(err)
 	}
 	for i := range f {
-		if f[i].Name == wire.FieldData {
+		if f[i].Name == "DATA" {
 			f[i].Value = data
 		}
 	}
@@ -92,8 +92,8 @@ func TestPortalEndpointBadInput(t *testing.T) {
 		return fn(append(wire.Fields(nil), f...)).Encode()
 	}
 	stranger := newFakePortal(t, "key-unknown", clk)
-	md5ToHMAC, _ := wire.NewSigner(wire.Credentials{Mode: wire.MD5, LicenceKey: "key-bad-hmac"})
-	hmacToMD5, _ := wire.NewSigner(wire.Credentials{Mode: wire.HMACSHA256, Secrets: []string{"x"}})
+	md5ToHMAC, _ := wire.NewSigner(wire.Credentials{Mode: wire.MD5, LicenceKey: "key-bad-hmac"}, nil)
+	hmacToMD5, _ := wire.NewSigner(wire.Credentials{Mode: wire.HMACSHA256, Secrets: []string{"x"}}, nil)
 	resign := func(pp *fakePortal, sg *wire.Signer) string {
 		pk := &wire.Packet{Command: "saveSettings", Licence: wire.Licence(pp.key), Domain: pp.URL(), Connector: "echo", Line: "1", Data: []any{settings}}
 		f, _ := pk.Encode(wire.ToServer)
@@ -103,7 +103,7 @@ func TestPortalEndpointBadInput(t *testing.T) {
 		}
 		return f2.Encode()
 	}
-	staleSigner, _ := wire.NewSigner(h.creds, wire.WithSignerClock(clock.NewFake(clk.Now().Add(-10*time.Minute))))
+	staleSigner, _ := wire.NewSigner(h.creds, clock.NewFake(clk.Now().Add(-10*time.Minute)))
 	replayed := good(h, "saveSettings", settings).Encode()
 	unsigned := func(pk *wire.Packet) string {
 		f, _ := pk.Encode(wire.ToServer)

@@ -81,10 +81,10 @@ func newFakePortalCreds(t testing.TB, key string, creds wire.Credentials, clk cl
 	p := &fakePortal{t: t, key: key, creds: creds, clk: clock.Or(clk), seen: map[string]int{}, inflight: map[string]int{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: testTransport}}
 	var err error
-	if p.signer, err = wire.NewSigner(creds, wire.WithSignerClock(p.clk)); err != nil {
+	if p.signer, err = wire.NewSigner(creds, p.clk); err != nil {
 		t.Fatal(err)
 	}
-	p.guard = wire.NewReplayGuard(p.clk)
+	p.guard = wire.NewReplayGuard(p.clk, 0)
 	p.version.Store("test")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

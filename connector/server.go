@@ -135,7 +135,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 		s.queuedBodies = append(s.queuedBodies, body)
 	}
-	s.guard = wire.NewReplayGuard(c.Clock)
+	s.guard = wire.NewReplayGuard(c.Clock, 0)
 	s.enq = newCommitter(s.store)
 	s.m = newMetrics(s.store)
 	s.mux = http.NewServeMux()

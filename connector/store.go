@@ -542,7 +542,7 @@ func (s *Store) loadSite(ctx context.Context, where string, arg any) (*siteRec, 
 	if secrets != "" {
 		r.site.Secrets = strings.Split(secrets, "\n")
 	}
-	r.signer, err = wire.NewSigner(r.site.credentials(), wire.WithSignerClock(s.clk))
+	r.signer, err = wire.NewSigner(r.site.credentials(), s.clk)
 	if err != nil {
 		return nil, fmt.Errorf("connector: site %s: %w", lic, err)
 	}

@@ -337,7 +337,7 @@ func (c hostileCase) sign(t *testing.T, how string, fields wire.Fields) wire.Fie
 		}
 		at = at.Add(d)
 	}
-	signer, err := wire.NewSigner(creds, wire.WithSignerClock(clock.NewFake(at)))
+	signer, err := wire.NewSigner(creds, clock.NewFake(at))
 	if err != nil {
 		t.Fatal(err)
 	}

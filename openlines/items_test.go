@@ -1,7 +1,6 @@
 package openlines
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -29,15 +28,11 @@ func vectorData(t *testing.T, name string) any {
 	if !ok {
 		t.Fatalf("no vector %s", name)
 	}
-	raw, err := base64.StdEncoding.DecodeString(v.Fields["DATA"])
-	if err != nil {
+	p := &wire.Packet{RawData: v.Fields["DATA"]}
+	if err := p.DecodeData(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := wire.Unserialize(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return wire.Unstub(data)
+	return p.Data
 }
 
 func bindOne[T any](t *testing.T, name string) T {
@@ -95,7 +90,7 @@ func TestMessageItemValidate(t *testing.T) {
 		{"command_start", MessageItem{User: User{ID: "u"}, Chat: Chat{ID: "c"}, TypeMessage: "COMMAND_START"}, ""},
 	} {
 		err := tc.item.Validate()
-		if tc.code == "" && err != nil || tc.code != "" && !errors.Is(err, &wire.Error{Code: tc.code}) {
+		if tc.code == "" && err != nil || tc.code != "" && !errors.Is(err, tc.code) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.code)
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // postSigned signs a server → portal packet with creds and posts it to url, printing the answer.
 func postSigned(url string, creds wire.Credentials, command, connector string, data any) {
 	fields, _ := (&wire.Packet{Command: command, Connector: connector, Line: "3", Data: data}).Encode(wire.ToPortal)
-	signer, _ := wire.NewSigner(creds)
+	signer, _ := wire.NewSigner(creds, nil)
 	signed, _ := signer.Sign(fields)
 	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(signed.Encode()))
 	if err != nil {

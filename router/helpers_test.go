@@ -141,7 +141,7 @@ func resign(t *testing.T, s *routertest.Sender, command string, edit func(wire.F
 
 // withData sets DATA to base64(serialized).
 func withData(serialized string) func(wire.Fields) wire.Fields {
-	return setField(wire.FieldData, base64.StdEncoding.EncodeToString([]byte(serialized)))
+	return setField("DATA", base64.StdEncoding.EncodeToString([]byte(serialized)))
 }
 
 // setField sets the value of a field.

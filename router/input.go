@@ -130,7 +130,7 @@ func NewInput(r *Router, opts ...InputOption) (*Input, error) {
 		return nil, fmt.Errorf("%w: credentials: %w", ErrConfig, err)
 	}
 	if in.guard == nil {
-		in.guard = wire.NewReplayGuard(in.clock)
+		in.guard = wire.NewReplayGuard(in.clock, 0)
 	}
 	return in, nil
 }
@@ -207,7 +207,7 @@ func (in *Input) read(r *http.Request) (*Request, route, error) {
 	rt, known := in.router.table.Load().lookup(p.Command)
 	switch {
 	case p.Connector == "":
-		return req, rt, wire.Errorf(wire.CodeNoConnector, "the packet has no %s", wire.FieldConnector)
+		return req, rt, wire.Errorf(wire.CodeNoConnector, "the packet has no CONNECTOR")
 	case !known:
 		return req, rt, wire.Errorf(wire.CodeUnknownCommand, "unknown command %.64q", p.Command)
 	case in.connectors != nil && !in.connectors[req.RealConnector]:

@@ -105,14 +105,14 @@ func TestVectorsAcceptedAsTheyAre(t *testing.T) {
 		}
 		n++
 		t.Run(v.Name, func(t *testing.T) {
-			ts, _ := strconv.ParseInt(v.Fields.Get(wire.FieldTimestamp), 10, 64)
+			ts, _ := strconv.ParseInt(v.Fields.Get("BX_TIMESTAMP"), 10, 64)
 			clk := clock.NewFake(time.Unix(ts+10, 0))
 			srv, rec := server(t, v.Credentials(), clk, router.WithProfile(v.Profile), router.WithConnectors(openlines.Botframework))
 			a := routertest.Post(t, srv.Client(), srv.URL, v.Fields.Encode())
 			if a.Status != 200 || a.Err != nil {
 				t.Fatalf("answer %d %s: %v", a.Status, a.Body, a.Err)
 			}
-			cmd := v.Fields.Get(wire.FieldCommand)
+			cmd := v.Fields.Get("BX_COMMAND")
 			if cmd == openlines.CommandTestConnect {
 				if string(a.Response.Data) != `{"RESULT":"OK"}` || rec.count() != 0 {
 					t.Fatalf("testConnect answered %s, %d calls", a.Body, rec.count())
@@ -123,7 +123,7 @@ func TestVectorsAcceptedAsTheyAre(t *testing.T) {
 				t.Fatalf("answer %s", a.Body)
 			}
 			req := rec.last(t).req
-			if req.Command != cmd || req.Connector != v.Fields.Get(wire.FieldConnector) || req.RealConnector != openlines.Botframework ||
+			if req.Command != cmd || req.Connector != v.Fields.Get("CONNECTOR") || req.RealConnector != openlines.Botframework ||
 				req.Line != "3" || req.Profile != v.Profile || req.ItemCount() != 1 {
 				t.Fatalf("request %+v", req)
 			}
@@ -302,7 +302,7 @@ func TestBadInput(t *testing.T) {
 		}, status: 200, code: wire.CodeLicence},
 		{name: "the signature is checked before anything else", creds: md5Creds, body: func() string {
 			f := md5Send.Fields(t, openlines.CommandReceivingMessage, okItems)
-			return setField(wire.FieldConnector, "#EMPTY#")(setField(wire.FieldData, "%%not*base64")(f)).Encode()
+			return setField("CONNECTOR", "#EMPTY#")(setField("DATA", "%%not*base64")(f)).Encode()
 		}, status: 200, code: wire.CodeLicence},
 		{name: "stale timestamp", creds: hmacCreds, body: func() string {
 			old := routertest.NewSender(t, hmacCreds, clock.NewFake(epoch.Add(-301*time.Second)), "botframework", "3")
@@ -325,7 +325,7 @@ func TestBadInput(t *testing.T) {
 			return hmacSend.Body(t, openlines.CommandReceivingMessage, okItems)
 		}, status: 200, code: wire.CodeLicence},
 		{name: "bad base64", creds: md5Creds, body: func() string {
-			return resign(t, md5Send, openlines.CommandReceivingMessage, setField(wire.FieldData, "%%not*base64"))
+			return resign(t, md5Send, openlines.CommandReceivingMessage, setField("DATA", "%%not*base64"))
 		}, status: 200, code: wire.CodeBadPacket},
 		{name: "bad serialize", creds: md5Creds, body: func() string {
 			return resign(t, md5Send, openlines.CommandReceivingMessage, withData(`a:1:{i:0;s:5:"abc";}`))
@@ -355,7 +355,7 @@ func TestBadInput(t *testing.T) {
 			return md5Send.Body(t, "dropDatabase", okItems)
 		}, status: 200, code: wire.CodeUnknownCommand},
 		{name: "empty command", creds: md5Creds, body: func() string {
-			return resign(t, md5Send, openlines.CommandReceivingMessage, setField(wire.FieldCommand, "#EMPTY#"))
+			return resign(t, md5Send, openlines.CommandReceivingMessage, setField("BX_COMMAND", "#EMPTY#"))
 		}, status: 200, code: wire.CodeUnknownCommand},
 		{name: "no command", creds: md5Creds, body: func() string {
 			return resign(t, md5Send, openlines.CommandReceivingMessage, func(f wire.Fields) wire.Fields { return f[1:] })
@@ -531,7 +531,7 @@ func decodedDATA(t *testing.T, body string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := base64.StdEncoding.DecodeString(f.Get(wire.FieldData))
+	b, err := base64.StdEncoding.DecodeString(f.Get("DATA"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,7 +711,7 @@ func TestBodyCapIsConfigurable(t *testing.T) {
 
 func TestSharedReplayGuard(t *testing.T) {
 	clk := clock.NewFake(epoch)
-	guard := wire.NewReplayGuard(clk, wire.WithWindow(time.Minute))
+	guard := wire.NewReplayGuard(clk, time.Minute)
 	a, _ := server(t, hmacCreds, clk, router.WithReplayGuard(guard))
 	b, _ := server(t, hmacCreds, clk, router.WithReplayGuard(guard))
 	send := routertest.NewSender(t, hmacCreds, clk, "botframework", "3")
@@ -719,11 +719,11 @@ func TestSharedReplayGuard(t *testing.T) {
 	if ans := routertest.Post(t, nil, a.URL, body); ans.Err != nil {
 		t.Fatal(ans.Err)
 	}
-	if ans := routertest.Post(t, nil, b.URL, body); !errors.Is(ans.Err, wire.ErrReplay) {
+	if ans := routertest.Post(t, nil, b.URL, body); !errors.Is(ans.Err, wire.CodeReplay) {
 		t.Fatalf("second input accepted a replay: %s", ans.Body)
 	}
 	old := routertest.NewSender(t, hmacCreds, clock.NewFake(epoch.Add(-61*time.Second)), "botframework", "3")
-	if ans := routertest.Post(t, nil, a.URL, old.Body(t, openlines.CommandTestConnect, nil)); !errors.Is(ans.Err, wire.ErrReplay) {
+	if ans := routertest.Post(t, nil, a.URL, old.Body(t, openlines.CommandTestConnect, nil)); !errors.Is(ans.Err, wire.CodeReplay) {
 		t.Fatalf("the guard's window was not used: %s", ans.Body)
 	}
 }

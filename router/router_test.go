@@ -42,7 +42,7 @@ func TestRouting(t *testing.T) {
 	}
 	handle(r, "receivingMessage", seen)
 	handle(r, "Other", seen)
-	handle(r, "fails", func(context.Context, *router.Request) error { return wire.ErrNoUserIM })
+	handle(r, "fails", func(context.Context, *router.Request) error { return wire.CodeNoUserIM })
 	handle(r, "several", func(context.Context, *router.Request) error {
 		return &wire.ResponseError{Errors: []*wire.Error{wire.Errorf(wire.CodeNoUserIM, "item 0"), wire.Errorf(wire.CodeInternal, "item 1")}}
 	})
@@ -88,10 +88,10 @@ func TestRouting(t *testing.T) {
 func TestTestConnectCanBeReplaced(t *testing.T) {
 	clk := clock.NewFake(epoch)
 	r := router.New()
-	handle(r, openlines.CommandTestConnect, func(context.Context, *router.Request) error { return wire.ErrFailedTestConnector })
+	handle(r, openlines.CommandTestConnect, func(context.Context, *router.Request) error { return wire.CodeFailedTestConnector })
 	srv := serve(t, r, md5Creds, clk)
 	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
-	if a := post(t, srv.URL, send, openlines.CommandTestConnect, nil); !errors.Is(a.Err, wire.ErrFailedTestConnector) {
+	if a := post(t, srv.URL, send, openlines.CommandTestConnect, nil); !errors.Is(a.Err, wire.CodeFailedTestConnector) {
 		t.Fatalf("answer %s", a.Body)
 	}
 }
@@ -208,7 +208,7 @@ func TestMetrics(t *testing.T) {
 	handle(r, "a", func(_ context.Context, req *router.Request) error {
 		clk.Advance(time.Duration(req.ItemCount()) * time.Millisecond)
 		if req.ItemCount() == 3 {
-			return wire.ErrNoUserIM
+			return wire.CodeNoUserIM
 		}
 		return nil
 	})

@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// BindError is a decoded value that does not fit the Go value it is bound to. It matches ErrBadPacket.
+// BindError is a decoded value that does not fit the Go value it is bound to. It matches CodeBadPacket.
 type BindError struct {
 	Path string
 	Msg  string
@@ -21,8 +21,8 @@ func (e *BindError) Error() string {
 	return "bind " + e.Path + ": " + e.Msg
 }
 
-// Is makes every BindError match ErrBadPacket.
-func (e *BindError) Is(target error) bool { return target == ErrBadPacket }
+// Is makes every BindError match CodeBadPacket.
+func (e *BindError) Is(target error) bool { return isCode(target, CodeBadPacket) }
 
 // Bind stores a decoded value (as Unserialize returns it) into the Go value dst points to, the way PHP code
 // would read it: scalars convert leniently (an integer into a string field, a numeric string into an int, PHP

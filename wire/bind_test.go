@@ -73,7 +73,7 @@ func TestBindErrors(t *testing.T) {
 		{int64(1), &list},
 	} {
 		err := Bind(tc.src, tc.dst)
-		if err == nil || !errors.Is(err, ErrBadPacket) {
+		if err == nil || !errors.Is(err, CodeBadPacket) {
 			t.Errorf("Bind(%#v, %T) = %v, want a BAD_PACKET BindError", tc.src, tc.dst, err)
 		}
 	}

@@ -53,13 +53,13 @@ func appendSerialize(dst []byte, v any, stub stubMode) ([]byte, error) {
 	return e.buf, nil
 }
 
-// EncodeError is a Go value that cannot be serialized.
-type EncodeError struct {
+// encodeError is a Go value that cannot be serialized.
+type encodeError struct {
 	Path string
 	Msg  string
 }
 
-func (e *EncodeError) Error() string {
+func (e *encodeError) Error() string {
 	if e.Path == "" {
 		return "php serialize: " + e.Msg
 	}
@@ -73,7 +73,7 @@ type encoder struct {
 }
 
 func (e *encoder) fail(format string, args ...any) error {
-	return &EncodeError{Path: strings.Join(e.path, "."), Msg: fmt.Sprintf(format, args...)}
+	return &encodeError{Path: strings.Join(e.path, "."), Msg: fmt.Sprintf(format, args...)}
 }
 
 func (e *encoder) str(s string) {

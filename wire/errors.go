@@ -2,8 +2,13 @@ package wire
 
 import "fmt"
 
-// Code is a protocol error code (docs/protocol.md §5).
+// Code is a protocol error code (docs/protocol.md §5). A Code is also the error of that code alone, and what
+// errors.Is matches against: errors.Is(err, wire.CodeLicence) holds for every error that is, wraps or carries
+// (in a *ResponseError) an *Error with that code, and for the Code itself.
 type Code string
+
+// Error returns the code itself.
+func (c Code) Error() string { return string(c) }
 
 // The protocol's error codes: packet-level, reader-side, connecting and item-level ones of Bitrix, then this
 // project's own (docs/protocol.md §5).
@@ -34,8 +39,8 @@ const (
 	CodeRequestEntityTooLarge Code = "REQUEST_ENTITY_TOO_LARGE"
 )
 
-// Error is a protocol error: a code of §3 and a human message, optionally wrapping a cause. errors.Is matches
-// two Errors with the same code, so callers test against the sentinels: errors.Is(err, wire.ErrLicence).
+// Error is a protocol error: a code and a human message, optionally wrapping a cause. errors.Is matches it
+// against its code: errors.Is(err, wire.CodeLicence).
 type Error struct {
 	Code    Code
 	Message string
@@ -57,10 +62,18 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is reports whether target is an *Error with the same code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+// Is reports whether target is e's code, or an *Error with the same code.
+func (e *Error) Is(target error) bool { return isCode(target, e.Code) }
+
+// isCode reports whether target is code, or an *Error with code.
+func isCode(target error, code Code) bool {
+	switch t := target.(type) {
+	case Code:
+		return t == code
+	case *Error:
+		return t.Code == code
+	}
+	return false
 }
 
 // Errorf makes an *Error with a formatted message.
@@ -68,32 +81,15 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// Sentinels for errors.Is, one per code.
-var (
-	ErrHashEmpty           = &Error{Code: CodeHashEmpty}
-	ErrLicence             = &Error{Code: CodeLicence}
-	ErrReplay              = &Error{Code: CodeReplay}
-	ErrBadPacket           = &Error{Code: CodeBadPacket}
-	ErrUnknownCommand      = &Error{Code: CodeUnknownCommand}
-	ErrNotActiveLine       = &Error{Code: CodeNotActiveLine}
-	ErrNoUserIM            = &Error{Code: CodeNoUserIM}
-	ErrNoAddUser           = &Error{Code: CodeNoAddUser}
-	ErrFailedSaveSettings  = &Error{Code: CodeFailedSaveSettings}
-	ErrFailedTestConnector = &Error{Code: CodeFailedTestConnector}
-	ErrFailedRegister      = &Error{Code: CodeFailedRegister}
-	ErrMethodNotFound      = &Error{Code: CodeMethodNotFound}
-	ErrEmptyServerResponse = &Error{Code: CodeEmptyServerResponse}
-	ErrInternal            = &Error{Code: CodeInternal}
-	ErrMethodNotAllowed    = &Error{Code: CodeMethodNotAllowed}
-	ErrTooLarge            = &Error{Code: CodeRequestEntityTooLarge}
-)
-
-// CodeOf returns the protocol code of err: its own when it is (or wraps) an *Error, BAD_PACKET for codec
-// errors, INTERNAL_ERROR otherwise.
+// CodeOf returns the protocol code of err: its own when it is (or wraps) an *Error or a Code, BAD_PACKET for
+// codec errors, INTERNAL_ERROR otherwise.
 func CodeOf(err error) Code {
 	for e := err; e != nil; {
-		if pe, ok := e.(*Error); ok {
-			return pe.Code
+		switch x := e.(type) {
+		case *Error:
+			return x.Code
+		case Code:
+			return x
 		}
 		if _, ok := e.(*SyntaxError); ok {
 			return CodeBadPacket

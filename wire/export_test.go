@@ -8,4 +8,13 @@ var TenItemPacket = tenItemPacket
 // in the benchmarks beside them.
 func UnserializeString(s string) (any, error) { return unserialize(s) }
 
+// DecodeTree is DecodeData's tree of serialized bytes, before base64: both stubs undone.
+func DecodeTree(s string) (any, error) {
+	ns, err := parse(s)
+	if err != nil {
+		return nil, err
+	}
+	return (&tree{nodes: ns, unstub: true}).value(0), nil
+}
+
 func UnserializeItems[T any](s string) ([]T, []error, error) { return unserializeItems[T](s) }

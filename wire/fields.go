@@ -48,22 +48,13 @@ func (f Fields) Names() []string {
 
 // Encode returns the fields as an application/x-www-form-urlencoded body, in order.
 func (f Fields) Encode() string {
-	// The buffer is sized once and never written again after it becomes the string: no growth, no copy.
-	return bytesString(f.AppendEncode(make([]byte, 0, f.EncodedSizeHint())))
-}
-
-// EncodedSizeHint is a size to reserve for the form encoding of the fields: their bytes, the separators and
-// room for the escapes of a base64 DATA ('+', '/' and '=' take three bytes each).
-func (f Fields) EncodedSizeHint() int {
+	// Room for the fields, their separators and the escapes of a base64 DATA ('+', '/' and '=' take three
+	// bytes each); the buffer is never written again once it is the string.
 	n := 0
 	for _, x := range f {
 		n += len(x.Name) + len(x.Value) + 2
 	}
-	return n + n/8 + 16
-}
-
-// AppendEncode appends the form encoding of the fields to dst.
-func (f Fields) AppendEncode(dst []byte) []byte {
+	dst := make([]byte, 0, n+n/8+16)
 	for i, x := range f {
 		if i > 0 {
 			dst = append(dst, '&')
@@ -72,7 +63,7 @@ func (f Fields) AppendEncode(dst []byte) []byte {
 		dst = append(dst, '=')
 		dst = appendQueryEscape(dst, x.Value)
 	}
-	return dst
+	return bytesString(dst)
 }
 
 // appendQueryEscape is url.QueryEscape without the intermediate string. Runs of unreserved bytes (all of a
@@ -115,8 +106,8 @@ func ParseForm(body string) (Fields, error) {
 const DefaultMaxBody = 8 << 20
 
 // ReadForm reads a packet from an HTTP request: it must be a POST (else METHOD_NOT_ALLOWED), form-encoded,
-// and no larger than maxBody bytes (else REQUEST_ENTITY_TOO_LARGE; 0 means DefaultMaxBody). HTTPStatus maps
-// these errors to the status codes of §1.
+// and no larger than maxBody bytes (else REQUEST_ENTITY_TOO_LARGE; 0 means DefaultMaxBody). WriteResponse
+// answers these two with HTTP 405 and 413 (docs/protocol.md §2).
 func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
 	if r.Method != http.MethodPost {
 		return nil, Errorf(CodeMethodNotAllowed, "method %s is not allowed, use POST", r.Method)
@@ -262,9 +253,9 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// HTTPStatus returns the HTTP status an error is answered with: 405 for a wrong method, 413 for an oversize
+// httpStatus returns the HTTP status an error is answered with: 405 for a wrong method, 413 for an oversize
 // body, 200 for every error that is answered in the JSON envelope.
-func HTTPStatus(err error) int {
+func httpStatus(err error) int {
 	var pe *Error
 	if errors.As(err, &pe) {
 		switch pe.Code {

@@ -53,7 +53,7 @@ func TestQueryEscapeMatchesNetURL(t *testing.T) {
 
 func TestParseFormRefuses(t *testing.T) {
 	for _, body := range []string{"A=1&A=2", "A=%zz", "%zz=1"} {
-		if _, err := ParseForm(body); !errors.Is(err, ErrBadPacket) {
+		if _, err := ParseForm(body); !errors.Is(err, CodeBadPacket) {
 			t.Errorf("ParseForm(%q) = %v, want BAD_PACKET", body, err)
 		}
 	}
@@ -90,15 +90,15 @@ func TestReadForm(t *testing.T) {
 				}
 				return
 			}
-			if CodeOf(err) != tc.code || HTTPStatus(err) != tc.status {
-				t.Fatalf("err = %v (status %d), want %s/%d", err, HTTPStatus(err), tc.code, tc.status)
+			if CodeOf(err) != tc.code || httpStatus(err) != tc.status {
+				t.Fatalf("err = %v (status %d), want %s/%d", err, httpStatus(err), tc.code, tc.status)
 			}
 		})
 	}
 	// A chunked body without Content-Length is cut at the cap too.
 	r := httptest.NewRequest("POST", "/", strings.NewReader(strings.Repeat("A", 200)))
 	r.ContentLength = -1
-	if _, err := ReadForm(r, 100); HTTPStatus(err) != http.StatusRequestEntityTooLarge {
+	if _, err := ReadForm(r, 100); httpStatus(err) != http.StatusRequestEntityTooLarge {
 		t.Fatalf("unknown length oversize: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 func FuzzUnserialize(f *testing.F) {
 	for _, v := range loadVectors(f) {
 		fields := vectorFields(f, v)
-		raw, _ := base64.StdEncoding.DecodeString(fields.Get(FieldData))
+		raw, _ := base64.StdEncoding.DecodeString(fields.Get(fieldData))
 		f.Add(raw)
 	}
 	for _, s := range []string{"N;", "b:1;", "i:-5;", "d:1.0E+25;", `s:3:"abc";`, `a:2:{i:1;N;s:1:"a";a:0:{}}`, `O:1:"A":0:{}`, "a:1:{i:0;r:1;}"} {

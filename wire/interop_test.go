@@ -137,7 +137,7 @@ func TestPHPSerializeReadByGo(t *testing.T) {
 
 func TestPHPRefusesWhatGoRefuses(t *testing.T) {
 	// The decoder's refusals that PHP shares. PHP also reads objects and ignores trailing bytes; the protocol
-	// refuses both on purpose (§2.2), so they are not in this list.
+	// refuses both on purpose (docs/protocol.md §4), so they are not in this list.
 	bad := []string{"i:1", `s:5:"abc";`, "b:2;", `a:1:{i:0;N;`, "x:1;"}
 	in := make([]string, len(bad))
 	for i, b := range bad {

@@ -73,7 +73,7 @@ type (
 	}
 )
 
-// intoCheck reports a difference between the typed decode (unserializeInto) and unserialize + Unstub + Bind
+// intoCheck reports a difference between the typed decode (unserializeInto) and unserialize + unstub + Bind
 // on s, for each destination type.
 func intoCheck(t *testing.T, s string) {
 	t.Helper()
@@ -90,7 +90,7 @@ func intoCheck(t *testing.T, s string) {
 		want, got := mk(), mk()
 		v, wantErr := unserialize(s)
 		if wantErr == nil {
-			wantErr = Bind(Unstub(v), want)
+			wantErr = Bind(unstub(v), want)
 		}
 		gotErr := unserializeInto(s, got)
 		if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
@@ -108,7 +108,7 @@ func intoCheck(t *testing.T, s string) {
 	}
 }
 
-// itemsCheck reports a difference between the typed items (unserializeItems) and unserialize + Unstub +
+// itemsCheck reports a difference between the typed items (unserializeItems) and unserialize + unstub +
 // Packet.Items + Bind of each item.
 func itemsCheck(t *testing.T, s string) {
 	t.Helper()
@@ -117,7 +117,7 @@ func itemsCheck(t *testing.T, s string) {
 	var wantErrs []error
 	v, wantErr := unserialize(s)
 	if wantErr == nil {
-		p := Packet{Data: Unstub(v)}
+		p := Packet{Data: unstub(v)}
 		var list []any
 		if list, wantErr = p.Items(); wantErr == nil && len(list) > 0 {
 			want = make([]intoTarget, len(list))
@@ -186,7 +186,7 @@ func intoSeeds(tb testing.TB) []string {
 		`a:1:{s:4:"subs";a:1:{i:0;a:1:{s:2:"mi";a:1:{s:1:"x";N;}}}}`,                  // … from Bind, inside a Go map
 	}
 	for _, v := range loadVectors(tb) {
-		raw, _ := base64.StdEncoding.DecodeString(vectorFields(tb, v).Get(FieldData))
+		raw, _ := base64.StdEncoding.DecodeString(vectorFields(tb, v).Get(fieldData))
 		seeds = append(seeds, string(raw))
 	}
 	raw, _ := tenItemPacket(tb)
@@ -201,7 +201,7 @@ func TestUnserializeIntoMatchesBind(t *testing.T) {
 }
 
 // unserializeInto decodes s into the Go value dst points to as DecodeItems decodes an item: the nodes of the
-// one parser bound with into, which the tests hold to unserialize + Unstub + Bind.
+// one parser bound with into, which the tests hold to unserialize + unstub + Bind.
 func unserializeInto(s string, dst any) error {
 	ns, err := parse(s)
 	if err != nil {
@@ -226,7 +226,7 @@ func unserializeItems[T any](s string) ([]T, []error, error) {
 }
 
 // FuzzUnserializeInto checks the typed decode against the tree: unserializeInto and unserializeItems against
-// unserialize + Unstub + Bind, the same values or the same errors, for every input.
+// unserialize + unstub + Bind, the same values or the same errors, for every input.
 func FuzzUnserializeInto(f *testing.F) {
 	for _, s := range append(intoSeeds(f), edgeSeeds()...) {
 		f.Add(s)
@@ -288,7 +288,7 @@ func TestDecodeRefusals(t *testing.T) {
 		_, _, itemsErr := unserializeItems[item](s)
 		for _, err := range []error{treeErr, typedErr, itemsErr} {
 			var se *SyntaxError
-			if !errors.As(err, &se) || !errors.Is(err, ErrBadPacket) {
+			if !errors.As(err, &se) || !errors.Is(err, CodeBadPacket) {
 				t.Errorf("%q: %v, want a *SyntaxError that is BAD_PACKET", s, err)
 			}
 		}
@@ -298,7 +298,7 @@ func TestDecodeRefusals(t *testing.T) {
 // DecodeItems reads the items DecodeData and Items give, for every PHP vector.
 func TestDecodeItemsVectors(t *testing.T) {
 	for name, v := range loadVectors(t) {
-		p := &Packet{RawData: vectorFields(t, v).Get(FieldData)}
+		p := &Packet{RawData: vectorFields(t, v).Get(fieldData)}
 		typed, itemErrs, err := DecodeItems[any](p)
 		if err != nil || itemErrs != nil {
 			t.Fatal(name, err, itemErrs)

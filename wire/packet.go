@@ -5,17 +5,17 @@ import (
 	"fmt"
 )
 
-// Names of the packet fields (PROTOCOL.md §2).
+// Names of the packet fields (docs/protocol.md §3).
 const (
-	FieldCommand   = "BX_COMMAND"
-	FieldLicence   = "BX_LICENCE"
-	FieldDomain    = "BX_DOMAIN"
-	FieldType      = "BX_TYPE"
-	FieldRegion    = "BX_REGION"
-	FieldVersion   = "BX_VERSION"
-	FieldConnector = "CONNECTOR"
-	FieldLine      = "LINE"
-	FieldData      = "DATA"
+	fieldCommand   = "BX_COMMAND"
+	fieldLicence   = "BX_LICENCE"
+	fieldDomain    = "BX_DOMAIN"
+	fieldType      = "BX_TYPE"
+	fieldRegion    = "BX_REGION"
+	fieldVersion   = "BX_VERSION"
+	fieldConnector = "CONNECTOR"
+	fieldLine      = "LINE"
+	fieldData      = "DATA"
 )
 
 // TypeCP is the BX_TYPE of self-hosted portals.
@@ -30,13 +30,6 @@ const (
 	// ToPortal is connector server → portal: DATA is the list of items itself.
 	ToPortal
 )
-
-func (d Direction) String() string {
-	if d == ToPortal {
-		return "server→portal"
-	}
-	return "portal→server"
-}
 
 // Packet is one protocol message. Encode turns it into signed-ready fields; Parse and DecodeData read one.
 type Packet struct {
@@ -80,28 +73,28 @@ func (p *Packet) Encode(dir Direction) (Fields, error) {
 	}
 	if dir == ToPortal {
 		return Fields{
-			{FieldCommand, StubField(p.Command)},
-			{FieldType, StubField(typ)},
-			{FieldLine, StubField(p.Line)},
-			{FieldConnector, StubField(p.Connector)},
-			{FieldVersion, StubField(p.Version)},
-			{FieldData, data},
+			{fieldCommand, stubField(p.Command)},
+			{fieldType, stubField(typ)},
+			{fieldLine, stubField(p.Line)},
+			{fieldConnector, stubField(p.Connector)},
+			{fieldVersion, stubField(p.Version)},
+			{fieldData, data},
 		}, nil
 	}
 	fields := make(Fields, 0, 9)
 	fields = append(fields,
-		Field{FieldCommand, StubField(p.Command)},
-		Field{FieldLicence, StubField(p.Licence)},
-		Field{FieldDomain, StubField(p.Domain)},
-		Field{FieldType, StubField(typ)})
+		Field{fieldCommand, stubField(p.Command)},
+		Field{fieldLicence, stubField(p.Licence)},
+		Field{fieldDomain, stubField(p.Domain)},
+		Field{fieldType, stubField(typ)})
 	if p.Profile == Current && p.Region != "" {
-		fields = append(fields, Field{FieldRegion, p.Region})
+		fields = append(fields, Field{fieldRegion, p.Region})
 	}
 	return append(fields,
-		Field{FieldVersion, StubField(p.Version)},
-		Field{FieldConnector, StubField(p.Connector)},
-		Field{FieldLine, StubField(p.Line)},
-		Field{FieldData, data}), nil
+		Field{fieldVersion, stubField(p.Version)},
+		Field{fieldConnector, stubField(p.Connector)},
+		Field{fieldLine, stubField(p.Line)},
+		Field{fieldData, data}), nil
 }
 
 // Parse reads received fields into a Packet without verifying them and without decoding DATA (verify first,
@@ -114,47 +107,47 @@ func Parse(fields Fields, dir Direction) (*Packet, error) {
 	for _, f := range fields {
 		v := UnstubField(f.Value)
 		switch f.Name {
-		case FieldCommand:
+		case fieldCommand:
 			p.Command = v
-		case FieldLicence:
+		case fieldLicence:
 			p.Licence = v
-		case FieldDomain:
+		case fieldDomain:
 			p.Domain = v
-		case FieldType:
+		case fieldType:
 			p.Type = v
-		case FieldRegion:
+		case fieldRegion:
 			p.Region = v
-		case FieldVersion:
+		case fieldVersion:
 			p.Version = v
-		case FieldConnector:
+		case fieldConnector:
 			p.Connector = v
-		case FieldLine:
+		case fieldLine:
 			p.Line = v
-		case FieldData:
+		case fieldData:
 			p.RawData = f.Value
-		case FieldTimestamp:
+		case fieldTimestamp:
 			p.Timestamp = f.Value
-		case FieldNonce:
+		case fieldNonce:
 			p.Nonce = f.Value
-		case FieldSign:
+		case fieldSign:
 			p.Sign = f.Value
-		case FieldHash:
+		case fieldHash:
 			p.Hash = f.Value
 		}
 	}
 	p.Profile = ProfileOf(p.Version)
 	if p.Command == "" {
-		return p, Errorf(CodeBadPacket, "the packet has no %s", FieldCommand)
+		return p, Errorf(CodeBadPacket, "the packet has no %s", fieldCommand)
 	}
-	if _, ok := fields.Lookup(FieldData); !ok {
-		return p, Errorf(CodeBadPacket, "the packet has no %s", FieldData)
+	if _, ok := fields.Lookup(fieldData); !ok {
+		return p, Errorf(CodeBadPacket, "the packet has no %s", fieldData)
 	}
 	if dir == ToServer {
 		if p.Licence == "" {
-			return p, Errorf(CodeBadPacket, "the packet has no %s", FieldLicence)
+			return p, Errorf(CodeBadPacket, "the packet has no %s", fieldLicence)
 		}
 		if p.Domain == "" {
-			return p, Errorf(CodeBadPacket, "the packet has no %s", FieldDomain)
+			return p, Errorf(CodeBadPacket, "the packet has no %s", fieldDomain)
 		}
 	}
 	return p, nil

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,15 +14,15 @@ func TestPacketEncodeOrderAndStubs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{FieldCommand, FieldLicence, FieldDomain, FieldType, FieldVersion, FieldConnector, FieldLine, FieldData}
+	want := []string{fieldCommand, fieldLicence, fieldDomain, fieldType, fieldVersion, fieldConnector, fieldLine, fieldData}
 	if strings.Join(f.Names(), ",") != strings.Join(want, ",") {
 		t.Fatalf("order %v", f.Names())
 	}
-	if f.Get(FieldLine) != EmptyStub || f.Get(FieldType) != TypeCP {
+	if f.Get(fieldLine) != EmptyStub || f.Get(fieldType) != TypeCP {
 		t.Fatalf("stubs: %v", f)
 	}
 	f, _ = p.Encode(ToPortal)
-	want = []string{FieldCommand, FieldType, FieldLine, FieldConnector, FieldVersion, FieldData}
+	want = []string{fieldCommand, fieldType, fieldLine, fieldConnector, fieldVersion, fieldData}
 	if strings.Join(f.Names(), ",") != strings.Join(want, ",") {
 		t.Fatalf("order %v", f.Names())
 	}
@@ -34,7 +35,7 @@ func TestPacketEncodeOrderAndStubs(t *testing.T) {
 }
 
 func TestParseAndDecode(t *testing.T) {
-	good := Fields{{FieldCommand, "receivingMessage"}, {FieldType, "CP"}, {FieldLine, EmptyStub}, {FieldConnector, "botframework.skype"}, {FieldVersion, "1"}, {FieldData, "YToxOntpOjA7czo3OiIjRU1QVFkjIjt9"}, {FieldHash, "x"}}
+	good := Fields{{fieldCommand, "receivingMessage"}, {fieldType, "CP"}, {fieldLine, EmptyStub}, {fieldConnector, "botframework.skype"}, {fieldVersion, "1"}, {fieldData, "YToxOntpOjA7czo3OiIjRU1QVFkjIjt9"}, {fieldHash, "x"}}
 	p, err := Parse(good, ToPortal)
 	if err != nil {
 		t.Fatal(err)
@@ -54,18 +55,18 @@ func TestParseAndDecode(t *testing.T) {
 		fields Fields
 		dir    Direction
 	}{
-		{"no command", Fields{{FieldData, "x"}}, ToPortal},
-		{"no data", Fields{{FieldCommand, "x"}}, ToPortal},
-		{"no licence", Fields{{FieldCommand, "x"}, {FieldDomain, "d"}, {FieldData, "x"}}, ToServer},
-		{"no domain", Fields{{FieldCommand, "x"}, {FieldLicence, "l"}, {FieldData, "x"}}, ToServer},
+		{"no command", Fields{{fieldData, "x"}}, ToPortal},
+		{"no data", Fields{{fieldCommand, "x"}}, ToPortal},
+		{"no licence", Fields{{fieldCommand, "x"}, {fieldDomain, "d"}, {fieldData, "x"}}, ToServer},
+		{"no domain", Fields{{fieldCommand, "x"}, {fieldLicence, "l"}, {fieldData, "x"}}, ToServer},
 	} {
-		if _, err := Parse(tc.fields, tc.dir); !errors.Is(err, ErrBadPacket) {
+		if _, err := Parse(tc.fields, tc.dir); !errors.Is(err, CodeBadPacket) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 	for _, raw := range []string{"!!!", "Tzo4OiJzdGRDbGFzcyI6MDp7fQ==" /* O:8:"stdClass":0:{} */, "aToxO049" /* i:1;N= trailing bytes */} {
 		p := &Packet{RawData: raw}
-		if err := p.DecodeData(); !errors.Is(err, ErrBadPacket) {
+		if err := p.DecodeData(); !errors.Is(err, CodeBadPacket) {
 			t.Errorf("DecodeData(%s) = %v", raw, err)
 		}
 	}
@@ -90,7 +91,7 @@ func TestResponses(t *testing.T) {
 	multi := []byte(`{"OK":false,"DATA":[],"ERROR":[{"CODE":"LICENCE_ERROR","MESSAGE":"bad"},{"CODE":"NOT_ACTIVE_LINE","MESSAGE":"off"}]}`)
 	_, err = ParseResponse(multi)
 	var re *ResponseError
-	if !errors.As(err, &re) || len(re.Errors) != 2 || !errors.Is(err, ErrLicence) || !errors.Is(err, ErrNotActiveLine) || errors.Is(err, ErrReplay) {
+	if !errors.As(err, &re) || len(re.Errors) != 2 || !errors.Is(err, CodeLicence) || !errors.Is(err, CodeNotActiveLine) || errors.Is(err, CodeReplay) {
 		t.Fatalf("multi error: %v", err)
 	}
 	if got := string(ErrorBody(err)); got != string(multi) {
@@ -98,11 +99,11 @@ func TestResponses(t *testing.T) {
 	}
 	for _, bad := range []string{"", "  ", "<html>502 Bad Gateway</html>", `{"OK":tr`, `[1]`, `{"OK":true} x`} {
 		_, err := ParseResponse([]byte(bad))
-		if !errors.Is(err, ErrEmptyServerResponse) {
+		if !errors.Is(err, CodeEmptyServerResponse) {
 			t.Errorf("ParseResponse(%q) = %v", bad, err)
 		}
 	}
-	if _, err := ParseResponse([]byte(`{"OK":false}`)); !errors.Is(err, ErrEmptyServerResponse) {
+	if _, err := ParseResponse([]byte(`{"OK":false}`)); !errors.Is(err, CodeEmptyServerResponse) {
 		t.Errorf("OK:false without errors: %v", err)
 	}
 	_, err = ParseResponse([]byte(strings.Repeat("x", 500)))
@@ -128,13 +129,37 @@ func TestResponses(t *testing.T) {
 
 func TestErrorIs(t *testing.T) {
 	err := Errorf(CodeReplay, "old")
-	if !errors.Is(err, ErrReplay) || errors.Is(err, ErrLicence) {
+	if !errors.Is(err, CodeReplay) || errors.Is(err, CodeLicence) {
 		t.Fatal("Is by code")
 	}
-	if err.Error() != "REPLAY: old" || ErrReplay.Error() != "REPLAY" {
+	if err.Error() != "REPLAY: old" || CodeReplay.Error() != "REPLAY" {
 		t.Fatalf("%q", err.Error())
 	}
 	if CodeOf(errors.New("x")) != CodeInternal || CodeOf(&BindError{}) != CodeBadPacket {
 		t.Fatal("CodeOf")
+	}
+	if !errors.Is(err, &Error{Code: CodeReplay}) {
+		t.Fatal("an *Error with the code is a target too")
+	}
+	// A Code is an error too: the one errors.Is matches, and what a handler may return when it has nothing to
+	// say beyond the code.
+	wrapped := fmt.Errorf("user: %w", CodeNoUserIM)
+	for _, tc := range []struct {
+		name string
+		err  error
+		code Code
+		item ErrorItem
+	}{
+		{"bare code", CodeNoUserIM, CodeNoUserIM, ErrorItem{Code: "CONNECTOR_PROXY_NO_USER_IM"}},
+		{"wrapped code", wrapped, CodeNoUserIM, ErrorItem{Code: "CONNECTOR_PROXY_NO_USER_IM", Message: "user: CONNECTOR_PROXY_NO_USER_IM"}},
+		{"error", Errorf(CodeNoUserIM, "no id"), CodeNoUserIM, ErrorItem{Code: "CONNECTOR_PROXY_NO_USER_IM", Message: "no id"}},
+		{"syntax error", &SyntaxError{Offset: 1, Msg: "x"}, CodeBadPacket, ErrorItem{Code: "BAD_PACKET", Message: "php unserialize: x at byte 1"}},
+	} {
+		if !errors.Is(tc.err, tc.code) || errors.Is(tc.err, CodeReplay) || CodeOf(tc.err) != tc.code {
+			t.Errorf("%s: errors.Is or CodeOf does not see %s in %v", tc.name, tc.code, tc.err)
+		}
+		if items := ErrorItems(tc.err); len(items) != 1 || items[0] != tc.item {
+			t.Errorf("%s: ErrorItems = %+v, want %+v", tc.name, items, tc.item)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func parse(s string) (nodes, error) {
 // 10-item receivingMessage: 461 nodes for 1 012). A valid input has at most two nodes per element and one
 // for the root; appending grows the list past the estimate.
 func presize(s string) int {
-	return min(strings.Count(s, ":")*15/32+8, 2*MaxElements+1)
+	return min(strings.Count(s, ":")*15/32+8, 2*maxElements+1)
 }
 
 // parser writes the nodes of its scanner's input.
@@ -267,7 +267,7 @@ func (a *arrayKeys) repeated(k akey, at, i int) bool {
 }
 
 // scanner reads the tokens of the format: the position in the input and the elements counted against
-// MaxElements.
+// maxElements.
 type scanner struct {
 	s     string
 	pos   int
@@ -376,7 +376,7 @@ func (d *scanner) refuse(tag byte) error {
 }
 
 // header reads an array's `:<n>:{` (after its 'a') at depth: the count, checked against MaxDepth,
-// MaxElements and the bytes left, and counted in elems.
+// maxElements and the bytes left, and counted in elems.
 func (d *scanner) header(depth int) (int, error) {
 	if depth >= MaxDepth {
 		return 0, d.errf("nesting deeper than %d", MaxDepth)
@@ -388,8 +388,8 @@ func (d *scanner) header(depth int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if d.elems+n > MaxElements {
-		return 0, d.errf("more than %d elements", MaxElements)
+	if d.elems+n > maxElements {
+		return 0, d.errf("more than %d elements", maxElements)
 	}
 	// Each element takes at least 4 bytes ("i:0;" key, "N;" value): refuse counts the input cannot hold
 	// before allocating for them.

@@ -4,7 +4,7 @@
 // maps, which loses the key order that PHP keeps and that signed packets and typed messages depend on; it has
 // no bound on nesting or element counts (a hostile "a:999999999:{" allocates before it fails), it accepts
 // objects, and it reports errors without a byte offset. The wire format is small and fully specified
-// (PROTOCOL.md §2.2), so a strict codec of a few hundred lines is simpler to trust than a wrapper around a
+// (docs/protocol.md §4), so a strict codec of a few hundred lines is simpler to trust than a wrapper around a
 // library that would have to be re-checked on every input. The benchmarks compare against that library.
 
 package wire
@@ -20,8 +20,8 @@ import (
 const (
 	// MaxDepth is the deepest nesting of arrays the decoder accepts.
 	MaxDepth = 64
-	// MaxElements is the most array elements, summed over the whole value, that the decoder accepts.
-	MaxElements = 100_000
+	// maxElements is the most array elements, summed over the whole value, that the decoder accepts.
+	maxElements = 100_000
 )
 
 // Map is a PHP array that is not a plain list: its entries keep the order they were written in. Keys are
@@ -162,14 +162,14 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("php unserialize: %s at byte %d", e.Msg, e.Offset)
 }
 
-// Is makes every SyntaxError match ErrBadPacket.
-func (e *SyntaxError) Is(target error) bool { return target == ErrBadPacket }
+// Is makes every SyntaxError match CodeBadPacket.
+func (e *SyntaxError) Is(target error) bool { return isCode(target, CodeBadPacket) }
 
 // Unserialize decodes one PHP serialized value. Lists (arrays whose keys are 0..n-1 in order) become []any,
 // other arrays *Map; integers int64, floats float64, strings string, null nil; the stubs are left as they
-// are (Packet.DecodeData undoes them). Objects, references, custom serialization, repeated keys, trailing
-// bytes, lengths past the input, nesting beyond MaxDepth and more than MaxElements elements are refused with
-// a *SyntaxError. Strings share memory with a single copy of data.
+// are (Packet.DecodeData undoes them). Objects, enums, references, repeated keys, trailing bytes, lengths
+// past the input, nesting beyond MaxDepth and more than 100 000 elements in all are refused with a
+// *SyntaxError. Strings share memory with a single copy of data.
 func Unserialize(data []byte) (any, error) { return unserialize(string(data)) }
 
 // unserialize is Unserialize on a string, whose memory the decoded strings share.

@@ -245,7 +245,7 @@ func TestUnserializeRefusesWithOffset(t *testing.T) {
 		if se.Offset != tc.offset || !strings.Contains(se.Msg, tc.msg) {
 			t.Errorf("Unserialize(%.40q) = %v (offset %d), want %q at %d", tc.in, err, se.Offset, tc.msg, tc.offset)
 		}
-		if !errors.Is(err, ErrBadPacket) || CodeOf(err) != CodeBadPacket {
+		if !errors.Is(err, CodeBadPacket) || CodeOf(err) != CodeBadPacket {
 			t.Errorf("Unserialize(%.40q): error is not BAD_PACKET", tc.in)
 		}
 	}
@@ -289,7 +289,7 @@ func TestMap(t *testing.T) {
 
 func TestUnstubAndIsEmpty(t *testing.T) {
 	v, _ := unserialize(`a:2:{s:1:"a";s:7:"#EMPTY#";s:1:"b";a:1:{i:0;s:7:"#EMPTY#";}}`)
-	v = Unstub(v)
+	v = unstub(v)
 	m := v.(*Map)
 	if m.String("a") != "" {
 		t.Fatal("a not unstubbed")
@@ -297,7 +297,7 @@ func TestUnstubAndIsEmpty(t *testing.T) {
 	if b, _ := m.Get("b"); b.([]any)[0] != "" {
 		t.Fatal("nested not unstubbed")
 	}
-	if Unstub(EmptyStub) != "" {
+	if unstub(EmptyStub) != "" {
 		t.Fatal("top-level")
 	}
 	for _, x := range []any{"", nil, false, []any{}, &Map{}, map[string]any{}} {

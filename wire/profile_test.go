@@ -109,23 +109,23 @@ func TestEncodeRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{FieldCommand, FieldLicence, FieldDomain, FieldType, FieldRegion, FieldVersion, FieldConnector, FieldLine, FieldData}
+	want := []string{fieldCommand, fieldLicence, fieldDomain, fieldType, fieldRegion, fieldVersion, fieldConnector, fieldLine, fieldData}
 	if !reflect.DeepEqual(f.Names(), want) {
 		t.Fatalf("current: %v, want %v", f.Names(), want)
 	}
-	if f.Get(FieldData) != b64([]byte(`s:13:"#EMPTY_ARRAY#";`)) {
-		t.Fatalf("current DATA of no arguments: %s", f.Get(FieldData))
+	if f.Get(fieldData) != b64([]byte(`s:13:"#EMPTY_ARRAY#";`)) {
+		t.Fatalf("current DATA of no arguments: %s", f.Get(fieldData))
 	}
 	parsed, err := Parse(f, ToServer)
 	if err != nil || parsed.Region != "eu" || parsed.Profile != Current {
 		t.Fatalf("parsed %+v, %v", parsed, err)
 	}
 	p.Profile, p.Version = Legacy, LegacyVersion
-	if f, _ = p.Encode(ToServer); has(f, FieldRegion) || f.Get(FieldData) != b64([]byte(`s:7:"#EMPTY#";`)) {
+	if f, _ = p.Encode(ToServer); has(f, fieldRegion) || f.Get(fieldData) != b64([]byte(`s:7:"#EMPTY#";`)) {
 		t.Fatalf("legacy: %v", f)
 	}
 	p.Profile = Current
-	if f, _ = p.Encode(ToPortal); has(f, FieldRegion) {
+	if f, _ = p.Encode(ToPortal); has(f, fieldRegion) {
 		t.Fatalf("server → portal: %v", f.Names())
 	}
 }

@@ -36,8 +36,8 @@ func OKBody(data any) ([]byte, error) {
 }
 
 // ErrorBody returns the body of an OK:false answer for err, {"OK":false,"DATA":[],"ERROR":[…]} as Bitrix writes
-// it (docs/protocol.md §5): each wrapped *Error becomes one item (a *ResponseError gives all of its items);
-// anything else is INTERNAL_ERROR.
+// it (docs/protocol.md §5): a wrapped *Error or Code becomes one item (a *ResponseError gives all of its
+// items); anything else is INTERNAL_ERROR.
 func ErrorBody(err error) []byte {
 	r := Response{OK: false, Data: json.RawMessage("[]"), Errors: ErrorItems(err)}
 	b, _ := json.Marshal(r)
@@ -65,11 +65,18 @@ func ErrorItems(err error) []ErrorItem {
 		}
 		return []ErrorItem{{Code: string(pe.Code), Message: msg}}
 	}
+	var code Code
+	if errors.As(err, &code) {
+		if err == code { // a bare code says nothing more
+			return []ErrorItem{{Code: string(code)}}
+		}
+		return []ErrorItem{{Code: string(code), Message: err.Error()}}
+	}
 	return []ErrorItem{{Code: string(CodeOf(err)), Message: err.Error()}}
 }
 
 // WriteResponse answers an HTTP request: with err == nil, {"OK":true,"DATA":data}; else the OK:false envelope
-// with the status HTTPStatus gives (200, or 405/413 for transport-level refusals).
+// with HTTP 200, or 405 and 413 for a wrong method and an oversize body (docs/protocol.md §2).
 func WriteResponse(w http.ResponseWriter, data any, err error) {
 	w.Header()["Content-Type"] = jsonContentType // canonical key already: no canonicalising, no new slice
 	if err == nil {
@@ -80,7 +87,7 @@ func WriteResponse(w http.ResponseWriter, data any, err error) {
 		}
 		err = &Error{Code: CodeInternal, Message: "encoding the answer", Err: merr}
 	}
-	w.WriteHeader(HTTPStatus(err))
+	w.WriteHeader(httpStatus(err))
 	_, _ = w.Write(ErrorBody(err))
 }
 

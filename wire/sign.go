@@ -20,7 +20,7 @@ import (
 	"github.com/olctl/olctl/clock"
 )
 
-// Mode is a signing scheme (PROTOCOL.md §4).
+// Mode is a signing scheme (docs/protocol.md §6).
 type Mode string
 
 // The signing schemes.
@@ -44,10 +44,10 @@ func ParseMode(s string) (Mode, error) {
 
 // Names of the fields the signatures use.
 const (
-	FieldHash      = "BX_HASH"
-	FieldTimestamp = "BX_TIMESTAMP"
-	FieldNonce     = "BX_NONCE"
-	FieldSign      = "BX_SIGN"
+	fieldHash      = "BX_HASH"
+	fieldTimestamp = "BX_TIMESTAMP"
+	fieldNonce     = "BX_NONCE"
+	fieldSign      = "BX_SIGN"
 )
 
 // Licence returns a portal's public identity, BX_LICENCE: md5hex("BITRIX" + licenceKey + "LICENCE").
@@ -93,24 +93,15 @@ type Signer struct {
 	md5Secret [32]byte // hex of md5(licenceKey)
 	hmacKey   []byte
 	clock     clock.Clock
-	rand      io.Reader
+	rand      io.Reader // the source of nonces: crypto/rand
 }
 
-// SignerOption configures a Signer.
-type SignerOption func(*Signer)
-
-// WithSignerClock sets the clock for BX_TIMESTAMP (default: the system clock).
-func WithSignerClock(c clock.Clock) SignerOption { return func(s *Signer) { s.clock = clock.Or(c) } }
-
-// WithRand sets the source of nonces (default: crypto/rand).
-func WithRand(r io.Reader) SignerOption { return func(s *Signer) { s.rand = r } }
-
-// NewSigner makes a Signer for c.
-func NewSigner(c Credentials, opts ...SignerOption) (*Signer, error) {
+// NewSigner makes a Signer for c. clk gives BX_TIMESTAMP (nil: the system clock).
+func NewSigner(c Credentials, clk clock.Clock) (*Signer, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Signer{mode: c.Mode, clock: clock.System(), rand: rand.Reader}
+	s := &Signer{mode: c.Mode, clock: clock.Or(clk), rand: rand.Reader}
 	if s.mode == "" {
 		s.mode = MD5
 	}
@@ -120,21 +111,15 @@ func NewSigner(c Credentials, opts ...SignerOption) (*Signer, error) {
 	} else {
 		s.hmacKey = []byte(c.Secrets[0])
 	}
-	for _, o := range opts {
-		o(s)
-	}
 	return s, nil
 }
-
-// Mode returns the signer's mode.
-func (s *Signer) Mode() Mode { return s.mode }
 
 // Sign returns fields with the signature appended: in hardened mode BX_TIMESTAMP, BX_NONCE (16 random bytes,
 // hex) and BX_SIGN first, then BX_HASH. fields must not already hold any of these.
 func (s *Signer) Sign(fields Fields) (Fields, error) {
 	for _, f := range fields {
 		switch f.Name {
-		case FieldHash, FieldTimestamp, FieldNonce, FieldSign:
+		case fieldHash, fieldTimestamp, fieldNonce, fieldSign:
 			return nil, fmt.Errorf("wire: fields to sign already hold %s", f.Name)
 		}
 	}
@@ -146,30 +131,30 @@ func (s *Signer) Sign(fields Fields) (Fields, error) {
 			return nil, fmt.Errorf("wire: nonce: %w", err)
 		}
 		out = append(out,
-			Field{FieldTimestamp, strconv.FormatInt(s.clock.Now().Unix(), 10)},
-			Field{FieldNonce, hex.EncodeToString(nonce[:])},
-			Field{FieldSign, string(HMACSHA256)})
+			Field{fieldTimestamp, strconv.FormatInt(s.clock.Now().Unix(), 10)},
+			Field{fieldNonce, hex.EncodeToString(nonce[:])},
+			Field{fieldSign, string(HMACSHA256)})
 	}
 	var h [64]byte
-	out = append(out, Field{FieldHash, string(s.AppendHash(h[:0], out))})
+	out = append(out, Field{fieldHash, string(s.appendHash(h[:0], out))})
 	return out, nil
 }
 
-// AppendHash appends the lower-case hex signature of fields (every field but BX_HASH, in order) to dst. It
+// appendHash appends the lower-case hex signature of fields (every field but BX_HASH, in order) to dst. It
 // does not allocate when dst has room.
-func (s *Signer) AppendHash(dst []byte, fields Fields) []byte {
+func (s *Signer) appendHash(dst []byte, fields Fields) []byte {
 	if s.mode == HMACSHA256 {
 		return appendHMAC(dst, s.hmacKey, fields)
 	}
 	return appendMD5(dst, &s.md5Secret, fields)
 }
 
-// writeSigned writes S (§4), the values of every field but BX_HASH joined with '|', into h.
+// writeSigned writes S (docs/protocol.md §6), the values of every field but BX_HASH joined with '|', into h.
 func writeSigned(h hash.Hash, fields Fields) {
 	w := bufio.NewWriterSize(h, 1024) // the values are copied into the hash a KiB at a time: no copy of S
 	first := true
 	for _, f := range fields {
-		if f.Name == FieldHash {
+		if f.Name == fieldHash {
 			continue
 		}
 		if !first {
@@ -206,11 +191,11 @@ func appendHMAC(dst []byte, key []byte, fields Fields) []byte {
 // nonce. Errors: HASH_EMPTY without BX_HASH; LICENCE_ERROR for a wrong signature or a scheme other than the
 // configured one (no downgrade, no unexpected BX_SIGN); REPLAY for a stale timestamp or a reused nonce.
 func Verify(fields Fields, c Credentials, guard *ReplayGuard) error {
-	got, ok := fields.Lookup(FieldHash)
+	got, ok := fields.Lookup(fieldHash)
 	if !ok || got == "" || got == EmptyStub {
-		return Errorf(CodeHashEmpty, "the packet has no %s", FieldHash)
+		return Errorf(CodeHashEmpty, "the packet has no %s", fieldHash)
 	}
-	sign, hasSign := fields.Lookup(FieldSign)
+	sign, hasSign := fields.Lookup(fieldSign)
 	mode := c.Mode
 	if mode == "" {
 		mode = MD5
@@ -249,14 +234,14 @@ func Verify(fields Fields, c Credentials, guard *ReplayGuard) error {
 		return Errorf(CodeLicence, "wrong signature")
 	}
 	if mode == HMACSHA256 && guard != nil {
-		return guard.Check(fields.Get(FieldTimestamp), fields.Get(FieldNonce))
+		return guard.Check(fields.Get(fieldTimestamp), fields.Get(fieldNonce))
 	}
 	return nil
 }
 
 // ReplayGuard refuses hardened packets whose timestamp is too far from its clock and nonces it has seen
 // within the window. Its memory is bounded: a nonce is kept until its timestamp leaves the window, and when
-// MaxNonces are held it refuses new packets rather than forget a nonce early. Safe for concurrent use.
+// 200 000 are held it refuses new packets rather than forget a nonce early. Safe for concurrent use.
 type ReplayGuard struct {
 	clock  clock.Clock
 	window time.Duration
@@ -267,41 +252,32 @@ type ReplayGuard struct {
 	exp  expiryHeap
 }
 
-// Defaults of a ReplayGuard.
-const (
-	DefaultReplayWindow = 300 * time.Second
-	DefaultMaxNonces    = 200_000
-)
+// DefaultReplayWindow is the clock difference a ReplayGuard accepts unless told otherwise.
+const DefaultReplayWindow = 300 * time.Second
 
-// ReplayOption configures a ReplayGuard.
-type ReplayOption func(*ReplayGuard)
+// maxNonces bounds the nonces a ReplayGuard holds: 200 000 hardened packets inside one window.
+const maxNonces = 200_000
 
-// WithWindow sets the accepted clock difference (default 300 s).
-func WithWindow(d time.Duration) ReplayOption { return func(g *ReplayGuard) { g.window = d } }
-
-// WithMaxNonces bounds the nonces held (default 200 000).
-func WithMaxNonces(n int) ReplayOption { return func(g *ReplayGuard) { g.max = n } }
-
-// NewReplayGuard makes a guard on clk (nil: the system clock).
-func NewReplayGuard(clk clock.Clock, opts ...ReplayOption) *ReplayGuard {
-	g := &ReplayGuard{clock: clock.Or(clk), window: DefaultReplayWindow, max: DefaultMaxNonces, seen: map[string]int64{}}
-	for _, o := range opts {
-		o(g)
+// NewReplayGuard makes a guard on clk (nil: the system clock) that accepts timestamps within window of it (0:
+// DefaultReplayWindow) and holds at most 200 000 nonces.
+func NewReplayGuard(clk clock.Clock, window time.Duration) *ReplayGuard {
+	if window <= 0 {
+		window = DefaultReplayWindow
 	}
-	return g
+	return &ReplayGuard{clock: clock.Or(clk), window: window, max: maxNonces, seen: map[string]int64{}}
 }
 
 // Check accepts a timestamp and nonce once, or returns REPLAY (or BAD_PACKET for malformed values).
 func (g *ReplayGuard) Check(timestamp, nonce string) error {
 	ts, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return Errorf(CodeBadPacket, "bad %s %.20q", FieldTimestamp, timestamp)
+		return Errorf(CodeBadPacket, "bad %s %.20q", fieldTimestamp, timestamp)
 	}
 	if len(nonce) < 32 || len(nonce) > 128 {
-		return Errorf(CodeBadPacket, "%s must be at least 16 random bytes in hex", FieldNonce)
+		return Errorf(CodeBadPacket, "%s must be at least 16 random bytes in hex", fieldNonce)
 	}
 	if _, err := hex.DecodeString(nonce); err != nil {
-		return Errorf(CodeBadPacket, "%s is not hex", FieldNonce)
+		return Errorf(CodeBadPacket, "%s is not hex", fieldNonce)
 	}
 	now := g.clock.Now().Unix()
 	w := int64(g.window / time.Second)
@@ -325,8 +301,8 @@ func (g *ReplayGuard) Check(timestamp, nonce string) error {
 	return nil
 }
 
-// Len returns the number of nonces held.
-func (g *ReplayGuard) Len() int {
+// held returns the number of nonces held.
+func (g *ReplayGuard) held() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.seen)

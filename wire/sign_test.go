@@ -13,7 +13,7 @@ import (
 )
 
 func testFields() Fields {
-	return Fields{{FieldCommand, "testConnect"}, {FieldType, "CP"}, {FieldLine, "3"}, {FieldConnector, "botframework"}, {FieldVersion, "1"}, {FieldData, "czo3OiIjRU1QVFkjIjs="}}
+	return Fields{{fieldCommand, "testConnect"}, {fieldType, "CP"}, {fieldLine, "3"}, {fieldConnector, "botframework"}, {fieldVersion, "1"}, {fieldData, "czo3OiIjRU1QVFkjIjs="}}
 }
 
 func TestSignVerifyModes(t *testing.T) {
@@ -23,7 +23,7 @@ func TestSignVerifyModes(t *testing.T) {
 	hmacc := Credentials{Mode: HMACSHA256, Secrets: []string{"new-secret", "old-secret"}}
 	oldOnly := Credentials{Mode: HMACSHA256, Secrets: []string{"old-secret"}}
 	sign := func(c Credentials) Fields {
-		s, err := NewSigner(c, WithSignerClock(fake))
+		s, err := NewSigner(c, fake)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,13 +35,13 @@ func TestSignVerifyModes(t *testing.T) {
 	}
 	md5f := sign(md5c)
 	hmacOld := sign(oldOnly)
-	if md5f[len(md5f)-1].Name != FieldHash || len(md5f) != 7 {
+	if md5f[len(md5f)-1].Name != fieldHash || len(md5f) != 7 {
 		t.Fatalf("md5 fields %v", md5f.Names())
 	}
-	if got := hmacOld.Names(); len(got) != 10 || got[6] != FieldTimestamp || got[7] != FieldNonce || got[8] != FieldSign || got[9] != FieldHash {
+	if got := hmacOld.Names(); len(got) != 10 || got[6] != fieldTimestamp || got[7] != fieldNonce || got[8] != fieldSign || got[9] != fieldHash {
 		t.Fatalf("hmac fields %v", got)
 	}
-	if hmacOld.Get(FieldTimestamp) != strconv.FormatInt(now.Unix(), 10) || len(hmacOld.Get(FieldNonce)) != 32 {
+	if hmacOld.Get(fieldTimestamp) != strconv.FormatInt(now.Unix(), 10) || len(hmacOld.Get(fieldNonce)) != 32 {
 		t.Fatalf("timestamp/nonce %v", hmacOld)
 	}
 	for _, tc := range []struct {
@@ -51,21 +51,21 @@ func TestSignVerifyModes(t *testing.T) {
 		want   error
 	}{
 		{"md5 ok", md5f, md5c, nil},
-		{"md5 wrong key", md5f, Credentials{Mode: MD5, LicenceKey: "OTHER"}, ErrLicence},
+		{"md5 wrong key", md5f, Credentials{Mode: MD5, LicenceKey: "OTHER"}, CodeLicence},
 		{"hmac signed with a rotated-out secret still verifies", hmacOld, hmacc, nil},
-		{"md5 packet to an hmac receiver", md5f, hmacc, ErrLicence},
-		{"hmac packet to an md5 receiver", hmacOld, md5c, ErrLicence},
-		{"hmac wrong secret", hmacOld, Credentials{Mode: HMACSHA256, Secrets: []string{"nope"}}, ErrLicence},
-		{"no hash", testFields(), md5c, ErrHashEmpty},
-		{"stub hash", append(testFields(), Field{FieldHash, EmptyStub}), md5c, ErrHashEmpty},
+		{"md5 packet to an hmac receiver", md5f, hmacc, CodeLicence},
+		{"hmac packet to an md5 receiver", hmacOld, md5c, CodeLicence},
+		{"hmac wrong secret", hmacOld, Credentials{Mode: HMACSHA256, Secrets: []string{"nope"}}, CodeLicence},
+		{"no hash", testFields(), md5c, CodeHashEmpty},
+		{"stub hash", append(testFields(), Field{fieldHash, EmptyStub}), md5c, CodeHashEmpty},
 		{"unknown scheme", func() Fields {
 			f := append(Fields(nil), hmacOld...)
 			f[8].Value = "hmac-sha1"
 			return f
-		}(), hmacc, ErrLicence},
+		}(), hmacc, CodeLicence},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Verify(tc.fields, tc.creds, NewReplayGuard(fake))
+			err := Verify(tc.fields, tc.creds, NewReplayGuard(fake, 0))
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("Verify = %v, want %v", err, tc.want)
 			}
@@ -74,12 +74,12 @@ func TestSignVerifyModes(t *testing.T) {
 }
 
 func TestSignRefusesSignedFields(t *testing.T) {
-	s, _ := NewSigner(Credentials{LicenceKey: "k"})
-	if _, err := s.Sign(append(testFields(), Field{FieldHash, "x"})); err == nil {
+	s, _ := NewSigner(Credentials{LicenceKey: "k"}, nil)
+	if _, err := s.Sign(append(testFields(), Field{fieldHash, "x"})); err == nil {
 		t.Fatal("signing fields that hold BX_HASH must fail")
 	}
 	for _, c := range []Credentials{{}, {Mode: HMACSHA256}, {Mode: HMACSHA256, Secrets: []string{""}}, {Mode: "sha1", LicenceKey: "k"}} {
-		if _, err := NewSigner(c); err == nil {
+		if _, err := NewSigner(c, nil); err == nil {
 			t.Errorf("NewSigner(%+v) must fail", c)
 		}
 	}
@@ -94,7 +94,8 @@ func TestSignRefusesSignedFields(t *testing.T) {
 func TestReplayGuard(t *testing.T) {
 	start := time.Unix(1_800_000_000, 0)
 	fake := clock.NewFake(start)
-	g := NewReplayGuard(fake, WithMaxNonces(3))
+	g := NewReplayGuard(fake, 0)
+	g.max = 3
 	ts := func(d time.Duration) string { return strconv.FormatInt(start.Add(d).Unix(), 10) }
 	nonce := func(i int) string { return "0123456789abcdef0123456789abcd" + strconv.Itoa(10+i) }
 	for _, tc := range []struct {
@@ -124,14 +125,23 @@ func TestReplayGuard(t *testing.T) {
 	if err := g.Check(strconv.FormatInt(fake.Now().Unix(), 10), nonce(7)); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
-	if g.Len() != 1 {
-		t.Fatalf("held %d nonces, want 1", g.Len())
+	if g.held() != 1 {
+		t.Fatalf("held %d nonces, want 1", g.held())
+	}
+	// A window of one minute refuses what the default accepts.
+	short := NewReplayGuard(fake, time.Minute)
+	old := strconv.FormatInt(fake.Now().Add(-61*time.Second).Unix(), 10)
+	if err := short.Check(old, nonce(8)); CodeOf(err) != CodeReplay {
+		t.Fatalf("61 s old in a 60 s window: %v", err)
+	}
+	if err := g.Check(old, nonce(8)); err != nil {
+		t.Fatalf("61 s old in the default window: %v", err)
 	}
 }
 
 func TestReplayGuardConcurrentSameNonceAcceptedOnce(t *testing.T) {
 	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
-	g := NewReplayGuard(fake)
+	g := NewReplayGuard(fake, 0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok := 0
@@ -164,12 +174,12 @@ func TestSigningDoesNotCopyThePacket(t *testing.T) {
 	large := testFields()
 	large[len(large)-1].Value = strings.Repeat("YTox", 1<<18)
 	for _, c := range []Credentials{{Mode: MD5, LicenceKey: "k"}, {Mode: HMACSHA256, Secrets: []string{"s"}}} {
-		s, _ := NewSigner(c)
+		s, _ := NewSigner(c, nil)
 		var buf [64]byte
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		for range 10 {
-			s.AppendHash(buf[:0], large)
+			s.appendHash(buf[:0], large)
 		}
 		runtime.ReadMemStats(&after)
 		if n := (after.TotalAlloc - before.TotalAlloc) / 10; n > 8<<10 {

@@ -20,8 +20,8 @@ func IsEmpty(v any) bool {
 	return false
 }
 
-// StubField returns a top-level field value as sent: "#EMPTY#" for "", the value otherwise.
-func StubField(s string) string {
+// stubField returns a top-level field value as sent: "#EMPTY#" for "", the value otherwise.
+func stubField(s string) string {
 	if s == "" {
 		return EmptyStub
 	}
@@ -35,30 +35,4 @@ func UnstubField(s string) string {
 		return ""
 	}
 	return s
-}
-
-// Unstub undoes both stubs in a decoded value, at any depth and whatever the sender's profile: "#EMPTY#"
-// becomes "" and "#EMPTY_ARRAY#" an empty list. Lists and maps are changed in place; the (possibly new) value
-// is returned.
-func Unstub(v any) any {
-	switch x := v.(type) {
-	case string:
-		switch x {
-		case EmptyStub:
-			return ""
-		case EmptyArrayStub:
-			return []any{}
-		}
-	case []any:
-		for i, el := range x {
-			x[i] = Unstub(el)
-		}
-	case *Map:
-		if x != nil {
-			for i := range x.Entries {
-				x.Entries[i].Value = Unstub(x.Entries[i].Value)
-			}
-		}
-	}
-	return v
 }

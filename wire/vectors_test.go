@@ -15,7 +15,7 @@ import (
 	"github.com/olctl/olctl/clock"
 )
 
-// vector is one packet of packets.json, computed by real PHP (PROTOCOL.md §8).
+// vector is one packet of packets.json, computed by real PHP (docs/protocol.md §12).
 type vector struct {
 	LicenceKey string          `json:"licence_key"`
 	Secret     string          `json:"secret"`
@@ -120,14 +120,14 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 			profile := v.profile(t)
 			p := &Packet{
 				Profile:   profile,
-				Region:    want.Get(FieldRegion),
-				Command:   UnstubField(want.Get(FieldCommand)),
-				Licence:   UnstubField(want.Get(FieldLicence)),
-				Domain:    UnstubField(want.Get(FieldDomain)),
-				Type:      want.Get(FieldType),
-				Version:   want.Get(FieldVersion),
-				Connector: want.Get(FieldConnector),
-				Line:      UnstubField(want.Get(FieldLine)),
+				Region:    want.Get(fieldRegion),
+				Command:   UnstubField(want.Get(fieldCommand)),
+				Licence:   UnstubField(want.Get(fieldLicence)),
+				Domain:    UnstubField(want.Get(fieldDomain)),
+				Type:      want.Get(fieldType),
+				Version:   want.Get(fieldVersion),
+				Connector: want.Get(fieldConnector),
+				Line:      UnstubField(want.Get(fieldLine)),
 				Data:      []any{},
 			}
 			if len(v.DataPHP) > 0 {
@@ -151,20 +151,21 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 				t.Fatal(err)
 			}
 			var creds Credentials
-			var opts []SignerOption
+			var clk clock.Clock
+			var nonce []byte
 			var guard *ReplayGuard
 			if v.Secret != "" {
 				creds = Credentials{Mode: HMACSHA256, Secrets: []string{"old-secret-rotated-out", v.Secret}}
-				ts := want.Get(FieldTimestamp)
+				ts := want.Get(fieldTimestamp)
 				tsu, _ := time.Parse(time.RFC3339, "1970-01-01T00:00:00Z")
 				var sec int64
 				for _, c := range ts {
 					sec = sec*10 + int64(c-'0')
 				}
 				fake := clock.NewFake(tsu.Add(time.Duration(sec) * time.Second))
-				nonce, _ := hex.DecodeString(want.Get(FieldNonce))
-				opts = append(opts, WithSignerClock(fake), WithRand(&fixedReader{b: nonce}))
-				guard = NewReplayGuard(fake)
+				nonce, _ = hex.DecodeString(want.Get(fieldNonce))
+				clk = fake
+				guard = NewReplayGuard(fake, 0)
 			} else {
 				creds = Credentials{Mode: MD5, LicenceKey: v.LicenceKey}
 			}
@@ -172,9 +173,12 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 			if creds.Mode == HMACSHA256 {
 				signCreds.Secrets = []string{v.Secret}
 			}
-			signer, err := NewSigner(signCreds, opts...)
+			signer, err := NewSigner(signCreds, clk)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if nonce != nil {
+				signer.rand = &fixedReader{b: nonce}
 			}
 			signed, err := signer.Sign(fields)
 			if err != nil {
@@ -198,7 +202,7 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 					b := []byte(bad[i].Value)
 					b[j] ^= 0x01
 					bad[i].Value = string(b)
-					err := Verify(bad, creds, NewReplayGuard(clock.NewFake(time.Unix(1732412345, 0))))
+					err := Verify(bad, creds, NewReplayGuard(clock.NewFake(time.Unix(1732412345, 0)), 0))
 					if err == nil {
 						t.Fatalf("flipping byte %d of %s still verifies", j, want[i].Name)
 					}
@@ -216,7 +220,7 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 				t.Fatalf("decoded DATA with the stubs undone:\n got %#v\nwant %#v", pp.Data, p.Data)
 			}
 			reser, _ := SerializeStubbed(pp.Data, profile)
-			raw, _ := base64.StdEncoding.DecodeString(want.Get(FieldData))
+			raw, _ := base64.StdEncoding.DecodeString(want.Get(fieldData))
 			if !bytes.Equal(reser, raw) {
 				t.Fatalf("decode → encode changed DATA:\n got %s\nwant %s", reser, raw)
 			}
@@ -228,7 +232,7 @@ func TestVectorHashOverReorderedFieldsFails(t *testing.T) {
 	v := loadVectors(t)["portal_to_server_saveSettings"]
 	f := vectorFields(t, v)
 	f[0], f[1] = f[1], f[0]
-	if err := Verify(f, Credentials{Mode: MD5, LicenceKey: v.LicenceKey}, nil); !errorsIs(err, ErrLicence) {
+	if err := Verify(f, Credentials{Mode: MD5, LicenceKey: v.LicenceKey}, nil); !errorsIs(err, CodeLicence) {
 		t.Fatalf("reordered fields: err = %v, want LICENCE_ERROR", err)
 	}
 }

@@ -77,7 +77,7 @@ type Option func(*Server)
 // WithClock sets the clock of the hmac-sha256 replay guard (default the system clock): give it the
 // client's fake clock.
 func WithClock(clk clock.Clock) Option {
-	return func(s *Server) { s.guard = wire.NewReplayGuard(clk) }
+	return func(s *Server) { s.guard = wire.NewReplayGuard(clk, 0) }
 }
 
 // Lenient makes a refused packet an answer rather than a test failure, for tests that send bad packets on
@@ -88,7 +88,7 @@ func Lenient() Option { return func(s *Server) { s.lenient = true } }
 // not verify, parse or decode fails the test (unless Lenient) and is answered with its error code.
 func NewServer(t testing.TB, c wire.Credentials, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{t: t, creds: c, guard: wire.NewReplayGuard(nil)}
+	s := &Server{t: t, creds: c, guard: wire.NewReplayGuard(nil, 0)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,9 +144,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if c.Err == nil {
 		c.Args, c.Err = c.Packet.Items()
 	}
-	c.Method = wire.UnstubField(c.Fields.Get(wire.FieldCommand))
-	c.Connector = wire.UnstubField(c.Fields.Get(wire.FieldConnector))
-	c.Line = wire.UnstubField(c.Fields.Get(wire.FieldLine))
+	c.Method = wire.UnstubField(c.Fields.Get("BX_COMMAND"))
+	c.Connector = wire.UnstubField(c.Fields.Get("CONNECTOR"))
+	c.Line = wire.UnstubField(c.Fields.Get("LINE"))
 	s.mu.Lock()
 	c.N = len(s.calls) + 1
 	s.calls = append(s.calls, c)

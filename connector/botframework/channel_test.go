@@ -57,7 +57,7 @@ func TestSaveSettings(t *testing.T) {
 			}
 			got, err := ch.SaveSettings(context.Background(), &Line{Settings: tt.before}, tt.in)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, wire.ErrFailedSaveSettings) {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, wire.CodeFailedSaveSettings) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
 				return
@@ -119,7 +119,7 @@ func TestTestConnect(t *testing.T) {
 				r.bf.Fail(*tt.fail)
 			}
 			err := tt.ch.TestConnect(ctx, &Line{Settings: tt.settings})
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, wire.ErrFailedTestConnector) {
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, wire.CodeFailedTestConnector) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 			if tt.name != "no app id" && !errors.Is(err, ErrToken) {
@@ -137,7 +137,7 @@ func TestRegisterInfo(t *testing.T) {
 	if err != nil || reg.EntityKey != "abc-1" || reg.Info["messaging_endpoint"] != l.WebhookURL {
 		t.Fatalf("register: %+v, %v", reg, err)
 	}
-	if _, err := ch.Register(context.Background(), &Line{Settings: map[string]string{SettingBotHandle: "b"}}); !errors.Is(err, wire.ErrFailedRegister) {
+	if _, err := ch.Register(context.Background(), &Line{Settings: map[string]string{SettingBotHandle: "b"}}); !errors.Is(err, wire.CodeFailedRegister) {
 		t.Fatalf("err = %v", err)
 	}
 	anon, _ := NewChannel(connector.Env{}, WithAnonymous())

@@ -31,7 +31,7 @@ type Sender struct {
 // NewSender returns a Sender signing with c on clk (nil: the system clock), for connector and line.
 func NewSender(t testing.TB, c wire.Credentials, clk clock.Clock, connector, line string) *Sender {
 	t.Helper()
-	s, err := wire.NewSigner(c, wire.WithSignerClock(clk))
+	s, err := wire.NewSigner(c, clk)
 	if err != nil {
 		t.Fatalf("routertest: signer: %v", err)
 	}

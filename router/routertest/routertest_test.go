@@ -21,14 +21,14 @@ func TestSenderProfiles(t *testing.T) {
 		s := routertest.NewSender(t, creds, nil, "botframework.skype", "3")
 		s.Profile = c.profile
 		f := s.Fields(t, "receivingMessage", []any{wire.NewMap("files", []any{}, "text", "")})
-		raw, err := base64.StdEncoding.DecodeString(f.Get(wire.FieldData))
+		raw, err := base64.StdEncoding.DecodeString(f.Get("DATA"))
 		if err != nil || string(raw) != c.data {
 			t.Fatalf("%s: DATA %s (%v), want %s", c.profile, raw, err, c.data)
 		}
 		if err := wire.Verify(f, creds, nil); err != nil {
 			t.Fatalf("%s: %v", c.profile, err)
 		}
-		if f.Get(wire.FieldConnector) != "botframework.skype" || f.Get(wire.FieldLine) != "3" {
+		if f.Get("CONNECTOR") != "botframework.skype" || f.Get("LINE") != "3" {
 			t.Fatalf("%s: fields %v", c.profile, f)
 		}
 	}
@@ -45,7 +45,7 @@ func TestLoadVectors(t *testing.T) {
 	if legacy.Profile != wire.Legacy || current.Profile != wire.Current {
 		t.Fatalf("profiles %v, %v", legacy.Profile, current.Profile)
 	}
-	if n := legacy.Fields.Names(); len(n) == 0 || n[0] != wire.FieldCommand || n[len(n)-1] != wire.FieldHash {
+	if n := legacy.Fields.Names(); len(n) == 0 || n[0] != "BX_COMMAND" || n[len(n)-1] != "BX_HASH" {
 		t.Fatalf("field order %v", n)
 	}
 	if err := wire.Verify(legacy.Fields, legacy.Credentials(), nil); err != nil {
