@@ -56,7 +56,7 @@ type itemOp struct {
 	id   int64 // claim, finish; set by an insert that took the item
 
 	// insert
-	sum                      [KeySize]byte
+	sum                      [keySize]byte
 	command, connector, line string
 	body                     []byte
 	created                  int64 // unix ms
@@ -200,7 +200,7 @@ func (s *itemStore) apply(ctx context.Context, tx *sql.Tx, op *itemOp) error {
 
 // newItem is an item to take: its key, command, connector, line and body.
 type newItem struct {
-	sum                      [KeySize]byte
+	sum                      [keySize]byte
 	command, connector, line string
 	body                     []byte
 }
@@ -401,8 +401,8 @@ func (s *itemStore) prune(ctx context.Context, before time.Time) (int64, error) 
 // uniqueSum returns a key no other item has: now's milliseconds (so that keys sort by time, as the
 // duplicate keys of messages do by date) and 16 random bytes. It keys items that are never duplicates of
 // another (the events of commands other than receivingMessage, kept for a retry).
-func uniqueSum(now time.Time) [KeySize]byte {
-	var k [KeySize]byte
+func uniqueSum(now time.Time) [keySize]byte {
+	var k [keySize]byte
 	binary.BigEndian.PutUint64(k[:8], uint64(max(now.UnixMilli(), 0)))
 	_, _ = rand.Read(k[8:])
 	return k

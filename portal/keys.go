@@ -24,12 +24,12 @@ type dupKey struct {
 	Date                                        int64 // message.date in unix seconds, 0 when absent
 }
 
-// KeySize is the size of a stored key: 8 bytes of date, 16 of digest.
-const KeySize = 24
+// keySize is the size of a stored key: 8 bytes of date, 16 of digest.
+const keySize = 24
 
 // sum returns the key's storage id: the date (big-endian, so that keys sort by date) followed by the first
 // 16 bytes of the SHA-256 of the length-prefixed text parts (so that no two keys collide by concatenation).
-func (k dupKey) sum() [KeySize]byte {
+func (k dupKey) sum() [keySize]byte {
 	h := sha256.New()
 	var n [8]byte
 	for _, s := range [...]string{k.Connector, k.Line, k.ChatID, k.MessageID, k.Variant} {
@@ -39,7 +39,7 @@ func (k dupKey) sum() [KeySize]byte {
 	}
 	var sum [32]byte
 	h.Sum(sum[:0])
-	var out [KeySize]byte
+	var out [keySize]byte
 	binary.BigEndian.PutUint64(out[:8], uint64(max(k.Date, 0)))
 	copy(out[8:], sum[:16])
 	return out

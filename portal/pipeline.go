@@ -96,7 +96,7 @@ func (p *Portal) stepFlags(_ context.Context, w *work) (outcome, error) {
 
 // stepUser splits the user's name and syncs the user to an internal one (docs/protocol.md §8.2).
 func (p *Portal) stepUser(ctx context.Context, w *work) (outcome, error) {
-	SplitName(&w.it.User)
+	splitName(&w.it.User)
 	w.m.User = w.it.User
 	unlock := p.userLocks.lock(w.m.Connector + "|" + w.it.User.ID)
 	uid, err := p.users.SyncUser(ctx, w.m.Connector, w.it.User)
@@ -113,9 +113,9 @@ func (p *Portal) stepUser(ctx context.Context, w *work) (outcome, error) {
 	return outDone, nil
 }
 
-// SplitName splits an empty-last-name user's name as Bitrix does (docs/protocol.md §8.2): on single spaces,
+// splitName splits an empty-last-name user's name as Bitrix does (docs/protocol.md §8.2): on single spaces,
 // into exactly two parts, else not at all ("Анна Петрова" → "Анна", "Петрова"; "A  B" stays).
-func SplitName(u *openlines.User) {
+func splitName(u *openlines.User) {
 	if u.LastName != "" {
 		return
 	}

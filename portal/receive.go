@@ -2,7 +2,6 @@ package portal
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
@@ -172,20 +171,4 @@ func (p *Portal) settle(ctx context.Context, id int64, attempt int, command, con
 	case state == itemPending:
 		p.retrier.kick()
 	}
-}
-
-// reason is the text of an error without its protocol code.
-func reason(err error) string {
-	if pe, ok := err.(*wire.Error); ok {
-		switch {
-		case pe.Err == nil && pe.Message == "":
-			return string(pe.Code)
-		case pe.Err == nil:
-			return pe.Message
-		case pe.Message == "":
-			return pe.Err.Error()
-		}
-		return pe.Message + ": " + pe.Err.Error()
-	}
-	return fmt.Sprint(err)
 }
