@@ -1,12 +1,3 @@
-// Package bftest is a fake of Microsoft's Bot Framework service for tests and local runs: it plays the messenger
-// side (SendUserMessage posts an Activity to a bot's webhook with a signed bearer token) and implements the
-// Connector REST API the bot answers through (POST/PUT/DELETE /v3/conversations/{id}/activities[/{activityId}]),
-// the OAuth client-credentials token endpoint and the OpenID metadata and JWKS that publish its signing keys.
-//
-// It records every call to the Connector REST API, with the raw escaped path, so tests can wait for and assert
-// what a bot sent, and it can be told to fail (500, 429 with Retry-After, slow or held answers).
-//
-// Start one in a test with NewServer(t), or standalone with Start(cfg) (olctl bf serve).
 package bftest
 
 import (

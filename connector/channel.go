@@ -15,7 +15,7 @@ import (
 	"github.com/olctl/olctl/wire"
 )
 
-// Channel is one real messenger channel (PROTOCOL.md §7): it saves and tests a line's connection settings,
+// Channel is one real messenger channel (docs/protocol.md §11): it saves and tests a line's connection settings,
 // registers the line with the messenger, turns the messenger's webhooks into items for the portal and sends
 // the portal's messages to the messenger. A Channel is built once per server by its Factory and is called
 // concurrently for many lines: everything about a line comes in the *Line argument.
@@ -38,7 +38,7 @@ type Channel interface {
 
 	// Register connects the line to the messenger (e.g. sets the webhook to l.WebhookURL) and names the
 	// external entity it now owns (Registration.EntityKey, e.g. the bot's app_id). The server enforces
-	// that one entity belongs to one line: registering it elsewhere moves it (PROTOCOL.md §7).
+	// that one entity belongs to one line: registering it elsewhere moves it (docs/protocol.md §11).
 	Register(ctx context.Context, l *Line) (Registration, error)
 
 	// Unregister disconnects the line from the messenger. It is also called before a line's data is
@@ -52,7 +52,7 @@ type Channel interface {
 	Receive(ctx context.Context, l *Line, r *http.Request, body []byte) ([]Incoming, error)
 
 	// Send delivers the portal's sendMessage, updateMessage or deleteMessage items (as decoded from DATA,
-	// PROTOCOL.md §6: *wire.Map values) to the messenger. It returns what the portal must learn about them,
+	// docs/protocol.md §10: *wire.Map values) to the messenger. It returns what the portal must learn about them,
 	// typically one receivingStatusDelivery per delivered item and one receivingError per failed one; the
 	// server queues these to the portal. An error means nothing could be sent (the portal gets it in the
 	// answer and nothing is queued).
@@ -68,7 +68,7 @@ type Channel interface {
 }
 
 // MethodProvider is implemented by a channel that answers remote methods beyond the standard set
-// (PROTOCOL.md §7: "may add methods of its own"). The server looks a method up here, case-insensitively,
+// (docs/protocol.md §11: a channel may add methods of its own). The server looks a method up here, case-insensitively,
 // before answering METHOD_NOT_FOUND.
 type MethodProvider interface {
 	// Methods maps method names (matched case-insensitively) to their handlers.
@@ -111,7 +111,7 @@ type Registration struct {
 }
 
 // Incoming is one item a channel hands to the server for the portal. The server queues it for the line
-// and the dispatcher sends it in a server → portal packet (PROTOCOL.md §5).
+// and the dispatcher sends it in a server → portal packet (docs/protocol.md §7).
 type Incoming struct {
 	// Command is the server → portal command, e.g. "receivingMessage", "receivingStatusDelivery",
 	// "receivingError", "receivingStatusReading", "receivingStatusBlock", "setChatName". Empty means
@@ -121,7 +121,7 @@ type Incoming struct {
 	// the line's connector.
 	Connector string
 	// Item is the item as wire.Serialize takes it (a *wire.Map, a map, or a tagged struct) in the shape of
-	// PROTOCOL.md §5.
+	// docs/protocol.md §7.
 	Item any
 	// DedupKey, when not empty, makes the item idempotent per line connector: an item whose key was already
 	// queued for the same line (e.g. a messenger retrying a webhook with the same activity id) is dropped.

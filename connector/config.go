@@ -13,7 +13,7 @@ import (
 	"github.com/olctl/olctl/wire"
 )
 
-// DefaultSchedule is the default back-off schedule of a line whose portal fails (PROTOCOL.md §7): the n-th
+// DefaultSchedule is the default back-off schedule of a line whose portal fails (docs/protocol.md §11): the n-th
 // consecutive failure blocks the line for the n-th period; when the last block ends the line's items go to
 // the dead-letter table. The last attempt is 12 h after the first, the last block ends 24 h after it.
 var DefaultSchedule = []time.Duration{

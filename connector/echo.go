@@ -22,7 +22,7 @@ import (
 const EchoID = "echo"
 
 // Echo is a minimal channel for tests and demos. Its "messenger" is the webhook itself: a JSON body (one item
-// object, a list of items, or {"items": [...]}) in the shape of PROTOCOL.md §5 becomes receivingMessage
+// object, a list of items, or {"items": [...]}) in the shape of docs/protocol.md §7.1 becomes receivingMessage
 // items, in order; keys of an item are kept in their JSON order. Two optional keys of an item are taken out:
 // "command" (the server → portal command, default receivingMessage) and "dedup" (the DedupKey; default
 // "<command>|<type_message>|<chat.id>|<message.id>", so a retried webhook is queued once). An item without

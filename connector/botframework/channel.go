@@ -1,13 +1,3 @@
-// Package botframework is the connector server's Bot Framework channel: the real connector "botframework",
-// which carries the virtual connectors "botframework.<channelId>" (botframework.skype, botframework.msteams,
-// botframework.webchat, ...).
-//
-// One line connector is one Azure bot (settings bot_handle, app_id, app_secret). The bot's messaging endpoint
-// is the line's webhook URL. The channel validates the Bot Framework's bearer JWT on every webhook, turns
-// activities into receivingMessage items for the portal, and sends the portal's sendMessage, updateMessage and
-// deleteMessage items to the Connector REST API at the chat's service URL with a client-credentials token.
-//
-// Build it with New and register it with the connector server under ID.
 package botframework
 
 import (
