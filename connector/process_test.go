@@ -225,7 +225,11 @@ func drainWithProcesses(t testing.TB, dsn string, procs, lines, total int, laten
 	const perHook = 50
 	p := newFakePortal(t, "key-multi", nil)
 	p.latency.Store(int64(latency))
-	env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-multi", "CHILD_WORKERS=4", "CHILD_POLL_MS=10"}
+	// Sends time out after 10 s, not 2: on a loaded machine (the whole suite under -race) the portal can take
+	// longer to answer a packet it has processed, and the retry of a timed-out send is a duplicate by design
+	// (at least once). What is checked here is that two processes never hold one line at once.
+	env := []string{"CHILD_DSN=" + dsn, "CHILD_KEYS=key-multi", "CHILD_WORKERS=4", "CHILD_POLL_MS=10",
+		"CHILD_SEND_MS=10000", "CHILD_LEASE_MS=20000"}
 	cs := make([]*child, procs)
 	eps := make([]string, procs)
 	for i := range cs {
