@@ -277,7 +277,12 @@ func drainWithProcesses(t testing.TB, dsn string, procs, lines, total int, laten
 // 50 ms at the portal, like a portal across a network (dispatch is then bound by latency, and processes
 // add capacity); "local-1" and "local-3" answer at once (on one machine the processes then only share its
 // cores with each other, the portal and MariaDB). Run with -benchtime=30000x.
-func BenchmarkMariaDBProcesses(b *testing.B) {
+func BenchmarkMariaDBProcesses(b *testing.B) { benchProcesses(b, testdb.MySQLDSN) }
+
+// BenchmarkPostgresProcesses is BenchmarkMariaDBProcesses on one PostgreSQL database.
+func BenchmarkPostgresProcesses(b *testing.B) { benchProcesses(b, testdb.PostgresDSN) }
+
+func benchProcesses(b *testing.B, dsn func(testing.TB) string) {
 	for _, lat := range []struct {
 		prefix string
 		d      time.Duration
@@ -285,7 +290,7 @@ func BenchmarkMariaDBProcesses(b *testing.B) {
 		for _, procs := range []int{1, 3} {
 			b.Run(fmt.Sprintf("%s%d", lat.prefix, procs), func(b *testing.B) {
 				total := max(b.N/20*20, 20)
-				_, _, el := drainWithProcesses(b, testdb.MySQLDSN(b), procs, 20, total, lat.d)
+				_, _, el := drainWithProcesses(b, dsn(b), procs, 20, total, lat.d)
 				b.ReportMetric(float64(total)/el.Seconds(), "items/s")
 			})
 		}
