@@ -76,7 +76,7 @@
 //
 //	ToIcons/NoEmoji1K       0.8 µs, 0 allocs    kyokomi Sprint  7–10 µs, 48 allocs    9–13×
 //	ToIcons/Emoji20In1K     2.5–2.9 µs, 1 alloc kyokomi Sprint 13–17 µs, 115 allocs  4.5–7× (goal 5×)
-//	ToIcons/Unicode20In1K   2.5 µs, 1 alloc     (the same emoji in Unicode; Sprint has no such mode)
+//	ToIcons/Unicode20In1K   2.5–3.3 µs, 1 alloc (the same emoji in Unicode; Sprint has no such mode)
 //	FromIcons/Emoji20In1K   3.1 µs, 1 alloc     one regexp and a lookup per tag 28 µs    9×
 //
 // Of these, ASCII smileys and hex escapes, on by default as in Bitrix, cost about 0.15 µs on NoEmoji1K and
