@@ -151,6 +151,7 @@ func TestSendItemErrors(t *testing.T) {
 		{"empty message", "sendMessage", r.msg(t, "c", "4", ""), "BAD_PACKET", "neither text nor files"},
 		{"too large", "sendMessage", r.msg(t, "c", "5", strings.Repeat("x", schema.MaxActivityBytes)), "PAYLOAD_TOO_LARGE", "262144"},
 		{"update unknown", "updateMessage", r.msg(t, "c", "never-sent", "x"), "BAD_PACKET", "no activity id"},
+		{"delete unknown", "deleteMessage", r.msg(t, "c", "never-sent-2", ""), "BAD_PACKET", "no activity id"},
 		{"not a map", "sendMessage", "just a string", "BAD_PACKET", "item 0"},
 	}
 	for _, tt := range tests {
@@ -170,6 +171,18 @@ func TestSendItemErrors(t *testing.T) {
 			e := out[0].Item.(openlines.ErrorItem)
 			if e.Params.ErrorCode != tt.wantCode || !strings.Contains(e.MessageConnector, tt.wantMsg) {
 				t.Fatalf("error item %+v", e)
+			}
+			// Flat, with the portal's own ids (docs/protocol.md §7).
+			flat, chatID, imID := openlines.ErrorNotSendMessageChat, "", ""
+			if tt.method == "deleteMessage" {
+				flat = openlines.ErrorDeleteMessage
+			}
+			if m, ok := tt.item.(*wire.Map); ok {
+				im, _ := m.Get("im")
+				chatID, imID = im.(*wire.Map).String("chat_id"), im.(*wire.Map).String("message_id")
+			}
+			if e.Code != flat || e.ChatID != chatID || e.MessageID != imID || e.Validate() != nil {
+				t.Fatalf("error item %+v, want code %s, chatId %q, messageId %q", e, flat, chatID, imID)
 			}
 			// The failed item was not sent; the good one after it was.
 			if after := r.bf.Count(bftest.EndpointConnector); after != before+wantCalls {
@@ -455,6 +468,67 @@ func TestTokenSourcePerSecret(t *testing.T) {
 	for _, ts := range got {
 		if ts != got[0] {
 			t.Fatal("concurrent callers got different sources")
+		}
+	}
+}
+
+// TestSendShapes: the items of both generations are sent (docs/protocol.md §10): a legacy item with the
+// operator as user and files as {name, type, link}; a current one with mime and downloadLink; a typing notice
+// (message.type typing_start) becomes a typing activity and reports nothing.
+func TestSendShapes(t *testing.T) {
+	r := newRig(t, nil)
+	from := wire.NewMap("id", r.bf.Bot().ID, "name", r.bf.Bot().Name)
+	legacy := wire.NewMap(
+		"im", wire.NewMap("chat_id", int64(118), "message_id", int64(40211)),
+		"message", wire.NewMap("user_id", int64(7), "text", "legacy",
+			"files", []any{wire.NewMap("name", "a.pdf", "type", "file", "link", "https://portal.example/a.pdf")}),
+		"chat", wire.NewMap("id", "c1"),
+		"user", wire.NewMap("id", int64(7), "name", "Operator"),
+		"from", from, "service_url", r.bf.ServiceURL())
+	current := decoded(t, openlines.OutgoingMessage{
+		IM: openlines.IMRef{ChatID: "118", MessageID: "40212"},
+		Message: openlines.OutgoingContent{UserID: "7", Text: "current", Files: []openlines.OutgoingFile{{Name: "photo", Type: "image",
+			MIME: "image/webp", Link: "https://portal.example/show/1", DownloadLink: "https://portal.example/download/1", Size: 5}}},
+		Chat: openlines.ChatRef{ID: "c1"}, From: from, ServiceURL: r.bf.ServiceURL()})
+	typing := decoded(t, openlines.OutgoingMessage{
+		IM: openlines.IMRef{ChatID: "118"}, Message: openlines.OutgoingContent{Type: openlines.TypeTypingStart},
+		Chat: openlines.ChatRef{ID: "c1"}, From: from, ServiceURL: r.bf.ServiceURL()})
+	out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", []any{legacy, current, typing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := r.bf.WaitRecords(ctxT(t), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent []bftest.Record
+	for _, rec := range recs {
+		if rec.Op == bftest.OpSend {
+			sent = append(sent, rec)
+		}
+	}
+	if len(sent) != 3 {
+		t.Fatalf("%d activities sent: %+v", len(sent), recs)
+	}
+	if a := sent[0].Activity; a.Text != "legacy" || len(a.Attachments) != 1 || a.Attachments[0].ContentURL != "https://portal.example/a.pdf" ||
+		a.Attachments[0].ContentType != "application/pdf" {
+		t.Errorf("legacy activity %+v", a)
+	}
+	if a := sent[1].Activity; a.Text != "current" || len(a.Attachments) != 1 || a.Attachments[0].ContentURL != "https://portal.example/download/1" ||
+		a.Attachments[0].ContentType != "image/webp" {
+		t.Errorf("current activity %+v", a)
+	}
+	if a := sent[2].Activity; a.Type != schema.TypeTyping || a.Text != "" || a.From.ID != r.bf.Bot().ID {
+		t.Errorf("typing activity %+v", a)
+	}
+	if len(out) != 2 {
+		t.Fatalf("reports %+v, want two deliveries and nothing for typing", out)
+	}
+	for i, want := range []string{"40211", "40212"} {
+		d := out[i].Item.(openlines.StatusDeliveryItem)
+		if out[i].Command != openlines.CommandReceivingStatusDelivery || d.IM.ChatID != "118" || d.IM.MessageID != want ||
+			d.Message.FirstID() != sent[i].ID || d.Chat.ID != "c1" {
+			t.Errorf("report %d: %+v", i, out[i])
 		}
 	}
 }
