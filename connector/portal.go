@@ -2,7 +2,6 @@ package connector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -618,11 +617,4 @@ func (s *Server) mSaveDomainSite(ctx context.Context, c *call) (any, error) {
 		return nil, err
 	}
 	return ok(), nil
-}
-
-func decodeJSON(raw []byte, v any) error {
-	if len(raw) == 0 {
-		return errors.New("no DATA")
-	}
-	return json.Unmarshal(raw, v)
 }
