@@ -502,3 +502,47 @@ func TestConnectorLessMethods(t *testing.T) {
 		t.Errorf("deleteLine: %v", out)
 	}
 }
+
+// TestMessageIDsUniqueInPacket: a legacy portal confirms an item by (chat.id, message.id), so a packet never
+// holds two items with the same pair (the second waits for the next packet), and an item without
+// message.id gets one of its own.
+func TestMessageIDsUniqueInPacket(t *testing.T) {
+	ps, err := prepare([]Incoming{{Item: wire.NewMap("user", wire.NewMap("id", "u"), "message", wire.NewMap("text", "hi"), "chat", wire.NewMap("id", "c"))},
+		{Item: wire.NewMap("user", wire.NewMap("id", "u"), "chat", wire.NewMap("id", "c"))}}, "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range ps {
+		v, err := wire.Unserialize(p.blob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(p.msgID, "olctl-") || scalarString(path(v, "message", "id")) != p.msgID || p.chatID != "c" {
+			t.Errorf("item %d: message id %q, stored %v", i, p.msgID, v)
+		}
+	}
+	if ps[0].msgID == ps[1].msgID {
+		t.Error("two items got the same message id")
+	}
+
+	p := newFakePortal(t, "key-unique", nil)
+	s := newTestServer(t, p, Config{Workers: 1})
+	hook := p.connect("echo", "1", nil)
+	item := func(msg, dedup string) string {
+		return `{"user":{"id":"u"},"message":{"id":"` + msg + `","text":"` + dedup + `"},"chat":{"id":"c"},"dedup":"` + dedup + `"}`
+	}
+	body := "[" + item("m1", "a") + "," + item("m1", "b") + "," + item("m2", "c") + "]" // m1 twice: an edit after the message
+	if code, b := postWebhook(t, hook, []byte(body)); code != 200 {
+		t.Fatalf("webhook: %d %s", code, b)
+	}
+	waitFor(t, 5*time.Second, "all three confirmed", func() bool { return queueLen(t, s) == 0 })
+	var sizes []int
+	for _, pk := range p.Packets() {
+		if pk.Command == openlines.CommandReceivingMessage {
+			sizes = append(sizes, len(pk.Items))
+		}
+	}
+	if !slices.Equal(sizes, []int{1, 2}) {
+		t.Fatalf("packets of %v items, want [1 2]", sizes)
+	}
+}
