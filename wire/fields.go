@@ -97,7 +97,7 @@ var unreserved = func() (t [256]bool) {
 }()
 
 // ParseForm decodes an application/x-www-form-urlencoded body into fields, keeping their order. A field
-// that appears twice or a bad escape is BAD_PACKET.
+// that appears twice, a bad escape or more than 64 fields is BAD_PACKET.
 func ParseForm(body string) (Fields, error) {
 	return parseFormInPlace([]byte(body))
 }
@@ -105,8 +105,19 @@ func ParseForm(body string) (Fields, error) {
 // DefaultMaxBody is the default cap of a packet body (8 MiB).
 const DefaultMaxBody = 8 << 20
 
+// maxFields is the most form fields a packet may have. A packet has thirteen at most (docs/protocol.md §3);
+// the cap leaves room for the fields a sender adds and keeps a body of many tiny fields from costing more
+// than its bytes before the signature is checked.
+const maxFields = 64
+
+// startBuffer is the most of an announced Content-Length that is reserved before any of it arrives: a
+// packet of a few messages is read with one allocation, and a client that announces megabytes and sends a
+// trickle holds only what it sent.
+const startBuffer = 64 << 10
+
 // ReadForm reads a packet from an HTTP request: it must be a POST (else METHOD_NOT_ALLOWED), form-encoded,
-// and no larger than maxBody bytes (else REQUEST_ENTITY_TOO_LARGE; 0 means DefaultMaxBody). WriteResponse
+// no larger than maxBody bytes (else REQUEST_ENTITY_TOO_LARGE; 0 means DefaultMaxBody) and parse as
+// ParseForm does. The body buffer grows with the bytes that arrive, whatever Content-Length says. WriteResponse
 // answers these two with HTTP 405 and 413 (docs/protocol.md §2).
 func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
 	if r.Method != http.MethodPost {
@@ -124,11 +135,11 @@ func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
 	if r.ContentLength > maxBody {
 		return nil, Errorf(CodeRequestEntityTooLarge, "body of %d bytes is over the limit of %d", r.ContentLength, maxBody)
 	}
-	// Read straight into one buffer of the announced size (io.Copy into a strings.Builder would allocate a
-	// 32 KiB copy buffer per request, and growing by doubling copies the body several times).
+	// Read straight into one buffer of the announced size up to startBuffer (io.Copy into a
+	// strings.Builder would allocate a 32 KiB copy buffer per request); a larger body grows it by doubling.
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead) // + MinRead: the read that sees EOF needs no growth
+		buf.Grow(int(min(r.ContentLength, startBuffer)) + bytes.MinRead) // + MinRead: the read that sees EOF needs no growth
 	}
 	n, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
@@ -143,8 +154,10 @@ func ReadForm(r *http.Request, maxBody int64) (Fields, error) {
 // parseFormInPlace parses a body the caller gives away: names and values are unescaped in place (a
 // decoded field is never longer than its escaped form, so the writes stay behind the reads) and the fields share
 // the buffer's memory, which is never written again. A packet is read with one allocation for its body.
+// Past maxFields fields it stops with BAD_PACKET, so the duplicate check, a scan of the fields so far, is
+// bounded and the whole parse linear in the body.
 func parseFormInPlace(b []byte) (Fields, error) {
-	out := make(Fields, 0, bytes.Count(b, []byte{'&'})+1)
+	out := make(Fields, 0, min(bytes.Count(b, []byte{'&'})+1, maxFields))
 	w := 0
 	for r := 0; r < len(b); {
 		end := bytes.IndexByte(b[r:], '&')
@@ -156,6 +169,9 @@ func parseFormInPlace(b []byte) (Fields, error) {
 		if end == r {
 			r++
 			continue
+		}
+		if len(out) == maxFields {
+			return nil, Errorf(CodeBadPacket, "too many fields (more than %d)", maxFields)
 		}
 		nameEnd, valStart := end, end
 		if eq := bytes.IndexByte(b[r:end], '='); eq >= 0 {
