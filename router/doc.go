@@ -22,7 +22,7 @@
 // In this order, all through package wire:
 //
 //  1. POST only (else 405 with Allow: POST), the body cap (default 8 MiB, WithMaxBody; else 413),
-//     wire.ReadForm (field order kept; a repeated field is BAD_PACKET).
+//     wire.ReadForm (field order kept; a repeated field or more than 64 fields is BAD_PACKET).
 //  2. wire.Verify with the configured credentials and a wire.ReplayGuard (default: 300 s window on the
 //     Input's clock; share one with WithReplayGuard), before anything of DATA is decoded: missing BX_HASH is
 //     HASH_EMPTY; a wrong hash, tampered or reordered fields, an md5 packet to an hmac receiver or the
@@ -46,7 +46,14 @@
 // in both profiles, every other command {"OK":true,"DATA":[]}, whatever single items did. An error becomes
 // OK:false with its protocol code (wire.CodeOf; several codes with a *wire.ResponseError). 405 and 413 are
 // the only statuses other than 200. A panic in a handler or middleware is answered INTERNAL_ERROR wrapping
-// ErrHandlerPanic, and logged with its stack; the Input's own path is guarded too.
+// ErrHandlerPanic, and logged with its stack; the Input's own path is guarded too. A request whose client
+// left before the answer (its context canceled) gets none: the connection is closed.
+//
+// # The server in front
+//
+// ServerLimits builds the http.Server an Input should sit behind: a header, body and request deadline
+// (10 s, 30 s, 60 s), a header cap (64 KiB) and a cap on concurrent requests (1024; the next one is answered
+// 503 with Retry-After at once), so that clients that send slowly or in floods cannot hold the portal.
 //
 // # The line gate
 //

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -135,9 +136,16 @@ func NewInput(r *Router, opts ...InputOption) (*Input, error) {
 	return in, nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A request whose client went away before its answer (its context
+// canceled) gets none: the connection is closed (http.ErrAbortHandler), and nothing is logged as a failure.
 func (in *Input) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := in.clock.Now()
+	gone := false
+	defer func() { // runs last, outside the recover below
+		if gone {
+			httpserve.Abort()
+		}
+	}()
 	defer func() { // the handlers have their own guard; this one covers the Input's own path
 		if v := recover(); v != nil {
 			in.answer(w, r, "", panicError("", v))
@@ -145,10 +153,16 @@ func (in *Input) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	req, rt, err := in.read(r)
 	if err != nil {
+		if gone = httpserve.Gone(r); gone {
+			return
+		}
 		in.refuse(w, r, req, err, start)
 		return
 	}
 	if err := rt.h(r.Context(), req); err != nil {
+		if gone = httpserve.Gone(r); gone {
+			return
+		}
 		in.answer(w, r, req.Command, err)
 		return
 	}
