@@ -366,7 +366,7 @@ func (f *Factory) sayVia(ctx context.Context, via string, req sayRequest, wait t
 		return usageErrorf("--via %q: %v", via, err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := f.HTTPClient.Do(hreq)
+	resp, err := f.httpClient().Do(hreq)
 	if err != nil {
 		return fmt.Errorf("no 'olctl bf serve' at --via %s (start one, or give --via \"\" to use a fake of this command's own): %w", via, err)
 	}

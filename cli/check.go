@@ -291,7 +291,7 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 // own, else the system's.
 func (c *checker) tlsConfig(host string) *tls.Config {
 	var roots *x509.CertPool
-	if t, ok := c.f.HTTPClient.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+	if t, ok := c.f.httpClient().Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
 		roots = t.TLSClientConfig.RootCAs
 	}
 	return &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12}

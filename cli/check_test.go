@@ -105,7 +105,8 @@ func TestCheck(t *testing.T) {
 			t.Parallel()
 			mutate := func(f *Factory) {
 				if tt.tls != nil {
-					f.HTTPClient = tt.tls.Client()
+					hc := tt.tls.Client()
+					f.HTTPClient = func() (*http.Client, error) { return hc, nil }
 				}
 			}
 			r := run(t, runOpts{env: tt.env, mutate: mutate}, "check", "--json").wantCode(t, tt.code)

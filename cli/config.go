@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -435,6 +434,3 @@ func toList(v any) []string {
 	}
 	return out
 }
-
-// osLookupEnv is the process environment, the default of Factory.LookupEnv.
-func osLookupEnv(key string) (string, bool) { return os.LookupEnv(key) }

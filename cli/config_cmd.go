@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"context"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
-func newConfigCmd(f *Factory) *cobra.Command {
+// NewCmdConfig builds `olctl config`, the group of the configuration commands.
+func NewCmdConfig(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Inspect olctl's configuration",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newConfigViewCmd(f))
+	cmd.AddCommand(NewCmdConfigView(f, nil))
 	return requireSubcommand(cmd)
 }
 
@@ -29,7 +33,16 @@ type configViewJSON struct {
 	Values []configValueJSON `json:"values"`
 }
 
-func newConfigViewCmd(f *Factory) *cobra.Command {
+// ConfigViewOptions are the inputs of `olctl config view`.
+type ConfigViewOptions struct {
+	Context context.Context
+	IO      IO
+	Config  func() (*Config, error)
+}
+
+// NewCmdConfigView builds `olctl config view`.
+func NewCmdConfigView(f *Factory, runF func(*ConfigViewOptions) error) *cobra.Command {
+	opts := &ConfigViewOptions{IO: f.IO, Config: f.Config}
 	return &cobra.Command{
 		Use:   "view",
 		Short: "Show the effective configuration, secrets masked, and where each value came from",
@@ -37,38 +50,42 @@ func newConfigViewCmd(f *Factory) *cobra.Command {
   OLCTL_SERVER=https://connector.example.com olctl config view --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			opts.Context = cmd.Context()
+			if runF != nil {
+				return runF(opts)
 			}
-			doc := configViewJSON{File: cfg.File, Values: []configValueJSON{}}
-			tbl := &Table{Header: []string{"KEY", "VALUE", "SOURCE"}}
-			for _, k := range configKeys {
-				src := cfg.Sources[k.Key]
-				var val any = cfg.value(k.Key)
-				shown := cfg.value(k.Key)
-				if k.Key == KeySecret {
-					masked := make([]string, len(cfg.Secrets))
-					for i, s := range cfg.Secrets {
-						masked[i] = mask(s)
-					}
-					val = masked
-					shown = joinComma(masked)
-				} else if k.Secret {
-					shown = mask(shown)
-					val = shown
-				}
-				doc.Values = append(doc.Values, configValueJSON{Key: k.Key, Value: val, Source: src,
-					Flag: "--" + k.Flag(), Env: k.Env()})
-				tbl.Append(k.Key, shown, describeSource(src, k, cfg.File))
-			}
-			p, err := f.printer()
-			if err != nil {
-				return err
-			}
-			return p.print(doc, func() *Table { return tbl })
+			return configViewRun(opts)
 		},
 	}
+}
+
+func configViewRun(opts *ConfigViewOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	doc := configViewJSON{File: cfg.File, Values: []configValueJSON{}}
+	tbl := &Table{Header: []string{"KEY", "VALUE", "SOURCE"}}
+	for _, k := range configKeys {
+		src := cfg.Sources[k.Key]
+		var val any = cfg.value(k.Key)
+		shown := cfg.value(k.Key)
+		if k.Key == KeySecret {
+			masked := make([]string, len(cfg.Secrets))
+			for i, s := range cfg.Secrets {
+				masked[i] = mask(s)
+			}
+			val = masked
+			shown = strings.Join(masked, ",")
+		} else if k.Secret {
+			shown = mask(shown)
+			val = shown
+		}
+		doc.Values = append(doc.Values, configValueJSON{Key: k.Key, Value: val, Source: src,
+			Flag: "--" + k.Flag(), Env: k.Env()})
+		tbl.Append(k.Key, shown, describeSource(src, k, cfg.File))
+	}
+	return newPrinter(opts.IO, cfg).print(doc, func() *Table { return tbl })
 }
 
 func describeSource(s Source, k configKey, file string) string {
@@ -81,15 +98,4 @@ func describeSource(s Source, k configKey, file string) string {
 		return "file " + file
 	}
 	return string(s)
-}
-
-func joinComma(ss []string) string {
-	out := ""
-	for i, s := range ss {
-		if i > 0 {
-			out += ","
-		}
-		out += s
-	}
-	return out
 }

@@ -8,24 +8,27 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 )
 
-// Event names, as the portal's subscriptions are called.
+// Event names, as the portal's subscriptions (and Bitrix's events) are called.
 const (
 	EvReceivedMessage        = "OnReceivedMessage"
 	EvReceivedMessageUpdate  = "OnReceivedMessageUpdate"
 	EvReceivedMessageDel     = "OnReceivedMessageDel"
 	EvReceivedPost           = "OnReceivedPost"
 	EvReceivedPostUpdate     = "OnReceivedPostUpdate"
-	EvReceivedStatusWrites   = "OnReceivedStatusWrites"
 	EvReceivedCommandStart   = "OnReceivedCommandStart"
+	EvReceivedStatusWrites   = "OnReceivedStatusWrites"
 	EvReceivedStatusDelivery = "OnReceivedStatusDelivery"
 	EvReceivedStatusReading  = "OnReceivedStatusReading"
 	EvReceivedError          = "OnReceivedError"
 	EvReceivedStatusBlock    = "OnReceivedStatusBlock"
-	EvUpdateStatusConnector  = "OnUpdateStatusConnector"
 	EvNewChatName            = "OnNewChatName"
+	EvAddStatusConnector     = "OnAddStatusConnector"
+	EvUpdateStatusConnector  = "OnUpdateStatusConnector"
+	EvDeleteStatusConnector  = "OnDeleteStatusConnector"
 )
 
 // eventJSON is one line `olctl serve` prints per event. Fields that do not apply to an event are left out.
@@ -39,7 +42,8 @@ type eventJSON struct {
 	ChatID        string             `json:"chat_id,omitempty"`
 	ChatName      string             `json:"chat_name,omitempty"`
 	MessageID     string             `json:"message_id,omitempty"`
-	Date          *time.Time         `json:"date,omitempty"`
+	Date          *time.Time         `json:"date,omitempty"`      // RFC 3339, for a year JSON can write (0–9999)
+	DateUnix      int64              `json:"date_unix,omitempty"` // message.date as received, unix seconds
 	Text          *string            `json:"text,omitempty"`
 	RawText       *string            `json:"raw_text,omitempty"`
 	UserID        string             `json:"user_id,omitempty"`
@@ -48,10 +52,11 @@ type eventJSON struct {
 	FileFailures  []eventFileFailure `json:"file_failures,omitempty"`
 	FailedBigFile bool               `json:"failed_big_file,omitempty"`
 
-	IMChatID    string          `json:"im_chat_id,omitempty"`
-	IMMessageID string          `json:"im_message_id,omitempty"`
-	Error       *eventErrorJSON `json:"error,omitempty"`
-	Status      *eventStatus    `json:"status,omitempty"`
+	IMChatID    string                `json:"im_chat_id,omitempty"`
+	IMMessageID string                `json:"im_message_id,omitempty"`
+	ExternalIDs []string              `json:"external_ids,omitempty"`
+	Error       *eventErrorJSON       `json:"error,omitempty"`
+	Status      *openlines.LineStatus `json:"status,omitempty"`
 }
 
 type eventUserJSON struct {
@@ -70,13 +75,7 @@ type eventFileFailure struct {
 type eventErrorJSON struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-}
-
-type eventStatus struct {
-	Active     bool `json:"active"`
-	Connection bool `json:"connection"`
-	Register   bool `json:"register"`
-	Error      bool `json:"error"`
+	Notice  string `json:"notice,omitempty"`
 }
 
 // eventWriter writes events as JSON lines, one at a time, and passes each to an optional hook.
@@ -111,8 +110,13 @@ func messageEvent(name string, m portal.Message) eventJSON {
 		ChatName: m.Chat.Name, MessageID: m.MessageID, Text: &m.Text, RawText: &m.RawText, UserID: m.UserID,
 		User: &eventUserJSON{ID: m.User.ID, Name: m.User.Name, LastName: m.User.LastName}, FailedBigFile: m.FailedBigFile}
 	if !m.Date.IsZero() {
-		d := m.Date.UTC()
-		ev.Date = &d
+		// Any date the decoder accepts is written: time.Time's JSON fails outside the years 0–9999, and
+		// a line that cannot be written would fail its item on every retry.
+		ev.DateUnix = m.Date.Unix()
+		if y := m.Date.Year(); y >= 0 && y <= 9999 {
+			d := m.Date.UTC()
+			ev.Date = &d
+		}
 	}
 	for _, id := range m.Files {
 		ev.Files = append(ev.Files, int64(id))
@@ -127,6 +131,11 @@ func messageEvent(name string, m portal.Message) eventJSON {
 	return ev
 }
 
+func statusEvent(name string, s portal.StatusConnector) eventJSON {
+	st := s.Status
+	return eventJSON{Event: name, Connector: s.Connector, Line: s.Line, Status: &st}
+}
+
 // subscribe makes p report every event to e.
 func (e *eventWriter) subscribe(p *portal.Portal) {
 	onMessage := func(name string) func(context.Context, portal.Message) error {
@@ -137,11 +146,11 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 	p.OnReceivedMessageDel(onMessage(EvReceivedMessageDel))
 	p.OnReceivedPost(onMessage(EvReceivedPost))
 	p.OnReceivedPostUpdate(onMessage(EvReceivedPostUpdate))
-	p.OnReceivedStatusWrites(onMessage(EvReceivedStatusWrites))
 	p.OnReceivedCommandStart(onMessage(EvReceivedCommandStart))
+	p.OnReceivedStatusWrites(onMessage(EvReceivedStatusWrites))
 	p.OnReceivedStatusDelivery(func(_ context.Context, s portal.StatusDelivery) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusDelivery, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
-			MessageID: s.Message.FirstID(), IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
+			MessageID: s.Message.FirstID(), ExternalIDs: s.ExternalIDs, IMChatID: s.IM.ChatID, IMMessageID: s.IM.MessageID})
 	})
 	p.OnReceivedStatusReading(func(_ context.Context, s portal.StatusReading) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusReading, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
@@ -149,18 +158,24 @@ func (e *eventWriter) subscribe(p *portal.Portal) {
 	})
 	p.OnReceivedError(func(_ context.Context, s portal.ReceivedError) error {
 		return e.emit(eventJSON{Event: EvReceivedError, Connector: s.Connector, Line: s.Line, ChatID: s.ChatID,
-			MessageID: s.MessageID, Error: &eventErrorJSON{Code: s.Code, Message: s.MessageConnector}})
+			MessageID: s.MessageID, UserID: s.User,
+			Error: &eventErrorJSON{Code: s.Code, Message: s.MessageConnector, Notice: s.Notice}})
 	})
 	p.OnReceivedStatusBlock(func(_ context.Context, s portal.StatusBlock) error {
 		return e.emit(eventJSON{Event: EvReceivedStatusBlock, Connector: s.Connector, Line: s.Line, ChatID: s.Chat.ID,
 			Type: s.Message.Type, UserID: s.UserID, User: &eventUserJSON{ID: s.User.ID, Name: s.User.Name, LastName: s.User.LastName}})
 	})
-	p.OnUpdateStatusConnector(func(_ context.Context, s portal.StatusConnector) error {
-		return e.emit(eventJSON{Event: EvUpdateStatusConnector, Connector: s.Connector, Line: s.Line,
-			Status: &eventStatus{Active: s.Status.Active, Connection: s.Status.Connection, Register: s.Status.Register, Error: s.Status.Error}})
-	})
 	p.OnNewChatName(func(_ context.Context, c portal.ChatName) error {
 		return e.emit(eventJSON{Event: EvNewChatName, Connector: c.Connector, Line: c.Line, ChatID: c.ChatID,
-			ChatName: c.Name})
+			ChatName: c.Name, UserID: c.User})
+	})
+	p.OnAddStatusConnector(func(_ context.Context, s portal.StatusConnector) error {
+		return e.emit(statusEvent(EvAddStatusConnector, s))
+	})
+	p.OnUpdateStatusConnector(func(_ context.Context, s portal.StatusConnector) error {
+		return e.emit(statusEvent(EvUpdateStatusConnector, s))
+	})
+	p.OnDeleteStatusConnector(func(_ context.Context, s portal.StatusConnector) error {
+		return e.emit(statusEvent(EvDeleteStatusConnector, s))
 	})
 }

@@ -3,10 +3,15 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/wire"
@@ -27,13 +32,58 @@ const (
 	ExitAuth = 4
 )
 
-// exitCodesHelp is the table printed by olctl --help and copied into the README.
+// exitCodesHelp is the table printed by olctl --help and copied into the package documentation.
 const exitCodesHelp = `Exit codes:
   0  success
   1  the server answered an error (OK:false) or a check failed
   2  usage or configuration error (including a listen address that is bad or in use)
   3  network or transport error (DNS, TCP, TLS, timeout, HTTP 405/413/5xx, not a protocol answer)
   4  signature or licence refused (LICENCE_ERROR, REPLAY, HASH_EMPTY)`
+
+// Main runs olctl with the process's arguments and standard streams and returns the process exit code.
+// SIGINT and SIGTERM cancel the run's context.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, &Factory{IO: System()}, os.Args[1:])
+}
+
+// Run runs olctl with args and f and returns the exit code. A failure is reported on f.IO.ErrOut: one JSON
+// document under --json, else "olctl: " and the error (with a pointer to --help for a usage error that came
+// before the command ran).
+func Run(ctx context.Context, f *Factory, args []string) int {
+	root := NewCmdRoot(f)
+	started := false // set once a command's run starts: errors before it are usage errors
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		started = true
+		return nil
+	}
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitCode(err)
+	if !started && code == ExitFailed {
+		// Cobra's own errors (unknown command, wrong argument count) come before any command runs.
+		code = ExitUsage
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Silent {
+		return code
+	}
+	if started {
+		if cfg, cerr := f.Config(); cerr == nil && cfg.JSON() {
+			writeErrorJSON(f.IO.ErrOut, err, code)
+			return code
+		}
+	}
+	fmt.Fprintln(f.IO.ErrOut, "olctl:", err)
+	if code == ExitUsage && cmd != nil && !started {
+		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
 
 // UsageError is a bad flag, argument or configuration value (exit 2).
 type UsageError struct{ Err error }
@@ -43,11 +93,11 @@ func (e *UsageError) Unwrap() error { return e.Err }
 
 // usageErrorf makes a UsageError with a formatted message.
 func usageErrorf(format string, args ...any) error {
-	return &UsageError{Err: errorf(format, args...)}
+	return &UsageError{Err: fmt.Errorf(format, args...)}
 }
 
 // ExitError carries an explicit exit code. Silent means the command already reported the failure (for example
-// a check table with a failed row) and Main prints nothing more.
+// a check table with a failed row) and Run prints nothing more.
 type ExitError struct {
 	Code   int
 	Err    error
@@ -56,7 +106,7 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	if e.Err == nil {
-		return "exit status " + itoa(e.Code)
+		return fmt.Sprintf("exit status %d", e.Code)
 	}
 	return e.Err.Error()
 }
@@ -136,4 +186,32 @@ func category(code int) string {
 		return "auth"
 	}
 	return "error"
+}
+
+// errorJSON is the JSON document written on stderr for a failed command under --json.
+type errorJSON struct {
+	Error struct {
+		Category string   `json:"category"`
+		ExitCode int      `json:"exit_code"`
+		Codes    []string `json:"codes"`
+		Message  string   `json:"message"`
+	} `json:"error"`
+}
+
+// writeErrorJSON writes err as an errorJSON document.
+func writeErrorJSON(w io.Writer, err error, code int) {
+	var doc errorJSON
+	doc.Error.Category = category(code)
+	doc.Error.ExitCode = code
+	doc.Error.Codes = []string{}
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		for _, c := range ce.Codes() {
+			doc.Error.Codes = append(doc.Error.Codes, string(c))
+		}
+	} else if we := (*wire.Error)(nil); errors.As(err, &we) {
+		doc.Error.Codes = append(doc.Error.Codes, string(we.Code))
+	}
+	doc.Error.Message = err.Error()
+	_ = writeJSON(w, doc)
 }

@@ -79,6 +79,11 @@ type printer struct {
 	json bool
 }
 
+// newPrinter returns the printer of cfg's output format on ios.Out.
+func newPrinter(ios IO, cfg *Config) printer {
+	return printer{out: ios.Out, tty: ios.OutTTY, json: cfg.JSON()}
+}
+
 // print writes data as JSON, or the table tbl builds.
 func (p printer) print(data any, tbl func() *Table) error {
 	if p.json {

@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -48,34 +46,6 @@ type callResultJSON struct {
 	Line      string          `json:"line"`
 	OK        bool            `json:"ok"`
 	Data      json.RawMessage `json:"data"`
-}
-
-// errorJSON is the JSON document written on stderr for a failed command under --json.
-type errorJSON struct {
-	Error struct {
-		Category string   `json:"category"`
-		ExitCode int      `json:"exit_code"`
-		Codes    []string `json:"codes"`
-		Message  string   `json:"message"`
-	} `json:"error"`
-}
-
-// writeErrorJSON writes err as an errorJSON document.
-func writeErrorJSON(w io.Writer, err error, code int) {
-	var doc errorJSON
-	doc.Error.Category = category(code)
-	doc.Error.ExitCode = code
-	doc.Error.Codes = []string{}
-	var ce *client.Error
-	if errors.As(err, &ce) {
-		for _, c := range ce.Codes() {
-			doc.Error.Codes = append(doc.Error.Codes, string(c))
-		}
-	} else if we := (*wire.Error)(nil); errors.As(err, &we) {
-		doc.Error.Codes = append(doc.Error.Codes, string(we.Code))
-	}
-	doc.Error.Message = err.Error()
-	_ = writeJSON(w, doc)
 }
 
 // remoteCall runs method with args and prints its answer.

@@ -29,6 +29,7 @@ type serveOptions struct {
 	path         string
 	logLevel     string
 	profile      string
+	limits       serverLimitFlags
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -45,7 +46,11 @@ confirms deliveries to --server with setStatusDelivered. Messages are let in onl
 
 It signs and verifies with the global --licence-key, --signing and --secret; --domain is this receiver's
 public base URL (default http://ADDR). Downloads of attachments from loopback and private addresses are
-refused unless --allow-private-networks is given.`,
+refused unless --allow-private-networks is given. Clients that send slowly or in floods are bounded by
+--read-timeout, --request-timeout and --max-concurrent.
+
+Each message event has the message's date as RFC 3339 in "date" (for the years 0 to 9999) and as unix
+seconds in "date_unix".`,
 		Example: `  olctl serve --listen 127.0.0.1:8090 --server http://127.0.0.1:8080 --licence-key "$KEY" --db portal.db
   olctl serve --listen :8090 --events events.jsonl --files-dir /var/lib/olctl/files`,
 		Args: cobra.NoArgs,
@@ -61,6 +66,7 @@ refused unless --allow-private-networks is given.`,
 	fl.StringVar(&o.path, "path", "/pub/imconnector/", "path of the portal endpoint")
 	fl.StringVar(&o.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	fl.StringVar(&o.profile, "profile", "current", "the Bitrix generation to act as: current or legacy (confirms with setStatusDelivered)")
+	o.limits.addFlags(cmd)
 	return cmd
 }
 
@@ -77,6 +83,10 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	if !strings.HasPrefix(o.path, "/") {
 		return usageErrorf("--path %q must start with /", o.path)
+	}
+	limits, err := o.limits.limits()
+	if err != nil {
+		return err
 	}
 	logger, err := f.newLogger(o.logLevel)
 	if err != nil {
@@ -110,7 +120,7 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	}
 	p, err := portal.New(ctx, portal.Config{
 		Credentials: creds, ServerURL: cfg.Server, Domain: domain, DSN: o.db, DataDir: o.dataDir, FilesDir: o.filesDir, Profile: profile,
-		HTTPClient: f.HTTPClient, Logger: logger, Clock: f.Clock,
+		HTTPClient: f.httpClient(), Logger: logger, Clock: f.Clock,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(o.allowPrivate)},
 	})
 	if err != nil {
@@ -122,7 +132,7 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	defer p.Close()
 	ew := &eventWriter{w: out, clock: f.Clock}
 	ew.subscribe(p)
-	return f.serveHTTP(ctx, ln, portalMux(o.path, p.Handler()), logger, func() {
+	return f.serveHTTP(ctx, ln, limits.Server(portalMux(o.path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn)), func() {
 		fmt.Fprintf(f.IO.ErrOut, "portal receiver listening on http://%s%s (domain %s, server %s)\n", ln.Addr(), o.path,
 			domain, cfg.Server)
 	})
@@ -136,9 +146,8 @@ func portalMux(path string, h http.Handler) *http.ServeMux {
 	return mux
 }
 
-// serveHTTP serves h on ln until ctx ends, then shuts down gracefully.
-func (f *Factory) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, ready func()) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+// serveHTTP serves srv on ln until ctx ends, then shuts down gracefully.
+func (f *Factory) serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server, ready func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	ready()

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"net/http"
+
+	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/wire"
+)
+
+// clientOptions returns the client options of cfg on hc and clk, after checking that everything a signed call
+// needs is configured (a missing value is a ConfigError naming its flag, variable and key).
+func clientOptions(cfg *Config, hc *http.Client, clk clock.Clock) ([]client.Option, error) {
+	if err := cfg.Require(KeyServer, KeyDomain); err != nil {
+		return nil, err
+	}
+	if err := cfg.RequireSigning(); err != nil {
+		return nil, err
+	}
+	opts := []client.Option{
+		client.WithDomain(cfg.Domain),
+		client.WithLicenceKey(cfg.LicenceKey),
+		client.WithTimeout(cfg.Timeout),
+		client.WithHTTPClient(hc),
+		client.WithClock(clk),
+	}
+	if cfg.Signing == wire.HMACSHA256 {
+		opts = append(opts, client.WithSigning(wire.HMACSHA256, cfg.Secrets...))
+	} else {
+		opts = append(opts, client.WithSigning(wire.MD5))
+	}
+	if cfg.Connector != "" {
+		opts = append(opts, client.WithConnector(cfg.Connector))
+	}
+	if cfg.Line != "" {
+		opts = append(opts, client.WithLine(cfg.Line))
+	}
+	return opts, nil
+}
+
+// newClient builds the Output client of cfg on hc and clk, with extra options applied last.
+func newClient(cfg *Config, hc *http.Client, clk clock.Clock, extra ...client.Option) (*client.Client, error) {
+	opts, err := clientOptions(cfg, hc, clk)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg.Server, append(opts, extra...)...)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	return c, nil
+}
