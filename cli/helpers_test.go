@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -125,5 +129,38 @@ func writeAt(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testFactory returns a Factory on empty streams and env, completed as NewCmdRoot completes it but without
+// the root's persistent flags: for the tests that build one command with NewCmd… and a runF.
+func testFactory(env map[string]string) *Factory {
+	f := &Factory{
+		IO:        IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}},
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	}
+	f.complete(pflag.NewFlagSet("olctl", pflag.ContinueOnError))
+	return f
+}
+
+// parse runs cmd with args; its runF (which records the options) runs instead of the command's own run.
+func parse(cmd *cobra.Command, args ...string) error {
+	cmd.SetArgs(args)
+	cmd.SetIn(strings.NewReader(""))
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	_, err := cmd.ExecuteC()
+	return err
+}
+
+// wantParseError checks that err is a parse error mentioning want and that runF did not run (ran false).
+func wantParseError(t *testing.T, err error, want string, ran bool) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one mentioning %q", err, want)
+	}
+	if ran {
+		t.Fatal("runF ran after a parse error")
 	}
 }

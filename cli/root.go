@@ -43,9 +43,9 @@ Errors go to stderr.
 		&cobra.Group{ID: groupOps, Title: "Operations:"},
 		&cobra.Group{ID: groupRun, Title: "Servers and demos:"},
 	)
-	remote := []*cobra.Command{newSaveSettingsCmd(f), newCallCmd(f)}
+	remote := []*cobra.Command{NewCmdSaveSettings(f, nil), NewCmdCall(f, nil)}
 	for _, m := range remoteMethods {
-		remote = append(remote, newRemoteMethodCmd(f, m))
+		remote = append(remote, NewCmdRemote(f, m, nil))
 	}
 	addToGroup(root, groupRemote, remote...)
 	addToGroup(root, groupOps, newCheckCmd(f), newSendCmd(f), newConnectCmd(f), newEmojiCmd(f))

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/olctl/olctl/wire"
+)
+
+// NewCmdCall builds `olctl call METHOD [ARG ...]`: any remote method, its arguments parsed as JSON when they
+// parse.
+func NewCmdCall(f *Factory, runF func(*RemoteOptions) error) *cobra.Command {
+	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client}
+	return &cobra.Command{
+		Use:   "call METHOD [ARG ...]",
+		Short: "Call any remote method",
+		Long: `Call any remote method with positional arguments. Each ARG is taken as JSON when it parses (objects,
+lists, numbers, true/false, null), else as a string. The method name is sent as it is: the client keeps no
+list of methods, and the server answers METHOD_NOT_FOUND for one it does not know. A connector-bound method
+needs --connector.`,
+		Example: `  olctl call testConnect
+  olctl call saveSettings '{"bot_handle":"mybot","app_id":"1234"}' --connector botframework --line 3
+  olctl call infoConnectorsLine 3 --json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Context, opts.Method = cmd.Context(), args[0]
+			opts.Args = make([]any, 0, len(args)-1)
+			for _, a := range args[1:] {
+				opts.Args = append(opts.Args, parseArg(a))
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return remoteRun(opts)
+		},
+	}
+}
+
+// parseArg reads a call argument: JSON when it parses (objects keep their key order), else the string.
+func parseArg(s string) any {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	v, err := jsonValue(dec)
+	if err != nil || dec.More() {
+		return s
+	}
+	if _, err := dec.Token(); err == nil { // trailing garbage
+		return s
+	}
+	return v
+}
+
+// jsonValue decodes one JSON value, objects as ordered wire.Maps and numbers as int64 or float64.
+func jsonValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := wire.NewMap()
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := jsonValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				m.Set(kt.(string), v)
+			}
+			_, err := dec.Token()
+			return m, err
+		case '[':
+			out := []any{}
+			for dec.More() {
+				v, err := jsonValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			_, err := dec.Token()
+			return out, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i, nil
+		}
+		return t.Float64()
+	default:
+		return t, nil // string, bool, nil
+	}
+}
