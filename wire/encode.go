@@ -172,8 +172,7 @@ func (e *encoder) value(v any, depth int) error {
 		e.int(x)
 		return nil
 	case float64:
-		e.float(x)
-		return nil
+		return e.float(x)
 	case []any:
 		if len(x) == 0 {
 			e.emptyArray()
@@ -209,8 +208,7 @@ func (e *encoder) value(v any, depth int) error {
 		if err != nil {
 			return e.fail("bad json.Number %q", string(x))
 		}
-		e.float(f)
-		return nil
+		return e.float(f)
 	case []byte:
 		if e.stub != stubNone && len(x) == 0 {
 			e.emptyStub()
@@ -279,10 +277,16 @@ func (e *encoder) stringStringMap(x map[string]string, depth int) error {
 	return nil
 }
 
-func (e *encoder) float(f float64) {
+// float writes f; NaN and the infinities are refused, since no peer sends them (docs/protocol.md §4) and PHP
+// reads them back as floats that compare unlike anything a sender meant.
+func (e *encoder) float(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return e.fail("%v cannot be sent: a packet carries finite numbers only", f)
+	}
 	e.buf = append(e.buf, 'd', ':')
 	e.buf = appendPHPFloat(e.buf, f)
 	e.buf = append(e.buf, ';')
+	return nil
 }
 
 func (e *encoder) phpMap(m *Map, depth int) error {
@@ -323,8 +327,7 @@ func (e *encoder) reflectValue(rv reflect.Value, depth int) error {
 		e.int(int64(u))
 		return nil
 	case reflect.Float32, reflect.Float64:
-		e.float(rv.Float())
-		return nil
+		return e.float(rv.Float())
 	case reflect.String:
 		return e.value(rv.String(), depth)
 	case reflect.Slice:

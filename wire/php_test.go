@@ -35,9 +35,6 @@ func TestSerializeScalars(t *testing.T) {
 		{5e-324, "d:5.0E-324;", ""},
 		{0.30000000000000004, "d:0.30000000000000004;", ""},
 		{math.Copysign(0, -1), "d:-0;", ""},
-		{math.Inf(1), "d:INF;", ""},
-		{math.Inf(-1), "d:-INF;", ""},
-		{math.NaN(), "d:NAN;", ""},
 		{"", `s:0:"";`, `s:7:"#EMPTY#";`},
 		{"0", `s:1:"0";`, ""},
 		{"Привет", `s:12:"Привет";`, ""},
@@ -378,6 +375,19 @@ func TestShortStrings(t *testing.T) {
 		var se *SyntaxError
 		if _, err := unserialize(bad); !errors.As(err, &se) {
 			t.Fatalf("%d: a wrong length was accepted: %v", n, err)
+		}
+	}
+}
+
+// TestSerializeRefusesNonFinite: NaN and the infinities are never sent (docs/protocol.md §4).
+func TestSerializeRefusesNonFinite(t *testing.T) {
+	for _, v := range []any{math.NaN(), math.Inf(1), math.Inf(-1), []any{1, math.Inf(1)}, float32(math.Inf(-1)),
+		map[string]any{"lat": math.NaN()}} {
+		if b, err := Serialize(v); err == nil {
+			t.Errorf("Serialize(%v) = %s, want an error", v, b)
+		}
+		if b, err := SerializeStubbed(v, Current); err == nil {
+			t.Errorf("SerializeStubbed(%v) = %s, want an error", v, b)
 		}
 	}
 }
