@@ -28,6 +28,7 @@ import (
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
+	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -299,8 +300,8 @@ func (f *Factory) startDemo(ctx context.Context, dir string, logger *slog.Logger
 	}
 	ew := &eventWriter{clock: f.Clock, hook: d.onEvent}
 	ew.subscribe(d.portal)
-	srv := &http.Server{Handler: portalMux("/pub/imconnector/", d.recordAnswers(d.portal.Handler())),
-		ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := router.ServerLimits{}.Server(portalMux("/pub/imconnector/", d.recordAnswers(d.portal.Handler())),
+		slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	go func() { _ = srv.Serve(ln) }()
 	go func() {
 		<-ctx.Done()
