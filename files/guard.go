@@ -4,60 +4,12 @@ import (
 	"net/netip"
 	"net/url"
 	"syscall"
+
+	"github.com/olctl/olctl/internal/netguard"
 )
 
-// blockedPrefixes are the networks a download may not connect to unless private networks are allowed:
-// everything that is not a public unicast address. IPv4-mapped IPv6 addresses are unmapped before the check.
-var blockedPrefixes = func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8",       // "this" network, 0.0.0.0 reaches the local host
-		"10.0.0.0/8",      // private
-		"100.64.0.0/10",   // carrier-grade NAT (also some clouds' metadata, 100.100.100.200)
-		"127.0.0.0/8",     // loopback
-		"169.254.0.0/16",  // link-local, cloud metadata 169.254.169.254
-		"172.16.0.0/12",   // private
-		"192.0.0.0/24",    // IETF protocol assignments
-		"192.0.2.0/24",    // documentation
-		"192.88.99.0/24",  // 6to4 relay anycast
-		"192.168.0.0/16",  // private
-		"198.18.0.0/15",   // benchmarking
-		"198.51.100.0/24", // documentation
-		"203.0.113.0/24",  // documentation
-		"224.0.0.0/4",     // multicast
-		"240.0.0.0/4",     // reserved, broadcast
-		"::/128",          // unspecified
-		"::1/128",         // loopback
-		"64:ff9b::/96",    // NAT64: embeds an IPv4 address, possibly a private one
-		"64:ff9b:1::/48",  // local-use NAT64
-		"100::/64",        // discard
-		"2001::/32",       // Teredo
-		"2001:db8::/32",   // documentation
-		"2002::/16",       // 6to4: embeds an IPv4 address
-		"fc00::/7",        // unique local (also AWS's fd00:ec2::254 metadata)
-		"fe80::/10",       // link-local
-		"fec0::/10",       // deprecated site-local
-		"ff00::/8",        // multicast
-	} {
-		ps = append(ps, netip.MustParsePrefix(s))
-	}
-	return ps
-}()
-
-// publicAddr reports whether a is a public unicast address a download may connect to. The check is of the
-// address without its IPv6 zone (a netip.Prefix never contains a zoned address, so "::1%lo" would pass it).
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap().WithZone("")
-	if !a.IsValid() {
-		return false
-	}
-	for _, p := range blockedPrefixes {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
-}
+// publicAddr reports whether a is a public unicast address a download may connect to (netguard.Public).
+func publicAddr(a netip.Addr) bool { return netguard.Public(a) }
 
 // dialGuard is a net.Dialer Control function: it runs after name resolution, on the address about to be
 // connected, for the first request and for every redirect alike.
@@ -67,13 +19,7 @@ func dialGuard(network, address string, c syscall.RawConn) error {
 
 // guardWith returns a Control function that lets only the addresses allow accepts through.
 func guardWith(allow func(netip.Addr) bool) func(string, string, syscall.RawConn) error {
-	return func(_, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !allow(ap.Addr()) {
-			return &BlockedError{Addr: address}
-		}
-		return nil
-	}
+	return netguard.Control(allow, func(address string) error { return &BlockedError{Addr: address} })
 }
 
 // redact returns a URL fit for logs and error messages: scheme, host and path, without credentials, query or
