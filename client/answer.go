@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -84,152 +84,21 @@ func (c *Client) statusFailure(resp *http.Response, body []byte) *failure {
 	return f
 }
 
-// readEnvelope reads an answer body by the rules of docs/protocol.md §5:
-//
-//  1. a body that is not JSON is ANSWER_MALFORMED;
-//  2. OK missing, false, null, 0, "" or "0" is a failure; true, 1 or "1" a success; any other value
-//     ANSWER_MALFORMED;
-//  3. on success DATA counts only when it is a non-empty array or object (else the data is nil);
-//  4. on failure each element of an ERROR list is one error with its CODE (ERROR_UNDEFINED when it has
-//     none) and MESSAGE; a single ERROR object is one error (an object of error objects, PHP's list with
-//     holes, one per value); ERROR missing, not a list, or empty is EMPTY_SERVER_RESPONSE.
-//
-// A JSON body that is not an object has no OK: a failure without ERROR.
+// readEnvelope reads an answer body by the rules of docs/protocol.md §5 (wire.ParseResponse): the DATA that
+// counts, or every error of a failure.
 func readEnvelope(body []byte) (json.RawMessage, []*wire.Error) {
-	b := bytes.TrimSpace(body)
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(b, &env); err != nil {
-		switch {
-		case len(b) == 0:
-			return nil, []*wire.Error{wire.Errorf(wire.CodeAnswerMalformed, "the answer is empty")}
-		case !json.Valid(b):
-			return nil, []*wire.Error{wire.Errorf(wire.CodeAnswerMalformed, "the answer is not JSON: %q", quoteStart(b))}
-		}
-		return nil, []*wire.Error{wire.Errorf(wire.CodeEmptyServerResponse, "the answer is not a JSON object: %q", quoteStart(b))}
-	}
-	if env == nil { // null
-		return nil, []*wire.Error{wire.Errorf(wire.CodeEmptyServerResponse, "the answer is null")}
-	}
-	ok, err := readOK(env["OK"])
+	r, err := wire.ParseResponse(body)
 	if err != nil {
-		return nil, []*wire.Error{err}
-	}
-	if ok {
-		if d := env["DATA"]; nonEmptyContainer(d) {
-			return d, nil
+		var re *wire.ResponseError
+		if errors.As(err, &re) {
+			return nil, re.Errors
 		}
-		return nil, nil
+		return nil, []*wire.Error{{Code: wire.CodeOf(err), Message: err.Error()}}
 	}
-	return nil, readErrors(env["ERROR"])
+	return r.Data, nil
 }
 
-// readOK reads OK, a valid JSON value or nil when absent.
-func readOK(raw json.RawMessage) (bool, *wire.Error) {
-	switch string(raw) {
-	case "", "null", "false", "0", `""`, `"0"`:
-		return false, nil
-	case "true", "1", `"1"`:
-		return true, nil
-	}
-	if raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9' {
-		if f, err := strconv.ParseFloat(string(raw), 64); err == nil && (f == 0 || f == 1) {
-			return f == 1, nil // 0.0, 1.0, 1e0
-		}
-	}
-	return false, wire.Errorf(wire.CodeAnswerMalformed, "OK is %s, neither true/1/\"1\" nor false/0/\"0\"/\"\"/null", quoteStart(raw))
-}
-
-// nonEmptyContainer reports whether raw, a valid JSON value, is an array or object with an element.
-func nonEmptyContainer(raw json.RawMessage) bool {
-	if len(raw) < 2 || raw[0] != '[' && raw[0] != '{' {
-		return false
-	}
-	rest := bytes.TrimLeft(raw[1:], " \t\r\n")
-	return len(rest) > 0 && rest[0] != ']' && rest[0] != '}'
-}
-
-func readErrors(raw json.RawMessage) []*wire.Error {
-	empty := func(why string) []*wire.Error {
-		return []*wire.Error{wire.Errorf(wire.CodeEmptyServerResponse, "the answer is a failure %s", why)}
-	}
-	if len(raw) == 0 {
-		return empty("without ERROR")
-	}
-	var items []json.RawMessage
-	switch raw[0] {
-	case '[':
-		_ = json.Unmarshal(raw, &items)
-	case '{':
-		var m map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &m)
-		if _, ok := m["CODE"]; ok || !allObjects(m) {
-			return []*wire.Error{oneError(raw)}
-		}
-		for _, k := range orderedKeys(raw) {
-			items = append(items, m[k])
-		}
-	default:
-		return empty(fmt.Sprintf("whose ERROR is %s, not a list", quoteStart(raw)))
-	}
-	if len(items) == 0 {
-		return empty("with an empty ERROR list")
-	}
-	out := make([]*wire.Error, len(items))
-	for i, it := range items {
-		out[i] = oneError(it)
-	}
-	return out
-}
-
-// oneError reads one element of ERROR: its CODE (text or number) and MESSAGE.
-func oneError(raw json.RawMessage) *wire.Error {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return wire.Errorf(wire.CodeUndefined, "an ERROR element that is not an object: %s", quoteStart(raw))
-	}
-	e := &wire.Error{Code: wire.CodeUndefined}
-	switch code := m["CODE"].(type) {
-	case string:
-		if code != "" {
-			e.Code = wire.Code(code)
-		}
-	case float64:
-		e.Code = wire.Code(strconv.FormatFloat(code, 'f', -1, 64))
-	}
-	e.Message, _ = m["MESSAGE"].(string)
-	return e
-}
-
-func allObjects(m map[string]json.RawMessage) bool {
-	for _, v := range m {
-		if len(v) == 0 || v[0] != '{' {
-			return false
-		}
-	}
-	return len(m) > 0
-}
-
-// orderedKeys returns the keys of a JSON object in the order written.
-func orderedKeys(raw json.RawMessage) []string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	var keys []string
-	if _, err := dec.Token(); err != nil {
-		return nil
-	}
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return keys
-		}
-		keys = append(keys, k.(string))
-		var skip json.RawMessage
-		if dec.Decode(&skip) != nil {
-			return keys
-		}
-	}
-	return keys
-}
-
+// quoteStart returns the first bytes of b, for an error message.
 func quoteStart(b []byte) string {
 	const n = 120
 	if len(b) > n {
@@ -238,7 +107,6 @@ func quoteStart(b []byte) string {
 	return string(b)
 }
 
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date. 0 means absent or unreadable.
 func (c *Client) parseRetryAfter(h string) time.Duration {
 	if h == "" {
 		return 0

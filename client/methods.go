@@ -189,7 +189,7 @@ func parseConnectorList(raw json.RawMessage) ([]ConnectorEntry, error) {
 	if err := json.Unmarshal(raw, &byID); err != nil {
 		return nil, err
 	}
-	for _, id := range orderedKeys(raw) {
+	for _, id := range wire.ObjectKeys(raw) {
 		e := ConnectorEntry{ID: id}
 		var d Data
 		if json.Unmarshal(byID[id], &e.Name) != nil && json.Unmarshal(byID[id], &d) == nil {

@@ -119,7 +119,7 @@ func TestVectorsAcceptedAsTheyAre(t *testing.T) {
 				}
 				return
 			}
-			if string(a.Response.Data) != `[]` {
+			if string(a.Body) != `{"OK":true,"DATA":[]}` {
 				t.Fatalf("answer %s", a.Body)
 			}
 			req := rec.last(t).req

@@ -97,10 +97,16 @@ func TestResponses(t *testing.T) {
 	if got := string(ErrorBody(err)); got != string(multi) {
 		t.Fatalf("ErrorBody round trip = %s", got)
 	}
-	for _, bad := range []string{"", "  ", "<html>502 Bad Gateway</html>", `{"OK":tr`, `[1]`, `{"OK":true} x`} {
+	// docs/protocol.md §5: a body that is not JSON is ANSWER_MALFORMED; JSON that is not an object has no OK,
+	// a failure without ERROR. Every other rule is tested where the client reads answers (client/answer_test.go).
+	for bad, code := range map[string]Code{
+		"": CodeAnswerMalformed, "  ": CodeAnswerMalformed, "<html>502 Bad Gateway</html>": CodeAnswerMalformed,
+		`{"OK":tr`: CodeAnswerMalformed, `{"OK":true} x`: CodeAnswerMalformed, `[1]`: CodeEmptyServerResponse,
+		`{"OK":"yes"}`: CodeAnswerMalformed,
+	} {
 		_, err := ParseResponse([]byte(bad))
-		if !errors.Is(err, CodeEmptyServerResponse) {
-			t.Errorf("ParseResponse(%q) = %v", bad, err)
+		if !errors.Is(err, code) {
+			t.Errorf("ParseResponse(%q) = %v, want %s", bad, err, code)
 		}
 	}
 	if _, err := ParseResponse([]byte(`{"OK":false}`)); !errors.Is(err, CodeEmptyServerResponse) {
