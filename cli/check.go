@@ -18,6 +18,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -57,14 +59,28 @@ type checkReport struct {
 	Checks   []checkRow `json:"checks"`
 }
 
-func newCheckCmd(f *Factory) *cobra.Command {
-	var watch time.Duration
+// CheckOptions are the inputs of `olctl check`.
+type CheckOptions struct {
+	Context    context.Context
+	IO         IO
+	Config     func() (*Config, error)
+	HTTPClient func() (*http.Client, error)
+	Clock      clock.Clock
+
+	// Watch repeats the checks at this interval until the context ends; 0 runs them once.
+	Watch time.Duration
+}
+
+// NewCmdCheck builds `olctl check`.
+func NewCmdCheck(f *Factory, runF func(*CheckOptions) error) *cobra.Command {
+	opts := &CheckOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock}
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check connectivity to the connector server, for people and scripts",
 		Long: `Check, in order: the configuration is complete; DNS, TCP and TLS to the server (with latency); a signed
-testConnect is accepted (telling a network failure, LICENCE_ERROR/REPLAY and other codes apart); the clock
-skew against the server's Date header (fatal beyond 300 s with hmac-sha256 signing); listConnector.
+testConnect is accepted (telling a network failure, LICENCE_ERROR/REPLAY and other codes apart; skipped
+without --connector, since testConnect tests a connector); the clock skew against the server's Date header
+(fatal beyond 300 s with hmac-sha256 signing); listConnector.
 
 Exit status: 0 all checks passed (warnings pass), 1 a check failed, 2 usage or configuration error.
 With --watch the checks repeat until interrupted; the exit status is that of the last run.`,
@@ -73,35 +89,47 @@ With --watch the checks repeat until interrupted; the exit status is that of the
   olctl check --watch 30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if watch < 0 {
-				return usageErrorf("--watch %v: must be positive", watch)
+			opts.Context = cmd.Context()
+			if opts.Watch < 0 {
+				return usageErrorf("--watch %v: must be positive", opts.Watch)
 			}
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			ctx := cmd.Context()
-			for n := 0; ; n++ {
-				rep := f.runChecks(ctx, cfg)
-				if n > 0 && !cfg.JSON() {
-					fmt.Fprintln(f.IO.Out)
-				}
-				if err := f.printCheck(cfg, rep, watch > 0); err != nil {
-					return err
-				}
-				if watch == 0 || rep.ExitCode == ExitUsage {
-					return checkExit(rep.ExitCode)
-				}
-				select {
-				case <-ctx.Done():
-					return checkExit(rep.ExitCode)
-				case <-f.Clock.After(watch):
-				}
-			}
+			return checkRun(opts)
 		},
 	}
-	cmd.Flags().DurationVar(&watch, "watch", 0, "repeat the checks every DURATION (e.g. 30s) until interrupted")
+	cmd.Flags().DurationVar(&opts.Watch, "watch", 0, "repeat the checks every DURATION (e.g. 30s) until interrupted")
 	return cmd
+}
+
+func checkRun(opts *CheckOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	hc, err := opts.HTTPClient()
+	if err != nil {
+		return err
+	}
+	ctx := opts.Context
+	for n := 0; ; n++ {
+		rep := runChecks(ctx, opts, cfg, hc)
+		if n > 0 && !cfg.JSON() {
+			fmt.Fprintln(opts.IO.Out)
+		}
+		if err := printCheck(opts.IO, cfg, rep, opts.Watch > 0); err != nil {
+			return err
+		}
+		if opts.Watch == 0 || rep.ExitCode == ExitUsage {
+			return checkExit(rep.ExitCode)
+		}
+		select {
+		case <-ctx.Done():
+			return checkExit(rep.ExitCode)
+		case <-opts.Clock.After(opts.Watch):
+		}
+	}
 }
 
 func checkExit(code int) error {
@@ -111,12 +139,12 @@ func checkExit(code int) error {
 	return &ExitError{Code: code, Silent: true}
 }
 
-func (f *Factory) printCheck(cfg *Config, rep *checkReport, watching bool) error {
+func printCheck(ios IO, cfg *Config, rep *checkReport, watching bool) error {
 	if cfg.JSON() {
-		return writeJSON(f.IO.Out, rep)
+		return writeJSON(ios.Out, rep)
 	}
 	if watching {
-		fmt.Fprintf(f.IO.Out, "check at %s\n", rep.Time.Format(time.RFC3339))
+		fmt.Fprintf(ios.Out, "check at %s\n", rep.Time.Format(time.RFC3339))
 	}
 	tbl := &Table{Header: []string{"CHECK", "STATUS", "LATENCY", "DETAIL"}}
 	for _, r := range rep.Checks {
@@ -124,14 +152,14 @@ func (f *Factory) printCheck(cfg *Config, rep *checkReport, watching bool) error
 		if r.LatencyMS != nil {
 			lat = formatMS(*r.LatencyMS)
 		}
-		tbl.Append(r.Name, f.statusMark(r.Status), lat, r.Detail)
+		tbl.Append(r.Name, statusMark(ios, r.Status), lat, r.Detail)
 	}
-	return writeTable(f.IO.Out, tbl, f.IO.OutTTY)
+	return writeTable(ios.Out, tbl, ios.OutTTY)
 }
 
 // statusMark shows a status, with a symbol on a terminal.
-func (f *Factory) statusMark(s string) string {
-	if !f.IO.OutTTY {
+func statusMark(ios IO, s string) string {
+	if !ios.OutTTY {
 		return s
 	}
 	switch s {
@@ -154,9 +182,10 @@ func formatMS(ms float64) string {
 
 // checker runs the checks of one report.
 type checker struct {
-	f   *Factory
-	cfg *Config
-	rep *checkReport
+	clock clock.Clock
+	hc    *http.Client
+	cfg   *Config
+	rep   *checkReport
 }
 
 func (c *checker) add(r checkRow) *checkRow {
@@ -172,13 +201,13 @@ func (c *checker) skip(reason string, names ...string) {
 
 // since returns the milliseconds since start on the factory's clock.
 func (c *checker) since(start time.Time) *float64 {
-	ms := float64(c.f.Clock.Now().Sub(start).Microseconds()) / 1000
+	ms := float64(c.clock.Now().Sub(start).Microseconds()) / 1000
 	return &ms
 }
 
-func (f *Factory) runChecks(ctx context.Context, cfg *Config) *checkReport {
-	rep := &checkReport{Time: f.Clock.Now().UTC(), Server: cfg.Server, Signing: string(cfg.Signing), Checks: []checkRow{}}
-	c := &checker{f: f, cfg: cfg, rep: rep}
+func runChecks(ctx context.Context, opts *CheckOptions, cfg *Config, hc *http.Client) *checkReport {
+	rep := &checkReport{Time: opts.Clock.Now().UTC(), Server: cfg.Server, Signing: string(cfg.Signing), Checks: []checkRow{}}
+	c := &checker{clock: opts.Clock, hc: hc, cfg: cfg, rep: rep}
 	c.run(ctx)
 	rep.ExitCode = ExitOK
 	for _, r := range rep.Checks {
@@ -197,13 +226,7 @@ func (f *Factory) runChecks(ctx context.Context, cfg *Config) *checkReport {
 var afterConfig = []string{"dns", "tcp", "tls", "testConnect", "clock", "listConnector"}
 
 func (c *checker) run(ctx context.Context) {
-	opts, err := c.f.clientOptions(c.cfg, client.WithRetry(client.Retry{}), client.WithCacheTTL(0))
-	if err != nil {
-		c.add(checkRow{Name: "config", Status: checkFail, Detail: err.Error(), Category: "config"})
-		c.skip("configuration incomplete", afterConfig...)
-		return
-	}
-	cl, err := client.New(c.cfg.Server, opts...)
+	cl, err := newClient(c.cfg, c.hc, c.clock, client.WithRetry(client.Retry{}), client.WithCacheTTL(0))
 	if err != nil {
 		c.add(checkRow{Name: "config", Status: checkFail, Detail: err.Error(), Category: "config"})
 		c.skip("configuration incomplete", afterConfig...)
@@ -234,7 +257,7 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 	defer cancel()
 
 	var addrs []string
-	start := c.f.Clock.Now()
+	start := c.clock.Now()
 	if ip := net.ParseIP(host); ip != nil {
 		addrs = []string{host}
 		c.add(checkRow{Name: "dns", Status: checkOK, Detail: host + " is an IP address, no lookup"})
@@ -250,7 +273,7 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 			Detail: host + " → " + strings.Join(addrs, ", ")})
 	}
 
-	start = c.f.Clock.Now()
+	start = c.clock.Now()
 	var d net.Dialer
 	conn, err := d.DialContext(dctx, "tcp", net.JoinHostPort(addrs[0], port))
 	if err != nil {
@@ -265,7 +288,7 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 		c.add(checkRow{Name: "tls", Status: checkSkip, Detail: "plain http: no TLS"})
 		return true
 	}
-	start = c.f.Clock.Now()
+	start = c.clock.Now()
 	tc := tls.Client(conn, c.tlsConfig(host))
 	if err := tc.HandshakeContext(dctx); err != nil {
 		c.add(checkRow{Name: "tls", Status: checkFail, LatencyMS: c.since(start), Detail: err.Error(), Category: "network"})
@@ -276,7 +299,7 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 	row := checkRow{Name: "tls", Status: checkOK, LatencyMS: c.since(start), Detail: tls.VersionName(st.Version)}
 	if len(st.PeerCertificates) > 0 {
 		cert := st.PeerCertificates[0]
-		left := cert.NotAfter.Sub(c.f.Clock.Now())
+		left := cert.NotAfter.Sub(c.clock.Now())
 		row.Detail += fmt.Sprintf(", certificate valid until %s (%d days)", cert.NotAfter.UTC().Format("2006-01-02"),
 			int(left.Hours()/24))
 		if left < 14*24*time.Hour {
@@ -291,29 +314,28 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 // own, else the system's.
 func (c *checker) tlsConfig(host string) *tls.Config {
 	var roots *x509.CertPool
-	if t, ok := c.f.httpClient().Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+	if t, ok := c.hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
 		roots = t.TLSClientConfig.RootCAs
 	}
 	return &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12}
 }
 
-// signed runs testConnect, the clock skew from its answer, and listConnector.
+// signed runs testConnect (skipped without a connector: it tests one), the clock skew from its answer, and
+// listConnector (whose answer gives the clock skew when testConnect was skipped).
 func (c *checker) signed(ctx context.Context, cl *client.Client) {
-	start := c.f.Clock.Now()
-	res, err := cl.Call(ctx, "testConnect", nil)
-	lat := c.since(start)
-	received := c.f.Clock.Now()
-	var header http.Header
+	if c.cfg.Connector == "" {
+		c.add(checkRow{Name: openlines.MethodTestConnect, Status: checkSkip, Detail: "no connector to test (--connector)"})
+		res, lat, received, err := c.call(ctx, cl, openlines.MethodListConnector, client.Fresh())
+		c.clockSkew(answerHeader(res, err), received)
+		c.listed(res, err, lat)
+		return
+	}
+	res, lat, received, err := c.call(ctx, cl, openlines.MethodTestConnect)
 	if err != nil {
-		row := failedCall("testConnect", err)
+		row := failedCall(openlines.MethodTestConnect, err)
 		row.LatencyMS = lat
 		c.add(row)
-		var ce *client.Error
-		if errors.As(err, &ce) {
-			header = ce.Header
-		}
 	} else {
-		header = res.Header
 		detail := "accepted"
 		var d struct {
 			Result string `json:"RESULT"`
@@ -321,24 +343,45 @@ func (c *checker) signed(ctx context.Context, cl *client.Client) {
 		if res.Decode(&d) == nil && d.Result != "" {
 			detail = "accepted, RESULT " + d.Result
 		}
-		c.add(checkRow{Name: "testConnect", Status: checkOK, LatencyMS: lat, Detail: detail})
+		c.add(checkRow{Name: openlines.MethodTestConnect, Status: checkOK, LatencyMS: lat, Detail: detail})
 	}
-	c.clockSkew(header, received)
+	c.clockSkew(answerHeader(res, err), received)
 	if err != nil && ExitCode(err) != ExitFailed {
-		c.skip("testConnect failed", "listConnector")
+		c.skip("testConnect failed", openlines.MethodListConnector)
 		return
 	}
+	res, lat, _, err = c.call(ctx, cl, openlines.MethodListConnector, client.Fresh())
+	c.listed(res, err, lat)
+}
 
-	start = c.f.Clock.Now()
-	res, err = cl.Call(ctx, "listConnector", nil, client.Fresh())
-	lat = c.since(start)
+// call makes one call and returns its outcome, its latency and when the answer was in.
+func (c *checker) call(ctx context.Context, cl *client.Client, method string, opts ...client.CallOption) (*client.Result, *float64, time.Time, error) {
+	start := c.clock.Now()
+	res, err := cl.Call(ctx, method, nil, opts...)
+	return res, c.since(start), c.clock.Now(), err
+}
+
+// listed adds the row of listConnector's outcome.
+func (c *checker) listed(res *client.Result, err error, lat *float64) {
 	if err != nil {
-		row := failedCall("listConnector", err)
+		row := failedCall(openlines.MethodListConnector, err)
 		row.LatencyMS = lat
 		c.add(row)
 		return
 	}
-	c.add(checkRow{Name: "listConnector", Status: checkOK, LatencyMS: lat, Detail: describeList(res.Raw)})
+	c.add(checkRow{Name: openlines.MethodListConnector, Status: checkOK, LatencyMS: lat, Detail: describeList(res.Raw)})
+}
+
+// answerHeader returns the headers of a call's answer, failed or not (nil when none arrived).
+func answerHeader(res *client.Result, err error) http.Header {
+	var ce *client.Error
+	switch {
+	case err == nil:
+		return res.Header
+	case errors.As(err, &ce):
+		return ce.Header
+	}
+	return nil
 }
 
 // failedCall describes a failed remote call by its category.

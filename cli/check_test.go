@@ -194,3 +194,45 @@ func TestCheckWatch(t *testing.T) {
 		t.Fatalf("server got %d calls, want 6 (testConnect+listConnector ×3)", got)
 	}
 }
+
+func TestNewCmdCheckParsing(t *testing.T) {
+	tests := []struct {
+		args  []string
+		watch time.Duration
+		err   string
+	}{
+		{args: nil},
+		{args: []string{"--watch", "30s"}, watch: 30 * time.Second},
+		{args: []string{"--watch", "-1s"}, err: "--watch -1s: must be positive"},
+		{args: []string{"--watch", "soon"}, err: `invalid argument "soon"`},
+		{args: []string{"extra"}, err: `unknown command "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var got *CheckOptions
+			err := parse(NewCmdCheck(testFactory(nil), func(o *CheckOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil || got.Watch != tt.watch || got.HTTPClient == nil || got.Clock == nil {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+		})
+	}
+}
+
+// TestCheckWithoutConnector: testConnect tests a connector, so without one it is skipped, and the clock skew
+// is read from listConnector's answer.
+func TestCheckWithoutConnector(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	fs.setHeader("Date", time.Now().Add(-2*time.Hour).UTC().Format(http.TimeFormat))
+	var rep checkReport
+	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "")}, "check", "--json").wantCode(t, 0).decodeJSON(t, &rep)
+	if got := statuses(rep); got != "config=ok dns=ok tcp=ok tls=skip testConnect=skip clock=warn listConnector=ok" {
+		t.Fatalf("statuses %s", got)
+	}
+	if got := methodsOf(fs.received()); got != "listConnector" {
+		t.Fatalf("server calls %s", got)
+	}
+}
