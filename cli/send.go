@@ -19,16 +19,6 @@ import (
 	"github.com/olctl/olctl/sqldb"
 )
 
-type sendOptions struct {
-	chat      string
-	imChat    string
-	messageID string
-	userID    string
-	files     []string
-	db        string
-	raw       bool
-}
-
 // sendResultJSON is the JSON document of `olctl send`.
 type sendResultJSON struct {
 	OK        bool                      `json:"ok"`
@@ -37,8 +27,26 @@ type sendResultJSON struct {
 	Message   openlines.OutgoingMessage `json:"message"`
 }
 
-func newSendCmd(f *Factory) *cobra.Command {
-	o := &sendOptions{}
+// SendOptions are the inputs of `olctl send`.
+type SendOptions struct {
+	Context context.Context
+	IO      IO
+	Config  func() (*Config, error)
+	Client  func(extra ...client.Option) (*client.Client, error)
+
+	Chat      string   // the external chat id (chat.id)
+	IMChat    string   // the portal's chat id (im.chat_id); "" is Chat
+	MessageID string   // the portal's message id (im.message_id); "" is a random one
+	UserID    string   // the operator's user id
+	Files     []string // http(s) URLs of the attached files
+	DB        string   // the portal database of the Bot Framework chat contexts; "" is none
+	Raw       bool     // send Text as it is, without turning emoji into icon tags
+	Text      []string // the words of the message; "-" alone reads it from stdin
+}
+
+// NewCmdSend builds `olctl send --chat ID TEXT`.
+func NewCmdSend(f *Factory, runF func(*SendOptions) error) *cobra.Command {
+	opts := &SendOptions{IO: f.IO, Config: f.Config, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "send --chat ID [--file URL ...] TEXT",
 		Short: "Send an operator message to a chat (sendMessage)",
@@ -46,46 +54,55 @@ func newSendCmd(f *Factory) *cobra.Command {
 stdin). Files travel as links: each --file is an http(s) URL the messenger downloads.
 
 For a real botframework connector the chat's Bot Framework context (the bot account and service URL) is
-read from the portal's database (--db, the one 'olctl serve --db' writes).
+read from the portal's database (--db, the one 'olctl serve --db' writes; env ` + envPortalDB + `); without
+one the message goes as it is.
 
 Emoji in TEXT (:smile:, 😄) become the portal's icon tags, as in messages written in the portal; the
 channel turns them back into emoji for the messenger. --raw sends TEXT as it is.`,
 		Example: `  olctl send --connector botframework.skype --line 3 --chat 29:1A2b3C --db portal.db "Hello :smile:"
   echo "Your order shipped" | olctl send --chat 42 --file https://example.com/invoice.pdf -`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return f.sendRun(cmd.Context(), o, args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Context, opts.Text = cmd.Context(), args
+			if opts.Chat == "" {
+				return usageErrorf("missing --chat: the external chat id to send to")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return sendRun(opts)
+		},
 	}
+	dbDefault, _ := f.LookupEnv(envPortalDB)
 	fl := cmd.Flags()
-	fl.StringVar(&o.chat, "chat", "", "external chat id (chat.id); required")
-	fl.StringVar(&o.imChat, "im-chat", "", "the portal's own chat id (im.chat_id; default: --chat)")
-	fl.StringVar(&o.messageID, "message-id", "", "the portal's message id (im.message_id; default: random)")
-	fl.StringVar(&o.userID, "user-id", "1", "the operator's user id")
-	fl.StringArrayVar(&o.files, "file", nil, "attach a file by its http(s) URL (repeatable)")
-	fl.StringVar(&o.db, "db", "", "portal database with Bot Framework chat contexts (SQLite path or MySQL DSN)")
-	fl.BoolVar(&o.raw, "raw", false, "send TEXT as it is (by default emoji become icon tags, as in the portal's own messages)")
+	fl.StringVar(&opts.Chat, "chat", "", "external chat id (chat.id); required")
+	fl.StringVar(&opts.IMChat, "im-chat", "", "the portal's own chat id (im.chat_id; default: --chat)")
+	fl.StringVar(&opts.MessageID, "message-id", "", "the portal's message id (im.message_id; default: random)")
+	fl.StringVar(&opts.UserID, "user-id", "1", "the operator's user id")
+	fl.StringArrayVar(&opts.Files, "file", nil, "attach a file by its http(s) URL (repeatable)")
+	fl.StringVar(&opts.DB, "db", dbDefault, "portal database with Bot Framework chat contexts (SQLite path, mysql://… or postgres://…)")
+	fl.BoolVar(&opts.Raw, "raw", false, "send TEXT as it is (by default emoji become icon tags, as in the portal's own messages)")
 	return cmd
 }
 
-func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) error {
-	if o.chat == "" {
-		return usageErrorf("missing --chat: the external chat id to send to")
-	}
-	text := strings.Join(args, " ")
+func sendRun(opts *SendOptions) error {
+	ctx := opts.Context
+	text := strings.Join(opts.Text, " ")
 	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(f.IO.In, 1<<20))
+		b, err := io.ReadAll(io.LimitReader(opts.IO.In, 1<<20))
 		if err != nil {
 			return fmt.Errorf("reading the message from stdin: %w", err)
 		}
 		text = strings.TrimRight(string(b), "\r\n")
 	}
-	if strings.TrimSpace(text) == "" && len(o.files) == 0 {
+	if strings.TrimSpace(text) == "" && len(opts.Files) == 0 {
 		return usageErrorf("empty message: give TEXT or --file")
 	}
-	if !o.raw {
+	if !opts.Raw {
 		text = emoji.New().ToIcons(text)
 	}
-	files := make([]openlines.OutgoingFile, 0, len(o.files))
-	for _, raw := range o.files {
+	files := make([]openlines.OutgoingFile, 0, len(opts.Files))
+	for _, raw := range opts.Files {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageErrorf("--file %q: files travel as links, give an http(s) URL", raw)
@@ -96,25 +113,29 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		}
 		files = append(files, openlines.OutgoingFile{Name: name, Link: raw})
 	}
-	msgID := o.messageID
+	msgID := opts.MessageID
 	if msgID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
 		msgID = hex.EncodeToString(b[:])
 	}
-	imChat := o.imChat
+	imChat := opts.IMChat
 	if imChat == "" {
-		imChat = o.chat
+		imChat = opts.Chat
 	}
 	msg := openlines.OutgoingMessage{
 		IM:      openlines.IMRef{ChatID: imChat, MessageID: msgID},
-		Message: openlines.OutgoingContent{UserID: o.userID, Text: text, Files: files},
-		Chat:    openlines.ChatRef{ID: o.chat},
+		Message: openlines.OutgoingContent{UserID: opts.UserID, Text: text, Files: files},
+		Chat:    openlines.ChatRef{ID: opts.Chat},
 	}
 
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
 	var extra []client.Option
-	if o.db != "" {
-		db, err := sqldb.Open(ctx, o.db)
+	if opts.DB != "" {
+		db, err := sqldb.Open(ctx, opts.DB)
 		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--db: %w", err)}
 		}
@@ -125,7 +146,7 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		}
 		extra = append(extra, client.WithChatContext(store))
 	}
-	cl, cfg, err := f.newClient(extra...)
+	cl, err := opts.Client(extra...)
 	if err != nil {
 		return err
 	}
@@ -137,8 +158,8 @@ func (f *Factory) sendRun(ctx context.Context, o *sendOptions, args []string) er
 		return err
 	}
 	if cfg.JSON() {
-		return writeJSON(f.IO.Out, sendResultJSON{OK: true, Connector: cfg.Connector, Line: cfg.Line, Message: msg})
+		return writeJSON(opts.IO.Out, sendResultJSON{OK: true, Connector: cfg.Connector, Line: cfg.Line, Message: msg})
 	}
-	_, err = fmt.Fprintf(f.IO.Out, "sent message %s to chat %s (%s, line %s)\n", msgID, o.chat, cfg.Connector, cfg.Line)
+	_, err = fmt.Fprintf(opts.IO.Out, "sent message %s to chat %s (%s, line %s)\n", msgID, opts.Chat, cfg.Connector, cfg.Line)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -126,6 +127,45 @@ func TestSendErrors(t *testing.T) {
 			r := run(t, runOpts{env: tt.env}, append([]string{"send"}, tt.args...)...).wantCode(t, tt.code)
 			if !strings.Contains(r.err, tt.want) {
 				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewCmdSendParsing(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want SendOptions
+		err  string
+	}{
+		{name: "defaults", args: []string{"--chat", "c1", "hello", "world"},
+			want: SendOptions{Chat: "c1", UserID: "1", Text: []string{"hello", "world"}}},
+		{name: "every flag", args: []string{"--chat", "c1", "--im-chat", "42", "--message-id", "m1", "--user-id", "7",
+			"--file", "https://a/x.pdf", "--file", "https://a/y.png", "--db", "p.db", "--raw", "-"},
+			want: SendOptions{Chat: "c1", IMChat: "42", MessageID: "m1", UserID: "7", Files: []string{"https://a/x.pdf", "https://a/y.png"},
+				DB: "p.db", Raw: true, Text: []string{"-"}}},
+		{name: "db from the environment", env: map[string]string{envPortalDB: "env.db"}, args: []string{"--chat", "c", "x"},
+			want: SendOptions{Chat: "c", UserID: "1", DB: "env.db", Text: []string{"x"}}},
+		{name: "no chat", args: []string{"hi"}, err: "missing --chat"},
+		{name: "no text", args: []string{"--chat", "c"}, err: "requires at least 1 arg(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *SendOptions
+			err := parse(NewCmdSend(testFactory(tt.env), func(o *SendOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil {
+				t.Fatalf("err %v, runF ran %v", err, got != nil)
+			}
+			g := *got
+			g.Context, g.IO, g.Config, g.Client = nil, IO{}, nil, nil
+			if !reflect.DeepEqual(g, tt.want) {
+				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
 			}
 		})
 	}
