@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/sqldb"
@@ -44,15 +47,28 @@ var botFrameworkSettings = []struct {
 	{"app_secret", "app-secret", "Microsoft App password (secret)", true},
 }
 
-type connectOptions struct {
-	yes   bool
-	db    string
-	bf    map[string]*string
-	extra []string
+// ConnectOptions are the inputs of `olctl connect`.
+type ConnectOptions struct {
+	Context    context.Context
+	IO         IO
+	Config     func() (*Config, error)
+	HTTPClient func() (*http.Client, error)
+	Clock      clock.Clock
+
+	// Yes never prompts nor asks for confirmation.
+	Yes bool
+	// BotFramework are the Bot Framework settings given by flags, by key (bot_handle, app_id, app_secret).
+	BotFramework map[string]string
+	// Set are other settings as key=value.
+	Set []string
+	// DB is the portal database where each step that succeeds writes the line's status; "" writes none.
+	DB string
 }
 
-func newConnectCmd(f *Factory) *cobra.Command {
-	o := &connectOptions{bf: map[string]*string{}}
+// NewCmdConnect builds `olctl connect`, the connect wizard.
+func NewCmdConnect(f *Factory, runF func(*ConnectOptions) error) *cobra.Command {
+	opts := &ConnectOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock, BotFramework: map[string]string{}}
+	bf := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "connect",
 		Short: "Connect a line step by step: saveSettings, testConnect, register",
@@ -69,27 +85,42 @@ environment or the config file, and a missing one is a usage error (exit 2) nami
   olctl connect --yes --connector botframework --line 3 --bot-handle mybot --app-id "$APP_ID" --app-secret "$APP_SECRET"
   olctl connect --yes --connector echo --line 1 --set greeting=hello`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return f.connectRun(cmd, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Context = cmd.Context()
+			for k, v := range bf {
+				if *v != "" {
+					opts.BotFramework[k] = *v
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return connectRun(opts)
+		},
 	}
-	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not prompt or ask for confirmation")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not prompt or ask for confirmation")
 	for _, s := range botFrameworkSettings {
-		o.bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
+		bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
 	}
-	cmd.Flags().StringArrayVar(&o.extra, "set", nil, "another setting as key=value (repeatable)")
-	cmd.Flags().StringVar(&o.db, "db", "", "portal database where the line's status is written (SQLite path or mysql://… DSN)")
+	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "another setting as key=value (repeatable)")
+	cmd.Flags().StringVar(&opts.DB, "db", "", "portal database where the line's status is written (SQLite path or mysql://… DSN)")
 	return cmd
 }
 
-func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
-	base, err := f.Config()
+func connectRun(opts *ConnectOptions) error {
+	ctx := opts.Context
+	base, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	hc, err := opts.HTTPClient()
 	if err != nil {
 		return err
 	}
 	cfg := *base
-	interactive := f.IO.InTTY && !o.yes
 	var p *prompter
-	if interactive {
-		p = newPrompter(f.IO)
+	if opts.IO.InTTY && !opts.Yes {
+		p = newPrompter(opts.IO)
 	}
 	// ask fills *dst from the prompt when it is empty and prompting is allowed.
 	ask := func(dst *string, label, def string, secret bool) error {
@@ -130,8 +161,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	}
 	cfg.Server = strings.TrimRight(cfg.Server, "/")
 	cfg.Domain = strings.TrimRight(cfg.Domain, "/")
-	opts, err := f.clientOptions(&cfg)
-	if err != nil {
+	if _, err := clientOptions(&cfg, hc, opts.Clock); err != nil {
 		return err
 	}
 	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
@@ -141,7 +171,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	settings := wire.NewMap()
 	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
 		for _, s := range botFrameworkSettings {
-			v := *o.bf[s.Key]
+			v := opts.BotFramework[s.Key]
 			if err := ask(&v, s.Label, "", s.Secret); err != nil {
 				return err
 			}
@@ -151,7 +181,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 			settings.Set(s.Key, v)
 		}
 	}
-	for _, kv := range o.extra {
+	for _, kv := range opts.Set {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return usageErrorf("--set %q: want key=value", kv)
@@ -168,22 +198,22 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 		}
 	}
 
-	cl, err := client.New(cfg.Server, opts...)
+	cl, err := newClient(&cfg, hc, opts.Clock)
 	if err != nil {
-		return &UsageError{Err: err}
+		return err
 	}
 	var statuses *portal.SQLStatusStore
 	var status openlines.LineStatus
-	if o.db != "" {
-		db, err := sqldb.Open(cmd.Context(), o.db)
+	if opts.DB != "" {
+		db, err := sqldb.Open(ctx, opts.DB)
 		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--db: %w", err)}
 		}
 		defer db.Close()
-		if statuses, err = portal.NewSQLStatusStore(cmd.Context(), db, f.Clock); err != nil {
+		if statuses, err = portal.NewSQLStatusStore(ctx, db, opts.Clock); err != nil {
 			return fmt.Errorf("--db: %w", err)
 		}
-		if status, err = statuses.LineStatus(cmd.Context(), cfg.Connector, cfg.Line); err != nil {
+		if status, err = statuses.LineStatus(ctx, cfg.Connector, cfg.Line); err != nil {
 			return fmt.Errorf("--db: %w", err)
 		}
 	}
@@ -191,13 +221,13 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 	steps := []struct {
 		method string
 		args   []any
-	}{{"saveSettings", []any{settings}}, {"testConnect", nil}, {"register", nil}}
+	}{{openlines.MethodSaveSettings, []any{settings}}, {openlines.MethodTestConnect, nil}, {openlines.MethodRegister, nil}}
 	var failure error
 	for _, s := range steps {
-		start := f.Clock.Now()
-		res, err := cl.Call(cmd.Context(), s.method, s.args)
+		start := opts.Clock.Now()
+		res, err := cl.Call(ctx, s.method, s.args)
 		st := connectStep{Step: s.method, Status: checkOK,
-			LatencyMS: float64(f.Clock.Now().Sub(start).Microseconds()) / 1000}
+			LatencyMS: float64(opts.Clock.Now().Sub(start).Microseconds()) / 1000}
 		if err != nil {
 			row := failedCall(s.method, err)
 			st.Status, st.Detail, st.Codes = checkFail, row.Detail, row.Codes
@@ -206,7 +236,7 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 		}
 		rep.Steps = append(rep.Steps, st)
 		if !cfg.JSON() {
-			f.printStep(st)
+			printStep(opts.IO, st)
 		}
 		if err != nil {
 			failure = err
@@ -214,41 +244,41 @@ func (f *Factory) connectRun(cmd *cobra.Command, o *connectOptions) error {
 		}
 		// docs/protocol.md §10: each step sets its flag of (real connector, line); all three clear ERROR.
 		switch s.method {
-		case "saveSettings":
+		case openlines.MethodSaveSettings:
 			status.Active = true
-		case "testConnect":
+		case openlines.MethodTestConnect:
 			status.Connection = true
-		case "register":
+		case openlines.MethodRegister:
 			status.Register, status.Error = true, false
 		}
 		if statuses != nil {
-			if err := statuses.SetLineStatus(cmd.Context(), cfg.Connector, cfg.Line, status); err != nil {
+			if err := statuses.SetLineStatus(ctx, cfg.Connector, cfg.Line, status); err != nil {
 				return fmt.Errorf("--db: %w", err)
 			}
 		}
 	}
 	if failure == nil && rep.WebhookURL == "" {
 		// Older servers answer register without the URL: ask for the connector's links.
-		if res, err := cl.Call(cmd.Context(), "infoConnectLink", nil, client.Fresh()); err == nil {
+		if res, err := cl.Call(ctx, openlines.MethodInfoConnectLink, nil, client.Fresh()); err == nil {
 			rep.WebhookURL = findWebhookURL(res.Raw)
 		}
 	}
 	rep.OK = failure == nil
 	if cfg.JSON() {
-		if err := writeJSON(f.IO.Out, rep); err != nil {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return err
 		}
 	} else if rep.OK {
 		if rep.WebhookURL != "" {
-			fmt.Fprintf(f.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
+			fmt.Fprintf(opts.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
 		} else {
-			fmt.Fprintln(f.IO.Out, "\nConnected; the server did not report a webhook URL.")
+			fmt.Fprintln(opts.IO.Out, "\nConnected; the server did not report a webhook URL.")
 		}
 	}
 	return failure
 }
 
-func (f *Factory) printStep(s connectStep) {
+func printStep(ios IO, s connectStep) {
 	mark := "✓"
 	if s.Status != checkOK {
 		mark = "✗"
@@ -257,7 +287,7 @@ func (f *Factory) printStep(s connectStep) {
 	if s.Detail != "" {
 		line += "  " + s.Detail
 	}
-	fmt.Fprintln(f.IO.Out, line)
+	fmt.Fprintln(ios.Out, line)
 }
 
 // findWebhookURL returns the first string in a JSON document that is a connector webhook URL

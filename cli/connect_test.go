@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,39 @@ func TestFindWebhookURL(t *testing.T) {
 		if got := findWebhookURL(json.RawMessage(tt.in)); got != tt.want {
 			t.Errorf("findWebhookURL(%s) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestNewCmdConnectParsing(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want ConnectOptions
+		err  string
+	}{
+		{name: "none", want: ConnectOptions{BotFramework: map[string]string{}}},
+		{name: "every flag", args: []string{"-y", "--bot-handle", "b", "--app-id", "a", "--app-secret", "s", "--set", "k=v", "--set", "x=y"},
+			want: ConnectOptions{Yes: true, BotFramework: map[string]string{"bot_handle": "b", "app_id": "a", "app_secret": "s"},
+				Set: []string{"k=v", "x=y"}}},
+		{name: "argument", args: []string{"now"}, err: `unknown command "now"`},
+		{name: "bad flag", args: []string{"--nope"}, err: "unknown flag: --nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *ConnectOptions
+			err := parse(NewCmdConnect(testFactory(nil), func(o *ConnectOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil || got.Config == nil || got.HTTPClient == nil || got.Clock == nil {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+			g := *got
+			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock = nil, IO{}, nil, nil, nil
+			if !reflect.DeepEqual(g, tt.want) {
+				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
+			}
+		})
 	}
 }
