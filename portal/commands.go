@@ -45,8 +45,10 @@ func handleEach[T any, PT interface {
 			switch out {
 			case outDone:
 				p.stats.fired.Add(1)
+				p.note(ctx, i, 0, 1, commandEvents[canonicalCommand(req.Command)], "fired", nil)
 			case outRejected:
 				p.stats.rejected.Add(1)
+				p.note(ctx, i, 0, 0, "", "rejected", err)
 				p.logger.Warn("portal: item rejected", "command", req.Command, "connector", req.Connector, "line", req.Line,
 					"item", i, "code", string(wire.CodeOf(err)), "error", err.Error())
 			case outRetry:

@@ -17,6 +17,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/inspect"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/sqldb"
@@ -85,6 +86,10 @@ type Config struct {
 	Locale Locale
 	// Retry is how items that failed for now are retried (default: DefaultRetrySchedule, DefaultLease).
 	Retry RetryPolicy
+	// Inspect, when set, records the packets the portal takes and sends and what it did with their items,
+	// for Inspector (nil: nothing is recorded). The portal adds its credentials to Inspect.Secrets and sets
+	// Verify, Sign and Clock where they are nil.
+	Inspect *inspect.Options
 
 	// EmojiOptions, FileOptions, UserOptions and ClientOptions are passed to the default emoji converter, file
 	// importer, user syncer and client (after the options New derives from this Config). The converter
@@ -108,6 +113,8 @@ type Config struct {
 type Portal struct {
 	router  *router.Router
 	input   *router.Input
+	handler http.Handler      // input, recorded when inspected
+	rec     *inspect.Recorder // nil: not inspected
 	metrics *router.Metrics
 	client  *client.Client
 
@@ -170,6 +177,9 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		return nil, fmt.Errorf("%w: credentials: %w", ErrConfig, err)
 	}
 	if p.retry, err = cfg.Retry.orDefault(); err != nil {
+		return nil, err
+	}
+	if err := p.startInspect(&cfg); err != nil {
 		return nil, err
 	}
 	if p.db, p.closeDB, err = openDB(ctx, cfg); err != nil {
@@ -238,6 +248,10 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	if p.input, err = router.NewInput(p.router, opts...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	p.handler = p.input
+	if p.rec != nil {
+		p.handler = p.rec.Incoming(p.input)
+	}
 	p.retrier = newRetrier(p)
 	p.retrier.start()
 	return p, nil
@@ -285,7 +299,7 @@ func openDB(ctx context.Context, cfg Config) (*sqldb.DB, bool, error) {
 }
 
 // Handler returns the http.Handler for the connector server's packets (mount it at /pub/imconnector/).
-func (p *Portal) Handler() http.Handler { return p.input }
+func (p *Portal) Handler() http.Handler { return p.handler }
 
 // Router returns the Router behind Handler, to add middleware or handle more commands.
 func (p *Portal) Router() *router.Router { return p.router }

@@ -80,18 +80,24 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 		switch s.state {
 		case slotTaken:
 			taken++
+			p.note(ctx, i, s.id, 0, messageEvents[items[i].Type()], "taken", nil)
 			p.attemptMessage(ctx, s.id, 1, req.Connector, req.Line, &items[i])
 		case slotTyping:
+			result := "fired"
 			if _, err := p.process(ctx, req.Connector, req.Line, &items[i], 0, 1); err != nil {
+				result = "failed"
 				p.logger.Warn("portal: typing notice failed", "connector", req.Connector, "line", req.Line,
 					"chat", items[i].Chat.ID, "error", err)
 			}
+			p.note(ctx, i, 0, 1, messageEvents[openlines.MessageTypingStart], result, nil)
 		case slotDuplicate:
 			duplicates++
 			p.stats.duplicates.Add(1)
+			p.note(ctx, i, 0, 0, "", "duplicate", nil)
 		case slotRejected:
 			rejected++
 			p.stats.rejected.Add(1)
+			p.note(ctx, i, 0, 0, "", "rejected", s.err)
 			p.logger.Warn("portal: item rejected", "connector", req.Connector, "line", req.Line, "item", i,
 				"chat", items[i].Chat.ID, "message", items[i].Message.FirstID(), "code", string(wire.CodeOf(s.err)), "error", s.err.Error())
 		}
@@ -162,6 +168,7 @@ func (p *Portal) settle(ctx context.Context, id int64, attempt int, command, con
 		}
 	}
 	applied, werr := p.items.finish(ctx, id, attempt, state, due, msg)
+	p.noteSettled(ctx, id, attempt, command, state, due, err)
 	switch {
 	case werr != nil:
 		p.logger.Error("portal: the result of an item could not be recorded; it is tried again when its lease ends",
