@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/inspect"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
@@ -176,6 +177,11 @@ type Config struct {
 	// timeout whose transport keeps up to 64 idle connections per host (the standard 2 would make the
 	// workers open a new connection for most packets).
 	HTTPClient *http.Client
+
+	// Inspect, when set, records the packets portals send, the webhooks and the packets pushed to portals,
+	// for Inspector (nil: nothing is recorded). The server adds its sites' keys and secrets to
+	// Inspect.Secrets and sets Verify, Sign and Clock where they are nil.
+	Inspect *inspect.Options
 }
 
 // Policy is how the dispatcher sends the queue of a line (docs/protocol.md §11). The zero value gives the

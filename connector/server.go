@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/olctl/olctl/inspect"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,8 @@ type Server struct {
 	httpSrv *http.Server
 	url     string
 	mux     *http.ServeMux
+	handler http.Handler      // mux, recorded when inspected
+	rec     *inspect.Recorder // nil: not inspected
 
 	tokens       chan struct{} // wake-ups for idle workers, one per event (see wake)
 	queuedBodies [][]byte      // webhook answers by number of items queued (see queuedBody)
@@ -65,6 +68,8 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: c, log: c.Logger, owner: randomHex(8), tokens: make(chan struct{}, c.Workers)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.startInspect(&c)
+	s.cfg.HTTPClient = c.HTTPClient
 	ok := false
 	defer func() {
 		if !ok {
@@ -143,7 +148,11 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("/imwebhook/{real}", s.handleWebhook)
 	s.mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/healthz", s.handleHealth)
-	s.httpSrv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.handler = s.mux
+	if s.rec != nil {
+		s.handler = s.rec.Incoming(s.mux)
+	}
+	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	ok = true
 	return s, nil
 }
@@ -216,7 +225,7 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) PortalEndpoint() string { return s.url + s.cfg.ServerPath }
 
 // Handler returns the server's HTTP handler (portal endpoint, webhooks, /metrics, /healthz).
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Store returns the server's store (queue inspection).
 func (s *Server) Store() *Store { return s.store }
