@@ -165,7 +165,7 @@ func testKilledBetweenAnswerAndRetry(t *testing.T, dsn string) {
 	})
 
 	a := startPortal(t, dsn, events)
-	if ans := routertest.Post(t, nil, a.proc.URL+"/pub/imconnector/", body); ans.Err != nil || string(ans.Response.Data) != "[]" {
+	if ans := routertest.Post(t, nil, a.proc.URL+"/pub/imconnector/", body); ans.Err != nil || string(ans.Body) != `{"OK":true,"DATA":[]}` {
 		t.Fatalf("answer %s", ans.Body)
 	}
 	got := []string{wait(t, events, "event of m1"), wait(t, events, "event of m3")}

@@ -241,7 +241,7 @@ func (r *rig) post(t *testing.T, command string, items any) routertest.Answer {
 func (r *rig) postOK(t *testing.T, command string, items any) {
 	t.Helper()
 	a := r.post(t, command, items)
-	if a.Status != 200 || a.Err != nil || string(a.Response.Data) != "[]" {
+	if a.Status != 200 || a.Err != nil || string(a.Body) != `{"OK":true,"DATA":[]}` {
 		t.Fatalf("%s: answer %d %s", command, a.Status, a.Body)
 	}
 }

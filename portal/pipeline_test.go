@@ -252,7 +252,7 @@ func TestEmptyArraysEverywhere(t *testing.T) {
 	)
 	body := r.send.Body(t, openlines.CommandReceivingMessage, []any{item})
 	a := routertest.Post(t, nil, r.srv.URL, body)
-	if a.Err != nil || string(a.Response.Data) != "[]" {
+	if a.Err != nil || string(a.Body) != `{"OK":true,"DATA":[]}` {
 		t.Fatalf("answer %s", a.Body)
 	}
 	msgs := log.messages()

@@ -185,11 +185,11 @@ func TestEveryCommandInBothModes(t *testing.T) {
 				t.Run(s.command, func(t *testing.T) {
 					before := len(log.all())
 					a := r.post(t, s.command, s.items)
-					want := "[]"
+					want := `{"OK":true,"DATA":[]}`
 					if s.command == openlines.CommandTestConnect {
-						want = `{"RESULT":"OK"}`
+						want = `{"OK":true,"DATA":{"RESULT":"OK"}}`
 					}
-					if a.Status != 200 || a.Err != nil || string(a.Response.Data) != want {
+					if a.Status != 200 || a.Err != nil || string(a.Body) != want {
 						t.Fatalf("answer %d %s, want data %s", a.Status, a.Body, want)
 					}
 					got := log.all()[before:]
