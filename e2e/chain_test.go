@@ -4,25 +4,35 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/connector/botframework/schema"
 	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/wire"
 )
 
-// TestChain sends a customer message from the messenger to the portal and the operator's reply back, for both
-// signing modes and both databases.
+// TestChain sends a customer message from the messenger to the portal and the operator's reply back, on each
+// database, in both signing modes and both generations of portal. The connector's site is of the portal's
+// generation: told by the BX_VERSION of the portal's packets in md5 mode, set in the site's record
+// (connector.Site.Profile) in hmac-sha256 mode. A current portal acknowledges by its OK answer and never calls
+// setStatusDelivered; a legacy one confirms with setStatusDelivered. Either way the queue ends empty with no
+// dead letters and every message fires once.
 func TestChain(t *testing.T) {
 	for _, db := range dbKinds() {
 		for _, m := range modes() {
-			t.Run(db.name+"/"+m.name, func(t *testing.T) {
-				testChain(t, systemConfig{mode: m, serverDB: db.open(t), portalDB: db.open(t)})
-			})
+			for _, p := range profiles() {
+				t.Run(db.name+"/"+m.name+"/"+p.String(), func(t *testing.T) {
+					testChain(t, systemConfig{mode: m, profile: p, explicitSite: m.creds.Mode == wire.HMACSHA256,
+						serverDB: db.open(t), portalDB: db.open(t)})
+				})
+			}
 		}
 	}
 }
@@ -132,8 +142,87 @@ func testChain(t *testing.T, cfg systemConfig) {
 		t.Errorf("deleted %q, want %q", del.ActivityID, rec.ID)
 	}
 
-	s.queueEmpty(ctx, t)
-	if st, _ := s.server.QueueStats(ctx); st.Dead != 0 {
-		t.Errorf("dead letters: %+v", st)
+	// A message with no files, through the echo channel on a second line, whose items keep the empty files
+	// and attachments arrays of docs/protocol.md §7.1 (the Bot Framework channel leaves empty keys out).
+	noFiles := echoNoFiles(ctx, t, s)
+
+	s.drained(ctx, t)
+	for id, n := range s.events.fired() {
+		if n != 1 {
+			t.Errorf("message %q fired %d times", id, n)
+		}
 	}
+	if got := s.events.fired(); len(got) != 2 || got[actID] != 1 || got[noFiles] != 1 {
+		t.Errorf("message events %v, want %q and %q once each", got, actID, noFiles)
+	}
+	s.checkAcknowledgement(ctx, t, conv+" "+actID, "echo-chat "+noFiles)
+	for _, p := range s.pushes.list(openlines.CommandReceivingMessage) {
+		if !p.ok() {
+			t.Errorf("receivingMessage answered %s", p.answer)
+		}
+	}
+	s.checkStubs(t)
+	if n := s.pushes.count(openlines.CommandTestConnect); n < 2 {
+		t.Errorf("%d testConnect pushes, want one per connect", n)
+	}
+	wantVersion := s.profile.Version()
+	for _, c := range s.calls.list("") {
+		if c.version != wantVersion {
+			t.Errorf("%s went with BX_VERSION %q, want %q", c.command, c.version, wantVersion)
+		}
+	}
+	if st, _ := s.server.QueueStats(ctx); len(st.Lines) == 0 || st.Lines[0].Profile != s.profile.String() {
+		t.Errorf("the server's site is %+v, want %s", st.Lines, s.profile)
+	}
+}
+
+// echoNoFiles connects the echo channel on line 2 and sends a message whose files and attachments are empty
+// arrays: the push carries them as the portal's generation stubs an empty array (current #EMPTY_ARRAY#,
+// legacy #EMPTY#), and the portal fires the message with no files. It returns the message id.
+func echoNoFiles(ctx context.Context, t *testing.T, s *system) string {
+	t.Helper()
+	const line, id = "2", "echo-no-files-1"
+	data, err := s.client.Connect(ctx, client.Settings{"entity": "e2e-echo"}, client.Connector(connector.EchoID), client.Line(line))
+	if err != nil {
+		t.Fatalf("Connect echo: %v", err)
+	}
+	hook, _ := data["URL_WEBHOOK"].(string)
+	body := `[{"user":{"id":"echo-user"},"message":{"id":"` + id + `","text":"no files","files":[],"attachments":[]},"chat":{"id":"echo-chat"}}]`
+	resp, err := http.Post(hook, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("echo webhook: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("echo webhook answered %d", resp.StatusCode)
+	}
+	s.events.wait(ctx, t, "the message without files", func() bool {
+		for _, m := range s.events.messages {
+			if m.MessageID == id {
+				return true
+			}
+		}
+		return false
+	})
+	m, _ := s.events.message(id)
+	if m.Line != line || m.Text != "no files" || len(m.Files) != 0 || len(m.FileFailures) != 0 || len(m.Attachments) != 0 {
+		t.Errorf("message without files: line %q text %q files %v failures %v attachments %v", m.Line, m.Text, m.Files, m.FileFailures, m.Attachments)
+	}
+	var stub string
+	if s.profile == wire.Current {
+		stub = `s:13:"#EMPTY_ARRAY#";`
+	} else {
+		stub = `s:7:"#EMPTY#";`
+	}
+	want := `s:5:"files";` + stub + `s:11:"attachments";` + stub
+	carries := func(p packet) bool { return p.line == line && strings.Contains(string(p.data), id) }
+	pushes := s.pushes.wait(ctx, t, "the push of "+id, openlines.CommandReceivingMessage, func(l []packet) bool {
+		return slices.ContainsFunc(l, carries)
+	})
+	for _, p := range pushes {
+		if carries(p) && !strings.Contains(string(p.data), want) {
+			t.Errorf("the push to a %s portal: %s, want %s", s.profile, p.data, want)
+		}
+	}
+	return id
 }

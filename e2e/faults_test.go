@@ -20,6 +20,7 @@ import (
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
+	"github.com/olctl/olctl/wire"
 )
 
 // faultyPortal sits in front of the portal's handler: it records when receivingMessage packets arrive (on the
@@ -182,22 +183,33 @@ func TestPortalDown24h(t *testing.T) {
 	s.queueEmpty(ctx, t)
 }
 
-// TestPortalFaults: a portal answering 500, OK:false, hanging without an answer, accepting without confirming
-// (past confirmTimeout), or confirming half a batch blocks the line for the first period; when it recovers
-// every message arrives and fires its event exactly once.
+// TestPortalFaults: a portal answering 500, OK:false or hanging without an answer, and a legacy portal
+// accepting without confirming (past confirmTimeout) or confirming half a batch, blocks the line for the
+// first period; when it recovers every message arrives and fires its event exactly once. A current portal
+// has no confirmations to withhold: its faults are those of its answer, and it never calls setStatusDelivered.
 func TestPortalFaults(t *testing.T) {
-	for _, fault := range []string{"500", "okfalse", "hang", "noconfirm", "half"} {
-		t.Run(fault, func(t *testing.T) {
+	for _, tc := range []struct {
+		fault   string
+		profile wire.Profile
+	}{
+		{"500", wire.Legacy}, {"okfalse", wire.Legacy}, {"hang", wire.Legacy}, {"noconfirm", wire.Legacy}, {"half", wire.Legacy},
+		{"500", wire.Current}, {"okfalse", wire.Current}, {"hang", wire.Current},
+	} {
+		fault := tc.fault
+		t.Run(tc.profile.String()+"/"+fault, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			t0 := time.Now().Truncate(time.Second)
 			clk := clock.NewFake(t0)
 			fp := &faultyPortal{clk: clk}
 			cf := &confirmFault{}
-			s := startSystem(t, systemConfig{mode: modes()[1], serverDB: testdb.SQLite(t), portalDB: testdb.SQLite(t),
+			cfg := systemConfig{mode: modes()[1], profile: tc.profile, serverDB: testdb.SQLite(t), portalDB: testdb.SQLite(t),
 				clock: clk, bfOptions: []bftest.Option{bftest.WithClock(clk)}, batch: 10, confirm: 30 * time.Second,
-				sendTO: 500 * time.Millisecond, portalWrap: fp.wrap,
-				confirmWrap: func(c portal.Confirmer) portal.Confirmer { cf.next = c; return cf }})
+				sendTO: 500 * time.Millisecond, portalWrap: fp.wrap}
+			if tc.profile == wire.Legacy {
+				cfg.confirmWrap = func(c portal.Confirmer) portal.Confirmer { cf.next = c; return cf }
+			}
+			s := startSystem(t, cfg)
 			s.connect(ctx, t, lineID)
 			switch fault {
 			case "noconfirm":
@@ -239,6 +251,8 @@ func TestPortalFaults(t *testing.T) {
 			if total != n || len(seen) != n {
 				t.Fatalf("%d events for %d distinct messages, want %d exactly once", total, len(seen), n)
 			}
+			s.drained(ctx, t)
+			s.checkAcknowledgement(ctx, t)
 		})
 	}
 }
@@ -305,11 +319,18 @@ func TestBotFrameworkFailures(t *testing.T) {
 }
 
 // TestReRegisterMovesBot: the same bot registered on another line moves there; the old line gets
-// deactivateConnector and its status is ERROR at the portal.
+// deactivateConnector (DATA an empty list, stubbed as the portal's generation stubs it) and its status is
+// ERROR at the portal. In both generations.
 func TestReRegisterMovesBot(t *testing.T) {
+	for _, p := range profiles() {
+		t.Run(p.String(), func(t *testing.T) { testReRegisterMovesBot(t, p) })
+	}
+}
+
+func testReRegisterMovesBot(t *testing.T, profile wire.Profile) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := startSystem(t, systemConfig{mode: modes()[0], serverDB: testdb.SQLite(t), portalDB: testdb.SQLite(t)})
+	s := startSystem(t, systemConfig{mode: modes()[0], profile: profile, serverDB: testdb.SQLite(t), portalDB: testdb.SQLite(t)})
 	s.connect(ctx, t, "1")
 	s.connect(ctx, t, "2")
 	s.events.wait(ctx, t, "deactivateConnector at line 1", func() bool {
@@ -324,6 +345,11 @@ func TestReRegisterMovesBot(t *testing.T) {
 	if err != nil || !st.Error {
 		t.Fatalf("status of line 1: %+v %v", st, err)
 	}
+	deact := s.pushes.wait(ctx, t, "the deactivateConnector push", openlines.CommandDeactivateConnector, func(l []packet) bool { return len(l) > 0 })
+	if len(deact) != 1 || deact[0].line != "1" || deact[0].connector != botframework.ID || !deact[0].ok() {
+		t.Errorf("deactivateConnector pushes: %+v", deact)
+	}
+	s.checkStubs(t)
 	// The bot now talks to line 2.
 	if _, err := s.bf.SendUserMessage(ctx, s.webhook, "conv-moved", "29:u", "which line?"); err != nil {
 		t.Fatal(err)
