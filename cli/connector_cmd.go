@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -22,15 +21,6 @@ func newConnectorCmd(f *Factory) *cobra.Command {
 	}
 	cmd.AddCommand(newConnectorServeCmd(f), newConnectorQueueCmd(f))
 	return requireSubcommand(cmd)
-}
-
-// newLogger returns a text logger on stderr at level.
-func (f *Factory) newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: l})), nil
 }
 
 type connectorServeOptions struct {
@@ -128,7 +118,7 @@ func (f *Factory) connectorServe(ctx context.Context, o *connectorServeOptions) 
 	if o.batch <= 0 || o.confirm <= 0 {
 		return usageErrorf("--batch and --confirm-timeout must be positive")
 	}
-	logger, err := f.newLogger(o.logLevel)
+	logger, err := newLogger(f.IO.ErrOut, o.logLevel)
 	if err != nil {
 		return err
 	}

@@ -207,7 +207,7 @@ func (f *Factory) demoRun(ctx context.Context, o *demoOptions) error {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	if o.logLevel != "" {
-		if logger, err = f.newLogger(o.logLevel); err != nil {
+		if logger, err = newLogger(f.IO.ErrOut, o.logLevel); err != nil {
 			return err
 		}
 	}

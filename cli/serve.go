@@ -14,26 +14,37 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
 
-type serveOptions struct {
-	listen       string
-	db           string
-	filesDir     string
-	dataDir      string
-	events       string
-	allowPrivate bool
-	path         string
-	logLevel     string
-	profile      string
-	limits       serverLimitFlags
+// ServeOptions are the inputs of `olctl serve`.
+type ServeOptions struct {
+	Context    context.Context
+	IO         IO
+	Config     func() (*Config, error)
+	HTTPClient func() (*http.Client, error)
+	Clock      clock.Clock
+
+	Listen       string // listen address
+	DB           string // database DSN; "" is portal.db in DataDir
+	DataDir      string // directory of the default database and files
+	FilesDir     string // where imported files are kept; "" is files/ in DataDir
+	Events       string // file the events are appended to; "" is stdout
+	AllowPrivate bool   // allow attachment downloads from loopback and private addresses
+	Path         string // path of the portal endpoint
+	LogLevel     string // log level on stderr
+	Profile      string // the Bitrix generation to act as: current or legacy
+	// Limits bound what one client can hold of the server (--read-timeout, --request-timeout,
+	// --max-concurrent).
+	Limits serverLimitFlags
 }
 
-func newServeCmd(f *Factory) *cobra.Command {
-	o := &serveOptions{}
+// NewCmdServe builds `olctl serve`, the portal receiver.
+func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
+	opts := &ServeOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock}
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR",
 		Short: "Run a ready portal receiver that prints every event as a JSON line",
@@ -54,24 +65,34 @@ seconds in "date_unix".`,
 		Example: `  olctl serve --listen 127.0.0.1:8090 --server http://127.0.0.1:8080 --licence-key "$KEY" --db portal.db
   olctl serve --listen :8090 --events events.jsonl --files-dir /var/lib/olctl/files`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return f.serveRun(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Context = cmd.Context()
+			if !strings.HasPrefix(opts.Path, "/") {
+				return usageErrorf("--path %q must start with /", opts.Path)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return serveRun(opts)
+		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.listen, "listen", "127.0.0.1:8090", "listen address")
-	fl.StringVar(&o.db, "db", "", "database: SQLite path or mysql://… DSN (default portal.db in --data-dir)")
-	fl.StringVar(&o.dataDir, "data-dir", ".", "directory of the default database and files")
-	fl.StringVar(&o.filesDir, "files-dir", "", "where imported files are kept (default files/ in --data-dir)")
-	fl.StringVar(&o.events, "events", "", "append events to this file instead of stdout")
-	fl.BoolVar(&o.allowPrivate, "allow-private-networks", false, "allow attachment downloads from loopback and private addresses")
-	fl.StringVar(&o.path, "path", "/pub/imconnector/", "path of the portal endpoint")
-	fl.StringVar(&o.logLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
-	fl.StringVar(&o.profile, "profile", "current", "the Bitrix generation to act as: current or legacy (confirms with setStatusDelivered)")
-	o.limits.addFlags(cmd)
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "listen address")
+	fl.StringVar(&opts.DB, "db", "", "database: SQLite path or mysql://… DSN (default portal.db in --data-dir)")
+	fl.StringVar(&opts.DataDir, "data-dir", ".", "directory of the default database and files")
+	fl.StringVar(&opts.FilesDir, "files-dir", "", "where imported files are kept (default files/ in --data-dir)")
+	fl.StringVar(&opts.Events, "events", "", "append events to this file instead of stdout")
+	fl.BoolVar(&opts.AllowPrivate, "allow-private-networks", false, "allow attachment downloads from loopback and private addresses")
+	fl.StringVar(&opts.Path, "path", "/pub/imconnector/", "path of the portal endpoint")
+	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
+	fl.StringVar(&opts.Profile, "profile", "current", "the Bitrix generation to act as: current or legacy (confirms with setStatusDelivered)")
+	opts.Limits.addFlags(cmd)
 	return cmd
 }
 
-func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
-	cfg, err := f.Config()
+func serveRun(opts *ServeOptions) error {
+	ctx := opts.Context
+	cfg, err := opts.Config()
 	if err != nil {
 		return err
 	}
@@ -81,27 +102,28 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	if err := cfg.RequireSigning(); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(o.path, "/") {
-		return usageErrorf("--path %q must start with /", o.path)
-	}
-	limits, err := o.limits.limits()
+	hc, err := opts.HTTPClient()
 	if err != nil {
 		return err
 	}
-	logger, err := f.newLogger(o.logLevel)
+	limits, err := opts.Limits.limits()
 	if err != nil {
 		return err
 	}
-	var out io.Writer = f.IO.Out
-	if o.events != "" {
-		file, err := os.OpenFile(o.events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logger, err := newLogger(opts.IO.ErrOut, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = opts.IO.Out
+	if opts.Events != "" {
+		file, err := os.OpenFile(opts.Events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return &UsageError{Err: fmt.Errorf("--events: %w", err)}
 		}
 		defer file.Close()
 		out = file
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return err
 	}
@@ -110,7 +132,7 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 	if domain == "" {
 		domain = "http://" + ln.Addr().String()
 	}
-	profile, err := wire.ParseProfile(o.profile)
+	profile, err := wire.ParseProfile(opts.Profile)
 	if err != nil {
 		return usageErrorf("--profile: %v", err)
 	}
@@ -119,9 +141,9 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 		creds.Secrets = nil
 	}
 	p, err := portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: cfg.Server, Domain: domain, DSN: o.db, DataDir: o.dataDir, FilesDir: o.filesDir, Profile: profile,
-		HTTPClient: f.httpClient(), Logger: logger, Clock: f.Clock,
-		FileOptions: []files.Option{files.WithAllowPrivateNetworks(o.allowPrivate)},
+		Credentials: creds, ServerURL: cfg.Server, Domain: domain, Profile: profile, DSN: opts.DB, DataDir: opts.DataDir, FilesDir: opts.FilesDir,
+		HTTPClient: hc, Logger: logger, Clock: opts.Clock,
+		FileOptions: []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
 	})
 	if err != nil {
 		if errors.Is(err, portal.ErrConfig) {
@@ -130,10 +152,11 @@ func (f *Factory) serveRun(ctx context.Context, o *serveOptions) error {
 		return err
 	}
 	defer p.Close()
-	ew := &eventWriter{w: out, clock: f.Clock}
+	ew := &eventWriter{w: out, clock: opts.Clock}
 	ew.subscribe(p)
-	return f.serveHTTP(ctx, ln, limits.Server(portalMux(o.path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn)), func() {
-		fmt.Fprintf(f.IO.ErrOut, "portal receiver listening on http://%s%s (domain %s, server %s)\n", ln.Addr(), o.path,
+	srv := limits.Server(portalMux(opts.Path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
+	return serveHTTP(ctx, opts.IO.ErrOut, ln, srv, func() {
+		fmt.Fprintf(opts.IO.ErrOut, "portal receiver listening on http://%s%s (domain %s, server %s)\n", ln.Addr(), opts.Path,
 			domain, cfg.Server)
 	})
 }
@@ -146,8 +169,8 @@ func portalMux(path string, h http.Handler) *http.ServeMux {
 	return mux
 }
 
-// serveHTTP serves srv on ln until ctx ends, then shuts down gracefully.
-func (f *Factory) serveHTTP(ctx context.Context, ln net.Listener, srv *http.Server, ready func()) error {
+// serveHTTP serves srv on ln until ctx ends, then shuts down gracefully, saying so on errOut.
+func serveHTTP(ctx context.Context, errOut io.Writer, ln net.Listener, srv *http.Server, ready func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	ready()
@@ -158,9 +181,18 @@ func (f *Factory) serveHTTP(ctx context.Context, ln net.Listener, srv *http.Serv
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	fmt.Fprintln(f.IO.ErrOut, "stopping")
+	fmt.Fprintln(errOut, "stopping")
 	if err := srv.Shutdown(sctx); err != nil {
 		return err
 	}
 	return nil
+}
+
+// newLogger returns a text logger on w at level (debug, info, warn, error).
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServeErrors(t *testing.T) {
@@ -19,6 +21,7 @@ func TestServeErrors(t *testing.T) {
 		{"bad events file", full, []string{"--events", "/nonexistent/dir/events"}, "--events"},
 		{"busy or bad listen", full, []string{"--listen", "127.0.0.1:99999"}, "listen"},
 		{"bad log level", full, []string{"--log-level", "chatty"}, "--log-level"},
+		{"no concurrency", full, []string{"--max-concurrent", "0"}, "--max-concurrent must be positive"},
 		{"extra argument", full, []string{"now"}, `unknown command "now"`},
 	}
 	for _, tt := range tests {
@@ -27,6 +30,45 @@ func TestServeErrors(t *testing.T) {
 				wantCode(t, ExitUsage)
 			if !strings.Contains(r.err, tt.want) {
 				t.Fatalf("stderr %q lacks %q", r.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewCmdServeParsing(t *testing.T) {
+	limits := serverLimitFlags{readTimeout: 30 * time.Second, requestTimeout: time.Minute, maxConcurrent: 1024}
+	tests := []struct {
+		name string
+		args []string
+		want ServeOptions
+		err  string
+	}{
+		{name: "defaults", want: ServeOptions{Listen: "127.0.0.1:8090", DataDir: ".", Path: "/pub/imconnector/", LogLevel: "info",
+			Profile: "current", Limits: limits}},
+		{name: "every flag", args: []string{"--listen", ":9", "--db", "p.db", "--data-dir", "d", "--files-dir", "f", "--events", "e.jsonl",
+			"--allow-private-networks", "--path", "/in/", "--log-level", "debug", "--profile", "legacy",
+			"--read-timeout", "1s", "--request-timeout", "2s", "--max-concurrent", "3"},
+			want: ServeOptions{Listen: ":9", DB: "p.db", DataDir: "d", FilesDir: "f", Events: "e.jsonl", AllowPrivate: true, Path: "/in/",
+				LogLevel: "debug", Profile: "legacy",
+				Limits: serverLimitFlags{readTimeout: time.Second, requestTimeout: 2 * time.Second, maxConcurrent: 3}}},
+		{name: "relative path", args: []string{"--path", "pub"}, err: `--path "pub" must start with /`},
+		{name: "argument", args: []string{"now"}, err: `unknown command "now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *ServeOptions
+			err := parse(NewCmdServe(testFactory(nil), func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil || got.Config == nil || got.HTTPClient == nil || got.Clock == nil {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+			g := *got
+			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock = nil, IO{}, nil, nil, nil
+			if !reflect.DeepEqual(g, tt.want) {
+				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
 			}
 		})
 	}
