@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/wire"
+)
+
+// NewCmdConnector builds `olctl connector`, the group of the connector server's commands.
+func NewCmdConnector(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "connector",
+		Short: "Run the connector server, or inspect its queue",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(NewCmdConnectorServe(f, nil), NewCmdConnectorQueue(f))
+	return requireSubcommand(cmd)
+}
+
+// ConnectorServeOptions are the inputs of `olctl connector serve`.
+type ConnectorServeOptions struct {
+	Context context.Context
+	IO      IO
+	Config  func() (*Config, error)
+	Clock   clock.Clock
+
+	Listen       string        // listen address
+	DB           string        // database DSN; "" is a temporary SQLite file
+	PublicURL    string        // external base URL of the webhook URLs; "" is http://<listen>
+	LicenceKeys  []string      // the portals accepted; none is the global licence key
+	LogLevel     string        // log level on stderr
+	Batch        int           // items per receivingMessage packet
+	Confirm      time.Duration // how long to wait for setStatusDelivered
+	Schedule     string        // back-off schedule, comma-separated durations; "" is the default
+	BotFramework bfChannelOptions
+}
+
+// NewCmdConnectorServe builds `olctl connector serve`.
+func NewCmdConnectorServe(f *Factory, runF func(*ConnectorServeOptions) error) *cobra.Command {
+	opts := &ConnectorServeOptions{IO: f.IO, Config: f.Config, Clock: f.Clock}
+	cmd := &cobra.Command{
+		Use:   "serve --listen ADDR [--db DSN] [--licence-key K ...]",
+		Short: "Run the connector server (portal endpoint, webhooks, durable queue, dispatcher)",
+		Long: `Run the connector server until interrupted: the portal endpoint POST /imwebhook/portal.php, messenger
+webhooks POST /imwebhook/{connector}?h={hash}, /metrics and /healthz, the durable queue and its dispatcher.
+
+The portals it accepts are given by --licence-key (repeatable; else the global licence_key from the
+environment or config file), signing with --signing and --secret. Portals stored in the database by earlier
+runs are known too. Logs go to stderr.`,
+		Example: `  olctl connector serve --listen 127.0.0.1:8080 --db connector.db --licence-key "$PORTAL_KEY"
+  olctl connector serve --listen :8080 --db 'root@tcp(127.0.0.1:3306)/olctl' --public-url https://connector.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Context = cmd.Context()
+			if opts.Batch <= 0 || opts.Confirm <= 0 {
+				return usageErrorf("--batch and --confirm-timeout must be positive")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return connectorServeRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "listen address")
+	fl.StringVar(&opts.DB, "db", "", "database: SQLite path, MySQL DSN or postgres://… (default: a temporary SQLite file)")
+	fl.StringVar(&opts.PublicURL, "public-url", "", "external base URL used in webhook URLs (default http://<listen>)")
+	fl.StringArrayVar(&opts.LicenceKeys, "licence-key", nil, "licence key of a portal to accept (repeatable)")
+	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.IntVar(&opts.Batch, "batch", connector.DefaultBatch, "items per receivingMessage packet")
+	fl.DurationVar(&opts.Confirm, "confirm-timeout", connector.DefaultConfirmTimeout, "wait for setStatusDelivered")
+	fl.StringVar(&opts.Schedule, "schedule", "", "back-off schedule, comma-separated durations (default 1m,4m,10m,15m,30m,1h,2h,3h,5h,12h)")
+	opts.BotFramework.addFlags(cmd)
+	return cmd
+}
+
+// sites returns the portals the server accepts.
+func (o *ConnectorServeOptions) sites(cfg *Config) ([]connector.Site, error) {
+	keys := o.LicenceKeys
+	if len(keys) == 0 && cfg.LicenceKey != "" {
+		keys = []string{cfg.LicenceKey}
+	}
+	if len(keys) == 0 {
+		return nil, cfg.configError(KeyLicenceKey, "")
+	}
+	if cfg.Signing == wire.HMACSHA256 && len(cfg.Secrets) == 0 {
+		return nil, cfg.configError(KeySecret, "")
+	}
+	sites := make([]connector.Site, 0, len(keys))
+	for _, k := range keys {
+		s := connector.Site{LicenceKey: k, Mode: cfg.Signing}
+		if cfg.Signing == wire.HMACSHA256 {
+			s.Secrets = cfg.Secrets
+		}
+		sites = append(sites, s)
+	}
+	return sites, nil
+}
+
+func parseSchedule(s string) ([]time.Duration, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, p := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 {
+			return nil, usageErrorf("--schedule: %q is not a positive duration", p)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func connectorServeRun(opts *ConnectorServeOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	sites, err := opts.sites(cfg)
+	if err != nil {
+		return err
+	}
+	schedule, err := parseSchedule(opts.Schedule)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(opts.IO.ErrOut, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	channels, err := opts.BotFramework.channels(logger, opts.Clock)
+	if err != nil {
+		return err
+	}
+	srv, err := connector.NewServer(connector.Config{
+		DSN: opts.DB, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
+		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
+		Logger: logger, Clock: opts.Clock,
+	})
+	if err != nil {
+		return fmt.Errorf("connector serve: %w", err)
+	}
+	srv.Start()
+	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nchannels: %s\n", srv.URL(),
+		srv.PortalEndpoint(), strings.Join(channels.IDs(), ", "))
+	<-opts.Context.Done()
+	fmt.Fprintln(opts.IO.ErrOut, "connector server stopping")
+	return srv.Close()
+}
