@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/connector/botframework/schema"
 )
 
@@ -175,5 +176,58 @@ func TestBFSayVia(t *testing.T) {
 	r = olctl(t, "bf", "say", "--via", via, "--webhook", refusing.URL, "hi").wantCode(t, ExitFailed)
 	if !strings.Contains(r.err, "401") {
 		t.Fatalf("stderr %q", r.err)
+	}
+}
+
+func TestNewCmdBFServeParsing(t *testing.T) {
+	var got *BFServeOptions
+	err := parse(NewCmdBFServe(testFactory(nil), func(o *BFServeOptions) error { got = o; return nil }),
+		"--listen", ":1", "--control", ":2", "--no-auth", "--app-id", "a", "--app-secret", "s", "--channel", "skype")
+	want := BFServiceOptions{Listen: ":1", NoAuth: true, AppID: "a", AppSecret: "s", ChannelID: "skype"}
+	if err != nil || got == nil || got.Service != want || got.Control != ":2" || got.Clock == nil {
+		t.Fatalf("err %v, options %+v", err, got)
+	}
+	got = nil
+	err = parse(NewCmdBFServe(testFactory(nil), func(o *BFServeOptions) error { got = o; return nil }))
+	want = BFServiceOptions{Listen: "127.0.0.1:3978", AppID: bftest.DefaultAppID, AppSecret: bftest.DefaultAppSecret,
+		ChannelID: bftest.DefaultChannelID}
+	if err != nil || got == nil || got.Service != want || got.Control != "127.0.0.1:3979" {
+		t.Fatalf("defaults: err %v, options %+v", err, got)
+	}
+}
+
+func TestNewCmdBFSayParsing(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want func(o *BFSayOptions) bool
+		err  string
+	}{
+		{name: "defaults", args: []string{"--webhook", "http://h/w", "hello", "there"}, want: func(o *BFSayOptions) bool {
+			return o.Via == "http://127.0.0.1:3979" && o.Webhook == "http://h/w" && o.Conversation == "olctl-conversation" &&
+				o.User == "olctl-customer" && o.Wait == 10*time.Second && o.Replies == 1 &&
+				strings.Join(o.Text, "|") == "hello|there" && o.Service.Listen == "127.0.0.1:0"
+		}},
+		{name: "own fake", args: []string{"--via", "", "--no-auth", "--webhook", "https://h/w", "--conversation", "c", "--user", "u",
+			"--wait", "2s", "--replies", "0", "hi"}, want: func(o *BFSayOptions) bool {
+			return o.Via == "" && o.Service.NoAuth && o.Conversation == "c" && o.User == "u" && o.Wait == 2*time.Second && o.Replies == 0
+		}},
+		{name: "no webhook", args: []string{"hi"}, err: "missing --webhook"},
+		{name: "bad webhook", args: []string{"--webhook", "ftp://x", "hi"}, err: "not an http(s) URL"},
+		{name: "bad wait", args: []string{"--webhook", "http://h", "--wait", "0s", "hi"}, err: "--wait must be positive"},
+		{name: "no text", args: []string{"--webhook", "http://h"}, err: "requires at least 1 arg(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *BFSayOptions
+			err := parse(NewCmdBFSay(testFactory(nil), func(o *BFSayOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil || got.HTTPClient == nil || !tt.want(got) {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+		})
 	}
 }

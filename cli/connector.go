@@ -39,7 +39,7 @@ type ConnectorServeOptions struct {
 	Batch        int           // items per receivingMessage packet
 	Confirm      time.Duration // how long to wait for setStatusDelivered
 	Schedule     string        // back-off schedule, comma-separated durations; "" is the default
-	BotFramework bfChannelOptions
+	BotFramework BFChannelOptions
 }
 
 // NewCmdConnectorServe builds `olctl connector serve`.

@@ -14,7 +14,7 @@ func TestNewCmdConnectorServeParsing(t *testing.T) {
 		Confirm: connector.DefaultConfirmTimeout}
 	every := ConnectorServeOptions{Listen: ":1", DB: "c.db", PublicURL: "https://c.example.com", LicenceKeys: []string{"k1", "k2"},
 		LogLevel: "debug", Batch: 5, Confirm: time.Second, Schedule: "1s,2s",
-		BotFramework: bfChannelOptions{fake: "http://127.0.0.1:3978", openID: "http://o", tokenURL: "http://t", anonymous: true}}
+		BotFramework: BFChannelOptions{Fake: "http://127.0.0.1:3978", OpenIDURL: "http://o", TokenURL: "http://t", Anonymous: true}}
 	tests := []struct {
 		name string
 		args []string

@@ -271,7 +271,7 @@ func (f *Factory) startDemo(ctx context.Context, dir string, logger *slog.Logger
 		return d, fmt.Errorf("demo: fake Bot Framework: %w", err)
 	}
 	creds := wire.Credentials{Mode: wire.HMACSHA256, LicenceKey: "demo-" + randomHex(12), Secrets: []string{randomHex(32)}}
-	chOpts := bfChannelOptions{fake: d.bf.URL()}
+	chOpts := BFChannelOptions{Fake: d.bf.URL()}
 	channels, err := chOpts.channels(logger, f.Clock)
 	if err != nil {
 		return d, err

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/olctl/olctl/bftest"
+	"github.com/olctl/olctl/clock"
+)
+
+// BFServeOptions are the inputs of `olctl bf serve`.
+type BFServeOptions struct {
+	Context context.Context
+	IO      IO
+	Clock   clock.Clock
+
+	Service BFServiceOptions
+	Control string // listen address of the control endpoint 'olctl bf say' posts to
+}
+
+// NewCmdBFServe builds `olctl bf serve`.
+func NewCmdBFServe(f *Factory, runF func(*BFServeOptions) error) *cobra.Command {
+	opts := &BFServeOptions{IO: f.IO, Clock: f.Clock}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the fake Bot Framework service and print every activity the bot sends",
+		Long: `Run the fake Bot Framework service until interrupted: the Connector REST API (/v3/conversations/...), the
+OAuth token endpoint, and the OpenID metadata and keys that sign its webhook tokens. Its URLs go to stderr;
+every call the bot makes to the Connector API is printed on stdout as one JSON line.
+
+'olctl bf say' sends customer messages through it: it listens for them on --control (local use only).
+Point the connector server at it with 'olctl connector serve --bf-fake URL'.`,
+		Example: "  olctl bf serve --listen 127.0.0.1:3978\n  olctl bf serve --no-auth",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Context = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return bfServeRun(opts)
+		},
+	}
+	opts.Service.addFlags(cmd, "127.0.0.1:3978")
+	cmd.Flags().StringVar(&opts.Control, "control", "127.0.0.1:3979", "listen address for 'olctl bf say --via'")
+	return cmd
+}
+
+func bfServeRun(opts *BFServeOptions) error {
+	s, err := opts.Service.start(opts.Clock)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", opts.Control)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	printBFService(opts.IO.ErrOut, s)
+	fmt.Fprintf(opts.IO.ErrOut, "  control (bf say): http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: bfControl(s), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	return streamActivities(opts.Context, opts.IO.Out, s, nil, 0)
+}
+
+// sayRequest is what `bf say --via` posts to a running `bf serve`.
+type sayRequest struct {
+	Webhook      string `json:"webhook"`
+	Conversation string `json:"conversation"`
+	User         string `json:"user"`
+	Text         string `json:"text"`
+	Replies      int    `json:"replies"`
+	WaitMS       int64  `json:"wait_ms"`
+}
+
+// sayLine is one line of the control endpoint's streamed answer: first the sent activity (or an error),
+// then each reply.
+type sayLine struct {
+	Sent     string          `json:"sent,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Status   int             `json:"status,omitempty"`
+	Activity *bfActivityJSON `json:"activity,omitempty"`
+}
+
+// bfControl is the control endpoint of `bf serve`: POST /say sends a customer message through the service and
+// streams the replies back as JSON lines.
+func bfControl(s *bftest.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /say", func(w http.ResponseWriter, r *http.Request) {
+		var req sayRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.Webhook == "" ||
+			req.Conversation == "" || req.WaitMS <= 0 {
+			http.Error(w, "want {webhook, conversation, user, text, replies, wait_ms}", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		flush := func() {
+			if fl, ok := w.(http.Flusher); ok {
+				fl.Flush()
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.WaitMS)*time.Millisecond)
+		defer cancel()
+		seen := len(s.Records())
+		id, err := s.SendUserMessage(ctx, req.Webhook, req.Conversation, req.User, req.Text)
+		if err != nil {
+			line := sayLine{Error: err.Error()}
+			var we *bftest.WebhookError
+			if errors.As(err, &we) {
+				line.Status = we.StatusCode
+			}
+			_ = enc.Encode(line)
+			return
+		}
+		_ = enc.Encode(sayLine{Sent: id})
+		flush()
+		for n := 0; n < req.Replies; {
+			recs, err := s.WaitRecords(ctx, seen+1)
+			if err != nil {
+				return
+			}
+			for _, rec := range recs[seen:] {
+				if rec.ConversationID != req.Conversation || n >= req.Replies {
+					continue
+				}
+				a := activityJSON(rec)
+				_ = enc.Encode(sayLine{Activity: &a})
+				flush()
+				n++
+			}
+			seen = len(recs)
+		}
+	})
+	return mux
+}
+
+// streamActivities prints the service's records on w as JSON lines (only those m matches when m is set) until
+// ctx ends; with want > 0 it returns once want matching records were printed.
+func streamActivities(ctx context.Context, w io.Writer, s *bftest.Server, m func(bftest.Record) bool, want int) error {
+	printed, seen := 0, 0
+	for {
+		recs, err := s.WaitRecords(ctx, seen+1)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		for _, r := range recs[seen:] {
+			if m != nil && !m(r) {
+				continue
+			}
+			b, err := json.Marshal(activityJSON(r))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s\n", b)
+			printed++
+			if want > 0 && printed >= want {
+				return nil
+			}
+		}
+		seen = len(recs)
+	}
+}
