@@ -23,6 +23,7 @@ import (
 
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
@@ -31,14 +32,6 @@ import (
 	"github.com/olctl/olctl/router"
 	"github.com/olctl/olctl/wire"
 )
-
-type demoOptions struct {
-	messages    int
-	concurrency int
-	timeout     time.Duration
-	logLevel    string
-	keep        bool
-}
 
 // demoHop is one hop of the demo's walkthrough.
 type demoHop struct {
@@ -76,8 +69,23 @@ type demoReport struct {
 	Load      *demoLoad `json:"load,omitempty"`
 }
 
-func newDemoCmd(f *Factory) *cobra.Command {
-	o := &demoOptions{}
+// DemoOptions are the inputs of `olctl demo`.
+type DemoOptions struct {
+	Context context.Context
+	IO      IO
+	Config  func() (*Config, error)
+	Clock   clock.Clock
+
+	Messages    int           // then push this many customer messages and report rate and latency
+	Concurrency int           // customer messages in flight at once with Messages
+	Timeout     time.Duration // give up when the demo takes longer
+	LogLevel    string        // show the components' logs on stderr at this level; "" shows none
+	Keep        bool          // keep the temporary directory
+}
+
+// NewCmdDemo builds `olctl demo`.
+func NewCmdDemo(f *Factory, runF func(*DemoOptions) error) *cobra.Command {
+	opts := &DemoOptions{IO: f.IO, Config: f.Config, Clock: f.Clock}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run everything in one process: a customer message to the portal and an operator reply back",
@@ -91,20 +99,30 @@ With --messages N it then pushes N customer messages (--concurrency at a time), 
 terminal, and reports the rate and the latency percentiles from the Bot Framework to the portal's event.`,
 		Example: "  olctl demo\n  olctl demo --messages 1000\n  olctl demo --json",
 		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return f.demoRun(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Context = cmd.Context()
+			if opts.Messages < 0 || opts.Concurrency <= 0 || opts.Timeout <= 0 {
+				return usageErrorf("--messages must be ≥ 0, --concurrency and --timeout positive")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return demoRun(opts)
+		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&o.messages, "messages", 0, "then push N customer messages and report rate and latency")
-	fl.IntVar(&o.concurrency, "concurrency", 1, "customer messages in flight at once with --messages (SQLite has one writer: 1 is fastest)")
-	fl.DurationVar(&o.timeout, "timeout", 2*time.Minute, "give up when the demo takes longer")
-	fl.StringVar(&o.logLevel, "log-level", "", "show the components' logs on stderr at this level (default: none)")
-	fl.BoolVar(&o.keep, "keep", false, "keep the temporary directory (its path is printed)")
+	fl.IntVar(&opts.Messages, "messages", 0, "then push N customer messages and report rate and latency")
+	fl.IntVar(&opts.Concurrency, "concurrency", 1, "customer messages in flight at once with --messages (SQLite has one writer: 1 is fastest)")
+	fl.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "give up when the demo takes longer")
+	fl.StringVar(&opts.LogLevel, "log-level", "", "show the components' logs on stderr at this level (default: none)")
+	fl.BoolVar(&opts.Keep, "keep", false, "keep the temporary directory (its path is printed)")
 	return cmd
 }
 
 // demoEnv is the running demo: every component and the events seen.
 type demoEnv struct {
-	f       *Factory
+	ios     IO
+	clock   clock.Clock
 	start   time.Time
 	bf      *bftest.Server
 	conn    *connector.Server
@@ -171,7 +189,7 @@ func (d *demoEnv) recordAnswers(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 		d.mu.Lock()
-		d.answered[cmd] = append(d.answered[cmd], d.f.Clock.Now())
+		d.answered[cmd] = append(d.answered[cmd], d.clock.Now())
 		d.mu.Unlock()
 	})
 }
@@ -197,53 +215,50 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-func (f *Factory) demoRun(ctx context.Context, o *demoOptions) error {
-	if o.messages < 0 || o.concurrency <= 0 || o.timeout <= 0 {
-		return usageErrorf("--messages must be ≥ 0, --concurrency and --timeout positive")
-	}
-	cfg, err := f.Config()
+func demoRun(opts *DemoOptions) error {
+	cfg, err := opts.Config()
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.DiscardHandler)
-	if o.logLevel != "" {
-		if logger, err = newLogger(f.IO.ErrOut, o.logLevel); err != nil {
+	if opts.LogLevel != "" {
+		if logger, err = newLogger(opts.IO.ErrOut, opts.LogLevel); err != nil {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	ctx, cancel := context.WithTimeout(opts.Context, opts.Timeout)
 	defer cancel()
 
 	dir, err := os.MkdirTemp("", "olctl-demo-")
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Fprintf(f.IO.ErrOut, "demo files in %s\n", dir)
+	if opts.Keep {
+		fmt.Fprintf(opts.IO.ErrOut, "demo files in %s\n", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
 
-	d, err := f.startDemo(ctx, dir, logger)
+	d, err := startDemo(ctx, opts.IO, opts.Clock, dir, logger)
 	if d != nil {
 		defer d.close()
 	}
 	if err != nil {
 		return &ExitError{Code: ExitFailed, Err: err}
 	}
-	rep := &demoReport{SetupMS: durMS(f.Clock.Now().Sub(d.start)), Signing: string(wire.HMACSHA256), Connector: d.conn.URL(), Portal: d.portalU, BotFW: d.bf.URL(),
-		Webhook: d.webhook, Hops: []demoHop{}}
+	rep := &demoReport{SetupMS: durMS(opts.Clock.Now().Sub(d.start)), Signing: string(wire.HMACSHA256), Connector: d.conn.URL(),
+		Portal: d.portalU, BotFW: d.bf.URL(), Webhook: d.webhook, Hops: []demoHop{}}
 	hopErr := d.walkthrough(ctx, rep)
-	if hopErr == nil && o.messages > 0 {
-		rep.Load, hopErr = d.load(ctx, o)
+	if hopErr == nil && opts.Messages > 0 {
+		rep.Load, hopErr = d.load(ctx, opts)
 	}
 	rep.OK = hopErr == nil
 	if cfg.JSON() {
-		if err := writeJSON(f.IO.Out, rep); err != nil {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return err
 		}
 	} else {
-		f.printDemo(rep)
+		printDemo(opts.IO, rep)
 	}
 	if hopErr != nil {
 		return &ExitError{Code: ExitFailed, Err: hopErr}
@@ -264,20 +279,20 @@ func (d *demoEnv) close() {
 }
 
 // startDemo starts the fake Bot Framework, the connector server and the portal, and connects line 1.
-func (f *Factory) startDemo(ctx context.Context, dir string, logger *slog.Logger) (*demoEnv, error) {
-	d := &demoEnv{f: f, start: f.Clock.Now(), answered: map[string][]time.Time{}}
+func startDemo(ctx context.Context, ios IO, clk clock.Clock, dir string, logger *slog.Logger) (*demoEnv, error) {
+	d := &demoEnv{ios: ios, clock: clk, start: clk.Now(), answered: map[string][]time.Time{}}
 	var err error
-	if d.bf, err = bftest.Start(bftest.Config{Logger: logger, Clock: f.Clock}); err != nil {
+	if d.bf, err = bftest.Start(bftest.Config{Logger: logger, Clock: clk}); err != nil {
 		return d, fmt.Errorf("demo: fake Bot Framework: %w", err)
 	}
 	creds := wire.Credentials{Mode: wire.HMACSHA256, LicenceKey: "demo-" + randomHex(12), Secrets: []string{randomHex(32)}}
 	chOpts := BFChannelOptions{Fake: d.bf.URL()}
-	channels, err := chOpts.channels(logger, f.Clock)
+	channels, err := chOpts.channels(logger, clk)
 	if err != nil {
 		return d, err
 	}
 	d.conn, err = connector.NewServer(connector.Config{
-		DSN: "sqlite:" + filepath.Join(dir, "connector.db"), Channels: channels, Logger: logger, Clock: f.Clock,
+		DSN: "sqlite:" + filepath.Join(dir, "connector.db"), Channels: channels, Logger: logger, Clock: clk,
 		Sites: []connector.Site{{LicenceKey: creds.LicenceKey, Mode: creds.Mode, Secrets: creds.Secrets}},
 	})
 	if err != nil {
@@ -291,14 +306,14 @@ func (f *Factory) startDemo(ctx context.Context, dir string, logger *slog.Logger
 	}
 	d.portalU = "http://" + ln.Addr().String()
 	d.portal, err = portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: d.conn.URL(), Domain: d.portalU, DataDir: dir, Logger: logger, Clock: f.Clock,
+		Credentials: creds, ServerURL: d.conn.URL(), Domain: d.portalU, DataDir: dir, Logger: logger, Clock: clk,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
 	})
 	if err != nil {
 		ln.Close()
 		return d, fmt.Errorf("demo: portal: %w", err)
 	}
-	ew := &eventWriter{clock: f.Clock, hook: d.onEvent}
+	ew := &eventWriter{clock: clk, hook: d.onEvent}
 	ew.subscribe(d.portal)
 	srv := router.ServerLimits{}.Server(portalMux("/pub/imconnector/", d.recordAnswers(d.portal.Handler())),
 		slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
@@ -338,7 +353,7 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 		rep.Hops = append(rep.Hops, demoHop{N: len(rep.Hops) + 1, Hop: hop, From: from, To: to, AtMS: d.ms(end),
 			DurationMS: durMS(end.Sub(begin)), Detail: detail})
 	}
-	now := d.f.Clock.Now
+	now := d.clock.Now
 	d.start = now()
 
 	got := d.expect(func(ev eventJSON) bool { return ev.Event == EvReceivedMessage && ev.ChatID == conv })
@@ -405,16 +420,16 @@ func (d *demoEnv) waitAnswer(ctx context.Context, cmd string, t time.Time) (time
 	return time.Time{}, false
 }
 
-// load pushes o.messages customer messages and measures the latency to the portal's event.
-func (d *demoEnv) load(ctx context.Context, o *demoOptions) (*demoLoad, error) {
-	n := o.messages
+// load pushes opts.Messages customer messages and measures the latency to the portal's event.
+func (d *demoEnv) load(ctx context.Context, opts *DemoOptions) (*demoLoad, error) {
+	n := opts.Messages
 	prefix := "load-" + randomHex(3) + " #"
 	sent := make([]time.Time, n)
 	lat := make([]time.Duration, 0, n)
 	var mu sync.Mutex
 	done := make(chan struct{})
 	var seen int
-	prog := newProgress(d.f.IO.ErrOut, d.f.IO.ErrTTY, "messages", n)
+	prog := newProgress(d.ios.ErrOut, d.ios.ErrTTY, "messages", n)
 	all := d.expect(func(ev eventJSON) bool {
 		if ev.Event != EvReceivedMessage || ev.RawText == nil || !strings.HasPrefix(*ev.RawText, prefix) {
 			return false
@@ -423,7 +438,7 @@ func (d *demoEnv) load(ctx context.Context, o *demoOptions) (*demoLoad, error) {
 		if err != nil || i < 0 || i >= n {
 			return false
 		}
-		now := d.f.Clock.Now()
+		now := d.clock.Now()
 		mu.Lock()
 		lat = append(lat, now.Sub(sent[i]))
 		seen++
@@ -438,18 +453,18 @@ func (d *demoEnv) load(ctx context.Context, o *demoOptions) (*demoLoad, error) {
 	})
 	_ = all
 
-	start := d.f.Clock.Now()
+	start := d.clock.Now()
 	jobs := make(chan int)
-	errc := make(chan error, o.concurrency)
+	errc := make(chan error, opts.Concurrency)
 	var wg sync.WaitGroup
-	for w := 0; w < o.concurrency; w++ {
+	for w := 0; w < opts.Concurrency; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			conv := fmt.Sprintf("load-conversation-%d", w)
 			for i := range jobs {
 				mu.Lock()
-				sent[i] = d.f.Clock.Now()
+				sent[i] = d.clock.Now()
 				mu.Unlock()
 				if _, err := d.bf.SendUserMessage(ctx, d.webhook, conv, "load-customer", prefix+strconv.Itoa(i)); err != nil {
 					errc <- err
@@ -491,7 +506,7 @@ feed:
 		return nil, fmt.Errorf("demo: %d of %d messages reached the portal before the timeout", seen, n)
 	}
 	prog.done()
-	elapsed := d.f.Clock.Now().Sub(start)
+	elapsed := d.clock.Now().Sub(start)
 	mu.Lock()
 	defer mu.Unlock()
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -505,19 +520,19 @@ feed:
 		}
 		return durMS(lat[idx])
 	}
-	return &demoLoad{Messages: n, Concurrency: o.concurrency, Seconds: elapsed.Seconds(),
+	return &demoLoad{Messages: n, Concurrency: opts.Concurrency, Seconds: elapsed.Seconds(),
 		Rate: float64(n) / elapsed.Seconds(), P50MS: pct(0.50), P90MS: pct(0.90), P99MS: pct(0.99), MaxMS: durMS(lat[len(lat)-1])}, nil
 }
 
-func (f *Factory) printDemo(rep *demoReport) {
-	w := f.IO.Out
+func printDemo(ios IO, rep *demoReport) {
+	w := ios.Out
 	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s), started in %s\n\n", rep.BotFW,
 		rep.Connector, rep.Portal, rep.Signing, formatMS(rep.SetupMS))
 	t := &Table{Header: []string{"#", "HOP", "FROM", "TO", "AT", "TOOK", "DETAIL"}}
 	for _, h := range rep.Hops {
 		t.Append(strconv.Itoa(h.N), h.Hop, h.From, h.To, formatMS(h.AtMS), formatMS(h.DurationMS), h.Detail)
 	}
-	_ = writeTable(w, t, f.IO.OutTTY)
+	_ = writeTable(w, t, ios.OutTTY)
 	if l := rep.Load; l != nil {
 		fmt.Fprintln(w)
 		lt := &Table{Header: []string{"LOAD", "VALUE"}}
@@ -529,6 +544,6 @@ func (f *Factory) printDemo(rep *demoReport) {
 		lt.Append("p90", formatMS(l.P90MS))
 		lt.Append("p99", formatMS(l.P99MS))
 		lt.Append("max", formatMS(l.MaxMS))
-		_ = writeTable(w, lt, f.IO.OutTTY)
+		_ = writeTable(w, lt, ios.OutTTY)
 	}
 }

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDemo(t *testing.T) {
@@ -54,5 +56,38 @@ func TestDemoErrors(t *testing.T) {
 	r := olctl(t, "demo", "--timeout", "1ms").wantCode(t, ExitFailed)
 	if !strings.Contains(r.err, "demo:") {
 		t.Fatalf("stderr %q", r.err)
+	}
+}
+
+func TestNewCmdDemoParsing(t *testing.T) {
+	tests := []struct {
+		args []string
+		want DemoOptions
+		err  string
+	}{
+		{want: DemoOptions{Concurrency: 1, Timeout: 2 * time.Minute}},
+		{args: []string{"--messages", "40", "--concurrency", "4", "--timeout", "1m", "--log-level", "debug", "--keep"},
+			want: DemoOptions{Messages: 40, Concurrency: 4, Timeout: time.Minute, LogLevel: "debug", Keep: true}},
+		{args: []string{"--messages", "-1"}, err: "--messages must be ≥ 0"},
+		{args: []string{"--concurrency", "0"}, err: "--concurrency and --timeout positive"},
+		{args: []string{"x"}, err: `unknown command "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var got *DemoOptions
+			err := parse(NewCmdDemo(testFactory(nil), func(o *DemoOptions) error { got = o; return nil }), tt.args...)
+			if tt.err != "" {
+				wantParseError(t, err, tt.err, got != nil)
+				return
+			}
+			if err != nil || got == nil || got.Config == nil || got.Clock == nil {
+				t.Fatalf("err %v, options %+v", err, got)
+			}
+			g := *got
+			g.Context, g.IO, g.Config, g.Clock = nil, IO{}, nil, nil
+			if !reflect.DeepEqual(g, tt.want) {
+				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
+			}
+		})
 	}
 }

@@ -49,7 +49,7 @@ Errors go to stderr.
 	}
 	addToGroup(root, groupRemote, remote...)
 	addToGroup(root, groupOps, NewCmdCheck(f, nil), NewCmdSend(f, nil), NewCmdConnect(f, nil), newEmojiCmd(f))
-	addToGroup(root, groupRun, NewCmdServe(f, nil), NewCmdConnector(f), NewCmdBF(f), newDemoCmd(f))
+	addToGroup(root, groupRun, NewCmdServe(f, nil), NewCmdConnector(f), NewCmdBF(f), NewCmdDemo(f, nil))
 	root.AddCommand(NewCmdVersion(f, nil), NewCmdConfig(f), NewCmdCompletion(f, nil))
 	return root
 }
