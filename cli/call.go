@@ -11,16 +11,16 @@ import (
 )
 
 // NewCmdCall builds `olctl call METHOD [ARG ...]`: any remote method, its arguments parsed as JSON when they
-// parse.
+// parse. It writes no line status, whatever the method.
 func NewCmdCall(f *Factory, runF func(*RemoteOptions) error) *cobra.Command {
-	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client}
+	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock}
 	return &cobra.Command{
 		Use:   "call METHOD [ARG ...]",
 		Short: "Call any remote method",
 		Long: `Call any remote method with positional arguments. Each ARG is taken as JSON when it parses (objects,
 lists, numbers, true/false, null), else as a string. The method name is sent as it is: the client keeps no
 list of methods, and the server answers METHOD_NOT_FOUND for one it does not know. A connector-bound method
-needs --connector.`,
+needs --connector. call writes no line status: use the method's own command (olctl register, ...) for that.`,
 		Example: `  olctl call testConnect
   olctl call saveSettings '{"bot_handle":"mybot","app_id":"1234"}' --connector botframework --line 3
   olctl call infoConnectorsLine 3 --json`,

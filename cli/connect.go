@@ -13,8 +13,6 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/openlines"
-	"github.com/olctl/olctl/portal"
-	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -35,6 +33,8 @@ type connectReport struct {
 	Line       string        `json:"line"`
 	Steps      []connectStep `json:"steps"`
 	WebhookURL string        `json:"webhook_url"`
+	// LineStatus is the line's status written into the portal database (absent with --db "").
+	LineStatus *openlines.LineStatus `json:"line_status,omitempty"`
 }
 
 // botFrameworkSettings are the settings the Bot Framework channel needs, in the order asked.
@@ -61,7 +61,7 @@ type ConnectOptions struct {
 	BotFramework map[string]string
 	// Set are other settings as key=value.
 	Set []string
-	// DB is the portal database where each step that succeeds writes the line's status; "" writes none.
+	// DB is the portal database where each step writes the line's status; "" writes none.
 	DB string
 }
 
@@ -75,9 +75,12 @@ func NewCmdConnect(f *Factory, runF func(*ConnectOptions) error) *cobra.Command 
 		Long: `Connect a connector of a line: the wizard asks for what is missing (server, domain, licence key, connector,
 line and, for Bot Framework, the bot handle, app id and app secret; secrets are read without echo), then runs
 saveSettings → testConnect → register with a line per step (✓/✗ and its time), and prints the webhook URL to
-paste into the bot's settings. With --db (the portal database 'olctl serve --db' reads), each step that
-succeeds sets the line's status there: ACTIVE, CONNECTION, REGISTER, and ERROR cleared once all three did, so
-that the receiving portal's line gate lets the line's messages in.
+paste into the bot's settings.
+
+Each step writes the line's status into the portal database (--db, the one 'olctl serve' reads; env
+OLCTL_PORTAL_DB, default portal.db, which is also where 'olctl serve' keeps it): saveSettings, testConnect and
+register set ACTIVE, CONNECTION and REGISTER in turn and clear ERROR once all three passed, so that the
+receiving portal lets the line's messages in; a step that fails clears its flag and the later ones.
 
 It never prompts when stdin is not a terminal or with --yes: then every value must come from flags, the
 environment or the config file, and a missing one is a usage error (exit 2) naming them.`,
@@ -87,6 +90,7 @@ environment or the config file, and a missing one is a usage error (exit 2) nami
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
 			for k, v := range bf {
 				if *v != "" {
 					opts.BotFramework[k] = *v
@@ -103,7 +107,7 @@ environment or the config file, and a missing one is a usage error (exit 2) nami
 		bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
 	}
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "another setting as key=value (repeatable)")
-	cmd.Flags().StringVar(&opts.DB, "db", "", "portal database where the line's status is written (SQLite path or mysql://… DSN)")
+	portalDBFlag(cmd, &opts.DB)
 	return cmd
 }
 
@@ -202,27 +206,50 @@ func connectRun(opts *ConnectOptions) error {
 	if err != nil {
 		return err
 	}
-	var statuses *portal.SQLStatusStore
-	var status openlines.LineStatus
-	if opts.DB != "" {
-		db, err := sqldb.Open(ctx, opts.DB)
-		if err != nil {
-			return &UsageError{Err: fmt.Errorf("--db: %w", err)}
+	store, err := openStatusStore(ctx, opts.DB, opts.Clock)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rep, failure := connectSteps(ctx, opts, &cfg, cl, settings, store)
+	if cfg.JSON() {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
+			return err
 		}
-		defer db.Close()
-		if statuses, err = portal.NewSQLStatusStore(ctx, db, opts.Clock); err != nil {
-			return fmt.Errorf("--db: %w", err)
-		}
-		if status, err = statuses.LineStatus(ctx, cfg.Connector, cfg.Line); err != nil {
-			return fmt.Errorf("--db: %w", err)
+		return failure
+	}
+	if rep.LineStatus != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "line status of %s on line %s in %s: %s\n", openlines.RealConnector(cfg.Connector), cfg.Line,
+			opts.DB, describeStatus(*rep.LineStatus))
+	}
+	if rep.OK {
+		if rep.WebhookURL != "" {
+			fmt.Fprintf(opts.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
+		} else {
+			fmt.Fprintln(opts.IO.Out, "\nConnected; the server did not report a webhook URL.")
 		}
 	}
+	return failure
+}
+
+// connectSteps runs saveSettings → testConnect → register, printing each step as it ends (but under --json),
+// and writes the line's status after each into store (when there is one). It returns the report and the
+// error of the failed step.
+func connectSteps(ctx context.Context, opts *ConnectOptions, cfg *Config, cl *client.Client, settings *wire.Map,
+	store *statusStore) (connectReport, error) {
 	rep := connectReport{Server: cfg.Server, Connector: cfg.Connector, Line: cfg.Line, Steps: []connectStep{}}
+	real := openlines.RealConnector(cfg.Connector)
+	var status openlines.LineStatus
+	if store != nil {
+		var err error
+		if status, err = store.LineStatus(ctx, real, cfg.Line); err != nil {
+			return rep, fmt.Errorf("reading the line status from --db: %w", err)
+		}
+	}
 	steps := []struct {
 		method string
 		args   []any
 	}{{openlines.MethodSaveSettings, []any{settings}}, {openlines.MethodTestConnect, nil}, {openlines.MethodRegister, nil}}
-	var failure error
 	for _, s := range steps {
 		start := opts.Clock.Now()
 		res, err := cl.Call(ctx, s.method, s.args)
@@ -238,44 +265,25 @@ func connectRun(opts *ConnectOptions) error {
 		if !cfg.JSON() {
 			printStep(opts.IO, st)
 		}
-		if err != nil {
-			failure = err
-			break
-		}
-		// docs/protocol.md §10: each step sets its flag of (real connector, line); all three clear ERROR.
-		switch s.method {
-		case openlines.MethodSaveSettings:
-			status.Active = true
-		case openlines.MethodTestConnect:
-			status.Connection = true
-		case openlines.MethodRegister:
-			status.Register, status.Error = true, false
-		}
-		if statuses != nil {
-			if err := statuses.SetLineStatus(ctx, cfg.Connector, cfg.Line, status); err != nil {
-				return fmt.Errorf("--db: %w", err)
+		if store != nil {
+			status = connectStepStatus(status, s.method, err == nil)
+			if serr := store.SetLineStatus(ctx, real, cfg.Line, status); serr != nil {
+				return rep, fmt.Errorf("writing the line status to --db: %w", serr)
 			}
+			rep.LineStatus = &status
+		}
+		if err != nil {
+			return rep, err
 		}
 	}
-	if failure == nil && rep.WebhookURL == "" {
+	if rep.WebhookURL == "" {
 		// Older servers answer register without the URL: ask for the connector's links.
 		if res, err := cl.Call(ctx, openlines.MethodInfoConnectLink, nil, client.Fresh()); err == nil {
 			rep.WebhookURL = findWebhookURL(res.Raw)
 		}
 	}
-	rep.OK = failure == nil
-	if cfg.JSON() {
-		if err := writeJSON(opts.IO.Out, rep); err != nil {
-			return err
-		}
-	} else if rep.OK {
-		if rep.WebhookURL != "" {
-			fmt.Fprintf(opts.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
-		} else {
-			fmt.Fprintln(opts.IO.Out, "\nConnected; the server did not report a webhook URL.")
-		}
-	}
-	return failure
+	rep.OK = true
+	return rep, nil
 }
 
 func printStep(ios IO, s connectStep) {

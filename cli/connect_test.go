@@ -192,21 +192,26 @@ func TestFindWebhookURL(t *testing.T) {
 func TestNewCmdConnectParsing(t *testing.T) {
 	tests := []struct {
 		name string
+		env  map[string]string
 		args []string
 		want ConnectOptions
 		err  string
 	}{
-		{name: "none", want: ConnectOptions{BotFramework: map[string]string{}}},
-		{name: "every flag", args: []string{"-y", "--bot-handle", "b", "--app-id", "a", "--app-secret", "s", "--set", "k=v", "--set", "x=y"},
+		{name: "none", want: ConnectOptions{BotFramework: map[string]string{}, DB: defaultPortalDB}},
+		{name: "every flag", args: []string{"-y", "--bot-handle", "b", "--app-id", "a", "--app-secret", "s", "--set", "k=v", "--set", "x=y",
+			"--db", "mysql://p"},
 			want: ConnectOptions{Yes: true, BotFramework: map[string]string{"bot_handle": "b", "app_id": "a", "app_secret": "s"},
-				Set: []string{"k=v", "x=y"}}},
+				Set: []string{"k=v", "x=y"}, DB: "mysql://p"}},
+		{name: "db from the environment", env: map[string]string{envPortalDB: "env.db"},
+			want: ConnectOptions{BotFramework: map[string]string{}, DB: "env.db"}},
+		{name: "no status", args: []string{"--db", ""}, want: ConnectOptions{BotFramework: map[string]string{}}},
 		{name: "argument", args: []string{"now"}, err: `unknown command "now"`},
 		{name: "bad flag", args: []string{"--nope"}, err: "unknown flag: --nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got *ConnectOptions
-			err := parse(NewCmdConnect(testFactory(nil), func(o *ConnectOptions) error { got = o; return nil }), tt.args...)
+			err := parse(NewCmdConnect(testFactory(tt.env), func(o *ConnectOptions) error { got = o; return nil }), tt.args...)
 			if tt.err != "" {
 				wantParseError(t, err, tt.err, got != nil)
 				return

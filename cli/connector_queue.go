@@ -27,10 +27,10 @@ env OLCTL_CONNECTOR_DB). Reading is safe while the server runs.`,
 	return requireSubcommand(cmd)
 }
 
-// connectorDBFlag adds --db, the connector database, to cmd, kept in dst; its default is OLCTL_CONNECTOR_DB.
-func connectorDBFlag(cmd *cobra.Command, dst *string, lookupEnv func(string) (string, bool)) {
-	def, _ := lookupEnv(envConnectorDB)
-	cmd.Flags().StringVar(dst, "db", def, "connector database: SQLite path, MySQL DSN or postgres://… (env "+envConnectorDB+")")
+// connectorDBFlag adds --db, the connector database, to cmd, kept in dst (OLCTL_CONNECTOR_DB when not given,
+// see envDefault).
+func connectorDBFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "db", "", "connector database: SQLite path, MySQL DSN or postgres://… (env "+envConnectorDB+")")
 }
 
 // openQueue opens the connector database dsn for reading its queue.
@@ -63,13 +63,14 @@ func NewCmdConnectorQueueStats(f *Factory, runF func(*QueueStatsOptions) error) 
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			envDefault(cmd, "db", envConnectorDB, &opts.DB, f.LookupEnv)
 			if runF != nil {
 				return runF(opts)
 			}
 			return queueStatsRun(opts)
 		},
 	}
-	connectorDBFlag(cmd, &opts.DB, f.LookupEnv)
+	connectorDBFlag(cmd, &opts.DB)
 	return cmd
 }
 
@@ -127,6 +128,7 @@ func NewCmdConnectorQueueList(f *Factory, dead bool, runF func(*QueueListOptions
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			envDefault(cmd, "db", envConnectorDB, &opts.DB, f.LookupEnv)
 			if opts.Filter.Limit < 0 {
 				return usageErrorf("--limit must be positive")
 			}
@@ -136,7 +138,7 @@ func NewCmdConnectorQueueList(f *Factory, dead bool, runF func(*QueueListOptions
 			return queueListRun(opts)
 		},
 	}
-	connectorDBFlag(cmd, &opts.DB, f.LookupEnv)
+	connectorDBFlag(cmd, &opts.DB)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Filter.Site, "site", "", "only this portal (domain or licence)")
 	fl.StringVar(&opts.Filter.Line, "line", "", "only this line")

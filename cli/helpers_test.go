@@ -36,10 +36,12 @@ type runOpts struct {
 }
 
 // run runs olctl in-process with buffers (no terminal), an environment of only env plus HOME set to a temporary
-// directory (so no real config file is read), and returns the exit code and outputs.
+// directory (so no real config file is read) and OLCTL_PORTAL_DB to a database there (so that no portal.db is
+// written where the tests run), and returns the exit code and outputs.
 func run(t *testing.T, o runOpts, args ...string) result {
 	t.Helper()
-	env := map[string]string{"HOME": t.TempDir()}
+	home := t.TempDir()
+	env := map[string]string{"HOME": home, envPortalDB: filepath.Join(home, defaultPortalDB)}
 	for k, v := range o.env {
 		env[k] = v
 	}

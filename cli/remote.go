@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/client"
+	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/openlines"
 )
 
@@ -48,6 +49,9 @@ type callResultJSON struct {
 	Line      string          `json:"line"`
 	OK        bool            `json:"ok"`
 	Data      json.RawMessage `json:"data"`
+	// LineStatus is the line's status the call wrote into the portal database (absent when it wrote none or
+	// deleted it).
+	LineStatus *openlines.LineStatus `json:"line_status,omitempty"`
 }
 
 // RemoteOptions are the inputs of a remote method command (saveSettings, call and each of remoteMethods).
@@ -56,16 +60,20 @@ type RemoteOptions struct {
 	IO      IO
 	Config  func() (*Config, error)
 	Client  func(extra ...client.Option) (*client.Client, error)
+	Clock   clock.Clock
 
 	Method string
 	Args   []any
 	// Needs are the configuration keys the call cannot go without (see remoteMethod).
 	Needs []string
+	// DB is the portal database where a method that changes its line (saveSettings, register, unregister,
+	// deleteConnector) writes the line's status; "" writes none.
+	DB string
 }
 
 // NewCmdRemote builds the command of remote method m: `olctl testConnect`, `olctl register`, ….
 func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *cobra.Command {
-	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Method: m.Name, Needs: m.Needs}
+	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock, Method: m.Name, Needs: m.Needs}
 	use, args := m.Name, cobra.NoArgs
 	if m.Arg != "" {
 		use += " " + m.Arg
@@ -80,6 +88,9 @@ func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *
 		Args:    args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context = cmd.Context()
+			if changesLineStatus(m.Name) {
+				envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
+			}
 			if m.Arg != "" {
 				opts.Args = []any{args[0]}
 			}
@@ -88,6 +99,9 @@ func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *
 			}
 			return remoteRun(opts)
 		},
+	}
+	if changesLineStatus(m.Name) {
+		portalDBFlag(cmd, &opts.DB)
 	}
 	return cmd
 }
@@ -100,7 +114,22 @@ func remoteLong(m remoteMethod) string {
 	case 2:
 		long += "\n\nNeeds --connector and --line (OLCTL_CONNECTOR, OLCTL_LINE)."
 	}
+	if changesLineStatus(m.Name) {
+		long += "\n\n" + lineStatusHelp(m.Name)
+	}
 	return long
+}
+
+// lineStatusHelp says what a successful method writes into the portal database.
+func lineStatusHelp(method string) string {
+	what := map[string]string{
+		openlines.MethodSaveSettings:    "sets the line's ACTIVE",
+		openlines.MethodRegister:        "sets the line's ACTIVE, CONNECTION and REGISTER and clears its ERROR: 'olctl serve' lets its messages in",
+		openlines.MethodUnregister:      "clears the line's REGISTER: 'olctl serve' refuses its messages with NOT_ACTIVE_LINE",
+		openlines.MethodDeleteConnector: "deletes the line's status",
+	}[method]
+	return "Once the server accepts it, it " + what + " in the portal database (--db, the one 'olctl serve' reads;\n" +
+		"a failed call writes nothing)."
 }
 
 func remoteExample(m remoteMethod) string {
@@ -128,7 +157,7 @@ func aliasesOf(name, alias string) []string {
 	return []string{alias}
 }
 
-// remoteRun calls the method and prints the answer.
+// remoteRun calls the method, writes the line's status when the method changes it, and prints the answer.
 func remoteRun(opts *RemoteOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
@@ -141,6 +170,13 @@ func remoteRun(opts *RemoteOptions) error {
 	if err := cfg.Require(opts.Needs...); err != nil {
 		return err
 	}
+	var store *statusStore
+	if changesLineStatus(opts.Method) {
+		if store, err = openStatusStore(opts.Context, opts.DB, opts.Clock); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
 	res, err := c.Call(opts.Context, opts.Method, opts.Args)
 	if err != nil {
 		return err
@@ -148,6 +184,15 @@ func remoteRun(opts *RemoteOptions) error {
 	doc := callResultJSON{Method: opts.Method, Connector: cfg.Connector, Line: cfg.Line, OK: true, Data: rawOrNull(res.Raw)}
 	if openlines.IsConnectorLess(opts.Method) {
 		doc.Connector, doc.Line = openlines.ConnectorAll, "" // as sent (docs/protocol.md §3.1)
+	}
+	if store != nil {
+		if doc.LineStatus, err = store.recordMethod(opts.Context, opts.Method, cfg.Connector, cfg.Line); err != nil {
+			return fmt.Errorf("%s succeeded, but the line status was not written to --db: %w", opts.Method, err)
+		}
+		if !cfg.JSON() {
+			fmt.Fprintf(opts.IO.ErrOut, "line status of %s on line %s in %s: %s\n", openlines.RealConnector(cfg.Connector),
+				cfg.Line, opts.DB, describeStatusPtr(doc.LineStatus))
+		}
 	}
 	return printResult(opts.IO, cfg, doc, res.Raw)
 }

@@ -24,7 +24,7 @@ type SaveSettingsOptions struct {
 
 // NewCmdSaveSettings builds `olctl saveSettings [key=value ...]`.
 func NewCmdSaveSettings(f *Factory, runF func(*SaveSettingsOptions) error) *cobra.Command {
-	opts := &SaveSettingsOptions{RemoteOptions: RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client,
+	opts := &SaveSettingsOptions{RemoteOptions: RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock,
 		Method: openlines.MethodSaveSettings, Needs: boundToLine}}
 	cmd := &cobra.Command{
 		Use:     "saveSettings [key=value ...]",
@@ -33,11 +33,14 @@ func NewCmdSaveSettings(f *Factory, runF func(*SaveSettingsOptions) error) *cobr
 		Long: `Save the connector's settings of the line (remote method saveSettings).
 
 Settings come from --from-file (a YAML or JSON object; its key order is kept) and then from key=value
-arguments, which override the file. Needs --connector and --line (OLCTL_CONNECTOR, OLCTL_LINE).`,
+arguments, which override the file. Needs --connector and --line (OLCTL_CONNECTOR, OLCTL_LINE).
+
+` + lineStatusHelp(openlines.MethodSaveSettings),
 		Example: `  olctl saveSettings --connector botframework --line 3 bot_handle=mybot app_id=1234 app_secret=s3cr3t
   olctl save-settings --from-file settings.yaml app_secret="$APP_SECRET"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Pairs = cmd.Context(), args
+			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -45,6 +48,7 @@ arguments, which override the file. Needs --connector and --line (OLCTL_CONNECTO
 		},
 	}
 	cmd.Flags().StringVar(&opts.FromFile, "from-file", "", "read settings from a YAML or JSON file")
+	portalDBFlag(cmd, &opts.DB)
 	return cmd
 }
 

@@ -64,6 +64,7 @@ channel turns them back into emoji for the messenger. --raw sends TEXT as it is.
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Text = cmd.Context(), args
+			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
 			if opts.Chat == "" {
 				return usageErrorf("missing --chat: the external chat id to send to")
 			}
@@ -73,14 +74,14 @@ channel turns them back into emoji for the messenger. --raw sends TEXT as it is.
 			return sendRun(opts)
 		},
 	}
-	dbDefault, _ := f.LookupEnv(envPortalDB)
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Chat, "chat", "", "external chat id (chat.id); required")
 	fl.StringVar(&opts.IMChat, "im-chat", "", "the portal's own chat id (im.chat_id; default: --chat)")
 	fl.StringVar(&opts.MessageID, "message-id", "", "the portal's message id (im.message_id; default: random)")
 	fl.StringVar(&opts.UserID, "user-id", "1", "the operator's user id")
 	fl.StringArrayVar(&opts.Files, "file", nil, "attach a file by its http(s) URL (repeatable)")
-	fl.StringVar(&opts.DB, "db", dbDefault, "portal database with Bot Framework chat contexts (SQLite path, mysql://… or postgres://…)")
+	fl.StringVar(&opts.DB, "db", "", "portal database with Bot Framework chat contexts (SQLite path, mysql://… or postgres://…; env "+
+		envPortalDB+")")
 	fl.BoolVar(&opts.Raw, "raw", false, "send TEXT as it is (by default emoji become icon tags, as in the portal's own messages)")
 	return cmd
 }

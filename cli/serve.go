@@ -67,6 +67,7 @@ seconds in "date_unix".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
 			if !strings.HasPrefix(opts.Path, "/") {
 				return usageErrorf("--path %q must start with /", opts.Path)
 			}
@@ -78,7 +79,8 @@ seconds in "date_unix".`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:8090", "listen address")
-	fl.StringVar(&opts.DB, "db", "", "database: SQLite path or mysql://… DSN (default portal.db in --data-dir)")
+	fl.StringVar(&opts.DB, "db", "", "portal database: SQLite path, mysql://… or postgres://… (env "+envPortalDB+
+		"; default portal.db in --data-dir)")
 	fl.StringVar(&opts.DataDir, "data-dir", ".", "directory of the default database and files")
 	fl.StringVar(&opts.FilesDir, "files-dir", "", "where imported files are kept (default files/ in --data-dir)")
 	fl.StringVar(&opts.Events, "events", "", "append events to this file instead of stdout")

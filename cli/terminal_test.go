@@ -100,11 +100,12 @@ func TestConnectWizardInTerminal(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "run.sh")
 	content := fmt.Sprintf(`#!/bin/sh
+cd %q || exit 1
 export HOME=%q LANG=C.UTF-8 OLCTL_SERVER=%q OLCTL_DOMAIN=%q
 %q connect --line 5
 echo "EXIT=$?"
 sleep 60
-`, dir, fs.URL, testDomain, bin)
+`, dir, dir, fs.URL, testDomain, bin)
 	if err := os.WriteFile(script, []byte(content), 0o700); err != nil {
 		t.Fatal(err)
 	}
