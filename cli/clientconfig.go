@@ -20,6 +20,8 @@ func clientOptions(cfg *Config, hc *http.Client, clk clock.Clock) ([]client.Opti
 	opts := []client.Option{
 		client.WithDomain(cfg.Domain),
 		client.WithLicenceKey(cfg.LicenceKey),
+		client.WithProfile(cfg.Profile),
+		client.WithRegion(cfg.Region),
 		client.WithTimeout(cfg.Timeout),
 		client.WithHTTPClient(hc),
 		client.WithClock(clk),

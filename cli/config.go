@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -24,6 +25,8 @@ const (
 	KeySecret     = "secret"
 	KeyConnector  = "connector"
 	KeyLine       = "line"
+	KeyProfile    = "profile"
+	KeyRegion     = "region"
 	KeyTimeout    = "timeout"
 	KeyOutput     = "output"
 )
@@ -31,12 +34,14 @@ const (
 // envPrefix prefixes every environment variable olctl reads.
 const envPrefix = "OLCTL_"
 
-// configKey describes one configuration value: its key, its flag, its environment variable and its default.
+// configKey describes one configuration value: its key, its flag, its environment variable, its default and,
+// for a key with a fixed set of values, those values (shell completion offers them).
 type configKey struct {
 	Key     string
 	Default string
 	Secret  bool
 	Help    string
+	Values  []string
 }
 
 // Flag is the key's command-line flag, without dashes.
@@ -50,12 +55,16 @@ var configKeys = []configKey{
 	{Key: KeyServer, Help: "connector server URL, e.g. https://connector.example.com"},
 	{Key: KeyDomain, Help: "this portal's base URL (BX_DOMAIN), where the server calls back"},
 	{Key: KeyLicenceKey, Secret: true, Help: "the portal's licence key"},
-	{Key: KeySigning, Default: string(wire.MD5), Help: "signing scheme: md5 or hmac-sha256"},
+	{Key: KeySigning, Default: string(wire.MD5), Help: "signing scheme: md5 or hmac-sha256",
+		Values: []string{string(wire.MD5), string(wire.HMACSHA256)}},
 	{Key: KeySecret, Secret: true, Help: "HMAC secret for hmac-sha256 (repeat or comma-separate for rotation; the first signs)"},
 	{Key: KeyConnector, Help: "connector id, e.g. botframework"},
 	{Key: KeyLine, Help: "open line id"},
+	{Key: KeyProfile, Default: wire.Current.String(), Help: "protocol generation of the portal: legacy (imconnector up to 21.x) or current",
+		Values: []string{wire.Legacy.String(), wire.Current.String()}},
+	{Key: KeyRegion, Help: "the portal's licence region, BX_REGION (current profile only), e.g. eu"},
 	{Key: KeyTimeout, Default: "30s", Help: "timeout of one remote call"},
-	{Key: KeyOutput, Default: "table", Help: "output format: table or json"},
+	{Key: KeyOutput, Default: "table", Help: "output format: table or json", Values: []string{"table", "json"}},
 }
 
 func lookupKey(name string) configKey {
@@ -88,6 +97,8 @@ type Config struct {
 	Secrets    []string
 	Connector  string
 	Line       string
+	Profile    wire.Profile
+	Region     string
 	Timeout    time.Duration
 	Output     string
 
@@ -157,6 +168,10 @@ func (c *Config) isSet(key string) bool {
 		return c.Connector != ""
 	case KeyLine:
 		return c.Line != ""
+	case KeyProfile:
+		return true
+	case KeyRegion:
+		return c.Region != ""
 	case KeyTimeout:
 		return c.Timeout > 0
 	case KeyOutput:
@@ -202,6 +217,10 @@ func (c *Config) value(key string) string {
 		return c.Connector
 	case KeyLine:
 		return c.Line
+	case KeyProfile:
+		return c.Profile.String()
+	case KeyRegion:
+		return c.Region
 	case KeyTimeout:
 		return c.Timeout.String()
 	case KeyOutput:
@@ -228,8 +247,10 @@ type configLoader struct {
 	lookupEnv func(string) (string, bool)
 }
 
-// addConfigFlags adds the global flags of every key, plus --config and --json, to fs.
-func addConfigFlags(fs *pflag.FlagSet) {
+// addConfigFlags adds the persistent flags of every key, plus --config and --json, to root, with the
+// completion of the keys that take a fixed set of values.
+func addConfigFlags(root *cobra.Command) {
+	fs := root.PersistentFlags()
 	fs.String("config", "", "config file (default $XDG_CONFIG_HOME/olctl/config.yaml; env OLCTL_CONFIG)")
 	for _, k := range configKeys {
 		help := fmt.Sprintf("%s (env %s)", k.Help, k.Env())
@@ -243,6 +264,9 @@ func addConfigFlags(fs *pflag.FlagSet) {
 				help += fmt.Sprintf(" (default %q)", k.Default)
 			}
 			fs.String(k.Flag(), "", help)
+		}
+		if k.Values != nil {
+			_ = root.RegisterFlagCompletionFunc(k.Flag(), cobra.FixedCompletions(k.Values, cobra.ShellCompDirectiveNoFileComp))
 		}
 	}
 	fs.Bool("json", false, "shorthand for --output json")
@@ -353,12 +377,22 @@ func (l *configLoader) load() (*Config, error) {
 	cfg.Connector = strings.TrimSpace(v.GetString(KeyConnector))
 	cfg.Line = strings.TrimSpace(v.GetString(KeyLine))
 	cfg.Secrets = toList(v.Get(KeySecret))
+	cfg.Region = strings.TrimSpace(v.GetString(KeyRegion))
 
 	mode, err := wire.ParseMode(strings.TrimSpace(v.GetString(KeySigning)))
 	if err != nil {
 		return nil, cfg.configError(KeySigning, fmt.Sprintf("%q: want md5 or hmac-sha256", v.GetString(KeySigning)))
 	}
 	cfg.Signing = mode
+
+	profile, err := wire.ParseProfile(v.GetString(KeyProfile))
+	if err != nil {
+		return nil, cfg.configError(KeyProfile, fmt.Sprintf("%q: want legacy or current", v.GetString(KeyProfile)))
+	}
+	cfg.Profile = profile
+	if cfg.Region != "" && profile == wire.Legacy {
+		return nil, cfg.configError(KeyRegion, fmt.Sprintf("%q: the legacy profile sends no BX_REGION", cfg.Region))
+	}
 
 	timeout, err := parseTimeout(v.GetString(KeyTimeout))
 	if err != nil {

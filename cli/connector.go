@@ -52,8 +52,10 @@ func NewCmdConnectorServe(f *Factory, runF func(*ConnectorServeOptions) error) *
 webhooks POST /imwebhook/{connector}?h={hash}, /metrics and /healthz, the durable queue and its dispatcher.
 
 The portals it accepts are given by --licence-key (repeatable; else the global licence_key from the
-environment or config file), signing with --signing and --secret. Portals stored in the database by earlier
-runs are known too. Logs go to stderr.`,
+environment or config file), signing with --signing and --secret. Their profile is the global --profile when
+it is set (flag, OLCTL_PROFILE or the config file), else auto: each portal is current when its last packet
+had a BX_VERSION of 22.800.0 or later, else legacy. Portals stored in the database by earlier runs are known
+too. Logs go to stderr.`,
 		Example: `  olctl connector serve --listen 127.0.0.1:8080 --db connector.db --licence-key "$PORTAL_KEY"
   olctl connector serve --listen :8080 --db 'root@tcp(127.0.0.1:3306)/olctl' --public-url https://connector.example.com`,
 		Args: cobra.NoArgs,
@@ -93,9 +95,16 @@ func (o *ConnectorServeOptions) sites(cfg *Config) ([]connector.Site, error) {
 	if cfg.Signing == wire.HMACSHA256 && len(cfg.Secrets) == 0 {
 		return nil, cfg.configError(KeySecret, "")
 	}
+	profile := connector.ProfileAuto
+	if cfg.Sources[KeyProfile] != SourceDefault {
+		var err error
+		if profile, err = connector.ParseSiteProfile(cfg.Profile.String()); err != nil {
+			return nil, cfg.configError(KeyProfile, err.Error())
+		}
+	}
 	sites := make([]connector.Site, 0, len(keys))
 	for _, k := range keys {
-		s := connector.Site{LicenceKey: k, Mode: cfg.Signing}
+		s := connector.Site{LicenceKey: k, Mode: cfg.Signing, Profile: profile}
 		if cfg.Signing == wire.HMACSHA256 {
 			s.Secrets = cfg.Secrets
 		}

@@ -61,6 +61,7 @@ type demoReport struct {
 	OK        bool      `json:"ok"`
 	SetupMS   float64   `json:"setup_ms"`
 	Signing   string    `json:"signing"`
+	Profile   string    `json:"profile"`
 	Connector string    `json:"connector_url"`
 	Portal    string    `json:"portal_url"`
 	BotFW     string    `json:"bot_framework_url"`
@@ -123,6 +124,7 @@ terminal, and reports the rate and the latency percentiles from the Bot Framewor
 type demoEnv struct {
 	ios     IO
 	clock   clock.Clock
+	profile wire.Profile
 	start   time.Time
 	bf      *bftest.Server
 	conn    *connector.Server
@@ -239,15 +241,16 @@ func demoRun(opts *DemoOptions) error {
 		defer os.RemoveAll(dir)
 	}
 
-	d, err := startDemo(ctx, opts.IO, opts.Clock, dir, logger)
+	d, err := startDemo(ctx, opts.IO, opts.Clock, cfg.Profile, dir, logger)
 	if d != nil {
 		defer d.close()
 	}
 	if err != nil {
 		return &ExitError{Code: ExitFailed, Err: err}
 	}
-	rep := &demoReport{SetupMS: durMS(opts.Clock.Now().Sub(d.start)), Signing: string(wire.HMACSHA256), Connector: d.conn.URL(),
-		Portal: d.portalU, BotFW: d.bf.URL(), Webhook: d.webhook, Hops: []demoHop{}}
+	rep := &demoReport{SetupMS: durMS(opts.Clock.Now().Sub(d.start)), Signing: string(wire.HMACSHA256), Profile: cfg.Profile.String(),
+		Connector: d.conn.URL(),
+		Portal:    d.portalU, BotFW: d.bf.URL(), Webhook: d.webhook, Hops: []demoHop{}}
 	hopErr := d.walkthrough(ctx, rep)
 	if hopErr == nil && opts.Messages > 0 {
 		rep.Load, hopErr = d.load(ctx, opts)
@@ -279,8 +282,8 @@ func (d *demoEnv) close() {
 }
 
 // startDemo starts the fake Bot Framework, the connector server and the portal, and connects line 1.
-func startDemo(ctx context.Context, ios IO, clk clock.Clock, dir string, logger *slog.Logger) (*demoEnv, error) {
-	d := &demoEnv{ios: ios, clock: clk, start: clk.Now(), answered: map[string][]time.Time{}}
+func startDemo(ctx context.Context, ios IO, clk clock.Clock, profile wire.Profile, dir string, logger *slog.Logger) (*demoEnv, error) {
+	d := &demoEnv{ios: ios, clock: clk, profile: profile, start: clk.Now(), answered: map[string][]time.Time{}}
 	var err error
 	if d.bf, err = bftest.Start(bftest.Config{Logger: logger, Clock: clk}); err != nil {
 		return d, fmt.Errorf("demo: fake Bot Framework: %w", err)
@@ -293,7 +296,8 @@ func startDemo(ctx context.Context, ios IO, clk clock.Clock, dir string, logger 
 	}
 	d.conn, err = connector.NewServer(connector.Config{
 		DSN: "sqlite:" + filepath.Join(dir, "connector.db"), Channels: channels, Logger: logger, Clock: clk,
-		Sites: []connector.Site{{LicenceKey: creds.LicenceKey, Mode: creds.Mode, Secrets: creds.Secrets}},
+		Sites: []connector.Site{{LicenceKey: creds.LicenceKey, Mode: creds.Mode, Secrets: creds.Secrets,
+			Profile: connector.SiteProfile(profile.String())}},
 	})
 	if err != nil {
 		return d, fmt.Errorf("demo: connector server: %w", err)
@@ -306,7 +310,7 @@ func startDemo(ctx context.Context, ios IO, clk clock.Clock, dir string, logger 
 	}
 	d.portalU = "http://" + ln.Addr().String()
 	d.portal, err = portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: d.conn.URL(), Domain: d.portalU, DataDir: dir, Logger: logger, Clock: clk,
+		Credentials: creds, ServerURL: d.conn.URL(), Domain: d.portalU, Profile: profile, DataDir: dir, Logger: logger, Clock: clk,
 		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
 	})
 	if err != nil {
@@ -376,7 +380,11 @@ func (d *demoEnv) walkthrough(ctx context.Context, rep *demoReport) error {
 		if t3.Before(t2) {
 			t3 = t2
 		}
-		add("OK answer", "portal", "connector", t2, t3, "packet acknowledged (current profile)")
+		detail := "packet acknowledged (current profile)"
+		if d.profile == wire.Legacy {
+			detail = "packet answered; the items confirmed with setStatusDelivered (legacy profile)"
+		}
+		add("OK answer", "portal", "connector", t2, t3, detail)
 	}
 
 	reply := emoji.New().ToIcons("Hi! It ships today :truck:")
@@ -526,8 +534,8 @@ feed:
 
 func printDemo(ios IO, rep *demoReport) {
 	w := ios.Out
-	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s), started in %s\n\n", rep.BotFW,
-		rep.Connector, rep.Portal, rep.Signing, formatMS(rep.SetupMS))
+	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s), profile %s, started in %s\n\n", rep.BotFW,
+		rep.Connector, rep.Portal, rep.Signing, rep.Profile, formatMS(rep.SetupMS))
 	t := &Table{Header: []string{"#", "HOP", "FROM", "TO", "AT", "TOOK", "DETAIL"}}
 	for _, h := range rep.Hops {
 		t.Append(strconv.Itoa(h.N), h.Hop, h.From, h.To, formatMS(h.AtMS), formatMS(h.DurationMS), h.Detail)

@@ -32,7 +32,7 @@ Errors go to stderr.
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
-	addConfigFlags(root.PersistentFlags())
+	addConfigFlags(root)
 	f.complete(root.PersistentFlags())
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/portal"
@@ -36,7 +37,6 @@ type ServeOptions struct {
 	AllowPrivate bool   // allow attachment downloads from loopback and private addresses
 	Path         string // path of the portal endpoint
 	LogLevel     string // log level on stderr
-	Profile      string // the Bitrix generation to act as: current or legacy
 	// Limits bound what one client can hold of the server (--read-timeout, --request-timeout,
 	// --max-concurrent).
 	Limits serverLimitFlags
@@ -51,9 +51,11 @@ func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
 		Long: `Run a portal receiver (portal.New) until interrupted: it takes the connector server's packets at
 --path, runs the receive pipeline (emoji, files, users, Bot Framework context) with SQLite stores (--db) and a
 file store directory (--files-dir), and prints every event as one JSON line on stdout (--events FILE to append
-them to a file instead). The OK answer acknowledges each packet; with --profile legacy the receiver also
-confirms deliveries to --server with setStatusDelivered. Messages are let in only for lines connected with
-'olctl connect --db' on the same database.
+them to a file instead). It acts as a portal of the global --profile: current (the default) acknowledges each
+packet by its OK answer; legacy also confirms the items to --server with setStatusDelivered.
+
+Messages are let in only for lines connected through this portal database: 'olctl connect' writes their
+status there (its --db defaults to portal.db, as this command's does).
 
 It signs and verifies with the global --licence-key, --signing and --secret; --domain is this receiver's
 public base URL (default http://ADDR). Downloads of attachments from loopback and private addresses are
@@ -87,7 +89,6 @@ seconds in "date_unix".`,
 	fl.BoolVar(&opts.AllowPrivate, "allow-private-networks", false, "allow attachment downloads from loopback and private addresses")
 	fl.StringVar(&opts.Path, "path", "/pub/imconnector/", "path of the portal endpoint")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
-	fl.StringVar(&opts.Profile, "profile", "current", "the Bitrix generation to act as: current or legacy (confirms with setStatusDelivered)")
 	opts.Limits.addFlags(cmd)
 	return cmd
 }
@@ -134,18 +135,16 @@ func serveRun(opts *ServeOptions) error {
 	if domain == "" {
 		domain = "http://" + ln.Addr().String()
 	}
-	profile, err := wire.ParseProfile(opts.Profile)
-	if err != nil {
-		return usageErrorf("--profile: %v", err)
-	}
 	creds := cfg.Credentials()
 	if creds.Mode != wire.HMACSHA256 {
 		creds.Secrets = nil
 	}
 	p, err := portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: cfg.Server, Domain: domain, Profile: profile, DSN: opts.DB, DataDir: opts.DataDir, FilesDir: opts.FilesDir,
+		Credentials: creds, ServerURL: cfg.Server, Domain: domain, Profile: cfg.Profile,
+		DSN: opts.DB, DataDir: opts.DataDir, FilesDir: opts.FilesDir,
 		HTTPClient: hc, Logger: logger, Clock: opts.Clock,
-		FileOptions: []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
+		FileOptions:   []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
+		ClientOptions: []client.Option{client.WithRegion(cfg.Region), client.WithTimeout(cfg.Timeout)},
 	})
 	if err != nil {
 		if errors.Is(err, portal.ErrConfig) {
@@ -158,8 +157,8 @@ func serveRun(opts *ServeOptions) error {
 	ew.subscribe(p)
 	srv := limits.Server(portalMux(opts.Path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	return serveHTTP(ctx, opts.IO.ErrOut, ln, srv, func() {
-		fmt.Fprintf(opts.IO.ErrOut, "portal receiver listening on http://%s%s (domain %s, server %s)\n", ln.Addr(), opts.Path,
-			domain, cfg.Server)
+		fmt.Fprintf(opts.IO.ErrOut, "portal receiver listening on http://%s%s (domain %s, server %s, profile %s)\n", ln.Addr(),
+			opts.Path, domain, cfg.Server, cfg.Profile)
 	})
 }
 

@@ -44,13 +44,13 @@ func TestNewCmdServeParsing(t *testing.T) {
 		err  string
 	}{
 		{name: "defaults", want: ServeOptions{Listen: "127.0.0.1:8090", DataDir: ".", Path: "/pub/imconnector/", LogLevel: "info",
-			Profile: "current", Limits: limits}},
+			Limits: limits}},
 		{name: "every flag", args: []string{"--listen", ":9", "--db", "p.db", "--data-dir", "d", "--files-dir", "f", "--events", "e.jsonl",
-			"--allow-private-networks", "--path", "/in/", "--log-level", "debug", "--profile", "legacy",
+			"--allow-private-networks", "--path", "/in/", "--log-level", "debug",
 			"--read-timeout", "1s", "--request-timeout", "2s", "--max-concurrent", "3"},
 			want: ServeOptions{Listen: ":9", DB: "p.db", DataDir: "d", FilesDir: "f", Events: "e.jsonl", AllowPrivate: true, Path: "/in/",
-				LogLevel: "debug", Profile: "legacy",
-				Limits: serverLimitFlags{readTimeout: time.Second, requestTimeout: 2 * time.Second, maxConcurrent: 3}}},
+				LogLevel: "debug",
+				Limits:   serverLimitFlags{readTimeout: time.Second, requestTimeout: 2 * time.Second, maxConcurrent: 3}}},
 		{name: "relative path", args: []string{"--path", "pub"}, err: `--path "pub" must start with /`},
 		{name: "argument", args: []string{"now"}, err: `unknown command "now"`},
 	}

@@ -35,16 +35,21 @@ func waitLines(t *testing.T, read func() string, n int) []string {
 	}
 }
 
+// TestServePortalReceiver runs the connector server and the portal receiver, connects a line and sends a
+// customer message: the event is printed and the connector's queue drains. Under the legacy profile (both the
+// connector's site and the portal) the queue drains only if the portal confirms the item with
+// setStatusDelivered, since a legacy site's OK answer acknowledges nothing (docs/protocol.md §11).
 func TestServePortalReceiver(t *testing.T) {
-	for _, toFile := range []bool{false, true} {
-		name := "stdout"
-		if toFile {
-			name = "events file"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		toFile  bool
+		profile string
+	}{{"stdout", false, "current"}, {"events file", true, "current"}, {"legacy profile", false, "legacy"}} {
+		toFile := tc.toFile
+		t.Run(tc.name, func(t *testing.T) {
 			creds := hmacCreds()
 			base := map[string]string{"OLCTL_LICENCE_KEY": creds.LicenceKey, "OLCTL_SIGNING": "hmac-sha256",
-				"OLCTL_SECRET": creds.Secrets[0]}
+				"OLCTL_SECRET": creds.Secrets[0], "OLCTL_PROFILE": tc.profile}
 			dir := t.TempDir()
 			_, cm := startBackground(t, base, listeningRE, "connector", "serve", "--listen", "127.0.0.1:0",
 				"--db", filepath.Join(dir, "connector.db"), "--log-level", "error")
@@ -58,6 +63,9 @@ func TestServePortalReceiver(t *testing.T) {
 				args = append(args, "--events", events)
 			}
 			portalBG, pm := startBackground(t, senv, portalReadyRE, args...)
+			if !strings.Contains(portalBG.err.String(), "profile "+tc.profile+")") {
+				t.Fatalf("serve does not act as a %s portal: %s", tc.profile, portalBG.err.String())
+			}
 
 			env := map[string]string{"OLCTL_DOMAIN": pm[1], "OLCTL_CONNECTOR": "echo", "OLCTL_LINE": "2"}
 			for k, v := range senv {
