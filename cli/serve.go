@@ -16,6 +16,7 @@ import (
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
@@ -40,6 +41,14 @@ type ServeOptions struct {
 	// Limits bound what one client can hold of the server (--read-timeout, --request-timeout,
 	// --max-concurrent).
 	Limits serverLimitFlags
+
+	// AdmitUnknownLines lets messages in for a line with no stored status (its gate stays shut for a line
+	// whose status is not ACTIVE, CONNECTION and REGISTER without ERROR).
+	AdmitUnknownLines bool
+	Icons             bool   // turn emoji into icon tags (docs/protocol.md §9.2)
+	Smileys           bool   // turn ASCII smileys into icon tags too
+	HexEscapes        bool   // decode hex escapes such as :F09F918D: (docs/protocol.md §9.1)
+	BigFileWarning    string // the text put before a message whose file was too big; "" is Bitrix's
 }
 
 // NewCmdServe builds `olctl serve`, the portal receiver.
@@ -55,7 +64,13 @@ them to a file instead). It acts as a portal of the global --profile: current (t
 packet by its OK answer; legacy also confirms the items to --server with setStatusDelivered.
 
 Messages are let in only for lines connected through this portal database: 'olctl connect' writes their
-status there (its --db defaults to portal.db, as this command's does).
+status there (its --db defaults to portal.db, as this command's does); others get NOT_ACTIVE_LINE.
+--admit-unknown-lines lets in the lines that have no status at all (those some other system connects).
+
+Text goes through the emoji steps of the pipeline: hex escapes decoded (--hex-escapes), then emoji, shortnames
+and (--smileys) ASCII smileys turned into the portal's icon tags (--icons=false keeps Unicode emoji, as a
+current Bitrix portal does). A message whose file was too big for the connector server starts with
+--big-file-warning.
 
 It signs and verifies with the global --licence-key, --signing and --secret; --domain is this receiver's
 public base URL (default http://ADDR). Downloads of attachments from loopback and private addresses are
@@ -90,6 +105,11 @@ seconds in "date_unix".`,
 	fl.StringVar(&opts.Path, "path", "/pub/imconnector/", "path of the portal endpoint")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	opts.Limits.addFlags(cmd)
+	fl.BoolVar(&opts.AdmitUnknownLines, "admit-unknown-lines", false, "let in the messages of lines that have no status (never connected here)")
+	fl.BoolVar(&opts.Icons, "icons", true, "turn emoji into icon tags; --icons=false keeps Unicode emoji, as a current portal does")
+	fl.BoolVar(&opts.Smileys, "smileys", true, "turn ASCII smileys such as :) into icon tags too")
+	fl.BoolVar(&opts.HexEscapes, "hex-escapes", true, "decode hex escapes such as :F09F918D: into emoji")
+	fl.StringVar(&opts.BigFileWarning, "big-file-warning", "", "text put before a message whose file was too big for the connector server (default Bitrix's English warning)")
 	return cmd
 }
 
@@ -140,9 +160,11 @@ func serveRun(opts *ServeOptions) error {
 		creds.Secrets = nil
 	}
 	p, err := portal.New(ctx, portal.Config{
-		Credentials: creds, ServerURL: cfg.Server, Domain: domain, Profile: cfg.Profile,
+		Credentials: creds, ServerURL: cfg.Server, Domain: domain, Profile: cfg.Profile, AdmitUnknownLines: opts.AdmitUnknownLines,
 		DSN: opts.DB, DataDir: opts.DataDir, FilesDir: opts.FilesDir,
-		HTTPClient: hc, Logger: logger, Clock: opts.Clock,
+		HTTPClient: hc, Logger: logger, Clock: opts.Clock, Locale: portal.Locale{BigFile: opts.BigFileWarning},
+		EmojiOptions: []emoji.Option{emoji.WithIcons(opts.Icons), emoji.WithSmileys(opts.Smileys),
+			emoji.WithHexEscapes(opts.HexEscapes)},
 		FileOptions:   []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
 		ClientOptions: []client.Option{client.WithRegion(cfg.Region), client.WithTimeout(cfg.Timeout)},
 	})

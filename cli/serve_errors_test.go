@@ -39,25 +39,30 @@ func TestNewCmdServeParsing(t *testing.T) {
 	limits := serverLimitFlags{readTimeout: 30 * time.Second, requestTimeout: time.Minute, maxConcurrent: 1024}
 	tests := []struct {
 		name string
+		env  map[string]string
 		args []string
 		want ServeOptions
 		err  string
 	}{
 		{name: "defaults", want: ServeOptions{Listen: "127.0.0.1:8090", DataDir: ".", Path: "/pub/imconnector/", LogLevel: "info",
-			Limits: limits}},
+			Icons: true, Smileys: true, HexEscapes: true, Limits: limits}},
 		{name: "every flag", args: []string{"--listen", ":9", "--db", "p.db", "--data-dir", "d", "--files-dir", "f", "--events", "e.jsonl",
-			"--allow-private-networks", "--path", "/in/", "--log-level", "debug",
+			"--allow-private-networks", "--path", "/in/", "--log-level", "debug", "--admit-unknown-lines", "--icons=false",
+			"--smileys=false", "--hex-escapes=false", "--big-file-warning", "Too big! ",
 			"--read-timeout", "1s", "--request-timeout", "2s", "--max-concurrent", "3"},
 			want: ServeOptions{Listen: ":9", DB: "p.db", DataDir: "d", FilesDir: "f", Events: "e.jsonl", AllowPrivate: true, Path: "/in/",
-				LogLevel: "debug",
-				Limits:   serverLimitFlags{readTimeout: time.Second, requestTimeout: 2 * time.Second, maxConcurrent: 3}}},
+				LogLevel: "debug", AdmitUnknownLines: true, BigFileWarning: "Too big! ",
+				Limits: serverLimitFlags{readTimeout: time.Second, requestTimeout: 2 * time.Second, maxConcurrent: 3}}},
+		{name: "db from the environment", env: map[string]string{envPortalDB: "mysql://p"},
+			want: ServeOptions{Listen: "127.0.0.1:8090", DB: "mysql://p", DataDir: ".", Path: "/pub/imconnector/", LogLevel: "info",
+				Icons: true, Smileys: true, HexEscapes: true, Limits: limits}},
 		{name: "relative path", args: []string{"--path", "pub"}, err: `--path "pub" must start with /`},
 		{name: "argument", args: []string{"now"}, err: `unknown command "now"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got *ServeOptions
-			err := parse(NewCmdServe(testFactory(nil), func(o *ServeOptions) error { got = o; return nil }), tt.args...)
+			err := parse(NewCmdServe(testFactory(tt.env), func(o *ServeOptions) error { got = o; return nil }), tt.args...)
 			if tt.err != "" {
 				wantParseError(t, err, tt.err, got != nil)
 				return

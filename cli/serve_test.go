@@ -121,3 +121,80 @@ func TestServePortalReceiver(t *testing.T) {
 		})
 	}
 }
+
+// portalPair is a connector server and a portal receiver run as commands, with the environment that
+// configures olctl for them.
+type portalPair struct {
+	dir    string
+	env    map[string]string // server, licence key, domain of the portal; connector echo, line 2
+	portal *background
+}
+
+// startPortalPair starts `olctl connector serve` and `olctl serve` with serveArgs on the portal database in a
+// temporary directory.
+func startPortalPair(t *testing.T, serveArgs ...string) *portalPair {
+	t.Helper()
+	dir := t.TempDir()
+	key := map[string]string{"OLCTL_LICENCE_KEY": testLicenceKey}
+	_, cm := startBackground(t, key, listeningRE, "connector", "serve", "--listen", "127.0.0.1:0",
+		"--db", filepath.Join(dir, "connector.db"), "--log-level", "error")
+	env := map[string]string{"OLCTL_SERVER": cm[1], "OLCTL_LICENCE_KEY": testLicenceKey}
+	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error"}, serveArgs...)
+	bg, pm := startBackground(t, env, portalReadyRE, args...)
+	pair := &portalPair{dir: dir, portal: bg, env: map[string]string{"OLCTL_DOMAIN": pm[1], "OLCTL_CONNECTOR": "echo",
+		"OLCTL_LINE": "2", envPortalDB: filepath.Join(dir, defaultPortalDB)}}
+	for k, v := range env {
+		pair.env[k] = v
+	}
+	return pair
+}
+
+// say posts an echo item to the line's webhook.
+func say(t *testing.T, webhook, item string) {
+	t.Helper()
+	resp, err := http.Post(webhook, "application/json", strings.NewReader(item))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook answered %d", resp.StatusCode)
+	}
+}
+
+// TestServeSwitches: the emoji switches and the big-file warning reach the pipeline, and
+// --admit-unknown-lines lets in a line that has no status (connect --db "" wrote none).
+func TestServeSwitches(t *testing.T) {
+	item := `{"user":{"id":"u1"},"message":{"id":"m1","text":"ok :+1: :) :F09F918D:","failed_big_file":true},"chat":{"id":"c1"}}`
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"defaults", nil, "[b]Attention![/b]\n[i]Your contact attempted to send a very large file that we cannot deliver.\n" +
+			"Please ask the user to send the file using other means (for example, file hosting service).[/i]\n\n" +
+			"ok [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:] [ICON=/bitrix/images/emoji/1f642.svg?v=2.2.5 title=:)] " +
+			"[ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:thumbsup:]"},
+		{"no icons", []string{"--icons=false", "--big-file-warning", "TOO BIG: "}, "TOO BIG: ok :+1: :) 👍"},
+		{"no smileys, no hex", []string{"--smileys=false", "--hex-escapes=false", "--big-file-warning", "! "},
+			"! ok [ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:] :) :F09F918D:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pair := startPortalPair(t, append(tt.args, "--admit-unknown-lines")...)
+			var rep connectReport
+			run(t, runOpts{env: pair.env}, "connect", "--json", "--set", "entity=e1", "--db", "").wantCode(t, 0).decodeJSON(t, &rep)
+			if rep.LineStatus != nil {
+				t.Fatalf("connect --db \"\" wrote a status: %+v", rep.LineStatus)
+			}
+			say(t, rep.WebhookURL, item)
+			var ev eventJSON
+			if err := json.Unmarshal([]byte(waitLines(t, pair.portal.out.String, 1)[0]), &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Event != EvReceivedMessage || ev.Text == nil || *ev.Text != tt.want || !ev.FailedBigFile {
+				t.Fatalf("event %+v, text %q, want %q", ev, *ev.Text, tt.want)
+			}
+		})
+	}
+}
