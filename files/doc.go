@@ -27,6 +27,10 @@
 //     before reading, a stream is cut off one byte past it: failed_big_file, ErrTooBig — the portal's own
 //     limit, which never sets the server's message.failed_big_file), a connect timeout (10 s), a total timeout
 //     per download on the injected clock (2 min, failed_timeout), at most 8 concurrent downloads.
+//   - Fairness between messages: one Import call (one message's files) runs at most 2 downloads at once
+//     (WithMaxPerMessage) and ends after a total of 2 min on the clock (WithMessageTimeout; the files left
+//     fail with failed_timeout, Temporary), so a message with many slow files cannot hold every slot and
+//     other chats' files keep flowing.
 //   - SSRF guard: by default the dialer refuses loopback, private, CGNAT, link-local (cloud metadata
 //     169.254.169.254, fd00:ec2::254), multicast, reserved, NAT64/6to4 and unspecified addresses, IPv4-mapped
 //     and zoned ones included (failed_blocked_address, ErrBlockedAddress, *BlockedError), on the resolved

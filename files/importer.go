@@ -26,6 +26,8 @@ const (
 	DefaultConnectTimeout = 10 * time.Second
 	DefaultTimeout        = 2 * time.Minute
 	DefaultMaxConcurrent  = 8
+	DefaultMaxPerMessage  = 2
+	DefaultMessageTimeout = 2 * time.Minute
 	DefaultUserAgent      = "Bitrix Connector Client" // what Bitrix sends (docs/protocol.md §8.3)
 )
 
@@ -68,6 +70,29 @@ func WithMaxConcurrent(n int) Option {
 	return func(i *Importer) {
 		if n > 0 {
 			i.maxConcurrent = n
+		}
+	}
+}
+
+// WithMaxPerMessage bounds how many downloads of one Import call (one message's files) run at once, so that
+// a message with many slow files leaves the other slots of WithMaxConcurrent to other messages. Default
+// DefaultMaxPerMessage (2), never more than WithMaxConcurrent; n <= 0 keeps the default.
+func WithMaxPerMessage(n int) Option {
+	return func(i *Importer) {
+		if n > 0 {
+			i.maxPerMessage = n
+		}
+	}
+}
+
+// WithMessageTimeout bounds one Import call as a whole, measured on the importer's clock: when it passes,
+// the files still waiting or downloading fail with failed_timeout (Temporary: the message is tried again
+// later), and their slots go to other messages. Default DefaultMessageTimeout (2 min); d <= 0 keeps the
+// default.
+func WithMessageTimeout(d time.Duration) Option {
+	return func(i *Importer) {
+		if d > 0 {
+			i.messageTimeout = d
 		}
 	}
 }
@@ -117,7 +142,9 @@ type Importer struct {
 	maxSize        int64
 	connectTimeout time.Duration
 	timeout        time.Duration
+	messageTimeout time.Duration
 	maxConcurrent  int
+	maxPerMessage  int
 	allowPrivate   bool
 	log            *slog.Logger
 	clock          clock.Clock
@@ -137,7 +164,9 @@ func NewImporter(store Store, opts ...Option) *Importer {
 		maxSize:        DefaultMaxSize,
 		connectTimeout: DefaultConnectTimeout,
 		timeout:        DefaultTimeout,
+		messageTimeout: DefaultMessageTimeout,
 		maxConcurrent:  DefaultMaxConcurrent,
+		maxPerMessage:  DefaultMaxPerMessage,
 		log:            slog.New(slog.DiscardHandler),
 		clock:          clock.System(),
 		userAgent:      DefaultUserAgent,
@@ -145,6 +174,7 @@ func NewImporter(store Store, opts ...Option) *Importer {
 	for _, o := range opts {
 		o(i)
 	}
+	i.maxPerMessage = min(i.maxPerMessage, i.maxConcurrent)
 	dialer := &net.Dialer{Timeout: i.connectTimeout, KeepAlive: 30 * time.Second}
 	switch {
 	case i.allowAddr != nil:
@@ -178,26 +208,39 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// Import downloads the attachments (up to the concurrency limit at once) and registers them in the store.
-// It returns the ids of the files that were imported, in the order of atts, and a Failure for each one that
-// was not (its Index says which). It never fails as a whole: ctx ending turns the remaining attachments into
-// failures.
+// Import downloads the attachments of one message (WithMaxPerMessage of them at once, within the importer's
+// WithMaxConcurrent) and registers them in the store. It returns the ids of the files that were imported, in
+// the order of atts, and a Failure for each one that was not (its Index says which). It never fails as a
+// whole: ctx ending or the message timeout passing turns the remaining attachments into failures.
 func (i *Importer) Import(ctx context.Context, atts []openlines.File) ([]FileID, []Failure) {
 	type result struct {
 		id  FileID
 		err *Failure
 	}
 	results := make([]result, len(atts))
+	mctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	timer := i.clock.After(i.messageTimeout)
+	go func() {
+		select {
+		case <-timer:
+			cancel(fmt.Errorf("%w: the message's files took over %s", ErrTimeout, i.messageTimeout))
+		case <-done:
+		}
+	}()
+	slots := make(chan struct{}, i.maxPerMessage)
 	var wg sync.WaitGroup
 	for n := range atts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id, f := i.importOne(ctx, n, atts[n])
+			id, f := i.importOne(mctx, slots, n, atts[n])
 			results[n] = result{id, f}
 		}()
 	}
 	wg.Wait()
+	close(done)
 	var ids []FileID
 	var fails []Failure
 	for _, r := range results {
@@ -210,7 +253,8 @@ func (i *Importer) Import(ctx context.Context, atts []openlines.File) ([]FileID,
 	return ids, fails
 }
 
-func (i *Importer) importOne(ctx context.Context, n int, a openlines.File) (FileID, *Failure) {
+// importOne imports attachment n once it holds one of the message's slots and one of the importer's.
+func (i *Importer) importOne(ctx context.Context, slots chan struct{}, n int, a openlines.File) (FileID, *Failure) {
 	fail := func(code string, err error) (FileID, *Failure) {
 		i.log.WarnContext(ctx, "files: attachment not imported", "index", n, "url", redact(a.URL), "code", code, "err", err)
 		return 0, &Failure{Index: n, URL: a.URL, Code: code, Err: err}
@@ -222,11 +266,16 @@ func (i *Importer) importOne(ctx context.Context, n int, a openlines.File) (File
 	if err != nil {
 		return fail(CodeBadAttachment, err)
 	}
-	select {
-	case i.sem <- struct{}{}:
-		defer func() { <-i.sem }()
-	case <-ctx.Done():
-		return fail(CodeDownload, ctx.Err())
+	for _, sem := range []chan struct{}{slots, i.sem} {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); errors.Is(cause, ErrTimeout) {
+				return fail(CodeTimeout, cause)
+			}
+			return fail(CodeDownload, ctx.Err())
+		}
 	}
 	dctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

@@ -251,7 +251,8 @@ func TestImportManyKeepsOrder(t *testing.T) {
 
 // TestImportMaxConcurrent: with a limit of 3, exactly 3 downloads are in flight at the peak. The handler
 // holds every request until 3 are in flight, so the peak is reached deterministically, and a fourth would be
-// seen if the limit leaked.
+// seen if the limit leaked. (The message's own cap, WithMaxPerMessage, is set above the limit so that the
+// importer's is the one measured.)
 func TestImportMaxConcurrent(t *testing.T) {
 	const limit, n = 3, 12
 	var inflight, peak atomic.Int32
@@ -274,7 +275,7 @@ func TestImportMaxConcurrent(t *testing.T) {
 	}))
 	defer srv.Close()
 	store := files.NewMemoryStore()
-	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true), files.WithMaxConcurrent(limit))
+	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true), files.WithMaxConcurrent(limit), files.WithMaxPerMessage(n))
 	var atts []openlines.File
 	for i := range n {
 		atts = append(atts, openlines.File{URL: fmt.Sprintf("%s/f%d", srv.URL, i)})
