@@ -240,7 +240,7 @@ func TestCallArguments(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("calls %+v", calls)
 	}
-	// null and false become #EMPTY# on the wire and "" after decoding (PROTOCOL.md §2.1).
+	// null and false become #EMPTY# on the wire and "" after decoding (docs/protocol.md §3.3).
 	want := "[{b=1 a=[true  2.5]} plain text 42 quoted {bad]"
 	if got := describeValue(calls[0].Args); got != want {
 		t.Fatalf("args %s, want %s", got, want)

@@ -39,7 +39,7 @@ Errors go to stderr.
 	root.SetErr(f.IO.ErrOut)
 
 	root.AddGroup(
-		&cobra.Group{ID: groupRemote, Title: "Remote methods (PROTOCOL.md §6):"},
+		&cobra.Group{ID: groupRemote, Title: "Remote methods (docs/protocol.md §10):"},
 		&cobra.Group{ID: groupOps, Title: "Operations:"},
 		&cobra.Group{ID: groupRun, Title: "Servers and demos:"},
 	)

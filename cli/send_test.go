@@ -116,7 +116,7 @@ func TestSendErrors(t *testing.T) {
 		{"local file", echo, []string{"--chat", "c", "--file", "/etc/passwd", "x"}, ExitUsage, "files travel as links"},
 		{"missing connector", fs.env("OLCTL_CONNECTOR", ""), []string{"--chat", "c", "x"}, ExitUsage, "--connector, OLCTL_CONNECTOR"},
 		{"unreachable", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", closedURL(t)), []string{"--chat", "c", "x"}, ExitNetwork, "sendMessage"},
-		// sendMessage is fire-and-forget in the SDK (PROTOCOL.md §6), but olctl send waits for the answer: a person
+		// sendMessage is fire-and-forget in the SDK (docs/protocol.md §10), but olctl send waits for the answer: a person
 		// must learn that the server refused the message.
 		{"server refuses", echo, []string{"--chat", "c", "x"}, ExitFailed, "NOT_ACTIVE_LINE"},
 		{"http 503", fs.env("OLCTL_CONNECTOR", "echo", "OLCTL_SERVER", down.URL), []string{"--chat", "c", "x"}, ExitNetwork, "503"},
