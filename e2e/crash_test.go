@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +22,7 @@ import (
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
@@ -97,20 +100,23 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// crashMessages is the size of the crash run: 10 000 messages with 10 kills; -short makes it 2 000.
+// crashMessages is the size of each crash run: 10 000 messages with 10 kills, in each generation on each
+// database; -short makes it 2 000; OLCTL_E2E_CRASH_MESSAGES sets it.
 func crashMessages() int {
-	if testing.Short() {
-		return 2000
-	}
 	if n, err := strconv.Atoi(os.Getenv("OLCTL_E2E_CRASH_MESSAGES")); err == nil && n > 0 {
 		return n
+	}
+	if testing.Short() {
+		return 2000
 	}
 	return 10000
 }
 
-// TestConnectorKilledMidStream kills the connector server with SIGKILL ten times while 10 000 messages go
-// through it to a real portal, restarting it on the same database each time: every message arrives and fires
-// its event exactly once.
+// TestConnectorKilledMidStream kills the connector server with SIGKILL ten times while thousands of messages
+// go through it to a real portal, restarting it on the same database each time, on each database and for
+// both generations of portal: every message arrives and fires its event exactly once, a current portal
+// acknowledges by its answers alone (no setStatusDelivered), a legacy one confirms every message, and the
+// queue ends empty with no dead letters.
 func TestConnectorKilledMidStream(t *testing.T) {
 	for _, db := range []struct {
 		name string
@@ -120,16 +126,19 @@ func TestConnectorKilledMidStream(t *testing.T) {
 		{"mariadb", func(t *testing.T) string { return testdb.MySQLDSN(t) }},
 		{"postgres", func(t *testing.T) string { return testdb.PostgresDSN(t) }},
 	} {
-		t.Run(db.name, func(t *testing.T) { testKilledMidStream(t, db.dsn(t)) })
+		for _, p := range profiles() {
+			t.Run(db.name+"/"+p.String(), func(t *testing.T) { testKilledMidStream(t, db.dsn(t), p) })
+		}
 	}
 }
 
-func testKilledMidStream(t *testing.T, dsn string) {
+func testKilledMidStream(t *testing.T, dsn string, profile wire.Profile) {
 	total := crashMessages()
 	const kills = 10
 	const batch = 50
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	start := time.Now()
 
 	// The portal, in this process.
 	var mu sync.Mutex
@@ -143,13 +152,17 @@ func testKilledMidStream(t *testing.T, dsn string) {
 		h.ServeHTTP(w, r)
 	})
 	addr := freeAddr(t)
-	serverURL := "http://" + addr
+	// The portal's calls reach the child through a tap: 502 while the child is down.
+	calls := newTap()
+	target, _ := url.Parse("http://" + addr)
+	serverURL := httpServer(t, calls.wrap(httputil.NewSingleHostReverseProxy(target)).ServeHTTP)
 	p, err := portal.New(ctx, portal.Config{
 		Credentials: wire.Credentials{Mode: wire.MD5, LicenceKey: licenceKey},
 		ServerURL:   serverURL,
 		Domain:      portalHTTP,
 		DB:          testdb.SQLite(t),
 		DataDir:     t.TempDir(),
+		Profile:     profile,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +186,9 @@ func testKilledMidStream(t *testing.T, dsn string) {
 
 	c := startChild(t, dsn, addr, portalHTTP)
 	defer func() { c.Kill() }()
-	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey), client.WithLineStatus(p.LineStatuses()))
+	// The operator's client says its generation in BX_VERSION, by which the server tells the site's.
+	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey),
+		client.WithLineStatus(p.LineStatuses()), client.WithProfile(profile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,16 +235,65 @@ func testKilledMidStream(t *testing.T, dsn string) {
 		t.Fatalf("only %d of %d messages arrived", n, total)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	for id, n := range fired {
 		if n != 1 {
 			t.Errorf("message %s fired %d times", id, n)
 		}
 	}
+	mu.Unlock()
 	if killed != kills {
 		t.Errorf("killed %d times, want %d", killed, kills)
 	}
-	t.Logf("%d messages through %d SIGKILLs of the connector server: all arrived, each event once", total, killed)
+	crashAcknowledged(ctx, t, dsn, calls, profile, total)
+	t.Logf("%s portal: %d messages through %d SIGKILLs of the connector server in %v: all arrived, each event once, the queue empty",
+		profile, total, killed, time.Since(start).Round(time.Millisecond))
+}
+
+// crashAcknowledged waits until the child's queue is empty with no dead letters, then checks how the portal
+// acknowledged: a current portal never called setStatusDelivered; a legacy one named every message in one.
+// A legacy site's items are deleted only when confirmed, so the empty queue says the server took every
+// confirmation; the tap may have seen some answered 502 (the child killed before or after it took one: if
+// before, the child sent those items again and the portal confirmed them again as duplicates).
+func crashAcknowledged(ctx context.Context, t *testing.T, dsn string, calls *tap, profile wire.Profile, total int) {
+	t.Helper()
+	st, err := connector.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("opening the child's queue: %v", err)
+	}
+	defer st.Close()
+	for {
+		qs, err := st.QueueStats(ctx)
+		if err != nil {
+			t.Fatalf("QueueStats: %v", err)
+		}
+		if qs.Dead != 0 {
+			t.Fatalf("dead letters: %+v", qs)
+		}
+		if qs.Pending == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the queue never emptied: %+v", qs)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if profile == wire.Current {
+		if n := calls.count(openlines.MethodSetStatusDelivered); n != 0 {
+			t.Errorf("a current portal called setStatusDelivered %d times", n)
+		}
+		return
+	}
+	// The tap records a call once it is answered, after the child deleted the items it names.
+	calls.wait(ctx, t, "a confirmation of every message", openlines.MethodSetStatusDelivered, func(l []packet) bool {
+		got := confirmed(t, l)
+		for i := 0; i < total; i++ {
+			if got["crash-chat m"+strconv.Itoa(i)] == 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func echoBatch(start, n int) []byte {
