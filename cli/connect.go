@@ -126,71 +126,9 @@ func connectRun(opts *ConnectOptions) error {
 	if opts.IO.InTTY && !opts.Yes {
 		p = newPrompter(opts.IO)
 	}
-	// ask fills *dst from the prompt when it is empty and prompting is allowed.
-	ask := func(dst *string, label, def string, secret bool) error {
-		if *dst != "" || p == nil {
-			return nil
-		}
-		var v string
-		var err error
-		if secret {
-			v, err = p.askSecret(label)
-		} else {
-			v, err = p.ask(label, def, true)
-		}
-		*dst = v
+	settings, err := connectInputs(opts, p, &cfg, hc)
+	if err != nil {
 		return err
-	}
-	if err := ask(&cfg.Server, "Connector server URL", "", false); err != nil {
-		return err
-	}
-	if err := ask(&cfg.Domain, "This portal's URL (BX_DOMAIN)", "", false); err != nil {
-		return err
-	}
-	if err := ask(&cfg.LicenceKey, "Licence key", "", true); err != nil {
-		return err
-	}
-	if cfg.Signing == wire.HMACSHA256 && len(cfg.Secrets) == 0 && p != nil {
-		s, err := p.askSecret("HMAC secret")
-		if err != nil {
-			return err
-		}
-		cfg.Secrets = []string{s}
-	}
-	if err := ask(&cfg.Connector, "Connector", "botframework", false); err != nil {
-		return err
-	}
-	if err := ask(&cfg.Line, "Line", "1", false); err != nil {
-		return err
-	}
-	cfg.Server = strings.TrimRight(cfg.Server, "/")
-	cfg.Domain = strings.TrimRight(cfg.Domain, "/")
-	if _, err := clientOptions(&cfg, hc, opts.Clock); err != nil {
-		return err
-	}
-	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
-		return err
-	}
-
-	settings := wire.NewMap()
-	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
-		for _, s := range botFrameworkSettings {
-			v := opts.BotFramework[s.Key]
-			if err := ask(&v, s.Label, "", s.Secret); err != nil {
-				return err
-			}
-			if v == "" {
-				return usageErrorf("missing Bot Framework setting %s: give --%s", s.Key, s.Flag)
-			}
-			settings.Set(s.Key, v)
-		}
-	}
-	for _, kv := range opts.Set {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usageErrorf("--set %q: want key=value", kv)
-		}
-		settings.Set(k, v)
 	}
 	if p != nil {
 		ok, err := p.confirm(fmt.Sprintf("Connect %s on line %s of %s?", cfg.Connector, cfg.Line, cfg.Server), true)
@@ -230,6 +168,82 @@ func connectRun(opts *ConnectOptions) error {
 		}
 	}
 	return failure
+}
+
+// connectInputs completes cfg and returns the settings to save: what flags, environment and config file left
+// out is asked with p (nil: never ask), and what is still missing is a usage error naming its flag.
+func connectInputs(opts *ConnectOptions, p *prompter, cfg *Config, hc *http.Client) (*wire.Map, error) {
+	// ask fills *dst from the prompt when it is empty and prompting is allowed.
+	ask := func(dst *string, label, def string, secret bool) error {
+		if *dst != "" || p == nil {
+			return nil
+		}
+		var v string
+		var err error
+		if secret {
+			v, err = p.askSecret(label)
+		} else {
+			v, err = p.ask(label, def, true)
+		}
+		*dst = v
+		return err
+	}
+	for _, q := range []struct {
+		dst        *string
+		label, def string
+		secret     bool
+	}{
+		{&cfg.Server, "Connector server URL", "", false},
+		{&cfg.Domain, "This portal's URL (BX_DOMAIN)", "", false},
+		{&cfg.LicenceKey, "Licence key", "", true},
+	} {
+		if err := ask(q.dst, q.label, q.def, q.secret); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Signing == wire.HMACSHA256 && len(cfg.Secrets) == 0 && p != nil {
+		s, err := p.askSecret("HMAC secret")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Secrets = []string{s}
+	}
+	if err := ask(&cfg.Connector, "Connector", "botframework", false); err != nil {
+		return nil, err
+	}
+	if err := ask(&cfg.Line, "Line", "1", false); err != nil {
+		return nil, err
+	}
+	cfg.Server = strings.TrimRight(cfg.Server, "/")
+	cfg.Domain = strings.TrimRight(cfg.Domain, "/")
+	if _, err := clientOptions(cfg, hc, opts.Clock); err != nil {
+		return nil, err
+	}
+	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
+		return nil, err
+	}
+
+	settings := wire.NewMap()
+	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
+		for _, s := range botFrameworkSettings {
+			v := opts.BotFramework[s.Key]
+			if err := ask(&v, s.Label, "", s.Secret); err != nil {
+				return nil, err
+			}
+			if v == "" {
+				return nil, usageErrorf("missing Bot Framework setting %s: give --%s", s.Key, s.Flag)
+			}
+			settings.Set(s.Key, v)
+		}
+	}
+	for _, kv := range opts.Set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageErrorf("--set %q: want key=value", kv)
+		}
+		settings.Set(k, v)
+	}
+	return settings, nil
 }
 
 // connectSteps runs saveSettings → testConnect → register, printing each step as it ends (but under --json),

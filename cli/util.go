@@ -2,15 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 )
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // requireSubcommand makes a command that only groups others fail with a usage error when run without a
 // known subcommand (cobra would print help and exit 0).
