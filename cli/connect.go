@@ -280,7 +280,7 @@ func connectSteps(ctx context.Context, opts *ConnectOptions, cfg *Config, cl *cl
 			printStep(opts.IO, st)
 		}
 		if store != nil {
-			status = connectStepStatus(status, s.method, err == nil)
+			status = status.AfterConnectStep(s.method, err == nil)
 			if serr := store.SetLineStatus(ctx, real, cfg.Line, status); serr != nil {
 				return rep, fmt.Errorf("writing the line status to --db: %w", serr)
 			}

@@ -71,25 +71,6 @@ func (s *statusStore) Close() error {
 	return s.db.Close()
 }
 
-// connectStep is the status of a line after a step of the connect flow (saveSettings, testConnect,
-// register; docs/protocol.md §10): a step that succeeds sets its flag (ACTIVE, CONNECTION, REGISTER in turn;
-// saveSettings also clears the later two, register clears ERROR), a step that fails clears its flag and the
-// later ones and leaves ERROR as it was.
-func connectStepStatus(s openlines.LineStatus, method string, ok bool) openlines.LineStatus {
-	flags := []*bool{&s.Active, &s.Connection, &s.Register}
-	step := map[string]int{openlines.MethodSaveSettings: 0, openlines.MethodTestConnect: 1, openlines.MethodRegister: 2}[method]
-	*flags[step] = ok
-	if !ok || step == 0 {
-		for _, f := range flags[step+1:] {
-			*f = false
-		}
-	}
-	if ok && step == 2 {
-		s.Error = false
-	}
-	return s
-}
-
 // methodStatus is the status of a line after a remote method run on its own succeeded, and whether the
 // method changes it: saveSettings sets ACTIVE; register sets ACTIVE, CONNECTION and REGISTER and clears
 // ERROR (the line is connected, as after the connect flow); unregister clears REGISTER. deleteConnector

@@ -46,28 +46,6 @@ var (
 	connectedElsewhere = openlines.LineStatus{Active: true, Connection: true, Register: true, Error: true}
 )
 
-func TestConnectStepStatus(t *testing.T) {
-	tests := []struct {
-		from   openlines.LineStatus
-		method string
-		ok     bool
-		want   openlines.LineStatus
-	}{
-		{openlines.LineStatus{}, openlines.MethodSaveSettings, true, openlines.LineStatus{Active: true}},
-		{connectedElsewhere, openlines.MethodSaveSettings, true, openlines.LineStatus{Active: true, Error: true}},
-		{connectedElsewhere, openlines.MethodSaveSettings, false, openlines.LineStatus{Error: true}},
-		{openlines.LineStatus{Active: true}, openlines.MethodTestConnect, true, openlines.LineStatus{Active: true, Connection: true}},
-		{connected, openlines.MethodTestConnect, false, openlines.LineStatus{Active: true}},
-		{openlines.LineStatus{Active: true, Connection: true, Error: true}, openlines.MethodRegister, true, connected},
-		{connectedElsewhere, openlines.MethodRegister, false, openlines.LineStatus{Active: true, Connection: true, Error: true}},
-	}
-	for _, tt := range tests {
-		if got := connectStepStatus(tt.from, tt.method, tt.ok); got != tt.want {
-			t.Errorf("%+v after %s (ok %v) = %+v, want %+v", tt.from, tt.method, tt.ok, got, tt.want)
-		}
-	}
-}
-
 // TestConnectWritesLineStatus: connect writes the line's status into the portal database where the receiving
 // portal's gate reads it, under the real connector id (docs/protocol.md §7, §10).
 func TestConnectWritesLineStatus(t *testing.T) {

@@ -1,6 +1,9 @@
 package openlines
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // LineStatus is the status of a real connector on a line (docs/protocol.md §7, §10): connecting sets Active,
 // Connection and Register in turn, deactivateConnector sets Error.
@@ -24,4 +27,31 @@ type LineStatusStore interface {
 	LineStatus(ctx context.Context, realConnector, line string) (LineStatus, error)
 	// SetLineStatus stores every flag of s for (realConnector, line).
 	SetLineStatus(ctx context.Context, realConnector, line string, s LineStatus) error
+}
+
+// AfterConnectStep returns s after a step of the connect flow (docs/protocol.md §10): saveSettings,
+// testConnect and register set ACTIVE, CONNECTION and REGISTER in turn, saveSettings also clearing the later
+// two and register clearing ERROR; a step that fails clears its flag and the later ones and leaves ERROR as
+// it was. Another method returns s unchanged.
+func (s LineStatus) AfterConnectStep(method string, ok bool) LineStatus {
+	flags := []*bool{&s.Active, &s.Connection, &s.Register}
+	step := -1
+	for i, m := range []string{MethodSaveSettings, MethodTestConnect, MethodRegister} {
+		if strings.EqualFold(method, m) {
+			step = i
+		}
+	}
+	if step < 0 {
+		return s
+	}
+	*flags[step] = ok
+	if !ok || step == 0 {
+		for _, f := range flags[step+1:] {
+			*f = false
+		}
+	}
+	if ok && step == len(flags)-1 {
+		s.Error = false
+	}
+	return s
 }
