@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,77 @@ func Start(t testing.TB, env []string, lines func(string)) *Process {
 	return nil
 }
 
+// Command runs the program at path (any binary, not this test binary) with args and env added to the
+// environment, and waits until a line of its standard output or standard error matches ready; the URL is the
+// match's first group. Every other line of its standard output is passed to lines (which may be nil), in
+// order; its standard error is kept for Stderr. The test fails if the program does not get ready; it is
+// killed when the test ends.
+func Command(t testing.TB, path string, args, env []string, ready *regexp.Regexp, lines func(string)) *Process {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &Process{Cmd: cmd, done: make(chan struct{})}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("proctest: starting %s: %v", path, err)
+	}
+	urls := make(chan string, 2)
+	match := func(line string) bool {
+		if m := ready.FindStringSubmatch(line); m != nil {
+			u := ""
+			if len(m) > 1 {
+				u = m[1]
+			}
+			select {
+			case urls <- u:
+			default:
+			}
+			return true
+		}
+		return false
+	}
+	var readers sync.WaitGroup
+	readers.Add(2)
+	go func() {
+		defer readers.Done()
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if !match(sc.Text()) && lines != nil {
+				lines(sc.Text())
+			}
+		}
+	}()
+	go func() {
+		defer readers.Done()
+		sc := bufio.NewScanner(errOut)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			match(sc.Text())
+			_, _ = lockedWriter{p}.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	go func() { readers.Wait(); _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.Kill)
+	select {
+	case p.URL = <-urls:
+		return p
+	case <-p.done:
+		t.Fatalf("proctest: %s exited before it was ready:\n%s", path, p.Stderr())
+	case <-time.After(StartTimeout):
+		p.Kill()
+		t.Fatalf("proctest: %s did not get ready in %v:\n%s", path, StartTimeout, p.Stderr())
+	}
+	return nil
+}
+
 // Kill stops the child with SIGKILL and waits for it to be gone.
 func (p *Process) Kill() {
 	_ = p.Cmd.Process.Signal(syscall.SIGKILL)
@@ -113,6 +185,31 @@ func (p *Process) PeakRSS() float64 { return p.status("VmHWM:") }
 
 // RSS returns the child's resident set size now (VmRSS) in MiB, or 0 where /proc does not tell.
 func (p *Process) RSS() float64 { return p.status("VmRSS:") }
+
+// CPUTime returns the CPU time (user and system) the child has used so far, or 0 where /proc does not tell.
+// It counts in the kernel's clock ticks (10 ms).
+func (p *Process) CPUTime() time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which is in parentheses and may hold spaces: state is the 3rd
+	// field of the line, utime and stime the 14th and 15th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * (time.Second / clockTicks)
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times: 100 on every Linux the tests run on.
+const clockTicks = 100
 
 // status reads a "<key> <n> kB" line of /proc/<pid>/status, in MiB.
 func (p *Process) status(key string) float64 {

@@ -2,9 +2,12 @@ package proctest
 
 import (
 	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) {
@@ -47,5 +50,45 @@ func TestStartLinesStopKill(t *testing.T) {
 	q.Kill()
 	if q.Cmd.ProcessState.Exited() {
 		t.Errorf("killed child exited normally: %v", q.Cmd.ProcessState)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	lineSeen := make(chan struct{})
+	p := Command(t, os.Args[0], []string{"-test.run=^$"}, []string{"PROCTEST_CHILD=1"}, regexp.MustCompile(`^READY (\S+)`), func(l string) {
+		mu.Lock()
+		got = append(got, l)
+		mu.Unlock()
+		close(lineSeen)
+	})
+	if p.URL != "http://child.invalid" {
+		t.Fatalf("URL %q", p.URL)
+	}
+	<-lineSeen
+	mu.Lock()
+	if len(got) != 1 || got[0] != "hello from the child" {
+		t.Errorf("lines %q", got)
+	}
+	mu.Unlock()
+	p.Stop()
+	if !p.Cmd.ProcessState.Exited() || p.Cmd.ProcessState.ExitCode() != 0 {
+		t.Errorf("state after Stop: %v", p.Cmd.ProcessState)
+	}
+}
+
+// TestProcessCPUTime: /proc's figure for this process agrees with getrusage's within a few ticks.
+func TestProcessCPUTime(t *testing.T) {
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{Cmd: &exec.Cmd{Process: self}}
+	for start := CPUTime(); CPUTime()-start < 100*time.Millisecond; {
+	}
+	proc, rusage := p.CPUTime(), CPUTime()
+	if proc <= 0 || proc > rusage+50*time.Millisecond || proc < rusage-50*time.Millisecond {
+		t.Fatalf("/proc says %v, getrusage %v", proc, rusage)
 	}
 }
