@@ -139,3 +139,14 @@ func TestConfigRequireNamesFlagEnvAndKey(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestNewCmdConfigViewParsing(t *testing.T) {
+	var got *ConfigViewOptions
+	if err := parse(NewCmdConfigView(testFactory(nil), func(o *ConfigViewOptions) error { got = o; return nil })); err != nil ||
+		got == nil || got.Config == nil {
+		t.Fatalf("err %v, options %+v", err, got)
+	}
+	got = nil
+	wantParseError(t, parse(NewCmdConfigView(testFactory(nil), func(o *ConfigViewOptions) error { got = o; return nil }), "extra"),
+		`unknown command "extra"`, got != nil)
+}

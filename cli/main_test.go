@@ -120,3 +120,25 @@ func TestCompletion(t *testing.T) {
 		})
 	}
 }
+
+func TestNewCmdVersionAndCompletionParsing(t *testing.T) {
+	var v *VersionOptions
+	if err := parse(NewCmdVersion(testFactory(nil), func(o *VersionOptions) error { v = o; return nil })); err != nil || v == nil ||
+		v.Config == nil || v.Context == nil {
+		t.Fatalf("version: err %v, options %+v", err, v)
+	}
+	v = nil
+	wantParseError(t, parse(NewCmdVersion(testFactory(nil), func(o *VersionOptions) error { v = o; return nil }), "x"),
+		`unknown command "x"`, v != nil)
+
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		var c *CompletionOptions
+		if err := parse(NewCmdCompletion(testFactory(nil), func(o *CompletionOptions) error { c = o; return nil }), shell); err != nil ||
+			c == nil || c.Shell != shell || c.Root == nil {
+			t.Fatalf("completion %s: err %v, options %+v", shell, err, c)
+		}
+	}
+	var c *CompletionOptions
+	wantParseError(t, parse(NewCmdCompletion(testFactory(nil), func(o *CompletionOptions) error { c = o; return nil }), "tcsh"),
+		`invalid argument "tcsh"`, c != nil)
+}
