@@ -253,3 +253,47 @@ func TestPruneItems(t *testing.T) {
 		t.Fatalf("%d events", n)
 	}
 }
+
+// TestUserSyncFailureIsRetried: an item whose user cannot be synced for now (the users' store is down) is
+// kept and fires once, on its retry, when the store is back; nothing fires before.
+func TestUserSyncFailureIsRetried(t *testing.T) {
+	r := newRig(t, md5Creds, nil).manualRetries()
+	var got []string
+	r.p.OnReceivedMessage(func(_ context.Context, m portal.Message) error {
+		got = append(got, fmt.Sprintf("%s attempt %d", m.MessageID, m.Attempt))
+		return nil
+	})
+	r.users.setFail(errors.New("users database down"))
+	r.postOK(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "one")})
+	r.retryAt(t, 59*time.Second)
+	if len(got) != 0 {
+		t.Fatalf("fired while its user could not be synced: %v", got)
+	}
+	r.users.setFail(nil)
+	r.retryAt(t, time.Second)
+	r.retryAt(t, 24*time.Hour)
+	if want := []string{"m1 attempt 2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("deliveries %v, want %v", got, want)
+	}
+}
+
+// TestFailedConfirmationIsConfirmedAgain: in the legacy profile a setStatusDelivered that fails leaves the
+// packet answered OK and its item fired once; when the server sends the item again, the portal confirms it
+// again as a duplicate and fires nothing.
+func TestFailedConfirmationIsConfirmedAgain(t *testing.T) {
+	r := newRig(t, md5Creds, nil, legacy)
+	var log eventLog
+	subscribeAll(r.p, &log)
+	items := []any{msgItem("ext-1", "c1", "m1", "one")}
+	r.confirm.setFail(errors.New("connector server unreachable"))
+	r.postOK(t, openlines.CommandReceivingMessage, items)
+	r.confirm.setFail(nil)
+	r.postOK(t, openlines.CommandReceivingMessage, items)
+	if n := len(log.messages()); n != 1 {
+		t.Fatalf("%d messages, want 1: %v", n, log.all())
+	}
+	want := []confirmation{{"botframework.skype", "3", []openlines.StatusItem{delivered("c1", "m1")}}}
+	if got := r.confirm.all(); !reflect.DeepEqual(got[len(got)-1:], want) {
+		t.Fatalf("confirmations %+v, want the last %+v", got, want)
+	}
+}
