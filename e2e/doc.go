@@ -53,7 +53,11 @@
 //     database, on each database and for both generations of portal: every message reaches the portal and
 //     fires its event exactly once, the queue ends empty with no dead letters, a current portal never calls
 //     setStatusDelivered and a legacy one confirms every message (-short runs 2 000;
-//     OLCTL_E2E_CRASH_MESSAGES sets the count).
+//     OLCTL_E2E_CRASH_MESSAGES sets the count). The portal is killed too (TestPortalKilledMidStream, each
+//     database, both generations; not under -short): a portal process takes a stream of 2 000 messages
+//     and is killed with SIGKILL five times (20 000 and 50 with OLCTL_E2E_PORTAL_KILL_FULL=1); its backend,
+//     which records each event once by Message.ItemID, records every message once, and the connector's
+//     queue empties as each generation acknowledges.
 //   - Hostile input (TestHostileCorpus): testdata/hostile/*.req holds 46 forged or malformed requests
 //     (missing, empty, wrong and foreign-key hashes, reordered and tampered fields, stale, future and
 //     replayed hardened packets, downgrades both ways, bad base64, bad serialize, objects, references,

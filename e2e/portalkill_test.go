@@ -35,6 +35,8 @@ const (
 	portalKillEnv       = "OLCTL_E2E_PORTAL_KILL_CHILD" // the child's database DSN
 	portalKillAddrEnv   = "OLCTL_E2E_PORTAL_KILL_ADDR"
 	portalKillServerEnv = "OLCTL_E2E_PORTAL_KILL_SERVER"
+	// portalKillProfileEnv is the generation of the portal process: current or legacy.
+	portalKillProfileEnv = "OLCTL_E2E_PORTAL_KILL_PROFILE"
 	// portalKillFullEnv makes the run the full one: 20 000 messages and 50 kills per database.
 	portalKillFullEnv = "OLCTL_E2E_PORTAL_KILL_FULL"
 )
@@ -70,9 +72,13 @@ func runPortalKillChild(dsn string) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
+	profile, err := wire.ParseProfile(os.Getenv(portalKillProfileEnv))
+	if err != nil {
+		return fail(err)
+	}
 	p, err := portal.New(ctx, portal.Config{
 		Credentials: wire.Credentials{Mode: wire.MD5, LicenceKey: licenceKey},
-		ServerURL:   os.Getenv(portalKillServerEnv), Domain: "http://" + addr, DB: db, DataDir: dir,
+		ServerURL:   os.Getenv(portalKillServerEnv), Domain: "http://" + addr, DB: db, DataDir: dir, Profile: profile,
 		// An attempt that a killed process held is taken over 3 s later; the store is looked at often.
 		Retry: portal.RetryPolicy{Lease: 3 * time.Second, Poll: 100 * time.Millisecond},
 	})
@@ -123,8 +129,10 @@ func recordOnce(ctx context.Context, db *sqldb.DB, m portal.Message) error {
 }
 
 // TestPortalKilledMidStream: the portal is killed with SIGKILL while messages stream to it, on SQLite,
-// MariaDB and PostgreSQL: every message is recorded by the backend exactly once. By default 2 000 messages
-// and 5 kills per database; with OLCTL_E2E_PORTAL_KILL_FULL=1, 20 000 messages and 50 kills.
+// MariaDB and PostgreSQL, for a current and a legacy portal: every message is recorded by the backend
+// exactly once, and the connector's queue empties (a current portal acknowledging by its answers alone, a
+// legacy one confirming every message). By default 2 000 messages and 5 kills per database and generation;
+// with OLCTL_E2E_PORTAL_KILL_FULL=1, 20 000 messages and 50 kills.
 func TestPortalKilledMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs child processes")
@@ -141,7 +149,9 @@ func TestPortalKilledMidStream(t *testing.T) {
 		{"mariadb", func(t *testing.T) string { return testdb.MySQLDSN(t) }},
 		{"postgres", func(t *testing.T) string { return testdb.PostgresDSN(t) }},
 	} {
-		t.Run(db.name, func(t *testing.T) { testPortalKilled(t, db.dsn(t), total, kills) })
+		for _, p := range profiles() {
+			t.Run(db.name+"/"+p.String(), func(t *testing.T) { testPortalKilled(t, db.dsn(t), p, total, kills) })
+		}
 	}
 }
 
@@ -179,17 +189,19 @@ func (k *killRun) delivered() int {
 	return len(k.deliveries)
 }
 
-func testPortalKilled(t *testing.T, dsn string, total, kills int) {
+func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kills int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	start := time.Now()
 	portalAddr := freeAddr(t)
 	portalURL := "http://" + portalAddr
 	srv, err := connector.NewServer(connector.Config{
-		Sites: []connector.Site{{LicenceKey: licenceKey, Domain: portalURL, Profile: connector.ProfileCurrent}},
-		// A portal that is down is tried again soon.
+		Sites: []connector.Site{{LicenceKey: licenceKey, Domain: portalURL, Profile: siteProfile(profile)}},
+		// A portal that is down is tried again soon; a legacy portal killed between its answer and its
+		// confirmation is waited for 2 s.
 		Queue: connector.Policy{Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
-			500 * time.Millisecond, time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}},
+			500 * time.Millisecond, time.Second, time.Second, time.Second, time.Second, time.Second, time.Second},
+			ConfirmTimeout: 2 * time.Second},
 		SendTimeout: 10 * time.Second,
 	})
 	if err != nil {
@@ -197,13 +209,17 @@ func testPortalKilled(t *testing.T, dsn string, total, kills int) {
 	}
 	srv.Start()
 	defer srv.Close()
+	// The portal's calls reach the server through a tap.
+	calls := newTap()
+	serverURL := httpServer(t, calls.wrap(srv.Handler()).ServeHTTP)
 
 	run := &killRun{deliveries: map[string]int{}, changed: make(chan struct{}, 1)}
-	env := []string{portalKillEnv + "=" + dsn, portalKillAddrEnv + "=" + portalAddr, portalKillServerEnv + "=" + srv.URL()}
+	env := []string{portalKillEnv + "=" + dsn, portalKillAddrEnv + "=" + portalAddr, portalKillServerEnv + "=" + serverURL,
+		portalKillProfileEnv + "=" + profile.String()}
 	child := proctest.Start(t, env, run.line)
 	defer func() { child.Kill() }()
 
-	cl, err := client.New(srv.URL(), client.WithDomain(portalURL), client.WithLicenceKey(licenceKey))
+	cl, err := client.New(serverURL, client.WithDomain(portalURL), client.WithLicenceKey(licenceKey), client.WithProfile(profile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,13 +293,32 @@ func testPortalKilled(t *testing.T, dsn string, total, kills int) {
 	if lost != 0 || duplicated != 0 || pending != 0 {
 		t.Errorf("%d lost, %d duplicated events; %d items not done", lost, duplicated, pending)
 	}
+	if st, err := srv.QueueStats(ctx); err != nil || st.Dead != 0 {
+		t.Errorf("dead letters: %+v %v", st, err)
+	}
+	if profile == wire.Current {
+		if n := calls.count(openlines.MethodSetStatusDelivered); n != 0 {
+			t.Errorf("a current portal called setStatusDelivered %d times", n)
+		}
+	} else {
+		// The tap records a call once it is answered, after the server deleted the items it names.
+		calls.wait(ctx, t, "a confirmation of every message", openlines.MethodSetStatusDelivered, func(l []packet) bool {
+			got := confirmed(t, l)
+			for i := 0; i < total; i++ {
+				if got["kill-chat-"+strconv.Itoa(i%3)+" k"+strconv.Itoa(i)] == 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
 	run.mu.Lock()
 	again := 0
 	for _, n := range run.deliveries {
 		again += n - 1
 	}
-	t.Logf("%d messages, %d SIGKILLs of the portal: %d lost, %d duplicated events; %d deliveries in all, %d repeated after a kill (Attempt > 1: %d), not acted on twice; %v",
-		total, kills, lost, duplicated, run.count, again, run.later, time.Since(start).Round(time.Second))
+	t.Logf("%s portal: %d messages, %d SIGKILLs of the portal: %d lost, %d duplicated events; %d deliveries in all, %d repeated after a kill (Attempt > 1: %d), not acted on twice; %v",
+		profile, total, kills, lost, duplicated, run.count, again, run.later, time.Since(start).Round(time.Second))
 	run.mu.Unlock()
 }
 
