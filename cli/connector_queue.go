@@ -33,16 +33,9 @@ func connectorDBFlag(cmd *cobra.Command, dst *string) {
 	cmd.Flags().StringVar(dst, "db", "", "connector database: SQLite path, MySQL DSN or postgres://… (env "+envConnectorDB+")")
 }
 
-// openQueue opens the connector database dsn for reading its queue.
+// openQueue opens the connector database dsn, which must exist, read-only to inspect its queue.
 func openQueue(ctx context.Context, dsn string) (*connector.Store, error) {
-	if dsn == "" {
-		return nil, usageErrorf("missing connector database: set --db or %s", envConnectorDB)
-	}
-	st, err := connector.Open(ctx, dsn)
-	if err != nil {
-		return nil, &UsageError{Err: fmt.Errorf("--db: %w", err)}
-	}
-	return st, nil
+	return openConnectorStore(ctx, dsn, false)
 }
 
 // QueueStatsOptions are the inputs of `olctl connector queue stats`.

@@ -51,9 +51,9 @@ func openStatusStore(ctx context.Context, dsn string, clk clock.Clock) (*statusS
 	if strings.TrimSpace(dsn) == "" {
 		return nil, nil
 	}
-	db, err := sqldb.Open(ctx, dsn)
+	db, err := openPortalDB(ctx, dsn, portalCreate)
 	if err != nil {
-		return nil, &UsageError{Err: fmt.Errorf("--db: %w", err)}
+		return nil, err
 	}
 	st, err := portal.NewSQLStatusStore(ctx, db, clk)
 	if err != nil {

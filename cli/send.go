@@ -16,7 +16,6 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/openlines"
-	"github.com/olctl/olctl/sqldb"
 )
 
 // sendResultJSON is the JSON document of `olctl send`.
@@ -40,6 +39,7 @@ type SendOptions struct {
 	UserID    string   // the operator's user id
 	Files     []string // http(s) URLs of the attached files
 	DB        string   // the portal database of the Bot Framework chat contexts; "" is none
+	DBGiven   bool     // DB came from --db and must exist (from OLCTL_PORTAL_DB, a missing one is none)
 	Raw       bool     // send Text as it is, without turning emoji into icon tags
 	Text      []string // the words of the message; "-" alone reads it from stdin
 }
@@ -65,6 +65,7 @@ channel turns them back into emoji for the messenger. --raw sends TEXT as it is.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Text = cmd.Context(), args
 			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
+			opts.DBGiven = cmd.Flags().Changed("db")
 			if opts.Chat == "" {
 				return usageErrorf("missing --chat: the external chat id to send to")
 			}
@@ -136,16 +137,22 @@ func sendRun(opts *SendOptions) error {
 	}
 	var extra []client.Option
 	if opts.DB != "" {
-		db, err := sqldb.Open(ctx, opts.DB)
-		if err != nil {
-			return &UsageError{Err: fmt.Errorf("--db: %w", err)}
+		mode := portalIfThere
+		if opts.DBGiven {
+			mode = portalExisting
 		}
-		defer db.Close()
-		store, err := bfcontext.NewSQLStore(ctx, db)
+		db, err := openPortalDB(ctx, opts.DB, mode)
 		if err != nil {
-			return fmt.Errorf("--db: %w", err)
+			return err
 		}
-		extra = append(extra, client.WithChatContext(store))
+		if db != nil {
+			defer db.Close()
+			store, err := bfcontext.NewSQLStore(ctx, db)
+			if err != nil {
+				return fmt.Errorf("--db: %w", err)
+			}
+			extra = append(extra, client.WithChatContext(store))
+		}
 	}
 	cl, err := opts.Client(extra...)
 	if err != nil {

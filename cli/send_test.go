@@ -145,7 +145,7 @@ func TestNewCmdSendParsing(t *testing.T) {
 		{name: "every flag", args: []string{"--chat", "c1", "--im-chat", "42", "--message-id", "m1", "--user-id", "7",
 			"--file", "https://a/x.pdf", "--file", "https://a/y.png", "--db", "p.db", "--raw", "-"},
 			want: SendOptions{Chat: "c1", IMChat: "42", MessageID: "m1", UserID: "7", Files: []string{"https://a/x.pdf", "https://a/y.png"},
-				DB: "p.db", Raw: true, Text: []string{"-"}}},
+				DB: "p.db", DBGiven: true, Raw: true, Text: []string{"-"}}},
 		{name: "db from the environment", env: map[string]string{envPortalDB: "env.db"}, args: []string{"--chat", "c", "x"},
 			want: SendOptions{Chat: "c", UserID: "1", DB: "env.db", Text: []string{"x"}}},
 		{name: "no chat", args: []string{"hi"}, err: "missing --chat"},
