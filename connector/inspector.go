@@ -120,7 +120,7 @@ func (s *Server) inspectState(ctx context.Context) (inspect.State, error) {
 			t.Rows = append(t.Rows, s.laneRow(l.Site, l.Line, "", "(no line connector)", l))
 		}
 	}
-	letters := inspect.Table{Title: "Dead letter", Empty: "No dead letter.", Columns: []string{"Item", "Site", "Line",
+	letters := inspect.Table{Title: "Dead letters", Row: "dead letter", Empty: "No dead letter.", Columns: []string{"Item", "Site", "Line",
 		"Command", "Connector", "Chat", "Message", "Attempts", "Died"}}
 	for _, d := range dead {
 		id := strconv.FormatInt(d.ID, 10)

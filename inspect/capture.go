@@ -37,11 +37,15 @@ func (h *incoming) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	ctx, p := h.r.begin(req.Context(), In)
 	body := &prefix{max: h.r.opt.MaxBody}
 	req = req.WithContext(ctx)
-	if req.Body != nil {
-		req.Body = teeBody{Reader: io.TeeReader(req.Body, body), Closer: req.Body}
+	orig := req.Body
+	if orig != nil {
+		req.Body = teeBody{Reader: io.TeeReader(orig, body), Closer: orig}
 	}
 	cw := &captureWriter{ResponseWriter: w, answer: prefix{max: h.r.opt.MaxBody}}
 	h.next.ServeHTTP(cw, req)
+	if orig != nil && !body.over { // what the handler left unread (it refused early), up to MaxBody
+		_, _ = io.Copy(body, io.LimitReader(orig, int64(h.r.opt.MaxBody-body.buf.Len()+1)))
+	}
 
 	scheme := "http"
 	if req.TLS != nil {

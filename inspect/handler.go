@@ -52,6 +52,7 @@ type Stat struct {
 // Table is one table of the state: lines, items waiting for a retry, dead letters.
 type Table struct {
 	Title   string   `json:"title"`
+	Row     string   `json:"row"` // what one row is, for the labels of its buttons: "dead letter"
 	Columns []string `json:"columns"`
 	Rows    []Row    `json:"rows"`
 	Empty   string   `json:"empty"` // what the table says when it has no rows

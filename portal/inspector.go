@@ -151,7 +151,7 @@ func (p *Portal) inspectState(ctx context.Context) (inspect.State, error) {
 	if err != nil {
 		return inspect.State{}, err
 	}
-	letters := inspect.Table{Title: "Dead letter", Empty: "No dead letter.",
+	letters := inspect.Table{Title: "Dead letters", Row: "dead letter", Empty: "No dead letter.",
 		Columns: []string{"Item", "Command", "Connector", "Line", "Attempts", "Died", "Last error"}}
 	for _, d := range dead {
 		id := strconv.FormatInt(d.ID, 10)

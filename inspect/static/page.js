@@ -145,8 +145,8 @@ async function replay(id) {
 async function redrive(id, label) {
   try {
     const r = await post("api/redrive/" + encodeURIComponent(id));
-    announce(`${label}: ${r.redriven} sent again.`);
-  } catch (e) { announce(`${label}: redrive failed: ${e.message}`); }
+    announce(`Redrive of ${label}: ${r.redriven} sent again.`);
+  } catch (e) { announce(`Redrive of ${label} failed: ${e.message}`); }
   loadState();
 }
 
@@ -187,6 +187,7 @@ function draw() {
     }
     const b = row(p);
     b.classList.add("fresh");
+    b.addEventListener("animationend", () => b.classList.remove("fresh"), { once: true });
     table.append(b);
     rows.set(p.id, b);
   }
@@ -246,7 +247,7 @@ async function loadState() {
     return;
   }
   const stats = document.getElementById("stats");
-  stats.replaceChildren(...st.stats.flatMap((s) => [el("dt", { text: s.label }), el("dd", { text: s.value })]));
+  stats.replaceChildren(...st.stats.map((s) => el("div", {}, el("dt", { text: s.label }), el("dd", { text: s.value }))));
   const out = [];
   st.tables.forEach((t, ti) => {
     const id = "t-" + ti;
@@ -259,7 +260,7 @@ async function loadState() {
       if (redrives) {
         const td = el("td");
         if (r.redrive) {
-          const label = `${t.title} ${r.id}`;
+          const label = `${t.row || "row"} ${r.id}`;
           const b = el("button", { type: "button", class: "redrive", "aria-label": `Redrive ${label}`, text: "Redrive" });
           b.addEventListener("click", () => redrive(r.id, label));
           td.append(b);
