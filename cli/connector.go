@@ -40,6 +40,7 @@ type ConnectorServeOptions struct {
 	Confirm      time.Duration // how long to wait for setStatusDelivered
 	Schedule     string        // back-off schedule, comma-separated durations; "" is the default
 	BotFramework BFChannelOptions
+	Inspect      inspectFlags // the live inspector page (--inspect, --inspect-token)
 }
 
 // NewCmdConnectorServe builds `olctl connector serve`.
@@ -64,6 +65,9 @@ too. Logs go to stderr.`,
 			if opts.Batch <= 0 || opts.Confirm <= 0 {
 				return usageErrorf("--batch and --confirm-timeout must be positive")
 			}
+			if err := opts.Inspect.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -80,6 +84,7 @@ too. Logs go to stderr.`,
 	fl.DurationVar(&opts.Confirm, "confirm-timeout", connector.DefaultConfirmTimeout, "wait for setStatusDelivered")
 	fl.StringVar(&opts.Schedule, "schedule", "", "back-off schedule, comma-separated durations (default 1m,4m,10m,15m,30m,1h,2h,3h,5h,12h)")
 	opts.BotFramework.addFlags(cmd)
+	opts.Inspect.addFlags(cmd)
 	return cmd
 }
 
@@ -152,11 +157,17 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 	srv, err := connector.NewServer(connector.Config{
 		DSN: opts.DB, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
 		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
-		Logger: logger, Clock: opts.Clock,
+		Logger: logger, Clock: opts.Clock, Inspect: opts.Inspect.options(),
 	})
 	if err != nil {
 		return fmt.Errorf("connector serve: %w", err)
 	}
+	stopInspector, err := opts.Inspect.start(opts.IO.ErrOut, srv.Inspector(), "connector server")
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	defer stopInspector()
 	srv.Start()
 	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nchannels: %s\n", srv.URL(),
 		srv.PortalEndpoint(), strings.Join(channels.IDs(), ", "))

@@ -41,6 +41,8 @@ type ServeOptions struct {
 	// Limits bound what one client can hold of the server (--read-timeout, --request-timeout,
 	// --max-concurrent).
 	Limits serverLimitFlags
+	// Inspect serves the live inspector page (--inspect, --inspect-token).
+	Inspect inspectFlags
 
 	// AdmitUnknownLines lets messages in for a line with no stored status (its gate stays shut for a line
 	// whose status is not ACTIVE, CONNECTION and REGISTER without ERROR).
@@ -88,6 +90,9 @@ seconds in "date_unix".`,
 			if !strings.HasPrefix(opts.Path, "/") {
 				return usageErrorf("--path %q must start with /", opts.Path)
 			}
+			if err := opts.Inspect.check(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -105,6 +110,7 @@ seconds in "date_unix".`,
 	fl.StringVar(&opts.Path, "path", "/pub/imconnector/", "path of the portal endpoint")
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "log level on stderr: debug, info, warn, error")
 	opts.Limits.addFlags(cmd)
+	opts.Inspect.addFlags(cmd)
 	fl.BoolVar(&opts.AdmitUnknownLines, "admit-unknown-lines", false, "let in the messages of lines that have no status (never connected here)")
 	fl.BoolVar(&opts.Icons, "icons", true, "turn emoji into icon tags; --icons=false keeps Unicode emoji, as a current portal does")
 	fl.BoolVar(&opts.Smileys, "smileys", true, "turn ASCII smileys such as :) into icon tags too")
@@ -167,6 +173,7 @@ func serveRun(opts *ServeOptions) error {
 			emoji.WithHexEscapes(opts.HexEscapes)},
 		FileOptions:   []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
 		ClientOptions: []client.Option{client.WithRegion(cfg.Region), client.WithTimeout(cfg.Timeout)},
+		Inspect:       opts.Inspect.options(),
 	})
 	if err != nil {
 		if errors.Is(err, portal.ErrConfig) {
@@ -175,6 +182,11 @@ func serveRun(opts *ServeOptions) error {
 		return err
 	}
 	defer p.Close()
+	stopInspector, err := opts.Inspect.start(opts.IO.ErrOut, p.Inspector(), "portal receiver")
+	if err != nil {
+		return err
+	}
+	defer stopInspector()
 	ew := &eventWriter{w: out, clock: opts.Clock}
 	ew.subscribe(p)
 	srv := limits.Server(portalMux(opts.Path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
