@@ -114,6 +114,13 @@
 // Limits: the replay guard of hmac packets is per process; site credentials are stored in clear (the
 // server signs with them); deleteLine and deleteConnector do not remove items already queued for the line.
 //
+// # Dead letters and the inspector
+//
+// Redrive queues dead letters again at the end of their lines. With Config.Inspect set, the server records
+// the portals' calls, the webhooks and its pushes, and Inspector returns the live page of package inspect
+// over them, with each line's status flags, queue depth, block and next attempt, and the dead letters
+// (Redrive from the page).
+//
 // # Operations
 //
 // slog; Prometheus at /metrics on a registry of the server's own: olctl_connector_queue_depth{site,line},

@@ -90,6 +90,13 @@
 // harmless for statuses. The items of one chat fire in packet order, except that an item waiting for a
 // retry fires after the items that followed it.
 //
+// # Inspector
+//
+// With Config.Inspect set, the portal records the packets it takes and sends and what became of each item
+// (taken, fired, duplicate, rejected, retry, dead), and Inspector returns the live page of package inspect
+// over them, with the items waiting for a retry and the dead letters (Redrive from the page). Mount it behind
+// the backend's own authentication.
+//
 // # Pieces
 //
 // Each step is a small interface (TextConverter, FileImporter, UserSyncer, Confirmer, bfcontext.Store,
