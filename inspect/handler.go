@@ -314,6 +314,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 type replayKey struct{}
 
 type replayed struct {
+	r  *Recorder
 	of int64
 	p  *pending
 }
@@ -351,7 +352,7 @@ func (r *Recorder) Replay(ctx context.Context, id int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("inspect: signing the replay: %w", err)
 	}
-	hold := &replayed{of: id}
+	hold := &replayed{r: r, of: id}
 	ctx = context.WithValue(ctx, replayKey{}, hold)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rec.url, strings.NewReader(signed.Encode()))
 	if err != nil {

@@ -464,3 +464,36 @@ func TestTenThousandPackets(t *testing.T) {
 		t.Errorf("first frame %d bytes in %v", len(ev.data), first)
 	}
 }
+
+// TestReplayWithACallMeanwhile: a replayed packet whose handling sends a packet of its own (a legacy portal's
+// setStatusDelivered) is the replay's record, not the call.
+func TestReplayWithACallMeanwhile(t *testing.T) {
+	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	signer, _ := wire.NewSigner(hmacCreds, clk)
+	rec := NewRecorder(Options{Clock: clk, Sign: signer.Sign})
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { wire.WriteResponse(w, nil, nil) }))
+	defer server.Close()
+	calls := &http.Client{Transport: rec.Outgoing(nil)}
+	portal := httptest.NewServer(rec.Incoming(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, server.URL, strings.NewReader("BX_COMMAND=setStatusDelivered&DATA=&BX_HASH=1"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if resp, err := calls.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		wire.WriteResponse(w, []any{}, nil)
+	})))
+	defer portal.Close()
+	post(t, portal.URL, packetBody(t, signer, "receivingMessage", []any{item("hi")})) // 1: the call, 2: the packet
+	id, err := rec.Replay(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mustGet(t, rec, id)
+	if r.sum.Command != "receivingMessage" || r.sum.ReplayOf != 2 || id != 4 {
+		t.Fatalf("Replay gave packet %d: %+v", id, r.sum)
+	}
+	if call := mustGet(t, rec, 3); call.sum.Command != "setStatusDelivered" || call.sum.ReplayOf != 0 {
+		t.Fatalf("the call meanwhile: %+v", call.sum)
+	}
+}

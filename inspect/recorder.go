@@ -141,6 +141,7 @@ func NewRecorder(o Options) *Recorder {
 type ctxKey struct{}
 
 type pending struct {
+	r   *Recorder // the recorder whose record it is (a process may run several)
 	mu  sync.Mutex
 	rec *record
 }
@@ -152,7 +153,7 @@ func (r *Recorder) Note(ctx context.Context, n Note) {
 		n.Time = r.opt.Clock.Now()
 	}
 	n.Detail = truncate(n.Detail, 2048)
-	if p, _ := ctx.Value(ctxKey{}).(*pending); p != nil {
+	if p, _ := ctx.Value(ctxKey{}).(*pending); p != nil && p.r == r {
 		p.mu.Lock()
 		addNote(p.rec, n)
 		p.mu.Unlock()
@@ -232,8 +233,9 @@ func outcome(notes []Note) string {
 
 // begin starts the record of a packet; finish puts it in the ring.
 func (r *Recorder) begin(ctx context.Context, dir Direction) (context.Context, *pending) {
-	p := &pending{rec: &record{sum: summary{Time: r.opt.Clock.Now(), Direction: dir, Items: -1}}}
-	if h, _ := ctx.Value(replayKey{}).(*replayed); h != nil {
+	p := &pending{r: r, rec: &record{sum: summary{Time: r.opt.Clock.Now(), Direction: dir, Items: -1}}}
+	// The replayed packet is the first one received in the replay's context (not a call made meanwhile).
+	if h, _ := ctx.Value(replayKey{}).(*replayed); h != nil && dir == In && h.p == nil && h.r == r {
 		p.rec.sum.ReplayOf = h.of
 		h.p = p
 	}
