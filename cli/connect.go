@@ -124,7 +124,7 @@ func connectRun(opts *ConnectOptions) error {
 	cfg := *base
 	var p *prompter
 	if opts.IO.InTTY && !opts.Yes {
-		p = newPrompter(opts.IO)
+		p = newPrompter(ctx, opts.IO)
 	}
 	settings, err := connectInputs(opts, p, &cfg, hc)
 	if err != nil {
