@@ -17,13 +17,15 @@ const envConnectorDB = envPrefix + "CONNECTOR_DB"
 // NewCmdConnectorQueue builds `olctl connector queue`, the group of the queue inspection commands.
 func NewCmdConnectorQueue(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "queue stats|ls|dead",
-		Short: "Inspect the connector server's queue (table or JSON)",
+		Use:   "queue stats|ls|dead|redrive|retry",
+		Short: "Inspect the connector server's queue (table or JSON), redrive its dead letters, lift a block",
 		Long: `Inspect the queue of a connector server's database (--db, the same DSN as 'olctl connector serve --db';
-env OLCTL_CONNECTOR_DB). Reading is safe while the server runs.`,
+env OLCTL_CONNECTOR_DB): stats, ls and dead only read, safe while the server runs. redrive queues dead
+letters again and retry lifts a line's block.`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdConnectorQueueStats(f, nil), NewCmdConnectorQueueList(f, false, nil), NewCmdConnectorQueueList(f, true, nil))
+	cmd.AddCommand(NewCmdConnectorQueueStats(f, nil), NewCmdConnectorQueueList(f, false, nil), NewCmdConnectorQueueList(f, true, nil),
+		NewCmdConnectorQueueRedrive(f, nil), NewCmdConnectorQueueRetry(f, nil))
 	return requireSubcommand(cmd)
 }
 
