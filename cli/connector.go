@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -159,6 +160,10 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
 		Logger: logger, Clock: opts.Clock, Inspect: opts.Inspect.options(),
 	})
+	if errors.Is(err, connector.ErrQueueInUse) {
+		return usageErrorf("--db %s: another connector server serves this SQLite file: stop it, or give this one a --db of its own "+
+			"(on MySQL and PostgreSQL several servers may share a database)", opts.DB)
+	}
 	if err != nil {
 		return fmt.Errorf("connector serve: %w", err)
 	}

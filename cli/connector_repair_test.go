@@ -197,3 +197,25 @@ func TestNewCmdConnectorQueueRepairParsing(t *testing.T) {
 func connectorFilter(site, line string, after int64, limit int) connector.QueueFilter {
 	return connector.QueueFilter{Site: site, Line: line, AfterID: after, Limit: limit}
 }
+
+// TestConnectorServeTwiceOnSQLite: a second `connector serve` on the SQLite file that one serves is
+// refused, exit 2, with a message naming the flag and the way out; the first one goes on serving.
+func TestConnectorServeTwiceOnSQLite(t *testing.T) {
+	db := t.TempDir() + "/connector.db"
+	first, m := startBackground(t, nil, listeningRE, "connector", "serve", "--listen", "127.0.0.1:0", "--db", db,
+		"--log-level", "error", "--licence-key", "k")
+	r := olctl(t, "connector", "serve", "--listen", "127.0.0.1:0", "--db", db, "--log-level", "error", "--licence-key", "k").
+		wantCode(t, ExitUsage)
+	golden(t, "connector_serve_twice", strings.ReplaceAll(r.err, db, "connector.db"))
+	resp, err := http.Get(m[1] + "/healthz")
+	if err != nil {
+		t.Fatalf("the first server after the refusal: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the first server's /healthz: %d", resp.StatusCode)
+	}
+	if code := first.stop(t); code != 0 {
+		t.Fatalf("the first server exited %d:\n%s", code, first.err.String())
+	}
+}
