@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/wire"
@@ -41,61 +37,9 @@ needs --connector. call writes no line status: use the method's own command (olc
 
 // parseArg reads a call argument: JSON when it parses (objects keep their key order), else the string.
 func parseArg(s string) any {
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	v, err := jsonValue(dec)
-	if err != nil || dec.More() {
-		return s
-	}
-	if _, err := dec.Token(); err == nil { // trailing garbage
+	v, err := wire.ParseJSON([]byte(s))
+	if err != nil {
 		return s
 	}
 	return v
-}
-
-// jsonValue decodes one JSON value, objects as ordered wire.Maps and numbers as int64 or float64.
-func jsonValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := wire.NewMap()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				v, err := jsonValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				m.Set(kt.(string), v)
-			}
-			_, err := dec.Token()
-			return m, err
-		case '[':
-			out := []any{}
-			for dec.More() {
-				v, err := jsonValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, v)
-			}
-			_, err := dec.Token()
-			return out, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i, nil
-		}
-		return t.Float64()
-	default:
-		return t, nil // string, bool, nil
-	}
 }

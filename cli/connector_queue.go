@@ -210,7 +210,7 @@ func printItems(p printer, items []connector.QueuedItem, dead bool) error {
 	for i, it := range items {
 		docs[i] = queueItemJSON{ID: it.ID, Site: it.Site, Line: it.Line, Command: it.Command, Connector: it.Connector,
 			ChatID: it.ChatID, MessageID: it.MessageID, Created: it.Created.UTC(), DeadAt: it.DeadAt.UTC(),
-			Attempts: it.Attempts, FirstFailure: it.FirstFailure.UTC(), Item: phpJSON(it.Item)}
+			Attempts: it.Attempts, FirstFailure: it.FirstFailure.UTC(), Item: it.Item}
 	}
 	return p.print(docs, func() *Table {
 		h := []string{"ID", "SITE", "LINE", "COMMAND", "CONNECTOR", "CHAT", "MESSAGE", "CREATED"}

@@ -263,7 +263,7 @@ func (r *Recorder) viewData(d *detailView, raw string) (string, bool) {
 		return Masked + " (DATA cannot be decoded, so it is not shown)", true
 	}
 	v, changed := r.mask.php(pkt.Data)
-	d.Data, _ = json.Marshal(phpJSON(v))
+	d.Data, _ = json.Marshal(v) // a *wire.Map writes itself in its order
 	if !changed {
 		return raw, false
 	}

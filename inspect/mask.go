@@ -113,45 +113,6 @@ func empty(v any) bool {
 	return false
 }
 
-// phpJSON returns a decoded PHP value as one that encodes to JSON with the order of PHP arrays kept.
-func phpJSON(v any) any {
-	switch x := v.(type) {
-	case *wire.Map:
-		return orderedMap{x}
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = phpJSON(e)
-		}
-		return out
-	}
-	return v
-}
-
-// orderedMap encodes a *wire.Map as a JSON object in its entry order.
-type orderedMap struct{ m *wire.Map }
-
-// MarshalJSON implements json.Marshaler.
-func (o orderedMap) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, e := range o.m.Entries {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(fmt.Sprint(e.Key))
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(phpJSON(e.Value))
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
 // json re-encodes a JSON document with the values of secret keys and known secret values masked, keys in
 // their order; ok is false when b is not one JSON document.
 func (m *masker) json(b []byte) (out json.RawMessage, ok bool) {
