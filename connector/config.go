@@ -30,6 +30,7 @@ const (
 	DefaultSendTimeout    = 30 * time.Second
 	DefaultWorkers        = 4
 	DefaultPollInterval   = time.Second
+	DefaultLeaseTTL       = 10 * time.Second
 	DefaultDedupRetention = 48 * time.Hour
 	DefaultPortalPath     = "/pub/imconnector/"
 	DefaultServerPath     = "/imwebhook/portal.php"
@@ -201,14 +202,17 @@ type Policy struct {
 	ConfirmTimeout time.Duration
 	// Schedule is the back-off schedule. Default DefaultSchedule.
 	Schedule []time.Duration
-	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch; a process that
-	// dies mid-send frees its lines after this long (MySQL; on SQLite one process owns the queue and a
-	// restart frees them at once). It must exceed Config.SendTimeout. Default 2×SendTimeout.
+	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch without word
+	// from it: the holder renews the lease every third of it while the packet is out (a packet may take up to
+	// Config.SendTimeout), and stops sending when it cannot. A process that dies mid-send frees its lines for
+	// the other processes after this long; the same process started again in its place (same host and
+	// listen address) frees them at once, and so does a SQLite server at start, as one process owns a SQLite
+	// queue. Default 10 s.
 	LeaseTTL time.Duration
 }
 
-// withDefaults fills the zero fields and checks the rest against the send timeout.
-func (p Policy) withDefaults(sendTimeout time.Duration) (Policy, error) {
+// withDefaults fills the zero fields and checks the rest.
+func (p Policy) withDefaults() (Policy, error) {
 	if p.Batch <= 0 {
 		p.Batch = DefaultBatch
 	}
@@ -228,10 +232,7 @@ func (p Policy) withDefaults(sendTimeout time.Duration) (Policy, error) {
 	}
 	p.Schedule = append([]time.Duration(nil), p.Schedule...)
 	if p.LeaseTTL <= 0 {
-		p.LeaseTTL = 2 * sendTimeout
-	}
-	if p.LeaseTTL <= sendTimeout {
-		return p, fmt.Errorf("connector: Queue.LeaseTTL (%v) must exceed SendTimeout (%v)", p.LeaseTTL, sendTimeout)
+		p.LeaseTTL = DefaultLeaseTTL
 	}
 	return p, nil
 }
@@ -260,7 +261,7 @@ func (c *Config) withDefaults() (Config, error) {
 		out.SendTimeout = DefaultSendTimeout
 	}
 	var err error
-	if out.Queue, err = out.Queue.withDefaults(out.SendTimeout); err != nil {
+	if out.Queue, err = out.Queue.withDefaults(); err != nil {
 		return out, err
 	}
 	if out.Workers <= 0 {

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,7 +68,8 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	if ready, err := s.store.anyReady(ctx); err != nil || !ready {
 		return false, err
 	}
-	res, err := s.store.claim(ctx, s.owner)
+	owner := s.leaseOwner()
+	res, err := s.store.claim(ctx, owner)
 	if err != nil {
 		return false, fmt.Errorf("claim: %w", err)
 	}
@@ -85,6 +87,8 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	}
 	since, _ := s.enq.arrivals(b.lane.id)
 	s.wake() // there may be more ready lines: let another worker look
+	hold, release := s.holdLease(ctx, b.lane.id, owner)
+	defer release()
 	site, err := s.store.siteByID(ctx, b.lane.siteID)
 	// A worker keeps a busy lane for a few batches in a row (one transaction between them), then lets it
 	// go so that the other lanes get their turn.
@@ -97,14 +101,18 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			b.byAnswer = site.generation() == wire.Current || !confirmable(b.command)
 			start := time.Now()
 			var sent bool
-			sent, sendErr = s.sendBatch(ctx, site, b)
+			sent, sendErr = s.sendBatch(hold, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
 			if !sent && sendErr == nil {
 				result = "skipped"
 			}
 		}
 		if ctx.Err() != nil {
-			// Shutting down: leave the lease; a restart (SQLite) or its expiry (MySQL) sends the batch again.
+			// Shutting down: Close frees the lease; the batch is sent again.
+			return true, nil
+		}
+		if errors.Is(context.Cause(hold), errLeaseLost) {
+			s.log.Warn("connector: lease lost while sending; the line is left to its next holder", "line", b.lane.line)
 			return true, nil
 		}
 		if sendErr != nil {
@@ -115,16 +123,16 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		s.m.sends.WithLabelValues(b.command, result).Inc()
 		cont := i < maxConsecutive
 		if cont && sendErr == nil {
-			if s.linger(ctx, b, since); ctx.Err() != nil {
-				return true, nil // as above: the lease is left
+			if s.linger(hold, b, since); hold.Err() != nil {
+				return true, nil // as above
 			}
 		}
-		fin, ferr := s.store.finish(ctx, s.owner, b, sendErr, cont)
+		fin, ferr := s.store.finish(ctx, owner, b, sendErr, cont)
 		if ferr != nil {
 			return true, fmt.Errorf("finish: %w", ferr)
 		}
 		if fin.lost {
-			s.log.Warn("connector: lease expired while sending; another process owns the line now", "line", b.lane.line)
+			s.log.Warn("connector: lease expired while sending; the line has another holder now", "line", b.lane.line)
 		}
 		if fin.confirmed > 0 {
 			s.m.confirmed.Add(float64(fin.confirmed))

@@ -92,13 +92,18 @@
 // # Guarantees
 //
 //   - Nothing is lost on a crash: a webhook is answered 200 only once its items are committed; an item is
-//     deleted only once acknowledged. A batch cut off by a crash is sent again after a restart (SQLite: at
-//     once; MySQL, PostgreSQL: when its lease, Policy.LeaseTTL, runs out), and the portal's duplicate
-//     suppression keeps events exactly-once. Tested with SIGKILL of a real server process.
+//     deleted only once acknowledged. A batch cut off by a crash is sent again at once by the process
+//     started again in its place (same host and listen address; on SQLite any restart), and by another
+//     process sharing a MySQL or PostgreSQL database when its lease, Policy.LeaseTTL (10 s), runs out; the
+//     portal's duplicate suppression keeps events exactly-once. Close frees the leases it held. Tested with
+//     SIGKILL of real server processes.
 //   - Order per line: a line's items go out in arrival order; enqueues of a line are serialised by its row
 //     lock, so ids follow commit order.
 //   - One sender per line: a line is claimed in a transaction (FOR UPDATE SKIP LOCKED on MySQL and
-//     PostgreSQL) and leased to one process while its packet is out.
+//     PostgreSQL) and leased to one holder while its packet is out. The holder renews the lease every third
+//     of LeaseTTL and stops sending when it cannot; every claim has its own lease token, so a holder whose
+//     lease passed on can neither renew nor settle the line. One process serves a SQLite queue: a second
+//     server on the file fails with ErrQueueInUse (Linux).
 //   - Exact back-off on the injected clock; a confirmation, even a late one, unblocks a line at once.
 //   - Bad input on either endpoint is answered with its code (405, 413, HASH_EMPTY, LICENCE_ERROR, REPLAY,
 //     BAD_PACKET, METHOD_NOT_FOUND, …; webhooks 400/404/405/413) and writes nothing.

@@ -220,10 +220,38 @@ func (s *Store) nextDue(ctx context.Context, withLeases bool) (time.Time, bool, 
 	return time.UnixMilli(due.Int64), true, nil
 }
 
-// releaseLeases frees every lease (SQLite: the one process that owns the queue is starting).
-func (s *Store) releaseLeases(ctx context.Context) error {
+// releaseLeases frees the leases of instance's lease owners (see Server.leaseOwner): at start, those of the
+// process's previous incarnation, which is gone (the kernel gives a listen address to one live process), and
+// at Close its own.
+func (s *Store) releaseLeases(ctx context.Context, instance string) error {
+	return s.write(ctx, func(tx *stx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = '', lease_until_ms = 0 WHERE lease_owner LIKE ?`, instance+".%")
+		return err
+	})
+}
+
+// releaseAllLeases frees every lease (SQLite: the one process that owns the queue is starting).
+func (s *Store) releaseAllLeases(ctx context.Context) error {
 	return s.write(ctx, func(tx *stx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_owner = '', lease_until_ms = 0 WHERE lease_owner <> ''`)
 		return err
 	})
+}
+
+// renewLease extends the lease of a lane that owner still holds to a full Policy.LeaseTTL from now. It
+// reports false, changing nothing, when the lease has passed to another holder or been settled.
+func (s *Store) renewLease(ctx context.Context, laneID int64, owner string) (bool, error) {
+	var held bool
+	err := s.write(ctx, func(tx *stx) error {
+		var cur string
+		if err := tx.QueryRowContext(ctx, `SELECT lease_owner FROM conn_lane WHERE id = ?`+s.forUpdate(false), laneID).Scan(&cur); err != nil {
+			return err
+		}
+		if held = cur == owner; !held {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET lease_until_ms = ? WHERE id = ?`, s.nowMS()+s.pol.LeaseTTL.Milliseconds(), laneID)
+		return err
+	})
+	return held, err
 }

@@ -51,7 +51,7 @@ func childMain() int {
 	s, err := NewServer(Config{
 		Queue: Policy{Schedule: schedule, Batch: atoi("CHILD_BATCH", 50), LeaseTTL: ms("CHILD_LEASE_MS", 3000),
 			ConfirmTimeout: ms("CHILD_CONFIRM_MS", 5000)},
-		DSN: os.Getenv("CHILD_DSN"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4),
+		DSN: os.Getenv("CHILD_DSN"), Addr: os.Getenv("CHILD_ADDR"), Sites: sites, Workers: atoi("CHILD_WORKERS", 4),
 		SendTimeout: ms("CHILD_SEND_MS", 2000), PollInterval: ms("CHILD_POLL_MS", 20),
 		NoDispatch: os.Getenv("CHILD_NODISPATCH") == "1",
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -36,7 +36,8 @@ type Server struct {
 	guard    *wire.ReplayGuard
 	enq      *committer
 	m        *metrics
-	owner    string // lease owner id of this process's dispatcher
+	instance string    // this process among those sharing the database (see instanceName)
+	lock     io.Closer // the SQLite database's lock (see lockSQLite); nil on MySQL and PostgreSQL
 
 	ln      net.Listener
 	httpSrv *http.Server
@@ -66,7 +67,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, log: c.Logger, owner: randomHex(8), tokens: make(chan struct{}, c.Workers)}
+	s := &Server{cfg: c, log: c.Logger, tokens: make(chan struct{}, c.Workers)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.startInspect(&c)
 	s.cfg.HTTPClient = c.HTTPClient
@@ -90,6 +91,14 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 		s.ownDB = true
 	}
+	if db.Dialect == sqldb.SQLite {
+		if s.lock, err = lockSQLite(s.ctx, db); err != nil {
+			if s.ownDB {
+				_ = db.Close()
+			}
+			return nil, err
+		}
+	}
 	if s.store, err = newStore(s.ctx, db, c.Clock); err != nil {
 		if s.ownDB {
 			_ = db.Close()
@@ -103,13 +112,18 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	if s.store.sqlite() {
-		if err := s.store.releaseLeases(s.ctx); err != nil {
-			return nil, fmt.Errorf("connector: release leases: %w", err)
-		}
-	}
 	if s.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return nil, fmt.Errorf("connector: listen: %w", err)
+	}
+	// Only once the address is this process's: a previous incarnation's leases are freed at once (every
+	// lease on SQLite, whose lock says no other process serves the queue).
+	s.instance = instanceName(c.Addr, s.ln)
+	release := func() error { return s.store.releaseLeases(s.ctx, s.instance) }
+	if s.store.sqlite() {
+		release = func() error { return s.store.releaseAllLeases(s.ctx) }
+	}
+	if err := release(); err != nil {
+		return nil, fmt.Errorf("connector: release leases: %w", err)
 	}
 	s.url = "http://" + s.ln.Addr().String()
 	public := strings.TrimRight(c.PublicURL, "/")
@@ -200,6 +214,12 @@ func (s *Server) Close() error {
 		}
 		s.cancel()
 		s.wg.Wait()
+		// The batches cut off are sent again: by another process at once rather than when their leases end.
+		rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer rcancel()
+		if rerr := s.store.releaseLeases(rctx, s.instance); rerr != nil && err == nil {
+			err = fmt.Errorf("connector: release leases: %w", rerr)
+		}
 		s.cleanup()
 	})
 	return err
@@ -212,6 +232,9 @@ func (s *Server) cleanup() {
 	}
 	if s.store != nil {
 		_ = s.store.Close()
+	}
+	if s.lock != nil {
+		_ = s.lock.Close()
 	}
 	if s.tmpDir != "" {
 		_ = os.RemoveAll(s.tmpDir)

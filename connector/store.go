@@ -192,7 +192,7 @@ func newStore(ctx context.Context, db *sqldb.DB, clk clock.Clock) (*Store, error
 	if err := db.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("connector: migrate: %w", err)
 	}
-	pol, err := Policy{}.withDefaults(DefaultSendTimeout)
+	pol, err := Policy{}.withDefaults()
 	if err != nil {
 		return nil, err
 	}
