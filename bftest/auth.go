@@ -196,6 +196,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if u, p, ok := r.BasicAuth(); ok && id == "" {
 		id, secret = u, p
 	}
+	s.mu.Lock()
+	want, known := s.bots[id]
+	s.mu.Unlock()
 	switch {
 	case f.Get("grant_type") != "client_credentials":
 		writeJSON(w, http.StatusBadRequest, schema.TokenError{Error: "unsupported_grant_type",
@@ -203,10 +206,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	case !hasScope(f.Get("scope")):
 		writeJSON(w, http.StatusBadRequest, schema.TokenError{Error: "invalid_scope",
 			ErrorDescription: "AADSTS70011: the scope must be " + schema.Scope + ", got " + quote(f.Get("scope"))})
-	case id != s.cfg.AppID:
+	case !known:
 		writeJSON(w, http.StatusBadRequest, schema.TokenError{Error: "unauthorized_client",
 			ErrorDescription: "AADSTS700016: application " + quote(id) + " was not found in the directory"})
-	case secret != s.cfg.AppSecret:
+	case secret != want:
 		writeJSON(w, http.StatusUnauthorized, schema.TokenError{Error: "invalid_client",
 			ErrorDescription: "AADSTS7000215: invalid client secret provided"})
 	default:
@@ -269,7 +272,10 @@ func (s *Server) checkAccess(raw string) (string, error) {
 	}
 	claims, _ := tok.Claims.(jwt.MapClaims)
 	appID, _ := claims["appid"].(string)
-	if appID != s.cfg.AppID {
+	s.mu.Lock()
+	_, known := s.bots[appID]
+	s.mu.Unlock()
+	if !known {
 		return "", fmt.Errorf("%w: unknown appid %q", errBadAccessToken, appID)
 	}
 	return appID, nil

@@ -5,10 +5,12 @@
 //   - the messenger: SendUserMessage posts a schema v3 Activity (type, id, timestamp, serviceUrl, channelId,
 //     from, recipient, conversation, text, textFormat, attachments, …) to the bot's webhook with a bearer JWT
 //     it signs itself (RS256; iss https://api.botframework.com, aud the app id, exp, nbf, iat and the
-//     lower-case serviceurl claim), and publishes the key as OpenID metadata (/v1/.well-known/openidconfiguration)
+//     lower-case serviceurl claim; reused for the same bot and serviceUrl until half its lifetime has passed or
+//     the key rotates), and publishes the key as OpenID metadata (/v1/.well-known/openidconfiguration)
 //     and JWKS (/v1/.well-known/keys, with endorsements). SendContactRelation plays a user who removes
 //     (blocks) or adds back the bot (contactRelationUpdate, action remove or add), SendConversationName a group
-//     conversation that gets its name (conversationUpdate), SendActivity any activity;
+//     conversation that gets its name (conversationUpdate), SendActivity any activity. AddBot serves more
+//     bots than the configured one: an activity whose recipient is one of them carries a token for its app;
 //   - the Connector service: the OAuth client-credentials endpoint (/botframework.com/oauth2/v2.0/token; it
 //     checks client_id, client_secret, grant_type and the scope https://api.botframework.com/.default and
 //     answers like Entra ID, also through MSAL's authority metadata), and the REST API

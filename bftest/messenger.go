@@ -61,8 +61,10 @@ func (s *Server) SendConversationName(ctx context.Context, webhook, conversation
 	})
 }
 
-// SendActivity completes a (see Complete), posts it to the webhook with a bearer token the fake mints for it
-// (none under NoAuth) and returns its id. Sending the same activity twice (same id) plays the service's
+// SendActivity completes a (see Complete), posts it to the webhook with a bearer token the fake mints for its
+// recipient, the configured bot or one of AddBot (none under NoAuth), and returns its id. The token is reused
+// for the same bot and serviceUrl until half its lifetime has passed or the signing key rotates: an RS256
+// signature per activity would make the fake, not the bot, the cost of a load test. Sending the same activity twice (same id) plays the service's
 // redelivery.
 func (s *Server) SendActivity(ctx context.Context, webhook string, a schema.Activity) (string, error) {
 	a = s.Complete(a)
@@ -72,7 +74,7 @@ func (s *Server) SendActivity(ctx context.Context, webhook string, a schema.Acti
 	var tok string
 	if !s.cfg.NoAuth {
 		var err error
-		if tok, err = s.MintToken(Claims{ServiceURL: a.ServiceURL}); err != nil {
+		if tok, err = s.webhookToken(a); err != nil {
 			return "", err
 		}
 	}

@@ -130,6 +130,8 @@ type Server struct {
 	seq          int
 	counts       map[Endpoint]int
 	tokensIssued int
+	bots         map[string]string          // app id → app secret: the configured bot and AddBot's
+	hookTokens   map[hookTokenKey]hookToken // webhook tokens of SendActivity, reused (see webhookToken)
 }
 
 // NewServer starts a fake service for a test and closes it when the test ends. It fails the test if the server
@@ -188,6 +190,8 @@ func Start(cfg Config) (*Server, error) {
 		activities:  map[string]map[string]bool{},
 		attachments: map[string]attachment{},
 		counts:      map[Endpoint]int{},
+		bots:        map[string]string{cfg.AppID: cfg.AppSecret},
+		hookTokens:  map[hookTokenKey]hookToken{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
