@@ -36,6 +36,21 @@
 // Outgoing records only packets (forms with BX_COMMAND): a messenger's API calls and token requests pass
 // unrecorded, and headers are never kept.
 //
+// # Trace
+//
+// Options.Trace writes each packet to a stream as it is recorded, for a terminal (olctl --trace): a head
+// line, then its URL, every field, DATA decoded as JSON, the answer and the notes, indented, masked as on
+// the page:
+//
+//	--> out #1 2030-01-02T03:04:05.000Z testConnect connector=echo line=1 signed OK 12.3ms
+//	    url         POST http://127.0.0.1:8080/imwebhook/portal.php?connector=echo&command=testConnect
+//	    BX_COMMAND  testConnect
+//	    …
+//	    data        []
+//	    answer      HTTP 200 {"OK":true,"DATA":{"RESULT":"OK"}}
+//
+// "<--" marks a packet received, "-->" one sent.
+//
 // # Bounds
 //
 // The ring keeps the last Options.Packets packets (default 500) and at most Options.Bytes of bodies and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -41,6 +42,12 @@ type Options struct {
 	Verify func(wire.Fields) error
 	// Sign signs the fields of a replay afresh, without their old signature (nil: no replay).
 	Sign func(wire.Fields) (wire.Fields, error)
+	// Trace, when set, is written each packet as it is recorded, as text a person reads in a terminal: a
+	// head line (direction, id, time, command, connector and line, the signature's verdict, the answer's
+	// code, the duration), then the URL, every field in order, DATA decoded as JSON, the answer and the
+	// notes taken while the packet was handled, one to a line, secrets masked as on the page. Packets are
+	// written in the order of their ids, one whole block at a time; a failed write is ignored.
+	Trace io.Writer
 }
 
 func (o Options) withDefaults() Options {
@@ -268,6 +275,9 @@ func (r *Recorder) finish(p *pending) {
 		r.byItem[id] = rec.sum.ID
 	}
 	r.publish(r.event("packet", r.viewSummary(rec)))
+	if r.opt.Trace != nil {
+		r.trace(rec)
+	}
 	r.mu.Unlock()
 }
 
