@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ const EchoID = "echo"
 // object, a list of items, or {"items": [...]}) in the shape of docs/protocol.md §7.1 becomes receivingMessage
 // items, in order; keys of an item are kept in their JSON order. Two optional keys of an item are taken out:
 // "command" (the server → portal command, default receivingMessage) and "dedup" (the DedupKey; default
-// "<command>|<type_message>|<chat.id>|<message.id>", so a retried webhook is queued once). An item without
-// user.id, message.id or chat.id is refused (400, BAD_PACKET) and nothing of the body is queued.
+// "<command>|<type_message>|<chat.id>|<message.id>", so a retried webhook is queued once). A command that is
+// not one of openlines.Commands (in its exact case), or a receivingMessage item without user.id, message.id
+// or chat.id, is refused (400, BAD_PACKET) and nothing of the body is queued.
 //
 // Send records every item (see Sent) and reports a receivingStatusDelivery per item with the message id
 // "echo-<n>"; with the setting fail_send=Y it reports a receivingError per item instead. Settings:
@@ -137,6 +139,11 @@ func (e *Echo) Receive(_ context.Context, l *Line, _ *http.Request, body []byte)
 			default:
 				rest.Entries = append(rest.Entries, en)
 			}
+		}
+		if !slices.Contains(openlines.Commands(), in.Command) {
+			// An item a portal can never take would block its line until it became a dead letter.
+			return nil, wire.Errorf(wire.CodeBadPacket, "echo webhook: items[%d].command %.64q is not a command a portal knows (%s)",
+				i, in.Command, strings.Join(openlines.Commands(), ", "))
 		}
 		if in.Command == openlines.CommandReceivingMessage {
 			for _, p := range [][2]string{{"user", "id"}, {"message", "id"}, {"chat", "id"}} {

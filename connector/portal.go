@@ -322,10 +322,16 @@ func (s *Server) testPortal(ctx context.Context, c *call) error {
 	return nil
 }
 
+// mRegister registers a line connector whose testConnect succeeded since its last saveSettings
+// (docs/protocol.md §10: saveSettings → testConnect → register; a register after a failed or missing
+// testConnect is FAILED_REGISTER_CONNECTOR).
 func (s *Server) mRegister(ctx context.Context, c *call) (any, error) {
 	ch, l, err := s.mustLine(ctx, c)
 	if err != nil {
 		return nil, err
+	}
+	if !l.connection {
+		return nil, wire.Errorf(wire.CodeFailedRegister, "connector %s of line %s has no successful testConnect since its settings were saved (testConnect first)", l.connector, l.line)
 	}
 	reg, err := ch.Register(ctx, s.line(c.site, l))
 	if err != nil {

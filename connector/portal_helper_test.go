@@ -306,7 +306,7 @@ func (p *fakePortal) mustCall(method, connector, line string, args ...any) map[s
 	return out
 }
 
-// connect runs saveSettings and register for an echo line connector and returns its webhook URL.
+// connect runs saveSettings, testConnect and register for an echo line connector and returns its webhook URL.
 func (p *fakePortal) connect(connector, line string, settings map[string]string) string {
 	p.t.Helper()
 	m := &wire.Map{}
@@ -317,6 +317,7 @@ func (p *fakePortal) connect(connector, line string, settings map[string]string)
 		m.Set("name", "test")
 	}
 	p.mustCall("saveSettings", connector, line, m)
+	p.mustCall("testConnect", connector, line)
 	out := p.mustCall("register", connector, line)
 	u, _ := out["URL_WEBHOOK"].(string)
 	if u == "" {

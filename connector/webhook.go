@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/olctl/olctl/openlines"
@@ -21,8 +23,9 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	code := "OK"
 	status := http.StatusOK
 	if err != nil {
-		code = string(wire.CodeOf(err))
 		status = webhookStatus(err)
+		err = withStatusCode(err, status)
+		code = string(wire.CodeOf(err))
 		if status >= 500 {
 			s.log.Error("connector: webhook", "path", r.URL.Path, "err", err)
 		} else {
@@ -38,6 +41,22 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(s.queuedBody(n))
+}
+
+// withStatusCode gives an error without a protocol code (a channel's 401 for a bad token, say) the code of
+// its HTTP status (UNAUTHORIZED), so that the answer and the metrics tell what happened; a 5xx stays
+// INTERNAL_ERROR.
+func withStatusCode(err error, status int) error {
+	var we *wire.Error
+	var code wire.Code
+	if errors.As(err, &we) || errors.As(err, &code) || status >= 500 {
+		return err
+	}
+	name := strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+	if name == "" {
+		name = "HTTP_" + strconv.Itoa(status)
+	}
+	return &wire.Error{Code: wire.Code(name), Message: err.Error(), Err: err}
 }
 
 // queuedBody is the answer to a webhook that queued n items; the usual ones are made once per server (two
