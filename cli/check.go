@@ -154,7 +154,7 @@ func printCheck(ios IO, cfg *Config, rep *checkReport, watching bool) error {
 		}
 		tbl.Append(r.Name, statusMark(ios, r.Status), lat, r.Detail)
 	}
-	return writeTable(ios.Out, tbl, ios.OutTTY)
+	return writeTable(ios, tbl)
 }
 
 // statusMark shows a status, with a symbol on a terminal.

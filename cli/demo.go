@@ -252,7 +252,13 @@ func demoRun(opts *DemoOptions) error {
 		Connector: d.conn.URL(),
 		Portal:    d.portalU, BotFW: d.bf.URL(), Webhook: d.webhook, Hops: []demoHop{}}
 	hopErr := d.walkthrough(ctx, rep)
+	if !cfg.JSON() {
+		printDemoHops(opts.IO, rep) // before the load, which takes a while
+	}
 	if hopErr == nil && opts.Messages > 0 {
+		if !cfg.JSON() {
+			fmt.Fprintf(opts.IO.Out, "\nsending %d customer messages (%d at a time)…\n", opts.Messages, opts.Concurrency)
+		}
 		rep.Load, hopErr = d.load(ctx, opts)
 	}
 	rep.OK = hopErr == nil
@@ -261,7 +267,7 @@ func demoRun(opts *DemoOptions) error {
 			return err
 		}
 	} else {
-		printDemo(opts.IO, rep)
+		printDemoLoad(opts.IO, rep)
 	}
 	if hopErr != nil {
 		return &ExitError{Code: ExitFailed, Err: hopErr}
@@ -532,15 +538,31 @@ feed:
 		Rate: float64(n) / elapsed.Seconds(), P50MS: pct(0.50), P90MS: pct(0.90), P99MS: pct(0.99), MaxMS: durMS(lat[len(lat)-1])}, nil
 }
 
-func printDemo(ios IO, rep *demoReport) {
+// printDemoHops prints the components and the walkthrough's hops. On a terminal a hop's FROM and TO go under
+// its name, so that the table fits a narrow terminal; piped, they keep columns of their own.
+func printDemoHops(ios IO, rep *demoReport) {
 	w := ios.Out
-	fmt.Fprintf(w, "fake Bot Framework %s → connector %s → portal %s (signing %s), profile %s, started in %s\n\n", rep.BotFW,
-		rep.Connector, rep.Portal, rep.Signing, rep.Profile, formatMS(rep.SetupMS))
+	fmt.Fprintf(w, "demo on loopback (signing %s), profile %s, started in %s:\n  fake Bot Framework  %s\n"+
+		"  connector server    %s\n  portal receiver     %s\n\n", rep.Signing, rep.Profile, formatMS(rep.SetupMS), rep.BotFW,
+		rep.Connector, rep.Portal)
+	if ios.OutTTY {
+		t := &Table{Header: []string{"#", "HOP", "AT", "TOOK", "DETAIL"}}
+		for _, h := range rep.Hops {
+			t.Append(strconv.Itoa(h.N), h.Hop+"\n"+h.From+" → "+h.To, formatMS(h.AtMS), formatMS(h.DurationMS), h.Detail)
+		}
+		_ = writeTable(ios, t)
+		return
+	}
 	t := &Table{Header: []string{"#", "HOP", "FROM", "TO", "AT", "TOOK", "DETAIL"}}
 	for _, h := range rep.Hops {
 		t.Append(strconv.Itoa(h.N), h.Hop, h.From, h.To, formatMS(h.AtMS), formatMS(h.DurationMS), h.Detail)
 	}
-	_ = writeTable(w, t, ios.OutTTY)
+	_ = writeTable(ios, t)
+}
+
+// printDemoLoad prints the figures of --messages, if any.
+func printDemoLoad(ios IO, rep *demoReport) {
+	w := ios.Out
 	if l := rep.Load; l != nil {
 		fmt.Fprintln(w)
 		lt := &Table{Header: []string{"LOAD", "VALUE"}}
@@ -552,6 +574,6 @@ func printDemo(ios IO, rep *demoReport) {
 		lt.Append("p90", formatMS(l.P90MS))
 		lt.Append("p99", formatMS(l.P99MS))
 		lt.Append("max", formatMS(l.MaxMS))
-		_ = writeTable(w, lt, ios.OutTTY)
+		_ = writeTable(ios, lt)
 	}
 }

@@ -58,7 +58,7 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 		started = true
 		return nil
 	}
-	root.SetArgs(args)
+	root.SetArgs(foldCommandNames(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK

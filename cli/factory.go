@@ -23,16 +23,26 @@ type IO struct {
 	InTTY  bool
 	OutTTY bool
 	ErrTTY bool
+
+	// Width is the number of columns of the terminal Out is, 0 when unknown: tables on a terminal are fitted
+	// to it (to 80 columns when unknown).
+	Width int
 }
 
 // System returns the process's own standard streams, with their terminal flags detected.
 func System() IO {
-	return IO{
+	ios := IO{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		InTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		OutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		ErrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
+	if ios.OutTTY {
+		if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+			ios.Width = w
+		}
+	}
+	return ios
 }
 
 // Factory hands commands what they need for one run: the streams, and lazy constructors that build a value on

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,16 +16,50 @@ import (
 
 func TestVersion(t *testing.T) {
 	r := olctl(t, "version").wantCode(t, 0)
-	if !strings.HasPrefix(r.out, "olctl "+Version+" (go") {
+	if !strings.HasPrefix(r.out, "olctl "+Version+" (commit ") || !strings.HasSuffix(r.out, ", go"+strings.TrimPrefix(runtime.Version(), "go")+")\n") {
 		t.Fatalf("output %q", r.out)
 	}
-	var v struct {
-		Version string `json:"version"`
-		Go      string `json:"go"`
-	}
+	var v buildInfo
 	olctl(t, "version", "--json").wantCode(t, 0).decodeJSON(t, &v)
 	if v.Version != Version || !strings.HasPrefix(v.Go, "go") {
 		t.Fatalf("version JSON %+v", v)
+	}
+	// --version prints the same line as the command.
+	if got := olctl(t, "--version").wantCode(t, 0).out; got != r.out {
+		t.Fatalf("--version %q, version %q", got, r.out)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	settings := func(kv ...string) []debug.BuildSetting {
+		var out []debug.BuildSetting
+		for i := 0; i < len(kv); i += 2 {
+			out = append(out, debug.BuildSetting{Key: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"no build info", nil, "olctl " + Version + " (commit unknown, unknown)"},
+		{"checkout", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "(devel)"},
+			Settings: settings("vcs.revision", "0123456789abcdef0123", "vcs.time", "2025-01-02T03:04:05Z", "vcs.modified", "false")},
+			"olctl " + Version + " (commit 0123456789ab, 2025-01-02T03:04:05Z, go1.26.1)"},
+		{"modified checkout", &debug.BuildInfo{GoVersion: "go1.26.1",
+			Settings: settings("vcs.revision", "0123456789abcdef0123", "vcs.modified", "true")},
+			"olctl " + Version + " (commit 0123456789ab+modified, go1.26.1)"},
+		{"go install of a tag", &debug.BuildInfo{GoVersion: "go1.26.1", Main: debug.Module{Version: "v1.4.0"}},
+			"olctl v1.4.0 (commit unknown, go1.26.1)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := readBuildInfo(func() (*debug.BuildInfo, bool) { return tt.bi, tt.bi != nil }).String()
+			if got != tt.want {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

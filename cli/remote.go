@@ -211,5 +211,5 @@ func printResult(ios IO, cfg *Config, doc callResultJSON, raw json.RawMessage) e
 		_, err := fmt.Fprintf(ios.Out, "%s: OK\n", doc.Method)
 		return err
 	}
-	return writeTable(ios.Out, &Table{Header: []string{"FIELD", "VALUE"}, Rows: rows}, ios.OutTTY)
+	return writeTable(ios, &Table{Header: []string{"FIELD", "VALUE"}, Rows: rows})
 }

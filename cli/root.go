@@ -1,7 +1,17 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
+
+	"github.com/olctl/olctl/openlines"
 )
 
 // Groups of the root command's help.
@@ -27,12 +37,17 @@ Output: tables on a terminal, tab-separated text when piped, one JSON document w
 Errors go to stderr.
 
 ` + exitCodesHelp,
+		Version:       readBuildInfo(debug.ReadBuildInfo).String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The kebab-case aliases of the remote methods (test-connect, …) complete as the names do.
+		ValidArgsFunction: completeAliases,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	addConfigFlags(root)
+	_ = root.RegisterFlagCompletionFunc(lookupKey(KeyConnector).Flag(), completeConnectors(f))
 	f.complete(root.PersistentFlags())
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
@@ -59,4 +74,83 @@ func addToGroup(root *cobra.Command, group string, cmds ...*cobra.Command) {
 		c.GroupID = group
 		root.AddCommand(c)
 	}
+}
+
+// completeAliases offers the aliases of cmd's subcommands that start with toComplete (cobra completes only
+// their names), for the first argument.
+func completeAliases(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []cobra.Completion
+	for _, sub := range cmd.Commands() {
+		if !sub.IsAvailableCommand() {
+			continue
+		}
+		for _, a := range sub.Aliases {
+			if strings.HasPrefix(a, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(a, sub.Short))
+			}
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completionTimeout bounds the listConnector call of --connector's completion: a shell waits for it.
+const completionTimeout = 3 * time.Second
+
+// completeConnectors completes --connector with the connectors the configured server offers (listConnector);
+// nothing when the configuration is incomplete or the server does not answer in time.
+func completeConnectors(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ctx, cancel := context.WithTimeout(ctx, completionTimeout)
+		defer cancel()
+		res, err := c.Call(ctx, openlines.MethodListConnector, nil)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, id := range connectorIDs(res.Raw) {
+			if strings.HasPrefix(id, toComplete) {
+				out = append(out, id)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// connectorIDs reads the connector ids of a listConnector answer: the keys of an object, or a list of ids
+// (strings, or objects with an "id"), sorted.
+func connectorIDs(raw json.RawMessage) []string {
+	var ids []string
+	var obj map[string]json.RawMessage
+	var list []json.RawMessage
+	switch {
+	case json.Unmarshal(raw, &obj) == nil:
+		for k := range obj {
+			ids = append(ids, k)
+		}
+	case json.Unmarshal(raw, &list) == nil:
+		for _, item := range list {
+			var s string
+			var o struct {
+				ID any `json:"id"`
+			}
+			if json.Unmarshal(item, &s) == nil {
+				ids = append(ids, s)
+			} else if json.Unmarshal(item, &o) == nil && o.ID != nil {
+				ids = append(ids, fmt.Sprint(o.ID))
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }

@@ -9,7 +9,58 @@ import (
 )
 
 // Version is the olctl version, set at build time with -ldflags "-X github.com/olctl/olctl/cli.Version=…".
+// A binary built by `go install …@vX.Y.Z` reports its module version instead of this default.
 var Version = "0.1.0-dev"
+
+// buildInfo is what `olctl version` and `olctl --version` report.
+type buildInfo struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`   // the VCS revision, "" when the build did not record one
+	Date    string `json:"date"`     // the revision's commit time (RFC 3339), "" when not recorded
+	Dirty   bool   `json:"modified"` // the working tree had uncommitted changes
+	Go      string `json:"go"`
+}
+
+// readBuildInfo returns the build's version, commit and date from Version and the Go build information read
+// returns (debug.ReadBuildInfo; go build records the VCS revision, time and state of the checkout).
+func readBuildInfo(read func() (*debug.BuildInfo, bool)) buildInfo {
+	info := buildInfo{Version: Version, Go: "unknown"}
+	bi, ok := read()
+	if !ok {
+		return info
+	}
+	info.Go = bi.GoVersion
+	if v := bi.Main.Version; Version == "0.1.0-dev" && v != "" && v != "(devel)" {
+		info.Version = v
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			info.Commit = s.Value
+		case "vcs.time":
+			info.Date = s.Value
+		case "vcs.modified":
+			info.Dirty = s.Value == "true"
+		}
+	}
+	return info
+}
+
+// String is the one line of `olctl --version`: "olctl 1.2.0 (commit 0123abcd4567, 2025-01-02T03:04:05Z, go1.26.0)".
+func (b buildInfo) String() string {
+	commit := "unknown"
+	if b.Commit != "" {
+		commit = b.Commit[:min(12, len(b.Commit))]
+		if b.Dirty {
+			commit += "+modified"
+		}
+	}
+	s := "olctl " + b.Version + " (commit " + commit
+	if b.Date != "" {
+		s += ", " + b.Date
+	}
+	return s + ", " + b.Go + ")"
+}
 
 // VersionOptions are the inputs of `olctl version`.
 type VersionOptions struct {
@@ -24,8 +75,10 @@ func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 	opts := &VersionOptions{IO: f.IO, Config: f.Config}
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the olctl version",
-		Args:  cobra.NoArgs,
+		Short: "Print the olctl version, its commit and build date",
+		Long: `Print the olctl version, the commit it was built from and that commit's date (as the Go toolchain recorded
+them in the binary), and the Go version. 'olctl --version' prints the same line.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
 			if runF != nil {
@@ -37,17 +90,14 @@ func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 }
 
 func versionRun(opts *VersionOptions) error {
-	goVersion := "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-	}
+	info := readBuildInfo(debug.ReadBuildInfo)
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
 	}
 	if cfg.JSON() {
-		return writeJSON(opts.IO.Out, map[string]string{"version": Version, "go": goVersion})
+		return writeJSON(opts.IO.Out, info)
 	}
-	_, err = fmt.Fprintf(opts.IO.Out, "olctl %s (%s)\n", Version, goVersion)
+	_, err = fmt.Fprintln(opts.IO.Out, info.String())
 	return err
 }
