@@ -23,7 +23,7 @@ func clientOptions(cfg *Config, hc *http.Client, clk clock.Clock) ([]client.Opti
 		client.WithProfile(cfg.Profile),
 		client.WithRegion(cfg.Region),
 		client.WithTimeout(cfg.Timeout),
-		client.WithHTTPClient(hc),
+		client.WithHTTPClient(traced(hc, cfg, clk)),
 		client.WithClock(clk),
 	}
 	if cfg.Signing == wire.HMACSHA256 {

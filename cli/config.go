@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strconv"
@@ -101,6 +102,10 @@ type Config struct {
 	Region     string
 	Timeout    time.Duration
 	Output     string
+
+	// Trace is where the packets are traced, the error stream, under --trace or OLCTL_TRACE=1; nil when
+	// off.
+	Trace io.Writer
 
 	// File is the config file that was read ("" when none); FileWanted is the path looked at.
 	File       string
@@ -245,6 +250,7 @@ func mask(s string) string {
 type configLoader struct {
 	flags     *pflag.FlagSet
 	lookupEnv func(string) (string, bool)
+	errOut    io.Writer // where --trace writes
 }
 
 // addConfigFlags adds the persistent flags of every key, plus --config and --json, to root, with the
@@ -405,6 +411,9 @@ func (l *configLoader) load() (*Config, error) {
 		cfg.Output = out
 	default:
 		return nil, cfg.configError(KeyOutput, fmt.Sprintf("%q: want table or json", out))
+	}
+	if cfg.Trace, err = traceWriter(l.flags, l.lookupEnv, l.errOut); err != nil {
+		return nil, err
 	}
 	for _, u := range []struct{ key, val string }{{KeyServer, cfg.Server}, {KeyDomain, cfg.Domain}} {
 		if u.val != "" && !strings.HasPrefix(u.val, "http://") && !strings.HasPrefix(u.val, "https://") {

@@ -158,7 +158,7 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 	srv, err := connector.NewServer(connector.Config{
 		DSN: opts.DB, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
 		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
-		Logger: logger, Clock: opts.Clock, Inspect: opts.Inspect.options(),
+		Logger: logger, Clock: opts.Clock, Inspect: serverInspect(opts.Inspect, cfg),
 	})
 	if errors.Is(err, connector.ErrQueueInUse) {
 		return usageErrorf("--db %s: another connector server serves this SQLite file: stop it, or give this one a --db of its own "+

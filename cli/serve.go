@@ -173,7 +173,7 @@ func serveRun(opts *ServeOptions) error {
 			emoji.WithHexEscapes(opts.HexEscapes)},
 		FileOptions:   []files.Option{files.WithAllowPrivateNetworks(opts.AllowPrivate)},
 		ClientOptions: []client.Option{client.WithRegion(cfg.Region), client.WithTimeout(cfg.Timeout)},
-		Inspect:       opts.Inspect.options(),
+		Inspect:       serverInspect(opts.Inspect, cfg),
 	})
 	if err != nil {
 		if errors.Is(err, portal.ErrConfig) {
