@@ -7,8 +7,9 @@ STATICCHECK := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
 export OLCTL_TEST_MYSQL_DSN ?= root@tcp(127.0.0.1:3306)/test?parseTime=true
 export OLCTL_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 FUZZTIME ?= 10s
+MANDIR ?= $(BIN)/man/man1
 
-.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit examples fuzz bench mariadb postgres clean
+.PHONY: all build demo test fmt vet lint staticcheck sdkcheck unit examples fuzz man mancheck bench mariadb postgres clean
 
 all: build
 
@@ -18,7 +19,7 @@ build:
 demo: build
 	$(BIN)/olctl demo
 
-test: fmt vet staticcheck mariadb postgres sdkcheck unit examples fuzz
+test: fmt vet staticcheck mariadb postgres sdkcheck unit examples fuzz mancheck
 
 # Every Go file as gofmt writes it (the list of those that are not, and a failure).
 fmt:
@@ -73,6 +74,19 @@ examples: postgres
 # A short run of every fuzz target (FUZZTIME each, 10s by default).
 fuzz:
 	@scripts/fuzz-all $(FUZZTIME)
+
+# olctl's man pages, one per command, from the same text as --help (cobra's generator), into MANDIR.
+man:
+	$(GO) run ./internal/genman $(MANDIR)
+
+# make man into a temporary directory, failing unless it wrote the pages of olctl and of its commands.
+mancheck:
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(MAKE) --no-print-directory man MANDIR="$$dir" >/dev/null || exit 1; \
+	for page in olctl.1 olctl-connect.1 olctl-connector-queue-ls.1; do \
+		if [ ! -s "$$dir/$$page" ]; then echo "make man wrote no $$page"; exit 1; fi; \
+	done; \
+	echo "make man: $$(ls "$$dir" | grep -c '\.1$$') pages"
 
 bench: build mariadb postgres
 	cd bench && $(GO) run . -md ../BENCHMARKS.md $(BENCHFLAGS)

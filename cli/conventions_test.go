@@ -19,8 +19,8 @@ func TestFoldCommandNames(t *testing.T) {
 		{"Connector QUEUE Stats --db x", "connector queue stats --db x"},
 		{"bf SAY --webhook http://x Hello", "bf say --webhook http://x Hello"},
 		{"send --chat Register hi", "send --chat Register hi"}, // arguments of a leaf are left alone
-		{"call testconnect", "call testconnect"},                // call sends METHOD as given
-		{"testconnec", "testconnec"},                            // no command: cobra reports it
+		{"call testconnect", "call testconnect"},               // call sends METHOD as given
+		{"testconnec", "testconnec"},                           // no command: cobra reports it
 		{"-- testconnect", "-- testconnect"},
 	}
 	for _, tt := range tests {
