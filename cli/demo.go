@@ -27,6 +27,7 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/emoji"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/inspect"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router"
@@ -241,7 +242,7 @@ func demoRun(opts *DemoOptions) error {
 		defer os.RemoveAll(dir)
 	}
 
-	d, err := startDemo(ctx, opts.IO, opts.Clock, cfg.Profile, dir, logger)
+	d, err := startDemo(ctx, opts.IO, opts.Clock, cfg.Profile, dir, logger, serverInspect(inspectFlags{}, cfg))
 	if d != nil {
 		defer d.close()
 	}
@@ -287,8 +288,10 @@ func (d *demoEnv) close() {
 	}
 }
 
-// startDemo starts the fake Bot Framework, the connector server and the portal, and connects line 1.
-func startDemo(ctx context.Context, ios IO, clk clock.Clock, profile wire.Profile, dir string, logger *slog.Logger) (*demoEnv, error) {
+// startDemo starts the fake Bot Framework, the connector server and the portal, and connects line 1; rec,
+// when set, records the packets of both servers (--trace).
+func startDemo(ctx context.Context, ios IO, clk clock.Clock, profile wire.Profile, dir string, logger *slog.Logger,
+	rec *inspect.Options) (*demoEnv, error) {
 	d := &demoEnv{ios: ios, clock: clk, profile: profile, start: clk.Now(), answered: map[string][]time.Time{}}
 	var err error
 	if d.bf, err = bftest.Start(bftest.Config{Logger: logger, Clock: clk}); err != nil {
@@ -303,7 +306,8 @@ func startDemo(ctx context.Context, ios IO, clk clock.Clock, profile wire.Profil
 	d.conn, err = connector.NewServer(connector.Config{
 		DSN: "sqlite:" + filepath.Join(dir, "connector.db"), Channels: channels, Logger: logger, Clock: clk,
 		Sites: []connector.Site{{LicenceKey: creds.LicenceKey, Mode: creds.Mode, Secrets: creds.Secrets,
-			Profile: connector.SiteProfile(profile.String())}},
+			Profile: connector.SiteProfile(profile.String())}}, Inspect: rec,
+		AllowPrivateNetworks: true, // the demo's portal and Bot Framework listen on 127.0.0.1
 	})
 	if err != nil {
 		return d, fmt.Errorf("demo: connector server: %w", err)
@@ -317,7 +321,7 @@ func startDemo(ctx context.Context, ios IO, clk clock.Clock, profile wire.Profil
 	d.portalU = "http://" + ln.Addr().String()
 	d.portal, err = portal.New(ctx, portal.Config{
 		Credentials: creds, ServerURL: d.conn.URL(), Domain: d.portalU, Profile: profile, DataDir: dir, Logger: logger, Clock: clk,
-		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
+		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)}, Inspect: rec,
 	})
 	if err != nil {
 		ln.Close()

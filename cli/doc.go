@@ -39,6 +39,12 @@
 //	$ olctl testConnect
 //	olctl: missing licence key: set --licence-key, OLCTL_LICENCE_KEY or "licence_key" in /home/ann/.config/olctl/config.yaml
 //
+// Three switches of a run are not configuration keys: --trace (or OLCTL_TRACE=1) prints on stderr every
+// packet the command sends, or the server takes and sends, as package inspect traces it (its fields, DATA
+// decoded as JSON, the signature's verdict, the answer, the notes, the time), the licence key, md5's shared
+// secret, hmac secrets and the values of secret keys (app_secret, password, token, …) masked;
+// --ca-file FILE (OLCTL_CA_FILE) trusts a test server's certificate too; --insecure verifies none.
+//
 // `olctl config view` shows the effective values, secrets masked ("****" and the last four characters of a
 // long one), and where each came from. Shell completion offers the values of --profile, --signing and
 // --output.

@@ -57,7 +57,7 @@ type Factory struct {
 	Clock clock.Clock
 
 	// HTTPClient returns the client of every outgoing request. Default: one new http.Client for the run (no
-	// shared global).
+	// shared global) that trusts --ca-file too, or verifies nothing with --insecure.
 	HTTPClient func() (*http.Client, error)
 	// Config returns the run's configuration: flags over OLCTL_* variables over the config file over
 	// defaults, read once.
@@ -85,10 +85,10 @@ func (f *Factory) complete(flags *pflag.FlagSet) {
 	}
 	f.Clock = clock.Or(f.Clock)
 	if f.HTTPClient == nil {
-		f.HTTPClient = sync.OnceValues(func() (*http.Client, error) { return &http.Client{}, nil })
+		f.HTTPClient = sync.OnceValues(func() (*http.Client, error) { return newHTTPClient(flags, f.LookupEnv) })
 	}
 	if f.Config == nil {
-		loader := &configLoader{flags: flags, lookupEnv: f.LookupEnv}
+		loader := &configLoader{flags: flags, lookupEnv: f.LookupEnv, errOut: f.IO.ErrOut}
 		f.Config = sync.OnceValues(loader.load)
 	}
 	if f.Client == nil {

@@ -48,6 +48,7 @@ Errors go to stderr.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	addConfigFlags(root)
 	_ = root.RegisterFlagCompletionFunc(lookupKey(KeyConnector).Flag(), completeConnectors(f))
+	addRunFlags(root)
 	f.complete(root.PersistentFlags())
 	root.SetIn(f.IO.In)
 	root.SetOut(f.IO.Out)
