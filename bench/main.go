@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -35,16 +36,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the results as one JSON document")
 	md := fs.String("md", "", "write the results as Markdown to this file (e.g. BENCHMARKS.md)")
 	benchtime := fs.String("benchtime", "1s", "go test -benchtime for every suite")
-	only := fs.String("only", "", "run only the suites whose package contains this string (and their baselines')")
+	only := fs.String("only", "", "run only the suites whose package or pattern contains this string (any case), and their baselines'; "+
+		"with -md the file holds only what ran")
 	root := fs.String("root", "..", "the repository's root directory (the SDK module)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	var results []Comparison
 	measured := map[string]Result{}
+	var ordered []Result // every result in the order it ran (the capacity points)
 	run := selected(*only)
 	for _, s := range suites {
-		if !run[s.Pkg] {
+		if !run[s.Pkg] && !(*only != "" && strings.Contains(strings.ToLower(s.Pattern), strings.ToLower(*only))) {
 			continue
 		}
 		fmt.Fprintf(stderr, "bench: %s %s\n", s.Pkg, s.Pattern)
@@ -65,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		for _, r := range medians(runs) {
 			measured[s.Pkg+" "+r.Name] = r
+			ordered = append(ordered, r)
 		}
 	}
 	for _, c := range comparisons {
@@ -83,10 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		figs = append(figs, f)
 	}
 	env := Env{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, Date: time.Now().UTC().Format("2006-01-02")}
+	points := capacityPoints(ordered)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(Report{Env: env, Comparisons: results, Figures: figs}); err != nil {
+		if err := enc.Encode(Report{Env: env, Comparisons: results, Figures: figs, Capacity: points}); err != nil {
 			return 1
 		}
 	} else {
@@ -95,9 +100,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 			v, met := f.Text()
 			fmt.Fprintf(stdout, "%s: %s %s %s\n", f.Title, v, f.Goal, met)
 		}
+		for _, p := range points {
+			m := p.Metrics
+			fmt.Fprintf(stdout, "capacity %s %d/s: delivered %s/s, p99 %s ms, CPU s/1k generator %s connector %s portal %s\n", p.Chain, p.Offered,
+				num(m["delivered/s"]), num(m["p99-ms"]), cpu(m["gen-cpu-s/1k"]), cpu(m["conn-cpu-s/1k"]), cpu(m["portal-cpu-s/1k"]))
+		}
 	}
 	if *md != "" {
-		if err := os.WriteFile(*md, []byte(markdown(env, results, figs)), 0o644); err != nil {
+		doc := markdown(env, results, figs)
+		if len(points) > 0 {
+			svg := strings.TrimSuffix(filepath.Base(*md), filepath.Ext(*md)) + "-capacity.svg"
+			if err := os.WriteFile(filepath.Join(filepath.Dir(*md), svg), []byte(capacitySVG(env, points)), 0o644); err != nil {
+				fmt.Fprintln(stderr, "bench:", err)
+				return 1
+			}
+			doc += capacityMarkdown(env, points, svg)
+		}
+		if err := os.WriteFile(*md, []byte(doc), 0o644); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
@@ -132,9 +151,10 @@ type Env struct {
 
 // Report is the JSON document of -json.
 type Report struct {
-	Env         Env          `json:"env"`
-	Comparisons []Comparison `json:"comparisons"`
-	Figures     []Figure     `json:"figures"`
+	Env         Env             `json:"env"`
+	Comparisons []Comparison    `json:"comparisons"`
+	Figures     []Figure        `json:"figures"`
+	Capacity    []CapacityPoint `json:"capacity,omitempty"`
 }
 
 // Result is one benchmark line of go test.
@@ -147,7 +167,7 @@ type Result struct {
 func runSuite(root string, s Suite, benchtime string) ([]byte, error) {
 	dir, pkg := s.location(root)
 	args := []string{"test", "-run=^$", "-bench=" + s.Pattern, "-benchmem", "-count=1", "-benchtime=" + benchtime,
-		"-timeout=20m", pkg}
+		"-timeout=40m", pkg}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), s.Env...)

@@ -140,6 +140,7 @@ var suites = []Suite{
 	{Pkg: "./connector", Pattern: "BenchmarkQueuedMemory", Benchtime: "1x"},
 	{Pkg: "./connector/botframework", Pattern: "."},
 	{Pkg: "./e2e", Pattern: "BenchmarkChain", Benchtime: "2000x"},
+	{Pkg: "./e2e", Pattern: capacityBench, Benchtime: "1x"},
 }
 
 var comparisons = []Comparison{

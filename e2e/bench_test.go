@@ -59,10 +59,13 @@ func runChildPortal() int {
 		fmt.Fprintln(os.Stderr, "portal child:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: p.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	delay, _ := time.ParseDuration(os.Getenv(childPortalDelayEnv))
+	srv := &http.Server{Handler: portalDelay(p.Handler(), delay), ReadHeaderTimeout: 10 * time.Second}
+	stopProfile := childProfile()
 	go func() { _ = srv.Serve(l) }()
 	wait := proctest.Ready("http://" + addr)
 	wait()
+	stopProfile()
 	_ = srv.Close()
 	_ = p.Close()
 	return 0

@@ -72,14 +72,17 @@ func runChildConnector() int {
 			// A crash mid-send leaves an unconfirmed batch: retry it soon.
 			Schedule: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second,
 				time.Second, time.Second, time.Second, time.Second, time.Second, time.Second}},
+		AllowPrivateNetworks: true, // the portal listens on 127.0.0.1
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
+	stopProfile := childProfile()
 	srv.Start()
 	wait := proctest.Ready(srv.URL())
 	wait()
+	stopProfile()
 	_ = srv.Close()
 	return 0
 }

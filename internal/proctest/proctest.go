@@ -183,6 +183,20 @@ func (p *Process) Stderr() string {
 // PeakRSS returns the child's peak resident set size (VmHWM) in MiB, or 0 where /proc does not tell.
 func (p *Process) PeakRSS() float64 { return p.status("VmHWM:") }
 
+// ResetPeakRSS starts the child's peak resident set size (PeakRSS) again from its size now, so that one
+// phase of a run is measured alone. It reports false where the kernel does not allow it.
+func (p *Process) ResetPeakRSS() bool { return resetPeakRSS(strconv.Itoa(p.Cmd.Process.Pid)) }
+
+// PeakRSS returns this process's peak resident set size in MiB, or 0 where /proc does not tell.
+func PeakRSS() float64 { return procStatus("self", "VmHWM:") }
+
+// ResetPeakRSS starts this process's PeakRSS again from its size now (see Process.ResetPeakRSS).
+func ResetPeakRSS() bool { return resetPeakRSS("self") }
+
+func resetPeakRSS(pid string) bool {
+	return os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0) == nil
+}
+
 // RSS returns the child's resident set size now (VmRSS) in MiB, or 0 where /proc does not tell.
 func (p *Process) RSS() float64 { return p.status("VmRSS:") }
 
@@ -212,8 +226,10 @@ func (p *Process) CPUTime() time.Duration {
 const clockTicks = 100
 
 // status reads a "<key> <n> kB" line of /proc/<pid>/status, in MiB.
-func (p *Process) status(key string) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(p.Cmd.Process.Pid) + "/status")
+func (p *Process) status(key string) float64 { return procStatus(strconv.Itoa(p.Cmd.Process.Pid), key) }
+
+func procStatus(pid, key string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

@@ -92,3 +92,24 @@ func TestProcessCPUTime(t *testing.T) {
 		t.Fatalf("/proc says %v, getrusage %v", proc, rusage)
 	}
 }
+
+// TestResetPeakRSS: after a reset the peak is the size now, for a child and for this process.
+func TestResetPeakRSS(t *testing.T) {
+	p := Start(t, []string{"PROCTEST_CHILD=1"}, nil)
+	defer p.Stop()
+	if !p.ResetPeakRSS() || !ResetPeakRSS() {
+		t.Skip("the kernel does not reset peak RSS here")
+	}
+	if peak, rss := p.PeakRSS(), p.RSS(); peak <= 0 || peak > rss*1.1+1 {
+		t.Errorf("child after a reset: peak %v MiB, RSS %v MiB", peak, rss)
+	}
+	ballast := make([]byte, 64<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	if peak := PeakRSS(); peak < 64 {
+		t.Errorf("peak %v MiB with 64 MiB touched", peak)
+	}
+	ballast = nil
+	_ = ballast
+}
