@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/inspect"
+	"github.com/olctl/olctl/internal/httpserve"
+	"github.com/olctl/olctl/internal/netguard"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
@@ -153,6 +156,31 @@ type Config struct {
 	Version string
 	// MaxBody caps request bodies on both endpoints. Default wire.DefaultMaxBody (8 MiB).
 	MaxBody int64
+	// PortalMaxBody is the body cap of the portals' receivers: a packet to a portal is never larger (a batch
+	// is cut to fit, down to one item), and a webhook item that would make a larger packet on its own is
+	// refused (413). Default wire.DefaultMaxBody (8 MiB), what this project's portal and Bitrix's accept.
+	PortalMaxBody int64
+
+	// ReadTimeout is how long a client may take to send a whole request, headers and body; a body that
+	// trickles in fails when it passes. Default 30 s.
+	ReadTimeout time.Duration
+	// RequestTimeout is the deadline of a request's handling (its context), from the moment its handler
+	// starts. Default 60 s.
+	RequestTimeout time.Duration
+	// MaxConcurrent is how many requests the server handles at once; one more is answered 503 with
+	// Retry-After at once (a portal or messenger sends it again). Default 1024.
+	MaxConcurrent int
+	// MetricsAddr is the listen address of a listener of its own for /metrics (e.g. "127.0.0.1:9464").
+	// Default "": /metrics is served on the main listener to loopback clients only (others get 403), since
+	// its labels name the portals the server serves.
+	MetricsAddr string
+	// AllowPrivateNetworks lets the server's own HTTP client connect to loopback, private, link-local and
+	// other non-public addresses: the BX_DOMAIN a signed packet names (testConnect and every push go
+	// there) and a channel's callbacks (the Bot Framework service URL the bot's token is sent to). Default
+	// false: such connections are refused before a byte is sent, so that a portal cannot make the server
+	// probe its own network. Tests and closed networks set it. It applies to the default HTTPClient; a
+	// caller's HTTPClient decides for itself.
+	AllowPrivateNetworks bool
 
 	// Queue is how the dispatcher sends a line's items: batch, linger, confirmation wait, back-off, lease.
 	Queue Policy
@@ -176,13 +204,35 @@ type Config struct {
 	Logger *slog.Logger
 	// HTTPClient makes calls to portals and, through Env, to messengers. Default: a client with a 30 s
 	// timeout whose transport keeps up to 64 idle connections per host (the standard 2 would make the
-	// workers open a new connection for most packets).
+	// workers open a new connection for most packets), no proxy, and whose dialer refuses non-public
+	// addresses unless AllowPrivateNetworks.
 	HTTPClient *http.Client
 
 	// Inspect, when set, records the packets portals send, the webhooks and the packets pushed to portals,
 	// for Inspector (nil: nothing is recorded). The server adds its sites' keys and secrets to
 	// Inspect.Secrets and sets Verify, Sign and Clock where they are nil.
 	Inspect *inspect.Options
+}
+
+// ErrBlockedAddress matches (errors.Is) a connection the server's HTTP client refused: its address is not
+// public and Config.AllowPrivateNetworks is off.
+var ErrBlockedAddress = errors.New("connector: refusing to connect to a non-public address (Config.AllowPrivateNetworks)")
+
+// BlockedError is a connection the address guard refused. It matches ErrBlockedAddress.
+type BlockedError struct {
+	Addr string // the resolved address, host:port
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("connector: refusing to connect to %s: not a public address (Config.AllowPrivateNetworks)", e.Addr)
+}
+
+// Is makes a BlockedError match ErrBlockedAddress.
+func (e *BlockedError) Is(target error) bool { return target == ErrBlockedAddress }
+
+// limits are the server's HTTP limits.
+func (c *Config) limits() httpserve.Limits {
+	return httpserve.Limits{ReadTimeout: c.ReadTimeout, RequestTimeout: c.RequestTimeout, MaxConcurrent: c.MaxConcurrent}
 }
 
 // Policy is how the dispatcher sends the queue of a line (docs/protocol.md §11). The zero value gives the
@@ -257,6 +307,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.MaxBody <= 0 {
 		out.MaxBody = wire.DefaultMaxBody
 	}
+	if out.PortalMaxBody <= 0 {
+		out.PortalMaxBody = wire.DefaultMaxBody
+	}
 	if out.SendTimeout <= 0 {
 		out.SendTimeout = DefaultSendTimeout
 	}
@@ -281,6 +334,14 @@ func (c *Config) withDefaults() (Config, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 256
 		tr.MaxIdleConnsPerHost = 64
+		tr.Proxy = nil // a proxy would dial for the server and escape the address guard
+		dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		if !out.AllowPrivateNetworks {
+			dialer.Control = netguard.Control(netguard.Public, func(address string) error {
+				return &BlockedError{Addr: address}
+			})
+		}
+		tr.DialContext = dialer.DialContext
 		out.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	for i, s := range out.Sites {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -100,10 +99,13 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		} else {
 			b.byAnswer = site.generation() == wire.Current || !confirmable(b.command)
 			start := time.Now()
-			var sent bool
-			sent, sendErr = s.sendBatch(hold, site, b)
+			sent, dropped, derr := s.deliver(hold, owner, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
-			if !sent && sendErr == nil {
+			if dropped {
+				return true, derr // the lane is free for its next item
+			}
+			if sendErr = derr; !sent && sendErr == nil {
+				s.log.Debug("connector: setChatName not sent to a legacy portal", "site", site.domain, "line", b.lane.line)
 				result = "skipped"
 			}
 		}
@@ -201,58 +203,40 @@ const lingerGrace = 2 * time.Millisecond
 // maxConsecutive is how many batches of one lane a worker sends before it lets the lane go.
 const maxConsecutive = 8
 
-// sendBatch sends one batch to its portal in the site's generation and checks the answer. It reports false,
-// sending nothing, for a batch the site's generation does not know (setChatName to a legacy site): that
-// batch is done.
-func (s *Server) sendBatch(ctx context.Context, site *siteRec, b *batch) (bool, error) {
-	gen := site.generation()
-	if b.command == openlines.CommandSetChatName && gen == wire.Legacy {
-		s.log.Debug("connector: setChatName not sent to a legacy portal", "site", site.domain, "line", b.lane.line)
-		return false, nil
-	}
-	var data any = []any{}
-	switch shapeOf(b.command) {
-	case shapeList:
-		items := make([]any, 0, len(b.blobs))
-		for i, blob := range b.blobs {
-			v, err := wire.Unserialize(blob)
-			if err != nil {
-				return false, fmt.Errorf("stored item %d: %w", b.ids[i], err)
-			}
-			items = append(items, v)
-		}
-		data = items
-	case shapeOne:
-		v, err := wire.Unserialize(b.blobs[0])
-		if err != nil {
-			return false, fmt.Errorf("stored item %d: %w", b.ids[0], err)
-		}
-		data = v
-	}
-	_, err := s.post(ctx, site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: data, Profile: gen})
-	return true, err
-}
-
-// post signs a packet for a portal, sends it and returns the answer; a transport error, a non-200 status
+// post signs a packet for a portal, sends it and returns the answer; a transport error, a non-2xx status
 // and OK:false are errors. The packet's empty values are stubbed in the site's generation.
 func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire.Response, error) {
-	if site.domain == "" {
-		return nil, fmt.Errorf("portal %s has not told its domain yet", site.site.licence())
+	body, err := s.encodePacket(site, p)
+	if err != nil {
+		return nil, err
 	}
+	return s.postBody(ctx, site, body)
+}
+
+// encodePacket returns the signed form body of a packet to a portal, stubbed in the site's generation.
+func (s *Server) encodePacket(site *siteRec, p *wire.Packet) (string, error) {
 	p.Version = s.cfg.Version
 	p.Profile = site.generation()
 	fields, err := p.Encode(wire.ToPortal)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	signed, err := site.signer.Sign(fields)
 	if err != nil {
-		return nil, err
+		return "", err
+	}
+	return signed.Encode(), nil
+}
+
+// postBody posts an encoded packet to a portal and reads the answer (a *statusError for a non-2xx status).
+func (s *Server) postBody(ctx context.Context, site *siteRec, body string) (*wire.Response, error) {
+	if site.domain == "" {
+		return nil, fmt.Errorf("portal %s has not told its domain yet", site.site.licence())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
 	defer cancel()
 	target := trimSlash(site.domain) + s.cfg.PortalPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(signed.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -262,14 +246,14 @@ func (s *Server) post(ctx context.Context, site *siteRec, p *wire.Packet) (*wire
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBody))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxBody))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, fmt.Errorf("%s answered HTTP %d", target, resp.StatusCode)
+		return nil, &statusError{target: target, status: resp.StatusCode}
 	}
-	return wire.ParseResponse(body)
+	return wire.ParseResponse(answer)
 }
 
 func trimSlash(s string) string {

@@ -89,6 +89,11 @@
 // was out holds its next packet up to Policy.Linger (10 ms; negative disables) until a full batch is there
 // or the webhooks stop: fewer, fuller packets; a lone message is never held.
 //
+// A packet fits the portals' body cap, Config.PortalMaxBody (8 MiB): a batch is cut to the head items that
+// fit, down to one, and a 413 answer halves it again. An item that no packet can carry is moved to the
+// dead-letter table alone and its line goes on; the webhook refuses such an item before it is queued (413),
+// and the echo channel refuses a command no portal knows (400).
+//
 // # Guarantees
 //
 //   - Nothing is lost on a crash: a webhook is answered 200 only once its items are committed; an item is
@@ -106,7 +111,16 @@
 //     server on the file fails with ErrQueueInUse (Linux).
 //   - Exact back-off on the injected clock; a confirmation, even a late one, unblocks a line at once.
 //   - Bad input on either endpoint is answered with its code (405, 413, HASH_EMPTY, LICENCE_ERROR, REPLAY,
-//     BAD_PACKET, METHOD_NOT_FOUND, …; webhooks 400/404/405/413) and writes nothing.
+//     BAD_PACKET, METHOD_NOT_FOUND, …; webhooks 400/401/404/405/413, an error without a protocol code under
+//     its status's name, UNAUTHORIZED) and writes nothing. register needs a successful testConnect since the
+//     last saveSettings (FAILED_REGISTER_CONNECTOR).
+//   - Clients cannot hold the server: a request must arrive within Config.ReadTimeout (30 s, headers and
+//     body), its handling ends at Config.RequestTimeout (60 s), headers are capped at 64 KiB, and past
+//     Config.MaxConcurrent (1024) requests in progress the next is answered 503 with Retry-After at once. A
+//     client that leaves before its answer gets none.
+//   - The server connects only to public addresses (internal/netguard, on the resolved address of every
+//     connection): a signed packet's BX_DOMAIN or a chat's Bot Framework service URL on loopback or a
+//     private network is refused before a byte is sent, unless Config.AllowPrivateNetworks.
 //   - Bounded memory: nothing is held per queued item; queue depths are read from SQL at scrape time.
 //   - Webhook dedup: an item with a DedupKey is queued once per line within Config.DedupRetention (48 h).
 //   - Group commit: concurrent webhooks share transactions (internal/groupcommit); on SQLite the writes that
@@ -128,7 +142,8 @@
 //
 // # Operations
 //
-// slog; Prometheus at /metrics on a registry of the server's own: olctl_connector_queue_depth{site,line},
+// slog; Prometheus at /metrics (MetricsURL: on the main listener to loopback clients only, or on
+// Config.MetricsAddr) on a registry of the server's own: olctl_connector_queue_depth{site,line},
 // …_blocked_lines, …_dead_letters, …_queue_scrape_ok, …_enqueued_items_total{command},
 // …_duplicate_items_total, …_sends_total{command,result} (result ok, error, or skipped for setChatName to a
 // legacy site), …_failures_total{reason=send|confirm_timeout}, …_confirmed_items_total,

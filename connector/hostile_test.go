@@ -3,9 +3,14 @@ package connector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/olctl/olctl/wire"
 )
@@ -87,5 +92,228 @@ func TestWebhookUnauthorized(t *testing.T) {
 	}
 	if got := scrape(t, s.URL(), `olctl_connector_requests_total{code="INTERNAL_ERROR",endpoint="webhook"}`); got != 0 {
 		t.Errorf("INTERNAL_ERROR webhooks = %v, want 0", got)
+	}
+}
+
+// bigItems is a webhook body of n messages of size bytes of text each, numbered from first.
+func bigItems(chat string, first, n, size int) []byte {
+	var b strings.Builder
+	b.WriteString(`[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"user":{"id":"u"},"message":{"id":"%d","text":"%s"},"chat":{"id":"%s"}}`, first+i, strings.Repeat("x", size), chat)
+	}
+	b.WriteString(`]`)
+	return []byte(b.String())
+}
+
+// TestBatchesFitThePortalCap: 40 messages of 5 KB for a portal whose cap is 64 KiB go out in packets that
+// each fit it (the batch of 50 is cut), all arrive once, and nothing is dead.
+func TestBatchesFitThePortalCap(t *testing.T) {
+	const limit = 64 << 10
+	p := newFakePortal(t, "key-fit", nil)
+	p.version.Store(wire.CurrentVersion)
+	p.maxBody.Store(limit)
+	s := newTestServer(t, p, Config{PortalMaxBody: limit})
+	hook := p.connect("echo", "1", nil)
+	p.gate.Store(ptrChan(make(chan struct{}))) // hold the first packet until every item is queued
+	if status, b := postWebhook(t, hook, bigItems("c", 0, 40, 5000)); status != http.StatusOK {
+		t.Fatalf("webhook: %d %s", status, b)
+	}
+	close(*p.gate.Load())
+	waitFor(t, 20*time.Second, "40 events", func() bool { return len(p.Events()) == 40 })
+	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	n := 0
+	for _, pk := range p.Packets() {
+		if pk.Command != "receivingMessage" {
+			continue
+		}
+		n++
+		if pk.Size > limit {
+			t.Errorf("a packet of %d bytes, over the cap of %d", pk.Size, limit)
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d packets for 200 KB under a 64 KiB cap", n)
+	}
+	if st, _ := s.QueueStats(context.Background()); st.Dead != 0 || st.Blocked != 0 {
+		t.Errorf("queue %+v", st)
+	}
+}
+
+func ptrChan(c chan struct{}) *chan struct{} { return &c }
+
+// TestOversizeItemAloneIsDeadLettered: a portal whose cap is below the server's refuses packets with 413;
+// the server halves the batch down to one item, dead-letters the item too large for any packet alone, and
+// delivers the others of its line without blocking it.
+func TestOversizeItemAloneIsDeadLettered(t *testing.T) {
+	p := newFakePortal(t, "key-413", nil)
+	p.version.Store(wire.CurrentVersion)
+	p.maxBody.Store(64 << 10) // the server believes 8 MiB
+	s := newTestServer(t, p, Config{})
+	hook := p.connect("echo", "1", nil)
+	p.gate.Store(ptrChan(make(chan struct{})))
+	var body []byte
+	body = append(body, bigItems("c", 0, 3, 1000)...)
+	body = append(body[:len(body)-1], ',')
+	body = append(body, bigItems("c", 3, 1, 100000)[1:]...)
+	body = append(body[:len(body)-1], ',')
+	body = append(body, bigItems("c", 4, 3, 1000)[1:]...)
+	if status, b := postWebhook(t, hook, body); status != http.StatusOK {
+		t.Fatalf("webhook: %d %s", status, b)
+	}
+	close(*p.gate.Load())
+	waitFor(t, 20*time.Second, "6 events", func() bool { return len(p.Events()) == 6 })
+	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	dead, err := s.DeadLetters(context.Background(), QueueFilter{})
+	if err != nil || len(dead) != 1 || dead[0].MessageID != "3" {
+		t.Fatalf("dead letters %+v %v", dead, err)
+	}
+	if st, _ := s.QueueStats(context.Background()); st.Blocked != 0 || st.Dead != 1 {
+		t.Errorf("queue %+v", st)
+	}
+	for _, e := range p.Events() {
+		if e.Msg == "3" {
+			t.Error("the oversize item arrived")
+		}
+	}
+}
+
+// TestWebhookRefusesUndeliverable: a webhook item that alone would make a packet over the portal's cap is
+// refused with 413 and REQUEST_ENTITY_TOO_LARGE, nothing of its body queued; an item that fits is queued.
+func TestWebhookRefusesUndeliverable(t *testing.T) {
+	p := newFakePortal(t, "key-undeliverable", nil)
+	s := newTestServer(t, p, Config{PortalMaxBody: 64 << 10, NoDispatch: true})
+	hook := p.connect("echo", "1", nil)
+	status, b := postWebhook(t, hook, append(bigItems("c", 0, 1, 1000)[:0:0], []byte(`[{"user":{"id":"u"},"message":{"id":"s","text":"small"},"chat":{"id":"c"}},`+
+		string(bigItems("c", 1, 1, 60000)[1:]))...))
+	if status != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "REQUEST_ENTITY_TOO_LARGE") || !strings.Contains(string(b), "item 1") {
+		t.Fatalf("an undeliverable item: %d %s", status, b)
+	}
+	if n := queueLen(t, s); n != 0 {
+		t.Fatalf("%d items queued", n)
+	}
+	if status, b := postWebhook(t, hook, bigItems("c", 2, 1, 20000)); status != http.StatusOK {
+		t.Fatalf("an item that fits: %d %s", status, b)
+	}
+}
+
+// TestMetricsListener: /metrics on the main listener answers loopback clients only (not through a proxy);
+// with MetricsAddr it has a listener of its own and the main one has none.
+func TestMetricsListener(t *testing.T) {
+	s := newTestServer(t, nil, Config{Sites: []Site{{LicenceKey: "k"}}})
+	get := func(url string, header ...string) int {
+		req, _ := http.NewRequest("GET", url, nil)
+		if len(header) == 2 {
+			req.Header.Set(header[0], header[1])
+		}
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(s.MetricsURL()); got != http.StatusOK {
+		t.Errorf("loopback: %d", got)
+	}
+	if got := get(s.MetricsURL(), "X-Forwarded-For", "203.0.113.7"); got != http.StatusForbidden {
+		t.Errorf("through a proxy: %d", got)
+	}
+	h := loopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.RemoteAddr = "203.0.113.7:5555"
+	if h.ServeHTTP(rec, req); rec.Code != http.StatusForbidden {
+		t.Errorf("a remote client: %d", rec.Code)
+	}
+
+	own := newTestServer(t, nil, Config{Sites: []Site{{LicenceKey: "k"}}, MetricsAddr: "127.0.0.1:0"})
+	if got := get(own.MetricsURL()); got != http.StatusOK || strings.HasPrefix(own.MetricsURL(), own.URL()) {
+		t.Errorf("own listener %s: %d", own.MetricsURL(), got)
+	}
+	if got := get(own.URL() + "/metrics"); got != http.StatusNotFound {
+		t.Errorf("main listener with MetricsAddr: %d", got)
+	}
+}
+
+// TestPrivateDomainRefused: without AllowPrivateNetworks a signed testConnect whose BX_DOMAIN is a loopback
+// address is FAILED_TO_TEST_CONNECTOR naming the guard, and no connection reaches that address; a
+// channel's calls through Env.HTTPClient are refused the same way.
+func TestPrivateDomainRefused(t *testing.T) {
+	p := newFakePortal(t, "key-guard", nil)
+	chs := NewChannels()
+	var env Env
+	if err := chs.Register("spy", func(e Env) (Channel, error) {
+		env = e
+		ch, _ := NewEcho(e)
+		return spyChannel{ch.(*Echo)}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServer(Config{Sites: []Site{p.site()}, Channels: chs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Close() })
+	p.setServer(s.PortalEndpoint())
+	p.mustCall("saveSettings", "echo", "1", wire.NewMap("entity", "e"))
+	resp, err := p.call(context.Background(), "testConnect", "echo", "1")
+	codes := wire.ErrorItems(err)
+	if err == nil || len(codes) == 0 || codes[0].Code != string(wire.CodeFailedTestConnector) || !strings.Contains(codes[0].Message, "not a public address") {
+		t.Fatalf("testConnect to a loopback BX_DOMAIN: %v %v", resp, err)
+	}
+	if pk := p.Packets(); len(pk) != 0 {
+		t.Fatalf("the guarded address got %d packets", len(pk))
+	}
+	req, _ := http.NewRequest("GET", p.URL()+"/", nil)
+	if _, err := env.HTTPClient.Do(req); !errors.Is(err, ErrBlockedAddress) {
+		t.Fatalf("a channel's call to loopback: %v", err)
+	}
+}
+
+type spyChannel struct{ *Echo }
+
+func (spyChannel) ID() string { return "spy" }
+
+// TestServerLimits: a webhook body that trickles holds its slot only until ReadTimeout; with the one slot
+// taken, another request is answered 503 at once; afterwards the server answers again.
+func TestServerLimits(t *testing.T) {
+	p := newFakePortal(t, "key-limits", nil)
+	s := newTestServer(t, p, Config{ReadTimeout: 500 * time.Millisecond, MaxConcurrent: 1, NoDispatch: true})
+	hook := p.connect("echo", "1", nil)
+	u, _ := url.Parse(hook)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n[", u.RequestURI())
+	start := time.Now()
+	var busy bool
+	for time.Since(start) < 400*time.Millisecond && !busy {
+		resp, err := testClient.Get(s.URL() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		busy = resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
+	}
+	if !busy {
+		t.Error("no 503 while the trickle held the only slot")
+	}
+	waitFor(t, 5*time.Second, "the trickle cut and the slot free", func() bool {
+		resp, err := testClient.Get(s.URL() + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the trickle held its slot for %v", d)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -64,6 +65,10 @@ func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	data, err := s.portal(r)
 	err = badText(err)
+	if err != nil && httpserve.Gone(r) {
+		s.log.Debug("connector: the portal left before its answer", "err", err)
+		httpserve.Abort() // nobody to answer: no INTERNAL_ERROR "context canceled"
+	}
 	code := "OK"
 	if err != nil {
 		code = string(wire.CodeOf(err))
@@ -560,7 +565,7 @@ func (s *Server) mSend(ctx context.Context, c *call) (any, error) {
 	}
 	if len(report) > 0 {
 		s.enq.begin()
-		if _, err := s.enqueue(ctx, c.site.id, l.line, c.connector, report); err != nil {
+		if _, err := s.enqueue(ctx, c.site, l.line, c.connector, report); err != nil {
 			return nil, err
 		}
 	}

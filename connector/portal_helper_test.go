@@ -41,6 +41,7 @@ type fakePortal struct {
 	async    atomic.Bool                   // confirm after answering instead of before
 	latency  atomic.Int64                  // extra time (ns) each receivingMessage packet takes, like a remote portal
 	gate     atomic.Pointer[chan struct{}] // when set, receivingMessage packets wait until it is closed
+	maxBody  atomic.Int64                  // the body cap of its receiver (0: wire.DefaultMaxBody); larger is 413
 	// version is the BX_VERSION of the portal's calls: "test" (not dotted decimal: legacy) unless a test
 	// makes it current (wire.CurrentVersion). A current portal answers DATA [] and never confirms.
 	version atomic.Value
@@ -65,6 +66,7 @@ type gotPacket struct {
 	Line      string
 	Items     []any
 	RawData   string // DATA as received (base64)
+	Size      int64  // the body's length
 	Data      any    // DATA decoded, stubs undone
 }
 
@@ -133,7 +135,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return nil, nil, nil
 	}
-	fields, err := wire.ReadForm(r, 0)
+	fields, err := wire.ReadForm(r, p.maxBody.Load())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -157,7 +159,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 		p.attempts = append(p.attempts, p.clk.Now())
 	}
 	p.packets = append(p.packets, gotPacket{At: p.clk.Now(), Command: pk.Command, Connector: pk.Connector, Line: pk.Line, Items: items,
-		RawData: pk.RawData, Data: pk.Data})
+		RawData: pk.RawData, Data: pk.Data, Size: r.ContentLength})
 	p.inflight[pk.Line]++
 	if p.inflight[pk.Line] > 1 && pk.Command == openlines.CommandReceivingMessage {
 		p.overlaps++

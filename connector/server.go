@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,11 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler      // mux, recorded when inspected
 	rec     *inspect.Recorder // nil: not inspected
+
+	// metricsLn and metricsSrv serve /metrics on Config.MetricsAddr (nil: on the main listener, to
+	// loopback clients).
+	metricsLn  net.Listener
+	metricsSrv *http.Server
 
 	tokens       chan struct{} // wake-ups for idle workers, one per event (see wake)
 	queuedBodies [][]byte      // webhook answers by number of items queued (see queuedBody)
@@ -160,13 +166,25 @@ func NewServer(cfg Config) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(c.ServerPath, s.handlePortal)
 	s.mux.HandleFunc("/imwebhook/{real}", s.handleWebhook)
-	s.mux.Handle("/metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	metrics := promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})
+	if c.MetricsAddr == "" {
+		s.mux.Handle("/metrics", loopbackOnly(metrics))
+	}
 	s.mux.HandleFunc("/healthz", s.handleHealth)
 	s.handler = s.mux
 	if s.rec != nil {
 		s.handler = s.rec.Incoming(s.mux)
 	}
-	s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errLog := slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn)
+	s.httpSrv = c.limits().Server(s.handler, errLog)
+	if c.MetricsAddr != "" {
+		if s.metricsLn, err = net.Listen("tcp", c.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("connector: listen for /metrics: %w", err)
+		}
+		mm := http.NewServeMux()
+		mm.Handle("/metrics", metrics)
+		s.metricsSrv = c.limits().Server(mm, errLog)
+	}
 	ok = true
 	return s, nil
 }
@@ -183,6 +201,15 @@ func (s *Server) Start() {
 			s.log.Error("connector: serve", "err", err)
 		}
 	}()
+	if s.metricsSrv != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.metricsSrv.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("connector: serve /metrics", "err", err)
+			}
+		}()
+	}
 	if !s.cfg.NoDispatch {
 		s.StartDispatcher()
 	}
@@ -212,6 +239,9 @@ func (s *Server) Close() error {
 		if s.httpSrv != nil {
 			err = s.httpSrv.Shutdown(ctx) // no handler is running after this, so no enqueue is waiting
 		}
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Shutdown(ctx)
+		}
 		s.cancel()
 		s.wg.Wait()
 		// The batches cut off are sent again: by another process at once rather than when their leases end.
@@ -230,6 +260,9 @@ func (s *Server) cleanup() {
 	if s.ln != nil && !s.started.Load() {
 		_ = s.ln.Close()
 	}
+	if s.metricsLn != nil && !s.started.Load() {
+		_ = s.metricsLn.Close()
+	}
 	if s.store != nil {
 		_ = s.store.Close()
 	}
@@ -239,6 +272,27 @@ func (s *Server) cleanup() {
 	if s.tmpDir != "" {
 		_ = os.RemoveAll(s.tmpDir)
 	}
+}
+
+// MetricsURL returns the URL of /metrics: on the listener of Config.MetricsAddr when there is one, else on
+// the main one (loopback clients only).
+func (s *Server) MetricsURL() string {
+	if s.metricsLn != nil {
+		return "http://" + s.metricsLn.Addr().String() + "/metrics"
+	}
+	return s.url + "/metrics"
+}
+
+// loopbackOnly serves h to clients on a loopback address that no proxy forwarded, and 403 to the rest.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() || r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" {
+			http.Error(w, "/metrics is served to loopback clients only (Config.MetricsAddr gives it a listener of its own)", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // URL returns the server's base URL, e.g. "http://127.0.0.1:41234".
@@ -318,16 +372,20 @@ func (s *Server) wake() {
 }
 
 // enqueue queues items for (site, line) through the group committer and wakes the dispatcher; it returns
-// the number stored (items whose dedup key was seen are dropped).
+// the number stored (items whose dedup key was seen are dropped). An item that no packet to the site could
+// carry fails the whole call with REQUEST_ENTITY_TOO_LARGE, before anything is stored.
 //
 // Callers in request handlers call s.enq.begin first (see committer); enqueue always ends it.
-func (s *Server) enqueue(ctx context.Context, siteID int64, line, defConnector string, items []Incoming) (int, error) {
+func (s *Server) enqueue(ctx context.Context, site *siteRec, line, defConnector string, items []Incoming) (int, error) {
 	ps, err := prepare(items, defConnector)
+	if err == nil {
+		err = s.checkDeliverable(site, line, ps)
+	}
 	if err != nil {
 		s.enq.done()
 		return 0, err
 	}
-	kept, err := s.enq.enqueue(ctx, siteID, line, ps)
+	kept, err := s.enq.enqueue(ctx, site.id, line, ps)
 	if err != nil {
 		return 0, err
 	}

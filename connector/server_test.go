@@ -16,6 +16,7 @@ func newTestServer(t testing.TB, p *fakePortal, cfg Config) *Server {
 	if p != nil {
 		cfg.Sites = append(cfg.Sites, p.site())
 	}
+	cfg.AllowPrivateNetworks = true // the test portals listen on 127.0.0.1
 	s, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)

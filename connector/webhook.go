@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -20,6 +21,10 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	n, err := s.webhook(r)
 	err = badText(err)
+	if err != nil && httpserve.Gone(r) {
+		s.log.Debug("connector: the messenger left before its answer", "path", r.URL.Path, "err", err)
+		httpserve.Abort() // nobody to answer: no INTERNAL_ERROR "context canceled"
+	}
 	code := "OK"
 	status := http.StatusOK
 	if err != nil {
@@ -122,7 +127,7 @@ func (s *Server) webhook(r *http.Request) (n int, err error) {
 		return 0, nil
 	}
 	enqueued = true
-	if n, err = s.enqueue(ctx, site.id, l.line, l.connector, items); err != nil {
+	if n, err = s.enqueue(ctx, site, l.line, l.connector, items); err != nil {
 		return 0, err
 	}
 	if d := len(items) - n; d > 0 {

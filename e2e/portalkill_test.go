@@ -202,7 +202,8 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 		Queue: connector.Policy{Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
 			500 * time.Millisecond, time.Second, time.Second, time.Second, time.Second, time.Second, time.Second},
 			ConfirmTimeout: 2 * time.Second},
-		SendTimeout: 10 * time.Second,
+		SendTimeout:          10 * time.Second,
+		AllowPrivateNetworks: true, // the portal listens on 127.0.0.1
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -366,6 +366,8 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 		SendTimeout: cfg.sendTO,
 		Clock:       cfg.clock,
 		Logger:      logger,
+		// The portal and the fake Bot Framework listen on 127.0.0.1.
+		AllowPrivateNetworks: true,
 	})
 	if err != nil {
 		t.Fatalf("connector.NewServer: %v", err)

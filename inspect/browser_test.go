@@ -227,7 +227,7 @@ func startSystem(t *testing.T) *system {
 	}
 	srv, err := connector.NewServer(connector.Config{
 		Sites:    []connector.Site{{LicenceKey: licenceKey, Mode: wire.HMACSHA256, Secrets: creds.Secrets, Domain: portalHTTP.URL}},
-		Channels: channels, Inspect: &inspect.Options{},
+		Channels: channels, Inspect: &inspect.Options{}, AllowPrivateNetworks: true,
 		Queue: connector.Policy{Schedule: []time.Duration{time.Second}}, // a push fails once, then its items are dead letters
 	})
 	if err != nil {

@@ -104,7 +104,8 @@ func TestEndToEnd(t *testing.T) {
 		botframework.WithOpenIDMetadataURL(bf.OpenIDMetadataURL()), botframework.WithTokenURL(bf.TokenURL()))); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := connector.NewServer(connector.Config{DSN: testdb.SQLiteDSN(t), Sites: []connector.Site{{LicenceKey: key}}, Channels: chs})
+	srv, err := connector.NewServer(connector.Config{DSN: testdb.SQLiteDSN(t), Sites: []connector.Site{{LicenceKey: key}}, Channels: chs,
+		AllowPrivateNetworks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,8 @@ func TestBlockAndChatNameEndToEnd(t *testing.T) {
 		botframework.WithOpenIDMetadataURL(bf.OpenIDMetadataURL()), botframework.WithTokenURL(bf.TokenURL()))); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := connector.NewServer(connector.Config{DSN: testdb.SQLiteDSN(t), Sites: []connector.Site{{LicenceKey: key}}, Channels: chs})
+	srv, err := connector.NewServer(connector.Config{DSN: testdb.SQLiteDSN(t), Sites: []connector.Site{{LicenceKey: key}}, Channels: chs,
+		AllowPrivateNetworks: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,7 +120,9 @@ func receive(t *testing.T, db *sql.DB, dialect sqldb.Dialect) {
 // SQLite database, the echo channel) that knows one portal by its licence key.
 func startConnectorServer(t *testing.T) *connector.Server {
 	t.Helper()
-	srv, err := connector.NewServer(connector.Config{Sites: []connector.Site{{LicenceKey: licenceKey}}})
+	srv, err := connector.NewServer(connector.Config{Sites: []connector.Site{{LicenceKey: licenceKey}},
+		AllowPrivateNetworks: true, // the portal of the test listens on 127.0.0.1
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,7 +87,9 @@ func startConnectorServer(t *testing.T, bf *bftest.Server) *connector.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := connector.NewServer(connector.Config{Channels: channels, Sites: []connector.Site{{LicenceKey: licenceKey}}})
+	srv, err := connector.NewServer(connector.Config{Channels: channels, Sites: []connector.Site{{LicenceKey: licenceKey}},
+		AllowPrivateNetworks: true, // the portal of the test listens on 127.0.0.1
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

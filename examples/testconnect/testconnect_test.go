@@ -59,7 +59,9 @@ func TestTestConnect(t *testing.T) {
 // SQLite database) that knows one portal by its licence key.
 func startConnectorServer(t *testing.T) *connector.Server {
 	t.Helper()
-	srv, err := connector.NewServer(connector.Config{Sites: []connector.Site{{LicenceKey: licenceKey}}})
+	srv, err := connector.NewServer(connector.Config{Sites: []connector.Site{{LicenceKey: licenceKey}},
+		AllowPrivateNetworks: true, // the portal of the test listens on 127.0.0.1
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
