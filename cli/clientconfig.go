@@ -9,12 +9,9 @@ import (
 )
 
 // clientOptions returns the client options of cfg on hc and clk, after checking that everything a signed call
-// needs is configured (a missing value is a ConfigError naming its flag, variable and key).
+// needs is configured (the missing values are one error naming each one's flag, variable and key).
 func clientOptions(cfg *Config, hc *http.Client, clk clock.Clock) ([]client.Option, error) {
-	if err := cfg.Require(KeyServer, KeyDomain); err != nil {
-		return nil, err
-	}
-	if err := cfg.RequireSigning(); err != nil {
+	if err := cfg.Require(cfg.signedCallKeys()...); err != nil {
 		return nil, err
 	}
 	opts := []client.Option{

@@ -146,15 +146,73 @@ func (c *Config) configError(key, reason string) *ConfigError {
 	return &ConfigError{Key: k.Key, Flag: k.Flag(), Env: k.Env(), File: file, Reason: reason}
 }
 
-// Require returns a ConfigError for the first of keys that has no value.
+// Require returns an error naming every one of keys that has no value: a ConfigError for one, a
+// MissingError for several; nil when all have one.
 func (c *Config) Require(keys ...string) error {
+	var missing []*ConfigError
+	seen := map[string]bool{}
 	for _, key := range keys {
-		if c.isSet(key) {
+		if c.isSet(key) || seen[key] {
 			continue
 		}
-		return c.configError(key, "")
+		seen[key] = true
+		missing = append(missing, c.configError(key, ""))
 	}
-	return nil
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return missing[0]
+	}
+	return &MissingError{Missing: missing}
+}
+
+// MissingError names several configuration values a command needs that are not set, each a ConfigError
+// (errors.As finds the first); a usage error (exit 2).
+type MissingError struct {
+	Missing []*ConfigError
+}
+
+func (e *MissingError) Error() string {
+	var names, flags, envs, keys []string
+	for _, m := range e.Missing {
+		names = append(names, strings.ReplaceAll(m.Key, "_", " "))
+		flags = append(flags, "--"+m.Flag)
+		envs = append(envs, m.Env)
+		keys = append(keys, strconv.Quote(m.Key))
+	}
+	file := "the config file"
+	if f := e.Missing[0].File; f != "" {
+		file = f
+	}
+	return fmt.Sprintf("missing %s: set %s (or %s, or %s in %s)", andList(names), andList(flags), andList(envs),
+		andList(keys), file)
+}
+
+func (e *MissingError) Unwrap() []error {
+	errs := make([]error, len(e.Missing))
+	for i, m := range e.Missing {
+		errs[i] = m
+	}
+	return errs
+}
+
+// andList joins words as "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// signedCallKeys are the keys a signed call cannot go without: the server, the domain, the licence key (the
+// portal's identity, BX_LICENCE) and, with hmac-sha256, a secret.
+func (c *Config) signedCallKeys() []string {
+	keys := []string{KeyServer, KeyDomain, KeyLicenceKey}
+	if c.Signing == wire.HMACSHA256 {
+		keys = append(keys, KeySecret)
+	}
+	return keys
 }
 
 func (c *Config) isSet(key string) bool {
@@ -186,15 +244,15 @@ func (c *Config) isSet(key string) bool {
 }
 
 // RequireSigning checks what signing needs: the licence key always (it is the portal's identity, BX_LICENCE),
-// and a secret in hmac-sha256 mode.
-func (c *Config) RequireSigning() error {
-	if err := c.Require(KeyLicenceKey); err != nil {
-		return err
-	}
+// and a secret in hmac-sha256 mode; extra are other keys checked with them, so that one error names all
+// that are missing.
+func (c *Config) RequireSigning(extra ...string) error {
+	keys := append([]string{}, extra...)
+	keys = append(keys, KeyLicenceKey)
 	if c.Signing == wire.HMACSHA256 {
-		return c.Require(KeySecret)
+		keys = append(keys, KeySecret)
 	}
-	return nil
+	return c.Require(keys...)
 }
 
 // Credentials returns the signing credentials of the configuration.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,9 +135,15 @@ func TestConfigRequireNamesFlagEnvAndKey(t *testing.T) {
 	if ExitCode(err) != ExitUsage {
 		t.Fatalf("exit %d", ExitCode(err))
 	}
-	err = (&Config{}).Require(KeyServer, KeyLicenceKey)
-	if err == nil || !strings.Contains(err.Error(), "--server, OLCTL_SERVER") {
+	// Every missing key is named in the one error, and errors.As finds each one's ConfigError.
+	err = (&Config{}).Require(KeyServer, KeyLicenceKey, KeyServer)
+	if err == nil || !strings.Contains(err.Error(), "missing server and licence key: set --server and --licence-key "+
+		`(or OLCTL_SERVER and OLCTL_LICENCE_KEY, or "server" and "licence_key" in the config file)`) {
 		t.Fatalf("got %v", err)
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != KeyServer || ExitCode(err) != ExitUsage {
+		t.Fatalf("errors.As: %+v, exit %d", ce, ExitCode(err))
 	}
 }
 

@@ -216,14 +216,10 @@ func connectInputs(opts *ConnectOptions, p *prompter, cfg *Config, hc *http.Clie
 	}
 	cfg.Server = strings.TrimRight(cfg.Server, "/")
 	cfg.Domain = strings.TrimRight(cfg.Domain, "/")
-	if _, err := clientOptions(cfg, hc, opts.Clock); err != nil {
-		return nil, err
-	}
-	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
-		return nil, err
-	}
-
+	// What is still missing is named in one error: the configuration and the Bot Framework settings.
+	cfgErr := cfg.Require(append(cfg.signedCallKeys(), KeyConnector, KeyLine)...)
 	settings := wire.NewMap()
+	var missing, flags []string
 	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
 		for _, s := range botFrameworkSettings {
 			v := opts.BotFramework[s.Key]
@@ -231,10 +227,25 @@ func connectInputs(opts *ConnectOptions, p *prompter, cfg *Config, hc *http.Clie
 				return nil, err
 			}
 			if v == "" {
-				return nil, usageErrorf("missing Bot Framework setting %s: give --%s", s.Key, s.Flag)
+				missing, flags = append(missing, s.Key), append(flags, "--"+s.Flag)
+				continue
 			}
 			settings.Set(s.Key, v)
 		}
+	}
+	var bfErr error
+	switch len(missing) {
+	case 0:
+	case 1:
+		bfErr = usageErrorf("missing Bot Framework setting %s: give %s", missing[0], flags[0])
+	default:
+		bfErr = usageErrorf("missing Bot Framework settings %s: give %s", andList(missing), andList(flags))
+	}
+	if err := errors.Join(cfgErr, bfErr); err != nil {
+		return nil, err
+	}
+	if _, err := clientOptions(cfg, hc, opts.Clock); err != nil {
+		return nil, err
 	}
 	for _, kv := range opts.Set {
 		k, v, ok := strings.Cut(kv, "=")

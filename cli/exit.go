@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -72,17 +73,59 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if errors.As(err, &ee) && ee.Silent {
 		return code
 	}
-	if started {
-		if cfg, cerr := f.Config(); cerr == nil && cfg.JSON() {
-			writeErrorJSON(f.IO.ErrOut, err, code)
-			return code
-		}
+	if wantsJSON(f, args) {
+		writeErrorJSON(f.IO.ErrOut, err, code)
+		return code
 	}
 	fmt.Fprintln(f.IO.ErrOut, "olctl:", err)
 	if code == ExitUsage && cmd != nil && !started {
 		fmt.Fprintf(f.IO.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
+}
+
+// wantsJSON reports whether the run asked for JSON: by its arguments (--json, -o json, --output=json; the last
+// given wins), which count even when their parsing failed (a flag error is then reported as JSON too), else
+// by the configuration (OLCTL_OUTPUT, the config file).
+func wantsJSON(f *Factory, args []string) bool {
+	if v, ok := outputInArgs(args); ok {
+		return v
+	}
+	if cfg, err := f.Config(); err == nil {
+		return cfg.JSON()
+	}
+	v, ok := f.LookupEnv(lookupKey(KeyOutput).Env())
+	return ok && strings.EqualFold(strings.TrimSpace(v), "json")
+}
+
+// outputInArgs reads the output format args ask for: json (true) or another (false), and whether they ask
+// for one at all. It stops at "--".
+func outputInArgs(args []string) (json, given bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		var val string
+		switch {
+		case a == "--":
+			return json, given
+		case a == "--json" || a == "--json=true":
+			json, given = true, true
+			continue
+		case a == "--output" || a == "-o":
+			if i+1 >= len(args) {
+				continue
+			}
+			i++
+			val = args[i]
+		case strings.HasPrefix(a, "--output="):
+			val = strings.TrimPrefix(a, "--output=")
+		case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--"):
+			val = strings.TrimPrefix(strings.TrimPrefix(a, "-o"), "=")
+		default:
+			continue
+		}
+		json, given = strings.EqualFold(strings.TrimSpace(val), "json"), true
+	}
+	return json, given
 }
 
 // UsageError is a bad flag, argument or configuration value (exit 2).

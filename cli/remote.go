@@ -163,11 +163,11 @@ func remoteRun(opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
-	c, err := opts.Client()
-	if err != nil {
+	if err := cfg.Require(append(cfg.signedCallKeys(), opts.Needs...)...); err != nil {
 		return err
 	}
-	if err := cfg.Require(opts.Needs...); err != nil {
+	c, err := opts.Client()
+	if err != nil {
 		return err
 	}
 	var store *statusStore

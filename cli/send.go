@@ -135,6 +135,9 @@ func sendRun(opts *SendOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Require(append(cfg.signedCallKeys(), KeyConnector, KeyLine)...); err != nil {
+		return err
+	}
 	var extra []client.Option
 	if opts.DB != "" {
 		mode := portalIfThere
@@ -156,9 +159,6 @@ func sendRun(opts *SendOptions) error {
 	}
 	cl, err := opts.Client(extra...)
 	if err != nil {
-		return err
-	}
-	if err := cfg.Require(KeyConnector, KeyLine); err != nil {
 		return err
 	}
 	// Wait for the answer: a person (or a script) needs to know whether the server took the message.

@@ -125,10 +125,7 @@ func serveRun(opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Require(KeyServer); err != nil {
-		return err
-	}
-	if err := cfg.RequireSigning(); err != nil {
+	if err := cfg.RequireSigning(KeyServer); err != nil {
 		return err
 	}
 	hc, err := opts.HTTPClient()
