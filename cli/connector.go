@@ -42,6 +42,12 @@ type ConnectorServeOptions struct {
 	Schedule     string        // back-off schedule, comma-separated durations; "" is the default
 	BotFramework BFChannelOptions
 	Inspect      inspectFlags // the live inspector page (--inspect, --inspect-token)
+	// Limits bound what one client can hold of the server (--read-timeout, --request-timeout,
+	// --max-concurrent).
+	Limits        serverLimitFlags
+	PortalMaxBody int64  // the portals' body cap: packets are cut to fit, webhook items that cannot are refused
+	MetricsListen string // a listener of its own for /metrics; "" serves it on --listen to loopback clients
+	AllowPrivate  bool   // let the server connect to loopback and private addresses (BX_DOMAIN, service URLs)
 }
 
 // NewCmdConnectorServe builds `olctl connector serve`.
@@ -57,7 +63,14 @@ The portals it accepts are given by --licence-key (repeatable; else the global l
 environment or config file), signing with --signing and --secret. Their profile is the global --profile when
 it is set (flag, OLCTL_PROFILE or the config file), else auto: each portal is current when its last packet
 had a BX_VERSION of 22.800.0 or later, else legacy. Portals stored in the database by earlier runs are known
-too. Logs go to stderr.`,
+too. Logs go to stderr.
+
+The server connects only to public addresses: a BX_DOMAIN or a Bot Framework service URL on loopback or a
+private network is refused unless --allow-private-networks is given (a portal on the same host or network).
+/metrics names the portals served, so it answers loopback clients only, or listens on --metrics-listen.
+Packets to portals are cut to fit --portal-max-body; a webhook item that alone would not fit is refused
+(413). Clients that send slowly or in floods are bounded by --read-timeout, --request-timeout and
+--max-concurrent.`,
 		Example: `  olctl connector serve --listen 127.0.0.1:8080 --db connector.db --licence-key "$PORTAL_KEY"
   olctl connector serve --listen :8080 --db 'root@tcp(127.0.0.1:3306)/olctl' --public-url https://connector.example.com`,
 		Args: cobra.NoArgs,
@@ -65,6 +78,12 @@ too. Logs go to stderr.`,
 			opts.Context = cmd.Context()
 			if opts.Batch <= 0 || opts.Confirm <= 0 {
 				return usageErrorf("--batch and --confirm-timeout must be positive")
+			}
+			if opts.PortalMaxBody <= 0 {
+				return usageErrorf("--portal-max-body must be positive")
+			}
+			if _, err := opts.Limits.limits(); err != nil {
+				return err
 			}
 			if err := opts.Inspect.check(); err != nil {
 				return err
@@ -84,6 +103,10 @@ too. Logs go to stderr.`,
 	fl.IntVar(&opts.Batch, "batch", connector.DefaultBatch, "items per receivingMessage packet")
 	fl.DurationVar(&opts.Confirm, "confirm-timeout", connector.DefaultConfirmTimeout, "wait for setStatusDelivered")
 	fl.StringVar(&opts.Schedule, "schedule", "", "back-off schedule, comma-separated durations (default 1m,4m,10m,15m,30m,1h,2h,3h,5h,12h)")
+	fl.Int64Var(&opts.PortalMaxBody, "portal-max-body", wire.DefaultMaxBody, "body cap of the portals' receivers in bytes: packets are cut to fit")
+	fl.StringVar(&opts.MetricsListen, "metrics-listen", "", "listen address of /metrics (default: on --listen, loopback clients only)")
+	fl.BoolVar(&opts.AllowPrivate, "allow-private-networks", false, "allow connections to loopback and private addresses (portals' BX_DOMAIN, service URLs)")
+	opts.Limits.addFlags(cmd)
 	opts.BotFramework.addFlags(cmd)
 	opts.Inspect.addFlags(cmd)
 	return cmd
@@ -159,6 +182,8 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 		DSN: opts.DB, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
 		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
 		Logger: logger, Clock: opts.Clock, Inspect: serverInspect(opts.Inspect, cfg),
+		ReadTimeout: opts.Limits.readTimeout, RequestTimeout: opts.Limits.requestTimeout, MaxConcurrent: opts.Limits.maxConcurrent,
+		PortalMaxBody: opts.PortalMaxBody, MetricsAddr: opts.MetricsListen, AllowPrivateNetworks: opts.AllowPrivate,
 	})
 	if errors.Is(err, connector.ErrQueueInUse) {
 		return usageErrorf("--db %s: another connector server serves this SQLite file: stop it, or give this one a --db of its own "+
@@ -174,8 +199,8 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 	}
 	defer stopInspector()
 	srv.Start()
-	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nchannels: %s\n", srv.URL(),
-		srv.PortalEndpoint(), strings.Join(channels.IDs(), ", "))
+	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nmetrics: %s\nchannels: %s\n", srv.URL(),
+		srv.PortalEndpoint(), srv.MetricsURL(), strings.Join(channels.IDs(), ", "))
 	<-opts.Context.Done()
 	fmt.Fprintln(opts.IO.ErrOut, "connector server stopping")
 	return srv.Close()

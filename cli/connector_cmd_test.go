@@ -10,11 +10,14 @@ import (
 )
 
 func TestNewCmdConnectorServeParsing(t *testing.T) {
+	defaultLimits := serverLimitFlags{readTimeout: 30 * time.Second, requestTimeout: time.Minute, maxConcurrent: 1024}
 	defaults := ConnectorServeOptions{Listen: "127.0.0.1:8080", LogLevel: "info", Batch: connector.DefaultBatch,
-		Confirm: connector.DefaultConfirmTimeout}
+		Confirm: connector.DefaultConfirmTimeout, Limits: defaultLimits, PortalMaxBody: 8 << 20}
 	every := ConnectorServeOptions{Listen: ":1", DB: "c.db", PublicURL: "https://c.example.com", LicenceKeys: []string{"k1", "k2"},
 		LogLevel: "debug", Batch: 5, Confirm: time.Second, Schedule: "1s,2s",
-		BotFramework: BFChannelOptions{Fake: "http://127.0.0.1:3978", OpenIDURL: "http://o", TokenURL: "http://t", Anonymous: true}}
+		BotFramework:  BFChannelOptions{Fake: "http://127.0.0.1:3978", OpenIDURL: "http://o", TokenURL: "http://t", Anonymous: true},
+		Limits:        serverLimitFlags{readTimeout: 2 * time.Second, requestTimeout: 3 * time.Second, maxConcurrent: 7},
+		PortalMaxBody: 1000, MetricsListen: "127.0.0.1:9464", AllowPrivate: true}
 	tests := []struct {
 		name string
 		args []string
@@ -25,8 +28,11 @@ func TestNewCmdConnectorServeParsing(t *testing.T) {
 		{name: "every flag", args: []string{"--listen", ":1", "--db", "c.db", "--public-url", "https://c.example.com",
 			"--licence-key", "k1", "--licence-key", "k2", "--log-level", "debug", "--batch", "5", "--confirm-timeout", "1s",
 			"--schedule", "1s,2s", "--bf-fake", "http://127.0.0.1:3978", "--bf-openid-url", "http://o", "--bf-token-url", "http://t",
-			"--bf-anonymous"}, want: every},
+			"--bf-anonymous", "--read-timeout", "2s", "--request-timeout", "3s", "--max-concurrent", "7", "--portal-max-body", "1000",
+			"--metrics-listen", "127.0.0.1:9464", "--allow-private-networks"}, want: every},
 		{name: "zero batch", args: []string{"--batch", "0"}, err: "--batch and --confirm-timeout must be positive"},
+		{name: "zero portal cap", args: []string{"--portal-max-body", "0"}, err: "--portal-max-body must be positive"},
+		{name: "zero concurrency", args: []string{"--max-concurrent", "0"}, err: "--max-concurrent must be positive"},
 		{name: "bad duration", args: []string{"--confirm-timeout", "soon"}, err: `invalid argument "soon"`},
 	}
 	for _, tt := range tests {

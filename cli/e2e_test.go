@@ -220,7 +220,7 @@ type process struct {
 // its stderr matches ready and returns the match. The process is interrupted when the test ends.
 func startProcess(t *testing.T, bin, dir string, env []string, ready *regexp.Regexp, args ...string) (*process, []string) {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	p := &process{cmd: exec.Command(bin, withPrivateNetworks(args)...), out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	p.cmd.Dir, p.cmd.Env, p.cmd.Stdout, p.cmd.Stderr = dir, env, p.out, p.err
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

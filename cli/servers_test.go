@@ -26,6 +26,7 @@ type background struct {
 func startBackground(t *testing.T, env map[string]string, ready *regexp.Regexp, args ...string) (*background, []string) {
 	t.Helper()
 	b := &background{out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, done: make(chan int, 1)}
+	args = withPrivateNetworks(args)
 	full := map[string]string{"HOME": t.TempDir()}
 	for k, v := range env {
 		full[k] = v
@@ -206,4 +207,13 @@ func TestConnectorErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withPrivateNetworks adds --allow-private-networks to a `connector serve`: the tests' portals and Bot
+// Framework listen on 127.0.0.1, which the server refuses to connect to by default.
+func withPrivateNetworks(args []string) []string {
+	if len(args) < 2 || args[0] != "connector" || args[1] != "serve" {
+		return args
+	}
+	return append([]string{"connector", "serve", "--allow-private-networks"}, args[2:]...)
 }
