@@ -52,7 +52,8 @@
 //     re-executed) and is killed with SIGKILL ten times during a 10 000-message run and restarted on the same
 //     database, on each database and for both generations of portal: every message reaches the portal and
 //     fires its event exactly once, the queue ends empty with no dead letters, a current portal never calls
-//     setStatusDelivered and a legacy one confirms every message (-short runs 2 000;
+//     setStatusDelivered and a legacy one confirms every message, and the message events pause less than
+//     10 s after each restart (a restarted server takes its lines back at once) (-short runs 2 000;
 //     OLCTL_E2E_CRASH_MESSAGES sets the count). The portal is killed too (TestPortalKilledMidStream, each
 //     database, both generations; not under -short): a portal process takes a stream of 2 000 messages
 //     and is killed with SIGKILL five times (20 000 and 50 with OLCTL_E2E_PORTAL_KILL_FULL=1); its backend,
