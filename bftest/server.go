@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/connector/botframework/schema"
 )
 
@@ -207,7 +208,8 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	s.srv = &httptest.Server{Listener: l, Config: &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}}
+	// The limits of the module's real servers: `olctl bf serve` is a server users run.
+	s.srv = &httptest.Server{Listener: l, Config: httpserve.Limits{}.Server(s.handler(), nil)}
 	if cfg.TLS {
 		s.srv.StartTLS()
 	} else {
