@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
-	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/internal/httpserve"
 )
 
 // Defaults of Config.
