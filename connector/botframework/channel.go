@@ -102,13 +102,14 @@ func withRandom(f func() float64) Option { return func(o *options) { o.random = 
 
 // Channel is the Bot Framework channel. Build it with New; it is safe for concurrent use.
 type Channel struct {
-	o      options
-	http   *http.Client
-	clock  clock.Clock
-	log    *slog.Logger
-	keys   *keyCache
-	tokens sync.Map // app id -> *tokenSource
-	sent   *sentIndex
+	o        options
+	http     *http.Client
+	clock    clock.Clock
+	log      *slog.Logger
+	keys     *keyCache
+	verified verifiedTokens // webhook tokens that passed verify
+	tokens   sync.Map       // app id -> *tokenSource
+	sent     *sentIndex
 }
 
 var _ connector.Channel = (*Channel)(nil)
