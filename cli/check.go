@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +54,7 @@ type checkReport struct {
 	ExitCode int        `json:"exit_code"`
 	Time     time.Time  `json:"time"`
 	Server   string     `json:"server"`
+	Domain   string     `json:"domain"`
 	Signing  string     `json:"signing"`
 	Checks   []checkRow `json:"checks"`
 }
@@ -69,6 +69,10 @@ type CheckOptions struct {
 
 	// Watch repeats the checks at this interval until the context ends; 0 runs them once.
 	Watch time.Duration
+	// DB is the portal database whose status of the line is read (--db; default OLCTL_PORTAL_DB, else
+	// portal.db); "" reads none. DBGiven says --db named it, so that it must exist.
+	DB      string
+	DBGiven bool
 }
 
 // NewCmdCheck builds `olctl check`.
@@ -77,19 +81,29 @@ func NewCmdCheck(f *Factory, runF func(*CheckOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check connectivity to the connector server, for people and scripts",
-		Long: `Check, in order: the configuration is complete; DNS, TCP and TLS to the server (with latency); a signed
-testConnect is accepted (telling a network failure, LICENCE_ERROR/REPLAY and other codes apart; skipped
+		Long: `Check, in order: the configuration is complete; DNS, TCP and TLS to the server (with latency and the
+certificate's expiry; the global --ca-file trusts a test server's certificate, --insecure verifies none); a
+signed testConnect is accepted (telling a network failure, LICENCE_ERROR/REPLAY and other codes apart; skipped
 without --connector, since testConnect tests a connector); the clock skew against the server's Date header
-(fatal beyond 300 s with hmac-sha256 signing); listConnector.
+(fatal beyond 300 s with hmac-sha256 signing); listConnector; that the connector server reaches this portal
+back at --domain ("portal": a testConnect with an empty LINE, which the server answers by calling the
+portal's endpoint, so that a portal the server cannot reach fails here, from where the server runs); and,
+with --connector and --line, the line: its status on the connector server ("line", from infoConnect) and in
+the portal database that 'olctl serve' lets messages in by ("portal db", --db). A line that is not connected
+or was deactivated, on either side, fails.
 
 Exit status: 0 all checks passed (warnings pass), 1 a check failed, 2 usage or configuration error.
-With --watch the checks repeat until interrupted; the exit status is that of the last run.`,
+With --watch the checks repeat until interrupted, a report each (with --json, one JSON document per line);
+the exit status is that of the last run.`,
 		Example: `  olctl check
   olctl check --json | jq '.checks[] | select(.status == "fail")'
-  olctl check --watch 30s`,
+  olctl check --watch 30s --json >> checks.jsonl
+  olctl check --server https://connector.test:8443 --ca-file test-ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)
+			opts.DBGiven = cmd.Flags().Changed("db")
 			if opts.Watch < 0 {
 				return usageErrorf("--watch %v: must be positive", opts.Watch)
 			}
@@ -100,6 +114,8 @@ With --watch the checks repeat until interrupted; the exit status is that of the
 		},
 	}
 	cmd.Flags().DurationVar(&opts.Watch, "watch", 0, "repeat the checks every DURATION (e.g. 30s) until interrupted")
+	cmd.Flags().StringVar(&opts.DB, "db", defaultPortalDB, `portal database whose line status is read (SQLite path, mysql://… or `+
+		`postgres://…; env `+envPortalDB+`; "" reads none)`)
 	return cmd
 }
 
@@ -140,6 +156,14 @@ func checkExit(code int) error {
 }
 
 func printCheck(ios IO, cfg *Config, rep *checkReport, watching bool) error {
+	if cfg.JSON() && watching { // a document per line, for a log of checks
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		_, err = ios.Out.Write(append(b, '\n'))
+		return err
+	}
 	if cfg.JSON() {
 		return writeJSON(ios.Out, rep)
 	}
@@ -186,6 +210,7 @@ type checker struct {
 	hc    *http.Client
 	cfg   *Config
 	rep   *checkReport
+	opts  *CheckOptions
 }
 
 func (c *checker) add(r checkRow) *checkRow {
@@ -206,8 +231,9 @@ func (c *checker) since(start time.Time) *float64 {
 }
 
 func runChecks(ctx context.Context, opts *CheckOptions, cfg *Config, hc *http.Client) *checkReport {
-	rep := &checkReport{Time: opts.Clock.Now().UTC(), Server: cfg.Server, Signing: string(cfg.Signing), Checks: []checkRow{}}
-	c := &checker{clock: opts.Clock, hc: hc, cfg: cfg, rep: rep}
+	rep := &checkReport{Time: opts.Clock.Now().UTC(), Server: cfg.Server, Domain: cfg.Domain, Signing: string(cfg.Signing),
+		Checks: []checkRow{}}
+	c := &checker{clock: opts.Clock, hc: hc, cfg: cfg, rep: rep, opts: opts}
 	c.run(ctx)
 	rep.ExitCode = ExitOK
 	for _, r := range rep.Checks {
@@ -223,7 +249,18 @@ func runChecks(ctx context.Context, opts *CheckOptions, cfg *Config, hc *http.Cl
 	return rep
 }
 
-var afterConfig = []string{"dns", "tcp", "tls", "testConnect", "clock", "listConnector"}
+// Names of the checks after the network's, in order.
+const (
+	checkPortal   = "portal"    // the connector server calls this portal back
+	checkLine     = "line"      // the line's status on the connector server
+	checkPortalDB = "portal db" // the line's status in the portal database
+)
+
+var afterConfig = []string{"dns", "tcp", "tls", openlines.MethodTestConnect, "clock", openlines.MethodListConnector,
+	checkPortal, checkLine, checkPortalDB}
+
+// afterCalls are the checks that need the signed calls to pass.
+var afterCalls = []string{openlines.MethodListConnector, checkPortal, checkLine, checkPortalDB}
 
 func (c *checker) run(ctx context.Context) {
 	cl, err := newClient(c.cfg, c.hc, c.clock, client.WithRetry(client.Retry{}), client.WithCacheTTL(0))
@@ -306,28 +343,50 @@ func (c *checker) network(ctx context.Context, u *url.URL) bool {
 			row.Status = checkWarn
 		}
 	}
+	if c.tlsInsecure() {
+		row.Status = checkWarn
+		row.Detail += "; not verified (--insecure)"
+	}
 	c.add(row)
 	return true
 }
 
-// tlsConfig verifies the server's certificate against the roots of the factory's HTTP client, if it has its
-// own, else the system's.
+// tlsConfig verifies the server's certificate as the factory's HTTP client does: against its roots
+// (--ca-file, a test's), else the system's, or not at all (--insecure).
 func (c *checker) tlsConfig(host string) *tls.Config {
-	var roots *x509.CertPool
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if t, ok := c.hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
-		roots = t.TLSClientConfig.RootCAs
+		conf = t.TLSClientConfig.Clone()
 	}
-	return &tls.Config{ServerName: host, RootCAs: roots, MinVersion: tls.VersionTLS12}
+	conf.ServerName = host
+	return conf
 }
 
-// signed runs testConnect (skipped without a connector: it tests one), the clock skew from its answer, and
-// listConnector (whose answer gives the clock skew when testConnect was skipped).
+// tlsInsecure reports whether the factory's HTTP client verifies no certificate (--insecure).
+func (c *checker) tlsInsecure() bool {
+	t, ok := c.hc.Transport.(*http.Transport)
+	return ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify
+}
+
+// signed runs testConnect (skipped without a connector: it tests one), the clock skew from its answer,
+// listConnector (whose answer gives the clock skew when testConnect was skipped), then the portal's and the
+// line's checks.
 func (c *checker) signed(ctx context.Context, cl *client.Client) {
 	if c.cfg.Connector == "" {
 		c.add(checkRow{Name: openlines.MethodTestConnect, Status: checkSkip, Detail: "no connector to test (--connector)"})
 		res, lat, received, err := c.call(ctx, cl, openlines.MethodListConnector, client.Fresh())
 		c.clockSkew(answerHeader(res, err), received)
 		c.listed(res, err, lat)
+		if err != nil && ExitCode(err) != ExitFailed {
+			c.skip("listConnector failed", afterCalls[1:]...)
+			return
+		}
+		first := ""
+		if ids := connectorIDs(res.Raw); err == nil && len(ids) > 0 {
+			first = ids[0]
+		}
+		c.portal(ctx, cl, first)
+		c.line(ctx, cl)
 		return
 	}
 	res, lat, received, err := c.call(ctx, cl, openlines.MethodTestConnect)
@@ -347,11 +406,13 @@ func (c *checker) signed(ctx context.Context, cl *client.Client) {
 	}
 	c.clockSkew(answerHeader(res, err), received)
 	if err != nil && ExitCode(err) != ExitFailed {
-		c.skip("testConnect failed", openlines.MethodListConnector)
+		c.skip("testConnect failed", afterCalls...)
 		return
 	}
 	res, lat, _, err = c.call(ctx, cl, openlines.MethodListConnector, client.Fresh())
 	c.listed(res, err, lat)
+	c.portal(ctx, cl, c.cfg.Connector)
+	c.line(ctx, cl)
 }
 
 // call makes one call and returns its outcome, its latency and when the answer was in.

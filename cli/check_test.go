@@ -3,14 +3,29 @@ package cli
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/syncbuf"
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
+
+// setLineStatus writes the status of (connector, line) into the portal database at dsn, as connect does.
+func setLineStatus(t *testing.T, dsn, connector, line string, st openlines.LineStatus) {
+	t.Helper()
+	store, err := openStatusStore(context.Background(), dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.SetLineStatus(context.Background(), connector, line, st); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // statuses returns "name=status" for every row of a report.
 func statuses(rep checkReport) string {
@@ -21,14 +36,21 @@ func statuses(rep checkReport) string {
 	return strings.Join(parts, " ")
 }
 
+// TestCheckGolden: every check passes, the line's status in the portal database too.
 func TestCheckGolden(t *testing.T) {
 	fake := clock.NewFake(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	fs := newFakeServer(t, md5Creds())
 	fs.setHeader("Date", fake.Now().Add(2*time.Second).Format(http.TimeFormat))
 	host := strings.TrimPrefix(fs.URL, "http://")
+	db := filepath.Join(t.TempDir(), "portal.db")
+	setLineStatus(t, db, "botframework", "3", openlines.LineStatus{Active: true, Connection: true, Register: true})
+	env := fs.env("OLCTL_PORTAL_DB", db)
 	for _, tty := range []bool{false, true} {
-		r := run(t, runOpts{env: fs.env(), outTTY: tty, mutate: func(f *Factory) { f.Clock = fake }}, "check").wantCode(t, 0)
-		out := strings.ReplaceAll(r.out, host, "SERVER")
+		if tty {
+			env["OLCTL_PORTAL_DB"] = "" // a path wraps where the table fits the terminal: it could not be replaced
+		}
+		r := run(t, runOpts{env: env, outTTY: tty, mutate: func(f *Factory) { f.Clock = fake }}, "check").wantCode(t, 0)
+		out := strings.ReplaceAll(strings.ReplaceAll(r.out, host, "SERVER"), db, "portal.db")
 		name := "check-plain"
 		if tty {
 			name = "check-table"
@@ -66,38 +88,38 @@ func TestCheck(t *testing.T) {
 		codes    []string
 	}{
 		{name: "all pass md5", env: md5.env(), code: 0,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok portal=ok line=ok portal db=skip"},
 		{name: "all pass hmac", env: hmac.env(), code: 0,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok portal=ok line=ok portal db=skip"},
 		{name: "tls", env: tlsSrv.env(), tls: tlsSrv, code: 0,
-			statuses: "config=ok dns=ok tcp=ok tls=ok testConnect=ok clock=ok listConnector=ok"},
+			statuses: "config=ok dns=ok tcp=ok tls=ok testConnect=ok clock=ok listConnector=ok portal=ok line=ok portal db=skip"},
 		{name: "localhost resolves", env: md5.env("OLCTL_SERVER", strings.Replace(md5.URL, "127.0.0.1", "localhost", 1)),
-			code: 0, statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok"},
+			code: 0, statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok portal=ok line=ok portal db=skip"},
 		{name: "licence refused", env: md5.env("OLCTL_LICENCE_KEY", "not-the-key-000000000"), code: 1,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip",
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "testConnect", category: "auth", codes: []string{"LICENCE_ERROR"}},
 		{name: "other code", env: failing.env(), code: 1,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=ok",
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=ok portal=fail line=ok portal db=skip",
 			row:      "testConnect", category: "server", codes: []string{"FAILED_TO_TEST_CONNECTOR"}},
 		{name: "not the protocol", env: html.env(), code: 1,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip",
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=fail clock=ok listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "testConnect", category: "network", codes: []string{"ANSWER_MALFORMED"}},
 		{name: "unreachable", env: md5.env("OLCTL_SERVER", closedURL(t)), code: 1,
-			statuses: "config=ok dns=ok tcp=fail tls=skip testConnect=skip clock=skip listConnector=skip",
+			statuses: "config=ok dns=ok tcp=fail tls=skip testConnect=skip clock=skip listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "tcp", category: "network"},
 		{name: "dns failure", env: md5.env("OLCTL_SERVER", "http://olctl-check.invalid", "OLCTL_TIMEOUT", "3s"), code: 1,
-			statuses: "config=ok dns=fail tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip",
+			statuses: "config=ok dns=fail tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "dns", category: "network"},
 		{name: "tls untrusted", env: tlsSrv.env(), code: 1,
-			statuses: "config=ok dns=ok tcp=ok tls=fail testConnect=skip clock=skip listConnector=skip",
+			statuses: "config=ok dns=ok tcp=ok tls=fail testConnect=skip clock=skip listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "tls", category: "network"},
 		{name: "clock skew hmac", env: skewed.env(), code: 1,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=fail listConnector=ok",
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=fail listConnector=ok portal=ok line=ok portal db=skip",
 			row:      "clock", category: "auth"},
 		{name: "clock skew md5 warns", env: skewedMD5.env(), code: 0,
-			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=warn listConnector=ok"},
+			statuses: "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=warn listConnector=ok portal=ok line=ok portal db=skip"},
 		{name: "missing config", env: md5.env("OLCTL_DOMAIN", ""), code: 2,
-			statuses: "config=fail dns=skip tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip",
+			statuses: "config=fail dns=skip tcp=skip tls=skip testConnect=skip clock=skip listConnector=skip portal=skip line=skip portal db=skip",
 			row:      "config", category: "config"},
 	}
 	for _, tt := range tests {
@@ -190,8 +212,8 @@ func TestCheckWatch(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch did not stop on cancel")
 	}
-	if got := len(fs.received()); got != 6 {
-		t.Fatalf("server got %d calls, want 6 (testConnect+listConnector ×3)", got)
+	if got := len(fs.received()); got != 12 {
+		t.Fatalf("server got %d calls, want 12 (testConnect, listConnector, testConnect of the portal, infoConnect ×3)", got)
 	}
 }
 
@@ -229,10 +251,12 @@ func TestCheckWithoutConnector(t *testing.T) {
 	fs.setHeader("Date", time.Now().Add(-2*time.Hour).UTC().Format(http.TimeFormat))
 	var rep checkReport
 	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "")}, "check", "--json").wantCode(t, 0).decodeJSON(t, &rep)
-	if got := statuses(rep); got != "config=ok dns=ok tcp=ok tls=skip testConnect=skip clock=warn listConnector=ok" {
+	if got := statuses(rep); got != "config=ok dns=ok tcp=ok tls=skip testConnect=skip clock=warn listConnector=ok portal=ok line=skip portal db=skip" {
 		t.Fatalf("statuses %s", got)
 	}
-	if got := methodsOf(fs.received()); got != "listConnector" {
-		t.Fatalf("server calls %s", got)
+	// The portal's check names the first connector listed, with an empty LINE.
+	calls := fs.received()
+	if got := methodsOf(calls); got != "listConnector,testConnect" || calls[1].Connector != "botframework" || calls[1].Line != "" {
+		t.Fatalf("server calls %s: %+v", got, calls)
 	}
 }

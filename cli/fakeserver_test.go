@@ -55,6 +55,10 @@ func startFakeServer(t *testing.T, creds wire.Credentials, useTLS bool) *fakeSer
 		"listconnector": func(fakeCall) (any, error) {
 			return map[string]any{"botframework": "Microsoft Bot Framework", "echo": "Echo"}, nil
 		},
+		"infoconnect": func(c fakeCall) (any, error) {
+			return map[string]any{"ID": c.Connector, "LINE": c.Line,
+				"STATUS": map[string]bool{"ACTIVE": true, "CONNECTION": true, "REGISTER": true, "ERROR": false}}, nil
+		},
 	}, header: http.Header{}}
 	guard := wire.NewReplayGuard(nil, 0)
 	fs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
