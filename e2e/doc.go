@@ -59,14 +59,29 @@
 //     and is killed with SIGKILL five times (20 000 and 50 with OLCTL_E2E_PORTAL_KILL_FULL=1); its backend,
 //     which records each event once by Message.ItemID, records every message once, and the connector's
 //     queue empties as each generation acknowledges.
-//   - Hostile input (TestHostileCorpus): testdata/hostile/*.req holds 46 forged or malformed requests
+//   - Hostile input (TestHostileCorpus): testdata/hostile/*.req holds 48 forged or malformed requests
 //     (missing, empty, wrong and foreign-key hashes, reordered and tampered fields, stale, future and
 //     replayed hardened packets, downgrades both ways, bad base64, bad serialize, objects, references,
 //     trailing bytes, 80 levels of nesting, 200 000 elements, items without user.id, unknown commands and
-//     methods, duplicate fields, oversize bodies, GETs, webhooks with no, bad or mismatched tokens, unknown
-//     hashes and broken JSON). Each file says where it goes and what it must get; the test sends each to its
-//     endpoint on a system of each signing mode and checks the status and protocol code, then that nothing
-//     was stored (no event, nothing queued, no settings) and that both servers still work.
+//     methods, duplicate fields, more than 64 fields, oversize bodies, GETs, webhooks with no, bad or
+//     mismatched tokens, unknown hashes and broken JSON). Each file says where it goes and what it must get;
+//     the test sends each to its endpoint on a system of each signing mode and checks the status and
+//     protocol code, then that nothing was stored (no event, nothing queued, no settings) and that both
+//     servers still work.
+//   - Attacks on the processes a user runs (TestAttackProcesses, attack_test.go): `olctl connector serve`
+//     and `olctl serve`, the olctl binary built without the race detector, get 160 000 empty fields
+//     (BAD_PACKET in milliseconds of their CPU), 100 and 60 connections that announce 8 MiB and send ten
+//     bytes (RSS bounded, all cut at the read timeout), a trickled body (cut), 60 messages of 130 KB behind a
+//     portal that was down (packets cut to the 8 MiB cap: all arrive, no dead letter), a 6.4 MB item and an
+//     echo item with an unknown command (refused at the webhook, 413 and 400, the line goes on), a date
+//     after 9999 (fired, date_unix), one message with eight files that never arrive beside another line's
+//     small file (which arrives at once), a signed testConnect whose BX_DOMAIN probes the server's network
+//     (FAILED_TO_TEST_CONNECTOR, no connection made), register before testConnect
+//     (FAILED_REGISTER_CONNECTOR), /metrics through a proxy (403) and a half-closed client (no
+//     INTERNAL_ERROR); after each, both answer /healthz and a normal message arrives, and the queue ends empty
+//     without dead letters. TestSlowClientsLoad holds 500 slow clients (400 trickling an 8 MiB body, 100
+//     their headers) against each process with its default limits: RSS stays under 100 MiB and a normal
+//     message arrives within 1 s during the attack.
 //   - Benchmark (BenchmarkChain, in make bench): customer messages at a fixed offered rate of 200/s through
 //     the connector server and the portal, each in its own process on SQLite, timed from the Bot Framework's
 //     webhook post to the portal's event; against a bare net/http handler under the same load, with the
