@@ -3,8 +3,9 @@
 // the fake Bot Framework service and a one-process demo. cmd/olctl only calls Main.
 //
 //	go install github.com/olctl/olctl/cmd/olctl@latest   # or, in a checkout: make build (.bin/olctl)
-//	olctl version
+//	olctl --version                                       # the version, its commit and the commit's date
 //	source <(olctl completion bash)                       # also zsh, fish, powershell
+//	make man                                              # man pages, one per command (MANDIR, .bin/man/man1)
 //
 // # Layout
 //
@@ -28,16 +29,19 @@
 //	line         --line                    OLCTL_LINE         none
 //	profile      --profile                 OLCTL_PROFILE      current (or legacy: imconnector up to 21.x)
 //	region       --region                  OLCTL_REGION       none: BX_REGION, sent by the current profile only
-//	timeout      --timeout                 OLCTL_TIMEOUT      30s (a number is seconds)
+//	timeout      --timeout                 OLCTL_TIMEOUT      30s (a number is seconds): the whole call, retries included
+//	retries      --retries                 OLCTL_RETRIES      3: retries of a read-only call after a network failure, 5xx, 429
 //	output       --output, -o, --json      OLCTL_OUTPUT       table (or json)
 //
 // Precedence, strongest first: flags, OLCTL_* variables, the config file (--config FILE, else OLCTL_CONFIG,
 // else $XDG_CONFIG_HOME/olctl/config.yaml, else ~/.config/olctl/config.yaml), defaults. Each run reads them
 // through its own viper instance. A missing or invalid value is a usage error (exit 2) naming all three
-// places:
+// places, and one error names every value a command lacks:
 //
 //	$ olctl testConnect
 //	olctl: missing licence key: set --licence-key, OLCTL_LICENCE_KEY or "licence_key" in /home/ann/.config/olctl/config.yaml
+//	$ olctl register
+//	olctl: missing server, licence key and line: set --server, --licence-key and --line (or OLCTL_SERVER, …)
 //
 // Three switches of a run are not configuration keys: --trace (or OLCTL_TRACE=1) prints on stderr every
 // packet the command sends, or the server takes and sends, as package inspect traces it (its fields, DATA
@@ -45,9 +49,11 @@
 // secret, hmac secrets and the values of secret keys (app_secret, password, token, …) masked;
 // --ca-file FILE (OLCTL_CA_FILE) trusts a test server's certificate too; --insecure verifies none.
 //
-// `olctl config view` shows the effective values, secrets masked ("****" and the last four characters of a
-// long one), and where each came from. Shell completion offers the values of --profile, --signing and
-// --output.
+// A key of the config file that olctl does not know is warned about on stderr, with the key it may mean.
+// `olctl config view` names the config file it read or where it looked for one, and shows the effective
+// values, secrets masked ("****" and the last four characters of a long one), and where each came from.
+// Shell completion offers the values of --profile, --signing and --output, the connectors the server lists
+// (listConnector) for --connector, and the kebab-case aliases.
 //
 // The profile is the Bitrix generation olctl acts as (docs/protocol.md §1). It governs the wire of every call
 // (the empty-value stubs, BX_VERSION, BX_REGION, the headers), the acknowledgement of `olctl serve` (current:
@@ -67,8 +73,9 @@
 //
 // # Commands
 //
-// Remote methods (docs/protocol.md §10), one command each, named as in the protocol with a kebab-case alias;
-// the methods bound to one connector of one line need --connector and --line:
+// Remote methods (docs/protocol.md §10), one command each, named as in the protocol (in any case: olctl
+// testconnect) with a kebab-case alias; the methods bound to one connector of one line need --connector and
+// --line; deleteConnector and deleteLine ask first on a terminal, unless --yes:
 //
 //	olctl saveSettings bot_handle=mybot app_id=1234 app_secret="$SECRET"  # save-settings; --from-file settings.yaml (order kept)
 //	olctl testConnect                       # test-connect (needs --connector)
@@ -96,15 +103,20 @@
 //     endpoint. --yes and the flags (--bot-handle, --app-id, --app-secret, --set key=value) make it
 //     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2.
 //   - olctl check [--watch 30s]: the configuration; DNS, TCP and TLS to the server with their latency and the
-//     certificate's expiry; a signed testConnect (skipped without --connector), telling network failures,
-//     LICENCE_ERROR/REPLAY and other codes apart; the clock skew against the server's Date header (a failure
-//     beyond the 300 s replay window with hmac-sha256, a warning beyond 60 s); listConnector. Exit 0 all
-//     passed, 1 a check failed, 2 usage or configuration; --watch repeats until interrupted.
+//     certificate's expiry (verified as every call is: --ca-file, --insecure); a signed testConnect (skipped
+//     without --connector), telling network failures, LICENCE_ERROR/REPLAY and other codes apart; the clock
+//     skew against the server's Date header (a failure beyond the 300 s replay window with hmac-sha256, a
+//     warning beyond 60 s); listConnector; the server's call back to the portal at --domain (a testConnect
+//     with an empty LINE, which tests only the portal), its failure sorted by the cause the server names; with
+//     --connector and --line, the line's status on the server (infoConnect) and in the portal database (--db):
+//     a line deactivated or not connected on either side fails. Exit 0 all passed, 1 a check failed, 2 usage
+//     or configuration; --watch repeats until interrupted (with --json, one JSON document per line).
 //   - olctl send --chat ID [--file URL ...] TEXT: an operator message through sendMessage ("-" reads TEXT from
 //     stdin; files travel as links; emoji become icon tags, --raw keeps TEXT as it is). It waits for the
 //     server's answer, so that a refusal (NOT_ACTIVE_LINE, ...) is exit 1.
 //   - olctl serve --listen ADDR: a ready portal receiver (portal.New) at /pub/imconnector/; every event is one
-//     JSON line on stdout (or appended to --events FILE). --admit-unknown-lines lets in the lines with no
+//     readable line on a terminal ("2025-03-01 12:00:00  --> OnReceivedMessage [echo 2] chat c9 msg m9 Ann:
+//     hi", as `stripe listen` prints), one JSON line when piped or with --json (or appended to --events FILE). --admit-unknown-lines lets in the lines with no
 //     status; --icons, --smileys and --hex-escapes switch the emoji steps; --big-file-warning replaces the
 //     text put before a message whose file was too big; --allow-private-networks allows attachment downloads
 //     from loopback and private addresses.
@@ -114,14 +126,15 @@
 //     Framework channel's token endpoint and keys at `olctl bf serve`.
 //   - olctl connector queue stats|ls|dead --db DSN: the queue per line, the queued items, the dead letters
 //     (--site, --line, --after, --limit; --all pages through everything with a progress line on a terminal).
-//   - olctl bf serve: the fake Bot Framework service; every call the bot makes to its Connector API is one
-//     JSON line on stdout.
-//   - olctl bf say --webhook URL TEXT: a customer message sent through the running `bf serve` (--via), then
-//     the bot's replies to that conversation as JSON lines (--replies, --wait; exit 1 when none came).
+//   - olctl bf serve: the fake Bot Framework service, one bot per --app-id (so several lines, each with a bot
+//     of its own); every call the bots make to its Connector API is one JSON line on stdout.
+//   - olctl bf say --webhook URL TEXT: a customer message sent through the running `bf serve` (--via) to one
+//     of its bots (--app-id), then the bot's replies to that conversation as JSON lines (--replies, --wait;
+//     exit 1 when none came; --replies 0 does not wait).
 //   - olctl demo [--messages N]: everything in one process on loopback ports and temporary SQLite files, a
 //     customer message to the portal and an operator reply back, each hop with its time; with --messages N
 //     also the rate and the p50/p90/p99 latency from the Bot Framework to the portal's event.
-//   - olctl emoji TEXT, olctl version, olctl completion SHELL, olctl config view.
+//   - olctl emoji TEXT, olctl version (also olctl --version), olctl completion SHELL, olctl config view.
 //
 // # Everything by hand, in four terminals
 //
@@ -149,14 +162,18 @@
 //
 // # Scripting
 //
-// Tables are for people: on a terminal they are drawn by tablewriter; when stdout is not a terminal they are
-// stable tab-separated text (a header line, then a line per row). --json (-o json, OLCTL_OUTPUT=json) prints
+// Tables are for people: on a terminal they are drawn by tablewriter, fitted to its width (80 columns when
+// unknown) by wrapping their cells; when stdout is not a terminal they are stable tab-separated text (a
+// header line, then a line per row). --json (-o json, OLCTL_OUTPUT=json) prints
 // exactly one JSON document on stdout with snake_case names, and on failure one document on stderr:
 //
 //	olctl check --json | jq -e '.ok' >/dev/null || alert "connector unreachable"
 //	olctl connect --json --yes ... | jq -r .webhook_url
 //	if ! out=$(olctl register --json 2>err.json); then jq -r '.error.codes[]' err.json; fi
 //	# {"error":{"category":"auth","exit_code":4,"codes":["LICENCE_ERROR"],"message":"…"}}
+//
+// A flag or argument error is that JSON document too when the arguments ask for JSON, even if their parsing
+// failed.
 //
 // Progress bars (demo --messages, queue ls --all) are drawn on a terminal's stderr only. No command prompts
 // on a non-terminal stdin or with --yes; secrets are read without echo and never printed.

@@ -78,19 +78,26 @@ type eventErrorJSON struct {
 	Notice  string `json:"notice,omitempty"`
 }
 
-// eventWriter writes events as JSON lines, one at a time, and passes each to an optional hook.
+// eventWriter writes events as JSON lines, or as readable lines (eventLine) in the zone readable names,
+// one at a time, and passes each to an optional hook.
 type eventWriter struct {
-	mu    sync.Mutex
-	w     io.Writer
-	clock clock.Clock
-	hook  func(eventJSON)
+	mu       sync.Mutex
+	w        io.Writer
+	clock    clock.Clock
+	hook     func(eventJSON)
+	readable *time.Location // nil: JSON lines
 }
 
 func (e *eventWriter) emit(ev eventJSON) error {
 	ev.At = e.clock.Now().UTC()
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
+	var b []byte
+	if e.readable != nil {
+		b = []byte(eventLine(ev, e.readable))
+	} else {
+		var err error
+		if b, err = json.Marshal(ev); err != nil {
+			return err
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -25,6 +25,12 @@ type background struct {
 // startBackground runs olctl args in a goroutine with env and waits until stderr matches ready.
 func startBackground(t *testing.T, env map[string]string, ready *regexp.Regexp, args ...string) (*background, []string) {
 	t.Helper()
+	return startBackgroundOn(t, env, false, ready, args...)
+}
+
+// startBackgroundOn is startBackground with stdout a terminal when outTTY is set.
+func startBackgroundOn(t *testing.T, env map[string]string, outTTY bool, ready *regexp.Regexp, args ...string) (*background, []string) {
+	t.Helper()
 	b := &background{out: &syncbuf.Buffer{}, err: &syncbuf.Buffer{}, done: make(chan int, 1)}
 	args = withPrivateNetworks(args)
 	full := map[string]string{"HOME": t.TempDir()}
@@ -32,7 +38,7 @@ func startBackground(t *testing.T, env map[string]string, ready *regexp.Regexp, 
 		full[k] = v
 	}
 	f := &Factory{
-		IO:        IO{In: strings.NewReader(""), Out: b.out, ErrOut: b.err},
+		IO:        IO{In: strings.NewReader(""), Out: b.out, ErrOut: b.err, OutTTY: outTTY},
 		LookupEnv: func(k string) (string, bool) { v, ok := full[k]; return v, ok },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
