@@ -77,39 +77,74 @@ func (o *BFChannelOptions) channels(logger *slog.Logger, clk clock.Clock) (*conn
 
 // BFServiceOptions configure a fake Bot Framework service.
 type BFServiceOptions struct {
-	Listen    string // listen address
-	NoAuth    bool   // authentication off, as the Bot Framework Emulator allows
-	AppID     string // the bot's Microsoft app id
-	AppSecret string // the bot's app password
-	ChannelID string // channelId of the activities sent
+	Listen string // listen address
+	NoAuth bool   // authentication off, as the Bot Framework Emulator allows
+	// AppIDs are the Microsoft app ids of the bots it serves, one line each; the first is its own bot.
+	AppIDs []string
+	// AppSecrets are their app passwords, in the order of AppIDs; one is every bot's.
+	AppSecrets []string
+	ChannelID  string // channelId of the activities sent
 }
 
 func (o *BFServiceOptions) addFlags(cmd *cobra.Command, listenDefault string) {
 	fl := cmd.Flags()
 	fl.StringVar(&o.Listen, "listen", listenDefault, "listen address of the fake service")
 	fl.BoolVar(&o.NoAuth, "no-auth", false, "turn authentication off, as the Bot Framework Emulator allows")
-	fl.StringVar(&o.AppID, "app-id", bftest.DefaultAppID, "the bot's Microsoft app id")
-	fl.StringVar(&o.AppSecret, "app-secret", bftest.DefaultAppSecret, "the bot's app password")
+	fl.StringArrayVar(&o.AppIDs, "app-id", []string{bftest.DefaultAppID}, "the Microsoft app id of a bot (repeatable: one bot, so one line, each)")
+	fl.StringArrayVar(&o.AppSecrets, "app-secret", []string{bftest.DefaultAppSecret}, "the app password of each --app-id in order (one: every bot's)")
 	fl.StringVar(&o.ChannelID, "channel", bftest.DefaultChannelID, "channelId of the activities sent")
 }
 
+// bots returns the app id and secret of each bot, or a usage error naming the flag that does not fit.
+func (o *BFServiceOptions) bots() ([][2]string, error) {
+	if len(o.AppIDs) == 0 {
+		return nil, usageErrorf("--app-id: give at least one app id")
+	}
+	if len(o.AppSecrets) != 1 && len(o.AppSecrets) != len(o.AppIDs) {
+		return nil, usageErrorf("--app-secret: give one for every bot, or one for each of the %d --app-id in order", len(o.AppIDs))
+	}
+	seen := map[string]bool{}
+	out := make([][2]string, len(o.AppIDs))
+	for i, id := range o.AppIDs {
+		if strings.TrimSpace(id) == "" || seen[id] {
+			return nil, usageErrorf("--app-id %q: app ids must be non-empty and distinct", id)
+		}
+		seen[id] = true
+		secret := o.AppSecrets[0]
+		if len(o.AppSecrets) > 1 {
+			secret = o.AppSecrets[i]
+		}
+		out[i] = [2]string{id, secret}
+	}
+	return out, nil
+}
+
 func (o *BFServiceOptions) start(clk clock.Clock) (*bftest.Server, error) {
-	s, err := bftest.Start(bftest.Config{Addr: o.Listen, NoAuth: o.NoAuth, AppID: o.AppID, AppSecret: o.AppSecret,
+	bots, err := o.bots()
+	if err != nil {
+		return nil, err
+	}
+	s, err := bftest.Start(bftest.Config{Addr: o.Listen, NoAuth: o.NoAuth, AppID: bots[0][0], AppSecret: bots[0][1],
 		ChannelID: o.ChannelID, Clock: clk})
 	if err != nil {
 		return nil, fmt.Errorf("starting the fake Bot Framework service: %w", err)
 	}
+	for _, b := range bots[1:] {
+		s.AddBot(b[0], b[1])
+	}
 	return s, nil
 }
 
-func printBFService(w io.Writer, s *bftest.Server) {
+func printBFService(w io.Writer, s *bftest.Server, bots [][2]string) {
 	fmt.Fprintf(w, `fake Bot Framework service on %s
   service URL:      %s
   token URL:        %s
   OpenID metadata:  %s
-  app id / secret:  %s / %s
-  auth:             %s
-`, s.URL(), s.ServiceURL(), s.TokenURL(), s.OpenIDMetadataURL(), s.AppID(), s.AppSecret(), map[bool]string{true: "off", false: "on"}[s.NoAuth()])
+`, s.URL(), s.ServiceURL(), s.TokenURL(), s.OpenIDMetadataURL())
+	for _, b := range bots {
+		fmt.Fprintf(w, "  app id / secret:  %s / %s\n", b[0], b[1])
+	}
+	fmt.Fprintf(w, "  auth:             %s\n", map[bool]string{true: "off", false: "on"}[s.NoAuth()])
 }
 
 // bfActivityJSON is one line `olctl bf serve` and `olctl bf say` print for an activity the bot sent.

@@ -35,6 +35,9 @@ type BFSayOptions struct {
 	Wait         time.Duration // how long to wait for the replies
 	Replies      int           // replies to wait for; 0 does not wait
 	Text         []string      // the words of the message
+	// Bot is the app id of the bot the message is for, with --via: one of that bf serve's bots ("" its first;
+	// --app-id sets it).
+	Bot string
 }
 
 // NewCmdBFSay builds `olctl bf say --webhook URL TEXT`.
@@ -48,8 +51,9 @@ token signed by the fake service unless it runs with --no-auth), then print ever
 to that conversation, one JSON line each, until --replies arrived (exit 0) or --wait passed (exit 1).
 
 The message goes through the 'olctl bf serve' listening at --via, so that the connector server (started with
---bf-fake) trusts its token and the bot's replies come back to it. With --via "" the command starts a fake
-service of its own for the run (the --listen, --no-auth, --app-id, ... flags configure it).`,
+--bf-fake) trusts its token and the bot's replies come back to it; --app-id names which of its bots the
+message is for (default its first). With --via "" the command starts a fake service of its own for the run
+(the --listen, --no-auth, --app-id, ... flags configure it). With --replies 0 it does not wait.`,
 		Example: `  olctl bf say --webhook 'http://127.0.0.1:8080/imwebhook/botframework?h=abc' "Hello, I need help"
   olctl bf say --webhook "$WEBHOOK" --conversation c1 --wait 60s "Where is my order?"
   olctl bf say --via "" --no-auth --webhook http://127.0.0.1:3978/api/messages hi`,
@@ -63,6 +67,12 @@ service of its own for the run (the --listen, --no-auth, --app-id, ... flags con
 				return usageErrorf("--webhook %q is not an http(s) URL", opts.Webhook)
 			case opts.Wait <= 0 || opts.Replies < 0:
 				return usageErrorf("--wait must be positive and --replies not negative")
+			}
+			if opts.Via != "" && cmd.Flags().Changed("app-id") {
+				if len(opts.Service.AppIDs) != 1 {
+					return usageErrorf("--app-id: with --via, name the one bot the message is for")
+				}
+				opts.Bot = opts.Service.AppIDs[0]
 			}
 			if runF != nil {
 				return runF(opts)
@@ -83,7 +93,7 @@ service of its own for the run (the --listen, --no-auth, --app-id, ... flags con
 
 func bfSayRun(opts *BFSayOptions) error {
 	req := sayRequest{Webhook: opts.Webhook, Conversation: opts.Conversation, User: opts.User,
-		Text: strings.Join(opts.Text, " "), Replies: opts.Replies, WaitMS: opts.Wait.Milliseconds()}
+		Text: strings.Join(opts.Text, " "), Replies: opts.Replies, WaitMS: opts.Wait.Milliseconds(), Bot: opts.Bot}
 	if opts.Via != "" {
 		hc, err := opts.HTTPClient()
 		if err != nil {
@@ -107,7 +117,7 @@ func sayHere(ctx context.Context, ios IO, s *bftest.Server, req sayRequest, wait
 	if err != nil {
 		return fmt.Errorf("posting the message to the webhook: %w", err)
 	}
-	fmt.Fprintf(ios.ErrOut, "sent activity %s to %s; waiting up to %v for replies\n", id, req.Webhook, wait)
+	fmt.Fprintln(ios.ErrOut, sentLine(id, req, wait))
 	if req.Replies == 0 {
 		return nil
 	}
@@ -120,6 +130,18 @@ func sayHere(ctx context.Context, ios IO, s *bftest.Server, req sayRequest, wait
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("no reply within %v", wait)}
 	}
 	return nil
+}
+
+// sentLine says that activity id went to the webhook and what the command waits for.
+func sentLine(id string, req sayRequest, wait time.Duration) string {
+	line := fmt.Sprintf("sent activity %s to %s", id, req.Webhook)
+	switch req.Replies {
+	case 0:
+		return line + " (--replies 0: not waiting for replies)"
+	case 1:
+		return line + fmt.Sprintf("; waiting up to %v for a reply", wait)
+	}
+	return line + fmt.Sprintf("; waiting up to %v for %d replies", wait, req.Replies)
 }
 
 // sayVia sends through a running `bf serve` and prints the replies it streams back.
@@ -156,7 +178,7 @@ func sayVia(ctx context.Context, ios IO, hc *http.Client, via string, req sayReq
 		case line.Error != "":
 			return &ExitError{Code: ExitFailed, Err: fmt.Errorf("posting the message to the webhook: %s", line.Error)}
 		case line.Sent != "":
-			fmt.Fprintf(ios.ErrOut, "sent activity %s to %s; waiting up to %v for replies\n", line.Sent, req.Webhook, wait)
+			fmt.Fprintln(ios.ErrOut, sentLine(line.Sent, req, wait))
 		case line.Activity != nil:
 			b, err := json.Marshal(line.Activity)
 			if err != nil {

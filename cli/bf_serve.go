@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/connector/botframework/schema"
 )
 
 // BFServeOptions are the inputs of `olctl bf serve`.
@@ -36,9 +39,11 @@ func NewCmdBFServe(f *Factory, runF func(*BFServeOptions) error) *cobra.Command 
 OAuth token endpoint, and the OpenID metadata and keys that sign its webhook tokens. Its URLs go to stderr;
 every call the bot makes to the Connector API is printed on stdout as one JSON line.
 
-'olctl bf say' sends customer messages through it: it listens for them on --control (local use only).
-Point the connector server at it with 'olctl connector serve --bf-fake URL'.`,
-		Example: "  olctl bf serve --listen 127.0.0.1:3978\n  olctl bf serve --no-auth",
+It serves one bot per --app-id (repeatable, each with its --app-secret, or all with one), so that several
+lines, each with a bot of its own, can be connected to it. 'olctl bf say' sends customer messages through
+it: it listens for them on --control (local use only). Point the connector server at it with 'olctl
+connector serve --bf-fake URL'.`,
+		Example: "  olctl bf serve --listen 127.0.0.1:3978\n  olctl bf serve --app-id \"$APP1\" --app-id \"$APP2\" --app-secret \"$SECRET\"\n  olctl bf serve --no-auth",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
@@ -54,6 +59,10 @@ Point the connector server at it with 'olctl connector serve --bf-fake URL'.`,
 }
 
 func bfServeRun(opts *BFServeOptions) error {
+	bots, err := opts.Service.bots()
+	if err != nil {
+		return err
+	}
 	s, err := opts.Service.start(opts.Clock)
 	if err != nil {
 		return err
@@ -64,9 +73,9 @@ func bfServeRun(opts *BFServeOptions) error {
 		return err
 	}
 	defer ln.Close()
-	printBFService(opts.IO.ErrOut, s)
+	printBFService(opts.IO.ErrOut, s, bots)
 	fmt.Fprintf(opts.IO.ErrOut, "  control (bf say): http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: bfControl(s), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: bfControl(s, opts.Service.AppIDs), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	return streamActivities(opts.Context, opts.IO.Out, s, nil, 0)
@@ -80,6 +89,8 @@ type sayRequest struct {
 	Text         string `json:"text"`
 	Replies      int    `json:"replies"`
 	WaitMS       int64  `json:"wait_ms"`
+	// Bot is the app id of the bot the message is for, one of bf serve's --app-id; "" is its first.
+	Bot string `json:"bot,omitempty"`
 }
 
 // sayLine is one line of the control endpoint's streamed answer: first the sent activity (or an error),
@@ -91,9 +102,9 @@ type sayLine struct {
 	Activity *bfActivityJSON `json:"activity,omitempty"`
 }
 
-// bfControl is the control endpoint of `bf serve`: POST /say sends a customer message through the service and
-// streams the replies back as JSON lines.
-func bfControl(s *bftest.Server) http.Handler {
+// bfControl is the control endpoint of `bf serve`: POST /say sends a customer message to one of bots (their
+// app ids) through the service and streams the replies back as JSON lines.
+func bfControl(s *bftest.Server, bots []string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /say", func(w http.ResponseWriter, r *http.Request) {
 		var req sayRequest
@@ -112,7 +123,12 @@ func bfControl(s *bftest.Server) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.WaitMS)*time.Millisecond)
 		defer cancel()
 		seen := len(s.Records())
-		id, err := s.SendUserMessage(ctx, req.Webhook, req.Conversation, req.User, req.Text)
+		if req.Bot != "" && !slices.Contains(bots, req.Bot) {
+			_ = enc.Encode(sayLine{Error: fmt.Sprintf("no bot with app id %q here: this bf serve has --app-id %s", req.Bot,
+				strings.Join(bots, ", "))})
+			return
+		}
+		id, err := sendAs(ctx, s, req)
 		if err != nil {
 			line := sayLine{Error: err.Error()}
 			var we *bftest.WebhookError
@@ -142,6 +158,16 @@ func bfControl(s *bftest.Server) http.Handler {
 		}
 	})
 	return mux
+}
+
+// sendAs sends req's customer message to the bot req.Bot names ("" is the service's own).
+func sendAs(ctx context.Context, s *bftest.Server, req sayRequest) (string, error) {
+	a := schema.Activity{Type: schema.TypeMessage, From: schema.ChannelAccount{ID: req.User, Name: req.User},
+		Conversation: schema.ConversationAccount{ID: req.Conversation}, Text: req.Text}
+	if req.Bot != "" && req.Bot != s.AppID() {
+		a.Recipient = schema.ChannelAccount{ID: "28:" + req.Bot, Name: req.Bot}
+	}
+	return s.SendActivity(ctx, req.Webhook, a)
 }
 
 // streamActivities prints the service's records on w as JSON lines (only those m matches when m is set) until

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -183,16 +184,50 @@ func TestNewCmdBFServeParsing(t *testing.T) {
 	var got *BFServeOptions
 	err := parse(NewCmdBFServe(testFactory(nil), func(o *BFServeOptions) error { got = o; return nil }),
 		"--listen", ":1", "--control", ":2", "--no-auth", "--app-id", "a", "--app-secret", "s", "--channel", "skype")
-	want := BFServiceOptions{Listen: ":1", NoAuth: true, AppID: "a", AppSecret: "s", ChannelID: "skype"}
-	if err != nil || got == nil || got.Service != want || got.Control != ":2" || got.Clock == nil {
+	want := BFServiceOptions{Listen: ":1", NoAuth: true, AppIDs: []string{"a"}, AppSecrets: []string{"s"}, ChannelID: "skype"}
+	if err != nil || got == nil || !reflect.DeepEqual(got.Service, want) || got.Control != ":2" || got.Clock == nil {
 		t.Fatalf("err %v, options %+v", err, got)
 	}
 	got = nil
 	err = parse(NewCmdBFServe(testFactory(nil), func(o *BFServeOptions) error { got = o; return nil }))
-	want = BFServiceOptions{Listen: "127.0.0.1:3978", AppID: bftest.DefaultAppID, AppSecret: bftest.DefaultAppSecret,
+	want = BFServiceOptions{Listen: "127.0.0.1:3978", AppIDs: []string{bftest.DefaultAppID}, AppSecrets: []string{bftest.DefaultAppSecret},
 		ChannelID: bftest.DefaultChannelID}
-	if err != nil || got == nil || got.Service != want || got.Control != "127.0.0.1:3979" {
+	if err != nil || got == nil || !reflect.DeepEqual(got.Service, want) || got.Control != "127.0.0.1:3979" {
 		t.Fatalf("defaults: err %v, options %+v", err, got)
+	}
+	got = nil
+	err = parse(NewCmdBFServe(testFactory(nil), func(o *BFServeOptions) error { got = o; return nil }),
+		"--app-id", "a", "--app-id", "b", "--app-secret", "s1", "--app-secret", "s2")
+	if err != nil || got == nil || !reflect.DeepEqual(got.Service.AppIDs, []string{"a", "b"}) ||
+		!reflect.DeepEqual(got.Service.AppSecrets, []string{"s1", "s2"}) {
+		t.Fatalf("two bots: err %v, options %+v", err, got)
+	}
+}
+
+func TestBFServiceBots(t *testing.T) {
+	tests := []struct {
+		ids, secrets []string
+		want         [][2]string
+		err          string
+	}{
+		{[]string{"a"}, []string{"s"}, [][2]string{{"a", "s"}}, ""},
+		{[]string{"a", "b"}, []string{"s"}, [][2]string{{"a", "s"}, {"b", "s"}}, ""},
+		{[]string{"a", "b"}, []string{"s1", "s2"}, [][2]string{{"a", "s1"}, {"b", "s2"}}, ""},
+		{[]string{"a", "b", "c"}, []string{"s1", "s2"}, nil, "--app-secret: give one for every bot, or one for each of the 3 --app-id"},
+		{[]string{"a", "a"}, []string{"s"}, nil, `--app-id "a": app ids must be non-empty and distinct`},
+		{nil, []string{"s"}, nil, "--app-id: give at least one"},
+	}
+	for _, tt := range tests {
+		got, err := (&BFServiceOptions{AppIDs: tt.ids, AppSecrets: tt.secrets}).bots()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || ExitCode(err) != ExitUsage {
+				t.Errorf("%v/%v: err %v, want %q", tt.ids, tt.secrets, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v/%v: %v, %v; want %v", tt.ids, tt.secrets, got, err, tt.want)
+		}
 	}
 }
 

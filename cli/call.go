@@ -10,13 +10,14 @@ import (
 // parse. It writes no line status, whatever the method.
 func NewCmdCall(f *Factory, runF func(*RemoteOptions) error) *cobra.Command {
 	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "call METHOD [ARG ...]",
 		Short: "Call any remote method",
 		Long: `Call any remote method with positional arguments. Each ARG is taken as JSON when it parses (objects,
 lists, numbers, true/false, null), else as a string. The method name is sent as it is: the client keeps no
 list of methods, and the server answers METHOD_NOT_FOUND for one it does not know. A connector-bound method
-needs --connector. call writes no line status: use the method's own command (olctl register, ...) for that.`,
+needs --connector. call writes no line status: use the method's own command (olctl register, ...) for that.
+deleteConnector and deleteLine ask first when stdin is a terminal, unless --yes.`,
 		Example: `  olctl call testConnect
   olctl call saveSettings '{"bot_handle":"mybot","app_id":"1234"}' --connector botframework --line 3
   olctl call infoConnectorsLine 3 --json`,
@@ -33,6 +34,8 @@ needs --connector. call writes no line status: use the method's own command (olc
 			return remoteRun(opts)
 		},
 	}
+	yesFlag(cmd, &opts.Yes)
+	return cmd
 }
 
 // parseArg reads a call argument: JSON when it parses (objects keep their key order), else the string.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/olctl/olctl/client"
@@ -20,6 +21,7 @@ func clientOptions(cfg *Config, hc *http.Client, clk clock.Clock) ([]client.Opti
 		client.WithProfile(cfg.Profile),
 		client.WithRegion(cfg.Region),
 		client.WithTimeout(cfg.Timeout),
+		client.WithRetry(retryPolicy(cfg.Retries)),
 		client.WithHTTPClient(traced(hc, cfg, clk)),
 		client.WithClock(clk),
 	}
@@ -48,4 +50,16 @@ func newClient(cfg *Config, hc *http.Client, clk clock.Clock, extra ...client.Op
 		return nil, &UsageError{Err: err}
 	}
 	return c, nil
+}
+
+// retryPolicy is the client's default retry policy with n retries.
+func retryPolicy(n int) client.Retry {
+	r := client.DefaultRetry()
+	r.MaxRetries = n
+	return r
+}
+
+// callContext bounds one remote call, its retries and their waits included, by the configured timeout.
+func (c *Config) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.Timeout)
 }

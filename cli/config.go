@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ const (
 	KeyProfile    = "profile"
 	KeyRegion     = "region"
 	KeyTimeout    = "timeout"
+	KeyRetries    = "retries"
 	KeyOutput     = "output"
 )
 
@@ -64,7 +66,8 @@ var configKeys = []configKey{
 	{Key: KeyProfile, Default: wire.Current.String(), Help: "protocol generation of the portal: legacy (imconnector up to 21.x) or current",
 		Values: []string{wire.Legacy.String(), wire.Current.String()}},
 	{Key: KeyRegion, Help: "the portal's licence region, BX_REGION (current profile only), e.g. eu"},
-	{Key: KeyTimeout, Default: "30s", Help: "timeout of one remote call"},
+	{Key: KeyTimeout, Default: "30s", Help: "timeout of one remote call, its retries included"},
+	{Key: KeyRetries, Default: "3", Help: "retries of a read-only call after a network failure, 5xx or 429 (0: none)"},
 	{Key: KeyOutput, Default: "table", Help: "output format: table or json", Values: []string{"table", "json"}},
 }
 
@@ -101,6 +104,7 @@ type Config struct {
 	Profile    wire.Profile
 	Region     string
 	Timeout    time.Duration
+	Retries    int
 	Output     string
 
 	// Trace is where the packets are traced, the error stream, under --trace or OLCTL_TRACE=1; nil when
@@ -110,6 +114,9 @@ type Config struct {
 	// File is the config file that was read ("" when none); FileWanted is the path looked at.
 	File       string
 	FileWanted string
+	// UnknownKeys are the keys of the config file that are not configuration keys (warned about on
+	// stderr), sorted.
+	UnknownKeys []string
 	// Sources says where each key's value came from.
 	Sources map[string]Source
 }
@@ -237,6 +244,8 @@ func (c *Config) isSet(key string) bool {
 		return c.Region != ""
 	case KeyTimeout:
 		return c.Timeout > 0
+	case KeyRetries:
+		return true
 	case KeyOutput:
 		return c.Output != ""
 	}
@@ -286,6 +295,8 @@ func (c *Config) value(key string) string {
 		return c.Region
 	case KeyTimeout:
 		return c.Timeout.String()
+	case KeyRetries:
+		return strconv.Itoa(c.Retries)
 	case KeyOutput:
 		return c.Output
 	}
@@ -375,6 +386,8 @@ func (l *configLoader) load() (*Config, error) {
 			for _, k := range configKeys {
 				inFile[k.Key] = v.InConfig(k.Key)
 			}
+			cfg.UnknownKeys = unknownKeys(v.AllKeys())
+			l.warnUnknown(path, cfg.UnknownKeys)
 		case !explicit && errors.Is(err, fs.ErrNotExist):
 			// The default file is optional.
 		default:
@@ -463,6 +476,11 @@ func (l *configLoader) load() (*Config, error) {
 		return nil, cfg.configError(KeyTimeout, err.Error())
 	}
 	cfg.Timeout = timeout
+	retries, err := strconv.Atoi(strings.TrimSpace(v.GetString(KeyRetries)))
+	if err != nil || retries < 0 {
+		return nil, cfg.configError(KeyRetries, fmt.Sprintf("%q: want a number of retries, 0 or more", v.GetString(KeyRetries)))
+	}
+	cfg.Retries = retries
 
 	switch out := strings.ToLower(strings.TrimSpace(v.GetString(KeyOutput))); out {
 	case "table", "json":
@@ -479,6 +497,78 @@ func (l *configLoader) load() (*Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// unknownKeys returns the top-level keys among a config file's keys (nested ones as "a.b") that are not
+// configuration keys, sorted.
+func unknownKeys(keys []string) []string {
+	known := map[string]bool{}
+	for _, k := range configKeys {
+		known[k.Key] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range keys {
+		top, _, _ := strings.Cut(k, ".")
+		if !known[top] && !seen[top] {
+			seen[top] = true
+			out = append(out, top)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// warnUnknown warns on the error stream about each unknown key of the config file at path, with the key it
+// may have meant.
+func (l *configLoader) warnUnknown(path string, unknown []string) {
+	if l.errOut == nil {
+		return
+	}
+	for _, k := range unknown {
+		hint := ""
+		if near := nearestKey(k); near != "" {
+			hint = fmt.Sprintf(": did you mean %q?", near)
+		}
+		fmt.Fprintf(l.errOut, "olctl: warning: unknown key %q in %s%s (olctl config view lists the keys)\n", k, path, hint)
+	}
+}
+
+// nearestKey returns the configuration key k most likely meant (dashes read as underscores, case ignored):
+// one that starts with k or that k starts with, else the closest at most 3 edits away; "" when none is.
+func nearestKey(k string) string {
+	k = strings.ToLower(strings.ReplaceAll(k, "-", "_"))
+	best, bestD := "", 4
+	for _, ck := range configKeys {
+		if len(k) >= 4 && (strings.HasPrefix(ck.Key, k) || strings.HasPrefix(k, ck.Key)) {
+			return ck.Key
+		}
+		if d := editDistance(k, ck.Key); d < bestD {
+			best, bestD = ck.Key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, by bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // parseTimeout reads a duration ("30s", "1m") or a number of seconds.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,14 @@ type configValueJSON struct {
 
 // configViewJSON is the document `config view --json` prints.
 type configViewJSON struct {
-	File   string            `json:"file"`
-	Values []configValueJSON `json:"values"`
+	// File is the config file read, "" when none was.
+	File string `json:"file"`
+	// Searched is where the config file was looked for (--config, OLCTL_CONFIG, else the default path); ""
+	// when there is nowhere to look (no HOME).
+	Searched string `json:"searched"`
+	// UnknownKeys are the keys of the file that are not configuration keys.
+	UnknownKeys []string          `json:"unknown_keys"`
+	Values      []configValueJSON `json:"values"`
 }
 
 // ConfigViewOptions are the inputs of `olctl config view`.
@@ -46,6 +53,9 @@ func NewCmdConfigView(f *Factory, runF func(*ConfigViewOptions) error) *cobra.Co
 	return &cobra.Command{
 		Use:   "view",
 		Short: "Show the effective configuration, secrets masked, and where each value came from",
+		Long: `Show the effective value of every configuration key, secrets masked, and where each came from (flag,
+env, file, default). It names the config file it read, or the path where it looked for one; the keys of the
+file that olctl does not know are warned about on stderr (and listed under --json).`,
 		Example: `  olctl config view
   OLCTL_SERVER=https://connector.example.com olctl config view --json`,
 		Args: cobra.NoArgs,
@@ -64,7 +74,11 @@ func configViewRun(opts *ConfigViewOptions) error {
 	if err != nil {
 		return err
 	}
-	doc := configViewJSON{File: cfg.File, Values: []configValueJSON{}}
+	doc := configViewJSON{File: cfg.File, Searched: cfg.FileWanted, UnknownKeys: append([]string{}, cfg.UnknownKeys...),
+		Values: []configValueJSON{}}
+	if !cfg.JSON() {
+		fmt.Fprintln(opts.IO.ErrOut, describeConfigFile(cfg))
+	}
 	tbl := &Table{Header: []string{"KEY", "VALUE", "SOURCE"}}
 	for _, k := range configKeys {
 		src := cfg.Sources[k.Key]
@@ -86,6 +100,17 @@ func configViewRun(opts *ConfigViewOptions) error {
 		tbl.Append(k.Key, shown, describeSource(src, k, cfg.File))
 	}
 	return newPrinter(opts.IO, cfg).print(doc, func() *Table { return tbl })
+}
+
+// describeConfigFile says which config file was read, or where one was looked for.
+func describeConfigFile(cfg *Config) string {
+	switch {
+	case cfg.File != "":
+		return "config file: " + cfg.File
+	case cfg.FileWanted != "":
+		return "config file: none at " + cfg.FileWanted + " (values come from flags, the environment and defaults)"
+	}
+	return "config file: none (no HOME or XDG_CONFIG_HOME to look in; give --config or OLCTL_CONFIG)"
 }
 
 func describeSource(s Source, k configKey, file string) string {

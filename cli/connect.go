@@ -277,7 +277,9 @@ func connectSteps(ctx context.Context, opts *ConnectOptions, cfg *Config, cl *cl
 	}{{openlines.MethodSaveSettings, []any{settings}}, {openlines.MethodTestConnect, nil}, {openlines.MethodRegister, nil}}
 	for _, s := range steps {
 		start := opts.Clock.Now()
-		res, err := cl.Call(ctx, s.method, s.args)
+		callCtx, cancel := cfg.callContext(ctx)
+		res, err := cl.Call(callCtx, s.method, s.args)
+		cancel()
 		st := connectStep{Step: s.method, Status: checkOK,
 			LatencyMS: float64(opts.Clock.Now().Sub(start).Microseconds()) / 1000}
 		if err != nil {
@@ -303,7 +305,9 @@ func connectSteps(ctx context.Context, opts *ConnectOptions, cfg *Config, cl *cl
 	}
 	if rep.WebhookURL == "" {
 		// Older servers answer register without the URL: ask for the connector's links.
-		if res, err := cl.Call(ctx, openlines.MethodInfoConnectLink, nil, client.Fresh()); err == nil {
+		callCtx, cancel := cfg.callContext(ctx)
+		defer cancel()
+		if res, err := cl.Call(callCtx, openlines.MethodInfoConnectLink, nil, client.Fresh()); err == nil {
 			rep.WebhookURL = findWebhookURL(res.Raw)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -69,6 +70,8 @@ type RemoteOptions struct {
 	// DB is the portal database where a method that changes its line (saveSettings, register, unregister,
 	// deleteConnector) writes the line's status; "" writes none.
 	DB string
+	// Yes deletes without asking (deleteConnector, deleteLine ask on a terminal otherwise).
+	Yes bool
 }
 
 // NewCmdRemote builds the command of remote method m: `olctl testConnect`, `olctl register`, ….
@@ -103,7 +106,44 @@ func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *
 	if changesLineStatus(m.Name) {
 		portalDBFlag(cmd, &opts.DB)
 	}
+	if isDelete(m.Name) {
+		yesFlag(cmd, &opts.Yes)
+	}
 	return cmd
+}
+
+// isDelete reports whether method deletes on the server: it asks first on a terminal.
+func isDelete(method string) bool {
+	return strings.EqualFold(method, openlines.MethodDeleteConnector) || strings.EqualFold(method, openlines.MethodDeleteLine)
+}
+
+// yesFlag adds -y, --yes to a command that deletes.
+func yesFlag(cmd *cobra.Command, dst *bool) {
+	cmd.Flags().BoolVarP(dst, "yes", "y", false, "delete without asking (it asks when stdin is a terminal)")
+}
+
+// confirmDelete asks the person at the terminal whether to run the delete method (not when stdin is not a
+// terminal, nor with --yes); a "no" is an error that sends nothing.
+func confirmDelete(opts *RemoteOptions, cfg *Config) error {
+	if !isDelete(opts.Method) || !opts.IO.InTTY || opts.Yes {
+		return nil
+	}
+	what := fmt.Sprintf("Delete connector %s of line %s on %s (its settings and registration)?", cfg.Connector, cfg.Line, cfg.Server)
+	if strings.EqualFold(opts.Method, openlines.MethodDeleteLine) {
+		line := any(cfg.Line)
+		if len(opts.Args) > 0 {
+			line = opts.Args[0]
+		}
+		what = fmt.Sprintf("Delete every connector of line %v on %s?", line, cfg.Server)
+	}
+	ok, err := newPrompter(opts.Context, opts.IO).confirm(what, false)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("%s: cancelled, nothing deleted", opts.Method)}
+	}
+	return nil
 }
 
 func remoteLong(m remoteMethod) string {
@@ -116,6 +156,9 @@ func remoteLong(m remoteMethod) string {
 	}
 	if changesLineStatus(m.Name) {
 		long += "\n\n" + lineStatusHelp(m.Name)
+	}
+	if isDelete(m.Name) {
+		long += "\n\nIt asks first when stdin is a terminal, unless --yes."
 	}
 	return long
 }
@@ -170,6 +213,9 @@ func remoteRun(opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := confirmDelete(opts, cfg); err != nil {
+		return err
+	}
 	var store *statusStore
 	if changesLineStatus(opts.Method) {
 		if store, err = openStatusStore(opts.Context, opts.DB, opts.Clock); err != nil {
@@ -177,7 +223,9 @@ func remoteRun(opts *RemoteOptions) error {
 		}
 		defer store.Close()
 	}
-	res, err := c.Call(opts.Context, opts.Method, opts.Args)
+	callCtx, cancel := cfg.callContext(opts.Context)
+	defer cancel()
+	res, err := c.Call(callCtx, opts.Method, opts.Args)
 	if err != nil {
 		return err
 	}

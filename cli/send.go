@@ -162,7 +162,9 @@ func sendRun(opts *SendOptions) error {
 		return err
 	}
 	// Wait for the answer: a person (or a script) needs to know whether the server took the message.
-	if err := cl.SendMessage(ctx, []openlines.OutgoingMessage{msg}, client.FireAndForget(false)); err != nil {
+	callCtx, cancel := cfg.callContext(ctx)
+	defer cancel()
+	if err := cl.SendMessage(callCtx, []openlines.OutgoingMessage{msg}, client.FireAndForget(false)); err != nil {
 		return err
 	}
 	if cfg.JSON() {
