@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
@@ -75,18 +76,17 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 	}
 }
 
-// fitting returns the most head items of b whose packet fits limit (0: not even the first), by bisection
-// over the encoded packets.
+// fitting returns the most head items of b whose packet fits limit (0: not even the first). The sizes are
+// exact and computed without building the packets: a batch over the cap can be megabytes.
 func (s *Server) fitting(site *siteRec, b *batch, limit int64) (int, error) {
+	sz, err := s.newSizer(site, b)
+	if err != nil {
+		return 0, err
+	}
 	lo, hi := 0, len(b.ids)-1 // lo items fit; more than hi do not
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		part := &batch{lane: b.lane, command: b.command, connector: b.connector, ids: b.ids[:mid], blobs: b.blobs[:mid]}
-		body, _, err := s.encodeBatch(site, part)
-		if err != nil {
-			return 0, err
-		}
-		if int64(len(body)) <= limit {
+		if sz.size(mid) <= limit {
 			lo = mid
 		} else {
 			hi = mid - 1
@@ -176,12 +176,15 @@ func (s *Server) checkDeliverable(site *siteRec, line string, ps []prepared) err
 		if int64(len(p.blob))*14+4096 <= s.cfg.PortalMaxBody || shapeOf(p.command) == shapeEmpty {
 			continue
 		}
+		if p.command == openlines.CommandSetChatName && site.generation() == wire.Legacy {
+			continue // never sent
+		}
 		b := &batch{lane: &lane{line: line}, command: p.command, connector: p.connector, ids: []int64{0}, blobs: [][]byte{p.blob}}
-		body, skip, err := s.encodeBatch(site, b)
-		if err != nil || skip {
+		sz, err := s.newSizer(site, b)
+		if err != nil {
 			return err
 		}
-		if n := int64(len(body)); n > s.cfg.PortalMaxBody {
+		if n := sz.size(1); n > s.cfg.PortalMaxBody {
 			return wire.Errorf(wire.CodeRequestEntityTooLarge,
 				"item %d would make a packet of %d bytes to the portal, over its cap of %d: it can never be delivered", i, n, s.cfg.PortalMaxBody)
 		}
@@ -217,4 +220,109 @@ func (s *Server) encodeBatch(site *siteRec, b *batch) (body string, skip bool, e
 	}
 	body, err = s.encodePacket(site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: data})
 	return body, false, err
+}
+
+// sizer tells the length of the signed form body of the packet of a batch's first k items, exactly as
+// encodeBatch would make it, without building it: the fields around DATA are those of a packet with an
+// empty DATA, and DATA is the form-escaped base64 of the stubbed list, counted as it streams.
+type sizer struct {
+	fixed int64    // the body's length without DATA's value
+	items [][]byte // each item serialized with the site's stubs
+	list  bool     // DATA is the list of the items (else the one item itself)
+}
+
+func (s *Server) newSizer(site *siteRec, b *batch) (*sizer, error) {
+	gen := site.generation()
+	empty, err := s.encodePacket(site, &wire.Packet{Command: b.command, Connector: b.connector, Line: b.lane.line, Data: []any{}})
+	if err != nil {
+		return nil, err
+	}
+	stubbed, err := wire.SerializeStubbed([]any{}, gen)
+	if err != nil {
+		return nil, err
+	}
+	var c b64len
+	c.write(stubbed)
+	sz := &sizer{fixed: int64(len(empty)) - c.total(), list: shapeOf(b.command) == shapeList}
+	for i, blob := range b.blobs {
+		v, err := wire.Unserialize(blob)
+		if err != nil {
+			return nil, fmt.Errorf("stored item %d: %w", b.ids[i], err)
+		}
+		ser, err := wire.SerializeStubbed(v, gen)
+		if err != nil {
+			return nil, fmt.Errorf("stored item %d: %w", b.ids[i], err)
+		}
+		sz.items = append(sz.items, ser)
+	}
+	return sz, nil
+}
+
+// size is the body's length for the first k items (k >= 1).
+func (z *sizer) size(k int) int64 {
+	var c b64len
+	if !z.list {
+		c.write(z.items[0])
+		return z.fixed + c.total()
+	}
+	c.write([]byte("a:" + strconv.Itoa(k) + ":{"))
+	for i := 0; i < k; i++ {
+		c.write([]byte("i:" + strconv.Itoa(i) + ";"))
+		c.write(z.items[i])
+	}
+	c.write([]byte("}"))
+	return z.fixed + c.total()
+}
+
+// b64len counts the length of the standard base64 of a byte stream, form-escaped as wire.Fields.Encode
+// writes it ('+', '/' and '=' take three bytes each), fed in pieces.
+type b64len struct {
+	n     int64
+	carry [2]byte
+	nc    int
+}
+
+func (c *b64len) write(p []byte) {
+	for len(p) > 0 && c.nc > 0 { // complete the group carried from the last piece
+		if c.nc == 1 {
+			c.carry[1], c.nc, p = p[0], 2, p[1:]
+			continue
+		}
+		c.group(c.carry[0], c.carry[1], p[0])
+		c.nc, p = 0, p[1:]
+	}
+	for ; len(p) >= 3; p = p[3:] {
+		c.group(p[0], p[1], p[2])
+	}
+	for _, x := range p { // fewer than 3 left, nothing carried
+		c.carry[c.nc] = x
+		c.nc++
+	}
+}
+
+func (c *b64len) group(a, b, d byte) {
+	x := uint(a)<<16 | uint(b)<<8 | uint(d)
+	c.n += sextet(x>>18) + sextet(x>>12) + sextet(x>>6) + sextet(x)
+}
+
+// sextet is the escaped length of the base64 character of the low six bits of x: '+' (62) and '/' (63)
+// are escaped.
+func sextet(x uint) int64 {
+	if x&63 >= 62 {
+		return 3
+	}
+	return 1
+}
+
+// total is the length once the stream ends (padding included).
+func (c *b64len) total() int64 {
+	switch c.nc {
+	case 1:
+		x := uint(c.carry[0]) << 16
+		return c.n + sextet(x>>18) + sextet(x>>12) + 6 // "==" escaped
+	case 2:
+		x := uint(c.carry[0])<<16 | uint(c.carry[1])<<8
+		return c.n + sextet(x>>18) + sextet(x>>12) + sextet(x>>6) + 3
+	}
+	return c.n
 }

@@ -2,12 +2,15 @@ package connector
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +318,74 @@ func TestServerLimits(t *testing.T) {
 	})
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("the trickle held its slot for %v", d)
+	}
+}
+
+// TestSizerIsExact: the sizes the dispatcher cuts batches by are those of the packets it sends, for every
+// prefix of batches of random items (empty values, escapes, every byte) in both generations, and the
+// escaped base64 count agrees with wire's encoding fed in any pieces.
+func TestSizerIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, gen := range []wire.Profile{wire.Current, wire.Legacy} {
+		p := newFakePortal(t, "key-sizer-"+gen.String(), nil)
+		s := newTestServer(t, p, Config{NoDispatch: true})
+		p.mustCall("saveSettings", "echo", "1", wire.NewMap("entity", "e"))
+		site, err := s.store.siteByLicence(context.Background(), p.site().licence())
+		if err != nil {
+			t.Fatal(err)
+		}
+		site.site.Profile = ProfileLegacy
+		if gen == wire.Current {
+			site.site.Profile = ProfileCurrent
+		}
+		if site.generation() != gen {
+			t.Fatalf("site generation %v, want %v", site.generation(), gen)
+		}
+		for round := 0; round < 20; round++ {
+			b := &batch{lane: &lane{line: "1"}, command: "receivingMessage", connector: "echo.x"}
+			for i := 0; i < 1+rng.IntN(12); i++ {
+				raw := make([]byte, rng.IntN(300))
+				for j := range raw {
+					raw[j] = byte(rng.IntN(256))
+				}
+				item := wire.NewMap("user", wire.NewMap("id", "u", "name", ""), "message",
+					wire.NewMap("id", strconv.Itoa(i), "text", string(raw), "files", []any{}), "chat", wire.NewMap("id", "c"))
+				blob, err := wire.Serialize(item)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b.ids, b.blobs = append(b.ids, int64(i+1)), append(b.blobs, blob)
+			}
+			sz, err := s.newSizer(site, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := 1; k <= len(b.ids); k++ {
+				body, _, err := s.encodeBatch(site, &batch{lane: b.lane, command: b.command, connector: b.connector, ids: b.ids[:k], blobs: b.blobs[:k]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sz.size(k); got != int64(len(body)) {
+					t.Fatalf("%v, %d of %d items: sizer %d, packet %d", gen, k, len(b.ids), got, len(body))
+				}
+			}
+		}
+	}
+	for n := 0; n < 50; n++ {
+		raw := make([]byte, n)
+		for j := range raw {
+			raw[j] = byte(rng.IntN(256))
+		}
+		want := len(wire.Fields{{Name: "D", Value: base64.StdEncoding.EncodeToString(raw)}}.Encode()) - 2
+		for cut := 0; cut <= n; cut++ {
+			var c b64len
+			c.write(raw[:cut])
+			for _, x := range raw[cut:] {
+				c.write([]byte{x})
+			}
+			if got := c.total(); got != int64(want) {
+				t.Fatalf("%d bytes cut at %d: %d, want %d", n, cut, got, want)
+			}
+		}
 	}
 }
