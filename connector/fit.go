@@ -168,12 +168,13 @@ func (s *Store) deadLetterOne(ctx context.Context, owner string, b *batch) (bool
 }
 
 // checkDeliverable refuses webhook items that no packet to the site could carry (413): alone, each would
-// make a packet over Config.PortalMaxBody. Only items large enough to come near the cap are encoded.
+// make a packet over Config.PortalMaxBody. Only items large enough to come near the cap are measured.
 func (s *Server) checkDeliverable(site *siteRec, line string, ps []prepared) error {
 	for i, p := range ps {
-		// Stubs, base64 and form escapes make a packet at most ~14 times its serialized items, plus the
-		// fields; an item below that bound fits without being encoded.
-		if int64(len(p.blob))*14+4096 <= s.cfg.PortalMaxBody || shapeOf(p.command) == shapeEmpty {
+		// A stub makes a value at most 7 times longer (N; → s:7:"#EMPTY#";), base64 4/3 and the form's
+		// escapes 3 times: a packet is at most 28 times its item plus the fields, so an item below that
+		// bound fits without being measured.
+		if int64(len(p.blob))*28+4096 <= s.cfg.PortalMaxBody || shapeOf(p.command) == shapeEmpty {
 			continue
 		}
 		if p.command == openlines.CommandSetChatName && site.generation() == wire.Legacy {
