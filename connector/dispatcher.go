@@ -74,11 +74,17 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	}
 	if res.timedOut {
 		s.m.failures.WithLabelValues("confirm_timeout").Inc()
-		s.log.Warn("connector: no confirmation in time; line blocked")
+		s.logLaneFailure("connector: no confirmation in time; line blocked", s.siteNamed(ctx, res.lane.siteID), res.lane.line,
+			res.failure)
 	}
 	if res.deadLetters > 0 {
 		s.m.deadLettered.Add(float64(res.deadLetters))
-		s.log.Error("connector: schedule exhausted; items moved to the dead-letter table", "items", res.deadLetters)
+		s.log.Error("connector: schedule exhausted; items moved to the dead-letter table", "site", s.siteNamed(ctx, res.lane.siteID),
+			"line", res.lane.line, "items", res.deadLetters, "attempts", res.lane.attempts,
+			"failing_since", time.UnixMilli(res.lane.firstFail).UTC())
+	}
+	if res.recovered != nil {
+		s.logRecovery(s.siteNamed(ctx, res.lane.siteID), res.lane.line, res.recovered)
 	}
 	b := res.batch
 	if b == nil {
@@ -114,13 +120,13 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 		if errors.Is(context.Cause(hold), errLeaseLost) {
-			s.log.Warn("connector: lease lost while sending; the line is left to its next holder", "line", b.lane.line)
+			s.log.Warn("connector: lease lost while sending; the line is left to its next holder", "site", siteName(site),
+				"line", b.lane.line)
 			return true, nil
 		}
 		if sendErr != nil {
 			result = "error"
 			s.m.failures.WithLabelValues("send").Inc()
-			s.log.Warn("connector: send failed; line blocked", "line", b.lane.line, "command", b.command, "items", len(b.ids), "err", sendErr)
 		}
 		s.m.sends.WithLabelValues(b.command, result).Inc()
 		cont := i < maxConsecutive
@@ -130,12 +136,18 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			}
 		}
 		fin, ferr := s.store.finish(ctx, owner, b, sendErr, cont)
+		if sendErr != nil {
+			s.logLaneFailure("connector: send failed; line blocked", siteName(site), b.lane.line, fin.failure,
+				"connector", b.connector, "command", b.command, "items", len(b.ids), "err", sendErr)
+		}
 		if ferr != nil {
 			return true, fmt.Errorf("finish: %w", ferr)
 		}
 		if fin.lost {
-			s.log.Warn("connector: lease expired while sending; the line has another holder now", "line", b.lane.line)
+			s.log.Warn("connector: lease expired while sending; the line has another holder now", "site", siteName(site),
+				"line", b.lane.line)
 		}
+		s.logRecovery(siteName(site), b.lane.line, fin.recovered)
 		if fin.confirmed > 0 {
 			s.m.confirmed.Add(float64(fin.confirmed))
 		}

@@ -142,7 +142,15 @@
 //
 // # Operations
 //
-// slog; Prometheus at /metrics (MetricsURL: on the main listener to loopback clients only, or on
+// Config.Logger (slog) gets a line per portal call ("connector: portal call": site, command, connector, line,
+// code, took; Debug when it succeeded, Info when refused, Error for an internal failure) and per webhook
+// (Debug when queued). A failing line's lines name its site and line: "send failed; line blocked" and
+// "no confirmation in time" (Warn) with the attempt, "of" the schedule's length and next_attempt (after the
+// last, dead_letters_at), "schedule exhausted" (Error) with the items, attempts and failing_since, and "line
+// recovered" (Info) with failed_attempts and down_for. A testConnect whose call back to the portal fails
+// names the cause's code in its message (NETWORK_ERROR for no answer, else the portal's codes).
+//
+// Prometheus at /metrics (MetricsURL: on the main listener to loopback clients only, or on
 // Config.MetricsAddr) on a registry of the server's own: olctl_connector_queue_depth{site,line},
 // …_blocked_lines, …_dead_letters, …_queue_scrape_ok, …_enqueued_items_total{command},
 // …_duplicate_items_total, …_sends_total{command,result} (result ok, error, or skipped for setChatName to a

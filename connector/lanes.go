@@ -89,11 +89,14 @@ func (s *Store) anyReady(ctx context.Context) (bool, error) {
 
 // claimResult says what a claim did.
 type claimResult struct {
-	batch       *batch // to send, with the lane leased to the caller
-	worked      bool   // something changed (a lane was examined)
-	deadLetters int    // items moved to the dead-letter table
-	timedOut    bool   // a confirmation deadline passed
-	unblocked   bool   // an awaited batch turned out confirmed
+	batch       *batch      // to send, with the lane leased to the caller
+	worked      bool        // something changed (a lane was examined)
+	lane        *lane       // the lane examined, as it was
+	deadLetters int         // items moved to the dead-letter table
+	timedOut    bool        // a confirmation deadline passed
+	failure     laneFailure // the failed attempt, when timedOut
+	unblocked   bool        // an awaited batch turned out confirmed
+	recovered   *recovery   // with unblocked: the lane had failed and is served again
 }
 
 // claim finds one lane that is ready and either settles it (confirmation deadline, dead letters, nothing
@@ -112,6 +115,8 @@ func (s *Store) claim(ctx context.Context, owner string) (claimResult, error) {
 			return err
 		}
 		res.worked = true
+		seen := *l
+		res.lane = &seen
 		switch l.state {
 		case stateAwaiting:
 			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
@@ -120,9 +125,10 @@ func (s *Store) claim(ctx context.Context, owner string) (claimResult, error) {
 			}
 			if remaining > 0 { // the confirmation did not come in time
 				res.timedOut = true
-				return s.failTx(ctx, tx, l, now)
+				res.failure, err = s.failTx(ctx, tx, l, now)
+				return err
 			}
-			res.unblocked = true
+			res.unblocked, res.recovered = true, recoveryOf(l)
 			if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -61,29 +62,48 @@ func byLowerName(in map[string]method) map[string]method {
 // overridable are the methods a channel's MethodProvider may answer instead of the server.
 var overridable = map[string]bool{"infoconnectlink": true, "setstatusreading": true, "initializereceivemessages": true}
 
+// portalCall is a portal's call as far as it was read, for its log line: the site (the BX_DOMAIN of a
+// verified packet), the method, the connector and the line.
+type portalCall struct{ site, command, connector, line string }
+
+// attrs are the log attributes of the call.
+func (pc *portalCall) attrs(code string, took time.Duration) []slog.Attr {
+	return []slog.Attr{slog.String("site", pc.site), slog.String("command", pc.command), slog.String("connector", pc.connector),
+		slog.String("line", pc.line), slog.String("code", code), slog.Duration("took", took)}
+}
+
+// handlePortal answers a portal's call and logs it in one line: at Debug when it succeeded, at Info when it
+// was refused, at Error for an internal failure.
 func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	data, err := s.portal(r)
+	var pc portalCall
+	data, err := s.portal(r, &pc)
 	err = badText(err)
 	if err != nil && httpserve.Gone(r) {
 		s.log.Debug("connector: the portal left before its answer", "err", err)
 		httpserve.Abort() // nobody to answer: no INTERNAL_ERROR "context canceled"
 	}
 	code := "OK"
-	if err != nil {
-		code = string(wire.CodeOf(err))
-		if code == string(wire.CodeInternal) {
-			s.log.Error("connector: portal call", "err", err)
-		} else {
-			s.log.Info("connector: portal call refused", "code", code, "err", err)
+	switch {
+	case err == nil:
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.LogAttrs(r.Context(), slog.LevelDebug, "connector: portal call", pc.attrs(code, time.Since(start))...)
 		}
+	case wire.CodeOf(err) == wire.CodeInternal:
+		code = string(wire.CodeInternal)
+		s.log.LogAttrs(r.Context(), slog.LevelError, "connector: portal call", append(pc.attrs(code, time.Since(start)),
+			slog.Any("err", err))...)
+	default:
+		code = string(wire.CodeOf(err))
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "connector: portal call refused", append(pc.attrs(code, time.Since(start)),
+			slog.Any("err", err))...)
 	}
 	s.m.requests.WithLabelValues("portal", code).Inc()
 	s.m.reqSeconds.WithLabelValues("portal").Observe(time.Since(start).Seconds())
 	wire.WriteResponse(w, data, err)
 }
 
-func (s *Server) portal(r *http.Request) (data any, err error) {
+func (s *Server) portal(r *http.Request, pc *portalCall) (data any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			data, err = nil, wire.Errorf(wire.CodeInternal, "panic: %v", p)
@@ -97,6 +117,7 @@ func (s *Server) portal(r *http.Request) (data any, err error) {
 	if err != nil {
 		return nil, err
 	}
+	pc.command, pc.connector, pc.line = p.Command, p.Connector, p.Line
 	ctx := r.Context()
 	site, err := s.store.siteByLicence(ctx, p.Licence)
 	if err != nil {
@@ -105,6 +126,7 @@ func (s *Server) portal(r *http.Request) (data any, err error) {
 	if err := wire.Verify(fields, site.site.credentials(), s.guard); err != nil {
 		return nil, err
 	}
+	pc.site = p.Domain
 	if err := p.DecodeData(); err != nil {
 		return nil, err
 	}
@@ -319,12 +341,22 @@ func (s *Server) mTestConnect(ctx context.Context, c *call) (any, error) {
 
 // testPortal checks the other direction: the portal's own endpoint answers a signed testConnect. The answer
 // counts by OK alone (docs/protocol.md §5): a legacy portal adds {"RESULT":"OK"}, a current one DATA [].
+// A failure is FAILED_TO_TEST_CONNECTOR whose message names the cause's code first ("…does not answer
+// testConnect: NETWORK_ERROR: dial tcp …"), so that a person, and olctl check, can tell a portal out of
+// reach from one that refuses the server's signature.
 func (s *Server) testPortal(ctx context.Context, c *call) error {
 	_, err := s.post(ctx, c.site, &wire.Packet{Command: openlines.CommandTestConnect, Connector: c.p.Connector, Line: c.line, Data: []any{}})
-	if err != nil {
-		return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint %s%s does not answer testConnect: %v", trimSlash(c.site.domain), s.cfg.PortalPath, err)
+	if err == nil {
+		return nil
 	}
-	return nil
+	cause := err.Error() // the portal's codes, or the reader's, come first in it
+	var re *wire.ResponseError
+	var we *wire.Error
+	if !errors.As(err, &re) && !errors.As(err, &we) { // no answer in the protocol: the transport's failure
+		cause = string(wire.CodeNetwork) + ": " + cause
+	}
+	return wire.Errorf(wire.CodeFailedTestConnector, "the portal's endpoint %s%s does not answer testConnect: %s",
+		trimSlash(c.site.domain), s.cfg.PortalPath, cause)
 }
 
 // mRegister registers a line connector whose testConnect succeeded since its last saveSettings
@@ -600,18 +632,19 @@ func (s *Server) mSetStatusDelivered(ctx context.Context, c *call) (any, error) 
 		}
 		keys = append(keys, msgKey{d.Chat.ID, d.Message.ID})
 	}
-	n, unblocked, err := s.store.confirm(ctx, c.site.id, c.line, keys)
+	cr, err := s.store.confirm(ctx, c.site.id, c.line, keys)
 	if err != nil {
 		return nil, err
 	}
-	if n > 0 {
-		s.m.confirmed.Add(float64(n))
+	if cr.confirmed > 0 {
+		s.m.confirmed.Add(float64(cr.confirmed))
 	}
-	if unblocked {
+	if cr.unblocked {
+		s.logRecovery(siteName(c.site), c.line, cr.recovered)
 		s.wake()
 	}
 	res := ok()
-	res["CONFIRMED"] = n
+	res["CONFIRMED"] = cr.confirmed
 	return res, nil
 }
 

@@ -19,17 +19,40 @@ func (s *Store) succeedTx(ctx context.Context, tx *stx, laneID, now int64) error
 	return err
 }
 
+// laneFailure is a failed attempt of a lane, for the logs: its number, and when the lane's block ends, with
+// the next attempt or, after the schedule's last, with its items moving to the dead letters.
+type laneFailure struct {
+	attempt int
+	nextAt  int64 // unix ms
+	last    bool  // the schedule's last attempt: the block ends with the dead letters
+}
+
+// recovery is a line that had failed and is served again: its failed attempts and the first one's time.
+type recovery struct {
+	attempts int
+	since    int64 // unix ms
+}
+
+// recoveryOf is the recovery of a lane settled successfully, nil when it had not failed.
+func recoveryOf(l *lane) *recovery {
+	if l.attempts == 0 {
+		return nil
+	}
+	return &recovery{attempts: l.attempts, since: l.firstFail}
+}
+
 // failTx counts a failure and blocks the lane for the next period of the schedule.
-func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64) error {
+func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64) (laneFailure, error) {
 	attempts := l.attempts + 1
 	first := l.firstFail
 	if attempts == 1 || first == 0 {
 		first = now
 	}
 	period := s.pol.Schedule[min(attempts, len(s.pol.Schedule))-1]
+	f := laneFailure{attempt: attempts, nextAt: now + period.Milliseconds(), last: attempts >= len(s.pol.Schedule)}
 	_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, attempts = ?, first_fail_ms = ?, next_at_ms = ?,
-		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateBlocked, attempts, first, now+period.Milliseconds(), l.id)
-	return err
+		lease_owner = '', lease_until_ms = 0 WHERE id = ?`, stateBlocked, attempts, first, f.nextAt, l.id)
+	return f, err
 }
 
 // deadLetterTx moves every queued item of a lane to the dead-letter table.
@@ -50,10 +73,12 @@ func (s *Store) deadLetterTx(ctx context.Context, tx *stx, l *lane, now int64) (
 
 // finishResult says how a sent batch settled.
 type finishResult struct {
-	lost      bool   // the lease had passed to another process: nothing was changed
-	confirmed int64  // items deleted by this finish (batches acknowledged by the answer)
-	awaiting  bool   // the batch waits for setStatusDelivered
-	next      *batch // with cont: the lane's next batch, leased to the caller in the same transaction
+	lost      bool        // the lease had passed to another process: nothing was changed
+	confirmed int64       // items deleted by this finish (batches acknowledged by the answer)
+	awaiting  bool        // the batch waits for setStatusDelivered
+	next      *batch      // with cont: the lane's next batch, leased to the caller in the same transaction
+	failure   laneFailure // the failed attempt, when the batch failed
+	recovered *recovery   // the lane had failed and is served again; nil otherwise
 }
 
 // finish settles a sent batch (docs/protocol.md §11): a failure blocks the lane; an accepted batch that a
@@ -76,7 +101,8 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 		}
 		switch {
 		case sendErr != nil:
-			return s.failTx(ctx, tx, l, now)
+			res.failure, err = s.failTx(ctx, tx, l, now)
+			return err
 		case !b.byAnswer:
 			remaining, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
 			if err != nil {
@@ -89,12 +115,14 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 				return err
 			}
 			// The portal confirmed (setStatusDelivered, counted there) before it answered.
+			res.recovered = recoveryOf(l)
 		default:
 			r, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ? AND id >= ? AND id <= ?`, l.id, b.first, b.last)
 			if err != nil {
 				return err
 			}
 			res.confirmed, _ = r.RowsAffected()
+			res.recovered = recoveryOf(l)
 		}
 		if !cont {
 			return s.succeedTx(ctx, tx, l.id, now)
@@ -124,13 +152,19 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 // msgKey is the (chat id, message id) of a confirmed item.
 type msgKey struct{ chat, msg string }
 
+// confirmResult says what a confirmation did.
+type confirmResult struct {
+	confirmed int64     // items deleted
+	unblocked bool      // the lane is ready again: nothing it sent remains unconfirmed
+	recovered *recovery // the lane had failed and is served again; nil otherwise
+}
+
 // confirm deletes the sent receivingMessage items of (site, line) that the portal confirmed and unblocks
-// the lane at once when nothing it sent remains unconfirmed. It returns the number of items deleted.
-func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []msgKey) (int64, bool, error) {
-	var total int64
-	var unblocked bool
+// the lane at once when nothing it sent remains unconfirmed.
+func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []msgKey) (confirmResult, error) {
+	var res confirmResult
 	err := s.write(ctx, func(tx *stx) error {
-		total, unblocked = 0, false
+		res = confirmResult{}
 		l, err := scanLane(tx.QueryRowContext(ctx, `SELECT `+laneCols+` FROM conn_lane WHERE site_id = ? AND line = ?`+s.forUpdate(false), siteID, line))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -181,12 +215,12 @@ func (s *Store) confirm(ctx context.Context, siteID int64, line string, keys []m
 				}
 			}
 		}
-		total = int64(len(del))
+		res.confirmed = int64(len(del))
 		if l.leaseOwner != "" || (l.state != stateAwaiting && l.state != stateBlocked) || len(del) < sent {
 			return nil
 		}
-		unblocked = true
+		res.unblocked, res.recovered = true, recoveryOf(l)
 		return s.succeedTx(ctx, tx, l.id, s.nowMS())
 	})
-	return total, unblocked, err
+	return res, err
 }

@@ -36,6 +36,8 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.log.Info("connector: webhook refused", "path", r.URL.Path, "status", status, "err", err)
 		}
+	} else {
+		s.log.Debug("connector: webhook", "path", r.URL.Path, "status", status, "queued", n, "took", time.Since(start))
 	}
 	s.m.requests.WithLabelValues("webhook", code).Inc()
 	s.m.reqSeconds.WithLabelValues("webhook").Observe(time.Since(start).Seconds())
