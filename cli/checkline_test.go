@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -220,3 +221,64 @@ func TestCheckWatchJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckEndToEnd runs check against the connector server and the portal receiver: everything passes
+// on a connected line; once its connection moved to another line (deactivateConnector), the first line
+// fails on both sides, exit 1; once the portal is down, the server's call back to it fails as a network
+// failure, exit 1.
+func TestCheckEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	base := map[string]string{"OLCTL_LICENCE_KEY": testLicenceKey, "OLCTL_PORTAL_DB": filepath.Join(dir, "portal.db")}
+	_, cm := startBackground(t, base, listeningRE, "connector", "serve", "--listen", "127.0.0.1:0",
+		"--db", filepath.Join(dir, "connector.db"), "--log-level", "error")
+	env := map[string]string{"OLCTL_SERVER": cm[1], "OLCTL_CONNECTOR": "echo"}
+	for k, v := range base {
+		env[k] = v
+	}
+	portalBG, pm := startBackground(t, env, portalReadyRE, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "error")
+	env["OLCTL_DOMAIN"] = pm[1]
+	check := func(line string, code int) (checkReport, result) {
+		t.Helper()
+		r := run(t, runOpts{env: env}, "check", "--json", "--line", line).wantCode(t, code)
+		var rep checkReport
+		r.decodeJSON(t, &rep)
+		return rep, r
+	}
+
+	run(t, runOpts{env: env}, "connect", "--json", "--yes", "--line", "1", "--set", "entity=e1").wantCode(t, 0)
+	if rep, _ := check("1", 0); statuses(rep) != "config=ok dns=ok tcp=ok tls=skip testConnect=ok clock=ok listConnector=ok portal=ok line=ok portal db=ok" {
+		t.Fatalf("connected: %s\n%+v", statuses(rep), rep.Checks)
+	}
+
+	// The same entity on line 2: the server deletes line 1's connector and tells the portal.
+	run(t, runOpts{env: env}, "connect", "--json", "--yes", "--line", "2", "--set", "entity=e1").wantCode(t, 0)
+	waitEvent(t, portalBG.out.String, "deactivation", func(ev eventJSON) bool {
+		return ev.Event == EvUpdateStatusConnector && ev.Line == "1"
+	})
+	rep, _ := check("1", 1)
+	if line, db := rowOf(t, rep, checkLine), rowOf(t, rep, checkPortalDB); line.Status != "fail" || db.Status != "fail" ||
+		!strings.Contains(line.Detail, "echo on line 1 is not set up on the connector server") ||
+		!strings.Contains(db.Detail, "echo on line 1 is deactivated in") {
+		t.Fatalf("moved line:\n%+v\n%+v", line, db)
+	}
+	plain := run(t, runOpts{env: env}, "check", "--line", "1").wantCode(t, 1)
+	golden(t, "check-moved-line", strings.NewReplacer(cm[1], "http://SERVER", strings.TrimPrefix(cm[1], "http://"), "SERVER",
+		pm[1], "http://PORTAL", env["OLCTL_PORTAL_DB"], "portal.db").Replace(
+		skew.ReplaceAllString(timing.ReplaceAllString(plain.out, "\tN.Nms\t"), "server clock +0s")))
+
+	// The portal stops: the server cannot call it back.
+	if code := portalBG.stop(t); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	rep, _ = check("2", 1)
+	portal := rowOf(t, rep, checkPortal)
+	if portal.Status != "fail" || portal.Category != "network" || !strings.Contains(portal.Detail, "NETWORK_ERROR") ||
+		!strings.HasPrefix(portal.Detail, "the connector server cannot reach this portal at "+pm[1]+": ") {
+		t.Fatalf("portal down: %+v", portal)
+	}
+}
+
+var (
+	timing = regexp.MustCompile(`\t\d+(\.\d)?ms\t`)
+	skew   = regexp.MustCompile(`server clock [+-]\d+s`) // ±1 s: the Date header has whole seconds
+)
