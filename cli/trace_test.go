@@ -159,3 +159,70 @@ func waitFor(t *testing.T, cond func() bool, state func() string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLogLevelDebugOneLinePerRequest: `connector serve --log-level debug` logs each portal call in one
+// line, with its site, method, connector, line and code, whether it succeeded or was refused.
+func TestLogLevelDebugOneLinePerRequest(t *testing.T) {
+	srv, cm := startBackground(t, map[string]string{"OLCTL_LICENCE_KEY": testLicenceKey}, listeningRE, "connector", "serve",
+		"--listen", "127.0.0.1:0", "--log-level", "debug")
+	env := map[string]string{"OLCTL_SERVER": cm[1], "OLCTL_LICENCE_KEY": testLicenceKey, "OLCTL_DOMAIN": "http://127.0.0.1:9",
+		"OLCTL_CONNECTOR": "echo", "OLCTL_LINE": "4"}
+	run(t, runOpts{env: env}, "listConnector").wantCode(t, 0)
+	run(t, runOpts{env: env}, "infoConnect").wantCode(t, 1) // not set up: NOT_ACTIVE_LINE
+	waitFor(t, func() bool { return strings.Count(srv.err.String(), `msg="connector: portal call`) == 2 }, srv.err.String)
+	var lines []string
+	for _, l := range strings.Split(srv.err.String(), "\n") {
+		if strings.Contains(l, `msg="connector: portal call`) {
+			lines = append(lines, regexp.MustCompile(`^time=\S+ | took=\S+`).ReplaceAllString(l, ""))
+		}
+	}
+	want := []string{
+		`level=DEBUG msg="connector: portal call" site=http://127.0.0.1:9 command=listConnector connector=all line="" code=OK`,
+		`level=INFO msg="connector: portal call refused" site=http://127.0.0.1:9 command=infoConnect connector=echo line=4 code=NOT_ACTIVE_LINE`,
+	}
+	if len(lines) != 2 || lines[0] != want[0] || !strings.HasPrefix(lines[1], want[1]+" err=") {
+		t.Fatalf("log lines\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestTraceSwitch: --trace and OLCTL_TRACE=1 turn the trace on (the flag wins over the variable), and leave
+// stdout as it is; a value of OLCTL_TRACE that is not a boolean is exit 2.
+func TestTraceSwitch(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	plain := run(t, runOpts{env: fs.env()}, "listConnector").wantCode(t, 0)
+	for _, tc := range []struct {
+		name  string
+		env   []string
+		args  []string
+		trace bool
+	}{
+		{"--trace", nil, []string{"--trace"}, true},
+		{"OLCTL_TRACE=1", []string{"OLCTL_TRACE", "1"}, nil, true},
+		{"OLCTL_TRACE=true", []string{"OLCTL_TRACE", "true"}, nil, true},
+		{"OLCTL_TRACE=0", []string{"OLCTL_TRACE", "0"}, nil, false},
+		{"--trace=false wins", []string{"OLCTL_TRACE", "1"}, []string{"--trace=false"}, false},
+		{"off", nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, runOpts{env: fs.env(tc.env...)}, append(tc.args, "listConnector")...).wantCode(t, 0)
+			if r.out != plain.out {
+				t.Fatalf("stdout changed:\n%s", r.out)
+			}
+			blocks := traceBlocks(r.err)
+			if !tc.trace {
+				if r.err != "" {
+					t.Fatalf("stderr %q", r.err)
+				}
+				return
+			}
+			if len(blocks) != 1 || !strings.HasPrefix(blocks[0].head, "--> out #1 ") ||
+				!strings.HasSuffix(traceMSRE.ReplaceAllString(blocks[0].head, "N"), " listConnector connector=all line=- signed OK N") {
+				t.Fatalf("trace:\n%s", r.err)
+			}
+		})
+	}
+	r := run(t, runOpts{env: fs.env("OLCTL_TRACE", "maybe")}, "listConnector").wantCode(t, ExitUsage)
+	if !strings.Contains(r.err, `OLCTL_TRACE="maybe": want 1 or 0`) {
+		t.Fatalf("stderr %q", r.err)
+	}
+}
