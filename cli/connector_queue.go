@@ -124,7 +124,7 @@ func NewCmdConnectorQueueList(f *Factory, dead bool, runF func(*QueueListOptions
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
 			envDefault(cmd, "db", envConnectorDB, &opts.DB, f.LookupEnv)
-			if opts.Filter.Limit < 0 {
+			if opts.Filter.Limit <= 0 {
 				return usageErrorf("--limit must be positive")
 			}
 			if runF != nil {
@@ -180,12 +180,21 @@ type queueItemJSON struct {
 	Item         any       `json:"item"`
 }
 
-// pageItems fetches items page by page: one page of filter.Limit, or with all every page, showing progress on
-// a terminal's stderr.
+// pageItems fetches items page by page: one page of filter.Limit (saying on stderr when more follow), or with
+// all every page, showing progress on a terminal's stderr.
 func pageItems(ctx context.Context, ios IO, fetch func(context.Context, connector.QueueFilter) ([]connector.QueuedItem, error),
 	filter connector.QueueFilter, all bool) ([]connector.QueuedItem, error) {
 	if !all {
-		return fetch(ctx, filter)
+		limit := filter.Limit
+		filter.Limit++ // one more tells whether more follow
+		items, err := fetch(ctx, filter)
+		if err != nil || len(items) <= limit {
+			return items, err
+		}
+		items = items[:limit]
+		fmt.Fprintf(ios.ErrOut, "the first %d items (--limit); more follow: --after %d for the next page, --all for every one\n",
+			limit, items[limit-1].ID)
+		return items, nil
 	}
 	filter.Limit = 1000
 	prog := newProgress(ios.ErrOut, ios.ErrTTY, "listing", 0)

@@ -54,6 +54,7 @@ const (
 	portalCreate   portalDBMode = iota // create it (the commands that write line statuses)
 	portalExisting                     // refuse it (a --db given on the command line to read)
 	portalIfThere                      // no database (nil, nil): the default of --db, from the environment
+	portalInspect                      // refuse it, and open the one there read-only
 )
 
 // openPortalDB opens the portal database dsn of `olctl serve`. A command that only uses what is there
@@ -64,7 +65,7 @@ func openPortalDB(ctx context.Context, dsn string, mode portalDBMode) (*sqldb.DB
 	var err error
 	existing := mode != portalCreate
 	if existing {
-		db, err = sqldb.OpenExisting(ctx, dsn, false)
+		db, err = sqldb.OpenExisting(ctx, dsn, mode == portalInspect)
 	} else {
 		db, err = sqldb.Open(ctx, dsn)
 	}

@@ -120,7 +120,12 @@
 //     --confirm-timeout, --public-url). Channels echo and botframework; --bf-fake URL points the Bot
 //     Framework channel's token endpoint and keys at `olctl bf serve`.
 //   - olctl connector queue stats|ls|dead --db DSN: the queue per line, the queued items, the dead letters
-//     (--site, --line, --after, --limit; --all pages through everything with a progress line on a terminal).
+//     (--site, --line, --after, --limit, which says when more follow; --all pages through everything with a
+//     progress line on a terminal).
+//   - olctl portal dead|redrive [--db portal.db]: the portal database's dead letters (items whose processing
+//     failed its last retry), and redrive: by id, --line, --connector or --all they are pending again, and the
+//     running olctl serve tries them within a minute, in the order received (portal.OpenItems). Both are safe
+//     while serve runs; on SQLite the write waits for serve's writer.
 //   - olctl bf serve: the fake Bot Framework service, one bot per --app-id (so several lines, each with a bot
 //     of its own); every call the bots make to its Connector API is one JSON line on stdout.
 //   - olctl bf say --webhook URL TEXT: a customer message sent through the running `bf serve` (--via) to one

@@ -64,7 +64,7 @@ Errors go to stderr.
 		remote = append(remote, NewCmdRemote(f, m, nil))
 	}
 	addToGroup(root, groupRemote, remote...)
-	addToGroup(root, groupOps, NewCmdCheck(f, nil), NewCmdSend(f, nil), NewCmdConnect(f, nil), NewCmdEmoji(f, nil))
+	addToGroup(root, groupOps, NewCmdCheck(f, nil), NewCmdSend(f, nil), NewCmdConnect(f, nil), NewCmdPortal(f), NewCmdEmoji(f, nil))
 	addToGroup(root, groupRun, NewCmdServe(f, nil), NewCmdConnector(f), NewCmdBF(f), NewCmdDemo(f, nil))
 	root.AddCommand(NewCmdVersion(f, nil), NewCmdConfig(f), NewCmdCompletion(f, nil))
 	return root

@@ -65,7 +65,10 @@
 // Config.Retry.Schedule (by default the connector server's own, 1 min … 12 h, 11 attempts over a day), by a
 // retrier of the portal's own that runs on Config.Clock. After the last attempt the item is a dead letter:
 // logged at Error, counted in ItemStats, listed by DeadLetters with the item as received, and tried again by
-// Redrive; never dropped. Items that can never succeed (neither text nor files left, a user that cannot
+// Redrive; never dropped. A tool without a Portal (olctl portal dead and redrive) opens the store of the
+// same database with OpenItems, lists the dead letters and makes them pending again: the running portal's
+// retrier tries them at its next look at the store (Config.Retry.Poll), in the order received. Items that
+// can never succeed (neither text nor files left, a user that cannot
 // exist) are rejected: logged, counted and kept as rejected. The events of the other commands fire as the
 // packet is handled; one whose subscriber fails is stored and retried the same way. PruneItems forgets
 // finished items after a few days.

@@ -262,10 +262,11 @@ type storedItem struct {
 	created                  int64
 }
 
-// due returns up to limit pending items due at now, earliest first.
+// dueItems returns up to limit pending items due at now, earliest first; items due at the same time (a
+// redrive) in id order, the order they were received in.
 func (s *itemStore) dueItems(ctx context.Context, now time.Time, limit int) ([]storedItem, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, command, connector, line_id, body, attempts, due_at, last_error, created_at
-		FROM olctl_portal_items WHERE state = 0 AND due_at <= ? ORDER BY due_at LIMIT `+strconv.Itoa(limit), now.UnixMilli())
+		FROM olctl_portal_items WHERE state = 0 AND due_at <= ? ORDER BY due_at, id LIMIT `+strconv.Itoa(limit), now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("portal: reading due items: %w", err)
 	}

@@ -203,24 +203,7 @@ type DeadLetter struct {
 // DeadLetters returns up to limit dead letters with an id above after, in id order (limit <= 0: 100). Page
 // through them by passing the last id seen.
 func (p *Portal) DeadLetters(ctx context.Context, after int64, limit int) ([]DeadLetter, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	rows, err := p.items.dead(ctx, after, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]DeadLetter, len(rows))
-	for i, r := range rows {
-		out[i] = DeadLetter{ID: r.id, Command: r.command, Connector: r.connector, Line: r.line, Attempts: r.attempts,
-			LastError: r.lastErr, Received: time.UnixMilli(r.created).UTC(), Died: time.UnixMilli(r.due).UTC()}
-		if len(r.body) > 0 {
-			if v, err := wire.Unserialize(r.body); err == nil {
-				out[i].Item = v
-			}
-		}
-	}
-	return out, nil
+	return deadLetters(ctx, p.items, after, limit)
 }
 
 // Redrive makes the dead letters ids pending again, to be tried at once with a fresh retry schedule, and

@@ -111,6 +111,31 @@ func (s *SQLStatusStore) DeleteLineStatus(ctx context.Context, realConnector, li
 	return n > 0, err
 }
 
+// LineStatuses returns the stored status of every line of realConnector (a virtual id reads its real one's),
+// by line id.
+func (s *SQLStatusStore) LineStatuses(ctx context.Context, realConnector string) (map[string]openlines.LineStatus, error) {
+	real := openlines.RealConnector(realConnector)
+	rows, err := s.db.QueryContext(ctx, `SELECT line_id, flag_active, flag_connection, flag_register, flag_error
+		FROM olctl_portal_status WHERE connector_id = ?`, real)
+	if err != nil {
+		return nil, fmt.Errorf("portal: reading the line statuses of %s: %w", real, err)
+	}
+	defer rows.Close()
+	out := map[string]openlines.LineStatus{}
+	for rows.Next() {
+		var line string
+		var st openlines.LineStatus
+		if err := rows.Scan(&line, &st.Active, &st.Connection, &st.Register, &st.Error); err != nil {
+			return nil, fmt.Errorf("portal: reading the line statuses of %s: %w", real, err)
+		}
+		out[line] = st
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("portal: reading the line statuses of %s: %w", real, err)
+	}
+	return out, nil
+}
+
 // flag is a status flag as stored: 1 or 0 (a bool is not an integer to every driver).
 func flag(b bool) int {
 	if b {
