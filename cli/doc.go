@@ -103,18 +103,23 @@
 //     endpoint. --yes and the flags (--bot-handle, --app-id, --app-secret, --set key=value) make it
 //     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2.
 //   - olctl check [--watch 30s]: the configuration; DNS, TCP and TLS to the server with their latency and the
-//     certificate's expiry; a signed testConnect (skipped without --connector), telling network failures,
-//     LICENCE_ERROR/REPLAY and other codes apart; the clock skew against the server's Date header (a failure
-//     beyond the 300 s replay window with hmac-sha256, a warning beyond 60 s); listConnector. Exit 0 all
-//     passed, 1 a check failed, 2 usage or configuration; --watch repeats until interrupted.
+//     certificate's expiry (verified as every call is: --ca-file, --insecure); a signed testConnect (skipped
+//     without --connector), telling network failures, LICENCE_ERROR/REPLAY and other codes apart; the clock
+//     skew against the server's Date header (a failure beyond the 300 s replay window with hmac-sha256, a
+//     warning beyond 60 s); listConnector; the server's call back to the portal at --domain (a testConnect
+//     with an empty LINE, which tests only the portal), its failure sorted by the cause the server names; with
+//     --connector and --line, the line's status on the server (infoConnect) and in the portal database (--db):
+//     a line deactivated or not connected on either side fails. Exit 0 all passed, 1 a check failed, 2 usage
+//     or configuration; --watch repeats until interrupted (with --json, one JSON document per line).
 //   - olctl send --chat ID [--file URL ...] TEXT: an operator message through sendMessage ("-" reads TEXT from
 //     stdin; files travel as links; emoji become icon tags, --raw keeps TEXT as it is). It waits for the
 //     server's answer, so that a refusal (NOT_ACTIVE_LINE, ...) is exit 1.
 //   - olctl serve --listen ADDR: a ready portal receiver (portal.New) at /pub/imconnector/; every event is one
-//     JSON line on stdout (or appended to --events FILE). --admit-unknown-lines lets in the lines with no
-//     status; --icons, --smileys and --hex-escapes switch the emoji steps; --big-file-warning replaces the
-//     text put before a message whose file was too big; --allow-private-networks allows attachment downloads
-//     from loopback and private addresses.
+//     readable line on a terminal ("2025-03-01 12:00:00  --> OnReceivedMessage [echo 2] chat c9 msg m9 Ann:
+//     hi", as `stripe listen` prints), one JSON line when piped or with --json (or appended to --events
+//     FILE). --admit-unknown-lines lets in the lines with no status; --icons, --smileys and --hex-escapes
+//     switch the emoji steps; --big-file-warning replaces the text put before a message whose file was too
+//     big; --allow-private-networks allows attachment downloads from loopback and private addresses.
 //   - olctl connector serve --listen ADDR [--db DSN] [--licence-key K ...]: the connector server (portal
 //     endpoint, webhooks, /metrics, /healthz, durable queue, dispatcher; --schedule, --batch,
 //     --confirm-timeout, --public-url). Channels echo and botframework; --bf-fake URL points the Bot

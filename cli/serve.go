@@ -58,11 +58,12 @@ func NewCmdServe(f *Factory, runF func(*ServeOptions) error) *cobra.Command {
 	opts := &ServeOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock}
 	cmd := &cobra.Command{
 		Use:   "serve --listen ADDR",
-		Short: "Run a ready portal receiver that prints every event as a JSON line",
+		Short: "Run a ready portal receiver that prints every event, readable or as JSON lines",
 		Long: `Run a portal receiver (portal.New) until interrupted: it takes the connector server's packets at
 --path, runs the receive pipeline (emoji, files, users, Bot Framework context) with SQLite stores (--db) and a
-file store directory (--files-dir), and prints every event as one JSON line on stdout (--events FILE to append
-them to a file instead). It acts as a portal of the global --profile: current (the default) acknowledges each
+file store directory (--files-dir), and prints every event on stdout: one readable line on a terminal, as
+'stripe listen' does, and one JSON line when piped or with --json (--events FILE appends the JSON lines to a
+file instead). It acts as a portal of the global --profile: current (the default) acknowledges each
 packet by its OK answer; legacy also confirms the items to --server with setStatusDelivered.
 
 Messages are let in only for lines connected through this portal database: 'olctl connect' writes their
@@ -186,6 +187,9 @@ func serveRun(opts *ServeOptions) error {
 	}
 	defer stopInspector()
 	ew := &eventWriter{w: out, clock: opts.Clock}
+	if opts.Events == "" && opts.IO.OutTTY && !cfg.JSON() {
+		ew.readable = time.Local
+	}
 	ew.subscribe(p)
 	srv := limits.Server(portalMux(opts.Path, p.Handler()), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	return serveHTTP(ctx, opts.IO.ErrOut, ln, srv, func() {
