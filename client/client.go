@@ -257,7 +257,6 @@ func (c *Client) packet(method string, args []any, cc callConfig) (wire.Fields, 
 		Command:   method,
 		Licence:   c.licence,
 		Domain:    c.cfg.domain,
-		Type:      wire.TypeCP,
 		Region:    c.cfg.region,
 		Version:   c.version,
 		Connector: cc.connector,
@@ -349,7 +348,7 @@ func (c *Client) newRequest(ctx context.Context, method string, fields wire.Fiel
 		h["User-Agent"] = []string{"Bitrix Connector Client"}
 		return req, nil
 	}
-	h["User-Agent"] = []string{"Bitrix Connector Client " + wire.TypeCP}
+	h["User-Agent"] = []string{"Bitrix Connector Client CP"}
 	h["Referer"] = []string{c.cfg.domain}
 	h["Expect"] = []string{""}
 	req.Close = true // Connection: close

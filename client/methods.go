@@ -185,17 +185,23 @@ func parseConnectorList(raw json.RawMessage) ([]ConnectorEntry, error) {
 		}
 		return out, nil
 	}
-	var byID map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &byID); err != nil {
+	v, err := wire.ParseJSON(raw) // an object keeps its keys' order
+	if err != nil {
 		return nil, err
 	}
-	for _, id := range wire.ObjectKeys(raw) {
-		e := ConnectorEntry{ID: id}
-		var d Data
-		if json.Unmarshal(byID[id], &e.Name) != nil && json.Unmarshal(byID[id], &d) == nil {
-			e.Name = d.String("name")
-			if s := d.String("id"); s != "" {
-				e.ID = s
+	byID, ok := v.(*wire.Map)
+	if !ok {
+		return nil, fmt.Errorf("the connector list is a %T, not a list or an object", v)
+	}
+	for _, en := range byID.Entries {
+		e := ConnectorEntry{ID: wire.KeyString(en.Key)}
+		switch x := en.Value.(type) {
+		case string:
+			e.Name = x
+		case *wire.Map:
+			e.Name = x.String("name")
+			if id := x.String("id"); id != "" {
+				e.ID = id
 			}
 		}
 		out = append(out, e)

@@ -18,8 +18,8 @@ const (
 	fieldData      = "DATA"
 )
 
-// TypeCP is the BX_TYPE of self-hosted portals.
-const TypeCP = "CP"
+// typeCP is the BX_TYPE of self-hosted portals.
+const typeCP = "CP"
 
 // Direction says which way a packet goes; it decides the field order and the shape of DATA.
 type Direction int
@@ -66,7 +66,7 @@ func (p *Packet) Encode(dir Direction) (Fields, error) {
 	data := base64.StdEncoding.EncodeToString(ser)
 	typ := p.Type
 	if typ == "" {
-		typ = TypeCP
+		typ = typeCP
 	}
 	if p.Command == "" {
 		return nil, fmt.Errorf("wire: packet has no command")

@@ -18,7 +18,7 @@ func TestPacketEncodeOrderAndStubs(t *testing.T) {
 	if strings.Join(f.Names(), ",") != strings.Join(want, ",") {
 		t.Fatalf("order %v", f.Names())
 	}
-	if f.Get(fieldLine) != EmptyStub || f.Get(fieldType) != TypeCP {
+	if f.Get(fieldLine) != EmptyStub || f.Get(fieldType) != typeCP {
 		t.Fatalf("stubs: %v", f)
 	}
 	f, _ = p.Encode(ToPortal)

@@ -223,7 +223,7 @@ func readErrors(raw json.RawMessage) []*Error {
 		if _, ok := m["CODE"]; ok || !allObjects(m) {
 			return []*Error{oneError(raw)}
 		}
-		for _, k := range ObjectKeys(raw) {
+		for _, k := range objectKeys(raw) {
 			items = append(items, m[k])
 		}
 	default:
@@ -267,9 +267,9 @@ func allObjects(m map[string]json.RawMessage) bool {
 	return len(m) > 0
 }
 
-// ObjectKeys returns the keys of a JSON object in the order written: PHP's arrays arrive as JSON objects
+// objectKeys returns the keys of a JSON object in the order written: PHP's arrays arrive as JSON objects
 // whose order carries meaning, which a Go map loses.
-func ObjectKeys(raw json.RawMessage) []string {
+func objectKeys(raw json.RawMessage) []string {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var keys []string
 	if _, err := dec.Token(); err != nil {
