@@ -226,3 +226,23 @@ func TestTraceSwitch(t *testing.T) {
 		t.Fatalf("stderr %q", r.err)
 	}
 }
+
+// TestDemoTrace: demo --trace traces both of its servers: each packet once as sent and once as received,
+// the app secret masked; stdout is the demo's as without it.
+func TestDemoTrace(t *testing.T) {
+	r := olctl(t, "demo", "--trace").wantCode(t, 0)
+	blocks := traceBlocks(r.err)
+	count := map[string]int{}
+	for _, b := range blocks {
+		f := strings.Fields(b.head) // arrow, direction, id, time, command
+		count[f[1]+" "+f[4]]++
+	}
+	for _, cmd := range []string{"saveSettings", "testConnect", "register", "receivingMessage", "sendMessage", "receivingStatusDelivery"} {
+		if count["out "+cmd] == 0 || count["out "+cmd] != count["in "+cmd] {
+			t.Errorf("%s: sent %d, received %d", cmd, count["out "+cmd], count["in "+cmd])
+		}
+	}
+	if !strings.Contains(r.err, `"app_secret":"********"`) || strings.Contains(r.out, "--> out") {
+		t.Fatalf("stderr:\n%s\nstdout:\n%s", r.err, r.out)
+	}
+}
