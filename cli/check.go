@@ -381,11 +381,7 @@ func (c *checker) signed(ctx context.Context, cl *client.Client) {
 			c.skip("listConnector failed", afterCalls[1:]...)
 			return
 		}
-		first := ""
-		if ids := connectorIDs(res.Raw); err == nil && len(ids) > 0 {
-			first = ids[0]
-		}
-		c.portal(ctx, cl, first)
+		c.portal(ctx, cl, firstConnector(res, err))
 		c.line(ctx, cl)
 		return
 	}
@@ -413,6 +409,17 @@ func (c *checker) signed(ctx context.Context, cl *client.Client) {
 	c.listed(res, err, lat)
 	c.portal(ctx, cl, c.cfg.Connector)
 	c.line(ctx, cl)
+}
+
+// firstConnector is the first connector id of listConnector's answer, "" when it failed or listed none.
+func firstConnector(res *client.Result, err error) string {
+	if err != nil {
+		return ""
+	}
+	if ids := connectorIDs(res.Raw); len(ids) > 0 {
+		return ids[0]
+	}
+	return ""
 }
 
 // call makes one call and returns its outcome, its latency and when the answer was in.

@@ -264,7 +264,7 @@ func TestCheckEndToEnd(t *testing.T) {
 	plain := run(t, runOpts{env: env}, "check", "--line", "1").wantCode(t, 1)
 	golden(t, "check-moved-line", strings.NewReplacer(cm[1], "http://SERVER", strings.TrimPrefix(cm[1], "http://"), "SERVER",
 		pm[1], "http://PORTAL", env["OLCTL_PORTAL_DB"], "portal.db").Replace(
-		skew.ReplaceAllString(timing.ReplaceAllString(plain.out, "\tN.Nms\t"), "server clock +0s")))
+		stamp.ReplaceAllString(skew.ReplaceAllString(timing.ReplaceAllString(plain.out, "\tN.Nms\t"), "server clock +0s"), "TIME")))
 
 	// The portal stops: the server cannot call it back.
 	if code := portalBG.stop(t); code != 0 {
@@ -281,4 +281,20 @@ func TestCheckEndToEnd(t *testing.T) {
 var (
 	timing = regexp.MustCompile(`\t\d+(\.\d)?ms\t`)
 	skew   = regexp.MustCompile(`server clock [+-]\d+s`) // ±1 s: the Date header has whole seconds
+	stamp  = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 )
+
+// TestCheckWithoutConnectorListRefused: without --connector the portal's check names a connector from
+// listConnector's answer; when that is refused there is none to name, and the check says so.
+func TestCheckWithoutConnectorListRefused(t *testing.T) {
+	fs := newFakeServer(t, md5Creds())
+	fs.answer("listConnector", func(fakeCall) (any, error) { return nil, wire.Errorf(wire.CodeModuleNotInstalled, "no module") })
+	var rep checkReport
+	run(t, runOpts{env: fs.env("OLCTL_CONNECTOR", "")}, "check", "--json").wantCode(t, 1).decodeJSON(t, &rep)
+	if got := statuses(rep); got != "config=ok dns=ok tcp=ok tls=skip testConnect=skip clock=ok listConnector=fail portal=skip line=skip portal db=skip" {
+		t.Fatalf("statuses %s", got)
+	}
+	if d := rowOf(t, rep, checkPortal).Detail; d != "no connector to name in the call (--connector)" {
+		t.Fatalf("portal row: %s", d)
+	}
+}
