@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/openlines"
+	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -35,6 +37,15 @@ type connectReport struct {
 	WebhookURL string        `json:"webhook_url"`
 	// LineStatus is the line's status written into the portal database (absent with --db "").
 	LineStatus *openlines.LineStatus `json:"line_status,omitempty"`
+	// MovedFrom is the line the bot was moved from, which the connector server deactivates (absent when the
+	// bot was on no other line).
+	MovedFrom *lineRef `json:"moved_from,omitempty"`
+}
+
+// lineRef names a line connector: its real connector id and its line.
+type lineRef struct {
+	Connector string `json:"connector"`
+	Line      string `json:"line"`
 }
 
 // botFrameworkSettings are the settings the Bot Framework channel needs, in the order asked.
@@ -130,18 +141,15 @@ func connectRun(opts *ConnectOptions) error {
 	if err != nil {
 		return err
 	}
-	if p != nil {
-		ok, err := p.confirm(fmt.Sprintf("Connect %s on line %s of %s?", cfg.Connector, cfg.Line, cfg.Server), true)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return &ExitError{Code: ExitFailed, Err: errors.New("connect: cancelled")}
-		}
-	}
-
 	cl, err := newClient(&cfg, hc, opts.Clock)
 	if err != nil {
+		return err
+	}
+	moving, err := botLine(ctx, opts.DB, &cfg, cl, settings)
+	if err != nil {
+		return err
+	}
+	if err := confirmConnect(opts, p, &cfg, moving, settings.String("app_id")); err != nil {
 		return err
 	}
 	store, err := openStatusStore(ctx, opts.DB, opts.Clock)
@@ -150,6 +158,14 @@ func connectRun(opts *ConnectOptions) error {
 	}
 	defer store.Close()
 	rep, failure := connectSteps(ctx, opts, &cfg, cl, settings, store)
+	if failure == nil && rep.MovedFrom == nil {
+		rep.MovedFrom = moving // a server that does not name the lines it moved from
+	}
+	if rep.MovedFrom != nil && store != nil {
+		if err := store.SetLineError(ctx, rep.MovedFrom.Connector, rep.MovedFrom.Line); err != nil {
+			return fmt.Errorf("connected, but the status of line %s was not written to --db: %w", rep.MovedFrom.Line, err)
+		}
+	}
 	if cfg.JSON() {
 		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return err
@@ -160,6 +176,10 @@ func connectRun(opts *ConnectOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "line status of %s on line %s in %s: %s\n", openlines.RealConnector(cfg.Connector), cfg.Line,
 			opts.DB, describeStatus(*rep.LineStatus))
 	}
+	if rep.MovedFrom != nil {
+		fmt.Fprintf(opts.IO.Out, "✓ moved the bot from line %s: the connector server deactivates %s there\n", rep.MovedFrom.Line,
+			rep.MovedFrom.Connector)
+	}
 	if rep.OK {
 		if rep.WebhookURL != "" {
 			fmt.Fprintf(opts.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
@@ -168,6 +188,78 @@ func connectRun(opts *ConnectOptions) error {
 		}
 	}
 	return failure
+}
+
+// confirmConnect asks the person at the terminal (p) to confirm the connection; a move of the bot from the
+// line moving names is said first, and needs --yes when there is no terminal to ask.
+func confirmConnect(opts *ConnectOptions, p *prompter, cfg *Config, moving *lineRef, appID string) error {
+	question := fmt.Sprintf("Connect %s on line %s of %s?", cfg.Connector, cfg.Line, cfg.Server)
+	def := true
+	if moving != nil {
+		notice := fmt.Sprintf("the bot (app id %s) is connected on line %s: connecting it on line %s moves it there, and the "+
+			"connector server deactivates %s on line %s, whose messages are then refused until it is connected again",
+			appID, moving.Line, cfg.Line, moving.Connector, moving.Line)
+		if p == nil && !opts.Yes {
+			return usageErrorf("%s; give --yes to move it", notice)
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "%s%s.\n", strings.ToUpper(notice[:1]), notice[1:])
+		question, def = fmt.Sprintf("Move the bot from line %s to line %s?", moving.Line, cfg.Line), false
+	}
+	if p == nil {
+		return nil
+	}
+	ok, err := p.confirm(question, def)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ExitError{Code: ExitFailed, Err: errors.New("connect: cancelled")}
+	}
+	return nil
+}
+
+// botLine returns the other line where the Bot Framework bot of settings (its app_id) is connected, found
+// among the lines the portal database dsn has connected, by the server's readSettings of each; nil when it
+// is on none (or the connector is not botframework, or there is no database).
+func botLine(ctx context.Context, dsn string, cfg *Config, cl *client.Client, settings *wire.Map) (*lineRef, error) {
+	appID := settings.String("app_id")
+	if openlines.RealConnector(cfg.Connector) != openlines.Botframework || appID == "" || strings.TrimSpace(dsn) == "" {
+		return nil, nil
+	}
+	db, err := openPortalDB(ctx, dsn, portalIfThere)
+	if err != nil || db == nil {
+		return nil, err
+	}
+	defer db.Close()
+	st, err := portal.NewSQLStatusStore(ctx, db, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: %w", dsn, err)
+	}
+	statuses, err := st.LineStatuses(ctx, openlines.Botframework)
+	if err != nil {
+		return nil, fmt.Errorf("--db %s: %w", dsn, err)
+	}
+	lines := make([]string, 0, len(statuses))
+	for line, s := range statuses {
+		if line != cfg.Line && s.Register && !s.Error {
+			lines = append(lines, line)
+		}
+	}
+	sort.Strings(lines)
+	for _, line := range lines {
+		callCtx, cancel := cfg.callContext(ctx)
+		res, err := cl.Call(callCtx, openlines.MethodReadSettings, nil, client.Connector(openlines.Botframework), client.Line(line),
+			client.Fresh())
+		cancel()
+		if err != nil {
+			continue // the line is not connected on the server any more
+		}
+		var got map[string]any
+		if json.Unmarshal(res.Raw, &got) == nil && fmt.Sprint(got["app_id"]) == appID {
+			return &lineRef{Connector: openlines.Botframework, Line: line}, nil
+		}
+	}
+	return nil, nil
 }
 
 // connectInputs completes cfg and returns the settings to save: what flags, environment and config file left
@@ -285,8 +377,13 @@ func connectSteps(ctx context.Context, opts *ConnectOptions, cfg *Config, cl *cl
 		if err != nil {
 			row := failedCall(s.method, err)
 			st.Status, st.Detail, st.Codes = checkFail, row.Detail, row.Codes
-		} else if u := findWebhookURL(res.Raw); u != "" {
-			rep.WebhookURL = u
+		} else {
+			if u := findWebhookURL(res.Raw); u != "" {
+				rep.WebhookURL = u
+			}
+			if s.method == openlines.MethodRegister {
+				rep.MovedFrom = movedFromAnswer(res.Raw)
+			}
 		}
 		rep.Steps = append(rep.Steps, st)
 		if !cfg.JSON() {
@@ -325,6 +422,22 @@ func printStep(ios IO, s connectStep) {
 		line += "  " + s.Detail
 	}
 	fmt.Fprintln(ios.Out, line)
+}
+
+// movedFromAnswer reads the line register moved the bot from, which this project's connector server names in
+// MOVED_FROM ([{CONNECTOR, LINE}]); nil when it moved none (or the server does not say).
+func movedFromAnswer(raw json.RawMessage) *lineRef {
+	var ans struct {
+		MovedFrom []struct {
+			Connector string `json:"CONNECTOR"`
+			Line      string `json:"LINE"`
+		} `json:"MOVED_FROM"`
+	}
+	if json.Unmarshal(raw, &ans) != nil || len(ans.MovedFrom) == 0 {
+		return nil
+	}
+	m := ans.MovedFrom[0]
+	return &lineRef{Connector: openlines.RealConnector(m.Connector), Line: m.Line}
 }
 
 // findWebhookURL returns the first string in a JSON document that is a connector webhook URL

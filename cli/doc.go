@@ -101,7 +101,12 @@
 //     confirm, runs saveSettings → testConnect → register with a line per step ("✓ saveSettings  12.3ms"),
 //     writes the line's status after each step and prints the webhook URL to paste into the bot's messaging
 //     endpoint. --yes and the flags (--bot-handle, --app-id, --app-secret, --set key=value) make it
-//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2.
+//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2. A bot (app
+//     id) connected on another line of the portal database (its readSettings says so) moves: connect says so
+//     first, names the line and that the connector server deactivates it, asks on a terminal and needs
+//     --yes otherwise, prints "✓ moved the bot from line 1" after the steps, sets ERROR on that line in --db
+//     and names it in the JSON's moved_from. The moved line's methods then answer NOT_ACTIVE_LINE saying
+//     where it went (olctl infoConnect --line 1).
 //   - olctl check [--watch 30s]: the configuration; DNS, TCP and TLS to the server with their latency and the
 //     certificate's expiry (verified as every call is: --ca-file, --insecure); a signed testConnect (skipped
 //     without --connector), telling network failures, LICENCE_ERROR/REPLAY and other codes apart; the clock

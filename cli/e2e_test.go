@@ -162,7 +162,7 @@ func TestWalkthroughLineGate(t *testing.T) {
 	connect := func(line string) connectReport {
 		t.Helper()
 		var rep connectReport
-		run(t, runOpts{env: env}, "connect", "--json", "--connector", "botframework", "--line", line, "--bot-handle", "gate-bot",
+		run(t, runOpts{env: env}, "connect", "--json", "--yes", "--connector", "botframework", "--line", line, "--bot-handle", "gate-bot",
 			"--app-id", bftest.DefaultAppID, "--app-secret", bftest.DefaultAppSecret).wantCode(t, 0).decodeJSON(t, &rep)
 		if got, _ := lineStatusAt(t, portalDB, "botframework", line); got != connected || rep.LineStatus == nil || *rep.LineStatus != connected {
 			t.Fatalf("line %s after connect: status %+v, reported %+v", line, got, rep.LineStatus)

@@ -75,7 +75,9 @@
 //
 // Uniqueness: Register names the external entity the line owns (the bot's app_id); registering it on
 // another line or portal deletes the old line connector's data and queues deactivateConnector to the old
-// portal.
+// portal. Register's answer names the lines of the same portal it moved from (MOVED_FROM: [{CONNECTOR,
+// LINE}]), and the methods of a moved line connector answer NOT_ACTIVE_LINE naming where it went (a line, or
+// another portal) until the line is set up again.
 //
 // # Queue
 //

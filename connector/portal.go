@@ -216,9 +216,34 @@ func (s *Server) mustLine(ctx context.Context, c *call) (Channel, *lineRec, erro
 		return nil, nil, err
 	}
 	if l == nil {
+		if err := s.movedError(ctx, c); err != nil {
+			return nil, nil, err
+		}
 		return nil, nil, wire.Errorf(wire.CodeNotActiveLine, "connector %s is not set up on line %s (saveSettings first)", c.connector, c.line)
 	}
 	return ch, l, nil
+}
+
+// movedError is the NOT_ACTIVE_LINE of a line connector that is not there because its entity (the bot)
+// was registered on another line or portal, which it names; nil when it did not move.
+func (s *Server) movedError(ctx context.Context, c *call) error {
+	for _, id := range []string{c.connector, openlines.RealConnector(c.connector)} {
+		site, line, ok, err := s.store.movedTo(ctx, c.site.id, c.line, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		where := "line " + line
+		if site != c.site.id {
+			where = "another portal"
+		}
+		return wire.Errorf(wire.CodeNotActiveLine, "connector %s of line %s moved to %s: its entity (the bot) was "+
+			"registered there, and this line was deactivated; saveSettings, testConnect and register connect it again",
+			id, c.line, where)
+	}
+	return nil
 }
 
 func ok() map[string]any { return map[string]any{"RESULT": "OK"} }
@@ -396,6 +421,15 @@ func (s *Server) mRegister(ctx context.Context, c *call) (any, error) {
 	}
 	res["RESULT"] = "OK"
 	res["URL_WEBHOOK"] = s.webhookURL(l.realID, l.hash)
+	var from []map[string]string
+	for _, m := range movedFrom {
+		if m.siteID == c.site.id { // another portal's lines are its own business
+			from = append(from, map[string]string{"CONNECTOR": m.connector, "LINE": m.line})
+		}
+	}
+	if len(from) > 0 {
+		res["MOVED_FROM"] = from
+	}
 	return res, nil
 }
 

@@ -143,6 +143,17 @@ var migrations = []sqldb.Migration{{
 		`ALTER TABLE conn_site ADD COLUMN profile TEXT NOT NULL DEFAULT 'auto'`,
 		`ALTER TABLE conn_site ADD COLUMN version TEXT NOT NULL DEFAULT ''`,
 	},
+}, {
+	// Where a line connector that lost its entity moved (docs/protocol.md §11): its methods say so until the
+	// line is set up again.
+	Version: 4,
+	SQLite: []string{`CREATE TABLE conn_moved (site_id INTEGER NOT NULL, line TEXT NOT NULL, connector TEXT NOT NULL,
+		to_site_id INTEGER NOT NULL, to_line TEXT NOT NULL, moved_ms INTEGER NOT NULL, PRIMARY KEY (site_id, line, connector))`},
+	MySQL: []string{`CREATE TABLE conn_moved (site_id BIGINT NOT NULL, line VARCHAR(64) NOT NULL, connector VARCHAR(128) NOT NULL,
+		to_site_id BIGINT NOT NULL, to_line VARCHAR(64) NOT NULL, moved_ms BIGINT NOT NULL,
+		PRIMARY KEY (site_id, line, connector))` + mysqlTable},
+	Postgres: []string{`CREATE TABLE conn_moved (site_id BIGINT NOT NULL, line TEXT NOT NULL, connector TEXT NOT NULL,
+		to_site_id BIGINT NOT NULL, to_line TEXT NOT NULL, moved_ms BIGINT NOT NULL, PRIMARY KEY (site_id, line, connector))`},
 }}
 
 // Limits of identifiers stored in the records (longer ones are refused with BAD_PACKET).
@@ -736,6 +747,9 @@ func (s *Store) saveLine(ctx context.Context, siteID int64, line, connector stri
 		if _, err := tx.ExecContext(ctx, `DELETE FROM conn_param WHERE line_ref = ?`, l.id); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM conn_moved WHERE site_id = ? AND line = ? AND connector = ?`, siteID, line, connector); err != nil {
+			return err
+		}
 		for k, v := range params {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO conn_param (line_ref, name, value) VALUES (?, ?, ?)`, l.id, k, v); err != nil {
 				return err
@@ -806,6 +820,31 @@ func (s *Store) deleteLines(ctx context.Context, ls []*lineRec) error {
 	})
 }
 
+// recordMoveTx records that line connector from lost its entity to to, at now (ms).
+func (s *Store) recordMoveTx(ctx context.Context, tx *stx, from, to *lineRec, now int64) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM conn_moved WHERE site_id = ? AND line = ? AND connector = ?`,
+		from.siteID, from.line, from.connector); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO conn_moved (site_id, line, connector, to_site_id, to_line, moved_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+		from.siteID, from.line, from.connector, to.siteID, to.line, now)
+	return err
+}
+
+// movedTo says where the line connector (site, line, connector), which is not there, moved with its entity:
+// the site and line that took it; ok false when it never moved (or was set up again since).
+func (s *Store) movedTo(ctx context.Context, siteID int64, line, connector string) (toSite int64, toLine string, ok bool, err error) {
+	err = s.rdb().QueryRowContext(ctx, `SELECT to_site_id, to_line FROM conn_moved WHERE site_id = ? AND line = ? AND connector = ?`,
+		siteID, line, connector).Scan(&toSite, &toLine)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", false, nil
+	}
+	if err != nil {
+		return 0, "", false, err
+	}
+	return toSite, toLine, true, nil
+}
+
 // moved is a line connector that lost its entity to another line.
 type moved struct {
 	siteID    int64
@@ -859,6 +898,9 @@ func (s *Store) claimEntity(ctx context.Context, l *lineRec, entity string) ([]m
 						return err
 					}
 					if err := s.enqueueTx(ctx, tx, o.siteID, o.line, []Incoming{{Command: openlines.CommandDeactivateConnector, Connector: o.connector}}, now); err != nil {
+						return err
+					}
+					if err := s.recordMoveTx(ctx, tx, o, l, now); err != nil {
 						return err
 					}
 					out = append(out, moved{o.siteID, o.line, o.connector})
