@@ -146,6 +146,28 @@ func (s *SQLStore) Get(ctx context.Context, chatID, connector string) (Context, 
 	return Context{ChatID: chatID, Connector: connector, From: m, ServiceURL: url}, nil
 }
 
+// Connectors returns the connectors a chat has a context under (several virtual connectors of one real one
+// may share a chat id), sorted; none for an unknown chat.
+func (s *SQLStore) Connectors(ctx context.Context, chatID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT connector FROM olctl_bf_context WHERE chat_id = ? ORDER BY connector", chatID)
+	if err != nil {
+		return nil, fmt.Errorf("bfcontext: connectors: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("bfcontext: connectors: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("bfcontext: connectors: %w", err)
+	}
+	return out, nil
+}
+
 // Put implements Store: it reads first and writes only a changed context.
 func (s *SQLStore) Put(ctx context.Context, c Context) (bool, error) {
 	if c.ChatID == "" || c.Connector == "" {

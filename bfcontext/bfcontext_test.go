@@ -122,3 +122,25 @@ func TestSQLStore(t *testing.T) {
 		testStore(t, s)
 	})
 }
+
+func TestSQLStoreConnectors(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		s, err := NewSQLStore(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []Context{{ChatID: "c1", Connector: "botframework.webchat"}, {ChatID: "c1", Connector: "botframework.skype"},
+			{ChatID: "c2", Connector: "botframework.webchat"}} {
+			if _, err := s.Put(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.Connectors(ctx, "c1"); err != nil || strings.Join(got, ",") != "botframework.skype,botframework.webchat" {
+			t.Fatalf("c1: %v %v", got, err)
+		}
+		if got, err := s.Connectors(ctx, "nope"); err != nil || len(got) != 0 {
+			t.Fatalf("an unknown chat: %v %v", got, err)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/connector/botframework/schema"
 )
 
 // NewCmdBF builds `olctl bf`, the group of the fake Bot Framework service's commands.
@@ -73,6 +74,31 @@ func (o *BFChannelOptions) channels(logger *slog.Logger, clk clock.Clock) (*conn
 		return nil, err
 	}
 	return chs, nil
+}
+
+// describe says which Bot Framework service the channel talks to: the fake, Microsoft's, or the URLs given.
+func (o *BFChannelOptions) describe() string {
+	var s string
+	switch {
+	case o.Fake != "":
+		s = "the fake at " + strings.TrimRight(o.Fake, "/") + " (--bf-fake: olctl bf serve)"
+	case o.OpenIDURL == "" && o.TokenURL == "":
+		s = "Microsoft's (tokens from " + schema.TokenURL + ", webhook keys from " + schema.OpenIDMetadataURL + ")"
+	default:
+		s = "tokens from " + orDefault(o.TokenURL, schema.TokenURL) + ", webhook keys from " + orDefault(o.OpenIDURL, schema.OpenIDMetadataURL)
+	}
+	if o.Anonymous {
+		s += "; lines without app id and secret allowed (--bf-anonymous)"
+	}
+	return s
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // BFServiceOptions configure a fake Bot Framework service.

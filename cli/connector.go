@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -142,6 +145,33 @@ func (o *ConnectorServeOptions) sites(cfg *Config) ([]connector.Site, error) {
 	return sites, nil
 }
 
+// describeSites says which portals the server accepts: their licence keys (masked), signing and profile.
+func describeSites(sites []connector.Site) string {
+	keys := make([]string, len(sites))
+	for i, s := range sites {
+		keys[i] = mask(s.LicenceKey)
+	}
+	profile := string(sites[0].Profile)
+	if sites[0].Profile == connector.ProfileAuto {
+		profile = "auto (told by each portal's BX_VERSION)"
+	}
+	return fmt.Sprintf("%s %s, signing %s, profile %s; and those stored by earlier runs", plural(len(sites), "licence key"),
+		strings.Join(keys, ", "), sites[0].Mode, profile)
+}
+
+// redactDSN hides the password of a database DSN (postgres://u:p@h/db, u:p@tcp(h)/db) for printing.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil && strings.Contains(dsn, "://") {
+		return u.Redacted()
+	}
+	if at := strings.Index(dsn, "@"); at > 0 {
+		if colon := strings.Index(dsn[:at], ":"); colon >= 0 {
+			return dsn[:colon+1] + "xxxxx" + dsn[at:]
+		}
+	}
+	return dsn
+}
+
 func parseSchedule(s string) ([]time.Duration, error) {
 	if s == "" {
 		return nil, nil
@@ -178,8 +208,18 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 	if err != nil {
 		return err
 	}
+	dsn, database := opts.DB, redactDSN(opts.DB)
+	if dsn == "" {
+		dir, err := os.MkdirTemp("", "olctl-connector-")
+		if err != nil {
+			return fmt.Errorf("connector serve: a temporary database: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		path := filepath.Join(dir, "connector.db")
+		dsn, database = "sqlite:"+path, path+", temporary: deleted when the server stops (--db FILE keeps it)"
+	}
 	srv, err := connector.NewServer(connector.Config{
-		DSN: opts.DB, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
+		DSN: dsn, Sites: sites, Channels: channels, Addr: opts.Listen, PublicURL: strings.TrimRight(opts.PublicURL, "/"),
 		Queue:  connector.Policy{Batch: opts.Batch, ConfirmTimeout: opts.Confirm, Schedule: schedule},
 		Logger: logger, Clock: opts.Clock, Inspect: serverInspect(opts.Inspect, cfg),
 		ReadTimeout: opts.Limits.readTimeout, RequestTimeout: opts.Limits.requestTimeout, MaxConcurrent: opts.Limits.maxConcurrent,
@@ -199,8 +239,9 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 	}
 	defer stopInspector()
 	srv.Start()
-	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nmetrics: %s\nchannels: %s\n", srv.URL(),
-		srv.PortalEndpoint(), srv.MetricsURL(), strings.Join(channels.IDs(), ", "))
+	fmt.Fprintf(opts.IO.ErrOut, "connector server listening on %s\nportal endpoint: %s\nmetrics: %s\nchannels: %s\ndatabase: %s\n"+
+		"portals: %s\nBot Framework: %s\n", srv.URL(), srv.PortalEndpoint(), srv.MetricsURL(), strings.Join(channels.IDs(), ", "),
+		database, describeSites(sites), opts.BotFramework.describe())
 	<-opts.Context.Done()
 	fmt.Fprintln(opts.IO.ErrOut, "connector server stopping")
 	return srv.Close()

@@ -118,7 +118,9 @@
 //     or configuration; --watch repeats until interrupted (with --json, one JSON document per line).
 //   - olctl send --chat ID [--file URL ...] TEXT: an operator message through sendMessage ("-" reads TEXT from
 //     stdin; files travel as links; emoji become icon tags, --raw keeps TEXT as it is). It waits for the
-//     server's answer, so that a refusal (NOT_ACTIVE_LINE, ...) is exit 1.
+//     server's answer, so that a refusal (NOT_ACTIVE_LINE, ...) is exit 1. With --connector botframework, a
+//     chat the portal database knows under a virtual connector (botframework.webchat, as its messages came)
+//     is answered with that one, which it says; another virtual one is exit 2 naming it.
 //   - olctl serve --listen ADDR: a ready portal receiver (portal.New) at /pub/imconnector/; every event is one
 //     readable line on a terminal ("2025-03-01 12:00:00  --> OnReceivedMessage [echo 2] chat c9 msg m9 Ann:
 //     hi", as `stripe listen` prints), one JSON line when piped or with --json (or appended to --events
@@ -128,7 +130,9 @@
 //   - olctl connector serve --listen ADDR [--db DSN] [--licence-key K ...]: the connector server (portal
 //     endpoint, webhooks, /metrics, /healthz, durable queue, dispatcher; --schedule, --batch,
 //     --confirm-timeout, --public-url). Channels echo and botframework; --bf-fake URL points the Bot
-//     Framework channel's token endpoint and keys at `olctl bf serve`.
+//     Framework channel's token endpoint and keys at `olctl bf serve`. It says on start where its database is
+//     (without --db, a temporary SQLite file deleted when it stops), the portals it accepts (licence keys
+//     masked), their signing and profile, and which Bot Framework it talks to (the fake or Microsoft's).
 //   - olctl connector queue stats|ls|dead --db DSN: the queue per line, the queued items, the dead letters
 //     (--site, --line, --after, --limit, which says when more follow; --all pages through everything with a
 //     progress line on a terminal).
@@ -143,7 +147,8 @@
 //     exit 1 when none came; --replies 0 does not wait).
 //   - olctl demo [--messages N]: everything in one process on loopback ports and temporary SQLite files, a
 //     customer message to the portal and an operator reply back, each hop with its time; with --messages N
-//     also the rate and the p50/p90/p99 latency from the Bot Framework to the portal's event.
+//     also the rate and the p50/p90/p99 latency from the Bot Framework to the portal's event (the hops are
+//     printed before the load starts).
 //   - olctl emoji TEXT, olctl version (also olctl --version), olctl completion SHELL, olctl config view.
 //
 // # Everything by hand, in four terminals

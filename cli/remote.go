@@ -72,11 +72,14 @@ type RemoteOptions struct {
 	DB string
 	// Yes deletes without asking (deleteConnector, deleteLine ask on a terminal otherwise).
 	Yes bool
+	// LineArg says that the first of Args is the line the method is about (infoConnectorsLine LINE).
+	LineArg bool
 }
 
 // NewCmdRemote builds the command of remote method m: `olctl testConnect`, `olctl register`, ….
 func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *cobra.Command {
-	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock, Method: m.Name, Needs: m.Needs}
+	opts := &RemoteOptions{IO: f.IO, Config: f.Config, Client: f.Client, Clock: f.Clock, Method: m.Name, Needs: m.Needs,
+		LineArg: m.Arg == "LINE"}
 	use, args := m.Name, cobra.NoArgs
 	if m.Arg != "" {
 		use += " " + m.Arg
@@ -232,6 +235,9 @@ func remoteRun(opts *RemoteOptions) error {
 	doc := callResultJSON{Method: opts.Method, Connector: cfg.Connector, Line: cfg.Line, OK: true, Data: rawOrNull(res.Raw)}
 	if openlines.IsConnectorLess(opts.Method) {
 		doc.Connector, doc.Line = openlines.ConnectorAll, "" // as sent (docs/protocol.md §3.1)
+		if opts.LineArg {
+			doc.Line = fmt.Sprint(opts.Args[0]) // the line the method is about
+		}
 	}
 	if store != nil {
 		if doc.LineStatus, err = store.recordMethod(opts.Context, opts.Method, cfg.Connector, cfg.Line); err != nil {
@@ -255,9 +261,24 @@ func printResult(ios IO, cfg *Config, doc callResultJSON, raw json.RawMessage) e
 	if err != nil {
 		return err
 	}
+	if len(rows) == 1 && rows[0][0] == "." && (rows[0][1] == "{}" || rows[0][1] == "[]") {
+		rows = nil // an empty object or list says nothing more than OK
+	}
 	if len(rows) == 0 {
-		_, err := fmt.Fprintf(ios.Out, "%s: OK\n", doc.Method)
+		_, err := fmt.Fprintln(ios.Out, emptyAnswer(doc))
 		return err
 	}
 	return writeTable(ios, &Table{Header: []string{"FIELD", "VALUE"}, Rows: rows})
+}
+
+// emptyAnswer says what an answer without DATA means: "METHOD: OK", and for a method about a line's
+// connectors that the line has none.
+func emptyAnswer(doc callResultJSON) string {
+	switch {
+	case strings.EqualFold(doc.Method, openlines.MethodInfoConnectorsLine):
+		return fmt.Sprintf("%s: OK, line %s has no connectors", doc.Method, doc.Line)
+	case strings.EqualFold(doc.Method, openlines.MethodListConnector):
+		return fmt.Sprintf("%s: OK, the server offers no connectors", doc.Method)
+	}
+	return doc.Method + ": OK"
 }

@@ -155,6 +155,16 @@ func sendRun(opts *SendOptions) error {
 				return fmt.Errorf("--db: %w", err)
 			}
 			extra = append(extra, client.WithChatContext(store))
+			connector, err := chatConnector(ctx, opts, store, cfg.Connector)
+			if err != nil {
+				return err
+			}
+			if connector != cfg.Connector {
+				extra = append(extra, client.WithConnector(connector))
+				c := *cfg
+				c.Connector = connector
+				cfg = &c
+			}
 		}
 	}
 	cl, err := opts.Client(extra...)
@@ -172,4 +182,39 @@ func sendRun(opts *SendOptions) error {
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "sent message %s to chat %s (%s, line %s)\n", msgID, opts.Chat, cfg.Connector, cfg.Line)
 	return err
+}
+
+// chatConnector returns the connector to send the chat's message with: connector, unless it is the real
+// botframework and the chat's Bot Framework context is stored under one of its virtual connectors
+// (botframework.webchat), the connector its messages came with, which the chat is then answered with (said on
+// stderr). A chat known under other connectors than the one given is a usage error naming them; a chat with
+// no context at all is sent as it is, with a warning.
+func chatConnector(ctx context.Context, opts *SendOptions, store *bfcontext.SQLStore, connector string) (string, error) {
+	if openlines.RealConnector(connector) != openlines.Botframework {
+		return connector, nil
+	}
+	known, err := store.Connectors(ctx, opts.Chat)
+	if err != nil {
+		return "", fmt.Errorf("--db %s: %w", opts.DB, err)
+	}
+	var same []string // of the same real connector
+	for _, c := range known {
+		if c == connector {
+			return connector, nil
+		}
+		if openlines.RealConnector(c) == openlines.Botframework {
+			same = append(same, c)
+		}
+	}
+	switch {
+	case len(same) == 0:
+		fmt.Fprintf(opts.IO.ErrOut, "olctl: warning: no Bot Framework context of chat %s in %s: the message goes without the bot "+
+			"account and service URL to answer through (is --db the database of the olctl serve that took the chat's messages?)\n",
+			opts.Chat, opts.DB)
+		return connector, nil
+	case len(same) == 1 && connector == openlines.Botframework:
+		fmt.Fprintf(opts.IO.ErrOut, "chat %s is known under %s: sending with --connector %s\n", opts.Chat, same[0], same[0])
+		return same[0], nil
+	}
+	return "", usageErrorf("chat %s is known under --connector %s, not %s", opts.Chat, strings.Join(same, " or "), connector)
 }
