@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -32,26 +33,34 @@ func addRunFlags(root *cobra.Command) {
 	fs.Bool("insecure", false, "do not verify the server's TLS certificate (test servers only)")
 }
 
-// traceWriter returns where packets are traced: errOut under --trace or OLCTL_TRACE=1, nil otherwise.
+// traceWriter returns where packets are traced: errOut under --trace or OLCTL_TRACE=1, nil otherwise. The
+// recorders of one run (the demo has two servers) share it, one write at a time.
 func traceWriter(flags *pflag.FlagSet, lookupEnv func(string) (string, bool), errOut io.Writer) (io.Writer, error) {
+	on := false
 	if f := flags.Lookup("trace"); f != nil && f.Changed {
-		if f.Value.String() == "true" {
-			return errOut, nil
+		on = f.Value.String() == "true"
+	} else if v, ok := lookupEnv(envTrace); ok && strings.TrimSpace(v) != "" {
+		var err error
+		if on, err = strconv.ParseBool(strings.TrimSpace(v)); err != nil {
+			return nil, usageErrorf("%s=%q: want 1 or 0", envTrace, v)
 		}
+	}
+	if !on {
 		return nil, nil
 	}
-	v, ok := lookupEnv(envTrace)
-	if !ok || strings.TrimSpace(v) == "" {
-		return nil, nil
-	}
-	on, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		return nil, usageErrorf("%s=%q: want 1 or 0", envTrace, v)
-	}
-	if on {
-		return errOut, nil
-	}
-	return nil, nil
+	return &lockedWriter{w: errOut}, nil
+}
+
+// lockedWriter serialises the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // newHTTPClient returns the client of the run's outgoing requests: the system's roots plus --ca-file, or no

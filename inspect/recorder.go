@@ -46,7 +46,8 @@ type Options struct {
 	// head line (direction, id, time, command, connector and line, the signature's verdict, the answer's
 	// code, the duration), then the URL, every field in order, DATA decoded as JSON, the answer and the
 	// notes taken while the packet was handled, one to a line, secrets masked as on the page. Packets are
-	// written in the order of their ids, one whole block at a time; a failed write is ignored.
+	// written in the order of their ids, one whole block in one Write; a failed write is ignored. A writer
+	// that several recorders share must take concurrent writes.
 	Trace io.Writer
 }
 
