@@ -75,7 +75,7 @@ func bfServeRun(opts *BFServeOptions) error {
 	defer ln.Close()
 	printBFService(opts.IO.ErrOut, s, bots)
 	fmt.Fprintf(opts.IO.ErrOut, "  control (bf say): http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: bfControl(s, opts.Service.AppIDs), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: bfControl(s, bots), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	return streamActivities(opts.Context, opts.IO.Out, s, nil, 0)
@@ -102,10 +102,27 @@ type sayLine struct {
 	Activity *bfActivityJSON `json:"activity,omitempty"`
 }
 
-// bfControl is the control endpoint of `bf serve`: POST /say sends a customer message to one of bots (their
-// app ids) through the service and streams the replies back as JSON lines.
-func bfControl(s *bftest.Server, bots []string) http.Handler {
+// bfBotJSON is one bot of the control endpoint's GET /bots: what `olctl connect` offers as the defaults of a
+// line's Bot Framework settings.
+type bfBotJSON struct {
+	AppID     string `json:"app_id"`
+	AppSecret string `json:"app_secret"`
+}
+
+// bfControl is the control endpoint of `bf serve` (local use only): POST /say sends a customer message to one
+// of bots (app id, secret) through the service and streams the replies back as JSON lines; GET /bots lists
+// the bots.
+func bfControl(s *bftest.Server, bots [][2]string) http.Handler {
+	ids := make([]string, len(bots))
+	list := make([]bfBotJSON, len(bots))
+	for i, b := range bots {
+		ids[i], list[i] = b[0], bfBotJSON{AppID: b[0], AppSecret: b[1]}
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /bots", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(list)
+	})
 	mux.HandleFunc("POST /say", func(w http.ResponseWriter, r *http.Request) {
 		var req sayRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.Webhook == "" ||
@@ -123,9 +140,9 @@ func bfControl(s *bftest.Server, bots []string) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(req.WaitMS)*time.Millisecond)
 		defer cancel()
 		seen := len(s.Records())
-		if req.Bot != "" && !slices.Contains(bots, req.Bot) {
+		if req.Bot != "" && !slices.Contains(ids, req.Bot) {
 			_ = enc.Encode(sayLine{Error: fmt.Sprintf("no bot with app id %q here: this bf serve has --app-id %s", req.Bot,
-				strings.Join(bots, ", "))})
+				strings.Join(ids, ", "))})
 			return
 		}
 		id, err := sendAs(ctx, s, req)

@@ -40,6 +40,8 @@ type connectReport struct {
 	// MovedFrom is the line the bot was moved from, which the connector server deactivates (absent when the
 	// bot was on no other line).
 	MovedFrom *lineRef `json:"moved_from,omitempty"`
+	// SavedTo is the config file --save wrote (absent without --save).
+	SavedTo string `json:"saved_to,omitempty"`
 }
 
 // lineRef names a line connector: its real connector id and its line.
@@ -74,11 +76,17 @@ type ConnectOptions struct {
 	Set []string
 	// DB is the portal database where each step writes the line's status; "" writes none.
 	DB string
+	// Save writes the server, domain and licence key (and an hmac-sha256 secret) into the config file once
+	// connected.
+	Save bool
+	// Hints are where the wizard looks for running servers whose addresses and bot it offers as defaults.
+	Hints wizardHints
 }
 
 // NewCmdConnect builds `olctl connect`, the connect wizard.
 func NewCmdConnect(f *Factory, runF func(*ConnectOptions) error) *cobra.Command {
-	opts := &ConnectOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock, BotFramework: map[string]string{}}
+	opts := &ConnectOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock, BotFramework: map[string]string{},
+		Hints: defaultHints}
 	bf := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "connect",
@@ -94,7 +102,17 @@ register set ACTIVE, CONNECTION and REGISTER in turn and clear ERROR once all th
 receiving portal lets the line's messages in; a step that fails clears its flag and the later ones.
 
 It never prompts when stdin is not a terminal or with --yes: then every value must come from flags, the
-environment or the config file, and a missing one is a usage error (exit 2) naming them.`,
+environment or the config file, and a missing one is a usage error (exit 2) naming them. On a terminal it
+offers the defaults it can know: an 'olctl connector serve' and an 'olctl serve' answering at their default
+addresses (127.0.0.1:8080, 127.0.0.1:8090) as the server and the domain, and the bot of an 'olctl bf serve'
+(its --control, 127.0.0.1:3979) as the app id and secret.
+
+A bot (app id) that is connected on another line of the portal database moves: connect says so before any
+call, asks on a terminal and needs --yes otherwise; the JSON names the line in moved_from.
+
+--save writes the server, domain and licence key (with hmac-sha256 also the signing and secret) into the
+config file (--config, else $XDG_CONFIG_HOME/olctl/config.yaml) once connected, with mode 0600, keeping
+its other keys, as 'gh auth login' does: later commands need no flags for them.`,
 		Example: `  olctl connect
   olctl connect --yes --connector botframework --line 3 --bot-handle mybot --app-id "$APP_ID" --app-secret "$APP_SECRET"
   olctl connect --yes --connector echo --line 1 --set greeting=hello`,
@@ -118,6 +136,7 @@ environment or the config file, and a missing one is a usage error (exit 2) nami
 		bf[s.Key] = cmd.Flags().String(s.Flag, "", "Bot Framework "+s.Key+" setting")
 	}
 	cmd.Flags().StringArrayVar(&opts.Set, "set", nil, "another setting as key=value (repeatable)")
+	cmd.Flags().BoolVar(&opts.Save, "save", false, "once connected, write the server, domain and licence key into the config file (mode 0600)")
 	portalDBFlag(cmd, &opts.DB)
 	return cmd
 }
@@ -158,12 +177,9 @@ func connectRun(opts *ConnectOptions) error {
 	}
 	defer store.Close()
 	rep, failure := connectSteps(ctx, opts, &cfg, cl, settings, store)
-	if failure == nil && rep.MovedFrom == nil {
-		rep.MovedFrom = moving // a server that does not name the lines it moved from
-	}
-	if rep.MovedFrom != nil && store != nil {
-		if err := store.SetLineError(ctx, rep.MovedFrom.Connector, rep.MovedFrom.Line); err != nil {
-			return fmt.Errorf("connected, but the status of line %s was not written to --db: %w", rep.MovedFrom.Line, err)
+	if failure == nil {
+		if err := afterConnect(ctx, opts, &cfg, store, &rep, moving); err != nil {
+			return err
 		}
 	}
 	if cfg.JSON() {
@@ -172,22 +188,70 @@ func connectRun(opts *ConnectOptions) error {
 		}
 		return failure
 	}
-	if rep.LineStatus != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "line status of %s on line %s in %s: %s\n", openlines.RealConnector(cfg.Connector), cfg.Line,
-			opts.DB, describeStatus(*rep.LineStatus))
+	printConnect(opts.IO, opts.DB, &cfg, rep)
+	return failure
+}
+
+// afterConnect records what a connection that succeeded did besides: the line the bot moved from (as the
+// server names it, else as found before) gets ERROR in the portal database, and --save writes the config
+// file.
+func afterConnect(ctx context.Context, opts *ConnectOptions, cfg *Config, store *statusStore, rep *connectReport, moving *lineRef) error {
+	if rep.MovedFrom == nil {
+		rep.MovedFrom = moving // a server that does not name the lines it moved from
 	}
-	if rep.MovedFrom != nil {
-		fmt.Fprintf(opts.IO.Out, "✓ moved the bot from line %s: the connector server deactivates %s there\n", rep.MovedFrom.Line,
-			rep.MovedFrom.Connector)
-	}
-	if rep.OK {
-		if rep.WebhookURL != "" {
-			fmt.Fprintf(opts.IO.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
-		} else {
-			fmt.Fprintln(opts.IO.Out, "\nConnected; the server did not report a webhook URL.")
+	if rep.MovedFrom != nil && store != nil {
+		if err := store.SetLineError(ctx, rep.MovedFrom.Connector, rep.MovedFrom.Line); err != nil {
+			return fmt.Errorf("connected, but the status of line %s was not written to --db: %w", rep.MovedFrom.Line, err)
 		}
 	}
-	return failure
+	if opts.Save {
+		var err error
+		if rep.SavedTo, err = saveConnection(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printConnect prints the end of a connection for people: the line status written into db, the move, the
+// saved config file and the webhook URL.
+func printConnect(ios IO, db string, cfg *Config, rep connectReport) {
+	if rep.LineStatus != nil {
+		fmt.Fprintf(ios.ErrOut, "line status of %s on line %s in %s: %s\n", openlines.RealConnector(cfg.Connector), cfg.Line,
+			db, describeStatus(*rep.LineStatus))
+	}
+	if rep.MovedFrom != nil {
+		fmt.Fprintf(ios.Out, "✓ moved the bot from line %s: the connector server deactivates %s there\n", rep.MovedFrom.Line,
+			rep.MovedFrom.Connector)
+	}
+	if rep.SavedTo != "" {
+		fmt.Fprintf(ios.Out, "✓ saved the server, domain and licence key to %s\n", rep.SavedTo)
+	}
+	if !rep.OK {
+		return
+	}
+	if rep.WebhookURL != "" {
+		fmt.Fprintf(ios.Out, "\nWebhook URL (paste it into the bot's messaging endpoint):\n  %s\n", rep.WebhookURL)
+	} else {
+		fmt.Fprintln(ios.Out, "\nConnected; the server did not report a webhook URL.")
+	}
+}
+
+// saveConnection writes the server, domain and licence key of cfg (and its signing and secrets with
+// hmac-sha256) into its config file, and returns the file's path.
+func saveConnection(cfg *Config) (string, error) {
+	path := cfg.FileWanted
+	if path == "" {
+		return "", usageErrorf("--save: no config file to write (no HOME or XDG_CONFIG_HOME): give --config FILE")
+	}
+	keys := [][2]string{{KeyServer, cfg.Server}, {KeyDomain, cfg.Domain}, {KeyLicenceKey, cfg.LicenceKey}}
+	if cfg.Signing == wire.HMACSHA256 {
+		keys = append(keys, [2]string{KeySigning, string(cfg.Signing)}, [2]string{KeySecret, strings.Join(cfg.Secrets, ",")})
+	}
+	if err := saveConfig(path, keys); err != nil {
+		return "", fmt.Errorf("connected, but --save did not write the config file: %w", err)
+	}
+	return path, nil
 }
 
 // confirmConnect asks the person at the terminal (p) to confirm the connection; a move of the bot from the
@@ -280,13 +344,17 @@ func connectInputs(opts *ConnectOptions, p *prompter, cfg *Config, hc *http.Clie
 		*dst = v
 		return err
 	}
+	var hint offered // what the running servers on this machine offer as defaults
+	if p != nil {
+		hint = opts.Hints.probe(opts.Context, hc)
+	}
 	for _, q := range []struct {
 		dst        *string
 		label, def string
 		secret     bool
 	}{
-		{&cfg.Server, "Connector server URL", "", false},
-		{&cfg.Domain, "This portal's URL (BX_DOMAIN)", "", false},
+		{&cfg.Server, "Connector server URL", hint.Server, false},
+		{&cfg.Domain, "This portal's URL (BX_DOMAIN)", hint.Domain, false},
 		{&cfg.LicenceKey, "Licence key", "", true},
 	} {
 		if err := ask(q.dst, q.label, q.def, q.secret); err != nil {
@@ -315,7 +383,17 @@ func connectInputs(opts *ConnectOptions, p *prompter, cfg *Config, hc *http.Clie
 	if openlines.RealConnector(cfg.Connector) == openlines.Botframework {
 		for _, s := range botFrameworkSettings {
 			v := opts.BotFramework[s.Key]
-			if err := ask(&v, s.Label, "", s.Secret); err != nil {
+			var err error
+			switch {
+			case v != "" || p == nil:
+			case s.Key == "app_id" && hint.Bot != nil:
+				v, err = p.ask(s.Label, hint.Bot.AppID, true)
+			case s.Key == "app_secret" && hint.Bot != nil && settings.String("app_id") == hint.Bot.AppID:
+				v, err = p.askSecretOr(s.Label, "the fake's", hint.Bot.AppSecret)
+			default:
+				err = ask(&v, s.Label, "", s.Secret)
+			}
+			if err != nil {
 				return nil, err
 			}
 			if v == "" {

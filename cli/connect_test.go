@@ -202,6 +202,7 @@ func TestNewCmdConnectParsing(t *testing.T) {
 			"--db", "mysql://p"},
 			want: ConnectOptions{Yes: true, BotFramework: map[string]string{"bot_handle": "b", "app_id": "a", "app_secret": "s"},
 				Set: []string{"k=v", "x=y"}, DB: "mysql://p"}},
+		{name: "save", args: []string{"--save"}, want: ConnectOptions{BotFramework: map[string]string{}, DB: defaultPortalDB, Save: true}},
 		{name: "db from the environment", env: map[string]string{envPortalDB: "env.db"},
 			want: ConnectOptions{BotFramework: map[string]string{}, DB: "env.db"}},
 		{name: "no status", args: []string{"--db", ""}, want: ConnectOptions{BotFramework: map[string]string{}}},
@@ -220,7 +221,10 @@ func TestNewCmdConnectParsing(t *testing.T) {
 				t.Fatalf("err %v, options %+v", err, got)
 			}
 			g := *got
-			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock = nil, IO{}, nil, nil, nil
+			if g.Hints != defaultHints {
+				t.Fatalf("hints %+v, want the default addresses", g.Hints)
+			}
+			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock, g.Hints = nil, IO{}, nil, nil, nil, wizardHints{}
 			if !reflect.DeepEqual(g, tt.want) {
 				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
 			}

@@ -101,7 +101,12 @@
 //     confirm, runs saveSettings → testConnect → register with a line per step ("✓ saveSettings  12.3ms"),
 //     writes the line's status after each step and prints the webhook URL to paste into the bot's messaging
 //     endpoint. --yes and the flags (--bot-handle, --app-id, --app-secret, --set key=value) make it
-//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2. A bot (app
+//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2. On a
+//     terminal it offers the defaults it can know: a connector server and a portal receiver answering at
+//     their default addresses (127.0.0.1:8080, :8090) as the server and the domain, and the first bot of a
+//     running bf serve (its control, 127.0.0.1:3979, GET /bots) as the app id and secret. --save writes the
+//     server, domain and licence key (with hmac-sha256, the signing and secret too) into the config file once
+//     connected, mode 0600, keeping its other keys and comments, as `gh auth login` does. A bot (app
 //     id) connected on another line of the portal database (its readSettings says so) moves: connect says so
 //     first, names the line and that the connector server deactivates it, asks on a terminal and needs
 //     --yes otherwise, prints "✓ moved the bot from line 1" after the steps, sets ERROR on that line in --db

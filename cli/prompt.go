@@ -93,9 +93,17 @@ func (p *prompter) ask(label, def string, required bool) (string, error) {
 }
 
 // askSecret asks for a value without echoing it when stdin is a terminal.
-func (p *prompter) askSecret(label string) (string, error) {
+func (p *prompter) askSecret(label string) (string, error) { return p.askSecretOr(label, "", "") }
+
+// askSecretOr is askSecret where an empty answer takes def, when it is set; hint names it in the question
+// ("Enter for the fake's"), never showing it.
+func (p *prompter) askSecretOr(label, hint, def string) (string, error) {
+	question := label + " (input hidden)"
+	if def != "" {
+		question = label + " (input hidden; Enter for " + hint + ")"
+	}
 	for {
-		fmt.Fprintf(p.out, "? %s (input hidden): ", label)
+		fmt.Fprintf(p.out, "? %s: ", question)
 		var line string
 		if f, ok := p.raw.(*os.File); ok && term.IsTerminal(int(f.Fd())) && p.in.Buffered() == 0 {
 			var err error
@@ -116,6 +124,9 @@ func (p *prompter) askSecret(label string) (string, error) {
 			if line, err = p.readLine(); err != nil {
 				return "", err
 			}
+		}
+		if line == "" {
+			line = def
 		}
 		if line != "" {
 			return line, nil
