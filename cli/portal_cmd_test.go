@@ -103,16 +103,15 @@ func TestPortalDeadAndRedrive(t *testing.T) {
 	// The next serve to start delivers them at once, in the order received.
 	bg, _ = startBackground(t, serveEnv, portalReadyRE, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--admit-unknown-lines",
 		"--log-level", "error")
-	var got []string
 	for _, id := range []string{"m1", "m2", "m3"} {
-		ev := waitEvent(t, bg.out.String, "redriven "+id, func(ev eventJSON) bool { return ev.Event == EvReceivedMessage && ev.MessageID == id })
-		got = append(got, ev.MessageID)
+		waitEvent(t, bg.out.String, "redriven "+id, func(ev eventJSON) bool { return ev.Event == EvReceivedMessage && ev.MessageID == id })
 	}
-	if evs := strings.Count(bg.out.String(), `"event":"OnReceivedMessage"`); evs != 3 {
-		t.Fatalf("%d message events, want 3 (once each):\n%s", evs, bg.out.String())
+	events := bg.out.String()
+	if n := strings.Count(events, `"event":"OnReceivedMessage"`); n != 3 {
+		t.Fatalf("%d message events, want 3 (once each):\n%s", n, events)
 	}
-	if i1, i2, i3 := strings.Index(bg.out.String(), `"m1"`), strings.Index(bg.out.String(), `"m2"`), strings.Index(bg.out.String(), `"m3"`); !(i1 < i2 && i2 < i3) {
-		t.Fatalf("events out of order:\n%s", bg.out.String())
+	if i1, i2, i3 := strings.Index(events, `"m1"`), strings.Index(events, `"m2"`), strings.Index(events, `"m3"`); !(i1 < i2 && i2 < i3) {
+		t.Fatalf("events out of order:\n%s", events)
 	}
 
 	// Another database is refused by name.
