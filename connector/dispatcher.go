@@ -18,7 +18,7 @@ import (
 // deadline on the injected clock, or (MySQL) the poll interval.
 func (s *Server) worker(ctx context.Context) {
 	for ctx.Err() == nil {
-		worked, err := s.dispatchOnce(ctx)
+		worked, taken, err := s.dispatchOnce(ctx)
 		s.rounds.Add(1)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("connector: dispatch", "err", err)
@@ -26,16 +26,21 @@ func (s *Server) worker(ctx context.Context) {
 		if worked && err == nil {
 			continue
 		}
-		s.wait(ctx, s.tokens, err != nil)
+		s.wait(ctx, s.tokens, err != nil, taken)
 	}
 }
 
-func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
+// wait waits for the next reason to look for work. taken says that the ready lanes were locked by other
+// transactions (MySQL, PostgreSQL: an enqueue, a claim or a settlement, of this process or another): their
+// holders see to them, so a deadline that has passed does not end the wait, else every idle worker of every
+// process would claim again and again while another process's enqueue holds a lane (with 3 processes this
+// spinning took more CPU per message than the messages did).
+func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed, taken bool) {
 	clk := s.cfg.Clock
 	var due, poll <-chan time.Time
 	if at, ok, err := s.store.nextDue(ctx, !s.store.sqlite()); err != nil {
 		failed = true
-	} else if ok {
+	} else if ok && (!taken || at.After(clk.Now())) {
 		due = clock.Until(clk, at) // not After(at - Now): a fake clock set in between would miss at
 	}
 	if !s.store.sqlite() {
@@ -61,16 +66,20 @@ func (s *Server) wait(ctx context.Context, wake <-chan struct{}, failed bool) {
 	}
 }
 
-// dispatchOnce claims one ready lane and settles or sends it. It reports whether there was one.
-func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
+// dispatchOnce claims one ready lane and settles or sends it. It reports whether there was one, and whether
+// lanes were ready but none could be claimed (taken: other transactions held them).
+func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err error) {
 	s.maybePrune(ctx)
 	if ready, err := s.store.anyReady(ctx); err != nil || !ready {
-		return false, err
+		return false, false, err
 	}
 	owner := s.leaseOwner()
 	res, err := s.store.claim(ctx, owner)
 	if err != nil {
-		return false, fmt.Errorf("claim: %w", err)
+		return false, false, fmt.Errorf("claim: %w", err)
+	}
+	if !res.worked {
+		return false, true, nil
 	}
 	if res.timedOut {
 		s.m.failures.WithLabelValues("confirm_timeout").Inc()
@@ -88,7 +97,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 	}
 	b := res.batch
 	if b == nil {
-		return res.worked, nil
+		return true, false, nil
 	}
 	since, _ := s.enq.arrivals(b.lane.id)
 	s.wake() // there may be more ready lines: let another worker look
@@ -108,7 +117,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			sent, dropped, derr := s.deliver(hold, owner, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
 			if dropped {
-				return true, derr // the lane is free for its next item
+				return true, false, derr // the lane is free for its next item
 			}
 			if sendErr = derr; !sent && sendErr == nil {
 				s.log.Debug("connector: setChatName not sent to a legacy portal", "site", site.domain, "line", b.lane.line)
@@ -117,12 +126,12 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		}
 		if ctx.Err() != nil {
 			// Shutting down: Close frees the lease; the batch is sent again.
-			return true, nil
+			return true, false, nil
 		}
 		if errors.Is(context.Cause(hold), errLeaseLost) {
 			s.log.Warn("connector: lease lost while sending; the line is left to its next holder", "site", siteName(site),
 				"line", b.lane.line)
-			return true, nil
+			return true, false, nil
 		}
 		if sendErr != nil {
 			result = "error"
@@ -132,7 +141,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 		cont := i < maxConsecutive
 		if cont && sendErr == nil {
 			if s.linger(hold, b, since); hold.Err() != nil {
-				return true, nil // as above
+				return true, false, nil // as above
 			}
 		}
 		fin, ferr := s.store.finish(ctx, owner, b, sendErr, cont)
@@ -141,7 +150,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 				"connector", b.connector, "command", b.command, "items", len(b.ids), "err", sendErr)
 		}
 		if ferr != nil {
-			return true, fmt.Errorf("finish: %w", ferr)
+			return true, false, fmt.Errorf("finish: %w", ferr)
 		}
 		if fin.lost {
 			s.log.Warn("connector: lease expired while sending; the line has another holder now", "site", siteName(site),
@@ -155,7 +164,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (bool, error) {
 			since, _ = s.enq.arrivals(b.lane.id)
 		}
 	}
-	return true, nil
+	return true, false, nil
 }
 
 // linger holds the next packet of a busy line for more items, so that a line fed by many small webhooks

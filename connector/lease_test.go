@@ -285,3 +285,33 @@ func freeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// TestWaitTakenLanes: a worker whose claim found every ready lane held by other transactions waits for a
+// wake-up (or the poll) instead of claiming again at once; otherwise a ready lane ends the wait at once.
+func TestWaitTakenLanes(t *testing.T) {
+	s := newTestServer(t, nil, Config{DSN: testdb.SQLiteDSN(t), NoDispatch: true})
+	if _, err := s.store.DB().ExecContext(context.Background(),
+		`INSERT INTO conn_lane (site_id, line, idle, next_at_ms, lease_until_ms) VALUES (1, 'x', 0, ?, 0)`, time.Now().Add(-time.Second).UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	ready, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.wait(ready, nil, false, false)
+	if ready.Err() != nil {
+		t.Fatal("a ready lane did not end the wait")
+	}
+	taken, cancelTaken := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelTaken()
+	s.wait(taken, nil, false, true)
+	if taken.Err() == nil {
+		t.Fatal("a lane held by others ended the wait at once")
+	}
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
+	woken, cancelWoken := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelWoken()
+	s.wait(woken, wake, false, true)
+	if woken.Err() != nil {
+		t.Fatal("a wake-up did not end the wait")
+	}
+}

@@ -178,7 +178,7 @@ func TestWaitAfterAFailure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	s.wait(ctx, nil, true)
+	s.wait(ctx, nil, true, false)
 	if ctx.Err() != nil {
 		t.Fatal("a failed look was not retried while the fake clock stood still")
 	}
@@ -187,7 +187,7 @@ func TestWaitAfterAFailure(t *testing.T) {
 	}
 	idle, cancelIdle := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelIdle()
-	s.wait(idle, nil, false)
+	s.wait(idle, nil, false, false)
 	if idle.Err() == nil {
 		t.Fatal("a worker with nothing due woke before its context ended")
 	}
