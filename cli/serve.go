@@ -158,8 +158,8 @@ func serveRun(opts *ServeOptions) error {
 	domain := cfg.Domain
 	if domain == "" {
 		domain = "http://" + ln.Addr().String()
-	}
 		warnUnreachableDomain(opts.IO.ErrOut, opts.Listen, ln.Addr(), domain)
+	}
 	creds := cfg.Credentials()
 	if creds.Mode != wire.HMACSHA256 {
 		creds.Secrets = nil
