@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +39,7 @@ func olctlBinary(t *testing.T, dir string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("building olctl needs go on PATH: %v", err)
 	}
 	bin := filepath.Join(dir, "bin", "olctl")
 	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/olctl/olctl/cmd/olctl")
@@ -244,28 +242,6 @@ func echoItem(id, chat, text string, extra map[string]any) []byte {
 	}
 	b, _ := json.Marshal([]any{map[string]any{"user": map[string]any{"id": "u-" + chat}, "message": msg, "chat": map[string]any{"id": chat}}})
 	return b
-}
-
-// rawRequest sends a request as written and returns the answer's status and body (0 when the connection
-// closed without one).
-func rawRequest(t *testing.T, addr, req string, timeout time.Duration) (int, string) {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // manyFieldsBody is 160 000 distinct empty fields, 1.2 MB.
