@@ -401,6 +401,9 @@ func (s *Server) applyFailure(w http.ResponseWriter, r *http.Request, f *Failure
 			return true
 		case <-s.done:
 		}
+		if r.Context().Err() != nil { // the client left while held, whichever the select saw first
+			return true
+		}
 	}
 	if f.Status == 0 {
 		return false
