@@ -18,7 +18,7 @@ import (
 	"github.com/olctl/olctl/clock"
 )
 
-// OutgoingFile is a file of an outgoing message as the protocol sends it (PROTOCOL.md §6:
+// OutgoingFile is a file of an outgoing message as the protocol sends it (docs/protocol.md §10:
 // `files:[{name, type, link, size}]`): a link, never the bytes.
 type OutgoingFile struct {
 	Name string `php:"name" json:"name"`

@@ -108,7 +108,7 @@ func WithClock(c clock.Clock) Option {
 	return func(s *Syncer) { s.clock = clock.Or(c) }
 }
 
-// Syncer maps external users to internal ones (PROTOCOL.md §5.1 step 3). Safe for concurrent use.
+// Syncer maps external users to internal ones (docs/protocol.md §8.2). Safe for concurrent use.
 type Syncer struct {
 	store     Store
 	avatars   AvatarImporter
