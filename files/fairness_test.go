@@ -13,6 +13,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 )
 
@@ -21,6 +22,7 @@ import (
 // timeout passes on the importer's clock, every file of the slow message fails with failed_timeout,
 // Temporary (the portal retries the item later), and its slots are free again.
 func TestSlowMessageLeavesSlots(t *testing.T) {
+	t.Parallel()
 	var inflight, peak atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/slow/") {
@@ -52,12 +54,8 @@ func TestSlowMessageLeavesSlots(t *testing.T) {
 		ids, fails := imp.Import(context.Background(), slow)
 		slowDone <- res{ids, fails}
 	}()
-	for deadline := time.Now().Add(10 * time.Second); inflight.Load() < files.DefaultMaxPerMessage; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d slow downloads started, want %d", inflight.Load(), files.DefaultMaxPerMessage)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, 10*time.Second, fmt.Sprintf("%d slow downloads to start", files.DefaultMaxPerMessage),
+		func() bool { return inflight.Load() >= files.DefaultMaxPerMessage })
 
 	start := time.Now()
 	ids, fails := imp.Import(context.Background(), []openlines.File{{URL: srv.URL + "/fast"}})
@@ -91,15 +89,12 @@ func TestSlowMessageLeavesSlots(t *testing.T) {
 			t.Errorf("file %d: %s %v (temporary %v), want a temporary failed_timeout", f.Index, f.Code, f.Err, f.Temporary())
 		}
 	}
-	for deadline := time.Now().Add(10 * time.Second); inflight.Load() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d slow downloads still held after the timeout", inflight.Load())
-		}
-	}
+	eventually.True(t, 10*time.Second, "the slow downloads to end after the timeout", func() bool { return inflight.Load() == 0 })
 }
 
 // TestMaxPerMessageOption: the message's cap is never above the importer's, and n <= 0 keeps the default.
 func TestMaxPerMessageOption(t *testing.T) {
+	t.Parallel()
 	var inflight, peak atomic.Int32
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,11 +114,7 @@ func TestMaxPerMessageOption(t *testing.T) {
 	}
 	done := make(chan int, 1)
 	go func() { ids, _ := imp.Import(context.Background(), atts); done <- len(ids) }()
-	for deadline := time.Now().Add(10 * time.Second); inflight.Load() < 3; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d downloads in flight, want 3", inflight.Load())
-		}
-	}
+	eventually.True(t, 10*time.Second, "3 downloads in flight", func() bool { return inflight.Load() >= 3 })
 	close(release)
 	if n := <-done; n != 6 || peak.Load() != 3 {
 		t.Fatalf("%d imported, peak %d, want 6 and 3", n, peak.Load())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 )
 
@@ -123,6 +124,7 @@ func fileServer(t *testing.T) *httptest.Server {
 }
 
 func TestImport(t *testing.T) {
+	t.Parallel()
 	srv := fileServer(t)
 	type want struct {
 		name, typ, body string
@@ -223,6 +225,7 @@ func TestImport(t *testing.T) {
 }
 
 func TestImportManyKeepsOrder(t *testing.T) {
+	t.Parallel()
 	srv := fileServer(t)
 	store := files.NewMemoryStore()
 	imp := files.NewImporter(store, files.WithAllowPrivateNetworks(true))
@@ -254,6 +257,7 @@ func TestImportManyKeepsOrder(t *testing.T) {
 // seen if the limit leaked. (The message's own cap, WithMaxPerMessage, is set above the limit so that the
 // importer's is the one measured.)
 func TestImportMaxConcurrent(t *testing.T) {
+	t.Parallel()
 	const limit, n = 3, 12
 	var inflight, peak atomic.Int32
 	gate := make(chan struct{})
@@ -293,6 +297,7 @@ func TestImportMaxConcurrent(t *testing.T) {
 
 // TestImportTimeout: a body that stalls is abandoned when the total timeout passes on the importer's clock.
 func TestImportTimeout(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -314,9 +319,8 @@ func TestImportTimeout(t *testing.T) {
 		done <- res{ids, fails}
 	}()
 	<-started
-	for fake.Waiters() == 0 {
-		time.Sleep(time.Millisecond) // wait for the importer to arm its timer (it does so before connecting)
-	}
+	// the importer arms its timer before connecting
+	eventually.True(t, 10*time.Second, "the importer to arm its timer", func() bool { return fake.Waiters() > 0 })
 	fake.Advance(29 * time.Second)
 	select {
 	case r := <-done:
@@ -336,6 +340,7 @@ func TestImportTimeout(t *testing.T) {
 
 // TestImportGuard: by default the importer refuses loopback, also by name, before any byte is sent.
 func TestImportGuard(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
@@ -378,6 +383,7 @@ func TestImportGuard(t *testing.T) {
 }
 
 func TestImportContextCanceled(t *testing.T) {
+	t.Parallel()
 	srv := fileServer(t)
 	imp := files.NewImporter(files.NewMemoryStore(), files.WithAllowPrivateNetworks(true))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -389,6 +395,7 @@ func TestImportContextCanceled(t *testing.T) {
 }
 
 func TestFailureError(t *testing.T) {
+	t.Parallel()
 	f := files.Failure{Index: 2, URL: "https://user:pw@cdn.example.com/a/b.png?token=secret", Code: files.CodeStatus, Err: &files.StatusError{StatusCode: 404}}
 	msg := f.Error()
 	for _, leak := range []string{"secret", "pw"} {
@@ -402,6 +409,7 @@ func TestFailureError(t *testing.T) {
 }
 
 func TestImportWithoutStore(t *testing.T) {
+	t.Parallel()
 	ids, fails := files.NewImporter(nil).Import(context.Background(), []openlines.File{{URL: "https://example.com/a.png"}})
 	if len(ids) != 0 || len(fails) != 1 || fails[0].Code != files.CodeStore {
 		t.Fatalf("ids %v failures %v", ids, fails)

@@ -19,6 +19,7 @@ import (
 )
 
 func TestPublicAddr(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		addr   string
 		public bool
@@ -69,6 +70,7 @@ func TestPublicAddr(t *testing.T) {
 }
 
 func TestSanitizeName(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("я", 150) + ".pdf" // 300 bytes of Cyrillic
 	tests := []struct{ in, want string }{
 		{"report.pdf", "report.pdf"},
@@ -109,6 +111,7 @@ func TestSanitizeName(t *testing.T) {
 }
 
 func TestChooseType(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ given, header, sniffed, want string }{
 		{"image/png", "text/plain", "text/plain; charset=utf-8", "image/png"},
 		{"", "Text/HTML; charset=utf-8", "text/plain", "text/html"},
@@ -128,6 +131,7 @@ func TestChooseType(t *testing.T) {
 
 // TestFileName: the naming rules of docs/protocol.md §8.3 in each profile.
 func TestFileName(t *testing.T) {
+	t.Parallel()
 	u := func(s string) *url.URL {
 		x, err := url.Parse(s)
 		if err != nil {
@@ -168,6 +172,7 @@ func TestFileName(t *testing.T) {
 
 // TestFailureTemporary: which failures may pass, so that the item is tried again later.
 func TestFailureTemporary(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		f    Failure
 		want bool
@@ -190,6 +195,7 @@ func TestFailureTemporary(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"https://u:p@h.example/a/b?token=1#frag", "https://h.example/a/b"},
 		{"http://h/x", "http://h/x"},
@@ -207,6 +213,7 @@ func TestRedact(t *testing.T) {
 // TestGuardOnRedirect: the guard runs on every connection, so a redirect from an allowed host to a refused
 // address is stopped at dial time. Here 127.0.0.1 stands for a public host and 127.0.0.2 for a private one.
 func TestGuardOnRedirect(t *testing.T) {
+	t.Parallel()
 	var hits atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)

@@ -22,6 +22,7 @@ var (
 )
 
 func TestNewLinksValidates(t *testing.T) {
+	t.Parallel()
 	s := files.NewMemoryStore()
 	tests := []struct {
 		name   string
@@ -46,6 +47,7 @@ func TestNewLinksValidates(t *testing.T) {
 }
 
 func TestLinks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := files.NewMemoryStore()
 	html, _ := store.Put(ctx, files.Meta{Name: "page.html", Type: "text/html"}, strings.NewReader("<script>alert(1)</script>"))

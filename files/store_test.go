@@ -62,6 +62,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, s files.Store, objects func() int) {
 		ctx := context.Background()
 		when := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -146,6 +147,7 @@ func TestStore(t *testing.T) {
 }
 
 func TestDiskStoreRefusesBadMeta(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s, err := files.NewDiskStore(context.Background(), t.TempDir(), db)
 		if err != nil {
@@ -179,6 +181,7 @@ func TestDiskStoreRefusesBadMeta(t *testing.T) {
 
 // TestImportIntoDiskStore: the importer streams into the disk store; a cut-off download leaves nothing.
 func TestImportIntoDiskStore(t *testing.T) {
+	t.Parallel()
 	srv := fileServer(t)
 	dir := t.TempDir()
 	s, err := files.NewDiskStore(context.Background(), dir, testdb.SQLite(t))
