@@ -47,13 +47,19 @@ func (s *Server) logLaneFailure(msg, site, line string, f laneFailure, attrs ...
 	s.log.Warn(msg, append(out, attrs...)...)
 }
 
-// logRecovery logs, at Info, that a line that had failed is served again; r nil (it had not failed) logs
-// nothing.
+// logRecovery logs, at Info, that a line that had failed is served again, and how long it was down since
+// its first failure; r nil (it had not failed) logs nothing. failed_attempts counts the attempts of the
+// schedule that failed, and is left out when the schedule had started anew (Retry, or the items went to
+// the dead letters and were redriven).
 func (s *Server) logRecovery(site, line string, r *recovery) {
 	if r == nil {
 		return
 	}
 	down := s.cfg.Clock.Now().Sub(time.UnixMilli(r.since))
-	s.log.LogAttrs(context.Background(), slog.LevelInfo, "connector: line recovered", slog.String("site", site),
-		slog.String("line", line), slog.Int("failed_attempts", r.attempts), slog.Duration("down_for", down.Round(time.Millisecond)))
+	attrs := []slog.Attr{slog.String("site", site), slog.String("line", line)}
+	if r.attempts > 0 {
+		attrs = append(attrs, slog.Int("failed_attempts", r.attempts))
+	}
+	attrs = append(attrs, slog.Duration("down_for", down.Round(time.Millisecond)))
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "connector: line recovered", attrs...)
 }

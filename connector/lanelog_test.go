@@ -98,8 +98,82 @@ func TestLogsNameTheLine(t *testing.T) {
 	if got := strings.Join(methods, " "); !strings.HasPrefix(got, "saveSettings testConnect register") || !strings.Contains(got, "setStatusDelivered") {
 		t.Errorf("portal calls logged: %s", got)
 	}
-	if hooks := withMsg(recs, "connector: webhook"); len(hooks) != 1 || hooks[0]["queued"] != 1.0 || hooks[0]["status"] != 200.0 {
+	if hooks := withMsg(recs, "connector: webhook"); len(hooks) != 1 || hooks[0]["site"] != p.URL() || hooks[0]["line"] != "7" ||
+		hooks[0]["connector"] != "echo" || hooks[0]["items"] != 1.0 || hooks[0]["queued"] != 1.0 || hooks[0]["status"] != 200.0 ||
+		hooks[0]["path"] != nil {
 		t.Errorf("webhooks logged: %v", hooks)
+	}
+}
+
+// TestLogsLineRecovered: each way a failed line comes back logs its recovery once, naming the site and
+// the line and how long it was down since its first failure: the next attempt of the back-off schedule
+// (with the attempts that failed), Retry (queue retry LINE) and the redrive of its dead letters (the
+// schedule started anew: no failed attempts).
+func TestLogsLineRecovered(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		schedule []time.Duration
+		// recover brings the portal back, and the line with it, after its first attempt failed at t0.
+		recover  func(t *testing.T, s *Server, p *fakePortal, clk *clock.Fake)
+		attempts any // failed_attempts logged; nil: not logged
+		down     time.Duration
+	}{
+		{"back-off", []time.Duration{time.Minute, time.Hour}, func(t *testing.T, s *Server, p *fakePortal, clk *clock.Fake) {
+			p.down.Store(false)
+			clk.Advance(time.Minute)
+		}, 1.0, time.Minute},
+		{"retry", []time.Duration{time.Hour}, func(t *testing.T, s *Server, p *fakePortal, clk *clock.Fake) {
+			p.down.Store(false)
+			clk.Advance(10 * time.Minute)
+			if n, err := s.Retry(ctx, QueueFilter{Line: "9"}); err != nil || n != 1 {
+				t.Fatalf("Retry = %d, %v; want 1", n, err)
+			}
+		}, nil, 10 * time.Minute},
+		{"redrive", []time.Duration{time.Minute}, func(t *testing.T, s *Server, p *fakePortal, clk *clock.Fake) {
+			clk.Advance(time.Minute) // the one block ends: the items are dead letters
+			waitFor(t, 5*time.Second, "the dead letters", func() bool {
+				dead, _ := s.DeadLetters(ctx, QueueFilter{Limit: 10})
+				return len(dead) == 2
+			})
+			settle(t, s)
+			p.down.Store(false)
+			clk.Advance(5 * time.Minute)
+			if n, err := s.RedriveDead(ctx, QueueFilter{Line: "9"}); err != nil || n != 2 {
+				t.Fatalf("RedriveDead = %d, %v; want 2", n, err)
+			}
+		}, nil, 6 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			var buf syncbuf.Buffer
+			p := newFakePortal(t, "key-recovered-"+tc.name, clk)
+			s := newTestServer(t, p, Config{Clock: clk, Logger: jsonLogger(&buf), Queue: Policy{Schedule: tc.schedule}})
+			hook := p.connect("echo", "9", nil)
+			p.down.Store(true)
+			postWebhook(t, hook, echoItems("c", 1, 2))
+			waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+			settle(t, s)
+			if rec := withMsg(logRecords(t, &buf), "connector: line recovered"); len(rec) != 0 {
+				t.Fatalf("recovered before it did: %v", rec)
+			}
+			tc.recover(t, s, p, clk)
+			waitFor(t, 5*time.Second, "the delivery", func() bool { return len(p.Events()) == 2 })
+			settle(t, s)
+			wantDelivered(t, p, "c", "1", "2")
+			rec := withMsg(logRecords(t, &buf), "connector: line recovered")
+			if len(rec) != 1 || rec[0]["level"] != "INFO" || rec[0]["site"] != p.URL() || rec[0]["line"] != "9" ||
+				rec[0]["failed_attempts"] != tc.attempts || rec[0]["down_for"] != float64(tc.down) {
+				t.Fatalf("recovery: %v\n%s", rec, buf.String())
+			}
+			// Delivered, the line has no failure left: the next item does not recover it again.
+			postWebhook(t, hook, echoItems("c", 3, 1))
+			waitFor(t, 5*time.Second, "the next delivery", func() bool { return len(p.Events()) == 3 })
+			settle(t, s)
+			if rec := withMsg(logRecords(t, &buf), "connector: line recovered"); len(rec) != 1 {
+				t.Fatalf("%d recoveries logged:\n%s", len(rec), buf.String())
+			}
+		})
 	}
 }
 

@@ -142,6 +142,10 @@ func (s *Store) claim(ctx context.Context, owner string) (claimResult, error) {
 				if err := s.succeedTx(ctx, tx, l.id, now); err != nil {
 					return err
 				}
+				// The line is failing until it delivers again (a redrive, a new item): its recovery is logged then.
+				if _, err := tx.ExecContext(ctx, `UPDATE conn_lane SET first_fail_ms = ? WHERE id = ?`, l.firstFail, l.id); err != nil {
+					return err
+				}
 			}
 		}
 		b, err := s.headBatch(ctx, tx, l)

@@ -69,13 +69,14 @@ func (s *Store) RedriveDead(ctx context.Context, f QueueFilter) (int, error) {
 	return s.redrive(ctx, ids)
 }
 
-// Retry lifts the block of the blocked lines f selects (f.Site and f.Line; empty is all), as if the portal
-// had answered: their failures are forgotten and they are sent at once. A line whose batch is in flight is
+// Retry lifts the block of the blocked lines f selects (f.Site and f.Line; empty is all): their attempts
+// are forgotten (a failure starts the schedule anew) and they are sent at once; the time of their first
+// failure stays until they deliver, for the log of their recovery. A line whose batch is in flight is
 // left alone. It returns how many lines it lifted.
 func (s *Store) Retry(ctx context.Context, f QueueFilter) (int, error) {
 	var lifted int
 	err := s.write(ctx, func(tx *stx) error {
-		q := `UPDATE conn_lane SET state = ?, attempts = 0, first_fail_ms = 0, next_at_ms = ?
+		q := `UPDATE conn_lane SET state = ?, attempts = 0, next_at_ms = ?
 			WHERE state = ? AND lease_owner = ''`
 		args := []any{stateReady, s.nowMS(), stateBlocked}
 		if f.Site != "" {

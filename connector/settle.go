@@ -33,9 +33,10 @@ type recovery struct {
 	since    int64 // unix ms
 }
 
-// recoveryOf is the recovery of a lane settled successfully, nil when it had not failed.
+// recoveryOf is the recovery of a lane settled successfully, nil when it had not failed (a lane lifted by
+// Retry, or whose items went to the dead letters, has no attempts but still its first failure's time).
 func recoveryOf(l *lane) *recovery {
-	if l.attempts == 0 {
+	if l.attempts == 0 && l.firstFail == 0 {
 		return nil
 	}
 	return &recovery{attempts: l.attempts, since: l.firstFail}

@@ -19,7 +19,8 @@ import (
 // refuses) and the JSON envelope, and nothing is stored.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	n, err := s.webhook(r)
+	hook, err := s.webhook(r)
+	n := hook.queued
 	err = badText(err)
 	if err != nil && httpserve.Gone(r) {
 		s.log.Debug("connector: the messenger left before its answer", "path", r.URL.Path, "err", err)
@@ -37,7 +38,8 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 			s.log.Info("connector: webhook refused", "path", r.URL.Path, "status", status, "err", err)
 		}
 	} else {
-		s.log.Debug("connector: webhook", "path", r.URL.Path, "status", status, "queued", n, "took", time.Since(start))
+		s.log.Debug("connector: webhook", "site", hook.site, "line", hook.line, "connector", hook.connector,
+			"items", hook.items, "queued", n, "status", status, "took", time.Since(start))
 	}
 	s.m.requests.WithLabelValues("webhook", code).Inc()
 	s.m.reqSeconds.WithLabelValues("webhook").Observe(time.Since(start).Seconds())
@@ -76,31 +78,38 @@ func (s *Server) queuedBody(n int) []byte {
 	return body
 }
 
-func (s *Server) webhook(r *http.Request) (n int, err error) {
+// webhookTaken is what a webhook was, for its log line: the line it came for, the items its channel read
+// and how many of them were new (queued).
+type webhookTaken struct {
+	site, line, connector string
+	items, queued         int
+}
+
+func (s *Server) webhook(r *http.Request) (hook webhookTaken, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			n, err = 0, wire.Errorf(wire.CodeInternal, "panic: %v", p)
+			hook.queued, err = 0, wire.Errorf(wire.CodeInternal, "panic: %v", p)
 		}
 	}()
 	if r.Method != http.MethodPost {
-		return 0, wire.Errorf(wire.CodeMethodNotAllowed, "webhooks must be POST")
+		return hook, wire.Errorf(wire.CodeMethodNotAllowed, "webhooks must be POST")
 	}
 	real := r.PathValue("real")
 	ch, err := s.Channel(real)
 	if err != nil || openlines.RealConnector(real) != real {
-		return 0, &wire.Error{Code: wire.CodeUnknownConnector, Message: "no channel " + real}
+		return hook, &wire.Error{Code: wire.CodeUnknownConnector, Message: "no channel " + real}
 	}
 	hash := r.URL.Query().Get("h")
 	if hash == "" || len(hash) > 64 {
-		return 0, wire.Errorf(wire.CodeNotActiveLine, "the h parameter (line hash) is missing")
+		return hook, wire.Errorf(wire.CodeNotActiveLine, "the h parameter (line hash) is missing")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return 0, wire.Errorf(wire.CodeRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
+			return hook, wire.Errorf(wire.CodeRequestEntityTooLarge, "body larger than %d bytes", s.cfg.MaxBody)
 		}
-		return 0, wire.Errorf(wire.CodeBadPacket, "reading the body: %v", err)
+		return hook, wire.Errorf(wire.CodeBadPacket, "reading the body: %v", err)
 	}
 	ctx := r.Context()
 	s.enq.begin()
@@ -112,28 +121,32 @@ func (s *Server) webhook(r *http.Request) (n int, err error) {
 	}()
 	l, err := s.store.lineByHash(ctx, hash)
 	if err != nil {
-		return 0, err
+		return hook, err
 	}
 	if l == nil || l.realID != real || !l.active {
-		return 0, wire.Errorf(wire.CodeNotActiveLine, "no active line connector has this hash")
+		return hook, wire.Errorf(wire.CodeNotActiveLine, "no active line connector has this hash")
 	}
 	site, err := s.store.siteByID(ctx, l.siteID)
 	if err != nil {
-		return 0, err
+		return hook, err
 	}
+	hook.site, hook.line, hook.connector = siteName(site), l.line, l.connector
 	items, err := ch.Receive(ctx, s.line(site, l), r, body)
 	if err != nil {
-		return 0, err
+		return hook, err
 	}
+	hook.items = len(items)
 	if len(items) == 0 {
-		return 0, nil
+		return hook, nil
 	}
 	enqueued = true
-	if n, err = s.enqueue(ctx, site, l.line, l.connector, items); err != nil {
-		return 0, err
+	n, err := s.enqueue(ctx, site, l.line, l.connector, items)
+	if err != nil {
+		return hook, err
 	}
 	if d := len(items) - n; d > 0 {
 		s.m.duplicates.Add(float64(d))
 	}
-	return n, nil
+	hook.queued = n
+	return hook, nil
 }
