@@ -73,6 +73,8 @@ func TestNewCmdConnectorQueueParsing(t *testing.T) {
 			want: QueueListOptions{DB: "c.db", Dead: true, All: true, Filter: connector.QueueFilter{Site: "s", Line: "3", AfterID: 9, Limit: 5}}},
 		{args: []string{"--limit", "-1"}, err: "--limit must be positive"},
 		{args: []string{"--after", "x"}, err: `invalid argument "x"`},
+		{args: []string{"--after", "-1"}, err: "--after -1: want an id"},
+		{dead: true, args: []string{"--limit", "0"}, err: "--limit must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -124,8 +124,8 @@ func NewCmdConnectorQueueList(f *Factory, dead bool, runF func(*QueueListOptions
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
 			envDefault(cmd, "db", envConnectorDB, &opts.DB, f.LookupEnv)
-			if opts.Filter.Limit <= 0 {
-				return usageErrorf("--limit must be positive")
+			if err := listSelect.check(opts.Filter); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -134,14 +134,13 @@ func NewCmdConnectorQueueList(f *Factory, dead bool, runF func(*QueueListOptions
 		},
 	}
 	connectorDBFlag(cmd, &opts.DB)
-	fl := cmd.Flags()
-	fl.StringVar(&opts.Filter.Site, "site", "", "only this portal (domain or licence)")
-	fl.StringVar(&opts.Filter.Line, "line", "", "only this line")
-	fl.Int64Var(&opts.Filter.AfterID, "after", 0, "only items with a greater id (paging)")
-	fl.IntVar(&opts.Filter.Limit, "limit", 100, "most items to list")
-	fl.BoolVar(&opts.All, "all", false, "list every item, page by page (progress on a terminal)")
+	listSelect.add(cmd, &opts.Filter, &opts.All)
 	return cmd
 }
+
+// listSelect are the flags of queue ls and queue dead.
+var listSelect = queueSelect{Items: "items", Limit: 100, LimitUse: "most items to list",
+	AllUse: "list every item, page by page (progress on a terminal)"}
 
 func queueListRun(opts *QueueListOptions) error {
 	cfg, err := opts.Config()

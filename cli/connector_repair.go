@@ -48,8 +48,8 @@ running server serves is refused: use its inspector) or, on MySQL and PostgreSQL
 			if opts.Filter.Site == "" && opts.Filter.Line == "" && !opts.All {
 				return usageErrorf("say which dead letters: --line LINE, --site SITE or --all")
 			}
-			if opts.Filter.Limit < 0 {
-				return usageErrorf("--limit must be positive")
+			if err := redriveSelect.check(opts.Filter); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)
@@ -58,14 +58,16 @@ running server serves is refused: use its inspector) or, on MySQL and PostgreSQL
 		},
 	}
 	connectorDBFlag(cmd, &opts.DB)
-	fl := cmd.Flags()
-	fl.StringVar(&opts.Filter.Site, "site", "", "only this portal (domain or licence)")
-	fl.StringVar(&opts.Filter.Line, "line", "", "only this line")
-	fl.Int64Var(&opts.Filter.AfterID, "after", 0, "only dead letters with a greater id")
-	fl.IntVar(&opts.Filter.Limit, "limit", 0, "most dead letters to queue again (0: every one)")
-	fl.BoolVar(&opts.All, "all", false, "every dead letter (of --site, if given)")
+	redriveSelect.add(cmd, &opts.Filter, &opts.All)
 	return cmd
 }
+
+// redriveSelect are the flags of queue redrive; queue retry has --site only (the line is its argument).
+var (
+	redriveSelect = queueSelect{Items: "dead letters", LimitUse: "most dead letters to queue again (0: every one)",
+		AllUse: "every dead letter (of --site, if given)", LimitZero: true}
+	retrySelect = queueSelect{NoLine: true}
+)
 
 // NewCmdConnectorQueueRetry builds `olctl connector queue retry`.
 func NewCmdConnectorQueueRetry(f *Factory, runF func(*QueueRepairOptions) error) *cobra.Command {
@@ -88,7 +90,7 @@ anew. The server must be stopped on SQLite (or use its inspector); on MySQL and 
 		},
 	}
 	connectorDBFlag(cmd, &opts.DB)
-	cmd.Flags().StringVar(&opts.Filter.Site, "site", "", "only this portal (domain or licence)")
+	retrySelect.add(cmd, &opts.Filter, nil)
 	return cmd
 }
 

@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/openlines"
@@ -167,7 +171,9 @@ func TestNewCmdConnectorQueueRepairParsing(t *testing.T) {
 		{name: "redrive bad limit", args: []string{"--db", "c.db", "--all", "--limit", "-1"}, err: "--limit"},
 		{name: "retry", retry: true, args: []string{"4", "--db", "c.db", "--site", "s"},
 			want: QueueRepairOptions{DB: "c.db", Retry: true, Filter: connectorFilter("s", "4", 0, 0)}},
+		{name: "redrive bad after", args: []string{"--db", "c.db", "--all", "--after", "-2"}, err: "--after -2: want an id"},
 		{name: "retry without line", retry: true, args: []string{"--db", "c.db"}, err: "accepts 1 arg(s)"},
+		{name: "retry takes the line as its argument", retry: true, args: []string{"4", "--line", "5"}, err: "unknown flag: --line"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,5 +223,37 @@ func TestConnectorServeTwiceOnSQLite(t *testing.T) {
 	}
 	if code := first.stop(t); code != 0 {
 		t.Fatalf("the first server exited %d:\n%s", code, first.err.String())
+	}
+}
+
+// TestQueueSelectFlags: the queue commands that select items name and describe --site, --line, --after,
+// --limit and --all alike, from one definition.
+func TestQueueSelectFlags(t *testing.T) {
+	f := testFactory(nil)
+	cmds := map[string]*cobra.Command{"ls": NewCmdConnectorQueueList(f, false, nil), "dead": NewCmdConnectorQueueList(f, true, nil),
+		"redrive": NewCmdConnectorQueueRedrive(f, nil), "retry": NewCmdConnectorQueueRetry(f, nil)}
+	for name, cmd := range cmds {
+		want := []string{"site", "line", "after", "limit", "all"}
+		if name == "retry" {
+			want = []string{"site"}
+		}
+		var got []string
+		cmd.Flags().VisitAll(func(fl *pflag.Flag) {
+			if fl.Name != "db" && fl.Name != "help" {
+				got = append(got, fl.Name)
+			}
+		})
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: flags %v, want %v", name, got, want)
+		}
+		if fl := cmd.Flags().Lookup("site"); fl.Usage != "only this portal (domain or licence)" {
+			t.Errorf("%s --site: %q", name, fl.Usage)
+		}
+	}
+	if ls, redrive := cmds["ls"].Flags().Lookup("after").Usage, cmds["redrive"].Flags().Lookup("after").Usage; ls != "only items with a greater id (paging)" ||
+		redrive != "only dead letters with a greater id" {
+		t.Errorf("--after: ls %q, redrive %q", ls, redrive)
 	}
 }
