@@ -17,6 +17,7 @@ import (
 
 // Each reading rule of docs/protocol.md §5, over real HTTP, for a call that reads its answer.
 func TestAnswerReading(t *testing.T) {
+	t.Parallel()
 	const (
 		ok        = ""
 		malformed = wire.CodeAnswerMalformed
@@ -103,6 +104,7 @@ func TestAnswerReading(t *testing.T) {
 
 // testConnect is judged by OK alone (docs/protocol.md §5).
 func TestTestConnectIsJudgedByOKAlone(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t)
 	for body, want := range map[string][]wire.Code{
@@ -121,6 +123,7 @@ func TestTestConnectIsJudgedByOKAlone(t *testing.T) {
 
 // A status outside 2xx is a transport error (NETWORK_ERROR), but a 405 or 413 envelope keeps its codes.
 func TestHTTPStatus(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t, WithRetry(Retry{}))
 	for _, tt := range []struct {
@@ -145,6 +148,7 @@ func TestHTTPStatus(t *testing.T) {
 }
 
 func TestAnswerTooLarge(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(answerRaw(http.StatusOK, `{"OK":true,"DATA":{"A":"`+strings.Repeat("x", 200)+`"}}`))
 	_, err := f.client(t, WithMaxResponse(100)).Call(ctxT(t), "readSettings", nil)
@@ -155,6 +159,7 @@ func TestAnswerTooLarge(t *testing.T) {
 
 // No connection, a hang-up and an attempt timeout are NETWORK_ERROR.
 func TestNetworkErrors(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +210,7 @@ func hangUp(w http.ResponseWriter) {
 
 // Fire-and-forget methods never need the body: the connection, the status and x-bitrix-error decide.
 func TestFireAndForget(t *testing.T) {
+	t.Parallel()
 	items := []openlines.StatusItem{{Chat: openlines.ChatRef{ID: "c1"}, Message: openlines.MessageRef{ID: "m1"}}}
 	tests := []struct {
 		name    string
@@ -262,6 +268,7 @@ func TestFireAndForget(t *testing.T) {
 
 // A fire-and-forget call returns once the status line is in, without waiting for the body.
 func TestFireAndForgetDoesNotWaitForTheBody(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	release := make(chan struct{})
 	defer close(release)
@@ -299,6 +306,7 @@ func TestFireAndForgetDoesNotWaitForTheBody(t *testing.T) {
 
 // A method that is not fire-and-forget by name can be made one.
 func TestFireAndForgetOnAnyMethod(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(answerRaw(http.StatusOK, "not json"))
 	res, err := f.client(t).Call(ctxT(t), "register", nil, FireAndForget(true))

@@ -22,6 +22,7 @@ func countingHandler(w http.ResponseWriter, call *clienttest.Call) {
 }
 
 func TestCacheTTLAndFresh(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(countingHandler)
 	c := f.client(t)
@@ -72,6 +73,7 @@ func TestCacheTTLAndFresh(t *testing.T) {
 
 // Entries are per (method, connector, line, arguments); callers get copies; errors are not kept.
 func TestCacheKeys(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(countingHandler)
 	c := f.client(t)
@@ -122,6 +124,7 @@ func TestCacheKeys(t *testing.T) {
 // not), and so does ForgetLine; other lines and, except for deleteLine and ForgetLine("all", …), other
 // connectors keep theirs.
 func TestCacheDrop(t *testing.T) {
+	t.Parallel()
 	type entry struct {
 		name string
 		call func(c *Client) error
@@ -198,6 +201,7 @@ func TestCacheDrop(t *testing.T) {
 
 // An answer fetched while its line was dropped is not kept: it may predate the change.
 func TestCacheStaleFlight(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -225,6 +229,7 @@ func TestCacheStaleFlight(t *testing.T) {
 
 // Concurrent use under -race: reads, changes and forgets of several lines at once.
 func TestCacheConcurrentUse(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(countingHandler)
 	c := f.client(t)

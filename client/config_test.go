@@ -10,6 +10,7 @@ import (
 )
 
 func TestNewValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		server string
@@ -69,6 +70,7 @@ func TestNewValidation(t *testing.T) {
 }
 
 func TestURL(t *testing.T) {
+	t.Parallel()
 	for server, want := range map[string]string{
 		"https://c.example.com":      "https://c.example.com/imwebhook/portal.php",
 		"https://c.example.com/":     "https://c.example.com/imwebhook/portal.php",

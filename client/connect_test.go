@@ -55,6 +55,7 @@ var (
 // (real id, line); full success clears ERROR; the first failure stops it with the step's code and the
 // server's errors.
 func TestConnect(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		before  openlines.LineStatus
@@ -130,6 +131,7 @@ func TestConnect(t *testing.T) {
 
 // Without a status store Connect still connects; a store that fails stops it with INTERNAL_ERROR.
 func TestConnectStatusStore(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	if _, err := f.client(t).Connect(ctxT(t), Settings{"a": "b"}); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,14 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/client/clienttest"
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -78,13 +80,7 @@ func ctxT(t *testing.T) context.Context {
 // waitWaiters blocks until n goroutines wait on the fake clock (a retry sleeping), or fails.
 func waitWaiters(t *testing.T, clk *clock.Fake, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for clk.Waiters() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("no goroutine waits on the clock (want %d, have %d)", n, clk.Waiters())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(t, 10*time.Second, fmt.Sprintf("%d goroutines to wait on the clock", n), func() bool { return clk.Waiters() >= n })
 }
 
 // codesOf returns the protocol codes of a client error, nil for nil, and fails for any other error.

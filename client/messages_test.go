@@ -33,6 +33,7 @@ func sentMessages(t *testing.T, f *fixture) []openlines.OutgoingMessage {
 
 // The outgoing message travels in the current shape: DATA [[msg, …]], files as links, no user.
 func TestOutgoingMessageShape(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t, WithConnector("vkgroup"))
 	m := outgoing("chat-1", "Hello")
@@ -80,6 +81,7 @@ func TestOutgoingMessageShape(t *testing.T) {
 
 // Typing is a sendMessage item with message.type typing_start and no user.
 func TestSendTyping(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t, WithConnector("vkgroup"))
 	msgs := []openlines.OutgoingMessage{outgoing("chat-1", "")}
@@ -113,6 +115,7 @@ func mapKeys(m *wire.Map) string {
 // The stored Bot Framework context overrides the message's from and service_url; a chat without one is sent
 // unchanged, and logged; other connectors are never touched.
 func TestBotFrameworkContext(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := bfcontext.NewMemoryStore()
 	recipient := wire.NewMap("id", "28:bot", "name", "Helpdesk", "role", "bot")
@@ -194,6 +197,7 @@ func (failingStore) Get(context.Context, string, string) (bfcontext.Context, err
 
 // A store that fails is an error before anything is sent: the message would lose its context silently.
 func TestBotFrameworkContextStoreFailure(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t, WithChatContext(failingStore{}))
 	err := c.SendMessage(ctxT(t), []openlines.OutgoingMessage{outgoing("29:abc", "hi")})
@@ -205,6 +209,7 @@ func TestBotFrameworkContextStoreFailure(t *testing.T) {
 // setStatusReading goes only to the connectors that take it (vkgroup, avito; configurable) and counts as
 // done for the others.
 func TestSetStatusReading(t *testing.T) {
+	t.Parallel()
 	items := []openlines.StatusItem{{Chat: openlines.ChatRef{ID: "chat-1"}, Message: openlines.MessageRef{ID: "ext-9"}}}
 	for _, tt := range []struct {
 		connector string
@@ -242,6 +247,7 @@ func TestSetStatusReading(t *testing.T) {
 }
 
 func TestSetStatusDeliveredAndInitialize(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t)
 	items := []openlines.StatusItem{{Chat: openlines.ChatRef{ID: "chat-1"}, Message: openlines.MessageRef{ID: "m-1"}}}

@@ -10,28 +10,24 @@ import (
 
 	"github.com/olctl/olctl/client/clienttest"
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/wire"
 )
 
 // drive advances the fake clock by step whenever a goroutine waits on it, until done is closed.
 func drive(t *testing.T, clk *clock.Fake, done <-chan struct{}, step time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	eventually.True(t, 15*time.Second, "the call to finish", func() bool {
 		select {
 		case <-done:
-			return
+			return true
 		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call did not finish")
 		}
 		if clk.Waiters() > 0 {
 			clk.Advance(step)
-		} else {
-			time.Sleep(100 * time.Microsecond)
 		}
-	}
+		return false
+	})
 }
 
 func fail503(w http.ResponseWriter) bool {
@@ -47,6 +43,7 @@ func fail429(w http.ResponseWriter, retryAfter string) bool {
 
 // Only the read-only methods are retried, after NETWORK_ERROR, a 5xx or a 429; each attempt is signed afresh.
 func TestRetries(t *testing.T) {
+	t.Parallel()
 	policy := Retry{MaxRetries: 3, MinWait: 100 * time.Millisecond, MaxWait: 10 * time.Second}
 	tests := []struct {
 		name     string
@@ -144,6 +141,7 @@ func TestRetries(t *testing.T) {
 // A retried hmac-sha256 packet passes the replay guard because it is signed afresh; the first attempt's
 // bytes sent again do not.
 func TestHardenedRetryIsSignedAfresh(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, signings()[1], clienttest.Lenient())
 	f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
 		if call.N == 1 {
@@ -182,6 +180,7 @@ func TestHardenedRetryIsSignedAfresh(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	for _, header := range []string{"3", testEpoch.Add(3 * time.Second).Format(http.TimeFormat)} {
 		t.Run(header, func(t *testing.T) {
 			f := md5Fixture(t)
@@ -211,6 +210,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
+	t.Parallel()
 	c, err := New("http://x", WithDomain(testDomain),
 		WithRetry(Retry{MaxRetries: 10, MinWait: 100 * time.Millisecond, MaxWait: time.Second}))
 	if err != nil {
@@ -245,6 +245,7 @@ func TestBackoffIsCappedExponentialWithJitter(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	c, _ := New("http://x", WithDomain(testDomain), WithClock(clock.NewFake(testEpoch)))
 	tests := map[string]time.Duration{
 		"":     0,
@@ -265,6 +266,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestAttemptTimeoutIsRetried(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	f.Handle(func(w http.ResponseWriter, call *clienttest.Call) {
 		if call.N == 1 {
@@ -291,6 +293,7 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 }
 
 func TestContextCancellation(t *testing.T) {
+	t.Parallel()
 	t.Run("during the request", func(t *testing.T) {
 		entered := make(chan struct{}, 1)
 		f := newFixture(t, signings()[1])

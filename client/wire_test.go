@@ -18,6 +18,7 @@ import (
 
 // The headers, the query and the fields of each profile, as the server receives them.
 func TestProfileWire(t *testing.T) {
+	t.Parallel()
 	licence := wire.Licence(testLicenceKey)
 	tests := []struct {
 		name      string
@@ -97,6 +98,7 @@ func TestProfileWire(t *testing.T) {
 
 // BX_LICENCE and the md5 secret use K = DEMO for an empty key and "demo" in any case, in both profiles.
 func TestDemoLicence(t *testing.T) {
+	t.Parallel()
 	demo := wire.Credentials{Mode: wire.MD5, LicenceKey: "DEMO"}
 	for _, key := range []string{"", "demo", "DeMo", "DEMO"} {
 		for _, p := range []wire.Profile{wire.Current, wire.Legacy} {
@@ -119,6 +121,7 @@ func TestDemoLicence(t *testing.T) {
 // Connector-less methods go out with CONNECTOR all and an empty LINE whatever the options; the query names
 // "all" too.
 func TestConnectorLessCalls(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	c := f.client(t) // defaults botframework.skype, line 3
 	ctx := ctxT(t)
@@ -156,6 +159,7 @@ func TestConnectorLessCalls(t *testing.T) {
 // Connector-bound methods without a connector, or with "all", are refused locally with Bitrix's code; so are
 // send/update/deleteMessage with all.
 func TestConnectorBoundCallsNeedAConnector(t *testing.T) {
+	t.Parallel()
 	f := md5Fixture(t)
 	noDefault, err := New(f.URL, WithDomain(testDomain), WithLicenceKey(testLicenceKey))
 	if err != nil {
@@ -198,6 +202,7 @@ func TestConnectorBoundCallsNeedAConnector(t *testing.T) {
 
 // Every portal → server vector is reproduced byte for byte: the fields in order, DATA and BX_HASH.
 func TestPortalToServerVectors(t *testing.T) {
+	t.Parallel()
 	vs := loadVectors(t)
 	n := 0
 	for name, v := range vs {
