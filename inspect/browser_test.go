@@ -27,6 +27,7 @@ import (
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/files"
 	"github.com/olctl/olctl/inspect"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/wire"
 )
@@ -59,13 +60,8 @@ func browser(t *testing.T) context.Context {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for range 50 { // Chromium's children may still write there for a moment after it exits
-			if os.RemoveAll(profile) == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+	t.Cleanup(func() { // Chromium's children may still write there for a moment after it exits
+		eventually.True(t, 10*time.Second, "Chromium to leave its profile "+profile, func() bool { return os.RemoveAll(profile) == nil })
 	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
@@ -286,6 +282,7 @@ func (s *system) say(t *testing.T, conversation, text string) {
 // on the connector server's page a push that failed becomes a dead letter, whose redrive delivers it.
 // Every control has a label, and no secret is on either page.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	s := startSystem(t)
 	ctx := browser(t) // after the servers: its cleanup, first, ends the pages' streams that their Close waits for
 	portalTab := tab(t, ctx, s.portalPage)
@@ -375,6 +372,7 @@ func TestBrowser(t *testing.T) {
 // TestBrowserTenThousandPackets: with 10 000 packets in the recorder's past and 10 000 more streamed while
 // the page is open, the page lists the newest View packets and stays fast.
 func TestBrowserTenThousandPackets(t *testing.T) {
+	t.Parallel()
 	rec := inspect.NewRecorder(inspect.Options{})
 	endpoint := rec.Incoming(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { wire.WriteResponse(w, []any{}, nil) }))
 	signer, err := wire.NewSigner(wire.Credentials{LicenceKey: licenceKey}, nil)

@@ -87,6 +87,7 @@ func item(text string) *wire.Map {
 // TestRingKeepsTheNewest: the ring holds the last Packets packets and no more than Bytes of them; the
 // notes of an item find its packet while it is in the ring.
 func TestRingKeepsTheNewest(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		opt     Options
@@ -134,6 +135,7 @@ func TestRingKeepsTheNewest(t *testing.T) {
 
 // TestSecretsAreMasked: secret keys and known secret values never reach the detail of a packet.
 func TestSecretsAreMasked(t *testing.T) {
+	t.Parallel()
 	const appSecret = "bf-app-secret-value"
 	rec, signer, srv := newTestRecorder(t, Options{Secrets: []string{licenceKey}, SecretKeys: []string{"h"}})
 	settings := wire.NewMap("app_id", "app-1", "app_secret", appSecret, "nested", wire.NewMap("access_token", "tok-123"),
@@ -170,6 +172,7 @@ func TestSecretsAreMasked(t *testing.T) {
 }
 
 func TestMaskJSON(t *testing.T) {
+	t.Parallel()
 	m := newMasker([]string{"s3cret"}, []string{"pin"})
 	for _, tc := range []struct{ in, want string }{
 		{`{"OK":true,"DATA":{"RESULT":"OK"}}`, `{"OK":true,"DATA":{"RESULT":"OK"}}`},
@@ -190,6 +193,7 @@ func TestMaskJSON(t *testing.T) {
 // TestReplayIsSignedAfresh: a replayed hmac packet passes the replay guard (a new timestamp and nonce) and
 // is recorded as a replay; a packet sent cannot be replayed.
 func TestReplayIsSignedAfresh(t *testing.T) {
+	t.Parallel()
 	rec, signer, srv := newTestRecorder(t, Options{})
 	body := packetBody(t, signer, "receivingMessage", []any{item("hi")})
 	post(t, srv.URL, body)
@@ -223,6 +227,7 @@ func TestReplayIsSignedAfresh(t *testing.T) {
 // TestOutgoingRecordsPacketsOnly: a packet sent is recorded with its answer and reaches the server whole; a
 // token request (a form without BX_COMMAND) passes and is not kept.
 func TestOutgoingRecordsPacketsOnly(t *testing.T) {
+	t.Parallel()
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -267,6 +272,7 @@ func mustGet(t testing.TB, rec *Recorder, id int64) *record {
 // TestStreamStartsFromTheRing: a page's stream starts with the ring as it is, then every packet as it
 // passes; the page and its API answer with the headers that keep them to themselves.
 func TestStreamStartsFromTheRing(t *testing.T) {
+	t.Parallel()
 	rec, signer, srv := newTestRecorder(t, Options{})
 	post(t, srv.URL, packetBody(t, signer, "receivingMessage", []any{item("one")}))
 	page := httptest.NewServer(rec.Handler(Page{Title: "Test side"}))
@@ -333,6 +339,7 @@ func sseEvents(r io.Reader) <-chan sse {
 // TestPostsNeedThePagesHeader: replay and redrive refuse a POST without X-Olctl-Inspector or from another
 // origin, which is what a cross-site form would send.
 func TestPostsNeedThePagesHeader(t *testing.T) {
+	t.Parallel()
 	rec, signer, srv := newTestRecorder(t, Options{})
 	post(t, srv.URL, packetBody(t, signer, "receivingMessage", []any{item("one")}))
 	redriven := 0
@@ -373,6 +380,7 @@ func TestPostsNeedThePagesHeader(t *testing.T) {
 // TestGuard: without a token only loopback clients naming a loopback host pass; with one, only requests
 // that carry it (the URL's token sets the cookie and is taken out of the URL).
 func TestGuard(t *testing.T) {
+	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "inspector") })
 	for _, tc := range []struct {
 		name, token, remote, host, target, auth, cookie string
@@ -422,6 +430,7 @@ func TestGuard(t *testing.T) {
 // TestTenThousandPackets: with 10 000 packets passed through, memory holds the ring, and what a page
 // loads (the page and the first frame of its stream) is the ring's newest View packets, whatever passed.
 func TestTenThousandPackets(t *testing.T) {
+	t.Parallel()
 	rec, signer, srv := newTestRecorder(t, Options{})
 	body := packetBody(t, signer, "receivingMessage", []any{item("hello")})
 	start := time.Now()
@@ -468,6 +477,7 @@ func TestTenThousandPackets(t *testing.T) {
 // TestReplayWithACallMeanwhile: a replayed packet whose handling sends a packet of its own (a legacy portal's
 // setStatusDelivered) is the replay's record, not the call.
 func TestReplayWithACallMeanwhile(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	signer, _ := wire.NewSigner(hmacCreds, clk)
 	rec := NewRecorder(Options{Clock: clk, Sign: signer.Sign})

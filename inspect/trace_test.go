@@ -16,6 +16,7 @@ import (
 // TestTrace: Options.Trace gets each packet, received and sent, as a block of text: the head line, the
 // fields in order, DATA decoded, the answer and the notes, every secret masked.
 func TestTrace(t *testing.T) {
+	t.Parallel()
 	const appSecret = "bf-app-secret-value"
 	creds := wire.Credentials{Mode: wire.MD5, LicenceKey: licenceKey}
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
@@ -91,6 +92,7 @@ func TestTrace(t *testing.T) {
 
 // TestTraceNetworkFailure: a packet that got no answer says why.
 func TestTraceNetworkFailure(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	rec := NewRecorder(Options{Trace: &out})
 	srv := httptest.NewServer(http.NotFoundHandler())
