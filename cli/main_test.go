@@ -24,9 +24,36 @@ func TestVersion(t *testing.T) {
 	if v.Version != Version || !strings.HasPrefix(v.Go, "go") {
 		t.Fatalf("version JSON %+v", v)
 	}
-	// --version prints the same line as the command.
+	// --version prints what the command prints: the line, or under --json (in any of its spellings, or
+	// OLCTL_OUTPUT) the same JSON document.
 	if got := olctl(t, "--version").wantCode(t, 0).out; got != r.out {
 		t.Fatalf("--version %q, version %q", got, r.out)
+	}
+	j := olctl(t, "version", "--json").wantCode(t, 0).out
+	for _, args := range [][]string{{"--version", "--json"}, {"--json", "-v"}, {"--version", "-o", "json"}, {"--version", "--output=json"}} {
+		if got := olctl(t, args...).wantCode(t, 0); got.out != j || got.err != "" {
+			t.Errorf("%v: %q (stderr %q), want %q", args, got.out, got.err, j)
+		}
+	}
+	if got := run(t, runOpts{env: map[string]string{"OLCTL_OUTPUT": "json"}}, "--version").wantCode(t, 0).out; got != j {
+		t.Errorf("OLCTL_OUTPUT=json --version: %q", got)
+	}
+	// Without --version the root prints its help; an argument is an unknown command (exit 2).
+	if got := olctl(t).wantCode(t, 0).out; !strings.HasPrefix(got, "olctl calls the Open Lines") {
+		t.Errorf("olctl alone: %q", got)
+	}
+	if got := olctl(t, "--version", "extra").wantCode(t, ExitUsage); !strings.Contains(got.err, `unknown command "extra"`) {
+		t.Errorf("--version extra: %q", got.err)
+	}
+	// A configuration that cannot be read does not hide the version.
+	bad := map[string]string{"OLCTL_SERVER": "connector.example.com", "OLCTL_TIMEOUT": "soon"}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if got := run(t, runOpts{env: bad}, args...).wantCode(t, 0).out; got != r.out {
+			t.Errorf("%v with a bad configuration: %q", args, got)
+		}
+		if got := run(t, runOpts{env: bad}, append(args, "--json")...).wantCode(t, 0).out; got != j {
+			t.Errorf("%v --json with a bad configuration: %q", args, got)
+		}
 	}
 }
 
@@ -160,8 +187,13 @@ func TestCompletion(t *testing.T) {
 func TestNewCmdVersionAndCompletionParsing(t *testing.T) {
 	var v *VersionOptions
 	if err := parse(NewCmdVersion(testFactory(nil), func(o *VersionOptions) error { v = o; return nil })); err != nil || v == nil ||
-		v.Config == nil || v.Context == nil {
+		v.JSON || v.Context == nil {
 		t.Fatalf("version: err %v, options %+v", err, v)
+	}
+	v = nil
+	if err := parse(NewCmdVersion(testFactory(map[string]string{"OLCTL_OUTPUT": "json"}), func(o *VersionOptions) error { v = o; return nil })); err != nil ||
+		v == nil || !v.JSON {
+		t.Fatalf("version with OLCTL_OUTPUT=json: err %v, options %+v", err, v)
 	}
 	v = nil
 	wantParseError(t, parse(NewCmdVersion(testFactory(nil), func(o *VersionOptions) error { v = o; return nil }), "x"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -37,13 +36,21 @@ Output: tables on a terminal, tab-separated text when piped, one JSON document w
 Errors go to stderr.
 
 ` + exitCodesHelp,
-		Version:       readBuildInfo(debug.ReadBuildInfo).String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// The kebab-case aliases of the remote methods (test-connect, …) complete as the names do.
 		ValidArgsFunction: completeAliases,
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	// --version is olctl's own flag (not cobra's, which prints text only): `olctl version`'s output, JSON
+	// under --json.
+	root.Flags().BoolP("version", "v", false, "print the olctl version, its commit and build date (JSON with --json)")
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if v, _ := cmd.Flags().GetBool("version"); v {
+			return versionRun(&VersionOptions{Context: cmd.Context(), IO: f.IO, JSON: versionJSON(cmd, f)})
+		}
+		return cmd.Help()
+	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	addConfigFlags(root)

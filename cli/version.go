@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -62,17 +63,17 @@ func (b buildInfo) String() string {
 	return s + ", " + b.Go + ")"
 }
 
-// VersionOptions are the inputs of `olctl version`.
+// VersionOptions are the inputs of `olctl version` and `olctl --version`.
 type VersionOptions struct {
 	Context context.Context // the run's context, set when the command runs
 	IO      IO
-	Config  func() (*Config, error)
+	JSON    bool // print the JSON document (--json, -o json, OLCTL_OUTPUT or the config file)
 }
 
 // NewCmdVersion builds `olctl version`. runF, when not nil, runs instead of the command's own run, with the
 // options the flags and arguments set (tests check the parsing so); every NewCmd… takes it.
 func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
-	opts := &VersionOptions{IO: f.IO, Config: f.Config}
+	opts := &VersionOptions{IO: f.IO}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the olctl version, its commit and build date",
@@ -80,7 +81,7 @@ func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 them in the binary), and the Go version. 'olctl --version' prints the same line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts.Context = cmd.Context()
+			opts.Context, opts.JSON = cmd.Context(), versionJSON(cmd, f)
 			if runF != nil {
 				return runF(opts)
 			}
@@ -91,13 +92,27 @@ them in the binary), and the Go version. 'olctl --version' prints the same line.
 
 func versionRun(opts *VersionOptions) error {
 	info := readBuildInfo(debug.ReadBuildInfo)
-	cfg, err := opts.Config()
-	if err != nil {
-		return err
-	}
-	if cfg.JSON() {
+	if opts.JSON {
 		return writeJSON(opts.IO.Out, info)
 	}
-	_, err = fmt.Fprintln(opts.IO.Out, info.String())
+	_, err := fmt.Fprintln(opts.IO.Out, info.String())
 	return err
+}
+
+// versionJSON reports whether the run asks for JSON: by the configuration, or, when it cannot be read (the
+// version is printed whatever else is wrong, so that a bug report can name it), by --json, --output and
+// OLCTL_OUTPUT alone.
+func versionJSON(cmd *cobra.Command, f *Factory) bool {
+	if cfg, err := f.Config(); err == nil {
+		return cfg.JSON()
+	}
+	fl := cmd.Flags()
+	if j := fl.Lookup("json"); j != nil && j.Changed {
+		return j.Value.String() == "true"
+	}
+	if o := fl.Lookup("output"); o != nil && o.Changed {
+		return strings.EqualFold(strings.TrimSpace(o.Value.String()), "json")
+	}
+	v, ok := f.LookupEnv(lookupKey(KeyOutput).Env())
+	return ok && strings.EqualFold(strings.TrimSpace(v), "json")
 }
