@@ -30,6 +30,7 @@ type item struct {
 }
 
 func TestBindItem(t *testing.T) {
+	t.Parallel()
 	src, err := unserialize(`a:9:{s:4:"user";a:3:{s:2:"id";i:291;s:4:"name";s:4:"Anna";s:5:"phone";s:3:"123";}` +
 		`s:7:"message";a:4:{s:2:"id";s:3:"m-1";s:4:"date";s:10:"1700000000";s:4:"text";s:0:"";s:5:"files";a:1:{i:5;a:1:{s:3:"url";s:1:"u";}}}` +
 		`s:4:"CHAT";a:1:{s:2:"id";s:4:"c/1;";}s:4:"flag";s:1:"0";s:5:"score";i:3;s:3:"raw";a:1:{i:0;b:1;}` +
@@ -56,6 +57,7 @@ func TestBindItem(t *testing.T) {
 }
 
 func TestBindErrors(t *testing.T) {
+	t.Parallel()
 	var n int
 	var u8 uint8
 	var s string
@@ -89,6 +91,7 @@ func TestBindErrors(t *testing.T) {
 }
 
 func TestBindEmptyValues(t *testing.T) {
+	t.Parallel()
 	var it item
 	if err := Bind("", &it); err != nil {
 		t.Fatal(err)
@@ -104,6 +107,7 @@ func TestBindEmptyValues(t *testing.T) {
 }
 
 func TestKeyString(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		key  any
 		want string

@@ -10,6 +10,7 @@ import (
 )
 
 func TestFieldsEncodeParseRoundTrip(t *testing.T) {
+	t.Parallel()
 	in := Fields{{"Z_FIRST", "a b+c&d=e"}, {"A", "Привет 😀 /?%#"}, {"EMPTY", ""}, {"B", "~._-"}}
 	body := in.Encode()
 	// The standard library reads the same values (order aside).
@@ -39,6 +40,7 @@ func TestFieldsEncodeParseRoundTrip(t *testing.T) {
 // TestQueryEscapeMatchesNetURL checks the form encoder against url.QueryEscape byte by byte: every byte value
 // alone and inside runs, at the start, middle and end of a value.
 func TestQueryEscapeMatchesNetURL(t *testing.T) {
+	t.Parallel()
 	values := []string{"", "abc", "YTox+Ontp/OjA7=", "a b", " ", "~._-", "Привет 😀", "\x00\xff"}
 	for c := 0; c < 256; c++ {
 		b := string([]byte{byte(c)})
@@ -52,6 +54,7 @@ func TestQueryEscapeMatchesNetURL(t *testing.T) {
 }
 
 func TestParseFormRefuses(t *testing.T) {
+	t.Parallel()
 	for _, body := range []string{"A=1&A=2", "A=%zz", "%zz=1"} {
 		if _, err := ParseForm(body); !errors.Is(err, CodeBadPacket) {
 			t.Errorf("ParseForm(%q) = %v, want BAD_PACKET", body, err)
@@ -63,6 +66,7 @@ func TestParseFormRefuses(t *testing.T) {
 }
 
 func TestReadForm(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		method string

@@ -31,6 +31,7 @@ func manyFields(n int) string {
 // CPU (the bound is 100 ms, a second under the race detector; a duplicate check that scans the fields so
 // far needs seconds), and the fields a sender may add are still accepted up to the cap.
 func TestManyFieldsLinear(t *testing.T) {
+	t.Parallel()
 	body := manyFields(160000)
 	bound := 100 * time.Millisecond
 	if raceEnabled {
@@ -71,6 +72,7 @@ func TestManyFieldsLinear(t *testing.T) {
 
 // TestReadFormDeclaredLength: a request that announces 8 MiB and sends ten bytes costs what it sent, not what
 // it announced.
+// Not parallel: it reads the allocations of the whole process.
 func TestReadFormDeclaredLength(t *testing.T) {
 	const declared = 8 << 20
 	body := "A=1&B=2345"

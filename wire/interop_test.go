@@ -79,6 +79,7 @@ func genValue(r *rand.Rand, depth int) any {
 }
 
 func TestGoSerializeReadByPHP(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	var corpus [][]byte
 	for i := 0; i < 600; i++ {
@@ -115,6 +116,7 @@ func TestGoSerializeReadByPHP(t *testing.T) {
 }
 
 func TestPHPSerializeReadByGo(t *testing.T) {
+	t.Parallel()
 	var in []string
 	if err := json.Unmarshal(runPHP(t, nil, "gen", "800"), &in); err != nil {
 		t.Fatal(err)
@@ -136,6 +138,7 @@ func TestPHPSerializeReadByGo(t *testing.T) {
 }
 
 func TestPHPRefusesWhatGoRefuses(t *testing.T) {
+	t.Parallel()
 	// The decoder's refusals that PHP shares. PHP also reads objects and ignores trailing bytes; the protocol
 	// refuses both on purpose (docs/protocol.md §4), so they are not in this list.
 	bad := []string{"i:1", `s:5:"abc";`, "b:2;", `a:1:{i:0;N;`, "x:1;"}

@@ -193,6 +193,7 @@ func intoSeeds(tb testing.TB) []string {
 }
 
 func TestUnserializeIntoMatchesBind(t *testing.T) {
+	t.Parallel()
 	for _, s := range append(intoSeeds(t), edgeSeeds()...) {
 		intoCheck(t, s)
 		itemsCheck(t, s)
@@ -237,6 +238,7 @@ func FuzzUnserializeInto(f *testing.F) {
 }
 
 func TestUnserializeIntoManyTypes(t *testing.T) {
+	t.Parallel()
 	s := strings.Repeat(`a:2:{s:1:"S";s:1:"s";s:1:"X";`, 12) + `N;` + strings.Repeat(`}`, 12)
 	var n nest1
 	if err := unserializeInto(s, &n); err != nil {
@@ -280,6 +282,7 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // Every decoded form refuses what Unserialize refuses, with a *SyntaxError that is BAD_PACKET: an object
 // inside an array, a repeated key, a string shorter than its length, trailing bytes.
 func TestDecodeRefusals(t *testing.T) {
+	t.Parallel()
 	for _, s := range []string{`a:1:{i:0;O:1:"A":0:{}}`, `a:2:{s:1:"a";N;s:1:"a";N;}`, `s:5:"abc";`, `i:1;x`} {
 		_, treeErr := unserialize(s)
 		var v any
@@ -296,6 +299,7 @@ func TestDecodeRefusals(t *testing.T) {
 
 // DecodeItems reads the items DecodeData and Items give, for every PHP vector.
 func TestDecodeItemsVectors(t *testing.T) {
+	t.Parallel()
 	for name, v := range loadVectors(t) {
 		p := &Packet{RawData: vectorFields(t, v).Get(fieldData)}
 		typed, itemErrs, err := DecodeItems[any](p)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestMapJSON(t *testing.T) {
+	t.Parallel()
 	v := []any{NewMap("b", int64(1), "a", NewMap(), "7", "x", "list", []any{"y", true, nil, 1.5}), (*Map)(nil)}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -27,6 +28,7 @@ func TestMapJSON(t *testing.T) {
 }
 
 func TestParseJSONRefuses(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"", "{", `{"a":1} {}`, "[1,", strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2)} {
 		if v, err := ParseJSON([]byte(bad)); err == nil {
 			t.Errorf("ParseJSON(%.20q) = %v, want an error", bad, v)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPacketEncodeOrderAndStubs(t *testing.T) {
+	t.Parallel()
 	p := &Packet{Command: "sendMessage", Licence: "lic", Domain: "https://p.example", Version: "1", Connector: "botframework", Line: "", Data: []any{[]any{NewMap("text", "hi")}}}
 	f, err := p.Encode(ToServer)
 	if err != nil {
@@ -35,6 +36,7 @@ func TestPacketEncodeOrderAndStubs(t *testing.T) {
 }
 
 func TestParseAndDecode(t *testing.T) {
+	t.Parallel()
 	good := Fields{{fieldCommand, "receivingMessage"}, {fieldType, "CP"}, {fieldLine, EmptyStub}, {fieldConnector, "botframework.skype"}, {fieldVersion, "1"}, {fieldData, "YToxOntpOjA7czo3OiIjRU1QVFkjIjt9"}, {fieldHash, "x"}}
 	p, err := Parse(good, ToPortal)
 	if err != nil {
@@ -80,6 +82,7 @@ func TestParseAndDecode(t *testing.T) {
 }
 
 func TestResponses(t *testing.T) {
+	t.Parallel()
 	body, _ := OKBody(map[string]string{"RESULT": "OK"})
 	if string(body) != `{"OK":true,"DATA":{"RESULT":"OK"}}` {
 		t.Fatalf("OKBody = %s", body)
@@ -134,6 +137,7 @@ func TestResponses(t *testing.T) {
 }
 
 func TestErrorIs(t *testing.T) {
+	t.Parallel()
 	err := Errorf(CodeReplay, "old")
 	if !errors.Is(err, CodeReplay) || errors.Is(err, CodeLicence) {
 		t.Fatal("Is by code")

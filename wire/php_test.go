@@ -11,6 +11,7 @@ import (
 )
 
 func TestSerializeScalars(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   any
 		want string
@@ -73,6 +74,7 @@ func TestSerializeScalars(t *testing.T) {
 // TestSerializeStubbedCurrent: the current profile writes an empty array, at any depth and of any Go type, as
 // #EMPTY_ARRAY#, and every other empty value as #EMPTY#.
 func TestSerializeStubbedCurrent(t *testing.T) {
+	t.Parallel()
 	type settings struct {
 		Channels []string `php:"channels"`
 		Greeting string   `php:"greeting"`
@@ -129,6 +131,7 @@ type user struct {
 }
 
 func TestSerializeStructs(t *testing.T) {
+	t.Parallel()
 	got, err := Serialize(user{base: base{ID: "29:1"}, Name: "Анна", Skip: "x", Extra: map[string]any{"z": 1, "title": "Dr"}, hidden: "h"})
 	if err != nil {
 		t.Fatal(err)
@@ -159,6 +162,7 @@ func TestSerializeStructs(t *testing.T) {
 }
 
 func TestUnserializeValues(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want any
@@ -195,6 +199,7 @@ func TestUnserializeValues(t *testing.T) {
 }
 
 func TestUnserializeRefusesWithOffset(t *testing.T) {
+	t.Parallel()
 	deep := strings.Repeat("a:1:{i:0;", MaxDepth+1) + "N;" + strings.Repeat("}", MaxDepth+1)
 	for _, tc := range []struct {
 		in     string
@@ -249,6 +254,7 @@ func TestUnserializeRefusesWithOffset(t *testing.T) {
 }
 
 func TestUnserializeElementLimit(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	b.WriteString("a:2:{")
 	for i := 0; i < 2; i++ {
@@ -266,6 +272,7 @@ func TestUnserializeElementLimit(t *testing.T) {
 }
 
 func TestMap(t *testing.T) {
+	t.Parallel()
 	m := NewMap("a", 1, 7, "x")
 	m.Set("a", 2)
 	m.Set("7", "y") // "7" is the integer key 7, as in PHP
@@ -285,6 +292,7 @@ func TestMap(t *testing.T) {
 }
 
 func TestUnstubAndIsEmpty(t *testing.T) {
+	t.Parallel()
 	v, _ := unserialize(`a:2:{s:1:"a";s:7:"#EMPTY#";s:1:"b";a:1:{i:0;s:7:"#EMPTY#";}}`)
 	v = unstub(v)
 	m := v.(*Map)
@@ -310,6 +318,7 @@ func TestUnstubAndIsEmpty(t *testing.T) {
 }
 
 func TestUnserializeManyKeysIsLinear(t *testing.T) {
+	t.Parallel()
 	// 100 000 distinct string keys: the duplicate check must not be quadratic.
 	var b strings.Builder
 	b.WriteString("a:100000:{")
@@ -331,6 +340,7 @@ func TestUnserializeManyKeysIsLinear(t *testing.T) {
 // digest (same length, first and last byte), so that every key is compared with the earlier ones: distinct
 // keys are kept in order, and a repeat among them is refused.
 func TestUnserializeKeysInOneBucket(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{2, 8, 15, 16, 40} {
 		var b strings.Builder
 		b.WriteString("a:" + strconv.Itoa(n) + ":{")
@@ -359,6 +369,7 @@ func TestUnserializeKeysInOneBucket(t *testing.T) {
 // TestShortStrings: strings of every length around the short-string fast path's limit (under 100 bytes),
 // as keys and as values, decode to themselves, and a wrong length is refused at the same offset either way.
 func TestShortStrings(t *testing.T) {
+	t.Parallel()
 	for n := 0; n <= 120; n++ {
 		v := strings.Repeat(`x";`, n/3+1)[:n]
 		in := `a:1:{s:` + strconv.Itoa(len(v)) + `:"` + v + `";s:` + strconv.Itoa(len(v)) + `:"` + v + `";}`
@@ -381,6 +392,7 @@ func TestShortStrings(t *testing.T) {
 
 // TestSerializeRefusesNonFinite: NaN and the infinities are never sent (docs/protocol.md §4).
 func TestSerializeRefusesNonFinite(t *testing.T) {
+	t.Parallel()
 	for _, v := range []any{math.NaN(), math.Inf(1), math.Inf(-1), []any{1, math.Inf(1)}, float32(math.Inf(-1)),
 		map[string]any{"lat": math.NaN()}} {
 		if b, err := Serialize(v); err == nil {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestProfileOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		version string
 		want    Profile
@@ -38,6 +39,7 @@ func TestProfileOf(t *testing.T) {
 }
 
 func TestParseProfile(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]Profile{"legacy": Legacy, "LEGACY": Legacy, " current ": Current, "": Current} {
 		got, err := ParseProfile(in)
 		if err != nil || got != want {
@@ -61,6 +63,7 @@ func TestParseProfile(t *testing.T) {
 // TestEmptyArrayStubUndone: receivers undo both stubs at any depth and in DATA itself, whatever the profile
 // the packet claims.
 func TestEmptyArrayStubUndone(t *testing.T) {
+	t.Parallel()
 	for _, profile := range []Profile{Legacy, Current} {
 		data := []any{NewMap("files", []any{}, "text", "", "nested", []any{NewMap("a", []any{}, "b", "0")})}
 		p := &Packet{Command: "receivingMessage", Connector: "botframework", Line: "3", Data: data, Profile: profile}
@@ -104,6 +107,7 @@ func TestEmptyArrayStubUndone(t *testing.T) {
 // TestEncodeRegion: BX_REGION goes after BX_TYPE in a current portal → server packet, and never in legacy or
 // server → portal ones.
 func TestEncodeRegion(t *testing.T) {
+	t.Parallel()
 	p := &Packet{Command: "saveSettings", Licence: "l", Domain: "https://p", Version: CurrentVersion, Connector: "botframework", Line: "3", Region: "eu", Data: []any{}}
 	f, err := p.Encode(ToServer)
 	if err != nil {

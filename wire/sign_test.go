@@ -17,6 +17,7 @@ func testFields() Fields {
 }
 
 func TestSignVerifyModes(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_800_000_000, 0)
 	fake := clock.NewFake(now)
 	md5c := Credentials{Mode: MD5, LicenceKey: "KEY"}
@@ -74,6 +75,7 @@ func TestSignVerifyModes(t *testing.T) {
 }
 
 func TestSignRefusesSignedFields(t *testing.T) {
+	t.Parallel()
 	s, _ := NewSigner(Credentials{LicenceKey: "k"}, nil)
 	if _, err := s.Sign(append(testFields(), Field{fieldHash, "x"})); err == nil {
 		t.Fatal("signing fields that hold BX_HASH must fail")
@@ -92,6 +94,7 @@ func TestSignRefusesSignedFields(t *testing.T) {
 }
 
 func TestReplayGuard(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_800_000_000, 0)
 	fake := clock.NewFake(start)
 	g := NewReplayGuard(fake, 0)
@@ -140,6 +143,7 @@ func TestReplayGuard(t *testing.T) {
 }
 
 func TestReplayGuardConcurrentSameNonceAcceptedOnce(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Unix(1_800_000_000, 0))
 	g := NewReplayGuard(fake, 0)
 	var wg sync.WaitGroup
@@ -163,6 +167,7 @@ func TestReplayGuardConcurrentSameNonceAcceptedOnce(t *testing.T) {
 }
 
 func TestLicence(t *testing.T) {
+	t.Parallel()
 	if got := Licence("DEMO-LICENCE-KEY-0001"); got != "a12048dc9adc36cde537f5dfab65ac40" {
 		t.Fatalf("Licence = %s", got)
 	}
@@ -170,6 +175,7 @@ func TestLicence(t *testing.T) {
 
 // TestSigningDoesNotCopyThePacket: a signature hashes the fields where they lie, so that what it allocates (the
 // hash states and a KiB of copy buffer) does not grow with the packet: a 1 MiB DATA costs what a small one does.
+// Not parallel: it reads the allocations of the whole process.
 func TestSigningDoesNotCopyThePacket(t *testing.T) {
 	large := testFields()
 	large[len(large)-1].Value = strings.Repeat("YTox", 1<<18)

@@ -23,6 +23,7 @@ func unescape(in string) (string, error) {
 }
 
 func TestUnescapeMatchesQueryUnescape(t *testing.T) {
+	t.Parallel()
 	long := url.QueryEscape(strings.Repeat("YTox+Ontp/OjA7=", 500))
 	for _, in := range []string{"", "plain", "a+b", "%41%42", "%e2%9C%93", "%", "%4", "%zz", "%4g", "a%", "x%2", "+%2B+",
 		"100%25", "%00", long, "end%2", "%%41"} {
@@ -71,6 +72,7 @@ func BenchmarkUnescape(b *testing.B) {
 }
 
 func TestParseFormMatchesNetURL(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{"", "a=1", "a=1&b=2", "&&a=1&", "a", "a=&=b", "BX_COMMAND=%zz", "a=1&a=2", "x=%",
 		"DATA=" + url.QueryEscape("YTox+Ontp/OjA7=") + "&BX_HASH=abc", "n%41me=v%41lue+x", "%3D=%26", "%zz=1"} {
 		checkParseForm(t, in)

@@ -113,6 +113,7 @@ type fixedReader struct{ b []byte }
 func (r *fixedReader) Read(p []byte) (int, error) { n := copy(p, r.b); r.b = r.b[n:]; return n, nil }
 
 func TestVectorsReproducedByteForByte(t *testing.T) {
+	t.Parallel()
 	vs := loadVectors(t)
 	for name, v := range vs {
 		t.Run(name, func(t *testing.T) {
@@ -229,6 +230,7 @@ func TestVectorsReproducedByteForByte(t *testing.T) {
 }
 
 func TestVectorHashOverReorderedFieldsFails(t *testing.T) {
+	t.Parallel()
 	v := loadVectors(t)["portal_to_server_saveSettings"]
 	f := vectorFields(t, v)
 	f[0], f[1] = f[1], f[0]
@@ -259,6 +261,7 @@ func normalizeForCompare(v any) any {
 }
 
 func TestVectorsOfBothProfiles(t *testing.T) {
+	t.Parallel()
 	counts := map[Profile]int{}
 	for _, v := range loadVectors(t) {
 		counts[v.profile(t)]++
