@@ -30,6 +30,7 @@ func runToIcons(t *testing.T, tests []convCase) {
 }
 
 func TestToIcons(t *testing.T) {
+	t.Parallel()
 	runToIcons(t, []convCase{
 		{"empty", nil, "", ""},
 		{"plain text", nil, "Hello, world! Price 100$, #1 and *bold* 0 9", "Hello, world! Price 100$, #1 and *bold* 0 9"},
@@ -103,6 +104,7 @@ func TestToIcons(t *testing.T) {
 }
 
 func TestSmileys(t *testing.T) {
+	t.Parallel()
 	runToIcons(t, []convCase{
 		{"on by default", nil, ":) hi ;-) :D <3 8-)",
 			tag("1f642", ":)") + " hi " + tag("1f609", ";-)") + " " + tag("1f603", ":D") + " " +
@@ -130,6 +132,7 @@ func TestSmileys(t *testing.T) {
 }
 
 func TestHexEscapes(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":                        "",
 		"ok :F09F918D:":           "ok 👍",
@@ -168,6 +171,7 @@ func TestHexEscapes(t *testing.T) {
 }
 
 func TestHTMLRegions(t *testing.T) {
+	t.Parallel()
 	runToIcons(t, []convCase{
 		{"span element", nil, "<span class=x>:smile: 👍</span> :smile:", "<span class=x>:smile: 👍</span> " + tag("1f604", ":smile:")},
 		{"object element", nil, "<OBJECT data=x>:smile:</Object>:smile:", "<OBJECT data=x>:smile:</Object>" + tag("1f604", ":smile:")},
@@ -182,6 +186,7 @@ func TestHTMLRegions(t *testing.T) {
 }
 
 func TestFromIcons(t *testing.T) {
+	t.Parallel()
 	tests := []convCase{
 		{"empty", nil, "", ""},
 		{"no tags", nil, "hello [b]world[/b] [ICON", "hello [b]world[/b] [ICON"},
@@ -220,6 +225,7 @@ func TestFromIcons(t *testing.T) {
 }
 
 func TestIconTag(t *testing.T) {
+	t.Parallel()
 	c := New()
 	tests := []struct {
 		in   string
@@ -245,6 +251,7 @@ func TestIconTag(t *testing.T) {
 }
 
 func TestZeroConverterIsDefault(t *testing.T) {
+	t.Parallel()
 	var zero Converter
 	var nilConv *Converter
 	want := tag("1f44d", ":+1:") + " " + tag("1f642", ":)")
@@ -259,6 +266,7 @@ func TestZeroConverterIsDefault(t *testing.T) {
 	}
 }
 
+// TestNoEmojiDoesNotAllocate is not parallel: testing.AllocsPerRun counts the whole process.
 func TestNoEmojiDoesNotAllocate(t *testing.T) {
 	c := New()
 	for _, text := range []string{noEmoji1K(), "<b>bold</b> <span>x</span> <a href=x> :12345678: [ICON=x] www.x.ru " + noEmoji1K()} {
@@ -274,6 +282,7 @@ func TestNoEmojiDoesNotAllocate(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	c := New()
 	in := emoji20In1K()
 	want := c.ToIcons(in)
@@ -296,6 +305,7 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestEscape(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"":           "",
 		"/a/b":       "/a/b",

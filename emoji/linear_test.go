@@ -50,6 +50,7 @@ func adversarial(size int) map[string]string {
 // CPU time: 1 s (10 s under the race detector), where a quadratic scanner needs minutes. The real figures, in
 // BenchmarkLinear, are milliseconds.
 func TestAdversarialLinear(t *testing.T) {
+	t.Parallel()
 	bound := time.Second
 	if raceEnabled {
 		bound *= 10
@@ -78,6 +79,7 @@ func TestAdversarialLinear(t *testing.T) {
 // TestRoundTripMixed converts every name and Unicode form of the set, in random order and next to each
 // other, in one text: each name becomes exactly one tag, and FromIcons gives back the same emoji.
 func TestRoundTripMixed(t *testing.T) {
+	t.Parallel()
 	c := New()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var names, forms []string

@@ -65,6 +65,7 @@ func emojioneSet(t *testing.T) []setEntry {
 
 // TestSetIsEmojione compares the generated table with emoji.json.
 func TestSetIsEmojione(t *testing.T) {
+	t.Parallel()
 	set := emojioneSet(t)
 	lines := strings.Split(strings.TrimSuffix(setData, "\n"), "\n")
 	if len(set) != 1820 || len(lines) != len(set) {
@@ -88,6 +89,7 @@ func TestSetIsEmojione(t *testing.T) {
 // TestSetConverts converts every name, ASCII smiley and Unicode form of emoji.json's set: each gives exactly
 // emojione's file and the title Bitrix writes, and each tag comes back from FromIcons as the same emoji.
 func TestSetConverts(t *testing.T) {
+	t.Parallel()
 	c := New()
 	count := map[string][2]int{} // kind -> exact, total
 	check := func(kind, in, want string) {
@@ -138,6 +140,7 @@ func TestSetConverts(t *testing.T) {
 // TestExtraNames checks kyokomi's names of the form Bitrix reads: one that emojione does not use converts to
 // the set's file, titled as written, when its emoji is in the set, and stays otherwise.
 func TestExtraNames(t *testing.T) {
+	t.Parallel()
 	c := New()
 	emojione := map[string]bool{}
 	for _, e := range emojioneSet(t) {
@@ -175,6 +178,7 @@ func fileOf(s string) (string, bool) {
 // TestOutsideSet checks that emoji the set does not have stay as written: every single code point of
 // kyokomi's code map that is no form of the set.
 func TestOutsideSet(t *testing.T) {
+	t.Parallel()
 	c := New()
 	outside := 0
 	for _, value := range kyokomi.CodeMap() {
@@ -215,6 +219,7 @@ func hexForm(s string, upper bool) string {
 
 // TestHexForms decodes the hex form of every Unicode form of the set, and leaves malformed ones alone.
 func TestHexForms(t *testing.T) {
+	t.Parallel()
 	c := New()
 	decoded, malformed := 0, 0
 	for _, e := range emojioneSet(t) {
@@ -259,6 +264,7 @@ func TestHexForms(t *testing.T) {
 // TestSmileysUnambiguous checks what smileyFrom relies on: no smiley followed by one of `! , . ?` starts
 // another, so the first end that gives a smiley is the only one.
 func TestSmileysUnambiguous(t *testing.T) {
+	t.Parallel()
 	tb := load()
 	for a := range tb.spelling {
 		for b := range tb.spelling {
