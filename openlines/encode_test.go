@@ -12,6 +12,7 @@ import (
 // TestEncodeCompact: a connector server that builds its items with these types writes the shapes Bitrix's
 // server sends, byte for byte (the PHP vectors' DATA): optional keys left empty are left out.
 func TestEncodeCompact(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		vector string
 		data   any

@@ -48,6 +48,7 @@ func bindOne[T any](t *testing.T, name string) T {
 }
 
 func TestMessageItemOfCurrentVectors(t *testing.T) {
+	t.Parallel()
 	m := bindOne[MessageItem](t, "server_to_portal_receivingMessage_current_empty_arrays")
 	if m.Type() != MessageNew || m.TypeMessage != "Message" {
 		t.Fatalf("type %q → %q", m.TypeMessage, m.Type())
@@ -76,6 +77,7 @@ func TestMessageItemOfCurrentVectors(t *testing.T) {
 }
 
 func TestMessageItemValidate(t *testing.T) {
+	t.Parallel()
 	ok := MessageItem{User: User{ID: "u"}, Chat: Chat{ID: "c"}}
 	for _, tc := range []struct {
 		name string
@@ -112,6 +114,7 @@ func TestMessageItemValidate(t *testing.T) {
 }
 
 func TestErrorItemIsFlat(t *testing.T) {
+	t.Parallel()
 	e := bindOne[ErrorItem](t, "server_to_portal_receivingError_current")
 	want := ErrorItem{Code: ErrorNotSendMessageChat, ChatID: "118", MessageID: "40211", UserID: "wc-7Hq2Lx",
 		MessageConnector: "The messenger refused the message (HTTP 403)", Params: ErrorParams{ErrorCode: "HTTP_403"}}
@@ -125,6 +128,7 @@ func TestErrorItemIsFlat(t *testing.T) {
 }
 
 func TestStatusBlockTellsBlockFromUnblock(t *testing.T) {
+	t.Parallel()
 	deny := bindOne[StatusBlockItem](t, "server_to_portal_receivingStatusBlock_deny_current")
 	allow := bindOne[StatusBlockItem](t, "server_to_portal_receivingStatusBlock_allow_current")
 	if !deny.Blocked() || allow.Blocked() {
@@ -140,6 +144,7 @@ func TestStatusBlockTellsBlockFromUnblock(t *testing.T) {
 }
 
 func TestChatNameIsOneMap(t *testing.T) {
+	t.Parallel()
 	var c ChatName
 	if err := wire.Bind(vectorData(t, "server_to_portal_setChatName_current"), &c); err != nil {
 		t.Fatal(err)
@@ -153,6 +158,7 @@ func TestChatNameIsOneMap(t *testing.T) {
 }
 
 func TestMessageIDs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		id   any
 		want []string

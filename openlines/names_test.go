@@ -3,6 +3,7 @@ package openlines
 import "testing"
 
 func TestRealConnector(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"botframework":         "botframework",
 		"botframework.skype":   "botframework",
@@ -19,6 +20,7 @@ func TestRealConnector(t *testing.T) {
 }
 
 func TestMethodKinds(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		method                                      string
 		read, fireAndForget, connectorLess, changes bool
@@ -57,6 +59,7 @@ func TestMethodKinds(t *testing.T) {
 }
 
 func TestLineStatusOpen(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		s    LineStatus
 		open bool

@@ -3,6 +3,7 @@ package openlines
 import "testing"
 
 func TestLineStatusAfterConnectStep(t *testing.T) {
+	t.Parallel()
 	connected := LineStatus{Active: true, Connection: true, Register: true}
 	elsewhere := LineStatus{Active: true, Connection: true, Register: true, Error: true}
 	tests := []struct {
