@@ -98,6 +98,7 @@ func oneItem[T any](t *testing.T, rec *recorder) T {
 }
 
 func TestVectorsAcceptedAsTheyAre(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, v := range routertest.LoadVectors(t, vectorsDir) {
 		if !strings.HasPrefix(v.Name, "server_to_portal") {
@@ -234,6 +235,7 @@ var commandItems = map[string]struct {
 }
 
 func TestEveryCommandInBothModesAndProfiles(t *testing.T) {
+	t.Parallel()
 	for _, creds := range []wire.Credentials{md5Creds, hmacCreds} {
 		for _, profile := range []wire.Profile{wire.Legacy, wire.Current} {
 			t.Run(string(creds.Mode)+"/"+profile.String(), func(t *testing.T) {
@@ -266,6 +268,7 @@ func TestEveryCommandInBothModesAndProfiles(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	okItems := commandItems[openlines.CommandReceivingMessage].items
 	md5Send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
@@ -413,6 +416,7 @@ func TestBadInput(t *testing.T) {
 // TestPacketLevelChecks: before routing, a command matches in any case, the connector's real id must be one
 // the portal serves (WithConnectors), and CONNECTOR is checked before the command.
 func TestPacketLevelChecks(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	items := commandItems[openlines.CommandReceivingStatusReading].items
 	cases := []struct {
@@ -457,6 +461,7 @@ func TestPacketLevelChecks(t *testing.T) {
 // processed, and so is the same packet from a legacy server (#EMPTY# everywhere); DATA that is itself an
 // empty array has no items.
 func TestEmptyArraysEverywhere(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	item := []any{wire.NewMap(
 		"user", wire.NewMap("id", "u1", "name", "Ann", "picture", []any{}, "phone", []any{}),
@@ -541,6 +546,7 @@ func decodedDATA(t *testing.T, body string) string {
 // TestBadItemsNeverFailThePacket: an unknown type_message reaches the handler as it was sent, and an item that
 // does not fit its type is reported alone in itemErrs; the packet is answered OK all the same.
 func TestBadItemsNeverFailThePacket(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	send := routertest.NewSender(t, md5Creds, clk, "botframework.skype", "3")
 	good := commandItems[openlines.CommandReceivingMessage].items.([]any)[0]
@@ -581,6 +587,7 @@ func TestBadItemsNeverFailThePacket(t *testing.T) {
 // TestDataShapes: testConnect and deactivateConnector carry no items in every spelling of an empty DATA;
 // setChatName's one map is one item (a list of maps is taken as its items); other scalars are BAD_PACKET.
 func TestDataShapes(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	send := routertest.NewSender(t, md5Creds, clk, "botframework", "3")
 	srv, rec := server(t, md5Creds, clk)
@@ -654,6 +661,7 @@ func TestDataShapes(t *testing.T) {
 }
 
 func TestNewInputRefusesABadConfig(t *testing.T) {
+	t.Parallel()
 	r := router.New()
 	cases := []struct {
 		name string
@@ -684,6 +692,7 @@ func TestNewInputRefusesABadConfig(t *testing.T) {
 }
 
 func TestMethodNotAllowedNamesPOST(t *testing.T) {
+	t.Parallel()
 	srv, _ := server(t, md5Creds, nil)
 	resp, err := srv.Client().Get(srv.URL)
 	if err != nil {
@@ -696,6 +705,7 @@ func TestMethodNotAllowedNamesPOST(t *testing.T) {
 }
 
 func TestBodyCapIsConfigurable(t *testing.T) {
+	t.Parallel()
 	send := routertest.NewSender(t, md5Creds, nil, "botframework", "3")
 	body := send.Body(t, openlines.CommandTestConnect, nil)
 	for _, c := range []struct {
@@ -710,6 +720,7 @@ func TestBodyCapIsConfigurable(t *testing.T) {
 }
 
 func TestSharedReplayGuard(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	guard := wire.NewReplayGuard(clk, time.Minute)
 	a, _ := server(t, hmacCreds, clk, router.WithReplayGuard(guard))
@@ -729,6 +740,7 @@ func TestSharedReplayGuard(t *testing.T) {
 }
 
 func TestSecretRotation(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	srv, _ := server(t, hmacCreds, clk)
 	for _, s := range hmacCreds.Secrets {
@@ -740,6 +752,7 @@ func TestSecretRotation(t *testing.T) {
 }
 
 func TestRefusalsAreObserved(t *testing.T) {
+	t.Parallel()
 	m := router.NewMetrics(nil)
 	srv, _ := server(t, md5Creds, nil, router.WithObserver(m))
 	send := routertest.NewSender(t, md5Creds, nil, "botframework", "3")
@@ -756,6 +769,7 @@ func TestRefusalsAreObserved(t *testing.T) {
 
 // TestRequestProfile: every Request carries the Input's profile, Current unless WithProfile says otherwise.
 func TestRequestProfile(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	items := commandItems[openlines.CommandReceivingStatusReading].items
 	for _, c := range []struct {

@@ -30,6 +30,7 @@ func post(t *testing.T, url string, send *routertest.Sender, command string, ite
 }
 
 func TestRouting(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	r := router.New()
 	var mu sync.Mutex
@@ -86,6 +87,7 @@ func TestRouting(t *testing.T) {
 }
 
 func TestTestConnectCanBeReplaced(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	r := router.New()
 	handle(r, openlines.CommandTestConnect, func(context.Context, *router.Request) error { return wire.CodeFailedTestConnector })
@@ -97,6 +99,7 @@ func TestTestConnectCanBeReplaced(t *testing.T) {
 }
 
 func TestMiddlewareOrderAndScope(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	var mu sync.Mutex
 	var trace []string
@@ -127,6 +130,7 @@ func TestMiddlewareOrderAndScope(t *testing.T) {
 }
 
 func TestPanicsBecomeInternalErrors(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
@@ -169,6 +173,7 @@ func TestPanicsBecomeInternalErrors(t *testing.T) {
 }
 
 func TestLogging(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	clk := clock.NewFake(epoch)
@@ -201,6 +206,7 @@ func TestLogging(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	m := router.NewMetrics(clk)
 	r := router.New()
@@ -240,6 +246,7 @@ func TestMetrics(t *testing.T) {
 // TestHandleWhileServing: Handle and Use may be called while packets are served; every packet meanwhile is
 // answered by a complete routing table.
 func TestHandleWhileServing(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	r := router.New()
 	handle(r, "c7", func(context.Context, *router.Request) error { return nil })
@@ -272,6 +279,7 @@ func TestHandleWhileServing(t *testing.T) {
 }
 
 func TestHandleRefusesNothing(t *testing.T) {
+	t.Parallel()
 	for _, f := range []func(){
 		func() { handle(router.New(), "", func(context.Context, *router.Request) error { return nil }) },
 		func() { router.Handle[any](router.New(), "x", nil) },
@@ -305,6 +313,7 @@ func lineGate(open map[string]bool) router.Middleware {
 // line with NOT_ACTIVE_LINE before any handler runs, keyed by the real connector; other commands and open
 // lines pass; the outer middleware sees the refusal under its command.
 func TestLineGate(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	rec := &recorder{}
 	r := newRouter(rec, false)
@@ -352,6 +361,7 @@ func TestLineGate(t *testing.T) {
 
 // TestHandleReplacesWithAnotherType: a command registered again gets its items in the new handler's type.
 func TestHandleReplacesWithAnotherType(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(epoch)
 	rec := &recorder{}
 	r := router.New()

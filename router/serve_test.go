@@ -46,6 +46,7 @@ func chatNameBody(t *testing.T) string {
 // TestHalfClosedClient: a client that closes its side after its request (its context is canceled) gets no
 // INTERNAL_ERROR "context canceled": the connection is closed without an answer.
 func TestHalfClosedClient(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{})
 	addr := serveLimited(t, router.ServerLimits{}, func(ctx context.Context) error {
 		close(started)
@@ -76,6 +77,7 @@ func TestHalfClosedClient(t *testing.T) {
 // TestServerLimits: behind ServerLimits a trickled body is cut at ReadTimeout, and requests beyond
 // MaxConcurrent are answered 503 while a normal request still gets its answer once a slot is free.
 func TestServerLimits(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	entered := make(chan struct{}, 1)
 	addr := serveLimited(t, router.ServerLimits{ReadTimeout: 300 * time.Millisecond, MaxConcurrent: 1}, func(ctx context.Context) error {
