@@ -91,6 +91,7 @@ func with(u openlines.User, f func(u *openlines.User)) openlines.User {
 
 // TestSyncWrites: what each sync costs the database, step by step.
 func TestSyncWrites(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, store users.Store, rows func() int) {
 		ctx := context.Background()
 		cs := &countingStore{Store: store}
@@ -160,6 +161,7 @@ func TestSyncWrites(t *testing.T) {
 // single spaces into exactly two parts give name and last_name (a double space or a tab is no split); a user
 // with neither name is named by its title, else "Guest"; the gender is stored as M or F.
 func TestSyncNameSplit(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, last, title, gender, wantName, wantLast, wantGender string
 	}{
@@ -196,6 +198,7 @@ func TestSyncNameSplit(t *testing.T) {
 
 // TestLookup finds a synced user by its external id, from the cache or the store, and never creates one.
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := users.NewMemoryStore()
 	s := users.NewSyncer(store)
@@ -218,6 +221,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestSyncErrors(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("database is down")
 	tests := []struct {
 		name      string
@@ -247,6 +251,7 @@ func TestSyncErrors(t *testing.T) {
 }
 
 func TestSyncCleansInvalidUTF8(t *testing.T) {
+	t.Parallel()
 	eachStore(t, func(t *testing.T, store users.Store, _ func() int) {
 		id, _, err := users.NewSyncer(store).Sync(context.Background(), "telegram", openlines.User{ID: "1", Name: "bad\xffname"})
 		if err != nil {
@@ -262,6 +267,7 @@ func TestSyncCleansInvalidUTF8(t *testing.T) {
 // TestSyncConcurrentCreate: 200 concurrent syncs of one new user make one row and one Created, whether
 // they share a syncer (one process) or each has its own (200 processes sharing the database).
 func TestSyncConcurrentCreate(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	eachStore(t, func(t *testing.T, store users.Store, rows func() int) {
 		for _, mode := range []string{"one-syncer", "syncer-per-goroutine"} {
@@ -311,6 +317,7 @@ func TestSyncConcurrentCreate(t *testing.T) {
 }
 
 func TestSQLStore(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		s, err := users.NewSQLStore(ctx, db)
@@ -395,6 +402,7 @@ func avatarServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 }
 
 func TestSyncAvatar(t *testing.T) {
+	t.Parallel()
 	srv, hits := avatarServer(t)
 	ctx := context.Background()
 	fstore := files.NewMemoryStore()
@@ -464,6 +472,7 @@ func TestSyncAvatar(t *testing.T) {
 }
 
 func TestSyncCacheBounded(t *testing.T) {
+	t.Parallel()
 	cs := &countingStore{Store: users.NewMemoryStore()}
 	s := users.NewSyncer(cs, users.WithCacheSize(2))
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestCanonicalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		u    openlines.User
@@ -185,6 +186,7 @@ func randomUser(r *rand.Rand) openlines.User {
 // TestCanonicalJSONMatchesEncodingJSON: the hand-written encoder writes exactly what encoding/json writes for
 // the same canonical value.
 func TestCanonicalJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 3000 {
 		u := randomUser(r)
@@ -209,6 +211,7 @@ func FuzzCanonicalJSON(f *testing.F) {
 // TestHashKeyOrderIndependent: the same user with its keys (and nested keys) in any order has one hash, and a
 // change to any field, named or not, at any depth, changes it.
 func TestHashKeyOrderIndependent(t *testing.T) {
+	t.Parallel()
 	entries := []wire.Entry{
 		{Key: "id", Value: "29:1A2b3C"},
 		{Key: "name", Value: "Ann Lee"},
@@ -285,6 +288,7 @@ func TestHashKeyOrderIndependent(t *testing.T) {
 }
 
 func TestFromMap(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   any
@@ -341,6 +345,7 @@ func TestFromMap(t *testing.T) {
 }
 
 func TestOutcomeString(t *testing.T) {
+	t.Parallel()
 	for o, want := range map[users.Outcome]string{users.Created: "created", users.Updated: "updated", users.Unchanged: "unchanged", 0: "Outcome(0)"} {
 		if o.String() != want {
 			t.Errorf("%d.String() = %q, want %q", o, o.String(), want)
