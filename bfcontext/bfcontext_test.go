@@ -20,6 +20,7 @@ func keysOf(m *wire.Map) string {
 }
 
 func TestFromCodec(t *testing.T) {
+	t.Parallel()
 	for _, m := range []*wire.Map{
 		nil,
 		wire.NewMap(),
@@ -114,6 +115,7 @@ func testStore(t *testing.T, s Store) {
 func TestMemoryStore(t *testing.T) { testStore(t, NewMemoryStore()) }
 
 func TestSQLStore(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		s, err := NewSQLStore(context.Background(), db)
 		if err != nil {
@@ -124,6 +126,7 @@ func TestSQLStore(t *testing.T) {
 }
 
 func TestSQLStoreConnectors(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		s, err := NewSQLStore(ctx, db)
