@@ -6,6 +6,7 @@ import (
 )
 
 func TestFakeAdvanceFiresDueTimersInOrder(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_700_000_000, 0)
 	f := NewFake(start)
 	a := f.After(2 * time.Minute)
@@ -39,6 +40,7 @@ func TestFakeAdvanceFiresDueTimersInOrder(t *testing.T) {
 }
 
 func TestFakeNeverGoesBack(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(100, 0)
 	f := NewFake(start)
 	f.Set(time.Unix(50, 0))
@@ -51,6 +53,7 @@ func TestFakeNeverGoesBack(t *testing.T) {
 }
 
 func TestOrDefaultsToSystem(t *testing.T) {
+	t.Parallel()
 	if _, ok := Or(nil).(systemClock); !ok {
 		t.Fatal("Or(nil) is not the system clock")
 	}
@@ -67,6 +70,7 @@ func (a afterOnly) After(d time.Duration) <-chan time.Time { return a.Fake.After
 func (a afterOnly) Now() time.Time                         { return a.Fake.Now() }
 
 func TestUntil(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_700_000_000, 0)
 	at := start.Add(time.Minute)
 	fired := func(ch <-chan time.Time) bool {
