@@ -19,6 +19,7 @@ import (
 // TestAddBot: a second bot gets tokens from the token endpoint, which open the REST API, and its activities
 // reach the webhook with tokens for it; the configured bot is unchanged.
 func TestAddBot(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithApp("app-1", "s1"))
 	bot := s.AddBot("app-2", "s2")
 	if bot.ID != "28:app-2" {
@@ -61,6 +62,7 @@ func TestAddBot(t *testing.T) {
 // TestWebhookTokenReused: the webhook token of a bot is reused while it has more than half its lifetime left
 // and its key signs; a rotated key or an older token gets a new one.
 func TestWebhookTokenReused(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	s := NewServer(t, WithClock(fake))
 	var toks []string

@@ -28,6 +28,7 @@ type sdkError struct {
 // reading back the ids. It is skipped with a message when node or the packages are missing, except under
 // CI=true.
 func TestSDKCheck(t *testing.T) {
+	t.Parallel()
 	unavailable := func(why string) {
 		t.Helper()
 		if os.Getenv("CI") == "true" {

@@ -81,6 +81,9 @@ type Config struct {
 	// HTTPClient posts activities to webhooks. Default: a client with a 30 s timeout (trusting the fake's own
 	// certificate when TLS is set).
 	HTTPClient *http.Client
+	// Wrap, when set, wraps the service's handler: a recorder of the calls made to it (olctl bf serve
+	// --trace), say. The server's limits stay outside it. Default: none.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Option changes the Config of NewServer.
@@ -209,7 +212,11 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// The limits of the module's real servers: `olctl bf serve` is a server users run.
-	s.srv = &httptest.Server{Listener: l, Config: httpserve.Limits{}.Server(s.handler(), nil)}
+	h := s.handler()
+	if cfg.Wrap != nil {
+		h = cfg.Wrap(h)
+	}
+	s.srv = &httptest.Server{Listener: l, Config: httpserve.Limits{}.Server(h, nil)}
 	if cfg.TLS {
 		s.srv.StartTLS()
 	} else {

@@ -51,6 +51,7 @@ func token(t *testing.T, s *Server) string {
 }
 
 func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithApp("app-1", "s3cret"))
 	tests := []struct {
 		name       string
@@ -104,6 +105,7 @@ func TestTokenEndpoint(t *testing.T) {
 }
 
 func TestConnectorAPI(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t)
 	tok := token(t, s)
 	teams := "19:abc@thread.skype;messageid=1520/x"
@@ -183,6 +185,7 @@ func TestConnectorAPI(t *testing.T) {
 }
 
 func TestNoAuth(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithNoAuth())
 	tests := []struct {
 		name, header string
@@ -258,6 +261,7 @@ func publicKey(t *testing.T, k schema.JWK) *rsa.PublicKey {
 }
 
 func TestSendUserMessage(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := NewServer(t, WithClock(fake), WithChannelID("skype"))
 	type got struct {
@@ -337,6 +341,7 @@ func TestSendUserMessage(t *testing.T) {
 // TestSendContactRelationAndName: the fake plays block, unblock and a named group conversation with the
 // activities the service sends for them.
 func TestSendContactRelationAndName(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithChannelID("skype"))
 	got := make(chan schema.Activity, 3)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -365,6 +370,7 @@ func TestSendContactRelationAndName(t *testing.T) {
 }
 
 func TestMintTokenVariants(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := NewServer(t, WithClock(fake))
 	keys := fetchKeys(t, s)
@@ -432,6 +438,7 @@ func TestMintTokenVariants(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
+	t.Parallel()
 	fake := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := NewServer(t, WithNoAuth(), WithClock(fake))
 	s.Fail(Failure{Status: 429, RetryAfter: "3", Times: 2})
@@ -507,6 +514,7 @@ func TestFailures(t *testing.T) {
 }
 
 func TestWaitFor(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithNoAuth())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -543,6 +551,7 @@ func TestWaitFor(t *testing.T) {
 }
 
 func TestCloseReleasesHold(t *testing.T) {
+	t.Parallel()
 	s, err := Start(Config{NoAuth: true})
 	if err != nil {
 		t.Fatal(err)
@@ -565,12 +574,14 @@ func TestCloseReleasesHold(t *testing.T) {
 }
 
 func TestStartBadAddr(t *testing.T) {
+	t.Parallel()
 	if _, err := Start(Config{Addr: "256.0.0.1:99999"}); err == nil {
 		t.Fatal("want error")
 	}
 }
 
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t, WithTLS())
 	if !strings.HasPrefix(s.URL(), "https://") || len(s.CertificatePEM()) == 0 {
 		t.Fatalf("url %s", s.URL())
@@ -587,6 +598,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestAttachments(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t)
 	u := s.AddAttachment("image/png", []byte("\x89PNG..."))
 	if !strings.HasPrefix(u, s.ServiceURL()+"v3/attachments/") {
