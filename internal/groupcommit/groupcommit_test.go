@@ -12,6 +12,7 @@ import (
 // TestCallersGather: callers arriving while a commit is in flight go together in the next commit, and each
 // returns only once its own items are committed.
 func TestCallersGather(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var rounds [][]int
 	committed := map[int]bool{}
@@ -81,6 +82,7 @@ func TestCallersGather(t *testing.T) {
 // TestFailedRoundRetriesEachCall: a round that fails is committed again call by call, so that only the call
 // whose items fail gets an error.
 func TestFailedRoundRetriesEachCall(t *testing.T) {
+	t.Parallel()
 	bad := errors.New("bad item")
 	var mu sync.Mutex
 	var commits [][]int
