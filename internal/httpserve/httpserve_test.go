@@ -26,6 +26,7 @@ func serve(t *testing.T, l Limits, h http.Handler) string {
 }
 
 func TestWithDefaults(t *testing.T) {
+	t.Parallel()
 	got := Limits{ReadTimeout: time.Second, MaxConcurrent: -1}.WithDefaults()
 	want := Limits{ReadHeaderTimeout: DefaultReadHeaderTimeout, ReadTimeout: time.Second, RequestTimeout: DefaultRequestTimeout,
 		IdleTimeout: DefaultIdleTimeout, MaxHeaderBytes: DefaultMaxHeaderBytes, MaxConcurrent: DefaultMaxConcurrent}
@@ -42,6 +43,7 @@ func TestWithDefaults(t *testing.T) {
 // TestConcurrencyCap: with two slots taken, a third request is answered 503 with Retry-After and the JSON
 // envelope at once; when a slot is free again requests are served.
 func TestConcurrencyCap(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	entered := make(chan struct{}, 2)
 	addr := serve(t, Limits{MaxConcurrent: 2}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -87,6 +89,7 @@ func TestConcurrencyCap(t *testing.T) {
 
 // TestRequestDeadline: a handler's context ends RequestTimeout after it started, with DeadlineExceeded.
 func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
 	got := make(chan error, 1)
 	addr := serve(t, Limits{RequestTimeout: 50 * time.Millisecond}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
@@ -105,6 +108,7 @@ func TestRequestDeadline(t *testing.T) {
 
 // TestTrickledBody: a body sent a byte at a time is cut at ReadTimeout; the handler's read fails.
 func TestTrickledBody(t *testing.T) {
+	t.Parallel()
 	readErr := make(chan error, 1)
 	addr := serve(t, Limits{ReadTimeout: 300 * time.Millisecond}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, err := io.ReadAll(r.Body)
@@ -142,6 +146,7 @@ func TestTrickledBody(t *testing.T) {
 
 // TestHeaderCap: headers over MaxHeaderBytes are refused (431) before any handler runs.
 func TestHeaderCap(t *testing.T) {
+	t.Parallel()
 	addr := serve(t, Limits{MaxHeaderBytes: 1 << 10}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t.Error("the handler ran")
 	}))
@@ -163,6 +168,7 @@ func TestHeaderCap(t *testing.T) {
 // TestGoneAndAbort: a client that goes away cancels the request's context (Gone), and Abort closes the
 // connection without an answer.
 func TestGoneAndAbort(t *testing.T) {
+	t.Parallel()
 	gone := make(chan bool, 1)
 	started := make(chan struct{})
 	addr := serve(t, Limits{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
