@@ -7,6 +7,7 @@ import (
 )
 
 func TestPublic(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		addr   string
 		public bool
@@ -27,6 +28,7 @@ func TestPublic(t *testing.T) {
 }
 
 func TestControl(t *testing.T) {
+	t.Parallel()
 	blocked := errors.New("blocked")
 	c := Control(Public, func(string) error { return blocked })
 	for addr, want := range map[string]error{"8.8.8.8:443": nil, "127.0.0.1:80": blocked, "[::1%25lo]:80": blocked, "not an address": blocked} {
