@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -145,13 +146,21 @@ func (o *BFServiceOptions) bots() ([][2]string, error) {
 	return out, nil
 }
 
-func (o *BFServiceOptions) start(clk clock.Clock) (*bftest.Server, error) {
+// start starts the service; with trace, every call made to it and every activity it posts is traced there
+// (see bfTracer).
+func (o *BFServiceOptions) start(clk clock.Clock, trace io.Writer) (*bftest.Server, error) {
 	bots, err := o.bots()
 	if err != nil {
 		return nil, err
 	}
-	s, err := bftest.Start(bftest.Config{Addr: o.Listen, NoAuth: o.NoAuth, AppID: bots[0][0], AppSecret: bots[0][1],
-		ChannelID: o.ChannelID, Clock: clk})
+	cfg := bftest.Config{Addr: o.Listen, NoAuth: o.NoAuth, AppID: bots[0][0], AppSecret: bots[0][1],
+		ChannelID: o.ChannelID, Clock: clk}
+	if trace != nil {
+		rec := bfTracer(trace, clk, bots)
+		cfg.Wrap = rec.Incoming
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: rec.Outgoing(nil)}
+	}
+	s, err := bftest.Start(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting the fake Bot Framework service: %w", err)
 	}

@@ -38,6 +38,9 @@ type BFSayOptions struct {
 	// Bot is the app id of the bot the message is for, with --via: one of that bf serve's bots ("" its first;
 	// --app-id sets it).
 	Bot string
+	// Trace, when set, is where the service of the command's own (without --via) traces what passes
+	// through it (--trace, OLCTL_TRACE).
+	Trace io.Writer
 }
 
 // NewCmdBFSay builds `olctl bf say --webhook URL TEXT`.
@@ -65,8 +68,16 @@ message is for (default its first). With --via "" the command starts a fake serv
 				return usageErrorf("missing --webhook: the bot's messaging endpoint (the line's webhook URL)")
 			case !strings.HasPrefix(opts.Webhook, "http://") && !strings.HasPrefix(opts.Webhook, "https://"):
 				return usageErrorf("--webhook %q is not an http(s) URL", opts.Webhook)
-			case opts.Wait <= 0 || opts.Replies < 0:
-				return usageErrorf("--wait must be positive and --replies not negative")
+			case opts.Wait <= 0:
+				return usageErrorf("--wait %v: want a positive duration", opts.Wait)
+			case opts.Replies < 0:
+				return usageErrorf("--replies %d: want 0 (do not wait) or more", opts.Replies)
+			case opts.Via != "" && opts.Wait > maxSayWait:
+				return usageErrorf("--wait %v: a bf serve (--via) waits at most %v", opts.Wait, maxSayWait)
+			}
+			var err error
+			if opts.Trace, err = traceWriter(cmd.Flags(), f.LookupEnv, f.IO.ErrOut); err != nil {
+				return err
 			}
 			if opts.Via != "" && cmd.Flags().Changed("app-id") {
 				if len(opts.Service.AppIDs) != 1 {
@@ -101,7 +112,7 @@ func bfSayRun(opts *BFSayOptions) error {
 		}
 		return sayVia(opts.Context, opts.IO, hc, opts.Via, req, opts.Wait)
 	}
-	s, err := opts.Service.start(opts.Clock)
+	s, err := opts.Service.start(opts.Clock, opts.Trace)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/internal/httpserve"
 )
 
 // BFServeOptions are the inputs of `olctl bf serve`.
@@ -27,6 +28,9 @@ type BFServeOptions struct {
 
 	Service BFServiceOptions
 	Control string // listen address of the control endpoint 'olctl bf say' posts to
+	// Trace, when set, is where every call made to the service and every activity it posts is traced
+	// (--trace, OLCTL_TRACE).
+	Trace io.Writer
 }
 
 // NewCmdBFServe builds `olctl bf serve`.
@@ -37,7 +41,9 @@ func NewCmdBFServe(f *Factory, runF func(*BFServeOptions) error) *cobra.Command 
 		Short: "Run the fake Bot Framework service and print every activity the bot sends",
 		Long: `Run the fake Bot Framework service until interrupted: the Connector REST API (/v3/conversations/...), the
 OAuth token endpoint, and the OpenID metadata and keys that sign its webhook tokens. Its URLs go to stderr;
-every call the bot makes to the Connector API is printed on stdout as one JSON line.
+every call the bot makes to the Connector API is printed on stdout as one JSON line. With --trace (or
+OLCTL_TRACE=1) stderr shows, as it passes, each call made to the service (activities, conversations,
+tokens) and each activity it posts to a webhook: URL, body as JSON, answer and time, secrets masked.
 
 It serves one bot per --app-id (repeatable, each with its --app-secret, or all with one), so that several
 lines, each with a bot of its own, can be connected to it. 'olctl bf say' sends customer messages through
@@ -47,6 +53,10 @@ connector serve --bf-fake URL'.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
+			var err error
+			if opts.Trace, err = traceWriter(cmd.Flags(), f.LookupEnv, f.IO.ErrOut); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -63,19 +73,19 @@ func bfServeRun(opts *BFServeOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := opts.Service.start(opts.Clock)
+	s, err := opts.Service.start(opts.Clock, opts.Trace)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	ln, err := net.Listen("tcp", opts.Control)
 	if err != nil {
-		return err
+		return fmt.Errorf("--control: %w", err)
 	}
 	defer ln.Close()
 	printBFService(opts.IO.ErrOut, s, bots)
 	fmt.Fprintf(opts.IO.ErrOut, "  control (bf say): http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: bfControl(s, bots), ReadHeaderTimeout: 10 * time.Second}
+	srv := bfControlServer(s, bots)
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	return streamActivities(opts.Context, opts.IO.Out, s, nil, 0)
@@ -109,6 +119,15 @@ type bfBotJSON struct {
 	AppSecret string `json:"app_secret"`
 }
 
+// maxSayWait bounds how long a say through the control endpoint waits for its replies (wait_ms).
+const maxSayWait = 10 * time.Minute
+
+// bfControlServer is the server of the control endpoint, under the limits of the module's other servers
+// (internal/httpserve); a request may take as long as the longest say.
+func bfControlServer(s *bftest.Server, bots [][2]string) *http.Server {
+	return httpserve.Limits{RequestTimeout: maxSayWait + 5*time.Second}.Server(bfControl(s, bots), nil)
+}
+
 // bfControl is the control endpoint of `bf serve` (local use only): POST /say sends a customer message to one
 // of bots (app id, secret) through the service and streams the replies back as JSON lines; GET /bots lists
 // the bots.
@@ -126,8 +145,9 @@ func bfControl(s *bftest.Server, bots [][2]string) http.Handler {
 	mux.HandleFunc("POST /say", func(w http.ResponseWriter, r *http.Request) {
 		var req sayRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.Webhook == "" ||
-			req.Conversation == "" || req.WaitMS <= 0 {
-			http.Error(w, "want {webhook, conversation, user, text, replies, wait_ms}", http.StatusBadRequest)
+			req.Conversation == "" || req.WaitMS <= 0 || req.WaitMS > maxSayWait.Milliseconds() {
+			http.Error(w, fmt.Sprintf("want {webhook, conversation, user, text, replies, wait_ms}, wait_ms at most %d",
+				maxSayWait.Milliseconds()), http.StatusBadRequest)
 			return
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")

@@ -249,7 +249,11 @@ func TestNewCmdBFSayParsing(t *testing.T) {
 		}},
 		{name: "no webhook", args: []string{"hi"}, err: "missing --webhook"},
 		{name: "bad webhook", args: []string{"--webhook", "ftp://x", "hi"}, err: "not an http(s) URL"},
-		{name: "bad wait", args: []string{"--webhook", "http://h", "--wait", "0s", "hi"}, err: "--wait must be positive"},
+		{name: "bad wait", args: []string{"--webhook", "http://h", "--wait", "0s", "hi"}, err: "--wait 0s: want a positive duration"},
+		{name: "bad replies", args: []string{"--webhook", "http://h", "--replies", "-1", "hi"}, err: "--replies -1: want 0 (do not wait) or more"},
+		{name: "wait past bf serve's", args: []string{"--webhook", "http://h", "--wait", "11m", "hi"}, err: "waits at most 10m0s"},
+		{name: "a long wait of its own", args: []string{"--via", "", "--webhook", "http://h", "--wait", "11m", "hi"},
+			want: func(o *BFSayOptions) bool { return o.Wait == 11*time.Minute && o.Trace == nil }},
 		{name: "no text", args: []string{"--webhook", "http://h"}, err: "requires at least 1 arg(s)"},
 	}
 	for _, tt := range tests {

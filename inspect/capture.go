@@ -59,8 +59,8 @@ func (h *incoming) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // Outgoing returns a transport over next (nil: http.DefaultTransport) that records every POST of a packet
-// (a form with BX_COMMAND) it carries, with its answer. Other requests (a messenger's API, a token) pass
-// unrecorded, and nothing of them is kept.
+// (a form with BX_COMMAND) it carries, with its answer (with Options.Requests, every POST). Other requests
+// (a messenger's API, a token) pass unrecorded, and nothing of them is kept.
 func (r *Recorder) Outgoing(next http.RoundTripper) http.RoundTripper {
 	if next == nil {
 		next = http.DefaultTransport
@@ -85,7 +85,7 @@ func (o *outgoing) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	sent := req.Clone(req.Context())
 	sent.Body = teeBody{Reader: io.MultiReader(bytes.NewReader(head), req.Body), Closer: req.Body}
-	if len(head) > max || !isPacket(head) {
+	if len(head) > max || (!o.r.opt.Requests && !isPacket(head)) {
 		return o.next.RoundTrip(sent)
 	}
 	_, p := o.r.begin(req.Context(), Out)
@@ -140,7 +140,9 @@ func (r *Recorder) fill(rec *record, target string, raw []byte, over bool, statu
 		// Not a packet: a messenger's webhook, or a form the endpoint refused.
 		rec.body = bytes.Clone(raw)
 		rec.sum.Command, rec.sum.Signature = "webhook", "unchecked"
-		if u, err := url.Parse(target); err == nil {
+		if u, err := url.Parse(target); err == nil && r.opt.Requests {
+			rec.sum.Command = u.Path
+		} else if err == nil {
 			rec.sum.Connector = path.Base(u.Path)
 		}
 		if status == http.StatusUnauthorized || status == http.StatusForbidden {

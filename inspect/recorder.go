@@ -49,6 +49,10 @@ type Options struct {
 	// written in the order of their ids, one whole block in one Write; a failed write is ignored. A writer
 	// that several recorders share must take concurrent writes.
 	Trace io.Writer
+	// Requests, when set, makes Outgoing record every POST it carries, not only packets, as Incoming records
+	// every POST it serves, and names a request that is not a packet by its path: the side is a messenger
+	// (the fake Bot Framework service), whose webhooks and API calls are what passes. Default false.
+	Requests bool
 }
 
 func (o Options) withDefaults() Options {
