@@ -132,7 +132,8 @@ type Config struct {
 	// DSN names the database (see sqldb.Open): a SQLite path ("sqlite:/var/lib/olctl/connector.db"),
 	// MySQL/MariaDB ("root@tcp(127.0.0.1:3306)/olctl") or PostgreSQL ("postgres://olctl@db:5432/olctl").
 	// Several servers may share one MySQL or PostgreSQL database. Default: a SQLite file in a new temporary
-	// directory that Close removes. Ignored when DB is set.
+	// directory that Close removes. An in-memory SQLite database (":memory:") cannot hold the queue:
+	// NewServer fails with ErrInMemory. Ignored when DB is set.
 	DSN string
 	// DB is an open database to use instead of DSN; the server migrates it and does not close it.
 	DB *sqldb.DB

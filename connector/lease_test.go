@@ -315,3 +315,39 @@ func TestWaitTakenLanes(t *testing.T) {
 		t.Fatal("a wake-up did not end the wait")
 	}
 }
+
+// TestInMemorySQLiteRefused: an in-memory SQLite database (one connection) cannot hold the queue: NewServer
+// and Open fail at once with ErrInMemory instead of waiting forever for a second connection.
+func TestInMemorySQLiteRefused(t *testing.T) {
+	for _, dsn := range []string{":memory:", "sqlite::memory:"} {
+		t.Run(dsn, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			done := make(chan error, 2)
+			go func() {
+				s, err := NewServer(Config{DSN: dsn})
+				if s != nil {
+					_ = s.Close()
+				}
+				done <- err
+			}()
+			go func() {
+				st, err := Open(ctx, dsn)
+				if st != nil {
+					_ = st.Close()
+				}
+				done <- err
+			}()
+			for range 2 {
+				select {
+				case err := <-done:
+					if !errors.Is(err, ErrInMemory) {
+						t.Errorf("%s: %v, want ErrInMemory", dsn, err)
+					}
+				case <-ctx.Done():
+					t.Fatalf("%s: no answer in 30 s", dsn)
+				}
+			}
+		})
+	}
+}

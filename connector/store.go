@@ -200,6 +200,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func newStore(ctx context.Context, db *sqldb.DB, clk clock.Clock) (*Store, error) {
+	if err := checkSQLiteFile(ctx, db); err != nil {
+		return nil, err
+	}
 	if err := db.Migrate(ctx, component, migrations); err != nil {
 		return nil, fmt.Errorf("connector: migrate: %w", err)
 	}
