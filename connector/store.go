@@ -516,12 +516,20 @@ func (s *Store) siteByLicence(ctx context.Context, licence string) (*siteRec, er
 }
 
 // siteTTL is how long a site record is cached; another process sharing the database may have learned a
-// new domain. A site whose domain is still unknown is read again every time.
+// new domain or version. A site whose domain is still unknown, or whose generation waits for its first
+// verified packet (ProfileAuto, no BX_VERSION yet), is read again every time: the packet may have come to
+// another process, which stored its version (noteSite), and a current portal must not be pushed to as a
+// legacy one meanwhile.
 const siteTTL = 10 * time.Second
 
 func (s *Store) fresh(r *siteRec) bool {
 	age := s.clk.Now().Sub(r.loaded)
-	return r.domain != "" && age >= 0 && age < siteTTL
+	return r.domain != "" && r.generationKnown() && age >= 0 && age < siteTTL
+}
+
+// generationKnown reports that the site's generation is settled: configured, or learned from a packet.
+func (r *siteRec) generationKnown() bool {
+	return r.version != "" || r.site.Profile == ProfileLegacy || r.site.Profile == ProfileCurrent
 }
 
 func (s *Store) siteByID(ctx context.Context, id int64) (*siteRec, error) {

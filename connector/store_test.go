@@ -11,6 +11,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/sqldb"
+	"github.com/olctl/olctl/wire"
 )
 
 // TestCombinedWrite checks SQLite's flat combining: writes that queue up while another holds the writer's
@@ -191,4 +192,62 @@ func TestWaitAfterAFailure(t *testing.T) {
 	if idle.Err() == nil {
 		t.Fatal("a worker with nothing due woke before its context ended")
 	}
+}
+
+// TestSiteGenerationAcrossProcesses: a process that read a site before its first packet learns the
+// generation another process sharing the database stored from that packet at its next read, not siteTTL
+// later; a site whose generation is known is served from the cache.
+func TestSiteGenerationAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name    string
+		profile SiteProfile
+		version string // the BX_VERSION of the first packet, noted by the other process
+		want    wire.Profile
+	}{
+		{name: "auto, a current portal", version: wire.CurrentVersion, want: wire.Current},
+		{name: "auto, a legacy portal", version: "20.0.0", want: wire.Legacy},
+		{name: "configured legacy", profile: ProfileLegacy, version: wire.CurrentVersion, want: wire.Legacy},
+	}
+	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				clk := clock.NewFake(t0)
+				a, err := newStore(ctx, db, clk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := newStore(ctx, db, clk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				site := Site{LicenceKey: "key-" + itoa(i), Domain: "https://portal-" + itoa(i) + ".example", Profile: tc.profile}
+				ra, err := a.upsertSite(ctx, site) // process a reads the site before any packet
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := ra.generation(); g != wire.Legacy {
+					t.Fatalf("before any packet: %v, want legacy", g)
+				}
+				rb, err := b.siteByID(ctx, ra.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := b.noteSite(ctx, rb, "", tc.version); err != nil { // the packet came to process b
+					t.Fatal(err)
+				}
+				got, err := a.siteByID(ctx, ra.id) // no time passed: within siteTTL
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := got.generation(); g != tc.want {
+					t.Fatalf("process a after b's packet: %v, want %v", g, tc.want)
+				}
+				// Known now: the next read is the cached record.
+				if again, err := a.siteByID(ctx, ra.id); err != nil || again != got {
+					t.Fatalf("a known site was read again (%v)", err)
+				}
+			})
+		}
+	})
 }
