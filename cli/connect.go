@@ -79,14 +79,14 @@ type ConnectOptions struct {
 	// Save writes the server, domain and licence key (and an hmac-sha256 secret) into the config file once
 	// connected.
 	Save bool
-	// Hints are where the wizard looks for running servers whose addresses and bot it offers as defaults.
-	Hints wizardHints
+	// Hints are where the wizard, on a terminal, looks for running servers whose addresses and bot it
+	// offers as defaults (Factory.WizardHints).
+	Hints WizardHints
 }
 
 // NewCmdConnect builds `olctl connect`, the connect wizard.
 func NewCmdConnect(f *Factory, runF func(*ConnectOptions) error) *cobra.Command {
-	opts := &ConnectOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock, BotFramework: map[string]string{},
-		Hints: defaultHints}
+	opts := &ConnectOptions{IO: f.IO, Config: f.Config, HTTPClient: f.HTTPClient, Clock: f.Clock, BotFramework: map[string]string{}}
 	bf := map[string]*string{}
 	cmd := &cobra.Command{
 		Use:   "connect",
@@ -105,7 +105,7 @@ It never prompts when stdin is not a terminal or with --yes: then every value mu
 environment or the config file, and a missing one is a usage error (exit 2) naming them. On a terminal it
 offers the defaults it can know: an 'olctl connector serve' and an 'olctl serve' answering at their default
 addresses (127.0.0.1:8080, 127.0.0.1:8090) as the server and the domain, and the bot of an 'olctl bf serve'
-(its --control, 127.0.0.1:3979) as the app id and secret.
+(its --control, 127.0.0.1:3979) as the app id and secret; OLCTL_CONNECT_PROBE=0 turns that look off.
 
 A bot (app id) that is connected on another line of the portal database moves: connect says so before any
 call, asks on a terminal and needs --yes otherwise; the JSON names the line in moved_from.
@@ -124,6 +124,10 @@ its other keys, as 'gh auth login' does: later commands need no flags for them.`
 				if *v != "" {
 					opts.BotFramework[k] = *v
 				}
+			}
+			var err error
+			if opts.Hints, err = f.WizardHints(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(opts)

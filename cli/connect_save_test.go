@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -93,7 +95,7 @@ func TestConnectWizardOffersWhatRuns(t *testing.T) {
 	f := testFactory(map[string]string{envPortalDB: filepath.Join(t.TempDir(), "portal.db")})
 	f.IO = IO{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut, InTTY: true}
 	cmd := NewCmdConnect(f, func(o *ConnectOptions) error {
-		o.Hints = wizardHints{Server: server.URL, Receiver: receiver.URL, BFControl: control}
+		o.Hints = WizardHints{Server: server.URL, Receiver: receiver.URL, BFControl: control}
 		return connectRun(o)
 	})
 	if err := parse(cmd); err != nil {
@@ -115,7 +117,7 @@ func TestConnectWizardOffersWhatRuns(t *testing.T) {
 	}
 
 	// Nothing runs at the hints: no defaults, the questions as before.
-	none := wizardHints{Server: closedURL(t), Receiver: closedURL(t), BFControl: closedURL(t)}
+	none := WizardHints{Server: closedURL(t), Receiver: closedURL(t), BFControl: closedURL(t)}
 	if got := none.probe(t.Context(), http.DefaultClient); got != (offered{}) {
 		t.Fatalf("offered %+v", got)
 	}
@@ -130,4 +132,55 @@ func healthz(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// TestWizardHintsInjected: the wizard looks for running servers where Factory.WizardHints says (by default
+// the servers' default addresses, nothing with OLCTL_CONNECT_PROBE=0), and nowhere in the tests' runs, so
+// that what runs on the machine (a bf serve left running) changes nothing they see.
+func TestWizardHintsInjected(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want WizardHints
+		err  string
+	}{
+		{nil, defaultWizardHints(), ""},
+		{map[string]string{envConnectProbe: "1"}, defaultWizardHints(), ""},
+		{map[string]string{envConnectProbe: "0"}, WizardHints{}, ""},
+		{map[string]string{envConnectProbe: "false"}, WizardHints{}, ""},
+		{map[string]string{envConnectProbe: "maybe"}, WizardHints{}, `OLCTL_CONNECT_PROBE="maybe": want 1 or 0`},
+	} {
+		got, err := testFactory(tc.env).WizardHints()
+		if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%v: hints %+v, err %v; want %+v, %q", tc.env, got, err, tc.want, tc.err)
+		}
+	}
+	// The default of a run (run() sets none) reads the variable.
+	byEnv := func(f *Factory) { f.WizardHints = nil }
+	r := run(t, runOpts{env: map[string]string{envConnectProbe: "maybe"}, mutate: byEnv}, "connect").wantCode(t, ExitUsage)
+	if !strings.Contains(r.err, "OLCTL_CONNECT_PROBE") {
+		t.Errorf("stderr %q", r.err)
+	}
+
+	// A run looks where its Factory says, and only there.
+	var asked atomic.Int32
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked.Add(1)
+		_, _ = io.WriteString(w, `[{"app_id":"hinted-app","app_secret":"hinted-secret"}]`)
+	}))
+	defer control.Close()
+	fs := connectServer(t, md5Creds())
+	stdin := testLicenceKey + "\n\n5\nhint-bot\n\n\n\n" // licence key, connector, line, handle, app id, secret, confirmation
+	hinted := func(f *Factory) {
+		f.WizardHints = func() (WizardHints, error) { return WizardHints{BFControl: control.URL}, nil }
+	}
+	r = run(t, runOpts{env: fs.env("OLCTL_DOMAIN", testDomain), stdin: stdin, inTTY: true, mutate: hinted}, "connect").wantCode(t, 0)
+	if asked.Load() != 1 || !strings.Contains(r.err, "? Microsoft App ID [hinted-app]: ") {
+		t.Fatalf("asked %d times; prompts:\n%s", asked.Load(), r.err)
+	}
+	// Without hints (every test's run), the same questions have no defaults.
+	r = run(t, runOpts{env: fs.env("OLCTL_DOMAIN", testDomain), stdin: testLicenceKey + "\n\n5\nhint-bot\napp-x\nsecret-x\n\n",
+		inTTY: true}, "connect").wantCode(t, 0)
+	if !strings.Contains(r.err, "? Microsoft App ID: ") || asked.Load() != 1 {
+		t.Fatalf("prompts without hints:\n%s", r.err)
+	}
 }

@@ -221,10 +221,10 @@ func TestNewCmdConnectParsing(t *testing.T) {
 				t.Fatalf("err %v, options %+v", err, got)
 			}
 			g := *got
-			if g.Hints != defaultHints {
+			if g.Hints != defaultWizardHints() {
 				t.Fatalf("hints %+v, want the default addresses", g.Hints)
 			}
-			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock, g.Hints = nil, IO{}, nil, nil, nil, wizardHints{}
+			g.Context, g.IO, g.Config, g.HTTPClient, g.Clock, g.Hints = nil, IO{}, nil, nil, nil, WizardHints{}
 			if !reflect.DeepEqual(g, tt.want) {
 				t.Fatalf("options\n got %+v\nwant %+v", g, tt.want)
 			}

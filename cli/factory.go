@@ -66,6 +66,10 @@ type Factory struct {
 	// profile, region, connector, line, timeout) on HTTPClient and Clock, with extra options applied last.
 	// A missing or invalid setting is a ConfigError (exit 2).
 	Client func(extra ...client.Option) (*client.Client, error)
+	// WizardHints returns where the connect wizard looks for running servers to offer as defaults.
+	// Default: the default addresses of serve, connector serve and bf serve's --control, none with
+	// OLCTL_CONNECT_PROBE=0.
+	WizardHints func() (WizardHints, error)
 }
 
 // complete fills in the defaults of f's nil fields; flags are the root's persistent flags, which Config
@@ -90,6 +94,9 @@ func (f *Factory) complete(flags *pflag.FlagSet) {
 	if f.Config == nil {
 		loader := &configLoader{flags: flags, lookupEnv: f.LookupEnv, errOut: f.IO.ErrOut}
 		f.Config = sync.OnceValues(loader.load)
+	}
+	if f.WizardHints == nil {
+		f.WizardHints = func() (WizardHints, error) { return wizardHintsOf(f.LookupEnv) }
 	}
 	if f.Client == nil {
 		f.Client = func(extra ...client.Option) (*client.Client, error) {

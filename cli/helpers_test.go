@@ -49,6 +49,9 @@ func run(t *testing.T, o runOpts, args ...string) result {
 	f := &Factory{
 		IO:        IO{In: strings.NewReader(o.stdin), Out: &out, ErrOut: &errOut, OutTTY: o.outTTY, InTTY: o.inTTY},
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		// The wizard looks for no running servers: what runs on the machine (a bf serve left running) does
+		// not change what a test sees. A test that wants hints sets them (mutate).
+		WizardHints: func() (WizardHints, error) { return WizardHints{}, nil },
 	}
 	if o.mutate != nil {
 		o.mutate(f)

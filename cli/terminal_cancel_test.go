@@ -36,7 +36,7 @@ func TestConnectWizardCtrlC(t *testing.T) {
 			content := fmt.Sprintf(`#!/bin/sh
 cd %q || exit 1
 trap : INT
-export HOME=%q LANG=C.UTF-8 OLCTL_SERVER=%q OLCTL_DOMAIN=%q
+export HOME=%q LANG=C.UTF-8 OLCTL_SERVER=%q OLCTL_DOMAIN=%q OLCTL_CONNECT_PROBE=0
 %q connect --line 5
 echo "EXIT=$?"
 read after

@@ -101,7 +101,7 @@ func TestConnectWizardInTerminal(t *testing.T) {
 	script := filepath.Join(dir, "run.sh")
 	content := fmt.Sprintf(`#!/bin/sh
 cd %q || exit 1
-export HOME=%q LANG=C.UTF-8 OLCTL_SERVER=%q OLCTL_DOMAIN=%q
+export HOME=%q LANG=C.UTF-8 OLCTL_SERVER=%q OLCTL_DOMAIN=%q OLCTL_CONNECT_PROBE=0
 %q connect --line 5
 echo "EXIT=$?"
 sleep 60
