@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,12 +32,16 @@ const (
 	// childPortalDelayEnv: the portal child takes this long (a Go duration) over every packet, like a portal
 	// across a network.
 	childPortalDelayEnv = "OLCTL_E2E_CHILD_PORTAL_DELAY"
-	// childCPUProfileEnv: a child writes its CPU profile to this file when it ends.
+	// childCPUProfileEnv: a child writes its CPU profile to this file when it ends; childTraceEnv: its
+	// execution trace (runtime/trace).
 	childCPUProfileEnv = "OLCTL_E2E_CHILD_CPUPROFILE"
+	childTraceEnv      = "OLCTL_E2E_CHILD_TRACE"
 	// capacitySecondsEnv sets the length of each point (seconds; default 5); capacityProfileEnv names a
-	// directory where every child of the run writes its CPU profile.
+	// directory where every child of the run writes its CPU profile, capacityTraceEnv one where it writes
+	// its execution trace.
 	capacitySecondsEnv = "OLCTL_CAPACITY_SECONDS"
 	capacityProfileEnv = "OLCTL_CAPACITY_PROFILE_DIR"
+	capacityTraceEnv   = "OLCTL_CAPACITY_TRACE_DIR"
 )
 
 // capacityRates are the offered rates of each chain, in messages per second.
@@ -70,8 +76,10 @@ var capacityChains = []capacityChain{
 // point: the rate achieved by the generator (sent/s) and delivered (delivered/s, from the first send to the
 // last event), the latency from webhook to portal event (p50, p99, max), the messages that had not arrived
 // lateAfter after the last webhook was answered (undelivered),
-// and for each process (load generator, the connector servers together, portal) the CPU seconds per 1 000
-// messages and the peak RSS. Chains: one connector server on SQLite, MariaDB and PostgreSQL with a portal
+// for each process (load generator, the connector servers together, portal) the CPU seconds per 1 000
+// messages and the peak RSS, and for the machine the share of its cores that were busy (machine-cpu-%) and
+// the CPU seconds per 1 000 messages of the rest (rest-cpu-s/1k: the database servers, the kernel, anything
+// else running). Chains: one connector server on SQLite, MariaDB and PostgreSQL with a portal
 // that answers at once, and 1, 2 and 3 connector servers on MariaDB and PostgreSQL with a portal that takes
 // 20 ms per packet. The portal stores on SQLite in every chain. A chain stops at the first rate of which it
 // delivers less than half. Run with -benchtime=1x.
@@ -129,11 +137,14 @@ func startCapacityChain(b *testing.B, cc capacityChain) *chainRun {
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
 	ch := &chainRun{bf: bftest.NewServer(b, bftest.WithConfig(bftest.Config{HTTPClient: &http.Client{Timeout: time.Minute, Transport: tr}}))}
 	profile := func(name string) []string {
-		dir := os.Getenv(capacityProfileEnv)
-		if dir == "" {
-			return nil
+		var env []string
+		if dir := os.Getenv(capacityProfileEnv); dir != "" {
+			env = append(env, childCPUProfileEnv+"="+filepath.Join(dir, cc.name+"-"+name+".pprof"))
 		}
-		return []string{childCPUProfileEnv + "=" + filepath.Join(dir, cc.name+"-"+name+".pprof")}
+		if dir := os.Getenv(capacityTraceEnv); dir != "" {
+			env = append(env, childTraceEnv+"="+filepath.Join(dir, cc.name+"-"+name+".trace"))
+		}
+		return env
 	}
 	serverAddrs := make([]string, cc.procs)
 	for i := range serverAddrs {
@@ -164,8 +175,7 @@ func startCapacityChain(b *testing.B, cc capacityChain) *chainRun {
 		hook, _ := data["URL_WEBHOOK"].(string)
 		ch.hooks = append(ch.hooks, []string{hook})
 	}
-	// The other servers start once the portal has told its generation (current): a server caches sites for
-	// up to 10 s, and one that read the site before would push to it as to a legacy portal meanwhile.
+	// The other servers serve the same lines: their webhook URLs are the first one's on their own address.
 	for i := 1; i < cc.procs; i++ {
 		startConn(i)
 		for line := range ch.hooks {
@@ -216,6 +226,7 @@ func (ch *chainRun) point(b *testing.B, rate int, d time.Duration) float64 {
 	}
 	proctest.ResetPeakRSS()
 	gen0 := proctest.CPUTime()
+	machine0 := readMachineCPU()
 	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
 	defer cancel()
 
@@ -253,6 +264,7 @@ func (ch *chainRun) point(b *testing.B, rate int, d time.Duration) float64 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	genCPU := proctest.CPUTime() - gen0
+	machine := readMachineCPU().since(machine0)
 	cpu := make([]time.Duration, len(procs))
 	for i, p := range procs {
 		cpu[i] = p.CPUTime() - cpu0[i]
@@ -289,33 +301,91 @@ func (ch *chainRun) point(b *testing.B, rate int, d time.Duration) float64 {
 	b.ReportMetric(perK(genCPU), "gen-cpu-s/1k")
 	b.ReportMetric(perK(connCPU), "conn-cpu-s/1k")
 	b.ReportMetric(perK(cpu[0]), "portal-cpu-s/1k")
+	if machine.total > 0 {
+		// The rest: the database servers, the kernel's work for all, and whatever else ran on the machine.
+		b.ReportMetric(perK(max(0, machine.busy-genCPU-connCPU-cpu[0])), "rest-cpu-s/1k")
+		b.ReportMetric(100*machine.busy.Seconds()/machine.total.Seconds(), "machine-cpu-%")
+	}
 	b.ReportMetric(proctest.PeakRSS(), "gen-rss-MiB")
 	b.ReportMetric(connRSS, "conn-rss-MiB")
 	b.ReportMetric(ch.portal.PeakRSS(), "portal-rss-MiB")
 	return rateDelivered
 }
 
+// machineCPU is the CPU time of the whole machine, all cores together, from /proc/stat: busy (not idle,
+// not waiting for I/O) and total. Zero where there is no /proc/stat.
+type machineCPU struct{ busy, total time.Duration }
+
+// clockTick is the unit of /proc/stat (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+func readMachineCPU() machineCPU {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return machineCPU{}
+	}
+	var m machineCPU
+	// user nice system idle iowait irq softirq steal (guest time is counted in user already).
+	for i, f := range fields[1:min(len(fields), 9)] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		d := time.Duration(n) * clockTick
+		m.total += d
+		if i != 3 && i != 4 {
+			m.busy += d
+		}
+	}
+	return m
+}
+
+// since is the machine's CPU time from m0 to m.
+func (m machineCPU) since(m0 machineCPU) machineCPU {
+	if m0.total == 0 {
+		return machineCPU{}
+	}
+	return machineCPU{m.busy - m0.busy, m.total - m0.total}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// childProfile starts the CPU profile a child was asked for (childCPUProfileEnv) and returns the function
-// that writes it.
+// childProfile starts the CPU profile and the execution trace a child was asked for (childCPUProfileEnv,
+// childTraceEnv) and returns the function that writes them.
 func childProfile() (stop func()) {
-	path := os.Getenv(childCPUProfileEnv)
-	if path == "" {
-		return func() {}
+	var stops []func()
+	if path := os.Getenv(childCPUProfileEnv); path != "" {
+		stops = append(stops, childRecord(path, pprof.StartCPUProfile, pprof.StopCPUProfile))
 	}
+	if path := os.Getenv(childTraceEnv); path != "" {
+		stops = append(stops, childRecord(path, trace.Start, trace.Stop))
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}
+
+// childRecord starts a recording (a CPU profile, a trace) into the file path and returns what ends it.
+func childRecord(path string, start func(io.Writer) error, stop func()) func() {
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "child: cpu profile:", err)
+		fmt.Fprintln(os.Stderr, "child:", err)
 		return func() {}
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "child: cpu profile:", err)
+	if err := start(f); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", path+":", err)
 		_ = f.Close()
 		return func() {}
 	}
 	return func() {
-		pprof.StopCPUProfile()
+		stop()
 		_ = f.Close()
 	}
 }
