@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 )
@@ -68,12 +69,8 @@ func benchOlctl(b *testing.B, dsn string, perHook int) {
 		}()
 	}
 	wg.Wait()
-	for len(p.Events()) < b.N {
-		time.Sleep(time.Millisecond)
-	}
-	for queueLen(b, s) != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	eventually.True(b, 10*time.Minute, "the portal to get every item", func() bool { return len(p.Events()) >= b.N })
+	eventually.True(b, time.Minute, "the queue to drain", func() bool { return queueLen(b, s) == 0 })
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "items/s")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -296,18 +297,14 @@ func TestServerLimits(t *testing.T) {
 	defer c.Close()
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\n\r\n[", u.RequestURI())
 	start := time.Now()
-	var busy bool
-	for time.Since(start) < 400*time.Millisecond && !busy {
+	eventually.True(t, 400*time.Millisecond, "a 503 with Retry-After while the trickle holds the only slot", func() bool {
 		resp, err := testClient.Get(s.URL() + "/healthz")
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		busy = resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
-	}
-	if !busy {
-		t.Error("no 503 while the trickle held the only slot")
-	}
+		return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
+	})
 	waitFor(t, 5*time.Second, "the trickle cut and the slot free", func() bool {
 		resp, err := testClient.Get(s.URL() + "/healthz")
 		if err != nil {

@@ -2,11 +2,13 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 )
 
@@ -63,9 +65,15 @@ func queuedMemory(b *testing.B, items int) (rss, peak, heap float64) {
 	if err != nil || qs.Pending != items {
 		b.Fatalf("queued %d, want %d (%v)", qs.Pending, items, err)
 	}
-	time.Sleep(2 * time.Second) // the dispatcher tries the lines and blocks them
+	// the dispatcher tries the lines that hold items and blocks them; a scrape reads the queue depths too
+	blocked := 0
+	if items > 0 {
+		blocked = lines
+	}
+	eventually.True(b, time.Minute, fmt.Sprintf("%d lines to be blocked", blocked), func() bool {
+		return scrape(b, c.url, "olctl_connector_blocked_lines") == float64(blocked)
+	})
 	heap = scrape(b, c.url, "go_memstats_heap_inuse_bytes") / (1 << 20)
-	_ = scrape(b, c.url, "olctl_connector_blocked_lines") // a scrape reads the queue depths too
 	rss, peak = c.RSS(), c.PeakRSS()
 	b.Logf("%d queued: RSS %.1f MiB (peak %.1f MiB), Go heap in use %.1f MiB, %d lines blocked", items, rss, peak, heap, qs.Blocked)
 	return rss, peak, heap

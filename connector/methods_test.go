@@ -204,7 +204,12 @@ func TestUniquenessMovesEntity(t *testing.T) {
 	// Re-registering on the owner line moves nothing.
 	before := len(b.Packets())
 	b.mustCall("register", "echo.skype", "9")
-	time.Sleep(20 * time.Millisecond)
+	// register queues a deactivateConnector in its own transaction: once the dispatcher is idle, one is
+	// either still queued or delivered.
+	settle(t, s)
+	if n := queueLen(t, s); n != 0 {
+		t.Errorf("%d packets queued after the re-registration", n)
+	}
 	for _, pk := range b.Packets()[before:] {
 		if pk.Command == "deactivateConnector" {
 			t.Error("the owner was deactivated by its own re-registration")

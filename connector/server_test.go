@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 )
 
@@ -29,23 +30,20 @@ func newTestServer(t testing.TB, p *fakePortal, cfg Config) *Server {
 	return s
 }
 
-// settle waits until every worker of s waits and no dispatch round ran for a moment.
+// settle waits until every worker of s waits and no dispatch round ran for quiet (5 ms): the polls of
+// eventually.True see the same round count and all workers waiting over that span.
 func settle(t testing.TB, s *Server) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	const quiet = 5 * time.Millisecond
+	last, since := int64(-1), time.Now()
+	eventually.True(t, 10*time.Second, "the server to settle", func() bool {
 		r := s.rounds.Load()
-		if s.waiting.Load() == int32(s.cfg.Workers) {
-			time.Sleep(5 * time.Millisecond)
-			if s.waiting.Load() == int32(s.cfg.Workers) && s.rounds.Load() == r {
-				return
-			}
+		if s.waiting.Load() != int32(s.cfg.Workers) || r != last {
+			last, since = r, time.Now()
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("server did not settle")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return time.Since(since) >= quiet
+	})
 }
 
 // eachDB runs fn on SQLite (a temporary file), MariaDB and PostgreSQL (a fresh database each; skipped loudly
