@@ -15,6 +15,7 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
@@ -246,19 +247,11 @@ func TestBlockAndChatNameEndToEnd(t *testing.T) {
 	if _, err := bf.SendConversationName(ctx, webhook, "19:group", "Support team", "29:ann"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually.True(t, 20*time.Second, "the portal to get 2 blocks and 1 chat name", func() bool {
 		mu.Lock()
-		done := len(blocks) == 2 && len(names) == 1
-		mu.Unlock()
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the portal got %d blocks and %d chat names", len(blocks), len(names))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(blocks) == 2 && len(names) == 1
+	})
 	if !blocks[0].Blocked() || blocks[1].Blocked() || blocks[0].Chat.ID != "29:conv" || blocks[0].User.ID != "29:ann" ||
 		blocks[0].Message.Type != openlines.BlockDeny || blocks[1].Message.Type != openlines.BlockAllow {
 		t.Fatalf("blocks %+v", blocks)
@@ -267,13 +260,11 @@ func TestBlockAndChatNameEndToEnd(t *testing.T) {
 		t.Fatalf("chat name %+v", n)
 	}
 	// The server deletes a packet's items once the portal's answer is in, just after the handlers ran.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	eventually.True(t, 10*time.Second, "the server to delete the delivered items", func() bool {
 		st, err := srv.QueueStats(ctx)
-		if err == nil && st.Pending == 0 && st.Dead == 0 {
-			break
-		}
-		if err != nil || st.Dead != 0 || time.Now().After(deadline) {
+		if err != nil || st.Dead != 0 {
 			t.Fatalf("queue %+v %v", st, err)
 		}
-	}
+		return st.Pending == 0
+	})
 }
