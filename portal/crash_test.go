@@ -16,6 +16,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
@@ -188,14 +189,12 @@ func testKilledBetweenAnswerAndRetry(t *testing.T, dsn string) {
 	// The event is printed before its result is recorded: wait for the child's store to have nothing
 	// pending (another process: it can only be polled).
 	var stats portal.ItemStats
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	eventually.True(t, 30*time.Second, "the child's store to have nothing pending", func() bool {
 		if err := json.Unmarshal(b.get(t, "/stats"), &stats); err != nil {
 			t.Fatal(err)
 		}
-		if stats.Pending == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
+		return stats.Pending == 0
+	})
 	if stats.Pending != 0 || stats.Dead != 0 || stats.Duplicates != 3 || stats.Fired != 1 {
 		t.Fatalf("stats %+v", stats)
 	}

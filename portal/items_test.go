@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
@@ -84,9 +85,7 @@ func TestItemsRedriveForARunningPortal(t *testing.T) {
 			t.Fatalf("counts after the redrive: pending %d, dead %d, %v", pending, deadN, err)
 		}
 		// The retrier waits for its next poll; once it is waiting, a poll's time passes.
-		for up.clock.Waiters() == 0 {
-			time.Sleep(time.Millisecond)
-		}
+		eventually.True(t, 10*time.Second, "the retrier to wait for its next poll", func() bool { return up.clock.Waiters() > 0 })
 		up.clock.Advance(portal.DefaultPoll)
 		var got []string
 		for len(got) < 3 {
