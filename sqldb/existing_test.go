@@ -36,6 +36,7 @@ func TestOpenExistingMissingFile(t *testing.T) {
 // TestOpenExistingReadOnly: a read-only DB reads what is there and refuses every write, in every dialect;
 // Components names the migrated components.
 func TestOpenExistingReadOnly(t *testing.T) {
+	t.Parallel()
 	testdb.EachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		rw, err := sqldb.Open(ctx, dsn)
@@ -77,6 +78,7 @@ func TestOpenExistingReadOnly(t *testing.T) {
 
 // TestOpenExistingFile opens a SQLite file that is there, writable and read-only.
 func TestOpenExistingFile(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "x.db")
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, path)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseDSN(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		dsn  string
 		want sqldb.Dialect
@@ -43,6 +44,7 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestOpenServerThatDoesNotAnswer(t *testing.T) {
+	t.Parallel()
 	// Port 1 on loopback refuses connections: a well-formed DSN whose server is down.
 	for _, dsn := range []string{"postgres://u@127.0.0.1:1/db?connect_timeout=2", "u@tcp(127.0.0.1:1)/db"} {
 		_, err := sqldb.Open(context.Background(), dsn)
@@ -53,6 +55,7 @@ func TestOpenServerThatDoesNotAnswer(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
+	t.Parallel()
 	raw, err := sql.Open("sqlite", "file:"+t.TempDir()+"/x.db")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +80,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestRebind(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, pg string }{
 		{"SELECT 1", "SELECT 1"},
 		{"SELECT a FROM t WHERE b = ? AND c IN (?, ?)", "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"},
@@ -96,6 +100,7 @@ func TestRebind(t *testing.T) {
 }
 
 func TestMigrateAndUniqueViolation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		create := "CREATE TABLE t (k VARCHAR(64) PRIMARY KEY, v INTEGER NOT NULL)"
@@ -138,6 +143,7 @@ func TestMigrateAndUniqueViolation(t *testing.T) {
 
 // TestPlaceholders runs the same ? statements through DB, Tx and prepared statements in every dialect.
 func TestPlaceholders(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		ctx := context.Background()
 		create := map[sqldb.Dialect]string{
@@ -185,6 +191,7 @@ func TestPlaceholders(t *testing.T) {
 // TestInvalidText: text a database cannot store is told apart from other failures. SQLite stores any
 // bytes, MySQL refuses invalid UTF-8 (a NUL is a character there), PostgreSQL refuses both.
 func TestInvalidText(t *testing.T) {
+	t.Parallel()
 	refused := map[sqldb.Dialect][]bool{ // for "a\xffb", "a\x00b"
 		sqldb.SQLite:   {false, false},
 		sqldb.MySQL:    {true, false},
