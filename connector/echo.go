@@ -1,18 +1,14 @@
 package connector
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/openlines"
@@ -97,7 +93,7 @@ func (e *Echo) Info(l *Line) map[string]any {
 
 // Receive decodes the JSON body into items.
 func (e *Echo) Receive(_ context.Context, l *Line, _ *http.Request, body []byte) ([]Incoming, error) {
-	v, err := decodeOrderedJSON(body)
+	v, err := wire.ParseJSON(body)
 	if err != nil {
 		return nil, wire.Errorf(wire.CodeBadPacket, "echo webhook: %v", err)
 	}
@@ -238,202 +234,4 @@ func scalarString(v any) string {
 		return ""
 	}
 	return ""
-}
-
-// decodeOrderedJSON decodes JSON keeping object key order: objects become *wire.Map, arrays []any, numbers
-// int64 when they fit, else json.Number.
-//
-// A valid body (json.Valid, encoding/json's own scanner) is read by orderedJSON, a few times cheaper than
-// json.Decoder.Token, which allocates per token; an invalid one goes through the decoder for its errors.
-func decodeOrderedJSON(body []byte) (any, error) {
-	if json.Valid(body) {
-		p := orderedJSON{b: body}
-		return p.value(0)
-	}
-	return decodeJSONTokens(body)
-}
-
-// decodeJSONTokens is decodeOrderedJSON by json.Decoder tokens.
-func decodeJSONTokens(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := jsonValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
-}
-
-// orderedJSON reads a JSON text already known to be valid.
-type orderedJSON struct {
-	b []byte
-	i int
-}
-
-func (p *orderedJSON) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *orderedJSON) value(depth int) (any, error) {
-	if depth > wire.MaxDepth {
-		return nil, errors.New("JSON nested too deeply")
-	}
-	p.ws()
-	switch c := p.b[p.i]; c {
-	case '{':
-		p.i++
-		m := &wire.Map{}
-		for {
-			p.ws()
-			if p.b[p.i] == '}' {
-				p.i++
-				return m, nil
-			}
-			if p.b[p.i] == ',' {
-				p.i++
-				p.ws()
-			}
-			k, err := p.str()
-			if err != nil {
-				return nil, err
-			}
-			p.ws()
-			p.i++ // ':'
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			m.Set(k, v)
-		}
-	case '[':
-		p.i++
-		l := []any{}
-		for {
-			p.ws()
-			if p.b[p.i] == ']' {
-				p.i++
-				return l, nil
-			}
-			if p.b[p.i] == ',' {
-				p.i++
-			}
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, v)
-		}
-	case '"':
-		return p.str()
-	case 't':
-		p.i += 4
-		return true, nil
-	case 'f':
-		p.i += 5
-		return false, nil
-	case 'n':
-		p.i += 4
-		return nil, nil
-	default:
-		start := p.i
-		for p.i < len(p.b) && strings.IndexByte("+-.0123456789eE", p.b[p.i]) >= 0 {
-			p.i++
-		}
-		num := json.Number(p.b[start:p.i])
-		if n, err := num.Int64(); err == nil {
-			return n, nil
-		}
-		return num, nil
-	}
-}
-
-// str reads a string at p.i (the opening quote). Plain ASCII is taken as it is; escapes and other bytes are
-// left to encoding/json, so that both readers agree on them (invalid UTF-8 becomes U+FFFD).
-func (p *orderedJSON) str() (string, error) {
-	start := p.i
-	plain := true
-	for p.i++; p.b[p.i] != '"'; p.i++ {
-		if c := p.b[p.i]; c == '\\' {
-			plain = false
-			p.i++
-		} else if c >= utf8.RuneSelf {
-			plain = false
-		}
-	}
-	p.i++
-	if plain {
-		return string(p.b[start+1 : p.i-1]), nil
-	}
-	var s string
-	err := json.Unmarshal(p.b[start:p.i], &s)
-	return s, err
-}
-
-func jsonValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > wire.MaxDepth {
-		return nil, errors.New("JSON nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("empty or truncated JSON")
-		}
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := &wire.Map{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := jsonValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m.Set(k, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			var l []any
-			for dec.More() {
-				v, err := jsonValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			if l == nil {
-				l = []any{}
-			}
-			return l, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if n, err := t.Int64(); err == nil {
-			return n, nil
-		}
-		return t, nil
-	}
-	return tok, nil
 }

@@ -7,7 +7,7 @@
 //	ids, failures := imp.Import(ctx, item.Message.Files) // []openlines.File; ids in order, a Failure per other file
 //	links, _ := files.NewLinks(store, "https://portal.example.com/olctl/files", secret)
 //	mux.Handle("/olctl/files/", links)
-//	out, _ := links.OutgoingFiles(ctx, ids) // []openlines.OutgoingFile{Name, Type, Link, Size, …}
+//	out, _ := links.OutgoingFiles(ctx, ids) // []openlines.OutgoingFile{Name, Type "image"/"file", MIME, Link, Size}
 //
 // What an import guarantees:
 //

@@ -58,8 +58,8 @@ func ExampleLinks_OutgoingFiles() {
 	}
 	// Serve the links where they point: mux.Handle("/olctl/files/", links)
 	out, _ := links.OutgoingFiles(ctx, []files.FileID{id})
-	fmt.Printf("%s %s %d\n%s\n", out[0].Name, out[0].Type, out[0].Size, out[0].Link)
+	fmt.Printf("%s %s %s %d\n%s\n", out[0].Name, out[0].Type, out[0].MIME, out[0].Size, out[0].Link)
 	// Output:
-	// report.pdf application/pdf 8
+	// report.pdf file application/pdf 8
 	// https://portal.example.com/olctl/files/1/report.pdf?exp=1735776000&sig=mGC8GWpPBRROEe_L6rrDasN797lYySo3Q4FIIr0Q414
 }

@@ -16,16 +16,8 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/openlines"
 )
-
-// OutgoingFile is a file of an outgoing message as the protocol sends it (docs/protocol.md §10:
-// `files:[{name, type, link, size}]`): a link, never the bytes.
-type OutgoingFile struct {
-	Name string `php:"name" json:"name"`
-	Type string `php:"type" json:"type"`
-	Link string `php:"link" json:"link"`
-	Size int64  `php:"size" json:"size"`
-}
 
 // Errors of Links.Verify.
 var (
@@ -146,20 +138,26 @@ func (l *Links) Link(m Meta) string {
 	return u.String()
 }
 
-// OutgoingFiles returns the files of an outgoing message, in the order of ids, each with a fresh signed link.
-// An unknown id is an error (wrapping ErrNotFound) naming it.
-func (l *Links) OutgoingFiles(ctx context.Context, ids []FileID) ([]OutgoingFile, error) {
-	out := make([]OutgoingFile, 0, len(ids))
+// OutgoingFiles returns the files of an outgoing message (docs/protocol.md §10), in the order of ids, each
+// with a fresh signed link: Type is the disk type ("image" for an image/* content type, else "file"), MIME
+// the stored content type (application/octet-stream when it has none). An unknown id is an error (wrapping
+// ErrNotFound) naming it.
+func (l *Links) OutgoingFiles(ctx context.Context, ids []FileID) ([]openlines.OutgoingFile, error) {
+	out := make([]openlines.OutgoingFile, 0, len(ids))
 	for k, id := range ids {
 		m, err := l.store.Stat(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("files: outgoing file %d (id %d): %w", k, id, err)
 		}
-		t := m.Type
-		if t == "" {
-			t = "application/octet-stream"
+		mime := m.Type
+		if mime == "" {
+			mime = "application/octet-stream"
 		}
-		out = append(out, OutgoingFile{Name: m.Name, Type: t, Link: l.Link(m), Size: m.Size})
+		disk := "file"
+		if strings.HasPrefix(mime, "image/") {
+			disk = "image"
+		}
+		out = append(out, openlines.OutgoingFile{Name: m.Name, Type: disk, MIME: mime, Link: l.Link(m), Size: m.Size})
 	}
 	return out, nil
 }

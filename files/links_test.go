@@ -66,7 +66,7 @@ func TestLinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 2 || out[0].Name != "фото 1.png" || out[0].Type != "image/png" || out[0].Size != int64(len(pngBytes)) || out[1].Name != "page.html" {
+	if len(out) != 2 || out[0].Name != "фото 1.png" || out[0].Type != "image" || out[0].MIME != "image/png" || out[0].Size != int64(len(pngBytes)) || out[1].Name != "page.html" || out[1].Type != "file" {
 		t.Fatalf("OutgoingFiles = %+v", out)
 	}
 	if !strings.HasPrefix(out[0].Link, srv.URL+"/portal/files/") {
