@@ -179,8 +179,8 @@ type Config struct {
 	// other non-public addresses: the BX_DOMAIN a signed packet names (testConnect and every push go
 	// there) and a channel's callbacks (the Bot Framework service URL the bot's token is sent to). Default
 	// false: such connections are refused before a byte is sent, so that a portal cannot make the server
-	// probe its own network. Tests and closed networks set it. It applies to the default HTTPClient; a
-	// caller's HTTPClient decides for itself.
+	// probe its own network. Tests and closed networks set it. A caller's HTTPClient is guarded too, by
+	// the addresses its transport reports (guard.go).
 	AllowPrivateNetworks bool
 
 	// Queue is how the dispatcher sends a line's items: batch, linger, confirmation wait, back-off, lease.
@@ -344,6 +344,8 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 		tr.DialContext = dialer.DialContext
 		out.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	} else if !out.AllowPrivateNetworks {
+		out.HTTPClient = guardClient(out.HTTPClient)
 	}
 	for i, s := range out.Sites {
 		if err := s.validate(); err != nil {

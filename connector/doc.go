@@ -122,7 +122,10 @@
 //     client that leaves before its answer gets none.
 //   - The server connects only to public addresses (internal/netguard, on the resolved address of every
 //     connection): a signed packet's BX_DOMAIN or a chat's Bot Framework service URL on loopback or a
-//     private network is refused before a byte is sent, unless Config.AllowPrivateNetworks.
+//     private network is refused before a byte is sent, unless Config.AllowPrivateNetworks. A caller's
+//     Config.HTTPClient is held to the same rule through net/http/httptrace: the addresses its transport
+//     dials and each connection's peer (checked before the request is written), the host's resolved
+//     addresses when an *http.Transport sends through a proxy; a transport reporting no connection is refused.
 //   - Bounded memory: nothing is held per queued item; queue depths are read from SQL at scrape time.
 //   - Webhook dedup: an item with a DedupKey is queued once per line within Config.DedupRetention (48 h).
 //   - Group commit: concurrent webhooks share transactions (internal/groupcommit); on SQLite the writes that
