@@ -21,6 +21,7 @@ import (
 
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
@@ -221,17 +222,12 @@ func (s *stack) queue() connector.QueueStats {
 	return st
 }
 
-// waitQueueEmpty waits for the connector's queue to drain.
+// waitQueueEmpty waits for the connector's queue to drain and returns its stats.
 func (s *stack) waitQueueEmpty(timeout time.Duration) connector.QueueStats {
 	s.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		st := s.queue()
-		if st.Pending == 0 || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var st connector.QueueStats
+	eventually.True(s.t, timeout, "the connector's queue to drain", func() bool { st = s.queue(); return st.Pending == 0 })
+	return st
 }
 
 // echoItem is a webhook body of one echo item; extra keys are added to its message.
@@ -388,16 +384,12 @@ func TestAttackProcesses(t *testing.T) {
 			rss := sampleRSS(target.p)
 			h := hold(t, target.addr, target.path, target.n, false, time.Hour) // 10 bytes sent, 8 MiB announced
 			began := time.Now()
-			for h.cut.Load() < int64(target.n) && time.Since(began) < 10*time.Second {
-				time.Sleep(20 * time.Millisecond)
-			}
+			eventually.True(t, 10*time.Second, fmt.Sprintf("the read timeout to cut the %d connections held to the %s", target.n, target.name),
+				func() bool { return h.cut.Load() >= int64(target.n) })
 			peak := rss()
 			h.stop()
 			t.Logf("%s: %d connections announcing 8 MiB each: RSS %.1f → %.1f MiB, all cut after %v", target.name, target.n, before, peak,
 				time.Since(began).Round(100*time.Millisecond))
-			if h.cut.Load() != int64(target.n) {
-				t.Errorf("%s: %d of %d held connections cut by the read timeout", target.name, h.cut.Load(), target.n)
-			}
 			if peak-before > 25 {
 				t.Errorf("%s: RSS grew by %.1f MiB", target.name, peak-before)
 			}
@@ -408,9 +400,7 @@ func TestAttackProcesses(t *testing.T) {
 	t.Run("trickled body", func(t *testing.T) {
 		h := hold(t, s.portalAddr, "/pub/imconnector/", 1, false, 500*time.Millisecond)
 		began := time.Now()
-		for h.cut.Load() == 0 && time.Since(began) < 10*time.Second {
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually.True(t, 10*time.Second, "the read timeout to cut the trickled body", func() bool { return h.cut.Load() != 0 })
 		h.stop()
 		if d := time.Since(began); h.cut.Load() != 1 || d > 6*time.Second {
 			t.Errorf("a body at a byte every 500 ms was cut after %v (cut: %d)", d, h.cut.Load())
@@ -515,11 +505,7 @@ func TestAttackProcesses(t *testing.T) {
 			t.Fatalf("slow message: %v %v", resp, err)
 		}
 		resp.Body.Close()
-		for deadline := time.Now().Add(10 * time.Second); slowHits.Load() < 2; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d slow downloads started", slowHits.Load())
-			}
-		}
+		eventually.True(t, 10*time.Second, "2 slow downloads to start", func() bool { return slowHits.Load() >= 2 })
 		start := time.Now()
 		if status, b := s.post(echoItem("small-file", "c-small", "one small file", map[string]any{"files": []any{map[string]any{"url": files + "/small.txt"}}})); status != http.StatusOK {
 			t.Fatalf("small message: %d %s", status, b)

@@ -21,6 +21,7 @@ import (
 	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
@@ -213,19 +214,14 @@ func testKilledMidStream(t *testing.T, dsn string, profile wire.Profile) {
 	killed := 0
 	for start := 0; start < total; start += batch {
 		body := echoBatch(start, min(batch, total-start))
-		for attempt := 0; ; attempt++ {
-			if ctx.Err() != nil {
-				t.Fatalf("gave up posting batch %d", start)
-			}
+		eventually.True(t, time.Minute, fmt.Sprintf("the server to accept batch %d", start), func() bool {
 			resp, err := http.Post(webhook, "application/json", bytes.NewReader(body))
-			if err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
+			if err != nil {
+				return false
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			_ = resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
 		if killed < kills && (start+batch)%killEvery == 0 {
 			c.Kill()
 			killed++

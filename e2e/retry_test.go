@@ -14,6 +14,7 @@ import (
 	"github.com/olctl/olctl/bftest"
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -170,12 +171,13 @@ func testDownloadRetried(t *testing.T, cfg systemConfig) {
 		t.Errorf("the server pushed the message %d times, want once: the portal retried it alone", n)
 	}
 	// The retry's result is recorded right after its event fired.
-	for st, err := s.portal.ItemStats(ctx); st.Pending != 0 || st.Dead != 0 || st.Fired != 4 || st.Retries != 1; st, err = s.portal.ItemStats(ctx) {
-		if err != nil || ctx.Err() != nil {
-			t.Fatalf("portal items after the retry: %+v %v; want none pending, 4 fired, 1 retry", st, err)
+	eventually.True(t, 30*time.Second, "the portal's items to show none pending, 4 fired, 1 retry", func() bool {
+		st, err := s.portal.ItemStats(ctx)
+		if err != nil {
+			t.Fatalf("portal items after the retry: %v", err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return st.Pending == 0 && st.Dead == 0 && st.Fired == 4 && st.Retries == 1
+	})
 	s.drained(ctx, t)
 	if s.profile == wire.Legacy && s.calls.count(openlines.MethodSetStatusDelivered) == 0 {
 		t.Error("the legacy portal confirmed nothing")
