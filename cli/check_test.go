@@ -181,18 +181,8 @@ func TestCheckWatch(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, f, []string{"check", "--watch", "30s"}) }()
 
-	waitFor := func(cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out; output so far:\n%s", out.String())
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
 	for i := 1; i <= 3; i++ {
-		waitFor(func() bool { return fake.Waiters() == 1 })
+		waitFor(t, func() bool { return fake.Waiters() == 1 }, out.String)
 		if n := strings.Count(out.String(), "check at "); n != i {
 			t.Fatalf("after %d waits: %d reports\n%s", i, n, out.String())
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -90,19 +91,18 @@ func TestStandaloneCommandsEndToEnd(t *testing.T) {
 // waitEvent waits until read holds a JSON event line that match accepts, and returns it.
 func waitEvent(t *testing.T, read func() string, what string, match func(eventJSON) bool) eventJSON {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var found eventJSON
+	waitFor(t, func() bool {
 		for _, l := range strings.Split(read(), "\n") {
 			var ev eventJSON
 			if json.Unmarshal([]byte(l), &ev) == nil && match(ev) {
-				return ev
+				found = ev
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s event; the portal printed:\n%s", what, read())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("no %s event; the portal printed:\n%s", what, read()) })
+	return found
 }
 
 // postToPortal sends the portal at base a receivingMessage packet for (connector, line), signed as the
@@ -235,10 +235,10 @@ func startProcess(t *testing.T, bin, dir string, env []string, ready *regexp.Reg
 			<-p.done
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if m := ready.FindStringSubmatch(p.err.String()); m != nil {
-			return p, m
+	var m []string
+	waitFor(t, func() bool {
+		if m = ready.FindStringSubmatch(p.err.String()); m != nil {
+			return true
 		}
 		select {
 		case err := <-p.done:
@@ -246,11 +246,9 @@ func startProcess(t *testing.T, bin, dir string, env []string, ready *regexp.Reg
 			t.Fatalf("olctl %v exited (%v) before it was ready:\n%s", args, err, p.err.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("olctl %v not ready:\n%s", args, p.err.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("olctl %v not ready:\n%s", args, p.err.String()) })
+	return p, m
 }
 
 // TestReadmeWalkthroughBinary runs the built olctl as the README's four terminals do, in one working

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/bftest"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 var (
@@ -69,27 +71,28 @@ func TestInspectorsSeeBfSay(t *testing.T) {
 
 	find := func(page, token, direction string) map[string]any {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for id := 1; time.Now().Before(deadline); {
-			code, body := inspectorGet(t, page+"/api/packets/"+strconv.Itoa(id), token, "")
-			switch {
-			case code == 404:
-				time.Sleep(20 * time.Millisecond)
-				continue
-			case code != 200:
-				t.Fatalf("GET packet %d: %d %s", id, code, body)
+		var found map[string]any
+		id := 1
+		eventually.True(t, 20*time.Second, fmt.Sprintf("an %s receivingMessage at %s", direction, page), func() bool {
+			for ; ; id++ { // each packet once: a 404 is one not recorded yet
+				code, body := inspectorGet(t, page+"/api/packets/"+strconv.Itoa(id), token, "")
+				switch {
+				case code == 404:
+					return false
+				case code != 200:
+					t.Fatalf("GET packet %d: %d %s", id, code, body)
+				}
+				var p map[string]any
+				if err := json.Unmarshal([]byte(body), &p); err != nil {
+					t.Fatal(err)
+				}
+				if p["command"] == "receivingMessage" && p["direction"] == direction {
+					found = p
+					return true
+				}
 			}
-			var p map[string]any
-			if err := json.Unmarshal([]byte(body), &p); err != nil {
-				t.Fatal(err)
-			}
-			if p["command"] == "receivingMessage" && p["direction"] == direction {
-				return p
-			}
-			id++
-		}
-		t.Fatalf("no %s receivingMessage at %s", direction, page)
-		return nil
+		})
+		return found
 	}
 	for _, p := range []map[string]any{find(portalPage, "", "in"), find(serverPage, "s3cret-token", "out")} {
 		data, _ := json.Marshal(p["data"])

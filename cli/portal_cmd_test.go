@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -35,17 +36,11 @@ func deadLetterDB(t *testing.T, path string) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := p.ItemStats(ctx)
-		if err == nil && st.Dead == 3 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no dead letters: %+v %v", st, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var st portal.ItemStats
+	waitFor(t, func() bool {
+		st, err = p.ItemStats(ctx)
+		return err == nil && st.Dead == 3
+	}, func() string { return fmt.Sprintf("no dead letters: %+v %v", st, err) })
 }
 
 var deadTimes = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)

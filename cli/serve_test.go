@@ -2,13 +2,13 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/olctl/olctl/connector"
 )
@@ -18,21 +18,15 @@ var portalReadyRE = regexp.MustCompile(`portal receiver listening on (http://[0-
 // waitLines waits until read returns at least n lines and returns them.
 func waitLines(t *testing.T, read func() string, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := strings.TrimSpace(read())
-		var lines []string
-		if s != "" {
+	var lines []string
+	waitFor(t, func() bool {
+		lines = nil
+		if s := strings.TrimSpace(read()); s != "" {
 			lines = strings.Split(s, "\n")
 		}
-		if len(lines) >= n {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("wanted %d lines, have:\n%s", n, s)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(lines) >= n
+	}, func() string { return fmt.Sprintf("wanted %d lines, have:\n%s", n, read()) })
+	return lines
 }
 
 // TestServePortalReceiver runs the connector server and the portal receiver, connects a line and sends a
@@ -102,19 +96,13 @@ func TestServePortalReceiver(t *testing.T) {
 			}
 
 			// The portal confirmed the item: the connector's queue drains.
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				var stats connector.QueueStats
+			var stats connector.QueueStats
+			waitFor(t, func() bool {
+				stats = connector.QueueStats{}
 				run(t, runOpts{env: map[string]string{"OLCTL_CONNECTOR_DB": filepath.Join(dir, "connector.db")}},
 					"connector", "queue", "stats", "--json").wantCode(t, 0).decodeJSON(t, &stats)
-				if stats.Pending == 0 && len(stats.Lines) == 1 && stats.Dead == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("queue not drained: %+v", stats)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return stats.Pending == 0 && len(stats.Lines) == 1 && stats.Dead == 0
+			}, func() string { return fmt.Sprintf("queue not drained: %+v", stats) })
 			if code := portalBG.stop(t); code != 0 {
 				t.Fatalf("serve exited %d: %s", code, portalBG.err.String())
 			}

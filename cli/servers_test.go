@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -45,10 +46,10 @@ func startBackgroundOn(t *testing.T, env map[string]string, outTTY bool, ready *
 	b.cancel = cancel
 	go func() { b.done <- Run(ctx, f, args) }()
 	t.Cleanup(func() { b.stop(t) })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if m := ready.FindStringSubmatch(b.err.String()); m != nil {
-			return b, m
+	var m []string
+	waitFor(t, func() bool {
+		if m = ready.FindStringSubmatch(b.err.String()); m != nil {
+			return true
 		}
 		select {
 		case code := <-b.done:
@@ -56,11 +57,9 @@ func startBackgroundOn(t *testing.T, env map[string]string, outTTY bool, ready *
 			t.Fatalf("olctl %v exited with %d before it was ready:\n%s", args, code, b.err.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("olctl %v not ready:\n%s", args, b.err.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("olctl %v not ready:\n%s", args, b.err.String()) })
+	return b, m
 }
 
 // stop cancels the command and returns its exit code.
@@ -136,19 +135,14 @@ func TestConnectorServeAndQueue(t *testing.T) {
 		t.Fatalf("webhook answered %d", resp.StatusCode)
 	}
 	qenv := map[string]string{"OLCTL_CONNECTOR_DB": db}
-	deadline := time.Now().Add(20 * time.Second)
 	var dead []queueItemJSON
-	for {
+	waitFor(t, func() bool {
 		dead = nil
 		run(t, runOpts{env: qenv}, "connector", "queue", "dead", "--json").wantCode(t, 0).decodeJSON(t, &dead)
-		if len(dead) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the item was never dead-lettered; portal refused %d packets", refused.Load())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(dead) == 1
+	}, func() string {
+		return fmt.Sprintf("the item was never dead-lettered; portal refused %d packets", refused.Load())
+	})
 	d := dead[0]
 	if d.Line != "1" || d.ChatID != "c1" || d.MessageID != "m1" || d.Command != "receivingMessage" || d.Attempts < 1 || d.DeadAt.IsZero() {
 		t.Fatalf("dead item %+v", d)

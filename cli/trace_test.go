@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 // traceBlock is one packet of a trace: its head line and its indented lines.
@@ -151,13 +153,14 @@ func TestTraceGolden(t *testing.T) {
 // waitFor polls cond for up to 20 s; state tells what there was when it did not hold.
 func waitFor(t *testing.T, cond func() bool, state func() string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out:\n%s", state())
+	held := false
+	defer func() { // eventually.True ends the test's goroutine on a time-out; this runs then
+		if !held {
+			t.Logf("at the time-out:\n%s", state())
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	}()
+	eventually.True(t, 20*time.Second, "the condition", cond)
+	held = true
 }
 
 // TestLogLevelDebugOneLinePerRequest: `connector serve --log-level debug` logs each portal call in one
