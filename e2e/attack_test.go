@@ -677,7 +677,7 @@ func TestSlowClientsLoad(t *testing.T) {
 				if d > time.Second {
 					t.Errorf("a normal message took %v during the attack", d)
 				}
-				time.Sleep(500 * time.Millisecond)
+				time.Sleep(500 * time.Millisecond) // not a poll: it spreads the five probes over the attack
 			}
 			var cut int64
 			for _, h := range hs {
