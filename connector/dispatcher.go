@@ -82,11 +82,13 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 		return false, true, nil
 	}
 	if res.timedOut {
+		s.searches.failed(res.lane.id)
 		s.m.failures.WithLabelValues("confirm_timeout").Inc()
 		s.logLaneFailure("connector: no confirmation in time; line blocked", s.siteNamed(ctx, res.lane.siteID), res.lane.line,
 			res.failure)
 	}
 	if res.deadLetters > 0 {
+		s.searches.done(res.lane.id)
 		s.m.deadLettered.Add(float64(res.deadLetters))
 		s.log.Error("connector: schedule exhausted; items moved to the dead-letter table", "site", s.siteNamed(ctx, res.lane.siteID),
 			"line", res.lane.line, "items", res.deadLetters, "attempts", res.lane.attempts,
@@ -108,18 +110,20 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 	// go so that the other lanes get their turn.
 	for i := 1; b != nil; i++ {
 		var sendErr error
+		var drop int64 // the head the portal refused alone, dead-lettered with the settlement of b
 		result := "ok"
 		if err != nil {
 			sendErr = err
 		} else {
 			b.byAnswer = site.generation() == wire.Current || !confirmable(b.command)
 			start := time.Now()
-			sent, dropped, derr := s.deliver(hold, owner, site, b)
+			d, derr := s.deliver(hold, owner, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
-			if dropped {
+			if d.dropped {
 				return true, false, derr // the lane is free for its next item
 			}
-			if sendErr = derr; !sent && sendErr == nil {
+			b, drop = d.b, d.drop
+			if sendErr = derr; !d.sent && sendErr == nil {
 				s.log.Debug("connector: setChatName not sent to a legacy portal", "site", site.domain, "line", b.lane.line)
 				result = "skipped"
 			}
@@ -144,8 +148,9 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 				return true, false, nil // as above
 			}
 		}
-		fin, ferr := s.store.finish(ctx, owner, b, sendErr, cont)
+		fin, ferr := s.store.finishDropping(ctx, owner, b, sendErr, cont, drop)
 		if sendErr != nil {
+			s.searches.failed(b.lane.id)
 			s.logLaneFailure("connector: send failed; line blocked", siteName(site), b.lane.line, fin.failure,
 				"connector", b.connector, "command", b.command, "items", len(b.ids), "err", sendErr)
 		}
@@ -155,6 +160,9 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 		if fin.lost {
 			s.log.Warn("connector: lease expired while sending; the line has another holder now", "site", siteName(site),
 				"line", b.lane.line)
+		}
+		if fin.dropped {
+			s.deadLetteredAlone(b.lane.line, b.command, drop, "the portal refused it alone and took the items behind it")
 		}
 		s.logRecovery(siteName(site), b.lane.line, fin.recovered)
 		if fin.confirmed > 0 {

@@ -87,14 +87,19 @@
 // confirmation names exactly one item. A transport error, a non-2xx answer, OK:false (NOT_ACTIVE_LINE too)
 // or, legacy, items unconfirmed at the deadline block the line for the next period of Policy.Schedule
 // (1m 4m 10m 15m 30m 1h 2h 3h 5h 12h); when the last block ends, 24 h after the first failure, the line's
-// items move to a dead-letter table and the block is lifted. A line that received items while its packet
-// was out holds its next packet up to Policy.Linger (10 ms; negative disables) until a full batch is there
-// or the webhooks stop: fewer, fuller packets; a lone message is never held.
+// items move to a dead-letter table (only the one item the last packet left unacknowledged, when it is
+// alone) and the block is lifted. A line that received items while its packet was out holds its next
+// packet up to Policy.Linger (10 ms; negative disables) until a full batch is there or the webhooks stop:
+// fewer, fuller packets; a lone message is never held.
 //
 // A packet fits the portals' body cap, Config.PortalMaxBody (8 MiB): a batch is cut to the head items that
 // fit, down to one, and a 413 answer halves it again. An item that no packet can carry is moved to the
 // dead-letter table alone and its line goes on; the webhook refuses such an item before it is queued (413),
-// and the echo channel refuses a command no portal knows (400).
+// and the echo channel refuses a command no portal knows (400). A packet the portal refuses by its answer
+// (a status but 408, 429 and 502–504, or OK:false not naming the line or the credentials) is split the same
+// way, a binary search for the item refused alone (about log2(n) more packets): that item is dead-lettered
+// alone once the portal took other packets of its line, or the items behind it sent without it; the others
+// are delivered in order. A portal that refuses everything blocks the line as any failure does.
 //
 // # Guarantees
 //

@@ -33,46 +33,131 @@ func (e *statusError) Is(target error) bool {
 	return target == errPortalTooLarge && e.status == http.StatusRequestEntityTooLarge
 }
 
-// deliver sends a claimed batch: it encodes the packet, cuts the batch to fit the portal's cap (the queue
-// keeps the rest), and posts it; a 413 answer halves the batch and tries again. It reports sent false for a
-// batch the site's generation does not know (nothing sent, the batch is done), and dropped true when the
-// batch's first item was dead-lettered alone (the lease is then released: claim the lane again).
-func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *batch) (sent, dropped bool, err error) {
+// delivery is what deliver did with a claimed batch.
+type delivery struct {
+	b       *batch // what went out: the claimed batch, maybe cut, or the items behind its refused head
+	sent    bool   // false: the site's generation does not know the command (setChatName to a legacy site)
+	dropped bool   // an item was dead-lettered alone and the lease released: claim the lane again
+	drop    int64  // the head refused alone, to dead-letter as b (the items behind it) is settled; 0: none
+}
+
+// deliver sends a claimed batch: it encodes the packet, cuts the batch to fit the portal's cap and, while
+// a refusal is narrowed (refuse.go), to half its window (the queue keeps the rest), and posts it; a 413
+// answer halves the batch and tries again, and so does a refusal.
+func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *batch) (delivery, error) {
+	claimed := *b // b is cut in place (its slices shortened); the items claimed stay here
+	list := shapeOf(b.command) == shapeList
+	if k := s.searches.size(b.lane.id); k > 0 && list {
+		if err := s.store.cutBatch(ctx, owner, b, k); err != nil {
+			return delivery{b: b, sent: true}, err
+		}
+	}
 	limit := s.cfg.PortalMaxBody
 	for {
 		body, skip, err := s.encodeBatch(site, b)
 		if err != nil || skip {
-			return !skip, false, err
+			return delivery{b: b, sent: !skip}, err
 		}
 		if int64(len(body)) > limit {
 			k, err := s.fitting(site, b, limit)
 			if err != nil {
-				return true, false, err
+				return delivery{b: b, sent: true}, err
 			}
 			if k == 0 {
 				reason := fmt.Sprintf("alone it makes a packet of %d bytes, over the portal's cap of %d", len(body), limit)
 				if len(b.ids) > 1 {
 					reason = fmt.Sprintf("alone it makes a packet over the portal's cap of %d bytes", limit)
 				}
-				return false, true, s.dropHead(ctx, owner, b, reason)
+				return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b, reason)
 			}
 			if err := s.store.cutBatch(ctx, owner, b, k); err != nil {
-				return true, false, err
+				return delivery{b: b, sent: true}, err
 			}
 			continue
 		}
 		_, err = s.postBody(ctx, site, body)
-		if !errors.Is(err, errPortalTooLarge) || shapeOf(b.command) != shapeList {
-			return true, false, err
+		switch {
+		case err == nil:
+			s.searches.accepted(b.lane.id, len(b.ids))
+			return delivery{b: b, sent: true}, nil
+		case !list:
+			return delivery{b: b, sent: true}, err
+		case errors.Is(err, errPortalTooLarge):
+			// The portal's cap is below the configured one: this packet is over it.
+			limit = min(limit, int64(len(body))-1)
+			s.m.sends.WithLabelValues(b.command, "error").Inc()
+			if len(b.ids) == 1 {
+				return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
+			}
+			if err := s.store.cutBatch(ctx, owner, b, len(b.ids)/2); err != nil {
+				return delivery{b: b, sent: true}, err
+			}
+			continue
+		case !refusal(err):
+			return delivery{b: b, sent: true}, err
 		}
-		// The portal's cap is below the configured one: this packet is over it.
-		limit = min(limit, int64(len(body))-1)
 		if len(b.ids) == 1 {
-			return false, true, s.dropHead(ctx, owner, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
+			return s.refusedAlone(ctx, owner, site, &claimed, b, err, limit)
 		}
-		if err := s.store.cutBatch(ctx, owner, b, len(b.ids)/2); err != nil {
-			return true, false, err
+		if s.searches.refused(b.lane.id, len(b.ids)) {
+			s.log.Warn("connector: the portal refused a packet; sending parts of it to find the item it refuses", "site", siteName(site),
+				"line", b.lane.line, "command", b.command, "items", len(b.ids), "err", err)
 		}
+		s.m.sends.WithLabelValues(b.command, "error").Inc()
+		if err := s.store.cutBatch(ctx, owner, b, s.searches.size(b.lane.id)); err != nil {
+			return delivery{b: b, sent: true}, err
+		}
+	}
+}
+
+// refusedAlone settles the refusal of a lane's head item sent alone (b holds it; claimed is what the claim
+// read): the item is dead-lettered at once when the portal took other packets of the line during the
+// search; else the items claimed behind it go out without it, and when the portal takes them it is
+// dead-lettered as they are settled. Otherwise the refusal is the line's failure, and the search keeps
+// the item for the next attempt.
+func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, claimed, b *batch, refused error, limit int64) (delivery, error) {
+	lane := b.lane.id
+	s.searches.refused(lane, 1)
+	if s.searches.evidence(lane) {
+		s.searches.done(lane)
+		s.m.sends.WithLabelValues(b.command, "error").Inc()
+		return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b,
+			"the portal refused it alone and took the other packets of its line: "+refused.Error())
+	}
+	probe, body, err := s.behindHead(site, claimed, limit)
+	if err != nil || probe == nil {
+		return delivery{b: b, sent: true}, refused
+	}
+	s.m.sends.WithLabelValues(b.command, "error").Inc()
+	if err := s.store.markSent(ctx, owner, b, probe.last); err != nil {
+		return delivery{b: b, sent: true}, err
+	}
+	if _, err := s.postBody(ctx, site, body); err != nil {
+		return delivery{b: probe, sent: true}, err
+	}
+	s.searches.done(lane)
+	return delivery{b: probe, sent: true, drop: b.ids[0]}, nil
+}
+
+// behindHead returns the items of a claimed batch after its head, as many as fit limit, and their packet;
+// nil when there are none.
+func (s *Server) behindHead(site *siteRec, claimed *batch, limit int64) (*batch, string, error) {
+	if len(claimed.ids) < 2 {
+		return nil, "", nil
+	}
+	p := *claimed
+	p.ids, p.created, p.blobs = claimed.ids[1:], claimed.created[1:], claimed.blobs[1:]
+	for {
+		p.first, p.last = p.ids[0], p.ids[len(p.ids)-1]
+		body, _, err := s.encodeBatch(site, &p)
+		if err != nil || int64(len(body)) <= limit {
+			return &p, body, err
+		}
+		k, err := s.fitting(site, &p, limit)
+		if err != nil || k == 0 {
+			return nil, "", err
+		}
+		p.ids, p.created, p.blobs = p.ids[:k], p.created[:k], p.blobs[:k]
 	}
 }
 
@@ -101,10 +186,15 @@ func (s *Server) dropHead(ctx context.Context, owner string, b *batch, reason st
 	if err != nil || !moved {
 		return err
 	}
-	s.m.deadLettered.Inc()
-	s.log.Error("connector: an item that no packet can carry moved to the dead-letter table; its line goes on",
-		"line", b.lane.line, "command", b.command, "item", b.ids[0], "reason", reason)
+	s.deadLetteredAlone(b.lane.line, b.command, b.ids[0], reason)
 	return nil
+}
+
+// deadLetteredAlone counts and logs an item moved to the dead-letter table alone.
+func (s *Server) deadLetteredAlone(line, command string, item int64, reason string) {
+	s.m.deadLettered.Inc()
+	s.log.Error("connector: an item the portal cannot take moved to the dead-letter table alone; its line goes on",
+		"line", line, "command", command, "item", item, "reason", reason)
 }
 
 // cutBatch keeps the first k items of a claimed batch: the others stay queued for the next packet.
@@ -113,6 +203,15 @@ func (s *Store) cutBatch(ctx context.Context, owner string, b *batch, k int) err
 		return nil
 	}
 	last := b.ids[k-1]
+	if err := s.markSent(ctx, owner, b, last); err != nil {
+		return err
+	}
+	b.ids, b.created, b.blobs, b.last = b.ids[:k], b.created[:k], b.blobs[:k], last
+	return nil
+}
+
+// markSent records last as the lane's last item sent (its sent_upto) while owner holds the lease.
+func (s *Store) markSent(ctx context.Context, owner string, b *batch, last int64) error {
 	var held bool
 	err := s.write(ctx, func(tx *stx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE conn_lane SET sent_upto = ? WHERE id = ? AND lease_owner = ?`, last, b.lane.id, owner)
@@ -129,7 +228,6 @@ func (s *Store) cutBatch(ctx context.Context, owner string, b *batch, k int) err
 	if !held {
 		return errLeaseLost
 	}
-	b.ids, b.created, b.blobs, b.last = b.ids[:k], b.created[:k], b.blobs[:k], last
 	b.lane.sentUpto = last
 	return nil
 }
@@ -148,23 +246,30 @@ func (s *Store) deadLetterOne(ctx context.Context, owner string, b *batch) (bool
 		if l.leaseOwner != owner {
 			return nil
 		}
-		first := l.firstFail
-		if first == 0 {
-			first = now
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
-			created_ms, dead_ms, attempts, first_fail_ms)
-			SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE id = ?`,
-			l.siteID, l.line, now, l.attempts, first, b.ids[0]); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE id = ?`, b.ids[0]); err != nil {
+		if err := s.deadLetterItemTx(ctx, tx, l, b.ids[0], now); err != nil {
 			return err
 		}
 		moved = true
 		return s.succeedTx(ctx, tx, l.id, now)
 	})
 	return moved, err
+}
+
+// deadLetterItemTx moves one queued item of a lane to the dead-letter table, with the lane's attempts and
+// first failure (now when it has not failed).
+func (s *Store) deadLetterItemTx(ctx context.Context, tx *stx, l *lane, id, now int64) error {
+	first := l.firstFail
+	if first == 0 {
+		first = now
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
+		created_ms, dead_ms, attempts, first_fail_ms)
+		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE id = ?`,
+		l.siteID, l.line, now, l.attempts, first, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE id = ?`, id)
+	return err
 }
 
 // checkDeliverable refuses webhook items that no packet to the site could carry (413): alone, each would

@@ -42,6 +42,8 @@ type fakePortal struct {
 	latency  atomic.Int64                  // extra time (ns) each receivingMessage packet takes, like a remote portal
 	gate     atomic.Pointer[chan struct{}] // when set, receivingMessage packets wait until it is closed
 	maxBody  atomic.Int64                  // the body cap of its receiver (0: wire.DefaultMaxBody); larger is 413
+	poison   atomic.Pointer[poisonRule]    // items the portal cannot take (see poisonRule)
+	flaky    atomic.Int64                  // receivingMessage packets still to refuse with INTERNAL_ERROR, whatever they hold
 	// version is the BX_VERSION of the portal's calls: "test" (not dotted decimal: legacy) unless a test
 	// makes it current (wire.CurrentVersion). A current portal answers DATA [] and never confirms.
 	version atomic.Value
@@ -57,6 +59,33 @@ type fakePortal struct {
 	overlaps    int            // packets for a line that arrived while another for it was in flight
 	confirmErrs int
 	confirms    atomic.Int64 // setStatusDelivered calls made
+}
+
+// poisonRule names the items (by message.id) a fakePortal cannot take: it refuses every receivingMessage
+// packet holding one with HTTP status, else with OK:false and code; with neither it takes the packet but
+// neither processes nor confirms those items (a legacy portal that never confirms them).
+type poisonRule struct {
+	msgs   map[string]bool
+	status int
+	code   wire.Code
+}
+
+func (r *poisonRule) holds(it any) bool { return r.msgs[scalarString(path(it, "message", "id"))] }
+
+// refusal is the answer to a packet of items (nil: take it).
+func (r *poisonRule) refusal(items []any) (status int, err error) {
+	if r.status == 0 && r.code == "" {
+		return 0, nil
+	}
+	for _, it := range items {
+		if r.holds(it) {
+			if r.status != 0 {
+				return r.status, nil
+			}
+			return 0, wire.Errorf(r.code, "the test portal cannot take message %s", scalarString(path(it, "message", "id")))
+		}
+	}
+	return 0, nil
 }
 
 type gotPacket struct {
@@ -173,6 +202,18 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	if p.refuse.Load() {
 		return nil, nil, wire.Errorf(wire.CodeNoAddUser, "refused by the test")
 	}
+	if pk.Command == openlines.CommandReceivingMessage && p.flaky.Add(-1) >= 0 {
+		return nil, nil, wire.Errorf(wire.CodeInternal, "the test portal fails for now")
+	}
+	poison := p.poison.Load()
+	if poison != nil && pk.Command == openlines.CommandReceivingMessage {
+		if status, err := poison.refusal(items); status != 0 {
+			http.Error(w, "poisoned", status)
+			return nil, nil, nil
+		} else if err != nil {
+			return nil, nil, err
+		}
+	}
 	current := p.current()
 	if current && pk.Command != openlines.CommandReceivingMessage {
 		return []any{}, nil, nil // a current portal drops its handlers' data: {"OK":true,"DATA":[]}
@@ -192,6 +233,9 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	var confirm []any
 	p.mu.Lock()
 	for i, it := range items {
+		if poison != nil && poison.holds(it) {
+			continue // taken, never processed nor confirmed
+		}
 		chat, msg := scalarString(path(it, "chat", "id")), scalarString(path(it, "message", "id"))
 		key := pk.Connector + "|" + pk.Line + "|" + chat + "|" + msg
 		if p.seen[key] == 0 {

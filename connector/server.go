@@ -53,6 +53,7 @@ type Server struct {
 	metricsSrv *http.Server
 
 	tokens       chan struct{} // wake-ups for idle workers, one per event (see wake)
+	searches     searches      // refused packets being narrowed to their item, per lane (fit.go)
 	queuedBodies [][]byte      // webhook answers by number of items queued (see queuedBody)
 
 	ctx       context.Context

@@ -56,15 +56,25 @@ func (s *Store) failTx(ctx context.Context, tx *stx, l *lane, now int64) (laneFa
 	return f, err
 }
 
-// deadLetterTx moves every queued item of a lane to the dead-letter table.
+// deadLetterTx moves the queued items of a lane whose schedule ended to the dead-letter table: every one,
+// or only the one item its last packet left unacknowledged when it is alone (the portal took the others of
+// that packet, or the search for a refused item came down to it: refuse.go), so that the line goes on.
 func (s *Store) deadLetterTx(ctx context.Context, tx *stx, l *lane, now int64) (int, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
-		created_ms, dead_ms, attempts, first_fail_ms)
-		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE lane_id = ?`,
-		l.siteID, l.line, now, l.attempts, l.firstFail, l.id); err != nil {
+	sent, err := s.countUpto(ctx, tx, l.id, l.sentUpto)
+	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE lane_id = ?`, l.id)
+	where, args := `lane_id = ?`, []any{l.id}
+	if sent == 1 {
+		where, args = `lane_id = ? AND id <= ?`, []any{l.id, l.sentUpto}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO conn_dead (id, lane_id, site_id, line, command, connector, chat_id, msg_id, item,
+		created_ms, dead_ms, attempts, first_fail_ms)
+		SELECT id, lane_id, ?, ?, command, connector, chat_id, msg_id, item, created_ms, ?, ?, ? FROM conn_queue WHERE `+where,
+		append([]any{l.siteID, l.line, now, l.attempts, l.firstFail}, args...)...); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM conn_queue WHERE `+where, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -80,6 +90,7 @@ type finishResult struct {
 	next      *batch      // with cont: the lane's next batch, leased to the caller in the same transaction
 	failure   laneFailure // the failed attempt, when the batch failed
 	recovered *recovery   // the lane had failed and is served again; nil otherwise
+	dropped   bool        // the item to drop was moved to the dead-letter table
 }
 
 // finish settles a sent batch (docs/protocol.md §11): a failure blocks the lane; an accepted batch that a
@@ -88,6 +99,12 @@ type finishResult struct {
 // successfully and has more items stays leased and its next batch is returned (one transaction instead of
 // a finish and a claim).
 func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr error, cont bool) (finishResult, error) {
+	return s.finishDropping(ctx, owner, b, sendErr, cont, 0)
+}
+
+// finishDropping is finish that also moves the queued item drop (not 0) to the dead-letter table when the
+// batch was accepted: the head the portal refused alone, settled with the items sent behind it (refuse.go).
+func (s *Store) finishDropping(ctx context.Context, owner string, b *batch, sendErr error, cont bool, drop int64) (finishResult, error) {
 	var res finishResult
 	err := s.write(ctx, func(tx *stx) error {
 		res = finishResult{}
@@ -99,6 +116,12 @@ func (s *Store) finish(ctx context.Context, owner string, b *batch, sendErr erro
 		if l.leaseOwner != owner {
 			res.lost = true
 			return nil
+		}
+		if drop != 0 && sendErr == nil {
+			if err := s.deadLetterItemTx(ctx, tx, l, drop, now); err != nil {
+				return err
+			}
+			res.dropped = true
 		}
 		switch {
 		case sendErr != nil:
