@@ -52,7 +52,7 @@ func OpenExisting(ctx context.Context, dsn string, readOnly bool) (*DB, error) {
 			dsn = u.String()
 		}
 	}
-	return Open(ctx, dsn)
+	return open(ctx, dsn, !readOnly)
 }
 
 // sqlitePath splits a SQLite DSN into its file and its query, and tells an in-memory database.

@@ -30,6 +30,16 @@ const (
 type DB struct {
 	*sql.DB
 	Dialect Dialect
+	// stop ends the checkpointer of a SQLite file that Open opened (see checkpointer); nil otherwise.
+	stop func()
+}
+
+// Close stops the DB's checkpointer, if any, and closes the database.
+func (d *DB) Close() error {
+	if d.stop != nil {
+		d.stop()
+	}
+	return d.DB.Close()
 }
 
 // Errors of Open and New.
@@ -69,11 +79,16 @@ const (
 // Open opens the database a DSN names and checks that it answers:
 //
 //   - "sqlite:PATH", "file:PATH", a path ending in .db/.sqlite, or ":memory:" open SQLite
-//     (WAL journal, 10 s busy timeout, immediate write transactions, foreign keys on);
+//     (WAL journal checkpointed in the background, 10 s busy timeout, immediate write transactions,
+//     foreign keys on; see checkpointer);
 //   - "mysql://DSN" or a go-sql-driver DSN such as "root@tcp(127.0.0.1:3306)/olctl?parseTime=true"
 //     open MySQL/MariaDB (parseTime is forced on);
 //   - "postgres://…" or "postgresql://…" open PostgreSQL through pgx.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string) (*DB, error) { return open(ctx, dsn, true) }
+
+// open is Open; a SQLite file gets its checkpointer when checkpoint is set (a database opened read-only
+// leaves the checkpoints to its writers).
+func open(ctx context.Context, dsn string, checkpoint bool) (*DB, error) {
 	dialect, target, err := parse(dsn)
 	if err != nil {
 		return nil, err
@@ -117,7 +132,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqldb: %s does not answer: %w", dialect, err)
 	}
-	return &DB{DB: db, Dialect: dialect}, nil
+	d := &DB{DB: db, Dialect: dialect}
+	if dialect == SQLite && checkpoint && !strings.Contains(target, "mode=memory") {
+		d.stop = startCheckpointer(d)
+	}
+	return d, nil
 }
 
 func parse(dsn string) (Dialect, string, error) {
@@ -160,6 +179,7 @@ func sqlitePragmas(sep string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "wal_autocheckpoint(0)") // see checkpointer
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return sep + q.Encode()
