@@ -49,8 +49,8 @@ func adversarial(size int) map[string]string {
 // TestAdversarialLinear converts 1 MiB of each adversarial input in both directions within a generous bound of
 // CPU time: 1 s (10 s under the race detector), where a quadratic scanner needs minutes. The real figures, in
 // BenchmarkLinear, are milliseconds.
+// Not parallel: proctest.CPUTime counts the whole process.
 func TestAdversarialLinear(t *testing.T) {
-	t.Parallel()
 	bound := time.Second
 	if raceEnabled {
 		bound *= 10
