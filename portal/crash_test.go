@@ -3,6 +3,7 @@ package portal_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -294,5 +295,33 @@ func TestServeAfterClose(t *testing.T) {
 	}
 	if err := r.p.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRetriesStartWithHandler: a portal started on a database with an item due (its earlier attempt failed,
+// or its process died) retries it only once Handler is called, after the subscribers were added: the item
+// fires on them rather than on none.
+func TestRetriesStartWithHandler(t *testing.T) {
+	db := testdb.SQLite(t)
+	a := newRig(t, md5Creds, db, retrySchedule(time.Minute)).manualRetries()
+	a.p.OnReceivedMessage(func(context.Context, portal.Message) error { return errors.New("backend down") })
+	a.postOK(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "c1", "m1", "one")})
+	a.srv.Close()
+
+	clk := clock.NewFake(epoch.Add(time.Hour)) // the item is due
+	b, err := portal.New(context.Background(), portal.Config{Credentials: md5Creds, DB: db, Clock: clk, Users: &fakeUsers{},
+		Files: &fakeFiles{}, Confirmer: &fakeConfirmer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if n := clk.Waiters(); n != 0 {
+		t.Fatalf("New started %d timers: the retries run before Handler", n)
+	}
+	events := make(chan portal.Message, 1)
+	b.OnReceivedMessage(func(_ context.Context, m portal.Message) error { events <- m; return nil })
+	b.Handler()
+	if m := wait(t, events, "the retry of m1"); m.MessageID != "m1" || m.Attempt != 2 {
+		t.Fatalf("retry %s attempt %d", m.MessageID, m.Attempt)
 	}
 }

@@ -109,7 +109,7 @@ type Config struct {
 	Status       openlines.LineStatusStore // NewSQLStatusStore in the database
 }
 
-// Portal receives packets and runs the pipeline. Safe for concurrent use; subscribe before serving.
+// Portal receives packets and runs the pipeline. Safe for concurrent use; subscribe before calling Handler.
 type Portal struct {
 	router  *router.Router
 	input   *router.Input
@@ -150,8 +150,8 @@ type Portal struct {
 var ErrConfig = errors.New("portal: bad config")
 
 // New builds a Portal from cfg: it opens (and migrates) the database, builds the steps the Config does not
-// replace, registers the handlers of every command and starts the retries of stored items. Close stops them
-// and releases what New opened.
+// replace and registers the handlers of every command; Handler starts the retries of stored items. Close
+// stops them and releases what New opened.
 func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	p := &Portal{
 		logger:       cfg.Logger,
@@ -252,8 +252,7 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 	if p.rec != nil {
 		p.handler = p.rec.Incoming(p.input)
 	}
-	p.retrier = newRetrier(p)
-	p.retrier.start()
+	p.retrier = newRetrier(p) // started by Handler, once the subscribers are there
 	return p, nil
 }
 
@@ -299,7 +298,12 @@ func openDB(ctx context.Context, cfg Config) (*sqldb.DB, bool, error) {
 }
 
 // Handler returns the http.Handler for the connector server's packets (mount it at /pub/imconnector/).
-func (p *Portal) Handler() http.Handler { return p.handler }
+// The first call starts the retries of the stored items (those another process left too): subscribe
+// before it, or an item due then fires on no subscriber and counts as done.
+func (p *Portal) Handler() http.Handler {
+	p.retrier.start()
+	return p.handler
+}
 
 // Router returns the Router behind Handler, to add middleware or handle more commands.
 func (p *Portal) Router() *router.Router { return p.router }

@@ -63,14 +63,26 @@ type retrier struct {
 	kickc chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
-	once  sync.Once
+
+	mu      sync.Mutex
+	started bool
+	stopped bool
 }
 
 func newRetrier(p *Portal) *retrier {
 	return &retrier{p: p, clock: p.clock, kickc: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (r *retrier) start() { go r.run() }
+// start starts the retries, once, unless closed.
+func (r *retrier) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.stopped {
+		return
+	}
+	r.started = true
+	go r.run()
+}
 
 func (r *retrier) kick() {
 	select {
@@ -81,8 +93,16 @@ func (r *retrier) kick() {
 
 // close stops the retrier and waits for the attempt in progress.
 func (r *retrier) close() {
-	r.once.Do(func() { close(r.stop) })
-	<-r.done
+	r.mu.Lock()
+	started := r.started
+	if !r.stopped {
+		r.stopped = true
+		close(r.stop)
+	}
+	r.mu.Unlock()
+	if started {
+		<-r.done
+	}
 }
 
 func (r *retrier) run() {
