@@ -75,23 +75,44 @@
 //
 // # What a subscriber can rely on
 //
-// Events are delivered at least once, and at most once per recorded result: an item's result (done,
-// rejected, a retry's time, dead) is committed right after its subscribers return, before the next item is
-// processed, and once it is committed the item never fires again, whatever the connector server sends
-// again and whoever restarts. A delivery can repeat in two cases only, and then carries a higher
-// Message.Attempt: an earlier subscriber succeeded and a later one failed (all of them run again on the
-// retry), or the process died between the subscribers' return and the commit of the result (at most the
-// items in flight at that moment: one per packet being processed). Message.ItemID is the same on every
-// delivery of an item: a subscriber that must act exactly once keeps the ids it acted on, in the same
-// transaction as its action. An attempt holds its item for Config.Retry.Lease; a process that died holding it
-// leaves it to the next process (or a restart) once the lease ends, and a stale attempt's result is never
-// recorded over a later one's.
+// An item's result (done, rejected, a retry's time, dead) is committed after its subscribers return, and
+// once it is committed the item never fires again, whatever the connector server sends again and whoever
+// restarts. Message.ItemID and Message.Attempt say which item and which attempt a delivery is. Two paths:
+//
+//   - Transactional: a subscriber of a message event that writes its action through Tx(ctx), in the
+//     portal's database, acts exactly once per item. Tx is the transaction in which the portal marks the
+//     item done; it opens at the first Tx call, after the downloads, the user and the rest of the pipeline,
+//     and commits once every subscriber returned nil. An error or panic of a subscriber, a failed commit, an
+//     attempt that outlived its lease or a crash rolls back the action with the record, and the item is
+//     tried again: a delivery may repeat, what it wrote does not. The SIGKILL run of e2e
+//     (portalkill_test.go) commits every message exactly once to a table with no unique key.
+//   - Non-transactional (a subscriber whose action is outside the portal's database, such as olctl serve
+//     printing events): events are delivered at least once. A delivery repeats, with a higher Attempt, when
+//     an earlier subscriber succeeded and a later one failed (all of them run again on the retry), or when
+//     the process died between the subscribers' return and the commit of the result (at most the items
+//     running at that moment: one per packet). A subscriber that must act once keeps the ItemIDs it acted on,
+//     in the same transaction as its action, or uses Tx.
+//
+// A subscriber on the transactional path:
+//
+//	p.OnReceivedMessage(func(ctx context.Context, m portal.Message) error {
+//		tx, err := portal.Tx(ctx)
+//		if err != nil {
+//			return err
+//		}
+//		_, err = tx.ExecContext(ctx, `INSERT INTO inbox (chat, text) VALUES (?, ?)`, m.Chat.ID, m.Text)
+//		return err // nil: the row and the item's record commit together
+//	})
+//
+// An attempt holds its item for Config.Retry.Lease; a process that died holding it leaves it to the next
+// process (or a restart) once the lease ends, and a stale attempt's result is never recorded over a later
+// one's.
 //
 // Typing notices are momentary: they fire once as they arrive and are neither stored nor retried. Status
 // events (receivingStatusDelivery, receivingStatusReading, receivingError, receivingStatusBlock, setChatName,
 // deactivateConnector) are not checked for duplicates: a packet the server sends again fires them again,
-// harmless for statuses. The items of one chat fire in packet order, except that an item waiting for a
-// retry fires after the items that followed it.
+// harmless for statuses; Tx returns ErrNoTx in their subscribers. The items of one chat fire in packet order,
+// except that an item waiting for a retry fires after the items that followed it.
 //
 // # Inspector
 //
@@ -112,7 +133,8 @@
 // Tests (go test -race ./portal, on SQLite, MariaDB and PostgreSQL where state is involved): the PHP vectors
 // of both profiles posted as they are; every command in both signing modes; the hostile-input list, each
 // answered with its code and leaving no trace; the gate, deactivation and reconnection; block and unblock;
-// each profile's acknowledgement; duplicates; a failed download retried on the fake clock and fired once,
+// each profile's acknowledgement; duplicates; Tx committing with the result and rolled back by a
+// subscriber's error, a panic or a stale attempt; a failed download retried on the fake clock and fired once,
 // also across a SIGKILL of a portal process between the answer and the retry (crash_test.go, child processes
 // on each database); subscriber errors, dead letters and Redrive; the lease's fencing; the rendering of
 // attachments and each profile's pipeline.

@@ -43,8 +43,9 @@ type Message struct {
 	Item openlines.MessageItem
 
 	// ItemID is the item's id in the portal's store, the same on every delivery of the event: a subscriber
-	// that must not act twice keeps the ids it acted on. Attempt is 1 on the first delivery; a later one may
-	// follow an earlier delivery whose result was not recorded (see the package documentation).
+	// that must not act twice writes through Tx, or keeps the ids it acted on. Attempt is 1 on the first
+	// delivery; a later one may follow an earlier delivery whose result was not recorded (see the package
+	// documentation).
 	ItemID  int64
 	Attempt int
 }

@@ -142,8 +142,11 @@ type Portal struct {
 	events    *events
 	stats     itemCounters
 	userLocks keyedMutex
-	closeOnce sync.Once
-	closeErr  error
+	// sqliteWriter is held by an open event transaction on SQLite, whose file has one writer: the
+	// transactions of concurrent items wait here in turn rather than in SQLite's busy loop.
+	sqliteWriter sync.Mutex
+	closeOnce    sync.Once
+	closeErr     error
 }
 
 // ErrConfig is wrapped by every error New returns for a Config that cannot work.

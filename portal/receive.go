@@ -134,10 +134,31 @@ func (p *Portal) confirmItems(ctx context.Context, req *router.Request, items []
 }
 
 // attemptMessage runs the pipeline over a stored receivingMessage item on its attempt and records the
-// result.
+// result. When a subscriber opened the event transaction (Tx), a done result commits in it, with what the
+// subscribers wrote; any other result rolls it back and is recorded on its own.
 func (p *Portal) attemptMessage(ctx context.Context, id int64, attempt int, connector, line string, it *openlines.MessageItem) {
-	out, err := p.process(ctx, connector, line, it, id, attempt)
-	p.settle(ctx, id, attempt, openlines.CommandReceivingMessage, connector, line, out, err)
+	const command = openlines.CommandReceivingMessage
+	ectx, e := p.newEventTx(ctx)
+	out, err := p.process(ectx, connector, line, it, id, attempt)
+	tx := e.take()
+	if tx == nil {
+		p.settle(ctx, id, attempt, command, connector, line, out, err)
+		return
+	}
+	now := p.clock.Now()
+	committed, cerr := p.commitEvent(ctx, e, tx, id, attempt, out, now)
+	switch {
+	case committed:
+		p.stats.fired.Add(1)
+		p.noteSettled(ctx, id, attempt, command, itemDone, now, nil)
+	case cerr != nil:
+		p.settle(ctx, id, attempt, command, connector, line, outRetry,
+			&wire.Error{Code: wire.CodeInternal, Message: "the event transaction", Err: cerr})
+	case out == outDone:
+		p.logger.Warn("portal: an attempt outlived its lease; a later attempt's result counts", "item", id, "attempt", attempt)
+	default:
+		p.settle(ctx, id, attempt, command, connector, line, out, err)
+	}
 }
 
 // settle records how attempt on item id ended: done; rejected; or, failed for now, due again after the
