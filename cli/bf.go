@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -161,6 +163,10 @@ func (o *BFServiceOptions) start(clk clock.Clock, trace io.Writer) (*bftest.Serv
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: rec.Outgoing(nil)}
 	}
 	s, err := bftest.Start(cfg)
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "listen" {
+		return nil, fmt.Errorf("--listen %s: %w", o.Listen, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("starting the fake Bot Framework service: %w", err)
 	}

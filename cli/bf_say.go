@@ -60,7 +60,7 @@ message is for (default its first). With --via "" the command starts a fake serv
 		Example: `  olctl bf say --webhook 'http://127.0.0.1:8080/imwebhook/botframework?h=abc' "Hello, I need help"
   olctl bf say --webhook "$WEBHOOK" --conversation c1 --wait 60s "Where is my order?"
   olctl bf say --via "" --no-auth --webhook http://127.0.0.1:3978/api/messages hi`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "TEXT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Text = cmd.Context(), args
 			switch {
@@ -72,6 +72,8 @@ message is for (default its first). With --via "" the command starts a fake serv
 				return usageErrorf("--wait %v: want a positive duration", opts.Wait)
 			case opts.Replies < 0:
 				return usageErrorf("--replies %d: want 0 (do not wait) or more", opts.Replies)
+			case opts.Via != "" && !strings.HasPrefix(opts.Via, "http://") && !strings.HasPrefix(opts.Via, "https://"):
+				return usageErrorf("--via %q is not an http(s) URL: give the control URL of a bf serve (\"\": a fake of this command's own)", opts.Via)
 			case opts.Via != "" && opts.Wait > maxSayWait:
 				return usageErrorf("--wait %v: a bf serve (--via) waits at most %v", opts.Wait, maxSayWait)
 			}

@@ -124,7 +124,7 @@ func TestBFErrors(t *testing.T) {
 	}{
 		{"no webhook", []string{"bf", "say", "hi"}, ExitUsage, "missing --webhook"},
 		{"bad webhook", []string{"bf", "say", "--webhook", "ftp://x", "hi"}, ExitUsage, "not an http(s) URL"},
-		{"no text", []string{"bf", "say", "--webhook", refusing.URL}, ExitUsage, "requires at least 1 arg"},
+		{"no text", []string{"bf", "say", "--webhook", refusing.URL}, ExitUsage, "olctl bf say needs TEXT"},
 		{"bad wait", []string{"bf", "say", "--webhook", refusing.URL, "--wait", "0s", "hi"}, ExitUsage, "--wait"},
 		{"webhook refuses", []string{"bf", "say", "--via", "", "--webhook", refusing.URL, "hi"}, ExitFailed, "401"},
 		{"webhook unreachable", []string{"bf", "say", "--via", "", "--webhook", closedURL(t), "hi"}, ExitNetwork, "connection refused"},
@@ -254,7 +254,8 @@ func TestNewCmdBFSayParsing(t *testing.T) {
 		{name: "wait past bf serve's", args: []string{"--webhook", "http://h", "--wait", "11m", "hi"}, err: "waits at most 10m0s"},
 		{name: "a long wait of its own", args: []string{"--via", "", "--webhook", "http://h", "--wait", "11m", "hi"},
 			want: func(o *BFSayOptions) bool { return o.Wait == 11*time.Minute && o.Trace == nil }},
-		{name: "no text", args: []string{"--webhook", "http://h"}, err: "requires at least 1 arg(s)"},
+		{name: "no text", args: []string{"--webhook", "http://h"}, err: "say needs TEXT"},
+		{name: "via not a URL", args: []string{"--via", "nope", "--webhook", "http://h", "hi"}, err: `--via "nope" is not an http(s) URL`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

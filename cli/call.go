@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -21,9 +22,12 @@ deleteConnector and deleteLine ask first when stdin is a terminal, unless --yes.
 		Example: `  olctl call testConnect
   olctl call saveSettings '{"bot_handle":"mybot","app_id":"1234"}' --connector botframework --line 3
   olctl call infoConnectorsLine 3 --json`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "METHOD [ARG ...]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Method = cmd.Context(), args[0]
+			if !openlines.IsConnectorLess(opts.Method) {
+				opts.Needs = boundToConnector // named as the configuration names it, not by the client's refusal
+			}
 			opts.Args = make([]any, 0, len(args)-1)
 			for _, a := range args[1:] {
 				opts.Args = append(opts.Args, parseArg(a))

@@ -27,7 +27,7 @@ fixed set (--profile legacy|current, --signing, --output).
   zsh:   olctl completion zsh > "${fpath[1]}/_olctl"
   fish:  olctl completion fish > ~/.config/fish/completions/olctl.fish`,
 		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		Args:      cobra.MatchAll(needArgs(1, 1, "SHELL (bash, zsh, fish or powershell)"), cobra.OnlyValidArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Shell, opts.Root = cmd.Context(), args[0], cmd.Root()
 			if runF != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"modernc.org/sqlite"
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -187,6 +190,29 @@ func parseSchedule(s string) ([]time.Duration, error) {
 	return out, nil
 }
 
+// serveError names the flag behind a connector server that did not start: a listen address that is bad or
+// taken (--listen, --metrics-listen), a DSN that is not one or a SQLite file that cannot be opened (--db):
+// usage errors (exit 2). Anything else is the server's own failure.
+func serveError(err error, opts *ConnectorServeOptions) error {
+	var oe *net.OpError
+	var se *sqlite.Error
+	switch {
+	case errors.As(err, &oe) && oe.Op == "listen" && opts.MetricsListen != "":
+		return fmt.Errorf("--listen %s or --metrics-listen %s: %w", opts.Listen, opts.MetricsListen, err)
+	case errors.As(err, &oe) && oe.Op == "listen":
+		return fmt.Errorf("--listen %s: %w", opts.Listen, err)
+	case errors.Is(err, sqldb.ErrBadDSN), errors.Is(err, sqldb.ErrBadDialect):
+		return &UsageError{Err: fmt.Errorf("--db %s: %w", redactDSN(opts.DB), err)}
+	case errors.As(err, &se) && se.Code() == sqliteCantOpen:
+		return usageErrorf("--db %s: the SQLite file cannot be opened or created there (does its directory exist, may olctl write in it?)",
+			opts.DB)
+	}
+	return fmt.Errorf("connector serve: %w", err)
+}
+
+// sqliteCantOpen is SQLITE_CANTOPEN, the code of a file that cannot be opened.
+const sqliteCantOpen = 14
+
 func connectorServeRun(opts *ConnectorServeOptions) error {
 	cfg, err := opts.Config()
 	if err != nil {
@@ -230,7 +256,7 @@ func connectorServeRun(opts *ConnectorServeOptions) error {
 			"(on MySQL and PostgreSQL several servers may share a database)", opts.DB)
 	}
 	if err != nil {
-		return fmt.Errorf("connector serve: %w", err)
+		return serveError(err, opts)
 	}
 	stopInspector, err := opts.Inspect.start(opts.IO.ErrOut, srv.Inspector(), "connector server")
 	if err != nil {

@@ -79,7 +79,7 @@ func NewCmdConnectorQueueRetry(f *Factory, runF func(*QueueRepairOptions) error)
 sends its queue at once instead of at the end of the block, and a failure starts the back-off schedule
 anew. The server must be stopped on SQLite (or use its inspector); on MySQL and PostgreSQL it may run.`,
 		Example: "  olctl connector queue retry 3 --db connector.db",
-		Args:    cobra.ExactArgs(1),
+		Args:    needArgs(1, 1, "LINE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Filter.Line = cmd.Context(), args[0]
 			envDefault(cmd, "db", envConnectorDB, &opts.DB, f.LookupEnv)

@@ -172,7 +172,7 @@ func TestNewCmdConnectorQueueRepairParsing(t *testing.T) {
 		{name: "retry", retry: true, args: []string{"4", "--db", "c.db", "--site", "s"},
 			want: QueueRepairOptions{DB: "c.db", Retry: true, Filter: connectorFilter("s", "4", 0, 0)}},
 		{name: "redrive bad after", args: []string{"--db", "c.db", "--all", "--after", "-2"}, err: "--after -2: want an id"},
-		{name: "retry without line", retry: true, args: []string{"--db", "c.db"}, err: "accepts 1 arg(s)"},
+		{name: "retry without line", retry: true, args: []string{"--db", "c.db"}, err: "retry needs LINE"},
 		{name: "retry takes the line as its argument", retry: true, args: []string{"4", "--line", "5"}, err: "unknown flag: --line"},
 	}
 	for _, tt := range tests {

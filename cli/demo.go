@@ -103,8 +103,13 @@ terminal, and reports the rate and the latency percentiles from the Bot Framewor
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Context = cmd.Context()
-			if opts.Messages < 0 || opts.Concurrency <= 0 || opts.Timeout <= 0 {
-				return usageErrorf("--messages must be ≥ 0, --concurrency and --timeout positive")
+			switch {
+			case opts.Messages < 0:
+				return usageErrorf("--messages %d: want 0 or more", opts.Messages)
+			case opts.Concurrency <= 0:
+				return usageErrorf("--concurrency %d: want 1 or more", opts.Concurrency)
+			case opts.Timeout <= 0:
+				return usageErrorf("--timeout %v: want a positive duration", opts.Timeout)
 			}
 			if runF != nil {
 				return runF(opts)

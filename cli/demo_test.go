@@ -68,8 +68,8 @@ func TestNewCmdDemoParsing(t *testing.T) {
 		{want: DemoOptions{Concurrency: 1, Timeout: 2 * time.Minute}},
 		{args: []string{"--messages", "40", "--concurrency", "4", "--timeout", "1m", "--log-level", "debug", "--keep"},
 			want: DemoOptions{Messages: 40, Concurrency: 4, Timeout: time.Minute, LogLevel: "debug", Keep: true}},
-		{args: []string{"--messages", "-1"}, err: "--messages must be ≥ 0"},
-		{args: []string{"--concurrency", "0"}, err: "--concurrency and --timeout positive"},
+		{args: []string{"--messages", "-1"}, err: "--messages -1: want 0 or more"},
+		{args: []string{"--concurrency", "0"}, err: "--concurrency 0: want 1 or more"},
 		{args: []string{"x"}, err: `unknown command "x"`},
 	}
 	for _, tt := range tests {

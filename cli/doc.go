@@ -179,6 +179,7 @@
 //	2  usage or configuration: a bad flag or argument, a missing or invalid value, a bad or busy listen address
 //	3  network or transport: DNS, TCP, TLS, timeout, HTTP 405/413/5xx, an answer that is not the JSON envelope
 //	4  signature or licence refused: LICENCE_ERROR, REPLAY, HASH_EMPTY
+//	130  cancelled: Ctrl-C at a prompt or during a call (servers stop with 0)
 //
 // # Scripting
 //

@@ -39,7 +39,8 @@ const exitCodesHelp = `Exit codes:
   1  the server answered an error (OK:false) or a check failed
   2  usage or configuration error (including a listen address that is bad or in use)
   3  network or transport error (DNS, TCP, TLS, timeout, HTTP 405/413/5xx, not a protocol answer)
-  4  signature or licence refused (LICENCE_ERROR, REPLAY, HASH_EMPTY)`
+  4  signature or licence refused (LICENCE_ERROR, REPLAY, HASH_EMPTY)
+  130  cancelled: Ctrl-C at a prompt or during a call (servers stop with 0)`
 
 // Main runs olctl with the process's arguments and standard streams and returns the process exit code.
 // SIGINT and SIGTERM cancel the run's context.
@@ -63,6 +64,10 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if errors.Is(ctx.Err(), context.Canceled) && ExitCode(err) != ExitCancelled {
+		// Interrupted (Ctrl-C, SIGTERM): what failed failed because of it, not because a server did.
+		err = &ExitError{Code: ExitCancelled, Err: fmt.Errorf("cancelled (%v)", context.Cause(ctx))}
 	}
 	code := ExitCode(err)
 	if !started && code == ExitFailed {
@@ -227,6 +232,8 @@ func category(code int) string {
 		return "network"
 	case ExitAuth:
 		return "auth"
+	case ExitCancelled:
+		return "cancelled"
 	}
 	return "error"
 }

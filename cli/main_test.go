@@ -100,7 +100,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"version", "--nope"}, "unknown flag: --nope"},
 		{"extra argument", []string{"version", "extra"}, `unknown command "extra"`},
 		{"bad completion shell", []string{"completion", "tcsh"}, `invalid argument "tcsh"`},
-		{"completion without shell", []string{"completion"}, "accepts 1 arg(s), received 0"},
+		{"completion without shell", []string{"completion"}, "olctl completion needs SHELL (bash, zsh, fish or powershell)"},
 		{"bad output", []string{"config", "view", "--output", "xml"}, `invalid output`},
 		{"bad timeout", []string{"config", "view", "--timeout", "soon"}, `invalid timeout`},
 		{"missing explicit config file", []string{"config", "view", "--config", "/nonexistent/olctl.yaml"},

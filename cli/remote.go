@@ -83,7 +83,7 @@ func NewCmdRemote(f *Factory, m remoteMethod, runF func(*RemoteOptions) error) *
 	use, args := m.Name, cobra.NoArgs
 	if m.Arg != "" {
 		use += " " + m.Arg
-		args = cobra.ExactArgs(1)
+		args = needArgs(1, 1, m.Arg)
 	}
 	cmd := &cobra.Command{
 		Use:     use,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/olctl/olctl/openlines"
@@ -32,8 +33,8 @@ func TestNewCmdRemoteParsing(t *testing.T) {
 		{method: openlines.MethodListConnector},
 		{method: openlines.MethodDeleteLine, args: []string{"7"}, want: []any{"7"}},
 		{method: openlines.MethodInfoConnectorsLine, args: []string{"3"}, want: []any{"3"}},
-		{method: openlines.MethodDeleteLine, err: "accepts 1 arg(s), received 0"},
-		{method: openlines.MethodDeleteLine, args: []string{"1", "2"}, err: "accepts 1 arg(s), received 2"},
+		{method: openlines.MethodDeleteLine, err: "deleteLine needs LINE"},
+		{method: openlines.MethodDeleteLine, args: []string{"1", "2"}, err: "deleteLine takes LINE, not 2 arguments (1 2)"},
 		{method: openlines.MethodRegister, args: []string{"x"}, err: `unknown command "x"`},
 		{method: openlines.MethodReadSettings, args: []string{"--bogus"}, err: "unknown flag: --bogus"},
 	}
@@ -79,13 +80,18 @@ func TestNewCmdCallParsing(t *testing.T) {
 		t.Fatalf("err %v, runF ran %v", err, got != nil)
 	}
 	if got.Method != "anyMethod" || len(got.Args) != 3 || describeValue(got.Args[0]) != "{b=1 a=[true]}" ||
-		got.Args[1] != int64(42) || got.Args[2] != "plain text" || got.Needs != nil {
+		got.Args[1] != int64(42) || got.Args[2] != "plain text" || !slices.Equal(got.Needs, []string{KeyConnector}) {
 		t.Fatalf("options %+v", got)
 	}
 	if _, ok := got.Args[0].(*wire.Map); !ok {
 		t.Fatalf("an object argument is %T, want an ordered *wire.Map", got.Args[0])
 	}
 	got = nil
+	if err := parse(NewCmdCall(testFactory(nil), func(o *RemoteOptions) error { got = o; return nil }), "listConnector"); err != nil ||
+		got == nil || got.Needs != nil {
+		t.Fatalf("a connector-less method needs %v (err %v)", got, err)
+	}
+	got = nil
 	wantParseError(t, parse(NewCmdCall(testFactory(nil), func(o *RemoteOptions) error { got = o; return nil })),
-		"requires at least 1 arg(s)", got != nil)
+		"call needs METHOD [ARG ...]", got != nil)
 }

@@ -136,14 +136,18 @@ func TestRemoteMethodErrors(t *testing.T) {
 			[]string{"--secret, OLCTL_SECRET"}},
 		{"bound method without line", fs.env("OLCTL_LINE", ""), []string{"register"}, ExitUsage,
 			[]string{"missing line: set --line, OLCTL_LINE"}},
-		{"missing line argument", fs.env(), []string{"deleteLine"}, ExitUsage, []string{"accepts 1 arg(s), received 0"}},
+		{"missing line argument", fs.env(), []string{"deleteLine"}, ExitUsage, []string{"olctl deleteLine needs LINE"}},
+		{"the line as a flag", fs.env(), []string{"deleteLine", "--line", "3"}, ExitUsage,
+			[]string{"olctl deleteLine needs LINE (the line is the argument here, not --line: olctl deleteLine 3)"}},
 		{"extra argument", fs.env(), []string{"testConnect", "x"}, ExitUsage, []string{`unknown command "x"`}},
 		{"bad flag", fs.env(), []string{"listConnector", "--bogus"}, ExitUsage, []string{"unknown flag: --bogus"}},
 		{"saveSettings without settings", fs.env(), []string{"saveSettings"}, ExitUsage, []string{"no settings"}},
 		{"saveSettings bad pair", fs.env(), []string{"saveSettings", "novalue"}, ExitUsage, []string{`"novalue": want key=value`}},
 		{"saveSettings missing file", fs.env(), []string{"saveSettings", "--from-file", "/nonexistent.yaml"}, ExitUsage,
 			[]string{"/nonexistent.yaml"}},
-		{"call without method", fs.env(), []string{"call"}, ExitUsage, []string{"requires at least 1 arg(s)"}},
+		{"call without method", fs.env(), []string{"call"}, ExitUsage, []string{"olctl call needs METHOD [ARG ...]"}},
+		{"call a bound method without connector", fs.env("OLCTL_CONNECTOR", ""), []string{"call", "noSuchMethod"}, ExitUsage,
+			[]string{"missing connector: set --connector, OLCTL_CONNECTOR"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -61,7 +61,7 @@ Emoji in TEXT (:smile:, 😄) become the portal's icon tags, as in messages writ
 channel turns them back into emoji for the messenger. --raw sends TEXT as it is.`,
 		Example: `  olctl send --connector botframework.skype --line 3 --chat 29:1A2b3C --db portal.db "Hello :smile:"
   echo "Your order shipped" | olctl send --chat 42 --file https://example.com/invoice.pdf -`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "TEXT (- reads it from stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Context, opts.Text = cmd.Context(), args
 			envDefault(cmd, "db", envPortalDB, &opts.DB, f.LookupEnv)

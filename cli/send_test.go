@@ -111,7 +111,7 @@ func TestSendErrors(t *testing.T) {
 		want string
 	}{
 		{"missing chat", echo, []string{"hi"}, ExitUsage, "missing --chat"},
-		{"no text", echo, []string{"--chat", "c"}, ExitUsage, "requires at least 1 arg"},
+		{"no text", echo, []string{"--chat", "c"}, ExitUsage, "olctl send needs TEXT (- reads it from stdin)"},
 		{"empty text", echo, []string{"--chat", "c", " "}, ExitUsage, "empty message"},
 		{"local file", echo, []string{"--chat", "c", "--file", "/etc/passwd", "x"}, ExitUsage, "files travel as links"},
 		{"missing connector", fs.env("OLCTL_CONNECTOR", ""), []string{"--chat", "c", "x"}, ExitUsage, "--connector, OLCTL_CONNECTOR"},
@@ -149,7 +149,7 @@ func TestNewCmdSendParsing(t *testing.T) {
 		{name: "db from the environment", env: map[string]string{envPortalDB: "env.db"}, args: []string{"--chat", "c", "x"},
 			want: SendOptions{Chat: "c", UserID: "1", DB: "env.db", Text: []string{"x"}}},
 		{name: "no chat", args: []string{"hi"}, err: "missing --chat"},
-		{name: "no text", args: []string{"--chat", "c"}, err: "requires at least 1 arg(s)"},
+		{name: "no text", args: []string{"--chat", "c"}, err: "send needs TEXT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -152,7 +152,7 @@ func serveRun(opts *ServeOptions) error {
 	}
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("--listen %s: %w", opts.Listen, err)
 	}
 	defer ln.Close()
 	domain := cfg.Domain

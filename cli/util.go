@@ -22,6 +22,26 @@ func requireSubcommand(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
+// needArgs accepts from min to max positional arguments (max < 0: any number from min), and otherwise fails
+// with a usage error that names them (what, as in the command's use line: "LINE", "METHOD [ARG ...]") where
+// cobra would count them only. An argument given as a flag of the same name (--line for LINE) is pointed
+// at its place.
+func needArgs(min, max int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		switch {
+		case len(args) < min:
+			msg := fmt.Sprintf("%s needs %s", c.CommandPath(), what)
+			if f := c.Flags().Lookup(strings.ToLower(what)); f != nil && f.Changed {
+				msg += fmt.Sprintf(" (the %s is the argument here, not --%s: %s %s)", f.Name, f.Name, c.CommandPath(), f.Value)
+			}
+			return usageErrorf("%s", msg)
+		case max >= 0 && len(args) > max:
+			return usageErrorf("%s takes %s, not %d arguments (%s)", c.CommandPath(), what, len(args), strings.Join(args, " "))
+		}
+		return nil
+	}
+}
+
 func subcommandNames(c *cobra.Command) string {
 	var names []string
 	for _, s := range c.Commands() {
