@@ -15,6 +15,7 @@ import (
 )
 
 func TestSaveSettings(t *testing.T) {
+	t.Parallel()
 	stored := map[string]string{SettingBotHandle: "b", SettingAppID: "app", SettingAppSecret: "old-secret"}
 	tests := []struct {
 		name      string
@@ -70,6 +71,7 @@ func TestSaveSettings(t *testing.T) {
 }
 
 func TestNewChannelBadOptions(t *testing.T) {
+	t.Parallel()
 	for _, opt := range []Option{WithTokenURL("not a url"), WithOpenIDMetadataURL("/relative"), WithRetry(0, 0, 0)} {
 		if _, err := NewChannel(connector.Env{}, opt); err == nil {
 			t.Error("want error")
@@ -82,6 +84,7 @@ func TestNewChannelBadOptions(t *testing.T) {
 }
 
 func TestTestConnect(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	ctx := ctxT(t)
 	if err := r.ch.TestConnect(ctx, r.line); err != nil {
@@ -130,6 +133,7 @@ func TestTestConnect(t *testing.T) {
 }
 
 func TestRegisterInfo(t *testing.T) {
+	t.Parallel()
 	ch, _ := NewChannel(connector.Env{})
 	l := &Line{WebhookURL: "https://conn.example/imwebhook/botframework?h=x", Settings: map[string]string{
 		SettingBotHandle: "olbot", SettingAppID: "AbC-1", SettingAppSecret: "s", "link_telegram": "https://t.me/olbot"}}
@@ -166,6 +170,7 @@ func TestRegisterInfo(t *testing.T) {
 }
 
 func TestServiceURLCheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url string
 		ok  bool

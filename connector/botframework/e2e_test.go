@@ -58,6 +58,7 @@ func (p *portalEvents) notify() {
 // TestEndToEnd: a bftest user message goes through the connector server (SQLite queue) to a portal, and the
 // operator's answer goes back through the channel to bftest, whose activity id reaches the portal.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	const key = "e2e-licence-key"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -187,6 +188,7 @@ func TestEndToEnd(t *testing.T) {
 // contactRelationUpdate and conversationUpdate); a current portal gets receivingStatusBlock items
 // message_deny then message_allow, and setChatName as one map.
 func TestBlockAndChatNameEndToEnd(t *testing.T) {
+	t.Parallel()
 	const key = "e2e-block-key"
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 )
 
 func TestReceiveMessage(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	att := []schema.Attachment{
 		{ContentType: "image/png", ContentURL: "https://files.example/cat.png", Name: "cat.png"},
@@ -56,6 +57,7 @@ func TestReceiveMessage(t *testing.T) {
 }
 
 func TestMapTypes(t *testing.T) {
+	t.Parallel()
 	ch, _ := NewChannel(connector.Env{})
 	base := schema.Activity{ID: "a1", Timestamp: t0, ServiceURL: "https://smba.example/", ChannelID: "MSTeams",
 		From: schema.ChannelAccount{ID: "u1", Name: "Ann Lee"}, Conversation: schema.ConversationAccount{ID: "c1", Name: "Support"},
@@ -142,6 +144,7 @@ func TestMapTypes(t *testing.T) {
 }
 
 func TestDedupKey(t *testing.T) {
+	t.Parallel()
 	a := schema.Activity{Type: "message", ID: "1520", ChannelID: "skype", Conversation: schema.ConversationAccount{ID: "c1"}, Timestamp: t0}
 	with := func(f func(*schema.Activity)) schema.Activity { b := a; f(&b); return b }
 	same := []schema.Activity{a, with(func(b *schema.Activity) { b.Text = "redelivered"; b.Timestamp = t0.Add(15 * time.Second) })}
@@ -175,6 +178,7 @@ func TestDedupKey(t *testing.T) {
 // TestRedelivery: the service posts the same activity again (Teams retries after 15 s); the channel gives it
 // the same DedupKey, so the server queues it once.
 func TestRedelivery(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	a := schema.Activity{ID: "act-1", From: schema.ChannelAccount{ID: "u"}, Conversation: schema.ConversationAccount{ID: "c"}, Text: "once"}
 	for range 2 {
@@ -190,6 +194,7 @@ func TestRedelivery(t *testing.T) {
 }
 
 func TestUnknownFieldsAccepted(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	tok, _ := r.bf.MintToken(bftest.Claims{})
 	body := `{"type":"message","id":"x1","channelId":"skype","serviceUrl":"` + r.bf.ServiceURL() + `",
@@ -206,6 +211,7 @@ func TestUnknownFieldsAccepted(t *testing.T) {
 }
 
 func TestJWTRejection(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	now := r.clk.Now()
 	a := r.bf.Complete(schema.Activity{From: schema.ChannelAccount{ID: "u"}, Conversation: schema.ConversationAccount{ID: "c"}, Text: "x"})
@@ -275,6 +281,7 @@ func TestJWTRejection(t *testing.T) {
 }
 
 func TestReceiveBadBody(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	tok, _ := r.bf.MintToken(bftest.Claims{})
 	err := r.bf.PostRaw(ctxT(t), r.hook.URL, []byte(`{"type":`), tok)
@@ -293,6 +300,7 @@ func TestReceiveBadBody(t *testing.T) {
 }
 
 func TestKeyRefresh(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	send := func() int {
 		t.Helper()
@@ -340,6 +348,7 @@ func TestKeyRefresh(t *testing.T) {
 }
 
 func TestKeysUnavailable(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.bf.Fail(bftest.Failure{Endpoint: bftest.EndpointOpenID, Status: 503})
 	_, err := r.bf.SendUserMessage(ctxT(t), r.hook.URL, "c", "u", "x")
@@ -357,6 +366,7 @@ func TestKeysUnavailable(t *testing.T) {
 }
 
 func TestConcurrentKeyFetch(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	release := make(chan struct{})
 	r.bf.Fail(bftest.Failure{Endpoint: bftest.EndpointKeys, Hold: release})
@@ -385,6 +395,7 @@ func TestConcurrentKeyFetch(t *testing.T) {
 
 // TestAnonymous: the Emulator's mode, against a bftest without auth.
 func TestAnonymous(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, []bftest.Option{bftest.WithNoAuth()}, WithAnonymous())
 	r.line.Settings = map[string]string{SettingBotHandle: "emu"}
 	if _, err := r.bf.SendUserMessage(ctxT(t), r.hook.URL, "c", "u", "hello"); err != nil {
@@ -420,6 +431,7 @@ func TestAnonymous(t *testing.T) {
 // TestServiceHostedFiles: Skype and Teams keep pasted images on the Connector service, which wants the bot's
 // token to hand them out; the item carries it in the file's headers, and only for those files.
 func TestServiceHostedFiles(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	hosted := r.bf.AddAttachment("image/png", []byte("png bytes"))
 	_, err := r.bf.SendUserMessage(ctxT(t), r.hook.URL, "c", "u", "",

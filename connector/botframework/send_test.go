@@ -35,6 +35,7 @@ func (r *rig) msg(t *testing.T, chat, imID, text string, files ...openlines.Outg
 type outMsg = openlines.OutgoingMessage
 
 func TestSendMessage(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil, WithEmoji(func(s string) string {
 		return strings.ReplaceAll(s, "[ICON=/bitrix/images/emoji/1f44d.svg?v=2.2.5 title=:+1:]", "👍")
 	}))
@@ -100,6 +101,7 @@ func TestSendMessage(t *testing.T) {
 }
 
 func TestUpdateByExternalID(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.bf.AddActivity("c1", "ext|1")
 	r.bf.AddActivity("c1", "ext|2")
@@ -130,6 +132,7 @@ func TestUpdateByExternalID(t *testing.T) {
 }
 
 func TestSendItemErrors(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	good := r.msg(t, "c", "1", "hi")
 	noContext := func() any {
@@ -199,6 +202,7 @@ func TestSendItemErrors(t *testing.T) {
 }
 
 func TestSendRetries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		failures   []bftest.Failure
@@ -266,6 +270,7 @@ func TestSendRetries(t *testing.T) {
 }
 
 func TestBackoffJitter(t *testing.T) {
+	t.Parallel()
 	for _, rnd := range []float64{0, 0.5, 0.999} {
 		ch, _ := NewChannel(connector.Env{}, withRandom(func() float64 { return rnd }))
 		for n, full := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
@@ -278,6 +283,7 @@ func TestBackoffJitter(t *testing.T) {
 }
 
 func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -295,6 +301,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestSendNetworkFailure(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil, WithRetry(3, time.Second, 4*time.Second))
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String() + "/"
@@ -331,6 +338,7 @@ func TestSendNetworkFailure(t *testing.T) {
 }
 
 func TestSendContextCancelled(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	r.bf.Fail(bftest.Failure{Status: 429, RetryAfter: "10"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -351,6 +359,7 @@ func TestSendContextCancelled(t *testing.T) {
 }
 
 func TestTokenCache(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	send := func(n int) {
 		t.Helper()
@@ -418,6 +427,7 @@ func TestTokenCache(t *testing.T) {
 }
 
 func TestAnonymousSend(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, []bftest.Option{bftest.WithNoAuth()}, WithAnonymous())
 	r.line.Settings = map[string]string{SettingBotHandle: "emu"}
 	out, err := r.ch.Send(ctxT(t), r.line, "sendMessage", []any{r.msg(t, "c", "1", "x")})
@@ -435,6 +445,7 @@ func TestAnonymousSend(t *testing.T) {
 }
 
 func TestDefaultEmoji(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil, WithEmoji(nil)) // nil: the default, emoji.New().FromIcons
 	tag := emoji.New().ToIcons(":+1:")
 	if !strings.HasPrefix(tag, "[ICON=") {
@@ -449,6 +460,7 @@ func TestDefaultEmoji(t *testing.T) {
 }
 
 func TestTokenSourcePerSecret(t *testing.T) {
+	t.Parallel()
 	ch, _ := NewChannel(connector.Env{})
 	a := ch.source("app", "s1")
 	if ch.source("app", "s1") != a {
@@ -476,6 +488,7 @@ func TestTokenSourcePerSecret(t *testing.T) {
 // operator as user and files as {name, type, link}; a current one with mime and downloadLink; a typing notice
 // (message.type typing_start) becomes a typing activity and reports nothing.
 func TestSendShapes(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	from := wire.NewMap("id", r.bf.Bot().ID, "name", r.bf.Bot().Name)
 	legacy := wire.NewMap(

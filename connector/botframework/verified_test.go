@@ -15,6 +15,7 @@ import (
 // the time and the line is: a remembered token expires, is refused for another bot's line, for another
 // serviceUrl and for a channel its key does not endorse.
 func TestVerifiedTokenRechecked(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, nil)
 	ctx := context.Background()
 	a := r.bf.Complete(schema.Activity{From: schema.ChannelAccount{ID: "u"}, Conversation: schema.ConversationAccount{ID: "c"}})
@@ -53,6 +54,7 @@ func TestVerifiedTokenRechecked(t *testing.T) {
 
 // TestVerifiedTokensBounded: the cache holds at most maxVerified tokens, dropping the expired ones first.
 func TestVerifiedTokensBounded(t *testing.T) {
+	t.Parallel()
 	var v verifiedTokens
 	now := t0
 	v.put("app", "old", verifiedToken{exp: now.Add(-time.Hour)}, now)
