@@ -58,7 +58,15 @@
 // OK:true once the items are stored, whatever their pipeline did; only a failure to store them is
 // INTERNAL_ERROR, and the server sends the packet again. In the current profile that answer is the
 // acknowledgement; in the legacy profile the portal then confirms every item of the packet with one
-// setStatusDelivered (each was processed, kept for a retry, a duplicate or invalid for good).
+// setStatusDelivered (each was processed, is still running, kept for a retry, a duplicate or invalid for
+// good).
+//
+// The items of different chats run at once (up to 64 chats), those of one chat one after another in the
+// order received. The portal answers a packet once its items' pipelines finished, or once
+// Config.AnswerWithin (1 s) passed: an item still running then (slow downloads, bounded by the files
+// package's per-message deadline) finishes after the answer, and the chat's items of the line's next
+// packets wait behind it, so that one chat's files hold up neither the other chats nor the line. At most
+// 256 items run past their answer; a packet that would pass that waits for its own items.
 //
 // An item that fails for a reason that may pass — a download that failed for now (files.Failure.Temporary),
 // the database, a subscriber's error or panic — stays in the store and is tried again after each delay of
@@ -90,7 +98,7 @@
 //     printing events): events are delivered at least once. A delivery repeats, with a higher Attempt, when
 //     an earlier subscriber succeeded and a later one failed (all of them run again on the retry), or when
 //     the process died between the subscribers' return and the commit of the result (at most the items
-//     running at that moment: one per packet). A subscriber that must act once keeps the ItemIDs it acted on,
+//     running at that moment: one per chat). A subscriber that must act once keeps the ItemIDs it acted on,
 //     in the same transaction as its action, or uses Tx.
 //
 // A subscriber on the transactional path:
@@ -112,7 +120,8 @@
 // events (receivingStatusDelivery, receivingStatusReading, receivingError, receivingStatusBlock, setChatName,
 // deactivateConnector) are not checked for duplicates: a packet the server sends again fires them again,
 // harmless for statuses; Tx returns ErrNoTx in their subscribers. The items of one chat fire in packet order,
-// except that an item waiting for a retry fires after the items that followed it.
+// except that an item waiting for a retry fires after the items that followed it; the chats of a packet fire
+// in any order.
 //
 // # Inspector
 //
@@ -134,7 +143,8 @@
 // of both profiles posted as they are; every command in both signing modes; the hostile-input list, each
 // answered with its code and leaving no trace; the gate, deactivation and reconnection; block and unblock;
 // each profile's acknowledgement; duplicates; Tx committing with the result and rolled back by a
-// subscriber's error, a panic or a stale attempt; a failed download retried on the fake clock and fired once,
+// subscriber's error, a panic or a stale attempt; a chat with slow files while another chat of the line
+// flows; a failed download retried on the fake clock and fired once,
 // also across a SIGKILL of a portal process between the answer and the retry (crash_test.go, child processes
 // on each database); subscriber errors, dead letters and Redrive; the lease's fencing; the rendering of
 // attachments and each profile's pipeline.

@@ -34,7 +34,8 @@ var (
 	openLine  = openlines.LineStatus{Active: true, Connection: true, Register: true}
 )
 
-// fakeUsers is a UserSyncer in memory: one internal id per (connector, user.id), counting creations.
+// fakeUsers is a UserSyncer in memory: one internal id per (connector, user.id), counting creations: user
+// ext-N is uN, any other the number of its creation.
 type fakeUsers struct {
 	mu      sync.Mutex
 	ids     map[string]string
@@ -59,6 +60,9 @@ func (f *fakeUsers) SyncUser(_ context.Context, connector string, u openlines.Us
 	}
 	f.creates++
 	id := fmt.Sprintf("u%d", f.creates)
+	if n, ok := strings.CutPrefix(u.ID, "ext-"); ok {
+		id = "u" + n // the same id whichever chat of a packet runs first
+	}
 	f.ids[k] = id
 	return id, nil
 }

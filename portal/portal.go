@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/olctl/olctl/bfcontext"
@@ -84,6 +85,12 @@ type Config struct {
 	// chat description, the notices of receivingError (default DefaultLocale, Bitrix's English; an empty
 	// field keeps its default).
 	Locale Locale
+	// AnswerWithin is how long a receivingMessage packet waits for its items' pipelines before the portal
+	// answers it (default DefaultAnswerWithin, 1 s). The items of different chats run at once, those of one
+	// chat in order; an item still running then (slow downloads) finishes after the answer, the chat's later
+	// items behind it, so that the line's next packet is not held up by one chat. The items are stored
+	// before either happens. Negative: every packet waits for all its items.
+	AnswerWithin time.Duration
 	// Retry is how items that failed for now are retried (default: DefaultRetrySchedule, DefaultLease).
 	Retry RetryPolicy
 	// Inspect, when set, records the packets the portal takes and sends and what it did with their items,
@@ -145,6 +152,9 @@ type Portal struct {
 	// sqliteWriter is held by an open event transaction on SQLite, whose file has one writer: the
 	// transactions of concurrent items wait here in turn rather than in SQLite's busy loop.
 	sqliteWriter sync.Mutex
+	lanes        *chatLanes
+	answerWithin time.Duration
+	background   atomic.Int64 // items left running after their packet was answered
 	closeOnce    sync.Once
 	closeErr     error
 }
@@ -164,6 +174,11 @@ func New(ctx context.Context, cfg Config) (_ *Portal, err error) {
 		admitUnknown: cfg.AdmitUnknownLines,
 		locale:       cfg.Locale.orDefault(),
 		steps:        currentSteps,
+		lanes:        newChatLanes(),
+		answerWithin: cfg.AnswerWithin,
+	}
+	if p.answerWithin == 0 {
+		p.answerWithin = DefaultAnswerWithin
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -344,14 +359,16 @@ func (p *Portal) DeleteLineStatus(ctx context.Context, connector, line string) e
 	return p.status.delete(ctx, openlines.RealConnector(connector), line)
 }
 
-// Close stops the retries (waiting for the one in progress) and closes the database New opened (not one
-// given as Config.DB). Stop serving first. Close twice is harmless.
+// Close stops the retries (waiting for the one in progress), cancels the items still running after their
+// packet's answer (they stay stored, to be tried again) and waits for them, and closes the database New
+// opened (not one given as Config.DB). Stop serving first. Close twice is harmless.
 func (p *Portal) Close() error {
 	p.closeOnce.Do(func() {
 		var errs []error
 		if p.retrier != nil {
 			p.retrier.close()
 		}
+		p.lanes.close()
 		if p.items != nil {
 			errs = append(errs, p.items.close())
 		}

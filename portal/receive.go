@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"time"
 
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/router"
@@ -74,22 +75,33 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 		}
 	}
 
-	var taken, duplicates, rejected int
+	var taken, duplicates, rejected, jobs int
 	for i := range slots {
-		s := &slots[i]
+		if st := slots[i].state; st == slotTaken || st == slotTyping {
+			jobs++
+		}
+	}
+	work := newPacketWork(&p.background, jobs)
+	var budget <-chan time.Time // nil: wait for every item
+	if p.answerWithin > 0 {
+		budget = p.clock.After(p.answerWithin)
+	}
+	for i := range slots {
+		s, it := &slots[i], &items[i]
+		chat := req.Connector + "|" + req.Line + "|" + it.Chat.ID
 		switch s.state {
 		case slotTaken:
 			taken++
-			p.note(ctx, i, s.id, 0, messageEvents[items[i].Type()], "taken", nil)
-			p.attemptMessage(ctx, s.id, 1, req.Connector, req.Line, &items[i])
+			p.note(ctx, i, s.id, 0, messageEvents[it.Type()], "taken", nil)
+			p.lanes.add(ctx, chat, func(ctx context.Context) {
+				defer work.finish()
+				p.attemptMessage(ctx, s.id, 1, req.Connector, req.Line, it)
+			})
 		case slotTyping:
-			result := "fired"
-			if _, err := p.process(ctx, req.Connector, req.Line, &items[i], 0, 1); err != nil {
-				result = "failed"
-				p.logger.Warn("portal: typing notice failed", "connector", req.Connector, "line", req.Line,
-					"chat", items[i].Chat.ID, "error", err)
-			}
-			p.note(ctx, i, 0, 1, messageEvents[openlines.MessageTypingStart], result, nil)
+			p.lanes.add(ctx, chat, func(ctx context.Context) {
+				defer work.finish()
+				p.fireTyping(ctx, req, i, it)
+			})
 		case slotDuplicate:
 			duplicates++
 			p.stats.duplicates.Add(1)
@@ -99,15 +111,27 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 			p.stats.rejected.Add(1)
 			p.note(ctx, i, 0, 0, "", "rejected", s.err)
 			p.logger.Warn("portal: item rejected", "connector", req.Connector, "line", req.Line, "item", i,
-				"chat", items[i].Chat.ID, "message", items[i].Message.FirstID(), "code", string(wire.CodeOf(s.err)), "error", s.err.Error())
+				"chat", it.Chat.ID, "message", it.Message.FirstID(), "code", string(wire.CodeOf(s.err)), "error", s.err.Error())
 		}
 	}
+	work.wait(budget)
 	p.logger.Debug("portal: packet taken", "connector", req.Connector, "line", req.Line, "taken", taken,
 		"duplicates", duplicates, "rejected", rejected)
 	if req.Profile == wire.Legacy {
 		p.confirmItems(ctx, req, items)
 	}
 	return nil
+}
+
+// fireTyping fires the typing notice item i of a packet: once, never stored.
+func (p *Portal) fireTyping(ctx context.Context, req *router.Request, i int, it *openlines.MessageItem) {
+	result := "fired"
+	if _, err := p.process(ctx, req.Connector, req.Line, it, 0, 1); err != nil {
+		result = "failed"
+		p.logger.Warn("portal: typing notice failed", "connector", req.Connector, "line", req.Line,
+			"chat", it.Chat.ID, "error", err)
+	}
+	p.note(ctx, i, 0, 1, messageEvents[openlines.MessageTypingStart], result, nil)
 }
 
 func (s *slot) reject(err error) {
