@@ -123,18 +123,44 @@ func crashMessages() int {
 // acknowledges by its answers alone (no setStatusDelivered), a legacy one confirms every message, and the
 // queue ends empty with no dead letters.
 func TestConnectorKilledMidStream(t *testing.T) {
+	eachCrashRun(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "connector.db") }, testKilledMidStream)
+}
+
+// eachCrashRun runs fn as a subtest per database and generation of portal: SQLite (the DSN sqlite makes),
+// MariaDB and PostgreSQL (fresh databases of testdb), each with a current and a legacy portal.
+func eachCrashRun(t *testing.T, sqlite func(t *testing.T) string, fn func(t *testing.T, dsn string, p wire.Profile)) {
 	for _, db := range []struct {
 		name string
 		dsn  func(t *testing.T) string
 	}{
-		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "connector.db") }},
+		{"sqlite", sqlite},
 		{"mariadb", func(t *testing.T) string { return testdb.MySQLDSN(t) }},
 		{"postgres", func(t *testing.T) string { return testdb.PostgresDSN(t) }},
 	} {
 		for _, p := range profiles() {
-			t.Run(db.name+"/"+p.String(), func(t *testing.T) { testKilledMidStream(t, db.dsn(t), p) })
+			t.Run(db.name+"/"+p.String(), func(t *testing.T) { fn(t, db.dsn(t), p) })
 		}
 	}
+}
+
+// connectEcho connects the echo connector's line through the server at serverURL for the portal at
+// portalURL, in the portal's generation, and returns the line's webhook.
+func connectEcho(ctx context.Context, t *testing.T, serverURL, portalURL, entity string, profile wire.Profile, opts ...client.Option) string {
+	t.Helper()
+	opts = append([]client.Option{client.WithDomain(portalURL), client.WithLicenceKey(licenceKey), client.WithProfile(profile)}, opts...)
+	cl, err := client.New(serverURL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := cl.Connect(ctx, client.Settings{"entity": entity}, client.Connector(connector.EchoID), client.Line(lineID))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	webhook, _ := data["URL_WEBHOOK"].(string)
+	if webhook == "" {
+		t.Fatalf("no URL_WEBHOOK in %v", data)
+	}
+	return webhook
 }
 
 func testKilledMidStream(t *testing.T, dsn string, profile wire.Profile) {
@@ -194,26 +220,14 @@ func testKilledMidStream(t *testing.T, dsn string, profile wire.Profile) {
 	c := startChild(t, dsn, addr, portalHTTP)
 	defer func() { c.Kill() }()
 	// The operator's client says its generation in BX_VERSION, by which the server tells the site's.
-	cl, err := client.New(serverURL, client.WithDomain(portalHTTP), client.WithLicenceKey(licenceKey),
-		client.WithLineStatus(p.LineStatuses()), client.WithProfile(profile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := cl.Connect(ctx, client.Settings{"entity": "crash-bot"}, client.Connector(connector.EchoID), client.Line(lineID))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	webhook, _ := data["URL_WEBHOOK"].(string)
-	if webhook == "" {
-		t.Fatalf("no URL_WEBHOOK in %v", data)
-	}
+	webhook := connectEcho(ctx, t, serverURL, portalHTTP, "crash-bot", profile, client.WithLineStatus(p.LineStatuses()))
 
 	// The messenger: batches of 50 messages, each posted until the server accepts it (as a messenger retries
 	// a webhook that failed), while the server is killed after every tenth of the run.
 	killEvery := total / kills
 	killed := 0
 	for start := 0; start < total; start += batch {
-		body := echoBatch(start, min(batch, total-start))
+		body := echoBatch(start, min(batch, total-start), "m", "crash-user-", func(int) string { return "crash-chat" })
 		eventually.True(t, time.Minute, fmt.Sprintf("the server to accept batch %d", start), func() bool {
 			resp, err := http.Post(webhook, "application/json", bytes.NewReader(body))
 			if err != nil {
@@ -333,17 +347,25 @@ func crashAcknowledged(ctx context.Context, t *testing.T, dsn string, calls *tap
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	acknowledged(ctx, t, calls, profile, total, func(i int) string { return "crash-chat m" + strconv.Itoa(i) })
+}
+
+// acknowledged checks how the portal acknowledged total messages, once the server's queue is empty: a
+// current portal never called setStatusDelivered; a legacy one named every message (chat and message id:
+// name(i) of message i) in one. The tap records a call once it is answered, after the server deleted the
+// items it names.
+func acknowledged(ctx context.Context, t *testing.T, calls *tap, profile wire.Profile, total int, name func(i int) string) {
+	t.Helper()
 	if profile == wire.Current {
 		if n := calls.count(openlines.MethodSetStatusDelivered); n != 0 {
 			t.Errorf("a current portal called setStatusDelivered %d times", n)
 		}
 		return
 	}
-	// The tap records a call once it is answered, after the child deleted the items it names.
 	calls.wait(ctx, t, "a confirmation of every message", openlines.MethodSetStatusDelivered, func(l []packet) bool {
 		got := confirmed(t, l)
 		for i := 0; i < total; i++ {
-			if got["crash-chat m"+strconv.Itoa(i)] == 0 {
+			if got[name(i)] == 0 {
 				return false
 			}
 		}
@@ -351,14 +373,16 @@ func crashAcknowledged(ctx context.Context, t *testing.T, dsn string, calls *tap
 	})
 }
 
-func echoBatch(start, n int) []byte {
+// echoBatch is n echo items, the messages from to from+n-1: message i has the id <id><i>, the user
+// <user><i mod 7> and the chat chat(i).
+func echoBatch(from, n int, id, user string, chat func(i int) string) []byte {
 	items := make([]map[string]any, n)
-	for i := range items {
-		id := strconv.Itoa(start + i)
-		items[i] = map[string]any{
-			"user":    map[string]any{"id": "crash-user-" + strconv.Itoa((start+i)%7)},
-			"message": map[string]any{"id": "m" + id, "text": "message " + id},
-			"chat":    map[string]any{"id": "crash-chat"},
+	for k := range items {
+		i := from + k
+		items[k] = map[string]any{
+			"user":    map[string]any{"id": user + strconv.Itoa(i%7)},
+			"message": map[string]any{"id": id + strconv.Itoa(i), "text": "message " + strconv.Itoa(i)},
+			"chat":    map[string]any{"id": chat(i)},
 		}
 	}
 	b, _ := json.Marshal(items)

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olctl/olctl/client"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
@@ -133,18 +131,9 @@ func TestPortalKilledMidStream(t *testing.T) {
 	if os.Getenv(portalKillFullEnv) != "" {
 		total, kills = 20000, 50
 	}
-	for _, db := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return testdb.SQLiteDSN(t) }},
-		{"mariadb", func(t *testing.T) string { return testdb.MySQLDSN(t) }},
-		{"postgres", func(t *testing.T) string { return testdb.PostgresDSN(t) }},
-	} {
-		for _, p := range profiles() {
-			t.Run(db.name+"/"+p.String(), func(t *testing.T) { testPortalKilled(t, db.dsn(t), p, total, kills) })
-		}
-	}
+	eachCrashRun(t, func(t *testing.T) string { return testdb.SQLiteDSN(t) }, func(t *testing.T, dsn string, p wire.Profile) {
+		testPortalKilled(t, dsn, p, total, kills)
+	})
 }
 
 // killRun is what the parent saw of the children's deliveries.
@@ -255,23 +244,12 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 	children := []*proctest.Process{child}
 	defer func() { child.Kill() }()
 
-	cl, err := client.New(serverURL, client.WithDomain(portalURL), client.WithLicenceKey(licenceKey), client.WithProfile(profile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := cl.Connect(ctx, client.Settings{"entity": "kill-bot"}, client.Connector(connector.EchoID), client.Line(lineID))
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	webhook, _ := data["URL_WEBHOOK"].(string)
-	if webhook == "" {
-		t.Fatalf("no URL_WEBHOOK in %v", data)
-	}
+	webhook := connectEcho(ctx, t, serverURL, portalURL, "kill-bot", profile)
 
 	// The messenger queues every message at once; the connector's queue holds them durably.
 	const batch = 50
 	for from := 0; from < total; from += batch {
-		body := killBatch(from, min(batch, total-from))
+		body := echoBatch(from, min(batch, total-from), "k", "kill-user-", killChat)
 		resp, err := http.Post(webhook, "application/json", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -333,22 +311,7 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 	if st, err := srv.QueueStats(ctx); err != nil || st.Dead != 0 {
 		t.Errorf("dead letters: %+v %v", st, err)
 	}
-	if profile == wire.Current {
-		if n := calls.count(openlines.MethodSetStatusDelivered); n != 0 {
-			t.Errorf("a current portal called setStatusDelivered %d times", n)
-		}
-	} else {
-		// The tap records a call once it is answered, after the server deleted the items it names.
-		calls.wait(ctx, t, "a confirmation of every message", openlines.MethodSetStatusDelivered, func(l []packet) bool {
-			got := confirmed(t, l)
-			for i := 0; i < total; i++ {
-				if got["kill-chat-"+strconv.Itoa(i%3)+" k"+strconv.Itoa(i)] == 0 {
-					return false
-				}
-			}
-			return true
-		})
-	}
+	acknowledged(ctx, t, calls, profile, total, func(i int) string { return killChat(i) + " k" + strconv.Itoa(i) })
 	run.mu.Lock()
 	again := 0
 	for _, n := range run.deliveries {
@@ -359,20 +322,8 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 	run.mu.Unlock()
 }
 
-// killBatch is n echo items, message ids k<from>…, over 7 users and 3 chats.
-func killBatch(from, n int) []byte {
-	items := make([]map[string]any, n)
-	for i := range items {
-		id := strconv.Itoa(from + i)
-		items[i] = map[string]any{
-			"user":    map[string]any{"id": "kill-user-" + strconv.Itoa((from+i)%7)},
-			"message": map[string]any{"id": "k" + id, "text": "message " + id},
-			"chat":    map[string]any{"id": "kill-chat-" + strconv.Itoa((from+i)%3)},
-		}
-	}
-	b, _ := json.Marshal(items)
-	return b
-}
+// killChat is the chat of message i of the kill run: three chats, so that three run at once.
+func killChat(i int) string { return "kill-chat-" + strconv.Itoa(i%3) }
 
 // listenRetry listens on addr, trying again for a few seconds while the port is still held (a killed
 // process's listener is closed by the kernel, but a restart can race it).
