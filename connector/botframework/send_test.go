@@ -229,6 +229,7 @@ func TestSendRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own rig
 			r := newRig(t, nil)
 			for _, f := range tt.failures {
 				r.bf.Fail(f)
