@@ -66,7 +66,9 @@
 // Config.AnswerWithin (1 s) passed: an item still running then (slow downloads, bounded by the files
 // package's per-message deadline) finishes after the answer, and the chat's items of the line's next
 // packets wait behind it, so that one chat's files hold up neither the other chats nor the line. At most
-// 256 items run past their answer; a packet that would pass that waits for its own items.
+// 256 items run past their answer; a packet that would pass that waits for its own items. An item that
+// waited in its lane for half its lease (Config.Retry.Lease) renews it before it runs, and does not run
+// when the lease ran out and a retry took it over.
 //
 // An item that fails for a reason that may pass — a download that failed for now (files.Failure.Temporary),
 // the database, a subscriber's error or panic — stays in the store and is tried again after each delay of

@@ -48,6 +48,7 @@ const (
 	opInsert opKind = iota // take a new item: a pending row leased to its first attempt
 	opClaim                // lease a due item to a new attempt
 	opFinish               // write an attempt's result
+	opRenew                // extend an attempt's lease
 )
 
 // itemOp is one write of the item store; the commit fills its results.
@@ -61,9 +62,9 @@ type itemOp struct {
 	body                     []byte
 	created                  int64 // unix ms
 
-	due      int64     // insert: the first lease's end; claim: the new lease's end; finish: see itemState
+	due      int64     // insert: the first lease's end; claim, renew: the new lease's end; finish: see itemState
 	seenDue  int64     // claim: the due_at the claimer read
-	attempt  int       // finish: the attempt whose result this is (it wins only if no later one claimed the item)
+	attempt  int       // finish, renew: the attempt (it wins only if no later one claimed the item)
 	state    itemState // finish
 	lastErr  string    // finish
 	dropBody bool      // finish: the body is no longer needed
@@ -127,6 +128,7 @@ const (
 		WHERE id = ? AND attempts = ? AND state = 0`
 	finishDropQuery = `UPDATE olctl_portal_items SET state = ?, due_at = ?, last_error = ?, body = NULL
 		WHERE id = ? AND attempts = ? AND state = 0`
+	renewQuery = `UPDATE olctl_portal_items SET due_at = ? WHERE id = ? AND attempts = ? AND state = 0`
 )
 
 // commit writes ops in one transaction and fills their results. One op is one statement, a transaction of
@@ -165,6 +167,8 @@ func (s *itemStore) apply(ctx context.Context, tx *sql.Tx, op *itemOp) error {
 			q = finishDropQuery
 		}
 		args = []any{int(op.state), op.due, op.lastErr, op.id, op.attempt}
+	case opRenew:
+		q, args = renewQuery, []any{op.due, op.id, op.attempt}
 	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {
@@ -234,6 +238,17 @@ func (s *itemStore) finish(ctx context.Context, id int64, attempt int, state ite
 		lastErr: truncate(lastErr, maxErrorText), dropBody: state == itemDone}
 	if err := s.group.Do(ctx, op); err != nil {
 		return false, fmt.Errorf("portal: recording the result of item %d: %w", id, err)
+	}
+	return op.took, nil
+}
+
+// renew extends the lease of attempt on item id until lease from now. It reports false when a later attempt
+// claimed the item meanwhile (the lease had run out), or the item is no longer pending: this attempt must
+// not run.
+func (s *itemStore) renew(ctx context.Context, id int64, attempt int, now time.Time, lease time.Duration) (bool, error) {
+	op := &itemOp{kind: opRenew, id: id, attempt: attempt, due: now.Add(lease).UnixMilli()}
+	if err := s.group.Do(ctx, op); err != nil {
+		return false, fmt.Errorf("portal: renewing the lease of item %d: %w", id, err)
 	}
 	return op.took, nil
 }

@@ -2,11 +2,14 @@ package portal_test
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/olctl/olctl/internal/eventually"
+	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
 	"github.com/olctl/olctl/router/routertest"
@@ -112,5 +115,48 @@ func TestCloseStopsSlowItems(t *testing.T) {
 	}
 	if states := r.itemStates(t); states != [4]int{1, 0, 0, 0} {
 		t.Fatalf("items pending, done, rejected, dead: %v", states)
+	}
+}
+
+// TestQueuedItemPastItsLease: an item that waited in its chat's lane past its lease, while another process
+// retried it, does not run again when its turn comes.
+func TestQueuedItemPastItsLease(t *testing.T) {
+	db := testdb.SQLite(t)
+	slow := &slowFiles{release: make(chan struct{})}
+	lease := func(c *portal.Config) { c.Retry.Lease = time.Minute }
+	a := newRig(t, md5Creds, db, lease, func(c *portal.Config) { c.Files = slow }).manualRetries()
+	var fired []string
+	var mu sync.Mutex
+	a.p.OnReceivedMessage(func(_ context.Context, m portal.Message) error {
+		mu.Lock()
+		fired = append(fired, m.MessageID)
+		mu.Unlock()
+		return nil
+	})
+	answers := make(chan routertest.Answer, 1)
+	body := a.send.Body(t, openlines.CommandReceivingMessage, []any{msgItem("ext-1", "A", "a1", "with a file", "message",
+		wire.NewMap("id", "a1", "text", "with a file", "files", []any{wire.NewMap("url", "http://files/slow.png")})),
+		msgItem("ext-1", "A", "a2", "behind it")})
+	timers := a.clock.Waiters()
+	go func() { answers <- routertest.Post(t, a.srv.Client(), a.srv.URL, body) }()
+	eventually.True(t, 10*time.Second, "the packet's budget timer", func() bool { return a.clock.Waiters() > timers })
+	a.clock.Advance(2 * time.Minute) // the answer goes; both leases run out
+	wait(t, answers, "the answer")
+
+	b := newRig(t, md5Creds, db, lease).manualRetries() // another process, which retries both
+	bEvents := make(chan portal.Message, 2)
+	b.p.OnReceivedMessage(func(_ context.Context, m portal.Message) error { bEvents <- m; return nil })
+	b.retryAt(t, 2*time.Minute)
+	if m1, m2 := wait(t, bEvents, "a1"), wait(t, bEvents, "a2"); m1.MessageID != "a1" || m2.MessageID != "a2" || m2.Attempt != 2 {
+		t.Fatalf("the retries fired %s, %s (attempt %d)", m1.MessageID, m2.MessageID, m2.Attempt)
+	}
+	close(slow.release)
+	if err := a.p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.Contains(fired, "a2") {
+		t.Fatalf("a2 ran again in its lane after its retry: %v", fired)
 	}
 }

@@ -95,7 +95,9 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 			p.note(ctx, i, s.id, 0, messageEvents[it.Type()], "taken", nil)
 			p.lanes.add(ctx, chat, func(ctx context.Context) {
 				defer work.finish()
-				p.attemptMessage(ctx, s.id, 1, req.Connector, req.Line, it)
+				if p.leaseHeld(ctx, s.id, now) {
+					p.attemptMessage(ctx, s.id, 1, req.Connector, req.Line, it)
+				}
 			})
 		case slotTyping:
 			p.lanes.add(ctx, chat, func(ctx context.Context) {
@@ -121,6 +123,24 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 		p.confirmItems(ctx, req, items)
 	}
 	return nil
+}
+
+// leaseHeld reports whether the first attempt at item id, taken at taken and waiting in its chat's lane
+// until now, may run: after half its lease it renews the lease, which fails when the lease ran out and a
+// retry claimed the item meanwhile (here or in another process). Without that, the item would run twice.
+func (p *Portal) leaseHeld(ctx context.Context, id int64, taken time.Time) bool {
+	now := p.clock.Now()
+	if now.Sub(taken) < p.retry.Lease/2 {
+		return true
+	}
+	ok, err := p.items.renew(ctx, id, 1, now, p.retry.Lease)
+	switch {
+	case err != nil:
+		p.logger.Error("portal: an item's lease could not be renewed; it is tried again when the lease ends", "item", id, "error", err)
+	case !ok:
+		p.logger.Warn("portal: an item waited in its chat's lane past its lease; its retry runs instead", "item", id)
+	}
+	return ok
 }
 
 // fireTyping fires the typing notice item i of a packet: once, never stored.
