@@ -65,7 +65,8 @@ func Run(ctx context.Context, f *Factory, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(ctx.Err(), context.Canceled) && ExitCode(err) != ExitCancelled {
+	var chosen *ExitError // a command that chose its exit code keeps it (check --watch: the last run's)
+	if errors.Is(ctx.Err(), context.Canceled) && !errors.As(err, &chosen) {
 		// Interrupted (Ctrl-C, SIGTERM): what failed failed because of it, not because a server did.
 		err = &ExitError{Code: ExitCancelled, Err: fmt.Errorf("cancelled (%v)", context.Cause(ctx))}
 	}
