@@ -27,9 +27,9 @@ const (
 
 // receivingMessage takes a packet's items (docs/protocol.md §8): it checks each, stores the valid ones in
 // the portal's store in one commit (a duplicate of an item taken before is skipped), runs the pipeline over
-// the new ones in packet order, and in the legacy profile confirms every item with one setStatusDelivered.
-// The packet is answered OK once its items are stored, whatever their pipeline did: an item that failed
-// for now stays in the store and is retried with back-off. Only a failure to store them fails the packet
+// the new ones (see run), and in the legacy profile confirms every item with one setStatusDelivered. The
+// packet is answered OK once its items are stored, whatever their pipeline did: an item that failed for now
+// stays in the store and is retried with back-off. Only a failure to store them fails the packet
 // (INTERNAL_ERROR, nothing processed): the server sends it again.
 func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, items []openlines.MessageItem, itemErrs []error) error {
 	// The server may give up waiting: work once started is finished, so that a fired event is recorded.
@@ -75,6 +75,16 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 		}
 	}
 
+	p.run(ctx, req, items, slots, now)
+	if req.Profile == wire.Legacy {
+		p.confirmItems(ctx, req, items)
+	}
+	return nil
+}
+
+// run runs the pipeline over the items of a packet taken at now, each chat's in its lane and the chats at
+// once, and returns once they finished or AnswerWithin passed (see packetWork.wait).
+func (p *Portal) run(ctx context.Context, req *router.Request, items []openlines.MessageItem, slots []slot, now time.Time) {
 	var taken, duplicates, rejected, jobs int
 	for i := range slots {
 		if st := slots[i].state; st == slotTaken || st == slotTyping {
@@ -119,10 +129,6 @@ func (p *Portal) receivingMessage(ctx context.Context, req *router.Request, item
 	work.wait(budget)
 	p.logger.Debug("portal: packet taken", "connector", req.Connector, "line", req.Line, "taken", taken,
 		"duplicates", duplicates, "rejected", rejected)
-	if req.Profile == wire.Legacy {
-		p.confirmItems(ctx, req, items)
-	}
-	return nil
 }
 
 // leaseHeld reports whether the first attempt at item id, taken at taken and waiting in its chat's lane
