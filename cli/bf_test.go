@@ -35,13 +35,8 @@ func TestBFServe(t *testing.T) {
 		schema.Activity{Type: "message", Text: "hello from the bot", From: schema.ChannelAccount{ID: "28:bot"}}); code != 200 && code != 201 {
 		t.Fatalf("Connector API answered %d", code)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(bg.out.String(), "\n") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no activity printed; stderr:\n%s", bg.err.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, func() bool { return strings.Contains(bg.out.String(), "\n") },
+		func() string { return "no activity printed; stderr:\n" + bg.err.String() })
 	if code := bg.stop(t); code != 0 {
 		t.Fatalf("bf serve exited %d", code)
 	}

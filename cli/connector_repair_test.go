@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -106,18 +105,12 @@ func TestConnectorQueueRedriveRoundTrip(t *testing.T) {
 		}
 	}
 	qenv := map[string]string{"OLCTL_CONNECTOR_DB": db}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var dead []queueItemJSON
+	var dead []queueItemJSON
+	waitFor(t, func() bool {
+		dead = nil
 		run(t, runOpts{env: qenv}, "connector", "queue", "dead", "--json").wantCode(t, 0).decodeJSON(t, &dead)
-		if len(dead) == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dead letters: %d, want 3", len(dead))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(dead) == 3
+	}, func() string { return fmt.Sprintf("dead letters: %d, want 3", len(dead)) })
 	var out strings.Builder
 	step := func(code int, args ...string) {
 		t.Helper()
@@ -136,11 +129,14 @@ func TestConnectorQueueRedriveRoundTrip(t *testing.T) {
 
 	portal.up.Store(true)
 	srv2, _ := startBackground(t, nil, listeningRE, serve...)
-	deadline = time.Now().Add(20 * time.Second)
-	for len(portal.got()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // a duplicate would come now
+	// An item leaves the queue once the portal has answered it: with the queue empty, a duplicate would
+	// have reached the portal.
+	var stats connector.QueueStats
+	waitFor(t, func() bool {
+		stats = connector.QueueStats{}
+		run(t, runOpts{env: qenv}, "connector", "queue", "stats", "--json").wantCode(t, 0).decodeJSON(t, &stats)
+		return stats.Pending == 0 && len(portal.got()) >= 3
+	}, func() string { return fmt.Sprintf("queue %+v; the portal got %v", stats, portal.got()) })
 	if got := strings.Join(portal.got(), ","); got != "m1,m2,m3" {
 		t.Fatalf("the portal got %s, want m1,m2,m3 once each, in order", got)
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // buildOlctl builds the olctl binary into a temporary directory.
@@ -66,17 +65,10 @@ func (s *tmuxSession) screen() string {
 // waitFor waits until the screen contains want.
 func (s *tmuxSession) waitFor(want string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		scr := s.screen()
-		if strings.Contains(scr, want) {
-			return scr
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the terminal never showed %q; screen:\n%s", want, scr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var scr string
+	waitFor(s.t, func() bool { scr = s.screen(); return strings.Contains(scr, want) },
+		func() string { return fmt.Sprintf("the terminal never showed %q; screen:\n%s", want, scr) })
+	return scr
 }
 
 // typeLine types text and Enter.
