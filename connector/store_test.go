@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
@@ -74,17 +75,11 @@ func TestCombinedWrite(t *testing.T) {
 					})
 				}()
 			}
-			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			eventually.True(t, 5*time.Second, "every writer to queue", func() bool {
 				st.wqmu.Lock()
-				n := len(st.wq)
-				st.wqmu.Unlock()
-				if n == writers {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d writers queued, want %d", n, writers)
-				}
-			}
+				defer st.wqmu.Unlock()
+				return len(st.wq) == writers
+			})
 			st.wmu.Unlock()
 			wg.Wait()
 			var want []int
