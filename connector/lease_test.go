@@ -149,12 +149,15 @@ func TestLeaseRenewedWhileSending(t *testing.T) {
 			t.Fatalf("webhook: %d %s", code, body)
 		}
 		waitFor(t, 10*time.Second, "the packet", func() bool { return received(p) > 0 })
+		// The sleeps are the windows in which a second sender would show: the children renew their leases
+		// on real time (lease.go: the lease is the process's liveness), so no fake clock can stand in, and
+		// nothing marks a claim that did not happen. Each spans several leases of 300 ms at a 10 ms poll.
 		time.Sleep(900 * time.Millisecond) // three leases
 		// More items wake every idle worker (SQLite has no poll): the line is still held.
 		if code, body := postWebhook(t, hook, echoItems("c", 6, 5)); code != 200 {
 			t.Fatalf("webhook: %d %s", code, body)
 		}
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond) // two leases
 		if n := received(p); n != 1 {
 			t.Fatalf("%d packets while the first was out, want 1", n)
 		}
