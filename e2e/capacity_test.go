@@ -237,7 +237,7 @@ func (ch *chainRun) point(b *testing.B, rate int, d time.Duration) float64 {
 	start := time.Now()
 	for i := range n {
 		if wait := time.Until(start.Add(time.Duration(int64(i) * int64(time.Second) / int64(rate)))); wait > 0 {
-			time.Sleep(wait)
+			time.Sleep(wait) // the offered rate: a schedule, not a poll
 		}
 		sem <- struct{}{}
 		wg.Add(1)
@@ -260,6 +260,7 @@ func (ch *chainRun) point(b *testing.B, rate int, d time.Duration) float64 {
 	}
 	sendEnd := time.Now()
 	wg.Wait()
+	// Not eventually.True: a message later than lateAfter is counted as undelivered, not a failure.
 	for deadline := time.Now().Add(lateAfter); ch.arrived.Load() < int64(n)-failed.Load() && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -396,7 +397,7 @@ func portalDelay(h http.Handler, d time.Duration) http.Handler {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(d)
+		time.Sleep(d) // the portal's latency under test
 		h.ServeHTTP(w, r)
 	})
 }
