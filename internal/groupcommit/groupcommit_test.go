@@ -3,10 +3,12 @@ package groupcommit
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 // TestCallersGather: callers arriving while a commit is in flight go together in the next commit, and each
@@ -55,18 +57,11 @@ func TestCallersGather(t *testing.T) {
 		}()
 	}
 	// The nine wait for the first commit; let it finish once all of them have queued.
-	for {
+	eventually.True(t, 10*time.Second, "nine calls to queue behind the first commit", func() bool {
 		c.mu.Lock()
-		n := 0
-		if c.next != nil {
-			n = len(c.next.calls)
-		}
-		c.mu.Unlock()
-		if n == 9 {
-			break
-		}
-		runtime.Gosched()
-	}
+		defer c.mu.Unlock()
+		return c.next != nil && len(c.next.calls) == 9
+	})
 	close(release)
 	wg.Wait()
 	for i := 0; i < 10; i++ {
