@@ -20,6 +20,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector/botframework/schema"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 func call(t *testing.T, s *Server, method, path, token, body string) (*http.Response, []byte) {
@@ -478,13 +479,14 @@ func TestFailures(t *testing.T) {
 		resp, _ := call(t, s, "POST", "/v3/conversations/c/activities", "", `{"type":"message"}`)
 		done <- resp.StatusCode
 	}()
-	for fake.Waiters() == 0 {
+	eventually.True(t, 10*time.Second, "the delay to wait on the clock", func() bool {
 		select {
 		case st := <-done:
 			t.Fatalf("answered %d before the delay", st)
-		case <-time.After(time.Millisecond):
+		default:
 		}
-	}
+		return fake.Waiters() > 0
+	})
 	fake.Advance(time.Minute)
 	if st := <-done; st != 200 {
 		t.Fatalf("delayed status %d", st)
