@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/syncbuf"
 )
 
 var (
@@ -79,5 +83,47 @@ func TestBFServeTraceGolden(t *testing.T) {
 	golden(t, "bf-serve-trace", got)
 	if !strings.Contains(got, `"access_token":"********"`) || !strings.Contains(got, "client_secret=********") {
 		t.Errorf("the token request and answer are not traced masked:\n%s", got)
+	}
+}
+
+// TestBFTraceMethods: the trace of the fake shows every call made to it with its method, an update (PUT)
+// and a delete (DELETE) of an activity as well as a send (POST), and leaves the reads out (GET: the
+// OpenID metadata and keys).
+func TestBFTraceMethods(t *testing.T) {
+	var trace syncbuf.Buffer
+	o := BFServiceOptions{Listen: "127.0.0.1:0", NoAuth: true, AppIDs: []string{"m-app"}, AppSecrets: []string{"m-secret"}}
+	s, err := o.start(clock.System(), &trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conv := s.URL() + "/v3/conversations/c-m/activities"
+	for _, req := range []struct{ method, url, body string }{
+		{http.MethodPost, conv, `{"type":"message","text":"first"}`},
+		{http.MethodPut, conv + "/c-m%7C0000001", `{"type":"message","text":"changed"}`},
+		{http.MethodDelete, conv + "/c-m%7C0000001", ""},
+		{http.MethodGet, s.OpenIDMetadataURL(), ""},
+	} {
+		r, err := http.NewRequest(req.method, req.url, strings.NewReader(req.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	waitFor(t, func() bool { return len(traceBlocks(trace.String())) == 3 }, trace.String)
+	var urls []string
+	for _, b := range traceBlocks(trace.String()) {
+		urls = append(urls, strings.Fields(b.lines[0])[1]) // url  METHOD URL
+	}
+	if got := strings.Join(urls, " "); got != "POST PUT DELETE" {
+		t.Fatalf("methods traced %q:\n%s", got, trace.String())
+	}
+	if strings.Contains(trace.String(), "openid") || !strings.Contains(trace.String(), `"text":"changed"`) {
+		t.Fatalf("trace:\n%s", trace.String())
 	}
 }

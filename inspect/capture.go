@@ -30,7 +30,8 @@ type incoming struct {
 }
 
 func (h *incoming) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.Method != http.MethodPost {
+	other := req.Method != http.MethodPost // recorded with Options.Requests, unless a read
+	if other && (!h.r.opt.Requests || req.Method == http.MethodGet || req.Method == http.MethodHead) {
 		h.next.ServeHTTP(w, req)
 		return
 	}
@@ -54,6 +55,9 @@ func (h *incoming) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	u := url.URL{Scheme: scheme, Host: req.Host, Path: req.URL.Path, RawQuery: req.URL.RawQuery}
 	p.mu.Lock()
 	h.r.fill(p.rec, u.String(), body.buf.Bytes(), body.over, cw.status, cw.answer.buf.Bytes(), "")
+	if other {
+		p.rec.method = req.Method
+	}
 	p.mu.Unlock()
 	h.r.finish(p)
 }

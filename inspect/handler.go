@@ -187,6 +187,7 @@ type fieldView struct {
 type detailView struct {
 	summary
 	URL       string          `json:"url"`
+	Method    string          `json:"method,omitempty"` // "" is POST
 	Fields    []fieldView     `json:"fields"`
 	Data      json.RawMessage `json:"data,omitempty"`
 	DataError string          `json:"data_error,omitempty"`
@@ -215,7 +216,7 @@ func (h *handler) detail(w http.ResponseWriter, r *http.Request) {
 // view renders a record with every secret masked.
 func (r *Recorder) view(rec *record) detailView {
 	m := r.mask
-	d := detailView{summary: r.viewSummary(rec), URL: m.text(maskQuery(m, rec.url)), Detail: m.text(rec.detail),
+	d := detailView{summary: r.viewSummary(rec), URL: m.text(maskQuery(m, rec.url)), Method: rec.method, Detail: m.text(rec.detail),
 		Truncated: rec.truncated, Notes: make([]Note, len(rec.notes))}
 	for i, n := range rec.notes {
 		n.Detail, n.Event = m.text(n.Detail), m.text(n.Event)

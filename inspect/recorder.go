@@ -49,9 +49,10 @@ type Options struct {
 	// written in the order of their ids, one whole block in one Write; a failed write is ignored. A writer
 	// that several recorders share must take concurrent writes.
 	Trace io.Writer
-	// Requests, when set, makes Outgoing record every POST it carries, not only packets, as Incoming records
-	// every POST it serves, and names a request that is not a packet by its path: the side is a messenger
-	// (the fake Bot Framework service), whose webhooks and API calls are what passes. Default false.
+	// Requests, when set, makes Outgoing record every POST it carries, not only packets, and Incoming every
+	// request it serves but a GET or HEAD (PUT and DELETE too, with their method), and names a request that
+	// is not a packet by its path: the side is a messenger (the fake Bot Framework service), whose webhooks
+	// and API calls are what passes. Default false.
 	Requests bool
 }
 
@@ -114,6 +115,7 @@ type summary struct {
 type record struct {
 	sum       summary
 	url       string      // where it went: the request's URL as received, or the target
+	method    string      // the request's method; "" is POST
 	fields    wire.Fields // the form as sent; nil when the body was not a form or too long
 	body      []byte      // the body when it was not a form (a webhook's JSON); nil otherwise
 	truncated bool        // the body was longer than MaxBody

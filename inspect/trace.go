@@ -32,7 +32,11 @@ func writeTrace(b *strings.Builder, d detailView) {
 	}
 	fmt.Fprintf(b, " %s %s %s\n", d.Signature, orDash(d.Code), formatMS(d.DurationMS))
 
-	rows := [][2]string{{"url", "POST " + d.URL}}
+	method := d.Method
+	if method == "" {
+		method = "POST"
+	}
+	rows := [][2]string{{"url", method + " " + d.URL}}
 	for _, f := range d.Fields {
 		rows = append(rows, [2]string{f.Name, f.Value})
 	}
