@@ -46,8 +46,9 @@
 // Three switches of a run are not configuration keys: --trace (or OLCTL_TRACE=1) prints on stderr every
 // packet the command sends, or the server takes and sends, as package inspect traces it (its fields, DATA
 // decoded as JSON, the signature's verdict, the answer, the notes, the time), the licence key, md5's shared
-// secret, hmac secrets and the values of secret keys (app_secret, password, token, …) masked;
-// --ca-file FILE (OLCTL_CA_FILE) trusts a test server's certificate too; --insecure verifies none.
+// secret, hmac secrets and the values of secret keys (app_secret, password, token, …) masked (olctl bf
+// serve --trace: each call made to the fake Bot Framework and each activity it posts, its app secrets
+// masked); --ca-file FILE (OLCTL_CA_FILE) trusts a test server's certificate too; --insecure verifies none.
 //
 // A key of the config file that olctl does not know is warned about on stderr, with the key it may mean.
 // `olctl config view` names the config file it read or where it looked for one, and shows the effective

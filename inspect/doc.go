@@ -34,7 +34,9 @@
 // secret masked and encoded again, so its signature no longer matches; a DATA that cannot be decoded is
 // not shown at all. BX_HASH and BX_LICENCE are not secret (a signature and a public identity) and are shown.
 // Outgoing records only packets (forms with BX_COMMAND): a messenger's API calls and token requests pass
-// unrecorded, and headers are never kept.
+// unrecorded, and headers are never kept. A recorder of a messenger's side (Options.Requests: the fake Bot
+// Framework service of olctl bf serve --trace) records its webhooks and the API calls made to it as well,
+// named by their path, masked the same way.
 //
 // # Trace
 //
