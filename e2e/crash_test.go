@@ -330,7 +330,7 @@ func crashAcknowledged(ctx context.Context, t *testing.T, dsn string, calls *tap
 		t.Fatalf("opening the child's queue: %v", err)
 	}
 	defer st.Close()
-	for {
+	eventually.True(t, left(ctx), "the child's queue to empty", func() bool {
 		qs, err := st.QueueStats(ctx)
 		if err != nil {
 			t.Fatalf("QueueStats: %v", err)
@@ -338,15 +338,8 @@ func crashAcknowledged(ctx context.Context, t *testing.T, dsn string, calls *tap
 		if qs.Dead != 0 {
 			t.Fatalf("dead letters: %+v", qs)
 		}
-		if qs.Pending == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the queue never emptied: %+v", qs)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return qs.Pending == 0
+	})
 	acknowledged(ctx, t, calls, profile, total, func(i int) string { return "crash-chat m" + strconv.Itoa(i) })
 }
 

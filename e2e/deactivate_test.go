@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -137,20 +139,19 @@ func testDeactivatedLine(t *testing.T, cfg systemConfig) {
 // waitLaneOf waits until the queue of line is in state, and returns it.
 func waitLaneOf(ctx context.Context, t *testing.T, s *connector.Server, line, state string) connector.LaneStats {
 	t.Helper()
-	for {
+	var lane connector.LaneStats
+	eventually.True(t, left(ctx), fmt.Sprintf("line %s to reach %s", line, state), func() bool {
 		st, err := s.QueueStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, l := range st.Lines {
 			if l.Line == line && l.State == state {
-				return l
+				lane = l
+				return true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("line %s never reached %s: %+v", line, state, st.Lines)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return false
+	})
+	return lane
 }

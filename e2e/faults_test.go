@@ -17,6 +17,7 @@ import (
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
@@ -94,22 +95,21 @@ func (c *confirmFault) ConfirmDelivered(ctx context.Context, connector, line str
 // waitLane waits until the only line of the server's queue is in state with next at (zero: any).
 func waitLane(ctx context.Context, t *testing.T, s *connector.Server, state string, next time.Time) connector.LaneStats {
 	t.Helper()
-	for {
+	var lane connector.LaneStats
+	eventually.True(t, left(ctx), fmt.Sprintf("the line to reach %s (next %v)", state, next), func() bool {
 		st, err := s.QueueStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, l := range st.Lines {
 			if l.State == state && (next.IsZero() || l.NextAt.Equal(next)) {
-				return l
+				lane = l
+				return true
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("line never reached %s (next %v): %+v", state, next, st.Lines)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return false
+	})
+	return lane
 }
 
 func (s *system) messageCount() int {
@@ -156,17 +156,10 @@ func TestPortalDown24h(t *testing.T) {
 		t.Fatalf("before 24 h: %+v", st)
 	}
 	clk.Set(t0.Add(24 * time.Hour))
-	for {
+	eventually.True(t, left(ctx), "a dead letter after 24 h", func() bool {
 		st, _ = s.server.QueueStats(ctx)
-		if st.Dead == 1 && st.Pending == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no dead letter after 24 h: %+v", st)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return st.Dead == 1 && st.Pending == 0
+	})
 	dead, err := s.server.DeadLetters(ctx, connector.QueueFilter{})
 	if err != nil || len(dead) != 1 || !dead[0].DeadAt.Equal(t0.Add(24*time.Hour)) {
 		t.Fatalf("dead letters: %+v %v", dead, err)

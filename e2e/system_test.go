@@ -22,6 +22,7 @@ import (
 	"github.com/olctl/olctl/connector"
 	"github.com/olctl/olctl/connector/botframework"
 	"github.com/olctl/olctl/files"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/portal"
@@ -455,20 +456,22 @@ func (s *system) botSettings() client.Settings {
 // queueEmpty waits until the server's queue holds nothing.
 func (s *system) queueEmpty(ctx context.Context, t *testing.T) {
 	t.Helper()
-	for {
+	eventually.True(t, left(ctx), "the server's queue to empty", func() bool {
 		st, err := s.server.QueueStats(ctx)
 		if err != nil {
 			t.Fatalf("QueueStats: %v", err)
 		}
-		if st.Pending == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("queue not empty: %+v", st)
-		case <-time.After(20 * time.Millisecond):
-		}
+		return st.Pending == 0
+	})
+}
+
+// left is the time ctx has before its deadline (a minute without one): the bound of a wait within the
+// test's context.
+func left(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl)
 	}
+	return time.Minute
 }
 
 // drained checks that the server's queue is empty with no dead letters.
