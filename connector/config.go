@@ -25,6 +25,10 @@ var DefaultSchedule = []time.Duration{
 	time.Hour, 2 * time.Hour, 3 * time.Hour, 5 * time.Hour, 12 * time.Hour,
 }
 
+// DefaultRetryAlone are the waits before the further attempts of an item a portal refused alone by a
+// transient answer (docs/protocol.md §11): 20 s, then 40 s, three attempts over a minute.
+var DefaultRetryAlone = []time.Duration{20 * time.Second, 40 * time.Second}
+
 // Defaults of Config.
 const (
 	DefaultBatch          = 50
@@ -253,6 +257,12 @@ type Policy struct {
 	ConfirmTimeout time.Duration
 	// Schedule is the back-off schedule. Default DefaultSchedule.
 	Schedule []time.Duration
+	// RetryAlone are the waits before each further attempt of an item the portal refused alone by a
+	// transient answer (a 5xx status, INTERNAL_ERROR, an unreadable answer); the line's items behind it
+	// wait meanwhile. Refused each time, it is dead-lettered once the portal takes those items sent without
+	// it. An answer that says the item is bad (a 4xx status, BAD_PACKET) is not retried. Default
+	// DefaultRetryAlone.
+	RetryAlone []time.Duration
 	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch without word
 	// from it: the holder renews the lease every third of it while the packet is out (a packet may take up to
 	// Config.SendTimeout), and stops sending when it cannot. A process that dies mid-send frees its lines for
@@ -282,6 +292,15 @@ func (p Policy) withDefaults() (Policy, error) {
 		}
 	}
 	p.Schedule = append([]time.Duration(nil), p.Schedule...)
+	if len(p.RetryAlone) == 0 {
+		p.RetryAlone = DefaultRetryAlone
+	}
+	for i, d := range p.RetryAlone {
+		if d <= 0 {
+			return p, fmt.Errorf("connector: Queue.RetryAlone[%d] = %v: waits must be positive", i, d)
+		}
+	}
+	p.RetryAlone = append([]time.Duration(nil), p.RetryAlone...)
 	if p.LeaseTTL <= 0 {
 		p.LeaseTTL = DefaultLeaseTTL
 	}

@@ -119,7 +119,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 			start := time.Now()
 			d, derr := s.deliver(hold, owner, site, b)
 			s.m.sendSeconds.Observe(time.Since(start).Seconds())
-			if d.dropped {
+			if d.released {
 				return true, false, derr // the lane is free for its next item
 			}
 			b, drop = d.b, d.drop

@@ -97,9 +97,14 @@
 // dead-letter table alone and its line goes on; the webhook refuses such an item before it is queued (413),
 // and the echo channel refuses a command no portal knows (400). A packet the portal refuses by its answer
 // (a status but 408, 429 and 502–504, or OK:false not naming the line or the credentials) is split the same
-// way, a binary search for the item refused alone (about log2(n) more packets): that item is dead-lettered
-// alone once the portal took other packets of its line, or the items behind it sent without it; the others
-// are delivered in order. A portal that refuses everything blocks the line as any failure does.
+// way, a binary search for the item refused alone (about log2(n) more packets). An answer naming the item
+// (a 4xx status, BAD_PACKET or a per-item code) dead-letters it alone once the portal took other packets of
+// its line, or the items behind it sent without it. A transient one (a 5xx status, INTERNAL_ERROR, an
+// unreadable answer) holds the line and sends the item alone again after each wait of Policy.RetryAlone
+// (20 s, 40 s: three attempts over a minute); refused each time, it is dead-lettered alone once the portal
+// takes the items behind it sent without it (with none behind it, on the other packets it took). The items
+// behind it go on only once it is delivered or dead-lettered, in order. A portal that refuses everything
+// blocks the line as any failure does.
 //
 // # Guarantees
 //

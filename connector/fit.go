@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
@@ -35,10 +36,10 @@ func (e *statusError) Is(target error) bool {
 
 // delivery is what deliver did with a claimed batch.
 type delivery struct {
-	b       *batch // what went out: the claimed batch, maybe cut, or the items behind its refused head
-	sent    bool   // false: the site's generation does not know the command (setChatName to a legacy site)
-	dropped bool   // an item was dead-lettered alone and the lease released: claim the lane again
-	drop    int64  // the head refused alone, to dead-letter as b (the items behind it) is settled; 0: none
+	b        *batch // what went out: the claimed batch, maybe cut, or the items behind its refused head
+	sent     bool   // false: the site's generation does not know the command (setChatName to a legacy site)
+	released bool   // settled here, its lease released (an item dead-lettered alone, the lane held): claim again
+	drop     int64  // the head refused alone, to dead-letter as b (the items behind it) is settled; 0: none
 }
 
 // deliver sends a claimed batch: it encodes the packet, cuts the batch to fit the portal's cap and, while
@@ -68,7 +69,7 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 				if len(b.ids) > 1 {
 					reason = fmt.Sprintf("alone it makes a packet over the portal's cap of %d bytes", limit)
 				}
-				return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b, reason)
+				return delivery{b: b, released: true}, s.dropHead(ctx, owner, b, reason)
 			}
 			if err := s.store.cutBatch(ctx, owner, b, k); err != nil {
 				return delivery{b: b, sent: true}, err
@@ -87,7 +88,7 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 			limit = min(limit, int64(len(body))-1)
 			s.m.sends.WithLabelValues(b.command, "error").Inc()
 			if len(b.ids) == 1 {
-				return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
+				return delivery{b: b, released: true}, s.dropHead(ctx, owner, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
 			}
 			if err := s.store.cutBatch(ctx, owner, b, len(b.ids)/2); err != nil {
 				return delivery{b: b, sent: true}, err
@@ -111,21 +112,30 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 }
 
 // refusedAlone settles the refusal of a lane's head item sent alone (b holds it; claimed is what the claim
-// read): the item is dead-lettered at once when the portal took other packets of the line during the
-// search; else the items claimed behind it go out without it, and when the portal takes them it is
-// dead-lettered as they are settled. Otherwise the refusal is the line's failure, and the search keeps
-// the item for the next attempt.
+// read), by the rule of refuse.go: a transient refusal holds the lane for the next wait of
+// Policy.RetryAlone; else the item is dead-lettered at once when the portal took other packets of the
+// line during the search and the answer names the item (or nothing is behind it), or the items claimed
+// behind it go out without it, and when the portal takes them it is dead-lettered as they are settled.
+// Otherwise the refusal is the line's failure, and the search keeps the item for the next attempt.
 func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, claimed, b *batch, refused error, limit int64) (delivery, error) {
-	lane := b.lane.id
+	lane, bad := b.lane.id, itemRefused(refused)
 	s.searches.refused(lane, 1)
-	if s.searches.evidence(lane) {
-		s.searches.done(lane)
-		s.m.sends.WithLabelValues(b.command, "error").Inc()
-		return delivery{b: b, dropped: true}, s.dropHead(ctx, owner, b,
-			"the portal refused it alone and took the other packets of its line: "+refused.Error())
+	if !bad {
+		if try, ok := s.searches.retry(lane, b.ids[0], len(s.cfg.Queue.RetryAlone)); ok {
+			return s.retryAlone(ctx, owner, site, b, refused, try)
+		}
 	}
 	probe, body, err := s.behindHead(site, claimed, limit)
-	if err != nil || probe == nil {
+	if err != nil {
+		return delivery{b: b, sent: true}, refused
+	}
+	if s.searches.evidence(lane) && (bad || probe == nil) {
+		s.searches.done(lane)
+		s.m.sends.WithLabelValues(b.command, "error").Inc()
+		return delivery{b: b, released: true}, s.dropHead(ctx, owner, b,
+			"the portal refused it alone and took the other packets of its line: "+refused.Error())
+	}
+	if probe == nil {
 		return delivery{b: b, sent: true}, refused
 	}
 	s.m.sends.WithLabelValues(b.command, "error").Inc()
@@ -137,6 +147,35 @@ func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, 
 	}
 	s.searches.done(lane)
 	return delivery{b: probe, sent: true, drop: b.ids[0]}, nil
+}
+
+// retryAlone holds a lane whose head item the portal refused alone by a transient answer for the wait try
+// of Policy.RetryAlone; the item goes alone again when it ends.
+func (s *Server) retryAlone(ctx context.Context, owner string, site *siteRec, b *batch, refused error, try int) (delivery, error) {
+	wait := s.cfg.Queue.RetryAlone[try]
+	s.m.sends.WithLabelValues(b.command, "error").Inc()
+	at, err := s.store.holdLane(ctx, owner, b.lane.id, wait)
+	if err != nil {
+		return delivery{b: b, released: true}, err
+	}
+	s.log.Warn("connector: the portal refused an item alone; sending it alone again after a pause", "site", siteName(site),
+		"line", b.lane.line, "command", b.command, "item", b.ids[0], "attempt", try+1, "of", len(s.cfg.Queue.RetryAlone)+1,
+		"next_attempt", time.UnixMilli(at).UTC(), "err", refused)
+	return delivery{b: b, released: true}, nil
+}
+
+// holdLane blocks a lane that owner holds for wait and releases its lease, its failures not counted (its
+// attempts stay below the schedule's length, so the block's end does not dead-letter its items). It returns
+// the block's end (unix ms); a lease passed to another holder is left alone.
+func (s *Store) holdLane(ctx context.Context, owner string, laneID int64, wait time.Duration) (int64, error) {
+	var at int64
+	err := s.write(ctx, func(tx *stx) error {
+		at = s.nowMS() + wait.Milliseconds()
+		_, err := tx.ExecContext(ctx, `UPDATE conn_lane SET state = ?, next_at_ms = ?, lease_owner = '', lease_until_ms = 0
+			WHERE id = ? AND lease_owner = ?`, stateBlocked, at, laneID, owner)
+		return err
+	})
+	return at, err
 }
 
 // behindHead returns the items of a claimed batch after its head, as many as fit limit, and their packet;

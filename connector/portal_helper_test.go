@@ -62,19 +62,21 @@ type fakePortal struct {
 }
 
 // poisonRule names the items (by message.id) a fakePortal cannot take: it refuses every receivingMessage
-// packet holding one with HTTP status, else with OK:false and code; with neither it takes the packet but
-// neither processes nor confirms those items (a legacy portal that never confirms them).
+// packet holding one with HTTP status, else with OK:false and code, until its clock reaches until (zero:
+// for ever); with neither it takes the packet but neither processes nor confirms those items (a legacy
+// portal that never confirms them).
 type poisonRule struct {
 	msgs   map[string]bool
 	status int
 	code   wire.Code
+	until  time.Time
 }
 
 func (r *poisonRule) holds(it any) bool { return r.msgs[scalarString(path(it, "message", "id"))] }
 
-// refusal is the answer to a packet of items (nil: take it).
-func (r *poisonRule) refusal(items []any) (status int, err error) {
-	if r.status == 0 && r.code == "" {
+// refusal is the answer at now to a packet of items (nil: take it).
+func (r *poisonRule) refusal(items []any, now time.Time) (status int, err error) {
+	if (r.status == 0 && r.code == "") || (!r.until.IsZero() && !now.Before(r.until)) {
 		return 0, nil
 	}
 	for _, it := range items {
@@ -207,7 +209,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	}
 	poison := p.poison.Load()
 	if poison != nil && pk.Command == openlines.CommandReceivingMessage {
-		if status, err := poison.refusal(items); status != 0 {
+		if status, err := poison.refusal(items, p.clk.Now()); status != 0 {
 			http.Error(w, "poisoned", status)
 			return nil, nil, nil
 		} else if err != nil {
@@ -233,7 +235,7 @@ func (p *fakePortal) process(w http.ResponseWriter, r *http.Request) (data any, 
 	var confirm []any
 	p.mu.Lock()
 	for i, it := range items {
-		if poison != nil && poison.holds(it) {
+		if poison != nil && poison.status == 0 && poison.code == "" && poison.holds(it) {
 			continue // taken, never processed nor confirmed
 		}
 		chat, msg := scalarString(path(it, "chat", "id")), scalarString(path(it, "message", "id"))
