@@ -138,6 +138,9 @@ type Env struct {
 	Clock clock.Clock
 	// PublicURL is the server's external base URL, e.g. "https://connector.example.com" (no trailing '/').
 	PublicURL string
+	// AllowPrivateNetworks is the server's Config.AllowPrivateNetworks: without it GuardClient holds a
+	// channel's own client to the server's address guard.
+	AllowPrivateNetworks bool
 }
 
 // Factory builds a channel for one server.

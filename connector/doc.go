@@ -136,6 +136,8 @@
 //     Config.HTTPClient is held to the same rule through net/http/httptrace: the addresses its transport
 //     dials and each connection's peer (checked before the request is written), the host's resolved
 //     addresses when an *http.Transport sends through a proxy; a transport reporting no connection is refused.
+//     So is a channel's client of its own (Env.GuardClient; botframework.WithHTTPClient), by the server's
+//     AllowPrivateNetworks, which its Env carries.
 //   - Bounded memory: nothing is held per queued item; queue depths are read from SQL at scrape time.
 //   - Webhook dedup: an item with a DedupKey is queued once per line within Config.DedupRetention (48 h).
 //   - Group commit: concurrent webhooks share transactions (internal/groupcommit); on SQLite the writes that

@@ -38,6 +38,17 @@ func guardClient(c *http.Client) *http.Client {
 	return &out
 }
 
+// GuardClient returns c held to the server's address guard, for a channel that calls its messenger with a
+// client of its own instead of HTTPClient (which the server guards already): a copy of c whose requests
+// reach public addresses only, as guardClient checks them, or c itself when AllowPrivateNetworks is set.
+// A refused request fails with a *BlockedError (errors.Is ErrBlockedAddress) before a byte of it is sent.
+func (e Env) GuardClient(c *http.Client) *http.Client {
+	if e.AllowPrivateNetworks || c == nil {
+		return c
+	}
+	return guardClient(c)
+}
+
 type guardedTransport struct{ next http.RoundTripper }
 
 func (g *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {

@@ -130,3 +130,46 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 type publicPeer struct{ net.Conn }
 
 func (publicPeer) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(8, 8, 8, 8), Port: 80} }
+
+// TestEnvGuardClient: a server hands its channels its AllowPrivateNetworks, and Env.GuardClient holds a
+// channel's own client to the guard by it: to loopback the guarded client is refused before a request is
+// sent; with AllowPrivateNetworks the client is returned as it is.
+func TestEnvGuardClient(t *testing.T) {
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(target.Close)
+	for _, allow := range []bool{false, true} {
+		var env Env
+		chs := NewChannels()
+		if err := chs.Register(EchoID, func(e Env) (Channel, error) { env = e; return NewEcho(e) }); err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewServer(Config{Channels: chs, AllowPrivateNetworks: allow, NoDispatch: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		if env.AllowPrivateNetworks != allow {
+			t.Fatalf("AllowPrivateNetworks %v: the channel got %v", allow, env.AllowPrivateNetworks)
+		}
+		own := &http.Client{Transport: testTransport}
+		c := env.GuardClient(own)
+		if allow != (c == own) {
+			t.Fatalf("AllowPrivateNetworks %v: GuardClient gave the client itself: %v", allow, c == own)
+		}
+		before := hits.Load()
+		resp, err := c.Get(target.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		if blocked := errors.Is(err, ErrBlockedAddress); blocked == allow || (err != nil && !blocked) {
+			t.Fatalf("AllowPrivateNetworks %v: %v", allow, err)
+		}
+		if n := hits.Load() - before; n != int64(btoi(allow)) {
+			t.Fatalf("AllowPrivateNetworks %v: %d requests reached loopback", allow, n)
+		}
+	}
+	if (Env{}).GuardClient(nil) != nil {
+		t.Fatal("GuardClient(nil) is not nil")
+	}
+}

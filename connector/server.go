@@ -138,7 +138,7 @@ func NewServer(cfg Config) (*Server, error) {
 		public = s.url
 	}
 	s.cfg.PublicURL = public
-	env := Env{HTTPClient: c.HTTPClient, Logger: c.Logger, Clock: c.Clock, PublicURL: public}
+	env := Env{HTTPClient: c.HTTPClient, Logger: c.Logger, Clock: c.Clock, PublicURL: public, AllowPrivateNetworks: c.AllowPrivateNetworks}
 	if s.channels, err = c.Channels.build(env); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ type options struct {
 	scope       string
 	clock       clock.Clock
 	httpClient  *http.Client
+	ownClient   bool // httpClient came from WithHTTPClient, not from the server
 	logger      *slog.Logger
 	fromIcons   func(string) string
 	anonymous   bool
@@ -68,8 +69,12 @@ func WithScope(s string) Option { return func(o *options) { o.scope = s } }
 func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithHTTPClient sets the client for the token endpoint, the key set and the Connector REST API. Default: the
-// server's (connector.Env.HTTPClient).
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+// server's (connector.Env.HTTPClient). It is held to the server's address guard (connector.Env.GuardClient):
+// a service URL or endpoint on a loopback or private address is refused before a byte is sent, unless
+// connector.Env.AllowPrivateNetworks.
+func WithHTTPClient(c *http.Client) Option {
+	return func(o *options) { o.httpClient, o.ownClient = c, c != nil }
+}
 
 // WithLogger sets the logger. Default: the server's (connector.Env.Logger).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -144,6 +149,9 @@ func NewChannel(env connector.Env, opts ...Option) (*Channel, error) {
 	}
 	if o.fromIcons == nil {
 		o.fromIcons = defaultFromIcons()
+	}
+	if o.ownClient {
+		o.httpClient = env.GuardClient(o.httpClient)
 	}
 	if o.httpClient == nil {
 		o.httpClient = &http.Client{Timeout: 30 * time.Second}

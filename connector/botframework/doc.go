@@ -76,5 +76,10 @@
 // others); a failure is an error (ErrToken, *TokenError), never a panic. The token is only sent to https
 // service URLs (or loopback).
 //
+// Every call goes through the server's client (connector.Env.HTTPClient), which the server holds to its
+// address guard, or a client given with WithHTTPClient, held to the same guard (connector.Env.GuardClient):
+// a service URL, token or key endpoint on a loopback or private address is refused before a byte is sent
+// unless the server allows private networks (Config.AllowPrivateNetworks, Env.AllowPrivateNetworks).
+//
 // Build it with New and register it with the connector server under ID.
 package botframework
