@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/connector"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
@@ -282,23 +283,26 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 	}
 	defer pdb.Close()
 	var recorded, distinct int
-	for {
+	var st connector.QueueStats
+	drained := false
+	defer func() { // eventually.True ends the test's goroutine on a time-out: explain what is missing
+		if !drained {
+			ectx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			t.Logf("recorded %d of %d messages; queue %+v\n%s", distinct, total, st, run.explainLost(ectx, pdb, total, children))
+		}
+	}()
+	eventually.True(t, left(ctx), "the backend to record every message and the queue to empty", func() bool {
 		if err := pdb.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT message_id) FROM e2e_fired`).Scan(&recorded, &distinct); err != nil {
 			t.Fatal(err)
 		}
-		st, err := srv.QueueStats(ctx)
-		if err != nil {
+		var err error
+		if st, err = srv.QueueStats(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if distinct == total && st.Pending == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("recorded %d of %d messages; queue %+v\n%s", distinct, total, st, run.explainLost(ctx, pdb, total, children))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return distinct == total && st.Pending == 0
+	})
+	drained = true
 	var pending int
 	if err := pdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM olctl_portal_items WHERE state <> 1`).Scan(&pending); err != nil {
 		t.Fatal(err)
@@ -326,7 +330,8 @@ func testPortalKilled(t *testing.T, dsn string, profile wire.Profile, total, kil
 func killChat(i int) string { return "kill-chat-" + strconv.Itoa(i%3) }
 
 // listenRetry listens on addr, trying again for a few seconds while the port is still held (a killed
-// process's listener is closed by the kernel, but a restart can race it).
+// process's listener is closed by the kernel, but a restart can race it). It runs in the child, which has
+// no testing.TB for eventually.True, so it keeps its own retry loop.
 func listenRetry(addr string) (net.Listener, error) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
