@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -273,7 +274,7 @@ func TestPushStubsPerGeneration(t *testing.T) {
 			}
 			other.connect("echo", "2", map[string]string{"entity": "bot-1"}) // takes the bot: deactivateConnector to p
 			p.mustCall("testConnect", "echo", "1")
-			waitFor(t, 5*time.Second, "the message and deactivateConnector", func() bool {
+			eventually.True(t, 5*time.Second, "the message and deactivateConnector", func() bool {
 				var msg, deact bool
 				for _, pk := range p.Packets() {
 					msg = msg || pk.Command == openlines.CommandReceivingMessage
@@ -322,7 +323,7 @@ func testCurrentSiteAcknowledgedByAnswer(t *testing.T, dsn string) {
 			}
 		}
 	}
-	waitFor(t, 10*time.Second, "every message", func() bool { return len(p.Events()) == lines*perLine })
+	eventually.True(t, 10*time.Second, "every message", func() bool { return len(p.Events()) == lines*perLine })
 	settle(t, s)
 	_, events, dups, overlaps := p.counts()
 	if events != lines*perLine || dups != 0 || overlaps != 0 {
@@ -360,19 +361,19 @@ func testLegacySiteAcknowledgedBySetStatusDelivered(t *testing.T, dsn string) {
 	s := newTestServer(t, p, Config{DSN: dsn, Clock: clk, Workers: 1, Queue: Policy{ConfirmTimeout: 30 * time.Second}})
 	hook := p.connect("echo", "1", nil)
 	postWebhook(t, hook, echoItems("c", 1, 3))
-	waitFor(t, 5*time.Second, "confirmed delivery", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "confirmed delivery", func() bool { return queueLen(t, s) == 0 })
 	settle(t, s)
 
 	p.noConf.Store(true)
 	postWebhook(t, hook, echoItems("c", 10, 2))
-	waitFor(t, 5*time.Second, "the unconfirmed packet", func() bool { return len(p.attemptTimes()) == 2 })
+	eventually.True(t, 5*time.Second, "the unconfirmed packet", func() bool { return len(p.attemptTimes()) == 2 })
 	settle(t, s)
 	st, _ := s.QueueStats(context.Background())
 	if len(st.Lines) != 1 || st.Lines[0].State != "awaiting" || !st.Lines[0].NextAt.Equal(t0.Add(30*time.Second)) || st.Lines[0].Profile != "legacy" {
 		t.Fatalf("stats after an unconfirmed packet: %+v", st.Lines)
 	}
 	clk.Set(t0.Add(30 * time.Second)) // the deadline: the line is blocked for the first period
-	waitFor(t, 5*time.Second, "the block", func() bool {
+	eventually.True(t, 5*time.Second, "the block", func() bool {
 		st, _ := s.QueueStats(context.Background())
 		return st.Blocked == 1
 	})
@@ -383,7 +384,7 @@ func testLegacySiteAcknowledgedBySetStatusDelivered(t *testing.T, dsn string) {
 	}
 	p.noConf.Store(false)
 	clk.Set(t0.Add(30*time.Second + time.Minute))
-	waitFor(t, 5*time.Second, "the redelivery, confirmed", func() bool { return len(p.attemptTimes()) == 3 && queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "the redelivery, confirmed", func() bool { return len(p.attemptTimes()) == 3 && queueLen(t, s) == 0 })
 	if ev := p.Events(); len(ev) != 5 {
 		t.Fatalf("%d distinct messages, want 5", len(ev))
 	}
@@ -429,7 +430,7 @@ func TestConfiguredProfile(t *testing.T) {
 	p.setServer(s.PortalEndpoint())
 	hook := p.connect("echo", "1", nil)
 	postWebhook(t, hook, echoItems("c", 1, 4))
-	waitFor(t, 5*time.Second, "acknowledged by the answers", func() bool { return len(p.Events()) == 4 && queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "acknowledged by the answers", func() bool { return len(p.Events()) == 4 && queueLen(t, s) == 0 })
 }
 
 // TestSetChatNameOnlyToCurrentSites: setChatName goes to a current portal as one map (not a list), and is
@@ -446,7 +447,7 @@ func TestSetChatNameOnlyToCurrentSites(t *testing.T) {
 			if code, b := postWebhook(t, hook, []byte(body)); code != 200 {
 				t.Fatalf("webhook: %d %s", code, b)
 			}
-			waitFor(t, 5*time.Second, "the message after it", func() bool { return len(p.Events()) == 1 && queueLen(t, s) == 0 })
+			eventually.True(t, 5*time.Second, "the message after it", func() bool { return len(p.Events()) == 1 && queueLen(t, s) == 0 })
 			var names []gotPacket
 			for _, pk := range p.Packets() {
 				if pk.Command == openlines.CommandSetChatName {
@@ -535,7 +536,7 @@ func TestMessageIDsUniqueInPacket(t *testing.T) {
 	if code, b := postWebhook(t, hook, []byte(body)); code != 200 {
 		t.Fatalf("webhook: %d %s", code, b)
 	}
-	waitFor(t, 5*time.Second, "all three confirmed", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "all three confirmed", func() bool { return queueLen(t, s) == 0 })
 	var sizes []int
 	for _, pk := range p.Packets() {
 		if pk.Command == openlines.CommandReceivingMessage {

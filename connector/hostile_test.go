@@ -127,8 +127,8 @@ func TestBatchesFitThePortalCap(t *testing.T) {
 		t.Fatalf("webhook: %d %s", status, b)
 	}
 	close(*p.gate.Load())
-	waitFor(t, 20*time.Second, "40 events", func() bool { return len(p.Events()) == 40 })
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 20*time.Second, "40 events", func() bool { return len(p.Events()) == 40 })
+	eventually.True(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 	n := 0
 	for _, pk := range p.Packets() {
 		if pk.Command != "receivingMessage" {
@@ -169,8 +169,8 @@ func TestOversizeItemAloneIsDeadLettered(t *testing.T) {
 		t.Fatalf("webhook: %d %s", status, b)
 	}
 	close(*p.gate.Load())
-	waitFor(t, 20*time.Second, "6 events", func() bool { return len(p.Events()) == 6 })
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 20*time.Second, "6 events", func() bool { return len(p.Events()) == 6 })
+	eventually.True(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 	dead, err := s.DeadLetters(context.Background(), QueueFilter{})
 	if err != nil || len(dead) != 1 || dead[0].MessageID != "3" {
 		t.Fatalf("dead letters %+v %v", dead, err)
@@ -305,7 +305,7 @@ func TestServerLimits(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != ""
 	})
-	waitFor(t, 5*time.Second, "the trickle cut and the slot free", func() bool {
+	eventually.True(t, 5*time.Second, "the trickle cut and the slot free", func() bool {
 		resp, err := testClient.Get(s.URL() + "/healthz")
 		if err != nil {
 			return false

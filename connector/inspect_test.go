@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
@@ -19,8 +20,8 @@ func TestHardenedPortalEndToEnd(t *testing.T) {
 	hook := p.connect("echo", "2", nil)
 	p.mustCall("testConnect", "echo", "2")
 	postWebhook(t, hook, echoItems("c", 0, 20))
-	waitFor(t, 5*time.Second, "20 events", func() bool { return len(p.Events()) == 20 })
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "20 events", func() bool { return len(p.Events()) == 20 })
+	eventually.True(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 }
 
 func TestQueueInspection(t *testing.T) {

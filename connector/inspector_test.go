@@ -13,6 +13,7 @@ import (
 
 	"github.com/olctl/olctl/clock"
 	"github.com/olctl/olctl/inspect"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 // TestInspectorShowsLinesAndDeadLetters: the server's inspector lists the portal's calls (verified, their
@@ -74,7 +75,7 @@ func TestInspectorShowsLinesAndDeadLetters(t *testing.T) {
 	if code, body := postWebhook(t, hook, echoItems("c", 1, 1)); code != 200 {
 		t.Fatalf("webhook: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "the message at the portal", func() bool { return len(p.Events()) == 1 })
+	eventually.True(t, 5*time.Second, "the message at the portal", func() bool { return len(p.Events()) == 1 })
 	settle(t, s)
 	byCommand := map[string]view{} // the first packet of each command and direction
 	all := packets()
@@ -102,7 +103,7 @@ func TestInspectorShowsLinesAndDeadLetters(t *testing.T) {
 
 	p.down.Store(true)
 	postWebhook(t, hook, echoItems("c", 2, 1))
-	waitFor(t, 5*time.Second, "the failed push", func() bool { return len(p.attemptTimes()) == 2 })
+	eventually.True(t, 5*time.Second, "the failed push", func() bool { return len(p.attemptTimes()) == 2 })
 	settle(t, s)
 	get("GET", "/api/state", &st)
 	if row := st.Tables[0].Rows[0].Cells; row[5] != "blocked" || row[4] != "1" || !strings.HasPrefix(row[8], "dead letters at ") ||
@@ -110,7 +111,7 @@ func TestInspectorShowsLinesAndDeadLetters(t *testing.T) {
 		t.Fatalf("blocked line %v", row)
 	}
 	clk.Set(t0.Add(time.Minute))
-	waitFor(t, 5*time.Second, "the dead letter", func() bool { st, _ := s.QueueStats(t.Context()); return st.Dead == 1 })
+	eventually.True(t, 5*time.Second, "the dead letter", func() bool { st, _ := s.QueueStats(t.Context()); return st.Dead == 1 })
 	settle(t, s)
 	get("GET", "/api/state", &st)
 	dead := st.Tables[1]
@@ -120,7 +121,7 @@ func TestInspectorShowsLinesAndDeadLetters(t *testing.T) {
 	p.down.Store(false)
 	var red struct{ Redriven int }
 	get("POST", "/api/redrive/"+dead.Rows[0].ID, &red)
-	waitFor(t, 5*time.Second, "the redriven message", func() bool { return len(p.Events()) == 2 })
+	eventually.True(t, 5*time.Second, "the redriven message", func() bool { return len(p.Events()) == 2 })
 	settle(t, s)
 	get("GET", "/api/state", &st)
 	if red.Redriven != 1 || len(st.Tables[1].Rows) != 0 {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
 )
@@ -60,7 +61,7 @@ func testPHPStandInCurrentPortal(t *testing.T, dsn string) {
 		}
 	}
 	var got map[string]int
-	waitFor(t, 20*time.Second, "every message at the stand-in", func() bool {
+	eventually.True(t, 20*time.Second, "every message at the stand-in", func() bool {
 		got = readRecord(t, record)
 		return len(got) == lines*perLine
 	})
@@ -120,7 +121,7 @@ func startPHP(t *testing.T, php, key, record string) string {
 		}
 	})
 	u := "http://" + addr
-	waitFor(t, 10*time.Second, "php -S", func() bool {
+	eventually.True(t, 10*time.Second, "php -S", func() bool {
 		resp, err := http.Get(u + "/")
 		if err != nil {
 			return false

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/syncbuf"
 	"github.com/olctl/olctl/wire"
 )
@@ -57,14 +58,14 @@ func TestLogsNameTheLine(t *testing.T) {
 	hook := p.connect("echo", "7", nil)
 	p.down.Store(true)
 	postWebhook(t, hook, echoItems("c", 0, 1))
-	waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+	eventually.True(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
 	settle(t, s)
 	clk.Set(t0.Add(time.Minute))
-	waitFor(t, 5*time.Second, "the second attempt", func() bool { return len(p.attemptTimes()) == 2 })
+	eventually.True(t, 5*time.Second, "the second attempt", func() bool { return len(p.attemptTimes()) == 2 })
 	settle(t, s)
 	p.down.Store(false)
 	clk.Set(t0.Add(5 * time.Minute))
-	waitFor(t, 5*time.Second, "the delivery", func() bool { return len(p.Events()) == 1 })
+	eventually.True(t, 5*time.Second, "the delivery", func() bool { return len(p.Events()) == 1 })
 	settle(t, s)
 
 	recs := logRecords(t, &buf)
@@ -132,7 +133,7 @@ func TestLogsLineRecovered(t *testing.T) {
 		}, nil, 10 * time.Minute},
 		{"redrive", []time.Duration{time.Minute}, func(t *testing.T, s *Server, p *fakePortal, clk *clock.Fake) {
 			clk.Advance(time.Minute) // the one block ends: the items are dead letters
-			waitFor(t, 5*time.Second, "the dead letters", func() bool {
+			eventually.True(t, 5*time.Second, "the dead letters", func() bool {
 				dead, _ := s.DeadLetters(ctx, QueueFilter{Limit: 10})
 				return len(dead) == 2
 			})
@@ -152,13 +153,13 @@ func TestLogsLineRecovered(t *testing.T) {
 			hook := p.connect("echo", "9", nil)
 			p.down.Store(true)
 			postWebhook(t, hook, echoItems("c", 1, 2))
-			waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+			eventually.True(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
 			settle(t, s)
 			if rec := withMsg(logRecords(t, &buf), "connector: line recovered"); len(rec) != 0 {
 				t.Fatalf("recovered before it did: %v", rec)
 			}
 			tc.recover(t, s, p, clk)
-			waitFor(t, 5*time.Second, "the delivery", func() bool { return len(p.Events()) == 2 })
+			eventually.True(t, 5*time.Second, "the delivery", func() bool { return len(p.Events()) == 2 })
 			settle(t, s)
 			wantDelivered(t, p, "c", "1", "2")
 			rec := withMsg(logRecords(t, &buf), "connector: line recovered")
@@ -168,7 +169,7 @@ func TestLogsLineRecovered(t *testing.T) {
 			}
 			// Delivered, the line has no failure left: the next item does not recover it again.
 			postWebhook(t, hook, echoItems("c", 3, 1))
-			waitFor(t, 5*time.Second, "the next delivery", func() bool { return len(p.Events()) == 3 })
+			eventually.True(t, 5*time.Second, "the next delivery", func() bool { return len(p.Events()) == 3 })
 			settle(t, s)
 			if rec := withMsg(logRecords(t, &buf), "connector: line recovered"); len(rec) != 1 {
 				t.Fatalf("%d recoveries logged:\n%s", len(rec), buf.String())
@@ -187,10 +188,10 @@ func TestLogsNameTheDeadLine(t *testing.T) {
 	hook := p.connect("echo", "8", nil)
 	p.refuse.Store(true)
 	postWebhook(t, hook, echoItems("c", 0, 2))
-	waitFor(t, 5*time.Second, "the attempt", func() bool { return len(p.attemptTimes()) >= 1 }) // the refused packet, its first item alone, the second alone
+	eventually.True(t, 5*time.Second, "the attempt", func() bool { return len(p.attemptTimes()) >= 1 }) // the refused packet, its first item alone, the second alone
 	settle(t, s)
 	clk.Set(t0.Add(time.Minute))
-	waitFor(t, 5*time.Second, "the dead letters", func() bool {
+	eventually.True(t, 5*time.Second, "the dead letters", func() bool {
 		return len(withMsg(logRecords(t, &buf), "connector: schedule exhausted; items moved to the dead-letter table")) == 1
 	})
 	recs := logRecords(t, &buf)

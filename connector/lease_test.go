@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/testdb"
 	"github.com/olctl/olctl/openlines"
 	"github.com/olctl/olctl/wire"
@@ -148,7 +149,7 @@ func TestLeaseRenewedWhileSending(t *testing.T) {
 		if code, body := postWebhook(t, hook, echoItems("c", 1, 5)); code != 200 {
 			t.Fatalf("webhook: %d %s", code, body)
 		}
-		waitFor(t, 10*time.Second, "the packet", func() bool { return received(p) > 0 })
+		eventually.True(t, 10*time.Second, "the packet", func() bool { return received(p) > 0 })
 		// The sleeps are the windows in which a second sender would show: the children renew their leases
 		// on real time (lease.go: the lease is the process's liveness), so no fake clock can stand in, and
 		// nothing marks a claim that did not happen. Each spans several leases of 300 ms at a 10 ms poll.
@@ -162,8 +163,8 @@ func TestLeaseRenewedWhileSending(t *testing.T) {
 			t.Fatalf("%d packets while the first was out, want 1", n)
 		}
 		open()
-		waitFor(t, 10*time.Second, "the items", func() bool { return len(p.Events()) == 10 })
-		waitFor(t, 10*time.Second, "an empty queue", func() bool {
+		eventually.True(t, 10*time.Second, "the items", func() bool { return len(p.Events()) == 10 })
+		eventually.True(t, 10*time.Second, "an empty queue", func() bool {
 			st, err := Open(context.Background(), dsn)
 			if err != nil {
 				return false
@@ -238,14 +239,14 @@ func killMidSend(t *testing.T, p *fakePortal, hook string, kill, restart func())
 	if code, body := postWebhook(t, hook, echoItems("c", 1, 5)); code != 200 {
 		t.Fatalf("webhook: %d %s", code, body)
 	}
-	waitFor(t, 10*time.Second, "the packet", func() bool { return received(p) > 0 })
+	eventually.True(t, 10*time.Second, "the packet", func() bool { return received(p) > 0 })
 	kill()
 	start := time.Now()
 	open()
 	restart()
-	waitFor(t, 30*time.Second, "the packet sent again", func() bool { return received(p) >= 2 })
+	eventually.True(t, 30*time.Second, "the packet sent again", func() bool { return received(p) >= 2 })
 	took := time.Since(start)
-	waitFor(t, 10*time.Second, "the items", func() bool { return len(p.Events()) == 5 })
+	eventually.True(t, 10*time.Second, "the items", func() bool { return len(p.Events()) == 5 })
 	if _, events, _, overlaps := p.counts(); events != 5 || overlaps != 0 {
 		t.Fatalf("%d items, %d overlaps", events, overlaps)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/openlines"
 )
 
@@ -54,7 +55,7 @@ func TestLinger(t *testing.T) {
 			gate := make(chan struct{})
 			p.gate.Store(&gate)
 			post(1, 1)
-			waitFor(t, 5*time.Second, "the first packet", func() bool { return len(sizes()) == 1 })
+			eventually.True(t, 5*time.Second, "the first packet", func() bool { return len(sizes()) == 1 })
 			for i := 0; i < tc.during; i++ {
 				post(2+i, 1)
 			}
@@ -64,7 +65,7 @@ func TestLinger(t *testing.T) {
 			}
 			close(gate)
 			if tc.held {
-				waitFor(t, 5*time.Second, "the worker to linger", func() bool { return clk.Waiters() > 0 })
+				eventually.True(t, 5*time.Second, "the worker to linger", func() bool { return clk.Waiters() > 0 })
 				if got := sizes(); len(got) != 1 {
 					t.Fatalf("packets while lingering: %v, want only the first", got)
 				}
@@ -74,7 +75,7 @@ func TestLinger(t *testing.T) {
 			for _, n := range tc.want {
 				total += n
 			}
-			waitFor(t, 5*time.Second, "the packets", func() bool { return len(p.Events()) == total })
+			eventually.True(t, 5*time.Second, "the packets", func() bool { return len(p.Events()) == total })
 			settle(t, s)
 			if got := sizes(); !slices.Equal(got, tc.want) {
 				t.Fatalf("items per packet %v, want %v", got, tc.want)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -85,7 +86,7 @@ func TestRemoteMethods(t *testing.T) {
 	if sent := ch.(*Echo).Sent(); len(sent) != 1 || sent[0].Method != "sendMessage" || sent[0].Line != "1" {
 		t.Errorf("channel got %+v", sent)
 	}
-	waitFor(t, 5*time.Second, "receivingStatusDelivery at the portal", func() bool {
+	eventually.True(t, 5*time.Second, "receivingStatusDelivery at the portal", func() bool {
 		for _, pk := range p.Packets() {
 			if pk.Command == "receivingStatusDelivery" && scalarString(path(pk.Items[0], "im", "message_id")) == "22" {
 				return true
@@ -152,7 +153,7 @@ func TestSendVirtualConnector(t *testing.T) {
 	if sent := ch.(*Echo).Sent(); len(sent) != 1 || sent[0].Line != "2" {
 		t.Fatalf("channel got %+v", sent)
 	}
-	waitFor(t, 5*time.Second, "receivingStatusDelivery at the portal", func() bool {
+	eventually.True(t, 5*time.Second, "receivingStatusDelivery at the portal", func() bool {
 		for _, pk := range p.Packets() {
 			if pk.Command == "receivingStatusDelivery" {
 				if pk.Connector != "echo.web" || pk.Line != "2" {
@@ -174,7 +175,7 @@ func TestUniquenessMovesEntity(t *testing.T) {
 	a.connect("echo.telegram", "3", map[string]string{"entity": "app-123"}) // same line: both keep it
 	newHook := b.connect("echo.skype", "9", map[string]string{"entity": "app-123"})
 
-	waitFor(t, 5*time.Second, "deactivateConnector at portal A", func() bool {
+	eventually.True(t, 5*time.Second, "deactivateConnector at portal A", func() bool {
 		n := 0
 		for _, pk := range a.Packets() {
 			if pk.Command == "deactivateConnector" && pk.Line == "3" && len(pk.Items) == 0 {
@@ -193,7 +194,7 @@ func TestUniquenessMovesEntity(t *testing.T) {
 	if code, body := postWebhook(t, newHook, echoItems("c", 1, 1)); code != 200 {
 		t.Errorf("new webhook: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "delivery to portal B", func() bool { return len(b.Events()) == 1 })
+	eventually.True(t, 5*time.Second, "delivery to portal B", func() bool { return len(b.Events()) == 1 })
 	var owner struct {
 		site int64
 		line string

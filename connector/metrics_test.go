@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 // scrape returns the value of one sample (name with labels, as exposed) from a server's /metrics.
@@ -35,8 +37,8 @@ func TestMetricsAndHealth(t *testing.T) {
 	s := newTestServer(t, p, Config{Queue: Policy{Batch: 5}})
 	hook := p.connect("echo", "1", nil)
 	postWebhook(t, hook, echoItems("c", 0, 12))
-	waitFor(t, 5*time.Second, "12 events", func() bool { return len(p.Events()) == 12 })
-	waitFor(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "12 events", func() bool { return len(p.Events()) == 12 })
+	eventually.True(t, 5*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 	for _, tc := range []struct {
 		sample string
 		want   float64
@@ -57,7 +59,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	p.down.Store(true)
 	postWebhook(t, hook, echoItems("c", 100, 2))
-	waitFor(t, 5*time.Second, "a blocked line", func() bool { return scrape(t, s.URL(), `olctl_connector_blocked_lines`) == 1 })
+	eventually.True(t, 5*time.Second, "a blocked line", func() bool { return scrape(t, s.URL(), `olctl_connector_blocked_lines`) == 1 })
 	if got := scrape(t, s.URL(), `olctl_connector_queue_depth{line="1",site="`+p.URL()+`"}`); got != 2 {
 		t.Errorf("depth = %v, want 2", got)
 	}

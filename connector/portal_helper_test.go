@@ -430,15 +430,3 @@ func echoItems(chat string, first, n int) []byte {
 	b.WriteString(`]}`)
 	return []byte(b.String())
 }
-
-// waitFor polls cond (real time) until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olctl/olctl/internal/eventually"
 	"github.com/olctl/olctl/internal/proctest"
 	"github.com/olctl/olctl/internal/testdb"
 )
@@ -148,19 +149,19 @@ func TestCrashSafetyKill9(t *testing.T) {
 			c = startChild(t, env...)
 			p.setServer(c.endpoint())
 			from := len(p.Events())
-			waitFor(t, 60*time.Second, fmt.Sprintf("progress before kill %d", k), func() bool { return len(p.Events()) >= from+step })
+			eventually.True(t, 60*time.Second, fmt.Sprintf("progress before kill %d", k), func() bool { return len(p.Events()) >= from+step })
 			c.kill(t)
 			t.Logf("kill %d: SIGKILL at %d/%d events", k, len(p.Events()), total)
 		}
 		c = startChild(t, env...)
 		p.setServer(c.endpoint())
-		waitFor(t, 60*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
+		eventually.True(t, 60*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
 		st, err := Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		waitFor(t, 30*time.Second, "an empty queue", func() bool {
+		eventually.True(t, 30*time.Second, "an empty queue", func() bool {
 			qs, err := st.QueueStats(context.Background())
 			return err == nil && qs.Pending == 0
 		})
@@ -258,13 +259,13 @@ func drainWithProcesses(t testing.TB, dsn string, procs, lines, total int, laten
 		}()
 	}
 	wg.Wait()
-	waitFor(t, 120*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
+	eventually.True(t, 120*time.Second, "every item at the portal", func() bool { return len(p.Events()) == total })
 	st, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	waitFor(t, 30*time.Second, "an empty queue", func() bool {
+	eventually.True(t, 30*time.Second, "an empty queue", func() bool {
 		qs, err := st.QueueStats(context.Background())
 		return err == nil && qs.Pending == 0
 	})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 // TestRedrive: dead letters queued again go to the portal in their order, once; ids that are not dead
@@ -22,10 +23,10 @@ func testRedrive(t *testing.T, dsn string) {
 	if code, body := postWebhook(t, hook, echoItems("c", 1, 3)); code != 200 {
 		t.Fatalf("webhook: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+	eventually.True(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
 	settle(t, s)
 	clk.Set(t0.Add(time.Minute)) // the one block ends: the items are dead letters
-	waitFor(t, 5*time.Second, "dead letters", func() bool {
+	eventually.True(t, 5*time.Second, "dead letters", func() bool {
 		dead, _ := s.DeadLetters(ctx, QueueFilter{})
 		return len(dead) == 3
 	})
@@ -35,7 +36,7 @@ func testRedrive(t *testing.T, dsn string) {
 	if n, err := s.Redrive(ctx, dead[2].ID, dead[0].ID, 999999); err != nil || n != 2 {
 		t.Fatalf("Redrive = %d, %v; want 2", n, err)
 	}
-	waitFor(t, 5*time.Second, "the redriven items at the portal", func() bool { return len(p.Events()) == 2 })
+	eventually.True(t, 5*time.Second, "the redriven items at the portal", func() bool { return len(p.Events()) == 2 })
 	settle(t, s)
 	ev := p.Events()
 	if ev[0].Msg != "1" || ev[1].Msg != "3" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 func init() { storeOpeners["OpenExisting"] = OpenExisting }
@@ -24,13 +25,13 @@ func killLine(t *testing.T, p *fakePortal, s *Server, clk *clock.Fake, line, cha
 	if code, body := postWebhook(t, hook, echoItems(chat, 1, n)); code != 200 {
 		t.Fatalf("webhook: %d %s", code, body)
 	}
-	waitFor(t, 5*time.Second, "the line blocked", func() bool {
+	eventually.True(t, 5*time.Second, "the line blocked", func() bool {
 		st, _ := s.QueueStats(ctx)
 		return st.Blocked > 0
 	})
 	settle(t, s)
 	clk.Advance(time.Minute) // the one block ends: the items are dead letters
-	waitFor(t, 5*time.Second, "dead letters of line "+line, func() bool {
+	eventually.True(t, 5*time.Second, "dead letters of line "+line, func() bool {
 		dead, _ := s.DeadLetters(ctx, QueueFilter{Limit: 1000})
 		return len(dead) == len(before)+n
 	})
@@ -65,7 +66,7 @@ func TestRedriveDeadRoundTrip(t *testing.T) {
 		if n, err := s.RedriveDead(ctx, QueueFilter{Line: "1"}); err != nil || n != 4 {
 			t.Fatalf("RedriveDead(line 1) = %d, %v; want 4", n, err)
 		}
-		waitFor(t, 5*time.Second, "line 1 delivered", func() bool { return len(p.Events()) == 4 })
+		eventually.True(t, 5*time.Second, "line 1 delivered", func() bool { return len(p.Events()) == 4 })
 		settle(t, s)
 		wantDelivered(t, p, "a", "1", "2", "3", "4")
 		wantDelivered(t, p, "b")
@@ -75,7 +76,7 @@ func TestRedriveDeadRoundTrip(t *testing.T) {
 		if n, err := s.RedriveDead(ctx, QueueFilter{}); err != nil || n != 2 {
 			t.Fatalf("RedriveDead(all) = %d, %v; want 2", n, err)
 		}
-		waitFor(t, 5*time.Second, "line 2 delivered", func() bool { return len(p.Events()) == 6 })
+		eventually.True(t, 5*time.Second, "line 2 delivered", func() bool { return len(p.Events()) == 6 })
 		settle(t, s)
 		wantDelivered(t, p, "a", "1", "2", "3", "4")
 		wantDelivered(t, p, "b", "1", "2")
@@ -101,7 +102,7 @@ func TestRetryLiftsBlock(t *testing.T) {
 		if code, body := postWebhook(t, hook, echoItems("c", 1, 3)); code != 200 {
 			t.Fatalf("webhook: %d %s", code, body)
 		}
-		waitFor(t, 5*time.Second, "the line blocked", func() bool {
+		eventually.True(t, 5*time.Second, "the line blocked", func() bool {
 			st, _ := s.QueueStats(ctx)
 			return st.Blocked == 1
 		})
@@ -113,7 +114,7 @@ func TestRetryLiftsBlock(t *testing.T) {
 		if n, err := s.Retry(ctx, QueueFilter{Line: "7"}); err != nil || n != 1 {
 			t.Fatalf("Retry(7) = %d, %v; want 1", n, err)
 		}
-		waitFor(t, 5*time.Second, "the line delivered", func() bool { return len(p.Events()) == 3 })
+		eventually.True(t, 5*time.Second, "the line delivered", func() bool { return len(p.Events()) == 3 })
 		settle(t, s)
 		wantDelivered(t, p, "c", "1", "2", "3")
 		if n, err := s.Retry(ctx, QueueFilter{Line: "7"}); err != nil || n != 0 {
@@ -158,7 +159,7 @@ func TestOpenExistingRepairsStoppedServer(t *testing.T) {
 		st.Close()
 		p.down.Store(false)
 		s2 := newTestServer(t, p, cfg)
-		waitFor(t, 5*time.Second, "the redriven items delivered", func() bool { return len(p.Events()) == 3 })
+		eventually.True(t, 5*time.Second, "the redriven items delivered", func() bool { return len(p.Events()) == 3 })
 		settle(t, s2)
 		wantDelivered(t, p, "a", "1", "2", "3")
 	})

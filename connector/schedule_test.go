@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/olctl/olctl/clock"
+	"github.com/olctl/olctl/internal/eventually"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
@@ -35,7 +36,7 @@ func testScheduleDeadLetterAfter24h(t *testing.T, dsn string) {
 	// The attempts, as offsets from the first: each failure blocks the line for the next period.
 	want := []time.Duration{0, time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour,
 		2 * time.Hour, 4 * time.Hour, 7 * time.Hour, 12 * time.Hour}
-	waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+	eventually.True(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
 	settle(t, s)
 	for i, at := range want[1:] {
 		// Nothing happens one millisecond before the block ends.
@@ -45,7 +46,7 @@ func testScheduleDeadLetterAfter24h(t *testing.T, dsn string) {
 			t.Fatalf("at %v: %d attempts, want %d", at-time.Millisecond, n, i+1)
 		}
 		clk.Set(t0.Add(at))
-		waitFor(t, 5*time.Second, "attempt at "+at.String(), func() bool { return len(p.attemptTimes()) == i+2 })
+		eventually.True(t, 5*time.Second, "attempt at "+at.String(), func() bool { return len(p.attemptTimes()) == i+2 })
 		settle(t, s)
 	}
 	if got := p.attemptTimes(); !equalDurations(got, want) {
@@ -67,7 +68,7 @@ func testScheduleDeadLetterAfter24h(t *testing.T, dsn string) {
 		t.Fatalf("stats before 24 h: %+v", st)
 	}
 	clk.Set(t0.Add(24 * time.Hour))
-	waitFor(t, 5*time.Second, "dead letters", func() bool {
+	eventually.True(t, 5*time.Second, "dead letters", func() bool {
 		dead, _ := s.DeadLetters(ctx, QueueFilter{})
 		return len(dead) == 3
 	})
@@ -87,7 +88,7 @@ func testScheduleDeadLetterAfter24h(t *testing.T, dsn string) {
 	// The block is lifted: new items go out at once.
 	p.down.Store(false)
 	postWebhook(t, hook, echoItems("c", 100, 1))
-	waitFor(t, 5*time.Second, "delivery after the block", func() bool { return len(p.Events()) == 1 })
+	eventually.True(t, 5*time.Second, "delivery after the block", func() bool { return len(p.Events()) == 1 })
 	st, _ = s.QueueStats(ctx)
 	if st.Dead != 3 || st.Blocked != 0 {
 		t.Errorf("stats after: %+v", st)
@@ -117,10 +118,10 @@ func testRecoveryMidSchedule(t *testing.T, dsn string) {
 	for i := 0; i < 4; i++ {
 		postWebhook(t, hook, echoItems("c", i*30, 30))
 	}
-	waitFor(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
+	eventually.True(t, 5*time.Second, "the first attempt", func() bool { return len(p.attemptTimes()) == 1 })
 	settle(t, s)
 	clk.Set(t0.Add(time.Minute))
-	waitFor(t, 5*time.Second, "the second attempt", func() bool { return len(p.attemptTimes()) == 2 })
+	eventually.True(t, 5*time.Second, "the second attempt", func() bool { return len(p.attemptTimes()) == 2 })
 	settle(t, s)
 	// The portal comes back; the next attempt is at 5 min and then the backlog drains without waiting.
 	p.down.Store(false)
@@ -130,7 +131,7 @@ func testRecoveryMidSchedule(t *testing.T, dsn string) {
 		t.Fatal("delivered before the block ended")
 	}
 	clk.Set(t0.Add(5 * time.Minute))
-	waitFor(t, 5*time.Second, "the backlog", func() bool { return len(p.Events()) == 120 })
+	eventually.True(t, 5*time.Second, "the backlog", func() bool { return len(p.Events()) == 120 })
 	settle(t, s)
 	for i, e := range p.Events() {
 		if e.Msg != itoa(i) {
@@ -163,7 +164,7 @@ func testConfirmTimeoutAndPartialConfirm(t *testing.T, dsn string) {
 	hook := p.connect("echo", "1", nil)
 	p.halfConf.Store(true)
 	postWebhook(t, hook, echoItems("c", 0, 10))
-	waitFor(t, 5*time.Second, "the first batch", func() bool { return len(p.attemptTimes()) == 1 })
+	eventually.True(t, 5*time.Second, "the first batch", func() bool { return len(p.attemptTimes()) == 1 })
 	settle(t, s)
 	if n := queueLen(t, s); n != 5 {
 		t.Fatalf("after half a confirmation %d items remain, want 5", n)
@@ -177,7 +178,7 @@ func testConfirmTimeoutAndPartialConfirm(t *testing.T, dsn string) {
 	}
 	p.halfConf.Store(false)
 	clk.Set(t0.Add(90 * time.Second))
-	waitFor(t, 5*time.Second, "the resend", func() bool { return queueLen(t, s) == 0 })
+	eventually.True(t, 5*time.Second, "the resend", func() bool { return queueLen(t, s) == 0 })
 	pk := p.Packets()
 	last := pk[len(pk)-1]
 	if len(last.Items) != 5 || scalarString(path(last.Items[0], "message", "id")) != "5" {

@@ -83,8 +83,8 @@ func testEndToEndEcho(t *testing.T, dsn string) {
 					t.Fatalf("webhook: %d %s", code, body)
 				}
 			}
-			waitFor(t, 10*time.Second, "35 events", func() bool { return len(p.Events()) == 35 })
-			waitFor(t, 10*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
+			eventually.True(t, 10*time.Second, "35 events", func() bool { return len(p.Events()) == 35 })
+			eventually.True(t, 10*time.Second, "an empty queue", func() bool { return queueLen(t, s) == 0 })
 			for i, e := range p.Events() {
 				if e.Msg != itoa(i) || e.Connector != "echo.test" || e.Line != line || e.Chat != "c1" {
 					t.Fatalf("event %d = %+v", i, e)
