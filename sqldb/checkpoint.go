@@ -28,7 +28,7 @@ import (
 // for the writers (busy timeout) and makes the next commit start the WAL over.
 const (
 	checkpointInterval = 100 * time.Millisecond
-	walRestartPages    = 16384 // 64 MiB of 4 KiB pages
+	walRestartPages    = 4096 // 16 MiB of 4 KiB pages
 )
 
 // startCheckpointer starts the checkpointer of d and returns the function that stops it (at once, and
