@@ -73,7 +73,9 @@
 // An item that fails for a reason that may pass — a download that failed for now (files.Failure.Temporary),
 // the database, a subscriber's error or panic — stays in the store and is tried again after each delay of
 // Config.Retry.Schedule (by default the connector server's own, 1 min … 12 h, 11 attempts over a day), by a
-// retrier of the portal's own that runs on Config.Clock. After the last attempt the item is a dead letter:
+// retrier of the portal's own that runs on Config.Clock. The first Handler call starts it, for the items
+// another process left too: subscribe before calling Handler, or an item retried then fires on no
+// subscriber and counts as done. After the last attempt the item is a dead letter:
 // logged at Error, counted in ItemStats, listed by DeadLetters with the item as received, and tried again by
 // Redrive; never dropped. A tool without a Portal (olctl portal dead and redrive) opens the store of the
 // same database with OpenItems, lists the dead letters and makes them pending again: the running portal's
