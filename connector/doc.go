@@ -141,31 +141,43 @@
 //   - Bounded memory: nothing is held per queued item; queue depths are read from SQL at scrape time.
 //   - Webhook dedup: an item with a DedupKey is queued once per line within Config.DedupRetention (48 h).
 //   - Group commit: concurrent webhooks share transactions (internal/groupcommit); on SQLite the writes that
-//     queue behind the one writer run in the next transaction. A failing one is retried alone.
+//     queue behind the one writer run in the next transaction. A round's requests are stored together, in a
+//     few statements however many webhooks it holds, each line's items in order and each request told which
+//     of its items it kept. A failing one is retried alone.
 //
-// Several servers may share one MySQL or PostgreSQL database; on SQLite one process owns the queue. Caches
-// other processes can make stale: sites (10 s; a site whose domain is unknown is read every time) and line
-// connectors by webhook hash (5 s); the process that changes them drops its own at once.
+// Several servers may share one MySQL or PostgreSQL database; on SQLite one process owns the queue, which
+// must be a file: an in-memory database (":memory:") is refused with ErrInMemory. Caches other processes
+// can make stale: sites (10 s; a site whose domain is unknown, or whose generation is auto and not learned
+// from a packet yet, is read every time, so that a current portal is never pushed to as a legacy one) and
+// line connectors by webhook hash (5 s); the process that changes them drops its own at once.
 //
 // Limits: the replay guard of hmac packets is per process; site credentials are stored in clear (the
 // server signs with them); deleteLine and deleteConnector do not remove items already queued for the line.
 //
 // # Dead letters and the inspector
 //
-// Redrive queues dead letters again at the end of their lines. With Config.Inspect set, the server records
-// the portals' calls, the webhooks and its pushes, and Inspector returns the live page of package inspect
-// over them, with each line's status flags, queue depth, block and next attempt, and the dead letters
-// (Redrive from the page).
+// A dead letter is an item the server gave up pushing, kept with its reason in a table of its own: the items
+// of a line whose schedule ran out (the portal failed for 24 h; only the one item the last packet left
+// unacknowledged, when it is alone), an item that no packet within the portal's body cap can carry, or an item
+// the portal refused alone (see Queue). DeadLetters lists them; Redrive (by id) and RedriveDead (by site or
+// line) queue them again at the end of their lines, and Retry lifts a line's block at once (olctl connector
+// queue dead, redrive, retry). With Config.Inspect set, the server records the portals' calls, the webhooks
+// and its pushes, and Inspector returns the live page of package inspect over them, with each line's status
+// flags, queue depth, block and next attempt, and the dead letters (Redrive from the page).
 //
 // # Operations
 //
 // Config.Logger (slog) gets a line per portal call ("connector: portal call": site, command, connector, line,
 // code, took; Debug when it succeeded, Info when refused, Error for an internal failure) and per webhook
-// (Debug when queued). A failing line's lines name its site and line: "send failed; line blocked" and
-// "no confirmation in time" (Warn) with the attempt, "of" the schedule's length and next_attempt (after the
-// last, dead_letters_at), "schedule exhausted" (Error) with the items, attempts and failing_since, and "line
-// recovered" (Info) with failed_attempts and down_for. A testConnect whose call back to the portal fails
-// names the cause's code in its message (NETWORK_ERROR for no answer, else the portal's codes).
+// (Debug when queued: site, line, connector, the items read and queued). A failing line's lines name its site
+// and line: "send failed; line blocked" and "no confirmation in time" (Warn) with the attempt, "of" the
+// schedule's length and next_attempt (after the last, dead_letters_at), "schedule exhausted" (Error) with the
+// items, attempts and failing_since, and "line recovered" (Info) with down_for and, unless the schedule
+// started anew (Retry, Redrive), failed_attempts. A refused item's search and retries log "the portal refused
+// a packet; sending parts of it" and "the portal refused an item alone; sending it alone again after a pause"
+// (Warn, with the item, attempt, of and next_attempt), and its end "an item the portal cannot take moved to
+// the dead-letter table alone" (Error, with the item and the reason). A testConnect whose call back to the
+// portal fails names the cause's code in its message (NETWORK_ERROR for no answer, else the portal's codes).
 //
 // Prometheus at /metrics (MetricsURL: on the main listener to loopback clients only, or on
 // Config.MetricsAddr) on a registry of the server's own: olctl_connector_queue_depth{site,line},
