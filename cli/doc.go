@@ -3,7 +3,7 @@
 // the fake Bot Framework service and a one-process demo. cmd/olctl only calls Main.
 //
 //	go install github.com/olctl/olctl/cmd/olctl@latest   # or, in a checkout: make build (.bin/olctl)
-//	olctl --version                                       # the version, its commit and the commit's date
+//	olctl --version                                       # the version, its commit and the commit's date (--json: JSON)
 //	source <(olctl completion bash)                       # also zsh, fish, powershell
 //	make man                                              # man pages, one per command (MANDIR, .bin/man/man1)
 //
@@ -102,17 +102,17 @@
 //     confirm, runs saveSettings → testConnect → register with a line per step ("✓ saveSettings  12.3ms"),
 //     writes the line's status after each step and prints the webhook URL to paste into the bot's messaging
 //     endpoint. --yes and the flags (--bot-handle, --app-id, --app-secret, --set key=value) make it
-//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2. On a
-//     terminal it offers the defaults it can know: a connector server and a portal receiver answering at
-//     their default addresses (127.0.0.1:8080, :8090) as the server and the domain, and the first bot of a
-//     running bf serve (its control, 127.0.0.1:3979, GET /bots) as the app id and secret. --save writes the
-//     server, domain and licence key (with hmac-sha256, the signing and secret too) into the config file once
-//     connected, mode 0600, keeping its other keys and comments, as `gh auth login` does. A bot (app
-//     id) connected on another line of the portal database (its readSettings says so) moves: connect says so
-//     first, names the line and that the connector server deactivates it, asks on a terminal and needs
-//     --yes otherwise, prints "✓ moved the bot from line 1" after the steps, sets ERROR on that line in --db
-//     and names it in the JSON's moved_from. The moved line's methods then answer NOT_ACTIVE_LINE saying
-//     where it went (olctl infoConnect --line 1).
+//     non-interactive; on a non-terminal stdin it never prompts, and a missing value is exit 2. On a terminal
+//     it offers the defaults it can know: a connector server and a portal receiver answering at their default
+//     addresses (127.0.0.1:8080, :8090) as the server and the domain, and the first bot of a running bf serve
+//     (its control, 127.0.0.1:3979, GET /bots) as the app id and secret; OLCTL_CONNECT_PROBE=0 turns that look
+//     off (Factory.WizardHints). --save writes the server, domain and licence key (with hmac-sha256, the
+//     signing and secret too) into the config file once connected, mode 0600, keeping its other keys and
+//     comments, as `gh auth login` does. A bot (app id) connected on another line of the portal database (its
+//     readSettings says so) moves: connect says so first, names the line and that the connector server
+//     deactivates it, asks on a terminal and needs --yes otherwise, prints "✓ moved the bot from line 1" after
+//     the steps, sets ERROR on that line in --db and names it in the JSON's moved_from. The moved line's
+//     methods then answer NOT_ACTIVE_LINE saying where it went (olctl infoConnect --line 1).
 //   - olctl check [--watch 30s]: the configuration; DNS, TCP and TLS to the server with their latency and the
 //     certificate's expiry (verified as every call is: --ca-file, --insecure); a signed testConnect (skipped
 //     without --connector), telling network failures, LICENCE_ERROR/REPLAY and other codes apart; the clock
@@ -141,13 +141,16 @@
 //     masked), their signing and profile, and which Bot Framework it talks to (the fake or Microsoft's).
 //   - olctl connector queue stats|ls|dead --db DSN: the queue per line, the queued items, the dead letters
 //     (--site, --line, --after, --limit, which says when more follow; --all pages through everything with a
-//     progress line on a terminal).
+//     progress line on a terminal). olctl connector queue redrive (--line, --site or --all) queues dead
+//     letters again at the end of their lines, and queue retry LINE lifts a line's block; on SQLite they
+//     write only while no server serves the file, on MySQL and PostgreSQL while it runs too.
 //   - olctl portal dead|redrive [--db portal.db]: the portal database's dead letters (items whose processing
 //     failed its last retry), and redrive: by id, --line, --connector or --all they are pending again, and the
 //     running olctl serve tries them within a minute, in the order received (portal.OpenItems). Both are safe
 //     while serve runs; on SQLite the write waits for serve's writer.
 //   - olctl bf serve: the fake Bot Framework service, one bot per --app-id (so several lines, each with a bot
-//     of its own); every call the bots make to its Connector API is one JSON line on stdout.
+//     of its own); every call the bots make to its Connector API is one JSON line on stdout, and --trace
+//     shows on stderr each call made to it and each activity it posts.
 //   - olctl bf say --webhook URL TEXT: a customer message sent through the running `bf serve` (--via) to one
 //     of its bots (--app-id), then the bot's replies to that conversation as JSON lines (--replies, --wait;
 //     exit 1 when none came; --replies 0 does not wait).
@@ -155,7 +158,8 @@
 //     customer message to the portal and an operator reply back, each hop with its time; with --messages N
 //     also the rate and the p50/p90/p99 latency from the Bot Framework to the portal's event (the hops are
 //     printed before the load starts).
-//   - olctl emoji TEXT, olctl version (also olctl --version), olctl completion SHELL, olctl config view.
+//   - olctl emoji TEXT, olctl version (also olctl --version; JSON with --json, whatever the configuration),
+//     olctl completion SHELL, olctl config view.
 //
 // # Everything by hand, in four terminals
 //
