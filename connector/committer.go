@@ -42,11 +42,11 @@ func newCommitter(st *Store) *committer {
 
 // commit stores the requests of one round in one transaction. Lanes are locked in one order in every
 // process (fewer deadlocks on MySQL); the sort is stable, so the requests of one line keep their order.
-// The requests of one line are stored together, as one request of all their items in order: the
-// statements of a round are a few per line, however many webhooks it holds. On MySQL and PostgreSQL each
-// statement is a round trip while the round holds its lanes' locks; a statement per request made the
-// round's length grow with its size, and bounded a process's webhooks (and every process's, as they wait
-// for the same lanes) to a few hundred per second.
+// The requests of one line are stored together, as one request of all their items in order, and the
+// lines together (enqueueLanes): a round is a few statements, however many webhooks and lines it holds.
+// On MySQL and PostgreSQL each statement is a round trip while the round holds its lanes' locks; a
+// statement per request made the round's length grow with its size, and bounded a process's webhooks
+// (and every process's, as they wait for the same lanes) to a few hundred per second.
 func (c *committer) commit(ctx context.Context, reqs []*enqueueReq) error {
 	order := append([]*enqueueReq(nil), reqs...)
 	sort.SliceStable(order, func(i, j int) bool {
@@ -55,27 +55,30 @@ func (c *committer) commit(ctx context.Context, reqs []*enqueueReq) error {
 		}
 		return order[i].line < order[j].line
 	})
+	var groups [][]*enqueueReq // the requests of each line
+	var lines []*laneItems     // and their items together
+	for start := 0; start < len(order); {
+		end := start + 1
+		for end < len(order) && order[end].siteID == order[start].siteID && order[end].line == order[start].line {
+			end++
+		}
+		group := order[start:end]
+		start = end
+		l := &laneItems{siteID: group[0].siteID, line: group[0].line, ps: group[0].ps}
+		if len(group) > 1 {
+			l.ps = nil
+			for _, r := range group {
+				l.ps = append(l.ps, r.ps...)
+			}
+		}
+		groups, lines = append(groups, group), append(lines, l)
+	}
 	err := c.st.write(ctx, func(tx *stx) error {
-		now := c.st.nowMS()
-		for start := 0; start < len(order); {
-			end := start + 1
-			for end < len(order) && order[end].siteID == order[start].siteID && order[end].line == order[start].line {
-				end++
-			}
-			group := order[start:end]
-			start = end
-			ps := group[0].ps
-			if len(group) > 1 {
-				ps = nil
-				for _, r := range group {
-					ps = append(ps, r.ps...)
-				}
-			}
-			lane, kept, err := c.st.enqueuePrepared(ctx, tx, &c.st.lanes, group[0].siteID, group[0].line, ps, now)
-			if err != nil {
-				return err
-			}
-			splitKept(group, lane, kept)
+		if err := c.st.enqueueLanes(ctx, tx, &c.st.lanes, lines, c.st.nowMS()); err != nil {
+			return err
+		}
+		for i, l := range lines {
+			splitKept(groups[i], l.lane, l.kept)
 		}
 		return nil
 	})
@@ -93,7 +96,7 @@ func (c *committer) commit(ctx context.Context, reqs []*enqueueReq) error {
 
 // splitKept hands the items kept of a line's requests, stored together, back to each request: an item
 // without a dedup key is kept, and of the items with one key the first is kept when the key is among
-// those kept (dropDuplicates keeps the first of a new key and drops the rest).
+// those kept (enqueueLanes keeps the first of a new key and drops the rest).
 func splitKept(group []*enqueueReq, lane int64, kept []prepared) {
 	if len(group) == 1 {
 		group[0].lane, group[0].kept = lane, kept

@@ -38,7 +38,32 @@ func TestRoundStoresEachLineTogether(t *testing.T) {
 			{line: "2", items: []prepared{item("b", "kb")}, kept: []string{"b"}},
 		},
 	}
+	// A round larger than a statement's rows: three lines of 150 items, every other one's key seen.
+	var big []req
+	for _, line := range []string{"3", "4", "5"} {
+		var first, second []prepared
+		var kept []string
+		for i := range 150 {
+			id := line + "-" + itoa(i)
+			first = append(first, item(id, "k"+id))
+			key := "k" + id // the even ones seen (in the first request), the odd ones new
+			if i%2 == 1 {
+				key += "b"
+			}
+			second = append(second, item(id+"b", key))
+			kept = append(kept, id)
+		}
+		var keptSecond []string
+		for i := 1; i < 150; i += 2 {
+			keptSecond = append(keptSecond, line+"-"+itoa(i)+"b")
+		}
+		big = append(big, req{line: line, items: first, kept: kept}, req{line: line, items: second, kept: keptSecond})
+	}
+	rounds = append(rounds, big)
 	want := map[string][]string{"1": {"a", "b", "c", "n", "d", "e", "f"}, "2": {"a", "b"}}
+	for _, r := range big {
+		want[r.line] = append(want[r.line], r.kept...)
+	}
 	testdb.Each(t, func(t *testing.T, db *sqldb.DB) {
 		st, err := newStore(ctx, db, clock.NewFake(t0))
 		if err != nil {

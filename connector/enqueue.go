@@ -127,131 +127,197 @@ func (s *Store) enqueueTx(ctx context.Context, tx *stx, siteID int64, line strin
 
 // enqueuePrepared stores prepared items and returns their lane and the items kept.
 func (s *Store) enqueuePrepared(ctx context.Context, tx *stx, lanes *laneCache, siteID int64, line string, ps []prepared, now int64) (int64, []prepared, error) {
-	lane, err := s.laneID(ctx, tx, lanes, siteID, line)
-	if err != nil {
+	l := &laneItems{siteID: siteID, line: line, ps: ps}
+	if err := s.enqueueLanes(ctx, tx, lanes, []*laneItems{l}, now); err != nil {
 		return 0, nil, err
 	}
-	// Locks the lane (MySQL, PostgreSQL) so that enqueues of one line commit in id order and its dedup keys
-	// are checked and inserted by one transaction at a time, and marks it busy. SQLite's write transactions
-	// are exclusive already, and a lane that is busy is not rewritten (one page less to log per commit).
-	q := `UPDATE conn_lane SET idle = 0 WHERE id = ?`
+	return l.lane, l.kept, nil
+}
+
+// laneItems is one line's items to store, in order, and what storing them found.
+type laneItems struct {
+	siteID int64
+	line   string
+	ps     []prepared
+	lane   int64      // the line's lane
+	kept   []prepared // the items stored: those without a dedup key, and the first of each new key
+}
+
+// Statements' rows at most: queue rows (7 values each) and dedup keys (3 values each) per statement.
+const (
+	queueRowsPerStmt = 100
+	dedupRowsPerStmt = 200
+)
+
+// enqueueLanes stores the items of several lines in a few statements whatever their number (each
+// statement is a round trip on MySQL and PostgreSQL, inside a transaction that holds the lanes' locks):
+// it locks and marks busy their lanes, records the new dedup keys, and inserts the items kept, each line's
+// in order. The lines must be distinct.
+func (s *Store) enqueueLanes(ctx context.Context, tx *stx, lanes *laneCache, ls []*laneItems, now int64) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	ids := make([]any, 0, len(ls))
+	for _, l := range ls {
+		id, err := s.laneID(ctx, tx, lanes, l.siteID, l.line)
+		if err != nil {
+			return err
+		}
+		l.lane = id
+		ids = append(ids, id)
+	}
+	// Locks the lanes (MySQL, PostgreSQL) so that enqueues of one line commit in id order and its dedup keys
+	// are checked and inserted by one transaction at a time, and marks them busy. SQLite's write
+	// transactions are exclusive already, and a lane that is busy is not rewritten (one page less to log
+	// per commit).
+	q := `UPDATE conn_lane SET idle = 0 WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
 	if s.sqlite() {
 		q += ` AND idle <> 0`
 	}
-	if _, err := tx.ExecContext(ctx, q, lane); err != nil {
-		return 0, nil, err
+	if _, err := tx.ExecContext(ctx, q, ids...); err != nil {
+		return err
 	}
-	keep, err := s.dropDuplicates(ctx, tx, lane, ps, now)
+	fresh, err := s.newDedupKeys(ctx, tx, ls, now)
 	if err != nil {
-		return 0, nil, err
+		return err
 	}
-	for start := 0; start < len(keep); start += 100 {
-		chunk := keep[start:min(start+100, len(keep))]
-		args := make([]any, 0, 7*len(chunk))
-		for _, p := range chunk {
-			args = append(args, lane, p.command, p.connector, p.chatID, p.msgID, p.blob, now)
+	var rows []any
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
 		}
 		q := `INSERT INTO conn_queue (lane_id, command, connector, chat_id, msg_id, item, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)` +
-			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return 0, nil, err
+			strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", n-1)
+		_, err := tx.ExecContext(ctx, q, rows...)
+		rows, n = rows[:0], 0
+		return err
+	}
+	for _, l := range ls {
+		l.kept = keepFresh(l.lane, l.ps, fresh)
+		for _, p := range l.kept {
+			rows = append(rows, l.lane, p.command, p.connector, p.chatID, p.msgID, p.blob, now)
+			if n++; n == queueRowsPerStmt {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return lane, keep, nil
+	return flush()
 }
 
-// dropDuplicates returns the items whose dedup key is new (or who have none) and records the new keys.
-// The caller holds the lane's lock.
-func (s *Store) dropDuplicates(ctx context.Context, tx *stx, lane int64, ps []prepared, now int64) ([]prepared, error) {
-	var keys []any
+// dedupKey is a dedup key of a lane.
+type dedupKey struct {
+	lane int64
+	key  string
+}
+
+// keepFresh returns the items of a lane to store: those without a dedup key, and of the items with a key
+// in fresh the first (the key is taken out of fresh; a later item with it is a duplicate).
+func keepFresh(lane int64, ps []prepared, fresh map[dedupKey]bool) []prepared {
+	if len(fresh) == 0 {
+		keep := ps[:0:0]
+		for _, p := range ps {
+			if p.dkey == "" {
+				keep = append(keep, p)
+			}
+		}
+		if len(keep) == len(ps) {
+			return ps
+		}
+		return keep
+	}
+	keep := make([]prepared, 0, len(ps))
 	for _, p := range ps {
 		if p.dkey != "" {
-			keys = append(keys, p.dkey)
+			k := dedupKey{lane, p.dkey}
+			if !fresh[k] {
+				continue
+			}
+			delete(fresh, k)
+		}
+		keep = append(keep, p)
+	}
+	return keep
+}
+
+// newDedupKeys records the dedup keys of the lanes' items that their lanes have not seen, and returns them.
+// The caller holds the lanes' locks. MySQL reads the keys present and inserts the others; SQLite and
+// PostgreSQL insert them all unless present, and RETURNING lists those inserted.
+func (s *Store) newDedupKeys(ctx context.Context, tx *stx, ls []*laneItems, now int64) (map[dedupKey]bool, error) {
+	var keys []dedupKey
+	uniq := map[dedupKey]bool{}
+	for _, l := range ls {
+		for _, p := range l.ps {
+			if k := (dedupKey{l.lane, p.dkey}); p.dkey != "" && !uniq[k] {
+				uniq[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
 	if len(keys) == 0 {
-		return ps, nil
+		return nil, nil
 	}
-	if s.db.Dialect != sqldb.MySQL {
-		return s.insertDedupKeys(ctx, tx, lane, ps, keys, now)
-	}
-	seen := map[string]bool{}
-	for start := 0; start < len(keys); start += 200 {
-		chunk := keys[start:min(start+200, len(keys))]
-		q := `SELECT dkey FROM conn_dedup WHERE lane_id = ? AND dkey IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
-		if err := queryStrings(ctx, tx, seen, q, append([]any{lane}, chunk...)...); err != nil {
-			return nil, err
-		}
-	}
-	keep := make([]prepared, 0, len(ps))
-	var fresh []string
-	for _, p := range ps {
-		if p.dkey != "" {
-			if seen[p.dkey] {
-				continue
-			}
-			seen[p.dkey] = true
-			fresh = append(fresh, p.dkey)
-		}
-		keep = append(keep, p)
-	}
-	for start := 0; start < len(fresh); start += 200 {
-		chunk := fresh[start:min(start+200, len(fresh))]
-		args := make([]any, 0, 3*len(chunk))
-		for _, k := range chunk {
-			args = append(args, lane, k, now)
-		}
-		q := `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return nil, err
-		}
-	}
-	return keep, nil
-}
-
-// insertDedupKeys is dropDuplicates in one statement per 200 keys (SQLite, PostgreSQL): the keys are
-// inserted unless present, and RETURNING lists those inserted, the new ones (a key twice in ps is inserted
-// once).
-func (s *Store) insertDedupKeys(ctx context.Context, tx *stx, lane int64, ps []prepared, keys []any, now int64) ([]prepared, error) {
-	if len(keys) == 1 {
-		// One key (one item per webhook, the usual case): the count of rows inserted tells, without the
-		// temporary table that RETURNING fills.
-		r, err := tx.ExecContext(ctx, s.insertIgnore(`conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`), lane, keys[0], now)
+	fresh := make(map[dedupKey]bool, len(keys))
+	if len(keys) == 1 && s.db.Dialect != sqldb.MySQL {
+		// One key (one item per webhook, the usual case on SQLite): the count of rows inserted tells,
+		// without the temporary table that RETURNING fills.
+		r, err := tx.ExecContext(ctx, s.insertIgnore(`conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)`), keys[0].lane, keys[0].key, now)
 		if err != nil {
 			return nil, err
 		}
-		if n, err := r.RowsAffected(); err != nil || n == 1 {
-			return ps, err
+		if n, err := r.RowsAffected(); err != nil || n != 1 {
+			return nil, err
 		}
-		return slices.DeleteFunc(slices.Clone(ps), func(p prepared) bool { return p.dkey != "" }), nil
+		fresh[keys[0]] = true
+		return fresh, nil
 	}
-	fresh := make(map[string]bool, len(keys))
-	for start := 0; start < len(keys); start += 200 {
-		chunk := keys[start:min(start+200, len(keys))]
+	for start := 0; start < len(keys); start += dedupRowsPerStmt {
+		chunk := keys[start:min(start+dedupRowsPerStmt, len(keys))]
+		if s.db.Dialect == sqldb.MySQL {
+			if err := s.mysqlNewKeys(ctx, tx, chunk, fresh, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		args := make([]any, 0, 3*len(chunk))
 		for _, k := range chunk {
-			args = append(args, lane, k, now)
+			args = append(args, k.lane, k.key, now)
 		}
 		q := `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1) +
-			` ON CONFLICT DO NOTHING RETURNING dkey`
-		if err := queryStrings(ctx, tx, fresh, q, args...); err != nil {
+			` ON CONFLICT DO NOTHING RETURNING lane_id, dkey`
+		if err := queryKeys(ctx, tx, fresh, q, args...); err != nil {
 			return nil, err
 		}
 	}
-	if len(fresh) == len(keys) {
-		return ps, nil // no duplicate, the common case
+	return fresh, nil
+}
+
+// mysqlNewKeys adds to fresh the keys (distinct) that their lanes have not seen, and inserts them.
+func (s *Store) mysqlNewKeys(ctx context.Context, tx *stx, keys []dedupKey, fresh map[dedupKey]bool, now int64) error {
+	args := make([]any, 0, 3*len(keys))
+	for _, k := range keys {
+		args = append(args, k.lane, k.key)
 	}
-	keep := make([]prepared, 0, len(ps))
-	for _, p := range ps {
-		if p.dkey != "" {
-			if !fresh[p.dkey] {
-				continue
-			}
-			delete(fresh, p.dkey) // a later item with the same key is a duplicate
+	seen := map[dedupKey]bool{}
+	q := `SELECT lane_id, dkey FROM conn_dedup WHERE (lane_id, dkey) IN ((?, ?)` + strings.Repeat(", (?, ?)", len(keys)-1) + `)`
+	if err := queryKeys(ctx, tx, seen, q, args...); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, k := range keys {
+		if !seen[k] {
+			fresh[k] = true
+			args = append(args, k.lane, k.key, now)
 		}
-		keep = append(keep, p)
 	}
-	return keep, nil
+	if len(args) == 0 {
+		return nil
+	}
+	q = `INSERT INTO conn_dedup (lane_id, dkey, created_ms) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(args)/3-1)
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err
 }
 
 // pruneDedup forgets dedup keys older than before.
@@ -279,16 +345,16 @@ func (s *Store) pruneDedup(ctx context.Context, before int64) error {
 	})
 }
 
-// queryStrings runs a query whose rows are one string column and adds every value to set.
-func queryStrings(ctx context.Context, tx *stx, set map[string]bool, q string, args ...any) error {
+// queryKeys runs a query whose rows are a lane id and a dedup key and adds every pair to set.
+func queryKeys(ctx context.Context, tx *stx, set map[dedupKey]bool, q string, args ...any) error {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+		var k dedupKey
+		if err := rows.Scan(&k.lane, &k.key); err != nil {
 			return err
 		}
 		set[k] = true
