@@ -7,7 +7,7 @@
 //   - SQLite, embedded (pure Go, no cgo), the default: one process owns the file. DSNs: "sqlite:PATH",
 //     "file:PATH", a path ending in .db or .sqlite, or ":memory:". Open sets WAL, synchronous=NORMAL, a 10 s
 //     busy timeout and immediate write transactions, and for a file checkpoints the WAL in a goroutine of its
-//     own (PASSIVE every 100 ms, RESTART at 64 MiB of WAL) rather than in the commits, which SQLite's
+//     own (PASSIVE every 100 ms, RESTART at 16 MiB of WAL) rather than in the commits, which SQLite's
 //     wal_autocheckpoint would hold up; Close stops it. A commit is in the WAL when it returns: it survives a
 //     crash of the process; on power loss the commits since the WAL's last sync may be lost, and the database
 //     stays consistent. A *sql.DB given to New keeps its own settings and gets no checkpointer.
