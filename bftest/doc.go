@@ -36,7 +36,9 @@
 //	tok, _ := bf.MintToken(bftest.Claims{Audience: "another-bot"}) // bad tokens for rejection tests
 //	bf.RotateKey()                                          // a new kid, old keys still published
 //
-// Standalone: Start(Config{Addr: "127.0.0.1:3978", NoAuth: true}) (what olctl bf serve runs).
+// Standalone: Start(Config{Addr: "127.0.0.1:3978", NoAuth: true}) (what olctl bf serve runs). Config.Wrap
+// wraps the service's handler inside its limits, for a recorder of the calls made to it (olctl bf serve
+// --trace).
 //
 // Guarantees: exactly the claim names and answers of the real service (so a test cannot pass on a
 // misspelling). NoAuth behaves as the Emulator: no Authorization header is needed, an empty Bearer counts as
