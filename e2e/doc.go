@@ -59,6 +59,11 @@
 //     and is killed with SIGKILL five times (20 000 and 50 with OLCTL_E2E_PORTAL_KILL_FULL=1); its backend,
 //     which records each event once by Message.ItemID, records every message once, and the connector's
 //     queue empties as each generation acknowledges.
+//   - Slow files (TestSlowFilesKeepChatsFlowing, both generations): on one line, a message with eight held
+//     files, then another chat's small file, a third chat's text and the first chat's second message: the
+//     two others fire within 1 s while the first message holds its two download slots and its second waits
+//     behind it; released, the first fires with seven files and its 404 reported, then the second; past the
+//     importer's per-message deadline, the second fires and the first on its retry. Each fires once.
 //   - Hostile input (TestHostileCorpus): testdata/hostile/*.req holds 48 forged or malformed requests
 //     (missing, empty, wrong and foreign-key hashes, reordered and tampered fields, stale, future and
 //     replayed hardened packets, downgrades both ways, bad base64, bad serialize, objects, references,

@@ -320,6 +320,8 @@ type systemConfig struct {
 	schedule     []time.Duration
 	bfOptions    []bftest.Option
 	portalRetry  portal.RetryPolicy
+	answerWithin time.Duration  // the portal's Config.AnswerWithin (0: its default)
+	fileOptions  []files.Option // after the loopback allowance the portal's importer gets
 	// portalWrap wraps the portal's handler and confirmWrap its confirmations (fault injection; the
 	// confirmations of a legacy portal).
 	portalWrap  func(http.Handler) http.Handler
@@ -399,17 +401,18 @@ func startSystem(t *testing.T, cfg systemConfig) *system {
 		confirmer = cfg.confirmWrap(portal.NewConfirmer(c))
 	}
 	p, err := portal.New(ctx, portal.Config{
-		Confirmer:   confirmer,
-		Credentials: cfg.mode.creds,
-		ServerURL:   s.serverURL,
-		Domain:      s.portalURL,
-		DB:          cfg.portalDB,
-		DataDir:     t.TempDir(),
-		Clock:       cfg.clock,
-		Logger:      logger,
-		Profile:     cfg.profile,
-		Retry:       cfg.portalRetry,
-		FileOptions: []files.Option{files.WithAllowPrivateNetworks(true)},
+		Confirmer:    confirmer,
+		Credentials:  cfg.mode.creds,
+		ServerURL:    s.serverURL,
+		Domain:       s.portalURL,
+		DB:           cfg.portalDB,
+		DataDir:      t.TempDir(),
+		Clock:        cfg.clock,
+		Logger:       logger,
+		Profile:      cfg.profile,
+		Retry:        cfg.portalRetry,
+		AnswerWithin: cfg.answerWithin,
+		FileOptions:  append([]files.Option{files.WithAllowPrivateNetworks(true)}, cfg.fileOptions...),
 	})
 	if err != nil {
 		t.Fatalf("portal.New: %v", err)
