@@ -24,6 +24,9 @@ const (
 	CodeDownload = "failed_download"
 	// CodeTimeout: the download took longer than the total timeout.
 	CodeTimeout = "failed_timeout"
+	// CodeMessageTimeout: the message's files together took longer than the message timeout
+	// (WithMessageTimeout), and this one had not arrived by then.
+	CodeMessageTimeout = "failed_message_timeout"
 	// CodeBlocked: the URL leads to an address the importer refuses (loopback, private, metadata, ...).
 	CodeBlocked = "failed_blocked_address"
 	// CodeBadAttachment: the attachment itself is unusable (no URL, not http/https, a malformed header).
@@ -38,6 +41,8 @@ var (
 	ErrTooBig = errors.New("files: file is larger than the maximum size")
 	// ErrTimeout is a download that went over the total timeout.
 	ErrTimeout = errors.New("files: download timed out")
+	// ErrMessageTimeout is a file left when its message's files went over the message timeout.
+	ErrMessageTimeout = errors.New("files: the message's files took too long")
 	// ErrBlockedAddress is a connection to an address the importer refuses (see WithAllowPrivateNetworks).
 	ErrBlockedAddress = errors.New("files: refusing to connect to a non-public address")
 	// ErrTooManyRedirects is a chain of more than MaxRedirects redirects.
@@ -89,12 +94,14 @@ func (f Failure) Error() string {
 func (f Failure) Unwrap() error { return f.Err }
 
 // Temporary reports whether the failure may pass, so that importing the file again later may succeed: the
-// connection or the transfer failed, the download timed out, the store could not keep the bytes, or the
-// server answered 408, 425, 429 or 5xx. The others (a refused address, a bad attachment, a file over the
-// size limit, any other status) fail again every time.
+// connection or the transfer failed, the store could not keep the bytes, or the server answered 408, 425,
+// 429 or 5xx. The others (a refused address, a bad attachment, a file over the size limit, any other status)
+// fail again every time. A timeout (of the download or of the message's files) is not Temporary either: a
+// file that took its whole time may take it again, and the message goes on, in its chat's order, with the
+// files that came rather than wait for a retry.
 func (f Failure) Temporary() bool {
 	switch f.Code {
-	case CodeDownload, CodeTimeout, CodeStore:
+	case CodeDownload, CodeStore:
 		return true
 	case CodeStatus:
 		var se *StatusError

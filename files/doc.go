@@ -26,19 +26,20 @@
 //   - Limits with clear codes: a maximum size (default 100 MiB; a larger declared Content-Length is refused
 //     before reading, a stream is cut off one byte past it: failed_big_file, ErrTooBig — the portal's own
 //     limit, which never sets the server's message.failed_big_file), a connect timeout (10 s), a total timeout
-//     per download on the injected clock (2 min, failed_timeout), at most 8 concurrent downloads.
+//     per download on the injected clock (2 min, failed_timeout, not Temporary), at most 8 concurrent downloads.
 //   - Fairness between messages: one Import call (one message's files) runs at most 2 downloads at once
 //     (WithMaxPerMessage) and ends after a total of 2 min on the clock (WithMessageTimeout; the files left
-//     fail with failed_timeout, Temporary), so a message with many slow files cannot hold every slot and
-//     other chats' files keep flowing.
+//     fail with failed_message_timeout, not Temporary: the message goes on with the files that came), so a
+//     message with many slow files cannot hold every slot and other chats' files keep flowing.
 //   - SSRF guard: by default the dialer refuses loopback, private, CGNAT, link-local (cloud metadata
 //     169.254.169.254, fd00:ec2::254), multicast, reserved, NAT64/6to4 and unspecified addresses, IPv4-mapped
 //     and zoned ones included (failed_blocked_address, ErrBlockedAddress, *BlockedError), on the resolved
 //     address of every connection, so redirects and DNS rebinding are caught. WithAllowPrivateNetworks(true)
 //     is for tests and closed networks.
 //   - Failures never sink the batch: Import returns the ids that worked, in order, and one Failure{Index, URL,
-//     Code, Err} per file that did not; Failure.Temporary tells the failures that may pass (a transfer, a
-//     timeout, the store, 408/425/429/5xx), for which the portal retries the whole item later. Logs redact
+//     Code, Err} per file that did not; Failure.Temporary tells the failures that may pass (a transfer, the
+//     store, 408/425/429/5xx), for which the portal retries the whole item later; a timeout is not one of
+//     them, so that a message whose files are too slow goes on, in its chat's order, with those that came. Logs redact
 //     query strings and credentials.
 //   - Storage: DiskStore streams into dir/tmp, fsyncs, renames to dir/objects/ab/<sha256> and fsyncs the
 //     directory, so readers never see partial files and identical bytes are kept once; the metadata rows live

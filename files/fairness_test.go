@@ -19,8 +19,8 @@ import (
 
 // TestSlowMessageLeavesSlots: one message with eight files on a server that never answers holds two of the
 // importer's eight slots (WithMaxPerMessage), so another chat's file is imported at once; when the message
-// timeout passes on the importer's clock, every file of the slow message fails with failed_timeout,
-// Temporary (the portal retries the item later), and its slots are free again.
+// timeout passes on the importer's clock, every file of the slow message fails with
+// failed_message_timeout, not Temporary (the message goes on without them), and its slots are free again.
 func TestSlowMessageLeavesSlots(t *testing.T) {
 	t.Parallel()
 	var inflight, peak atomic.Int32
@@ -85,8 +85,8 @@ func TestSlowMessageLeavesSlots(t *testing.T) {
 		t.Fatalf("the slow message: ids %v, %d failures", r.ids, len(r.fails))
 	}
 	for _, f := range r.fails {
-		if f.Code != files.CodeTimeout || !f.Temporary() || !errors.Is(f, files.ErrTimeout) {
-			t.Errorf("file %d: %s %v (temporary %v), want a temporary failed_timeout", f.Index, f.Code, f.Err, f.Temporary())
+		if f.Code != files.CodeMessageTimeout || f.Temporary() || !errors.Is(f, files.ErrMessageTimeout) {
+			t.Errorf("file %d: %s %v (temporary %v), want a lasting failed_message_timeout", f.Index, f.Code, f.Err, f.Temporary())
 		}
 	}
 	eventually.True(t, 10*time.Second, "the slow downloads to end after the timeout", func() bool { return inflight.Load() == 0 })

@@ -86,8 +86,8 @@ func WithMaxPerMessage(n int) Option {
 }
 
 // WithMessageTimeout bounds one Import call as a whole, measured on the importer's clock: when it passes,
-// the files still waiting or downloading fail with failed_timeout (Temporary: the message is tried again
-// later), and their slots go to other messages. Default DefaultMessageTimeout (2 min); d <= 0 keeps the
+// the files still waiting or downloading fail with failed_message_timeout (not Temporary: the message goes
+// on with the files that arrived), and their slots go to other messages. Default DefaultMessageTimeout (2 min); d <= 0 keeps the
 // default.
 func WithMessageTimeout(d time.Duration) Option {
 	return func(i *Importer) {
@@ -225,7 +225,7 @@ func (i *Importer) Import(ctx context.Context, atts []openlines.File) ([]FileID,
 	go func() {
 		select {
 		case <-timer:
-			cancel(fmt.Errorf("%w: the message's files took over %s", ErrTimeout, i.messageTimeout))
+			cancel(fmt.Errorf("%w: over %s", ErrMessageTimeout, i.messageTimeout))
 		case <-done:
 		}
 	}()
@@ -271,8 +271,8 @@ func (i *Importer) importOne(ctx context.Context, slots chan struct{}, n int, a 
 		case sem <- struct{}{}:
 			defer func() { <-sem }()
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); errors.Is(cause, ErrTimeout) {
-				return fail(CodeTimeout, cause)
+			if cause := context.Cause(ctx); errors.Is(cause, ErrMessageTimeout) {
+				return fail(CodeMessageTimeout, cause)
 			}
 			return fail(CodeDownload, ctx.Err())
 		}
@@ -291,7 +291,10 @@ func (i *Importer) importOne(ctx context.Context, slots chan struct{}, n int, a 
 	}()
 	id, code, err := i.download(dctx, req.WithContext(dctx), a)
 	if err != nil {
-		if cause := context.Cause(dctx); cause != nil && errors.Is(cause, ErrTimeout) {
+		switch cause := context.Cause(dctx); {
+		case errors.Is(cause, ErrMessageTimeout):
+			return fail(CodeMessageTimeout, cause)
+		case errors.Is(cause, ErrTimeout):
 			return fail(CodeTimeout, cause)
 		}
 		return fail(code, err)

@@ -178,7 +178,8 @@ func TestFailureTemporary(t *testing.T) {
 		want bool
 	}{
 		{Failure{Code: CodeDownload}, true},
-		{Failure{Code: CodeTimeout}, true},
+		{Failure{Code: CodeTimeout}, false},
+		{Failure{Code: CodeMessageTimeout}, false},
 		{Failure{Code: CodeStore}, true},
 		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 503}}, true},
 		{Failure{Code: CodeStatus, Err: &StatusError{StatusCode: 429}}, true},

@@ -20,7 +20,7 @@ type TextConverter interface {
 type FileID int64
 
 // FileFailure is a file of an item that could not be imported. A failure that may pass (the messenger's
-// server down, a timeout, the file store full) is Temporary: the item is kept and tried again later. Any
+// server down, the file store full) is Temporary: the item is kept and tried again later. Any
 // other leaves the file out of the item's files and is reported in Message.FileFailures.
 type FileFailure struct {
 	Index     int    // the file's index in the item's message.files

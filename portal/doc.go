@@ -63,7 +63,7 @@
 //
 // The items of different chats run at once (up to 64 chats), those of one chat one after another in the
 // order received. The portal answers a packet once its items' pipelines finished, or once
-// Config.AnswerWithin (1 s) passed: an item still running then (slow downloads, bounded by the files
+// Config.AnswerWithin (250 ms) passed: an item still running then (slow downloads, bounded by the files
 // package's per-message deadline) finishes after the answer, and the chat's items of the line's next
 // packets wait behind it, so that one chat's files hold up neither the other chats nor the line. At most
 // 256 items run past their answer; a packet that would pass that waits for its own items. An item that

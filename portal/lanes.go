@@ -9,8 +9,11 @@ import (
 
 // Defaults of the processing of a receivingMessage packet's items.
 const (
-	// DefaultAnswerWithin is how long a packet waits for its items' pipelines before it is answered.
-	DefaultAnswerWithin = time.Second
+	// DefaultAnswerWithin is how long a packet waits for its items' pipelines before it is answered. A
+	// connector server sends a line one packet at a time, so this wait is added to every later message of
+	// the line while one item is slow: it is short, and an item's pipeline without slow files ends well
+	// within it.
+	DefaultAnswerWithin = 250 * time.Millisecond
 	// maxRunningChats bounds the chats whose items run at once, in all packets.
 	maxRunningChats = 64
 	// maxBackground bounds the items left running after their packet was answered; a packet that would pass

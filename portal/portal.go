@@ -86,7 +86,7 @@ type Config struct {
 	// field keeps its default).
 	Locale Locale
 	// AnswerWithin is how long a receivingMessage packet waits for its items' pipelines before the portal
-	// answers it (default DefaultAnswerWithin, 1 s). The items of different chats run at once, those of one
+	// answers it (default DefaultAnswerWithin, 250 ms). The items of different chats run at once, those of one
 	// chat in order; an item still running then (slow downloads) finishes after the answer, the chat's later
 	// items behind it, so that the line's next packet is not held up by one chat. The items are stored
 	// before either happens. Negative: every packet waits for all its items.
