@@ -116,9 +116,9 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 			sendErr = err
 		} else {
 			b.byAnswer = site.generation() == wire.Current || !confirmable(b.command)
-			start := time.Now()
+			start := s.cfg.Clock.Now()
 			d, derr := s.deliver(hold, owner, site, b)
-			s.m.sendSeconds.Observe(time.Since(start).Seconds())
+			s.m.sendSeconds.Observe(s.cfg.Clock.Now().Sub(start).Seconds())
 			if d.released {
 				return true, false, derr // the lane is free for its next item
 			}
@@ -162,7 +162,7 @@ func (s *Server) dispatchOnce(ctx context.Context) (worked, taken bool, err erro
 				"line", b.lane.line)
 		}
 		if fin.dropped {
-			s.deadLetteredAlone(b.lane.line, b.command, drop, "the portal refused it alone and took the items behind it")
+			s.deadLetteredAlone(site, b.lane.line, b.command, drop, "the portal refused it alone and took the items behind it")
 		}
 		s.logRecovery(siteName(site), b.lane.line, fin.recovered)
 		if fin.confirmed > 0 {

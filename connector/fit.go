@@ -69,7 +69,7 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 				if len(b.ids) > 1 {
 					reason = fmt.Sprintf("alone it makes a packet over the portal's cap of %d bytes", limit)
 				}
-				return delivery{b: b, released: true}, s.dropHead(ctx, owner, b, reason)
+				return delivery{b: b, released: true}, s.dropHead(ctx, owner, site, b, reason)
 			}
 			if err := s.store.cutBatch(ctx, owner, b, k); err != nil {
 				return delivery{b: b, sent: true}, err
@@ -88,7 +88,7 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 			limit = min(limit, int64(len(body))-1)
 			s.m.sends.WithLabelValues(b.command, "error").Inc()
 			if len(b.ids) == 1 {
-				return delivery{b: b, released: true}, s.dropHead(ctx, owner, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
+				return delivery{b: b, released: true}, s.dropHead(ctx, owner, site, b, fmt.Sprintf("the portal refused its packet of %d bytes as too large (413)", len(body)))
 			}
 			if err := s.store.cutBatch(ctx, owner, b, len(b.ids)/2); err != nil {
 				return delivery{b: b, sent: true}, err
@@ -132,7 +132,7 @@ func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, 
 	if s.searches.evidence(lane) && (bad || probe == nil) {
 		s.searches.done(lane)
 		s.m.sends.WithLabelValues(b.command, "error").Inc()
-		return delivery{b: b, released: true}, s.dropHead(ctx, owner, b,
+		return delivery{b: b, released: true}, s.dropHead(ctx, owner, site, b,
 			"the portal refused it alone and took the other packets of its line: "+refused.Error())
 	}
 	if probe == nil {
@@ -220,20 +220,20 @@ func (s *Server) fitting(site *siteRec, b *batch, limit int64) (int, error) {
 }
 
 // dropHead dead-letters the first item of a claimed batch alone, logging why, and releases the lane.
-func (s *Server) dropHead(ctx context.Context, owner string, b *batch, reason string) error {
+func (s *Server) dropHead(ctx context.Context, owner string, site *siteRec, b *batch, reason string) error {
 	moved, err := s.store.deadLetterOne(ctx, owner, b)
 	if err != nil || !moved {
 		return err
 	}
-	s.deadLetteredAlone(b.lane.line, b.command, b.ids[0], reason)
+	s.deadLetteredAlone(site, b.lane.line, b.command, b.ids[0], reason)
 	return nil
 }
 
 // deadLetteredAlone counts and logs an item moved to the dead-letter table alone.
-func (s *Server) deadLetteredAlone(line, command string, item int64, reason string) {
+func (s *Server) deadLetteredAlone(site *siteRec, line, command string, item int64, reason string) {
 	s.m.deadLettered.Inc()
 	s.log.Error("connector: an item the portal cannot take moved to the dead-letter table alone; its line goes on",
-		"line", line, "command", command, "item", item, "reason", reason)
+		"site", siteName(site), "line", line, "command", command, "item", item, "reason", reason)
 }
 
 // cutBatch keeps the first k items of a claimed batch: the others stay queued for the next packet.

@@ -75,7 +75,7 @@ func (pc *portalCall) attrs(code string, took time.Duration) []slog.Attr {
 // handlePortal answers a portal's call and logs it in one line: at Debug when it succeeded, at Info when it
 // was refused, at Error for an internal failure.
 func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := s.cfg.Clock.Now()
 	var pc portalCall
 	data, err := s.portal(r, &pc)
 	err = badText(err)
@@ -87,19 +87,19 @@ func (s *Server) handlePortal(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
-			s.log.LogAttrs(r.Context(), slog.LevelDebug, "connector: portal call", pc.attrs(code, time.Since(start))...)
+			s.log.LogAttrs(r.Context(), slog.LevelDebug, "connector: portal call", pc.attrs(code, s.cfg.Clock.Now().Sub(start))...)
 		}
 	case wire.CodeOf(err) == wire.CodeInternal:
 		code = string(wire.CodeInternal)
-		s.log.LogAttrs(r.Context(), slog.LevelError, "connector: portal call", append(pc.attrs(code, time.Since(start)),
+		s.log.LogAttrs(r.Context(), slog.LevelError, "connector: portal call", append(pc.attrs(code, s.cfg.Clock.Now().Sub(start)),
 			slog.Any("err", err))...)
 	default:
 		code = string(wire.CodeOf(err))
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "connector: portal call refused", append(pc.attrs(code, time.Since(start)),
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "connector: portal call refused", append(pc.attrs(code, s.cfg.Clock.Now().Sub(start)),
 			slog.Any("err", err))...)
 	}
 	s.m.requests.WithLabelValues("portal", code).Inc()
-	s.m.reqSeconds.WithLabelValues("portal").Observe(time.Since(start).Seconds())
+	s.m.reqSeconds.WithLabelValues("portal").Observe(s.cfg.Clock.Now().Sub(start).Seconds())
 	wire.WriteResponse(w, data, err)
 }
 

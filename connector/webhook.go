@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/olctl/olctl/internal/httpserve"
 	"github.com/olctl/olctl/openlines"
@@ -18,7 +17,7 @@ import (
 // is answered with a status (404 for an unknown hash or channel, 405, 413, 400 for a body the channel
 // refuses) and the JSON envelope, and nothing is stored.
 func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := s.cfg.Clock.Now()
 	hook, err := s.webhook(r)
 	n := hook.queued
 	err = badText(err)
@@ -39,10 +38,10 @@ func (s *Server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		s.log.Debug("connector: webhook", "site", hook.site, "line", hook.line, "connector", hook.connector,
-			"items", hook.items, "queued", n, "status", status, "took", time.Since(start))
+			"items", hook.items, "queued", n, "status", status, "took", s.cfg.Clock.Now().Sub(start))
 	}
 	s.m.requests.WithLabelValues("webhook", code).Inc()
-	s.m.reqSeconds.WithLabelValues("webhook").Observe(time.Since(start).Seconds())
+	s.m.reqSeconds.WithLabelValues("webhook").Observe(s.cfg.Clock.Now().Sub(start).Seconds())
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	if err != nil {
 		w.WriteHeader(status)

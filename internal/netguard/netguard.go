@@ -1,8 +1,9 @@
 // Package netguard tells public unicast addresses from the rest (loopback, private, link-local, cloud
 // metadata, documentation, multicast, NAT64 and 6to4 ranges that embed any of those). The module's outgoing
 // connections to addresses a remote peer chose — attachment downloads, a portal's BX_DOMAIN, a chat's Bot
-// Framework service URL — go only to public ones unless private networks are allowed; the check runs in the
-// dialer, on the resolved address, for the first request and every redirect alike.
+// Framework service URL — go only to public ones unless private networks are allowed. The check runs on the
+// resolved address, for the first request and every redirect alike: in the dialer of the module's own
+// clients, and through the connection trace of a client a caller supplies (connector's guard).
 package netguard
 
 import (
