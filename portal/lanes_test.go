@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,12 +18,17 @@ import (
 )
 
 // slowFiles imports every file, those whose URL contains "slow" only once release is closed.
-type slowFiles struct{ release chan struct{} }
+// slowFiles holds every file whose URL has "slow" until release closes; held counts the imports waiting.
+type slowFiles struct {
+	release chan struct{}
+	held    atomic.Int32
+}
 
 func (f *slowFiles) Import(ctx context.Context, fs []openlines.File) ([]portal.FileID, []portal.FileFailure) {
 	var ids []portal.FileID
 	for i, x := range fs {
 		if strings.Contains(x.URL, "slow") {
+			f.held.Add(1)
 			select {
 			case <-f.release:
 			case <-ctx.Done():
@@ -140,6 +146,9 @@ func TestQueuedItemPastItsLease(t *testing.T) {
 	timers := a.clock.Waiters()
 	go func() { answers <- routertest.Post(t, a.srv.Client(), a.srv.URL, body) }()
 	eventually.True(t, 10*time.Second, "the packet's budget timer", func() bool { return a.clock.Waiters() > timers })
+	// a1's attempt must be under way before the leases run out: started later, it would renew its lease
+	// (nobody has claimed it yet), and the other process would retry a2 alone.
+	eventually.True(t, 10*time.Second, "a1's attempt to wait for its file", func() bool { return slow.held.Load() == 1 })
 	a.clock.Advance(2 * time.Minute) // the answer goes; both leases run out
 	wait(t, answers, "the answer")
 
