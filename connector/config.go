@@ -260,8 +260,8 @@ type Policy struct {
 	// RetryAlone are the waits before each further attempt of an item the portal refused alone by a
 	// transient answer (a 5xx status, INTERNAL_ERROR, an unreadable answer); the line's items behind it
 	// wait meanwhile. Refused each time, it is dead-lettered once the portal takes those items sent without
-	// it. An answer that says the item is bad (a 4xx status, BAD_PACKET) is not retried. Default
-	// DefaultRetryAlone.
+	// it. A wait is never longer than the schedule's first period. An answer that says the item is bad (a
+	// 4xx status, BAD_PACKET) is not retried. Default DefaultRetryAlone.
 	RetryAlone []time.Duration
 	// LeaseTTL is how long a claimed line stays claimed by the process that sends its batch without word
 	// from it: the holder renews the lease every third of it while the packet is out (a packet may take up to

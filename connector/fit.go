@@ -113,14 +113,16 @@ func (s *Server) deliver(ctx context.Context, owner string, site *siteRec, b *ba
 
 // refusedAlone settles the refusal of a lane's head item sent alone (b holds it; claimed is what the claim
 // read), by the rule of refuse.go: a transient refusal holds the lane for the next wait of
-// Policy.RetryAlone; else the item is dead-lettered at once when the portal took other packets of the
+// Policy.RetryAlone when the line has more than this item to tell the item from the portal (other packets
+// taken during the search, or items behind it); a lone item on its line is the line's failure, on the
+// schedule; else the item is dead-lettered at once when the portal took other packets of the
 // line during the search and the answer names the item (or nothing is behind it), or the items claimed
 // behind it go out without it, and when the portal takes them it is dead-lettered as they are settled.
 // Otherwise the refusal is the line's failure, and the search keeps the item for the next attempt.
 func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, claimed, b *batch, refused error, limit int64) (delivery, error) {
 	lane, bad := b.lane.id, itemRefused(refused)
 	s.searches.refused(lane, 1)
-	if !bad {
+	if !bad && (s.searches.evidence(lane) || len(claimed.ids) > 1) {
 		if try, ok := s.searches.retry(lane, b.ids[0], len(s.cfg.Queue.RetryAlone)); ok {
 			return s.retryAlone(ctx, owner, site, b, refused, try)
 		}
@@ -152,7 +154,7 @@ func (s *Server) refusedAlone(ctx context.Context, owner string, site *siteRec, 
 // retryAlone holds a lane whose head item the portal refused alone by a transient answer for the wait try
 // of Policy.RetryAlone; the item goes alone again when it ends.
 func (s *Server) retryAlone(ctx context.Context, owner string, site *siteRec, b *batch, refused error, try int) (delivery, error) {
-	wait := s.cfg.Queue.RetryAlone[try]
+	wait := min(s.cfg.Queue.RetryAlone[try], s.cfg.Queue.Schedule[0]) // never slower than the line's back-off
 	s.m.sends.WithLabelValues(b.command, "error").Inc()
 	at, err := s.store.holdLane(ctx, owner, b.lane.id, wait)
 	if err != nil {
