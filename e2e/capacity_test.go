@@ -48,7 +48,7 @@ const (
 var capacityRates = []int{250, 500, 1000, 2000, 4000}
 
 // capacityLines is the number of open lines the messages are spread over, each with its own bot: enough
-// that three connector processes of four workers each have lines to send at once.
+// that several connector processes have lines to send at once.
 const capacityLines = 12
 
 // capacityChain is one configuration of the capacity benchmark.
