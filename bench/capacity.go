@@ -52,7 +52,7 @@ func chains(ps []CapacityPoint) []string {
 
 // capacityGoals are the goals, judged on the points: each is a sentence and yes/no (or a dash when
 // its points did not run).
-func capacityGoals(ps []CapacityPoint) [][2]string {
+func capacityGoals(ps []CapacityPoint, cores int) [][2]string {
 	find := func(chain string, offered int) (CapacityPoint, bool) {
 		for _, p := range ps {
 			if p.Chain == chain && p.Offered == offered {
@@ -88,7 +88,7 @@ func capacityGoals(ps []CapacityPoint) [][2]string {
 			continue
 		}
 		goals = append(goals, [2]string{fmt.Sprintf("%s, portal 20 ms per packet: three connector processes deliver at least 2× one — best %s/s against %s/s (%.2f×)%s",
-			dbTitle(db), num(three), num(one), three/one, machineNote(bestPoint(ps, db+"-20ms-1"), bestPoint(ps, db+"-20ms-3"))), yes(three >= 2*one)})
+			dbTitle(db), num(three), num(one), three/one, machineNote(bestPoint(ps, db+"-20ms-1"), bestPoint(ps, db+"-20ms-3"), cores)), yes(three >= 2*one)})
 	}
 	return goals
 }
@@ -105,14 +105,26 @@ func bestPoint(ps []CapacityPoint, chain string) CapacityPoint {
 }
 
 // machineNote says how busy the machine was at the best points of one and of three processes, when the
-// run measured it: a machine whose cores were all busy bounds both.
-func machineNote(one, three CapacityPoint) string {
+// run measured it (a machine whose cores were all busy bounds both), and how many cores twice one
+// process's rate would take at the CPU the whole machine spent per message at its best point (load
+// generator, connector, portal and the rest): more than the machine has, and no number of connector
+// processes can show 2×.
+func machineNote(one, three CapacityPoint, cores int) string {
 	a, okA := one.Metrics["machine-cpu-%"]
 	b, okB := three.Metrics["machine-cpu-%"]
 	if !okA || !okB {
 		return ""
 	}
-	return fmt.Sprintf("; the machine's cores were %.0f %% and %.0f %% busy at these points", a, b)
+	note := fmt.Sprintf("; the machine's cores were %.0f %% and %.0f %% busy at these points", a, b)
+	var perK float64 // CPU seconds per 1 000 messages, the whole machine
+	for _, m := range []string{"gen-cpu-s/1k", "conn-cpu-s/1k", "portal-cpu-s/1k", "rest-cpu-s/1k"} {
+		perK += one.Metrics[m]
+	}
+	if perK > 0 && cores > 0 {
+		note += fmt.Sprintf("; 2× one process (%s/s) would take %.1f cores at the CPU the machine spent per message, of %d",
+			num(2*one.Metrics["delivered/s"]), 2*one.Metrics["delivered/s"]*perK/1000, cores)
+	}
+	return note
 }
 
 func dbTitle(db string) string {
@@ -151,7 +163,7 @@ func capacityMarkdown(env Env, ps []CapacityPoint, svg string) string {
 			cpu(m["gen-cpu-s/1k"]), cpu(m["conn-cpu-s/1k"]), cpu(m["portal-cpu-s/1k"]), optional(m, "rest-cpu-s/1k", cpu),
 			optional(m, "machine-cpu-%", num), num(m["gen-rss-MiB"]), num(m["conn-rss-MiB"]), num(m["portal-rss-MiB"]))
 	}
-	if goals := capacityGoals(ps); len(goals) > 0 {
+	if goals := capacityGoals(ps, env.Cores); len(goals) > 0 {
 		b.WriteString("\n| goal | met |\n|---|---|\n")
 		for _, g := range goals {
 			fmt.Fprintf(&b, "| %s | %s |\n", g[0], g[1])

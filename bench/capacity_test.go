@@ -24,12 +24,12 @@ func TestCapacityPoints(t *testing.T) {
 	if got := chains(ps); strings.Join(got, ",") != "sqlite,mariadb-20ms-1,mariadb-20ms-3" {
 		t.Fatalf("chains %v", got)
 	}
-	goals := capacityGoals(ps)
+	goals := capacityGoals(ps, 2)
 	if len(goals) != 2 || goals[0][1] != "yes" || goals[1][1] != "no" || !strings.Contains(goals[1][0], "1.89×") {
 		t.Fatalf("goals %q", goals)
 	}
 	ps[1].Metrics["p99-ms"] = 50
-	if g := capacityGoals(ps); g[0][1] != "no" {
+	if g := capacityGoals(ps, 2); g[0][1] != "no" {
 		t.Fatalf("p99 of 50 ms met the goal: %q", g)
 	}
 }
@@ -41,8 +41,9 @@ func TestCapacityReport(t *testing.T) {
 	for _, want := range []string{"![delivered rate and p99 latency against the offered rate](BENCHMARKS-capacity.svg)",
 		"| sqlite | 2000 |", "2 cores", "go1.26.8", "| goal | met |", "| rest | machine CPU % |",
 		"| 0.000 | 0.810 | 99.4 |", // mariadb-20ms-1: portal CPU, rest, machine
-		"| 0.000 | – | – |",         // sqlite: no machine figures in the run
-		"the machine's cores were 99 % and 98 % busy at these points"} {
+		"| 0.000 | – | – |",        // sqlite: no machine figures in the run
+		"the machine's cores were 99 % and 98 % busy at these points",
+		"2× one process (1800/s) would take 1.5 cores at the CPU the machine spent per message, of 2"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
