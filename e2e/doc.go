@@ -63,7 +63,8 @@
 //     files, then another chat's small file, a third chat's text and the first chat's second message: the
 //     two others fire within 1 s while the first message holds its two download slots and its second waits
 //     behind it; released, the first fires with seven files and its 404 reported, then the second; past the
-//     importer's per-message deadline, the second fires and the first on its retry. Each fires once.
+//     importer's per-message deadline, the first fires without its files (each reported as a timeout),
+//     then the second. Each fires once.
 //   - Hostile input (TestHostileCorpus): testdata/hostile/*.req holds 48 forged or malformed requests
 //     (missing, empty, wrong and foreign-key hashes, reordered and tampered fields, stale, future and
 //     replayed hardened packets, downgrades both ways, bad base64, bad serialize, objects, references,
