@@ -30,15 +30,18 @@ func newTestServer(t testing.TB, p *fakePortal, cfg Config) *Server {
 	return s
 }
 
-// settle waits until every worker of s waits and no dispatch round ran for quiet (5 ms): the polls of
-// eventually.True see the same round count and all workers waiting over that span.
+// settle waits until no line is ready, every worker of s waits and no dispatch round ran for quiet (5 ms):
+// the polls of eventually.True see no ready line, the same round count and all workers waiting over that
+// span. The ready check covers the instant between a timer firing (a fake clock moved past a block's end)
+// and its worker waking, when the workers still all look idle.
 func settle(t testing.TB, s *Server) {
 	t.Helper()
 	const quiet = 5 * time.Millisecond
 	last, since := int64(-1), time.Now()
 	eventually.True(t, 10*time.Second, "the server to settle", func() bool {
 		r := s.rounds.Load()
-		if s.waiting.Load() != int32(s.cfg.Workers) || r != last {
+		ready, err := s.store.anyReady(context.Background())
+		if err != nil || ready || s.waiting.Load() != int32(s.cfg.Workers) || r != last {
 			last, since = r, time.Now()
 			return false
 		}
