@@ -94,15 +94,7 @@ func TestConnectorQueueRedriveRoundTrip(t *testing.T) {
 	var rep connectReport
 	run(t, runOpts{env: env}, "connect", "--json", "--set", "entity=e1").wantCode(t, 0).decodeJSON(t, &rep)
 	for i := 1; i <= 3; i++ {
-		body := fmt.Sprintf(`{"user":{"id":"u1","name":"Ann"},"message":{"id":"m%d","text":"hi %d"},"chat":{"id":"c1"}}`, i, i)
-		resp, err := http.Post(rep.WebhookURL, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("webhook answered %d", resp.StatusCode)
-		}
+		say(t, rep.WebhookURL, fmt.Sprintf(`{"user":{"id":"u1","name":"Ann"},"message":{"id":"m%d","text":"hi %d"},"chat":{"id":"c1"}}`, i, i))
 	}
 	qenv := map[string]string{"OLCTL_CONNECTOR_DB": db}
 	var dead []queueItemJSON

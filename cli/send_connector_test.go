@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"context"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/olctl/olctl/bfcontext"
-	"github.com/olctl/olctl/sqldb"
 	"github.com/olctl/olctl/wire"
 )
 
@@ -16,21 +13,8 @@ import (
 // (botframework.webchat, as its messages came) is answered with that connector when --connector is the real
 // one, and refused by name with another virtual one.
 func TestSendFindsTheChatsConnector(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
-	db, err := sqldb.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := bfcontext.NewSQLStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Put(ctx, bfcontext.Context{ChatID: "c1", Connector: "botframework.webchat",
-		From: wire.NewMap("id", "28:bot", "name", "Bot"), ServiceURL: "https://webchat.example.com/"}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	path := portalDBWithContext(t, bfcontext.Context{ChatID: "c1", Connector: "botframework.webchat",
+		From: wire.NewMap("id", "28:bot", "name", "Bot"), ServiceURL: "https://webchat.example.com/"})
 	fs := newFakeServer(t, md5Creds())
 	fs.answer("sendMessage", func(fakeCall) (any, error) { return true, nil })
 

@@ -48,22 +48,29 @@ func TestSend(t *testing.T) {
 	}
 }
 
-func TestSendBotFrameworkContextFromDB(t *testing.T) {
+// portalDBWithContext is a portal database holding one chat's Bot Framework context; it returns its path.
+func portalDBWithContext(t *testing.T, c bfcontext.Context) string {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
 	db, err := sqldb.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	store, err := bfcontext.NewSQLStore(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Put(ctx, bfcontext.Context{ChatID: "29:conv", Connector: "botframework.skype",
-		From: wire.NewMap("id", "28:bot", "name", "Bot"), ServiceURL: "https://smba.example.com/"}); err != nil {
+	if _, err := store.Put(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	return path
+}
+
+func TestSendBotFrameworkContextFromDB(t *testing.T) {
+	path := portalDBWithContext(t, bfcontext.Context{ChatID: "29:conv", Connector: "botframework.skype",
+		From: wire.NewMap("id", "28:bot", "name", "Bot"), ServiceURL: "https://smba.example.com/"})
 
 	fs := newFakeServer(t, hmacCreds())
 	fs.answer("sendMessage", func(fakeCall) (any, error) { return true, nil })

@@ -125,15 +125,7 @@ func TestConnectorServeAndQueue(t *testing.T) {
 	run(t, runOpts{env: env, stdin: "x"}, "call", "nope").wantCode(t, ExitFailed)
 
 	// A customer message through the echo webhook is queued; the portal refuses it until it is dead-lettered.
-	resp, err := http.Post(rep.WebhookURL, "application/json",
-		strings.NewReader(`{"user":{"id":"u1","name":"Ann"},"message":{"id":"m1","text":"hi"},"chat":{"id":"c1"}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("webhook answered %d", resp.StatusCode)
-	}
+	say(t, rep.WebhookURL, `{"user":{"id":"u1","name":"Ann"},"message":{"id":"m1","text":"hi"},"chat":{"id":"c1"}}`)
 	qenv := map[string]string{"OLCTL_CONNECTOR_DB": db}
 	var dead []queueItemJSON
 	waitFor(t, func() bool {
