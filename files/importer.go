@@ -87,8 +87,8 @@ func WithMaxPerMessage(n int) Option {
 
 // WithMessageTimeout bounds one Import call as a whole, measured on the importer's clock: when it passes,
 // the files still waiting or downloading fail with failed_message_timeout (not Temporary: the message goes
-// on with the files that arrived), and their slots go to other messages. Default DefaultMessageTimeout (2 min); d <= 0 keeps the
-// default.
+// on with the files that arrived), and their slots go to other messages. Default DefaultMessageTimeout
+// (2 min); d <= 0 keeps the default.
 func WithMessageTimeout(d time.Duration) Option {
 	return func(i *Importer) {
 		if d > 0 {
@@ -271,8 +271,8 @@ func (i *Importer) importOne(ctx context.Context, slots chan struct{}, n int, a 
 		case sem <- struct{}{}:
 			defer func() { <-sem }()
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); errors.Is(cause, ErrMessageTimeout) {
-				return fail(CodeMessageTimeout, cause)
+			if cause := context.Cause(ctx); timeoutCode(cause) != "" {
+				return fail(timeoutCode(cause), cause)
 			}
 			return fail(CodeDownload, ctx.Err())
 		}
@@ -291,15 +291,24 @@ func (i *Importer) importOne(ctx context.Context, slots chan struct{}, n int, a 
 	}()
 	id, code, err := i.download(dctx, req.WithContext(dctx), a)
 	if err != nil {
-		switch cause := context.Cause(dctx); {
-		case errors.Is(cause, ErrMessageTimeout):
-			return fail(CodeMessageTimeout, cause)
-		case errors.Is(cause, ErrTimeout):
-			return fail(CodeTimeout, cause)
+		if cause := context.Cause(dctx); timeoutCode(cause) != "" {
+			return fail(timeoutCode(cause), cause)
 		}
 		return fail(code, err)
 	}
 	return id, nil
+}
+
+// timeoutCode is the code of a cancellation by one of the importer's timers: failed_message_timeout for the
+// message's, failed_timeout for a download's; "" for any other cause.
+func timeoutCode(cause error) string {
+	switch {
+	case errors.Is(cause, ErrMessageTimeout):
+		return CodeMessageTimeout
+	case errors.Is(cause, ErrTimeout):
+		return CodeTimeout
+	}
+	return ""
 }
 
 // request builds the GET of an attachment, refusing what cannot be fetched.
