@@ -359,6 +359,12 @@ func (d *scanner) float() (float64, error) {
 		d.pos = start
 		return 0, d.errf("bad float %q", v)
 	}
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		// PHP reads INF, NAN and numbers past the float range, but no peer sends them (docs/protocol.md §4)
+		// and nothing after the decoder could carry them: Serialize and the JSON of an event refuse them.
+		d.pos = start
+		return 0, d.errf("float %q is not finite: a packet carries finite numbers only", v)
+	}
 	return f, nil
 }
 
